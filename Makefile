@@ -1,0 +1,64 @@
+# cals — the two commands a user needs: `make setup`, then `make demo` / `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+# System packages: the C libraries we link, the tools tests use, and the Python reference stack.
+APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
+  libswresample-dev libsndfile1-dev libfftw3-dev libopencv-dev opencv-data libopenblas-dev \
+  libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
+  python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
+  python3-scipy pocketsphinx-testdata
+PY_PACKAGES := librosa safetensors
+VENV := .venv
+PY := $(VENV)/bin/python
+
+DATASET ?= demo
+DATA ?= data/raw/$(DATASET)
+OUT ?= data/processed/$(DATASET)
+CALS := .build/release/cals
+TEST_BUILD := .build-test
+
+.PHONY: setup apt python build test demo bench preprocess clean
+
+## setup: install system packages and Python test tools, then build (idempotent)
+setup: apt python build
+
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "system packages: all installed"; fi
+
+python: $(VENV)/.installed
+$(VENV)/.installed:
+	/usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
+	$(PY) -c "import librosa, safetensors, torch, h5py, cv2, numpy; print('python reference stack ok: torch', torch.__version__, 'librosa', librosa.__version__)"
+	touch $@
+
+build:
+	swift build -c release
+
+## test: unit, golden (against the Python reference stack) and end-to-end tests
+test: python
+	swift build -c release --scratch-path $(TEST_BUILD) --build-tests
+	CALS_BIN=$(CURDIR)/$(TEST_BUILD)/release/cals CALS_PYTHON=$(CURDIR)/$(PY) \
+	  swift test -c release --scratch-path $(TEST_BUILD) --skip-build
+
+## demo: generate the demo corpus (if absent) and run the main job on it end to end
+demo: build
+	@test -d $(DATA) || $(CALS) demo-corpus --out $(DATA)
+	$(MAKE) --no-print-directory preprocess DATASET=demo
+	$(CALS) status --out $(OUT)
+
+preprocess: build
+	$(CALS) preprocess manifests/$(DATASET).yaml --data $(DATA) --out $(OUT)
+
+## bench: speed and memory against the Python reference stack, measured in the same run
+bench: build python
+	bench/run-all.sh
+
+clean:
+	rm -rf .build $(TEST_BUILD)

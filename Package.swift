@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One system-library target per C library, Swift modules above them, and the `cals` tool.
+// See README.md ("Where things live") for the map.
+let package = Package(
+    name: "cals",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "cals", targets: ["cals"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // MARK: C libraries (module maps over the system headers)
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev",
+                                         "libswscale-dev", "libswresample-dev"])]),
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
+        .systemLibrary(name: "COpenCV", pkgConfig: "opencv4", providers: [.apt(["libopencv-dev"])]),
+        // A plain C API over the few OpenCV calls we need (no C++ interop above it).
+        .target(name: "COpenCVShim", dependencies: ["COpenCV"],
+                cxxSettings: [.unsafeFlags(["-std=c++17", "-O2"])]),
+
+        // MARK: Swift modules
+        .target(name: "Common"),
+        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "Common"]),
+        .target(name: "Face", dependencies: ["COpenCVShim", "Common"]),
+        .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"]),
+        .target(name: "Shards", dependencies: ["CHDF5", "Common"]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"]),
+        .target(name: "NN", dependencies: ["Tensor"]),
+        .target(name: "Models", dependencies: ["NN"]),
+        .target(name: "Training", dependencies: ["Models", "Shards", "Common"]),
+        .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"]),
+        .target(name: "Pipelines", dependencies: [
+            "Media", "Face", "AudioFeatures", "Shards", "Common",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], path: "Pipelines"),
+        .executableTarget(name: "cals", dependencies: [
+            "Common", "Media", "Face", "AudioFeatures", "Shards", "Tensor", "NN", "Models",
+            "Training", "Corpus", "Pipelines",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: Tests (one target per module; golden tests call the Python reference stack)
+        .target(name: "TestSupport", dependencies: ["Common"], path: "Tests/TestSupport"),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"]),
+        .testTarget(name: "FaceTests", dependencies: ["Face", "Media", "TestSupport"]),
+        .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "Media", "TestSupport"]),
+        .testTarget(name: "ShardsTests", dependencies: ["Shards", "TestSupport"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Models", "TestSupport"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Media", "Face", "TestSupport"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Shards", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,1 @@
+// Pipelines: stages, manifests, runner, ledger, adapters.

@@ -1,0 +1,1 @@
+// AudioFeatures: see README.md ("Where things live").

@@ -1,0 +1,1 @@
+// Corpus: see README.md ("Where things live").

@@ -1,0 +1,1 @@
+// Face: see README.md ("Where things live").

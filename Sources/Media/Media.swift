@@ -1,0 +1,1 @@
+// Media: see README.md ("Where things live").

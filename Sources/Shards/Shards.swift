@@ -1,0 +1,1 @@
+// Shards: see README.md ("Where things live").

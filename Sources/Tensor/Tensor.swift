@@ -1,0 +1,1 @@
+// Tensor: see README.md ("Where things live").

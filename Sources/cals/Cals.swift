@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Cals: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cals",
+        abstract: "Context-Aware Lip-Sync: preprocess talking-face video into shards, train, dub, evaluate.",
+        version: "0.1.0",
+        subcommands: [])
+}

@@ -1,0 +1,95 @@
+import Foundation
+
+/// Shared helpers for the test targets: where the repository is, how to run the Python
+/// reference stack, and scratch folders that clean up after themselves.
+public enum TestEnv {
+    /// The repository root (found from this source file's location).
+    public static let repoRoot: URL = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+    }()
+
+    /// The Python with the reference stack (torch, librosa, h5py, numpy, cv2): `.venv/bin/python`
+    /// made by `make setup`, or `$CALS_PYTHON`.
+    public static var python: String {
+        if let p = ProcessInfo.processInfo.environment["CALS_PYTHON"] { return p }
+        return repoRoot.appendingPathComponent(".venv/bin/python").path
+    }
+
+    /// The `cals` binary for end-to-end tests: `$CALS_BIN`, else the one built beside the tests.
+    public static var calsBinary: String {
+        if let p = ProcessInfo.processInfo.environment["CALS_BIN"] { return p }
+        let bundle = Bundle.main.bundleURL
+        return bundle.deletingLastPathComponent().appendingPathComponent("cals").path
+    }
+}
+
+/// A temporary folder removed on deinit.
+public final class ScratchDir {
+    public let url: URL
+    public init(_ name: String = "cals-test") {
+        url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8))")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    public func path(_ component: String) -> String { url.appendingPathComponent(component).path }
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+public struct CommandResult {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+/// Runs a program and waits; stdout and stderr are captured (through files, so large output
+/// cannot dead-lock the pipe).
+@discardableResult
+public func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                currentDirectory: String? = nil) throws -> CommandResult {
+    let scratch = ScratchDir("cmd")
+    let outURL = scratch.url.appendingPathComponent("out")
+    let errURL = scratch.url.appendingPathComponent("err")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
+    process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
+    if let environment {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
+    if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
+    process.standardOutput = try FileHandle(forWritingTo: outURL)
+    process.standardError = try FileHandle(forWritingTo: errURL)
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus,
+                         stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                         stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+}
+
+/// Runs a Python reference script from the repository with the reference interpreter; throws
+/// with its stderr when it fails.
+@discardableResult
+public func runPython(_ script: String, _ arguments: [String]) throws -> String {
+    let scriptPath = script.hasPrefix("/") ? script : TestEnv.repoRoot.appendingPathComponent(script).path
+    let result = try run(TestEnv.python, [scriptPath] + arguments)
+    guard result.status == 0 else {
+        throw InputErrorForTests("python \(script) failed (\(result.status)): \(result.stderr)")
+    }
+    return result.stdout
+}
+
+/// Runs the ffmpeg command-line tool (used by tests only, to make awkward input files).
+public func ffmpeg(_ arguments: [String]) throws {
+    let result = try run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y"] + arguments)
+    guard result.status == 0 else {
+        throw InputErrorForTests("ffmpeg \(arguments.joined(separator: " ")) failed: \(result.stderr)")
+    }
+}
+
+public struct InputErrorForTests: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
