@@ -150,8 +150,8 @@ public final class FaceRenderer {
 
                     // Background: outside a soft ellipse around the head; fully outside the photo.
                     let ex = (px - cx) / (0.75 * s), ey = (py - cy + 0.05 * s) / (0.95 * s)
-                    let d = (ex * ex + ey * ey).squareRoot()
-                    var alpha = strength * Float(smoothstep(1.0, 1.3, d))
+                    let d2 = ex * ex + ey * ey
+                    var alpha = d2 <= 1 ? 0 : strength * Float(smoothstep(1.0, 1.3, d2.squareRoot()))
                     let outside = max(-px, px - (W - 1), -py, py - (H - 1))
                     if outside > 0 { alpha = max(alpha, Float(min(1, outside / 2))) }
                     bg[i] = alpha
@@ -180,10 +180,11 @@ public final class FaceRenderer {
                             cav[i] = Float(max(0, min(1, min(Y - top, bottom - Y) / k + 0.5)))
                             Y = 0
                         } else if Y >= bottom {
-                            // Lower lip, chin: solve Y = Ys + drop·g(Ys) by fixed-point iteration.
+                            // Lower lip, chin: solve Y = Ys + drop·g(Ys) by fixed-point iteration
+                            // (contraction factor ≤ drop / 0.15 s < 0.8).
                             let broad = exp(-(X * X) / (4.84 * a * a))
                             var ys = Y - bottom
-                            for _ in 0..<6 {
+                            for _ in 0..<5 {
                                 let near = exp(-ys / (0.15 * s))
                                 let fade = ys < chin ? 1 : exp(-(ys - chin) * (ys - chin) / (0.04 * s * s))
                                 ys = max(0, Y - drop * (lens * near + broad * (1 - near) * fade))
@@ -192,7 +193,7 @@ public final class FaceRenderer {
                         } else if lift > 0 {
                             // Upper lip: solve Y = Ys − lift·lens·exp(Ys / 0.08 s), Ys < 0.
                             var ys = Y - top
-                            for _ in 0..<6 { ys = min(0, Y + lift * lens * exp(ys / (0.08 * s))) }
+                            for _ in 0..<5 { ys = min(0, Y + lift * lens * exp(ys / (0.08 * s))) }
                             Y = ys
                         }
                         px = mx + X
@@ -224,7 +225,7 @@ public final class FaceRenderer {
                     var x = min(255, Float(src[3 * i + ch]) * gain[ch])
                     x += b * (tint[ch] - x)
                     x += c * (dark[ch] - x)
-                    dst[3 * i + ch] = UInt8(max(0, min(255, x.rounded())))
+                    dst[3 * i + ch] = UInt8(max(0, min(255, x)) + 0.5)  // in [0, 255]: round
                 }
             }
         }}}}
