@@ -152,7 +152,7 @@ public final class FaceRenderer {
                     let ex = (px - cx) / (0.75 * s), ey = (py - cy + 0.05 * s) / (0.95 * s)
                     let d2 = ex * ex + ey * ey
                     var alpha = d2 <= 1 ? 0 : strength * Float(smoothstep(1.0, 1.3, d2.squareRoot()))
-                    let outside = max(-px, px - (W - 1), -py, py - (H - 1))
+                    let outside = max(max(-px, px - (W - 1)), max(-py, py - (H - 1))) // (no variadic max: it allocates)
                     if outside > 0 { alpha = max(alpha, Float(min(1, outside / 2))) }
                     bg[i] = alpha
 
@@ -212,6 +212,7 @@ public final class FaceRenderer {
             }
         }
 
+        // Colour gain, then background tint and cavity blended over it, per channel.
         var out = [UInt8](repeating: 0, count: frameSize * frameSize * 3)
         let gain = style.gain.map(Float.init), tint = style.background.map(Float.init)
         let dark = FaceRenderer.cavityColour
@@ -219,12 +220,12 @@ public final class FaceRenderer {
         background.withUnsafeBufferPointer { bg in
         cavity.withUnsafeBufferPointer { cav in
         out.withUnsafeMutableBufferPointer { dst in
-            for i in 0..<(frameSize * frameSize) {
-                let b = bg[i], c = cav[i]
-                for ch in 0..<3 {
-                    var x = min(255, Float(src[3 * i + ch]) * gain[ch])
-                    x += b * (tint[ch] - x)
-                    x += c * (dark[ch] - x)
+            for ch in 0..<3 {
+                let g = gain[ch], t = tint[ch], d = dark[ch]
+                for i in 0..<(frameSize * frameSize) {
+                    var x = min(255, Float(src[3 * i + ch]) * g)
+                    x += bg[i] * (t - x)
+                    x += cav[i] * (d - x)
                     dst[3 * i + ch] = UInt8(max(0, min(255, x)) + 0.5)  // in [0, 255]: round
                 }
             }
