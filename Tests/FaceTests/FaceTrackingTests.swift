@@ -215,9 +215,20 @@ final class ImageOpsTests: XCTestCase {
         XCTAssertEqual(try image.grey(width: 2, height: 1).pixels, [76, 29])
     }
 
-    func testBadCropSizeThrowsOpenCVError() {
+    func testBadSizesThrowInsteadOfTrapping() {
         XCTAssertThrowsError(try ramp.croppedSquare(x: 0, y: 0, side: 0, size: 4)) { error in
             XCTAssertEqual((error as? OpenCVError)?.code, -2, "\(error)")
+        }
+        XCTAssertThrowsError(try ramp.croppedSquare(x: 0, y: 0, side: 2, size: -1))
+        XCTAssertThrowsError(try ramp.resized(width: 0, height: 5))
+    }
+
+    func testReadingTextFileAsImageIsInputError() throws {
+        let scratch = ScratchDir("face")
+        let path = scratch.path("fake.png")
+        try "not a png".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try RGBImage(contentsOfFile: path)) { error in
+            XCTAssertEqual((error as? InputError)?.path, path, "\(error)")
         }
     }
 
