@@ -25,8 +25,10 @@ public struct TrackedFrame: Sendable {
 /// `minSegmentLength`, so at most about `max(minSegmentLength, smoothingWindow/2 + maxGap) + 1`
 /// frames are buffered.
 ///
-/// Rules: a segment starts on the largest face; each later frame continues it with the
-/// detection of highest IoU (≥ `minIoU`) against the last seen box. Frames where it is not
+/// Rules: a segment starts on the largest face of a whole-frame detection; each later frame
+/// continues it with the detection of highest IoU (≥ `minIoU`) against the last seen box,
+/// searched only near that box and at similar sizes (`searchRegionScale`,
+/// `searchSizeRatio`: about 6× less work than a whole-frame search). Frames where it is not
 /// found form a gap: gaps of at most `maxGap` frames are filled by linear interpolation, a
 /// longer gap ends the segment at its last detection. A shot cut (grey-histogram change above
 /// `cutThreshold`) ends the segment before the cut frame. Segments shorter than
