@@ -141,6 +141,9 @@ final class InputFile {
         try checkDeadline()
         if status == cals_averror_eof() { return false }
         try check(status, "reading packet")
+        if packet.pointer.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 {
+            throw InputError(path, "truncated or corrupt data in stream \(packet.pointer.pointee.stream_index)")
+        }
         return true
     }
 }
@@ -153,6 +156,7 @@ final class StreamDecoder {
     private let packet = Packet()
     private var inputEnded = false
     private var decoderEnded = false
+    private var packetsEnd: Int64 = 0  // latest pts + duration among this stream's packets
 
     init(input: InputFile, stream: UnsafeMutablePointer<AVStream>, threads: Int = 0) throws {
         self.input = input
@@ -182,15 +186,30 @@ final class StreamDecoder {
                 try check(avcodec_send_packet(context, nil), "flushing decoder")
             } else if try input.read(into: packet) {
                 defer { av_packet_unref(packet.pointer) }
-                if packet.pointer.pointee.stream_index == stream.pointee.index {
+                let p = packet.pointer.pointee
+                if p.stream_index == stream.pointee.index {
+                    if p.pts != cals_nopts_value() { packetsEnd = max(packetsEnd, p.pts + p.duration) }
                     try check(avcodec_send_packet(context, packet.pointer), "decoding packet")
                 }
             } else {
                 inputEnded = true
+                try checkComplete()
                 try check(avcodec_send_packet(context, nil), "flushing decoder")
             }
         }
         return false
+    }
+    /// Throws when the packets ended well before the duration the container states (a file cut
+    /// short at a packet boundary): more than 0.5 s and 2 % early.
+    private func checkComplete() throws {
+        let s = stream.pointee
+        guard s.duration > 0, packetsEnd > 0 else { return }
+        let start = s.start_time != cals_nopts_value() ? s.start_time : 0
+        let seconds = av_q2d(s.time_base)
+        let (ended, stated) = (Double(packetsEnd - start) * seconds, Double(s.duration) * seconds)
+        if stated - ended > max(0.5, 0.02 * stated) {
+            throw InputError(input.path, String(format: "truncated: stream %d ends at %.2f s of %.2f s", s.index, ended, stated))
+        }
     }
 }
 
