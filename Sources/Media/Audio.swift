@@ -41,7 +41,13 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
             try resampler.push(UnsafeRawPointer(f.extended_data!), count: Int(f.nb_samples))
             av_frame_unref(frame.pointer)
         }
-        return try resampler.finish()
+        // Encoders pad the last frame (AAC up to 1024 samples) and FFmpeg 5 does not trim that
+        // padding by the MP4 edit list: cut what runs past the stream's stated duration when it
+        // is less than one frame (so a 10 s clip gives 160000 samples).
+        let stated = Int(av_rescale_q(stream.pointee.duration, stream.pointee.time_base,
+                                      AVRational(num: 1, den: codec.sample_rate)))
+        let padding = resampler.inputCount - stated
+        return try resampler.finish(inputLimit: stream.pointee.duration > 0 && padding > 0 && padding <= 2048 ? stated : nil)
     }
 }
 
@@ -53,7 +59,8 @@ final class MonoResampler {
     let outputRate: Int
     private let context: OpaquePointer
     private var samples: [Float] = []
-    private var inputCount = 0
+    /// Samples per channel pushed so far.
+    private(set) var inputCount = 0
 
     init(channels: Int, sampleRate: Int, format: AVSampleFormat, outputRate: Int) throws {
         self.channels = channels
@@ -82,10 +89,12 @@ final class MonoResampler {
         try convert(planes, count: count)
     }
 
-    /// Flushes the resampler and returns ⌈n·outputRate/sampleRate⌉ samples for n pushed.
-    func finish() throws -> AudioClip {
+    /// Flushes the resampler and returns ⌈n·outputRate/sampleRate⌉ samples for n pushed (n at
+    /// most `inputLimit`).
+    func finish(inputLimit: Int? = nil) throws -> AudioClip {
         try convert(nil, count: 0)
-        let expected = (inputCount * outputRate + sampleRate - 1) / sampleRate
+        let n = min(inputCount, inputLimit ?? inputCount)
+        let expected = (n * outputRate + sampleRate - 1) / sampleRate
         if samples.count > expected { samples.removeLast(samples.count - expected) }
         if samples.count < expected { samples += [Float](repeating: 0, count: expected - samples.count) }
         return AudioClip(sampleRate: outputRate, samples: samples)

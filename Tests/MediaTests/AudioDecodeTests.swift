@@ -71,14 +71,15 @@ final class AudioDecodeTests: XCTestCase {
         try ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=64x64:r=25:d=2", "-f", "lavfi", "-i", "aevalsrc=\(tones):c=5.1:s=48000:d=2",
                     "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "384k", "-shortest", path])
         let clip = try decodeAudio(path: path)
-        XCTAssertEqual(Double(clip.samples.count), 32_000, accuracy: 16 * 25, "2 s at 16 kHz (AAC frames)")
+        XCTAssertEqual(clip.samples.count, 32_000, "2 s at 16 kHz, AAC padding cut")
 
         let raw = scratch.path("channels.f32"), out = scratch.path("ref.f32")
         try ffmpeg(["-i", path, "-vn", "-f", "f32le", "-c:a", "pcm_f32le", raw])
         try python(reference, in: scratch, ["mean", raw, "6", "48000", out])
-        let expected = try floats(out)
-        XCTAssertEqual(clip.samples.count, expected.count)
-        XCTAssertLessThan(maxDifference(clip.samples, expected), 1e-4, "numpy channel mean + librosa.resample")
+        let expected = try floats(out)  // the ffmpeg program keeps AAC's last-frame padding
+        XCTAssertEqual(Double(expected.count), 32_000, accuracy: 1024 / 3)
+        XCTAssertLessThan(maxDifference(clip.samples, Array(expected.prefix(clip.samples.count - 16))), 1e-4,
+                          "numpy channel mean + librosa.resample (but the last 1 ms, where the cut differs)")
 
         // The test can tell the mean from FFmpeg's default downmix.
         let downmixRaw = scratch.path("downmix.f32"), downmix = scratch.path("downmix-ref.f32")
