@@ -216,6 +216,8 @@ final class StreamDecoder {
 /// Converts pictures between pixel formats and sizes (SwsContext), e.g. YUV → RGB24.
 final class Scaler {
     private var context: OpaquePointer?
+    /// The context, colour matrix and range last set by `applyColorDetails`.
+    private var appliedColor: (OpaquePointer?, AVColorSpace, AVColorRange)?
 
     deinit { sws_freeContext(context) }
 
@@ -232,12 +234,14 @@ final class Scaler {
         guard let context else {
             throw FFmpegError(-EINVAL, "sws_getContext \(sourceWidth)x\(sourceHeight) → \(width)x\(height)")
         }
-        if let frame { try applyColorDetails(of: frame) }
+        if let frame { applyColorDetails(of: frame) }
         sws_scale(context, source, sourceStrides, 0, Int32(sourceHeight), destination, destinationStrides)
     }
 
     /// Uses the frame's YUV matrix (BT.601/709/...) and range (limited/full) when it states them.
-    private func applyColorDetails(of frame: AVFrame) throws {
+    private func applyColorDetails(of frame: AVFrame) {
+        if let (c, space, range) = appliedColor, c == context, space == frame.colorspace, range == frame.color_range { return }
+        appliedColor = (context, frame.colorspace, frame.color_range)
         var inverseTable: UnsafeMutablePointer<Int32>?
         var table: UnsafeMutablePointer<Int32>?
         var sourceRange: Int32 = 0, range: Int32 = 0, brightness: Int32 = 0, contrast: Int32 = 0, saturation: Int32 = 0

@@ -55,6 +55,7 @@ public final class MediaWriter {
 
     /// Encodes the next frame (shown at frameCount/25 s); it must be `width`×`height`.
     public func append(_ frame: RGBImage) throws {
+        guard !finished else { throw FFmpegError(-EINVAL, "\(path): frame appended after finish()") }
         guard frame.width == width, frame.height == height else {
             throw FFmpegError(-EINVAL, "\(path): frame \(frame.width)x\(frame.height), writer is \(width)x\(height)")
         }
@@ -78,6 +79,7 @@ public final class MediaWriter {
 
     /// Adds mono samples in [-1, 1] at `audioSampleRate`, following those given before.
     public func appendAudio(_ samples: [Float]) throws {
+        guard !finished else { throw FFmpegError(-EINVAL, "\(path): audio appended after finish()") }
         guard audio != nil else { throw FFmpegError(-EINVAL, "\(path): writer was opened without audio") }
         audioSamples += samples
         try encodeAudio(upTo: frameCount, final: false)

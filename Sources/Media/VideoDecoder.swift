@@ -147,8 +147,7 @@ public final class VideoDecoder {
         let f = frame.pointer.pointee
         let transposed = rotation == 90 || rotation == 270
         let (w, h) = transposed ? (height, width) : (width, height)  // size before rotation
-        var pixels = [UInt8](repeating: 0, count: w * h * 3)         // [h, w, 3]
-        try pixels.withUnsafeMutableBufferPointer { buffer in
+        let pixels = try [UInt8](unsafeUninitializedCapacity: w * h * 3) { buffer, count in  // [h, w, 3]
             var plane: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
             var stride = Int32(w * 3)
             try frame.data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { source in
@@ -158,6 +157,7 @@ public final class VideoDecoder {
                                    destination: &plane, destinationStrides: &stride,
                                    width: w, height: h, format: AV_PIX_FMT_RGB24, colorOf: f)
             }
+            count = w * h * 3
         }
         let upright = rotation == 0 ? pixels : VideoDecoder.rotate(pixels, width: w, height: h, clockwise: rotation)
         return RGBImage(width: width, height: height, pixels: upright)
