@@ -6,7 +6,7 @@ import Foundation
 // call becomes a thrown `FFmpegError` carrying FFmpeg's own message (av_strerror).
 
 /// A failed FFmpeg call: what we were doing and FFmpeg's message for the error code.
-public struct FFmpegError: Error, CustomStringConvertible {
+public struct FFmpegError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     public let operation: String
 

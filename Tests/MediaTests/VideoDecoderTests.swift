@@ -53,34 +53,43 @@ final class VideoDecoderTests: XCTestCase {
         }
     }
 
-    /// A display matrix rotating by 90°: the output is the transposed size and matches the
-    /// ffmpeg program's auto-rotated picture.
+    /// Display matrices for a quarter, half and three-quarter turn: the output has the displayed
+    /// size and matches the ffmpeg program's auto-rotated picture.
     func testRotationMetadataGivesUprightFrames() throws {
         let scratch = ScratchDir("decode")
-        let plain = scratch.path("plain.mp4"), rotated = scratch.path("rotated.mp4")
+        let plain = scratch.path("plain.mp4")
         // 64×32 (w×h): red top-left quadrant, green top-right, blue bottom half.
         try ffmpeg(["-f", "lavfi", "-i", "color=blue:s=64x32:r=25:d=1", "-vf",
                     "drawbox=x=0:y=0:w=32:h=16:c=red:t=fill,drawbox=x=32:y=0:w=32:h=16:c=green:t=fill",
                     "-c:v", "libx264", "-pix_fmt", "yuv444p", "-crf", "10", plain])
-        try ffmpeg(["-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=90", rotated])
-        let decoder = try VideoDecoder(path: rotated)
-        XCTAssertEqual(decoder.rotation, 270)
-        XCTAssertEqual([decoder.width, decoder.height, decoder.sourceWidth, decoder.sourceHeight], [32, 64, 32, 64])
-        let frame = try XCTUnwrap(decoder.nextFrame())
-        XCTAssertEqual([frame.width, frame.height], [32, 64])
+        // FFmpeg 5.1 stores the `rotate` tag as a counter-clockwise display matrix; the decoder
+        // reports the clockwise turn it applies.
+        for (tag, clockwise) in [(90, 270), (180, 180), (270, 90)] {
+            let rotated = scratch.path("rotated-\(tag).mp4")
+            try ffmpeg(["-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=\(tag)", rotated])
+            let decoder = try VideoDecoder(path: rotated)
+            XCTAssertEqual(decoder.rotation, clockwise)
+            let size = tag == 180 ? [64, 32] : [32, 64]
+            XCTAssertEqual([decoder.width, decoder.height], size)
+            XCTAssertEqual([decoder.sourceWidth, decoder.sourceHeight], size)
+            let frame = try XCTUnwrap(decoder.nextFrame())
+            XCTAssertEqual([frame.width, frame.height], size)
 
-        let reference = scratch.path("reference.rgb")
-        try ffmpeg(["-i", rotated, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", reference])
-        let expected = [UInt8](try Data(contentsOf: URL(fileURLWithPath: reference)))
-        XCTAssertEqual(expected.count, frame.pixels.count)
-        let meanDifference = zip(expected, frame.pixels).map { abs(Double($0) - Double($1)) }.reduce(0, +) / Double(expected.count)
-        XCTAssertLessThan(meanDifference, 3, "same picture as ffmpeg's autorotate")
-        // Rotated a quarter turn counter-clockwise: green (source top-right) is now top-left,
-        // red bottom-left, blue the right half.
-        func pixel(_ x: Int, _ y: Int) -> [UInt8] { Array(frame.pixels[(y * 32 + x) * 3..<(y * 32 + x) * 3 + 3]) }
-        XCTAssertGreaterThan(pixel(8, 8)[1], 100); XCTAssertLessThan(pixel(8, 8)[0], 60)
-        XCTAssertGreaterThan(pixel(8, 56)[0], 200); XCTAssertLessThan(pixel(8, 56)[1], 60)
-        XCTAssertGreaterThan(pixel(24, 32)[2], 200); XCTAssertLessThan(pixel(24, 32)[0], 60)
+            let reference = scratch.path("reference-\(tag).rgb")
+            try ffmpeg(["-i", rotated, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", reference])
+            let expected = [UInt8](try Data(contentsOf: URL(fileURLWithPath: reference)))
+            XCTAssertEqual(expected.count, frame.pixels.count)
+            let meanDifference = zip(expected, frame.pixels).map { abs(Double($0) - Double($1)) }.reduce(0, +) / Double(expected.count)
+            XCTAssertLessThan(meanDifference, 3, "same picture as ffmpeg's autorotate, rotate=\(tag)")
+            if tag == 90 {
+                // A quarter turn counter-clockwise: green (source top-right) is now top-left,
+                // red bottom-left, blue the right half.
+                func pixel(_ x: Int, _ y: Int) -> [UInt8] { Array(frame.pixels[(y * 32 + x) * 3..<(y * 32 + x) * 3 + 3]) }
+                XCTAssertGreaterThan(pixel(8, 8)[1], 100); XCTAssertLessThan(pixel(8, 8)[0], 60)
+                XCTAssertGreaterThan(pixel(8, 56)[0], 200); XCTAssertLessThan(pixel(8, 56)[1], 60)
+                XCTAssertGreaterThan(pixel(24, 32)[2], 200); XCTAssertLessThan(pixel(24, 32)[0], 60)
+            }
+        }
     }
 
     /// A 4K clip decodes at full size; `maxSide` downscales it.
