@@ -130,9 +130,13 @@ final class InputFile {
     }
 
     /// The best stream of a kind (`AVMEDIA_TYPE_VIDEO` / `AUDIO`), or nil when there is none.
+    /// Cover art (an attached picture, as in MP3 or M4A files) does not count as video.
     func bestStream(_ type: AVMediaType) -> UnsafeMutablePointer<AVStream>? {
+        let streams = (0..<Int(context.pointee.nb_streams)).map { context.pointee.streams[$0]! }
+        let isCoverArt = { (s: UnsafeMutablePointer<AVStream>) in s.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC != 0 }
         let index = av_find_best_stream(context, type, -1, -1, nil, 0)
-        return index >= 0 ? context.pointee.streams[Int(index)] : nil
+        if index >= 0 && !isCoverArt(streams[Int(index)]) { return streams[Int(index)] }
+        return streams.first { $0.pointee.codecpar.pointee.codec_type == type && !isCoverArt($0) }
     }
 
     /// Reads the next packet of any stream into `packet`; false at end of file.

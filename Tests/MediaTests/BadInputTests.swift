@@ -60,6 +60,12 @@ final class BadInputTests: XCTestCase {
             try ffmpeg(["-f", "lavfi", "-i", "sine=d=1", path])
             XCTAssertEqual(inputError { _ = try VideoDecoder(path: path) }, InputError(path, "no video stream"))
         }
+        // An MP3 with cover art: the picture stream is not a video.
+        let path = scratch.path("song.mp3")
+        try ffmpeg(["-f", "lavfi", "-i", "sine=d=1", "-f", "lavfi", "-i", "color=red:s=64x64:d=1", "-map", "0", "-map", "1",
+                    "-frames:v", "1", "-c:v", "mjpeg", "-disposition:v", "attached_pic", path])
+        XCTAssertEqual(inputError { _ = try VideoDecoder(path: path) }, InputError(path, "no video stream"))
+        XCTAssertEqual(try decodeAudio(path: path).samples.count, 16_000, accuracy: 1200)
     }
 
     func testTimeLimit() throws {
