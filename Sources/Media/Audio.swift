@@ -12,6 +12,8 @@ public let audioSampleRate = 16_000
 /// with its −3 dB centre weights), then resampled with libswresample. Formats libsndfile reads
 /// (WAV, FLAC, OGG, ...) go through libsndfile, everything else through libavformat. The result
 /// has ⌈n·sampleRate/sourceRate⌉ samples for n source samples, as `librosa.resample` gives.
+/// In a container, sample 0 is at the container's start, as frame 0 of `VideoDecoder`: audio
+/// that starts later is preceded by silence.
 /// Throws `InputError` for missing, empty, unreadable or audio-less files and when decoding
 /// takes longer than `timeLimit` seconds.
 public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
@@ -32,8 +34,13 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
         let resampler = try MonoResampler(channels: Int(codec.ch_layout.nb_channels), sampleRate: Int(codec.sample_rate),
                                           format: codec.sample_fmt, outputRate: sampleRate)
         let frame = Frame()
+        var lead = 0  // silent samples before the stream's first one
         while try decoder.next(into: frame) {
             let f = frame.pointer.pointee
+            if resampler.inputCount == 0, f.pts != cals_nopts_value(), let start = input.startTime(in: stream.pointee.time_base) {
+                lead = max(0, Int(av_rescale_q(f.pts - start, stream.pointee.time_base, AVRational(num: 1, den: codec.sample_rate))))
+                try resampler.pushSilence(count: lead)
+            }
             guard f.sample_rate == codec.sample_rate, f.ch_layout.nb_channels == codec.ch_layout.nb_channels,
                   f.format == codec.sample_fmt.rawValue else {
                 throw InputError(path, "audio format changes mid-stream")
@@ -46,8 +53,8 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
         // is less than one frame (so a 10 s clip gives 160000 samples).
         let stated = Int(av_rescale_q(stream.pointee.duration, stream.pointee.time_base,
                                       AVRational(num: 1, den: codec.sample_rate)))
-        let padding = resampler.inputCount - stated
-        return try resampler.finish(inputLimit: stream.pointee.duration > 0 && padding > 0 && padding <= 2048 ? stated : nil)
+        let padding = resampler.inputCount - lead - stated
+        return try resampler.finish(inputLimit: stream.pointee.duration > 0 && padding > 0 && padding <= 2048 ? lead + stated : nil)
     }
 }
 
@@ -87,6 +94,13 @@ final class MonoResampler {
     func push(_ planes: UnsafeRawPointer?, count: Int) throws {
         inputCount += count
         try convert(planes, count: count)
+    }
+
+    /// Feeds `count` samples of silence.
+    func pushSilence(count: Int) throws {
+        guard count > 0 else { return }
+        inputCount += count
+        try check(swr_inject_silence(context, Int32(count)), "swr_inject_silence")
     }
 
     /// Flushes the resampler and returns ⌈n·outputRate/sampleRate⌉ samples for n pushed (n at

@@ -139,6 +139,13 @@ final class InputFile {
         return streams.first { $0.pointee.codecpar.pointee.codec_type == type && !isCoverArt($0) }
     }
 
+    /// The container's start (the earliest start of its streams) in `timeBase` units; nil when
+    /// unknown. Video frames and audio samples are both timed from here, so they line up.
+    func startTime(in timeBase: AVRational) -> Int64? {
+        let start = context.pointee.start_time
+        return start == cals_nopts_value() ? nil : av_rescale_q(start, AVRational(num: 1, den: AV_TIME_BASE), timeBase)
+    }
+
     /// Reads the next packet of any stream into `packet`; false at end of file.
     func read(into packet: Packet) throws -> Bool {
         let status = av_read_frame(context, packet.pointer)

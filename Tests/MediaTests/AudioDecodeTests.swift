@@ -63,6 +63,17 @@ final class AudioDecodeTests: XCTestCase {
         XCTAssertLessThan(maxDifference(clip.samples, expected), 1e-4)
     }
 
+    /// Audio starting 0.3 s into a video: silence first, so sample 640·i is at video frame i.
+    func testLateAudioIsPrecededBySilence() throws {
+        let path = scratch.path("late-audio.mp4")
+        try ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=64x64:r=25:d=2", "-itsoffset", "0.3", "-f", "lavfi",
+                    "-i", "sine=f=440:r=16000:d=1.5", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", path])
+        let samples = try decodeAudio(path: path).samples
+        XCTAssertEqual(Double(samples.count), 16_000 * 1.8, accuracy: 1024, "ends at 0.3 + 1.5 s")
+        let onset = try XCTUnwrap(samples.firstIndex { abs($0) > 0.01 })
+        XCTAssertEqual(Double(onset) / 16_000, 0.3, accuracy: 0.01, "the tone starts 0.3 s in")
+    }
+
     /// 5.1 AAC at 48 kHz inside an MP4 with video (libavformat path): the plain mean of the six
     /// channels, not FFmpeg's default downmix (which weights the centre by −3 dB and drops LFE).
     func testSurroundInVideoIsTheChannelMean() throws {

@@ -53,6 +53,27 @@ final class VideoDecoderTests: XCTestCase {
         }
     }
 
+    /// Video starting after the audio: frames count from the container's start (as the audio
+    /// does), showing the first picture until it appears.
+    func testLateVideoIsTimedFromTheContainerStart() throws {
+        let scratch = ScratchDir("decode")
+        let path = scratch.path("late-video.mkv")
+        try makeCountingClip(path, fps: "25", seconds: 2,
+                             inputs: ["-f", "lavfi", "-i", "sine=r=16000:d=3", "-itsoffset", "0.4"], extra: ["-c:a", "aac"])
+        let probe = try TestSupport.run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries",
+                                                    "stream=start_time:format=start_time", "-of", "default=nw=1:nk=1", path])
+        let starts = probe.stdout.split(whereSeparator: \.isNewline).compactMap { Double($0) }
+        XCTAssertEqual(starts.count, 2)
+        let offset = starts[0] - starts[1]  // video start after the container start
+        XCTAssertGreaterThan(offset, 0.35)
+        let frames = try decodeAllFrames(path)
+        XCTAssertEqual(Double(frames.count), 25 * (offset + 2), accuracy: 1)
+        for (i, frame) in frames.enumerated() {
+            let t = Double(i) / 25 - offset
+            XCTAssertEqual(countingIndex(frame), t < 0 ? 0 : Int((t * 25 + 1e-6).rounded(.down)), "frame \(i)")
+        }
+    }
+
     /// Display matrices for a quarter, half and three-quarter turn: the output has the displayed
     /// size and matches the ffmpeg program's auto-rotated picture.
     func testRotationMetadataGivesUprightFrames() throws {
