@@ -17,11 +17,11 @@ public let audioSampleRate = 16_000
 /// Throws `InputError` for missing, empty, unreadable or audio-less files and when decoding
 /// takes longer than `timeLimit` seconds.
 public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
-                        timeLimit: TimeInterval = 600) throws -> AudioClip {
+                        timeLimit: TimeInterval = defaultDecodeTimeLimit) throws -> AudioClip {
     _ = quietFFmpegLog
     try checkInputFile(path)
     if let sound = SoundFile(path: path) {
-        return try reportingInput(path) { try sound.decode(sampleRate: sampleRate) }
+        return try reportingInput(path) { try sound.decode(sampleRate: sampleRate, deadline: Deadline(seconds: timeLimit)) }
     }
     let input = try InputFile(path: path, timeLimit: timeLimit)
     guard let stream = input.bestStream(AVMEDIA_TYPE_AUDIO) else { throw InputError(path, "no audio stream") }
@@ -146,7 +146,7 @@ final class SoundFile {
 
     deinit { sf_close(handle) }
 
-    func decode(sampleRate: Int) throws -> AudioClip {
+    func decode(sampleRate: Int, deadline: Deadline) throws -> AudioClip {
         let channels = Int(info.channels)
         let resampler = try MonoResampler(channels: channels, sampleRate: Int(info.samplerate),
                                           format: AV_SAMPLE_FMT_FLT, outputRate: sampleRate)
@@ -155,6 +155,7 @@ final class SoundFile {
         while true {
             let read = Int(buffer.withUnsafeMutableBufferPointer { sf_readf_float(handle, $0.baseAddress, sf_count_t(block)) })
             if read <= 0 { break }
+            if deadline.hasPassed { throw InputError(path, deadline.exceededReason) }
             try buffer.withUnsafeBufferPointer { samples in
                 var plane: UnsafeRawPointer? = UnsafeRawPointer(samples.baseAddress!)
                 try withUnsafePointer(to: &plane) { try resampler.push(UnsafeRawPointer($0), count: read) }

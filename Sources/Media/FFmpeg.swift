@@ -84,6 +84,9 @@ final class Packet {
     deinit { var p: UnsafeMutablePointer<AVPacket>? = pointer; av_packet_free(&p) }
 }
 
+/// Seconds one file may take to decode before it is given up with an `InputError`.
+public let defaultDecodeTimeLimit: TimeInterval = 1200
+
 /// A wall-clock deadline, checked by FFmpeg's I/O interrupt callback and by our decode loops.
 final class Deadline {
     let seconds: TimeInterval
@@ -94,6 +97,7 @@ final class Deadline {
         end = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, seconds) * 1e9)
     }
     var hasPassed: Bool { DispatchTime.now().uptimeNanoseconds > end }
+    var exceededReason: String { "decode took longer than \(Int(seconds)) s" }
 }
 
 /// A media file opened for reading with libavformat (AVFormatContext), with a time limit.
@@ -107,18 +111,19 @@ final class InputFile {
         try checkInputFile(path)
         self.path = path
         deadline = Deadline(seconds: timeLimit)
-        guard var context = avformat_alloc_context() else { fatalError("avformat_alloc_context: out of memory") }
+        guard let context = avformat_alloc_context() else { fatalError("avformat_alloc_context: out of memory") }
         context.pointee.interrupt_callback.callback = { opaque in
             Unmanaged<Deadline>.fromOpaque(opaque!).takeUnretainedValue().hasPassed ? 1 : 0
         }
         context.pointee.interrupt_callback.opaque = Unmanaged.passUnretained(deadline).toOpaque()
         var opened: UnsafeMutablePointer<AVFormatContext>? = context
         let status = avformat_open_input(&opened, path, nil, nil)  // frees the context on failure
-        if deadline.hasPassed { throw InputError(path, "decode took longer than \(Int(timeLimit)) s") }
-        guard status >= 0, let opened else { throw InputError(path, "cannot open: \(FFmpegError(status, "").message)") }
-        context = opened
-        self.context = context
-        let found = avformat_find_stream_info(context, nil)
+        guard status >= 0, let opened else {
+            throw InputError(path, deadline.hasPassed ? deadline.exceededReason : "cannot open: \(FFmpegError(status, "").message)")
+        }
+        self.context = opened  // from here deinit closes it
+        try checkDeadline()
+        let found = avformat_find_stream_info(opened, nil)
         try checkDeadline()
         guard found >= 0 else { throw InputError(path, "cannot read stream info: \(FFmpegError(found, "").message)") }
     }
@@ -126,7 +131,7 @@ final class InputFile {
     deinit { var p: UnsafeMutablePointer<AVFormatContext>? = context; avformat_close_input(&p) }
 
     func checkDeadline() throws {
-        if deadline.hasPassed { throw InputError(path, "decode took longer than \(Int(deadline.seconds)) s") }
+        if deadline.hasPassed { throw InputError(path, deadline.exceededReason) }
     }
 
     /// The best stream of a kind (`AVMEDIA_TYPE_VIDEO` / `AUDIO`), or nil when there is none.

@@ -212,14 +212,14 @@ final class StreamEncoder {
 
     private init(output: UnsafeMutablePointer<AVFormatContext>, codec: UnsafePointer<AVCodec>, globalHeader: Bool,
                  configure: (UnsafeMutablePointer<AVCodecContext>) -> Void) throws {
+        let name = String(cString: codec.pointee.name)
+        guard let stream = avformat_new_stream(output, nil) else { throw FFmpegError(-ENOMEM, "adding \(name) stream") }
         guard let context = avcodec_alloc_context3(codec) else { fatalError("avcodec_alloc_context3: out of memory") }
-        self.context = context
+        self.stream = stream
+        self.context = context  // from here deinit frees it
         configure(context)
         if globalHeader { context.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
-        let name = String(cString: codec.pointee.name)
         try check(avcodec_open2(context, codec, nil), "opening encoder \(name)")
-        guard let stream = avformat_new_stream(output, nil) else { throw FFmpegError(-ENOMEM, "adding \(name) stream") }
-        self.stream = stream
         stream.pointee.time_base = context.pointee.time_base
         try check(avcodec_parameters_from_context(stream.pointee.codecpar, context), "\(name) stream parameters")
     }

@@ -49,7 +49,7 @@ public final class VideoDecoder {
     /// Opens `path`. `maxSide` downscales (area filter) so that the longer side is at most that
     /// many pixels; `timeLimit` bounds the wall-clock time spent on this file; `threads` is the
     /// decoder's thread count (0: FFmpeg chooses).
-    public init(path: String, maxSide: Int? = nil, timeLimit: TimeInterval = 1200, threads: Int = 0) throws {
+    public init(path: String, maxSide: Int? = nil, timeLimit: TimeInterval = defaultDecodeTimeLimit, threads: Int = 0) throws {
         self.path = path
         let input = try InputFile(path: path, timeLimit: timeLimit)
         guard let stream = input.bestStream(AVMEDIA_TYPE_VIDEO) else { throw InputError(path, "no video stream") }

@@ -75,5 +75,9 @@ final class BadInputTests: XCTestCase {
                        InputError(path, "decode took longer than 0 s"))
         XCTAssertEqual(inputError { _ = try decodeAudio(path: path, timeLimit: 0) },
                        InputError(path, "decode took longer than 0 s"))
+        let wav = scratch.path("slow.wav")
+        try ffmpeg(["-f", "lavfi", "-i", "sine=d=1", wav])
+        XCTAssertEqual(inputError { _ = try decodeAudio(path: wav, timeLimit: 0) },
+                       InputError(wav, "decode took longer than 0 s"))
     }
 }
