@@ -24,8 +24,9 @@ public final class MediaWriter {
     private let audio: StreamEncoder?
     private let scaler = Scaler()
     private let picture = Frame()              // yuv420p picture handed to the video encoder
-    private var audioSamples: [Float] = []     // mono audio given so far
+    private var audioSamples: [Float] = []     // mono audio given and not yet dropped
     private var audioEncoded = 0               // samples of `audioSamples` already encoded
+    private var audioTime = 0                  // samples encoded in all (the next audio pts)
     private var finished = false
 
     /// Opens the output. `quality` is the x264 CRF (lower is better; 18 is near transparent).
@@ -99,12 +100,19 @@ public final class MediaWriter {
     /// the last frame possibly short).
     private func encodeAudio(upTo frames: Int, final: Bool) throws {
         guard let audio, let rate = audioSampleRate else { return }
+        defer {
+            // Drop encoded samples once they are half the buffer (amortised O(1) per sample).
+            if audioEncoded >= 1 << 16 && 2 * audioEncoded >= audioSamples.count {
+                audioSamples.removeFirst(audioEncoded)
+                audioEncoded = 0
+            }
+        }
         let size = audio.frameSize
         let videoTime = frames * rate / MediaWriter.frameRate
         while true {
             let available = audioSamples.count - audioEncoded
             let count = min(size, available)
-            guard count > 0, count == size || final, final || audioEncoded < videoTime else { break }
+            guard count > 0, count == size || final, final || audioTime < videoTime else { break }
             let frame = Frame()
             frame.pointer.pointee.format = AV_SAMPLE_FMT_FLTP.rawValue
             frame.pointer.pointee.nb_samples = Int32(count)
@@ -115,9 +123,10 @@ public final class MediaWriter {
                 UnsafeMutableRawPointer(frame.data[0]!).copyMemory(
                     from: samples.baseAddress! + audioEncoded, byteCount: count * MemoryLayout<Float>.size)
             }
-            frame.pointer.pointee.pts = Int64(audioEncoded)
+            frame.pointer.pointee.pts = Int64(audioTime)
             try audio.encode(frame, into: file.context)
             audioEncoded += count
+            audioTime += count
         }
     }
 }
