@@ -93,3 +93,40 @@ public struct InputErrorForTests: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// Test media made on the spot with the ffmpeg CLI.
+public enum TestMedia {
+    /// A face photo shipped by scikit-image (python3-skimage): one face of about 150 px.
+    public static let facePhoto = "/usr/lib/python3/dist-packages/skimage/data/astronaut.png"
+
+    /// A talking-head-like clip: the face photo drifting over a moving test pattern, with a tone
+    /// (or no) audio track. `size` is the frame size, the face is scaled to `faceSide` px.
+    public static func faceClip(_ path: String, seconds: Double = 2, fps: String = "25",
+                                size: String = "320x240", faceSide: Int = 200,
+                                audio: Bool = true, sampleRate: Int = 44100) throws {
+        var args = ["-f", "lavfi", "-i", "testsrc2=size=\(size):rate=\(fps):duration=\(seconds)",
+                    "-loop", "1", "-i", facePhoto]
+        if audio {
+            args += ["-f", "lavfi", "-i", "sine=frequency=220:sample_rate=\(sampleRate):duration=\(seconds)"]
+        }
+        args += ["-filter_complex",
+                 "[1:v]scale=\(faceSide):\(faceSide)[f];[0:v][f]overlay=x='(W-w)/2+10*sin(2*t)':y='(H-h)/2':shortest=1[v]",
+                 "-map", "[v]"]
+        if audio { args += ["-map", "2:a", "-c:a", "aac"] }
+        args += ["-t", "\(seconds)", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", path]
+        try ffmpeg(args)
+    }
+
+    /// A clip with no face in it (a test pattern), with audio.
+    public static func patternClip(_ path: String, seconds: Double = 1) throws {
+        try ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=\(seconds)",
+                    "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=16000:duration=\(seconds)",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                    "-t", "\(seconds)", path])
+    }
+
+    /// A WAV file with a tone.
+    public static func toneWAV(_ path: String, seconds: Double = 1, sampleRate: Int = 16000) throws {
+        try ffmpeg(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=\(sampleRate):duration=\(seconds)", path])
+    }
+}

@@ -1,0 +1,35 @@
+"""Shared benchmark helpers: run a whole command several times, keep the median wall time and
+the peak resident memory of that process (os.wait4 gives each child's own rusage)."""
+import os, statistics, subprocess, sys, time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CALS = os.environ.get("CALS_BIN", os.path.join(REPO, ".build/release/cals"))
+PY = os.environ.get("CALS_PYTHON", os.path.join(REPO, ".venv/bin/python"))
+OUT = os.path.join(REPO, "bench/out")
+
+
+def measure(cmd, runs=3, warmup=1, env=None):
+    """Median wall seconds and max peak RSS (MiB) of `cmd` over `runs` runs after `warmup`."""
+    walls, rss = [], []
+    for k in range(warmup + runs):
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+        if status != 0:
+            sys.exit(f"benchmark command failed ({status}): {' '.join(cmd)}\n{err}")
+        if k >= warmup:
+            walls.append(wall)
+            rss.append(usage.ru_maxrss / 1024)
+    return statistics.median(walls), max(rss)
+
+
+def table(title, header, rows):
+    """Prints a plain-text table."""
+    print(f"\n## {title}")
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    for r in [header] + rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
