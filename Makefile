@@ -58,13 +58,13 @@ build:
 	swift build -c release
 
 ## test: unit, golden (against the Python reference stack) and end-to-end tests
-test: python
+test: python faces
 	swift build -c release --scratch-path $(TEST_BUILD) --build-tests
 	CALS_BIN=$(CURDIR)/$(TEST_BUILD)/release/cals CALS_PYTHON=$(CURDIR)/$(PY) \
 	  swift test -c release --scratch-path $(TEST_BUILD) --skip-build
 
 ## demo: generate the demo corpus (if absent) and run the main job on it end to end
-demo: build
+demo: build faces
 	@test -d $(DATA) || $(CALS) demo-corpus --out $(DATA)
 	$(MAKE) --no-print-directory preprocess DATASET=demo
 	$(CALS) status --out $(OUT)
