@@ -118,11 +118,16 @@ public final class FaceRenderer {
         let fx = Double(photo.face.x), fy = Double(photo.face.y), s = Double(photo.face.width)
         let S = Double(frameSize)
         let cx = fx + s / 2, cy = fy + s / 2                                      // face centre
+        let W = Double(photo.image.width), H = Double(photo.image.height)
         let mx = fx + photo.identity.mouthX * s, my = fy + photo.identity.mouthY * s
         let k = photo.identity.cropFactor * s / (S * style.scale * pose.scale)   // photo px per frame px
+        // The frame centre shows (ox, oy): the face centre, moved inwards when the crop would
+        // reach past the photo edge (faces near the edge of the group photo), where it fits.
+        let half = k * (S / 2 + 6)  // + the largest head shift
+        let ox = 2 * half < W ? min(max(cx, half), W - half) : cx
+        let oy = 2 * half < H ? min(max(cy, half), H - half) : cy
         let cosA = cos(pose.angle), sinA = sin(pose.angle)
         let u0 = S / 2 + pose.dx, v0 = S / 2 + pose.dy
-        let W = Double(photo.image.width), H = Double(photo.image.height)
 
         // Mouth field constants (photo pixels).
         let a = 0.18 * s
@@ -145,8 +150,8 @@ public final class FaceRenderer {
                 for u in 0..<frameSize {
                     let i = v * frameSize + u
                     let ru = Double(u) - u0, rv = Double(v) - v0
-                    var px = cx + k * (cosA * ru - sinA * rv)
-                    var py = cy + k * (sinA * ru + cosA * rv)
+                    var px = ox + k * (cosA * ru - sinA * rv)
+                    var py = oy + k * (sinA * ru + cosA * rv)
 
                     // Background: outside a soft ellipse around the head; fully outside the photo.
                     let ex = (px - cx) / (0.75 * s), ey = (py - cy + 0.05 * s) / (0.95 * s)
@@ -232,7 +237,7 @@ public final class FaceRenderer {
         }}}}
 
         // Mouth centre in the frame: the inverse of the head pose mapping.
-        let rx = (mx - cx) / k, ry = (my - cy) / k
+        let rx = (mx - ox) / k, ry = (my - oy) / k
         let mouth = [u0 + cosA * rx + sinA * ry, v0 - sinA * rx + cosA * ry, a / k]
         return RenderedFrame(image: RGBImage(width: frameSize, height: frameSize, pixels: out), mouth: mouth)
     }
