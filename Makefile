@@ -46,11 +46,11 @@ INSIGHTFACE := insightface==2.1
 faces: $(FACES)/astronaut.png $(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png
 $(FACES)/astronaut.png:
 	mkdir -p $(FACES) && cp /usr/lib/python3/dist-packages/skimage/data/astronaut.png $@
-$(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png:
+$(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png: | $(VENV)/.installed
 	mkdir -p $(FACES) && tmp=$$(mktemp -d) && \
-	  /usr/bin/python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+	  $(PY) -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
 	    $(INSIGHTFACE) -d $$tmp && \
-	  /usr/bin/python3 -c "import sys, zipfile, glob; z = zipfile.ZipFile(glob.glob(sys.argv[1] + '/*.whl')[0]); \
+	  $(PY) -c "import sys, zipfile, glob; z = zipfile.ZipFile(glob.glob(sys.argv[1] + '/*.whl')[0]); \
 	    [open(sys.argv[2] + '/' + n, 'wb').write(z.read('insightface/data/images/' + n)) for n in sys.argv[3:]]" \
 	    $$tmp $(FACES) $(@F) && rm -rf $$tmp
 
