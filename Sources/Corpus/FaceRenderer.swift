@@ -38,7 +38,13 @@ public struct HeadPose: Codable, Equatable, Sendable {
     public var scale: Double
     public var blink: Double
 
-    public static let still = HeadPose(dx: 0, dy: 0, angle: 0, scale: 1, blink: 0)
+    public init(dx: Double = 0, dy: Double = 0, angle: Double = 0, scale: Double = 1, blink: Double = 0) {
+        self.dx = dx
+        self.dy = dy
+        self.angle = angle
+        self.scale = scale
+        self.blink = blink
+    }
 }
 
 /// Slight head motion (two slow sinusoids per axis) and blinks (every 1.5–4 s, 0.2 s long)
