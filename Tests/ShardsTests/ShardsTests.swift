@@ -223,15 +223,15 @@ final class ShardsTests: XCTestCase {
         }
 
         expectInputError(dir.path("missing.h5"), "no such file")
-        FileManager.default.createFile(atPath: dir.path("empty.h5"), contents: Data())
+        _ = FileManager.default.createFile(atPath: dir.path("empty.h5"), contents: Data())
         expectInputError(dir.path("empty.h5"), "empty file")
         var random = SystemRandomNumberGenerator()
-        FileManager.default.createFile(atPath: dir.path("random.h5"),
+        _ = FileManager.default.createFile(atPath: dir.path("random.h5"),
                                        contents: Data((0..<100_000).map { _ in UInt8.random(in: 0...255, using: &random) }))
         expectInputError(dir.path("random.h5"), "file signature not found")
         for fraction in [0.5, 0.9, 0.999] {
             let torn = dir.path("torn-\(fraction).h5")
-            FileManager.default.createFile(atPath: torn, contents: bytes.prefix(Int(Double(bytes.count) * fraction)))
+            _ = FileManager.default.createFile(atPath: torn, contents: bytes.prefix(Int(Double(bytes.count) * fraction)))
             expectInputError(torn, "truncated")
         }
         let newer = dir.path("newer.h5")
@@ -283,7 +283,7 @@ final class ShardsTests: XCTestCase {
         let dir = ScratchDir("hash")
         for size in [0, 1, 3, 4, 7, 8, 31, 32, 33, 63, 100, 5_000_017] {
             let path = dir.path("f\(size)")
-            FileManager.default.createFile(atPath: path, contents: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }))
+            _ = FileManager.default.createFile(atPath: path, contents: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }))
             let python = try TestSupport.run(TestEnv.python, ["-c", "import sys, xxhash; print(xxhash.xxh64(open(sys.argv[1], 'rb').read()).hexdigest())", path])
             XCTAssertEqual(try fileChecksum(path), python.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "size \(size)")
         }
