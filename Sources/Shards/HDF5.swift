@@ -253,8 +253,9 @@ public final class HDF5File: HDF5Object, @unchecked Sendable {
     public init(creating path: String) throws {
         self.path = path
         let id = try HDF5.locked {
-            try HDF5.check(H5Fcreate(path, chdf5_acc_excl(), chdf5_p_default(), chdf5_p_default()),
-                           "\(path): cannot create HDF5 file")
+            try Self.withFileAccess(path) { fapl in
+                try HDF5.check(H5Fcreate(path, chdf5_acc_excl(), chdf5_p_default(), fapl), "\(path): cannot create HDF5 file")
+            }
         }
         super.init(id: id, label: path)
     }
@@ -263,9 +264,20 @@ public final class HDF5File: HDF5Object, @unchecked Sendable {
     public init(readingAt path: String) throws {
         self.path = path
         let id = try HDF5.locked {
-            try HDF5.check(H5Fopen(path, chdf5_acc_rdonly(), chdf5_p_default()), "\(path): cannot open HDF5 file")
+            try Self.withFileAccess(path) { fapl in
+                try HDF5.check(H5Fopen(path, chdf5_acc_rdonly(), fapl), "\(path): cannot open HDF5 file")
+            }
         }
         super.init(id: id, label: path)
+    }
+
+    /// File access without HDF5's file locks: our files are written once under a private
+    /// temporary name, and the locks fail on file systems without flock (NFS, Lustre).
+    private static func withFileAccess(_ path: String, _ body: (hid_t) throws -> hid_t) throws -> hid_t {
+        let fapl = try HDF5.check(H5Pcreate(chdf5_p_file_access()), "\(path): file access properties")
+        defer { H5Pclose(fapl) }
+        try HDF5.check(H5Pset_file_locking(fapl, false, true), "\(path): disable file locking")
+        return try body(fapl)
     }
 
     deinit {

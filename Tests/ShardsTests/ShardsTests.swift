@@ -119,6 +119,37 @@ final class ShardsTests: XCTestCase {
         }
     }
 
+    func testParallelReadersAndWritersDoNotInterfere() throws {
+        let dir = ScratchDir("parallel")
+        let path = dir.path("s.h5")
+        _ = try writeShard(path)
+        let readers = [try ShardReader(path: path), try ShardReader(path: path)]
+        let failures = NSLock()
+        var errors: [String] = []
+        DispatchQueue.concurrentPerform(iterations: 6) { task in
+            do {
+                if task % 3 == 2 {  // a writer beside the readers
+                    _ = try writeShard(dir.path("w\(task).h5"))
+                    return
+                }
+                let reader = readers[task % 2]
+                for i in 0..<40 {
+                    let item = reader.items[(task + i) % 3]
+                    let offset = i % (item.rowCount - 4)
+                    let window = try reader.window(item, offset: offset, length: 4)
+                    let rows = (item.firstRow + offset)..<(item.firstRow + offset + 4)
+                    if window.mel != rows.flatMap(testMel) || window.frames != rows.flatMap({ testFrame($0).pixels }) {
+                        throw InputErrorForTests("task \(task): window \(rows) differs")
+                    }
+                }
+            } catch {
+                failures.lock(); errors.append("\(error)"); failures.unlock()
+            }
+        }
+        XCTAssertEqual(errors, [])
+        XCTAssertEqual(try ShardReader(path: dir.path("w2.h5")).items, readers[0].items)
+    }
+
     func testExtractFileIsReadByH5py() throws {
         let dir = ScratchDir("extract")
         let path = dir.path("clip.h5")
