@@ -310,8 +310,11 @@ public final class HDF5File: HDF5Object, @unchecked Sendable {
 
     public func createGroup(_ name: String) throws {
         try HDF5.locked {
-            let g = try HDF5.check(H5Gcreate2(id, name, chdf5_p_default(), chdf5_p_default(), chdf5_p_default()),
-                                   "\(path): create group \(name)")
+            let what = "\(path): create group \(name)"
+            let gcpl = try HDF5.check(H5Pcreate(chdf5_p_group_create()), what)
+            defer { H5Pclose(gcpl) }
+            try HDF5.check(H5Pset_obj_track_times(gcpl, false), what)
+            let g = try HDF5.check(H5Gcreate2(id, name, chdf5_p_default(), gcpl, chdf5_p_default()), what)
             H5Gclose(g)
         }
     }
@@ -335,6 +338,9 @@ public final class HDF5File: HDF5Object, @unchecked Sendable {
                 try HDF5.check(H5Pset_chunk(dcpl, Int32(chunk.count), chunk.map { hsize_t($0) }), what + " (chunk)")
             }
             if let deflate { try HDF5.check(H5Pset_deflate(dcpl, UInt32(deflate)), what + " (deflate)") }
+            // No creation/modification times in the object header: the same rows give the
+            // same file bytes (and checksum) on every run.
+            try HDF5.check(H5Pset_obj_track_times(dcpl, false), what)
             return try HDF5.check(H5Dcreate2(self.id, name, fileType, space, chdf5_p_default(), dcpl, chdf5_p_default()), what)
         }
         return HDF5Dataset(file: self, id: datasetID, name: name, type: type, shape: shape)

@@ -242,6 +242,15 @@ final class ShardsTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.url.path), [])
     }
 
+    func testSameRowsGiveTheSameBytes() throws {
+        let dir = ScratchDir("repeat")
+        let first = try writeShard(dir.path("a.h5"))
+        sleep(1)  // a timestamp in the file would now differ
+        let second = try writeShard(dir.path("b.h5"))
+        XCTAssertEqual(first.checksum, second.checksum)
+        XCTAssertEqual(first.bytes, second.bytes)
+    }
+
     func testWritersRefuseToReplaceAFile() throws {
         let dir = ScratchDir("exists")
         let path = dir.path("s.h5")
