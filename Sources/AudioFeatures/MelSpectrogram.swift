@@ -1,0 +1,232 @@
+import CFFTW
+import Common
+import Foundation
+
+/// Log-mel spectrogram of 16 kHz mono audio, exactly as SPEC §1 ("mel"):
+/// pre-emphasis 0.97 (y[-1] = 0); n_fft 512; periodic Hann of 400 samples zero-padded equally on
+/// both sides to 512; hop 160; centred frames (256 zeros at each end), so 1 + ⌊len/160⌋ frames;
+/// magnitude; 80 Slaney mel bins (area norm) over 55–7600 Hz;
+/// M_dB = 20·log10(max(1e-5, M)) − 20; out = clip(8·(M_dB + 100)/100 − 4, −4, 4).
+///
+/// The FFTW plan and the filterbank are made once per instance. `logMel` allocates its own work
+/// buffers, so one instance may be used from several threads at once.
+public final class MelSpectrogram: @unchecked Sendable {
+    public static let sampleRate = 16_000
+    public static let fftSize = 512
+    public static let windowLength = 400
+    public static let hopLength = 160
+    public static let melBinCount = 80
+    public static let minFrequency = 55.0
+    public static let maxFrequency = 7600.0
+    public static let preemphasis: Float = 0.97
+    /// Mel frames per audio unit (100 mel frames/s over 25 video frames/s).
+    public static let framesPerUnit = 4
+    /// The value of silence on the output scale (and the padding of missing unit frames).
+    public static let floor: Float = -4
+
+    static let binCount = fftSize / 2 + 1  // 257 frequency bins
+    /// 1.6/ln 10: the output scale per natural-log unit of magnitude (see `logMel`).
+    static let lnScale = Float(1.6 / log(10.0))
+    /// Offset of the 400-sample window inside the 512-sample frame.
+    static let windowOffset = (fftSize - windowLength) / 2
+
+    /// FFTW planning (and plan destruction) is not thread-safe; execution is.
+    static let planLock = NSLock()
+
+    private let plan: fftwf_plan
+    /// [400] periodic Hann: w[i] = 0.5 − 0.5·cos(2πi/400) (zero-padded by 56 on each side to 512).
+    private let window: [Float]
+    /// [80, 257] row-major Slaney filterbank, identical to librosa.filters.mel(sr=16000,
+    /// n_fft=512, n_mels=80, fmin=55, fmax=7600).
+    public let filterbank: [Float]
+    /// Non-zero bins of each filter: the filterbank is applied as 80 short dot products
+    /// (~500 multiply-adds a frame instead of a dense 80×257).
+    private let bands: [Range<Int>]
+
+    public init() {
+        window = (0..<Self.windowLength).map { Float(0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(Self.windowLength))) }
+        let weights = Self.slaneyFilterbank()
+        filterbank = weights
+        bands = (0..<Self.melBinCount).map { m in
+            let row = weights[(m * Self.binCount)..<((m + 1) * Self.binCount)]
+            guard let first = row.firstIndex(where: { $0 != 0 }) else { return 0..<0 }
+            return (first - m * Self.binCount)..<(row.lastIndex(where: { $0 != 0 })! + 1 - m * Self.binCount)
+        }
+        // FFTW_ESTIMATE: the same plan (so bit-identical output) on every run, whatever the load.
+        let input = fftwf_alloc_real(Self.fftSize)!
+        let output = fftwf_alloc_complex(Self.binCount)!
+        Self.planLock.lock()
+        plan = fftwf_plan_dft_r2c_1d(Int32(Self.fftSize), input, output, UInt32(FFTW_ESTIMATE))
+        Self.planLock.unlock()
+        fftwf_free(input)
+        fftwf_free(output)
+    }
+
+    deinit {
+        Self.planLock.lock()
+        fftwf_destroy_plan(plan)
+        Self.planLock.unlock()
+    }
+
+    /// Number of mel frames for `sampleCount` samples: 1 + ⌊len/160⌋.
+    public static func frameCount(sampleCount: Int) -> Int { 1 + sampleCount / hopLength }
+
+    /// The log-mel spectrogram of 16 kHz mono samples, scaled to [−4, 4].
+    /// Returns [F, 80] row-major (frame-major: the 80 bins of frame f are contiguous),
+    /// F = 1 + ⌊samples.count/160⌋. With `threadCount` > 1 the frames are split into that many
+    /// contiguous runs computed in parallel (same result, bit for bit).
+    public func logMel(_ samples: [Float], threadCount: Int = 1) -> [Float] {
+        samples.withUnsafeBufferPointer { logMel($0, threadCount: threadCount) }
+    }
+
+    public func logMel(_ samples: UnsafeBufferPointer<Float>, threadCount: Int = 1) -> [Float] {
+        let frames = Self.frameCount(sampleCount: samples.count)
+        let mels = Self.melBinCount
+        // No samples: one frame of silence.
+        guard samples.baseAddress != nil else { return [Float](repeating: Self.floor, count: mels) }
+        var result = [Float](repeating: 0, count: frames * mels)
+        result.withUnsafeMutableBufferPointer { out in
+            let runs = max(1, min(threadCount, frames / 256))
+            if runs == 1 { return compute(samples, frames: 0..<frames, into: out.baseAddress!) }
+            DispatchQueue.concurrentPerform(iterations: runs) { r in
+                compute(samples, frames: (frames * r / runs)..<(frames * (r + 1) / runs), into: out.baseAddress!)
+            }
+        }
+        return result
+    }
+
+    /// Log-mel of `frames` into `out` ([F, 80], rows of those frames only).
+    private func compute(_ samples: UnsafeBufferPointer<Float>, frames: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let n = Self.fftSize, bins = Self.binCount, mels = Self.melBinCount
+        let width = Self.windowLength, a = Self.preemphasis
+        let len = samples.count
+        // Work buffers (per call, so calls may run in parallel): one windowed frame [512] whose
+        // 56 + 56 padding samples stay zero, its spectrum [257] complex, magnitudes [257].
+        // fftwf_alloc gives them the SIMD alignment the plan was made with.
+        let frame = fftwf_alloc_real(n)!
+        let spectrum = fftwf_alloc_complex(bins)!
+        let magnitude = UnsafeMutablePointer<Float>.allocate(capacity: bins)
+        defer { fftwf_free(frame); fftwf_free(spectrum); magnitude.deallocate() }
+        frame.initialize(repeating: 0, count: n)
+        // fftwf_complex is a (Float, Float) tuple: read it as interleaved floats.
+        let c = UnsafeMutableRawPointer(spectrum).assumingMemoryBound(to: Float.self)
+        let x = samples.baseAddress!
+        let dst = frame + Self.windowOffset
+        window.withUnsafeBufferPointer { win in
+        bands.withUnsafeBufferPointer { band in
+        filterbank.withUnsafeBufferPointer { fb in
+            for f in frames {
+                // The window of frame f covers samples t0 ..< t0 + 400, t0 = 160f − 200 (the
+                // centred 512 frame starts at 160f − 256); zeros outside the signal.
+                // Pre-emphasis y[t] = x[t] − 0.97·x[t−1] with x[−1] = 0.
+                let t0 = f * Self.hopLength - width / 2
+                if t0 >= 1 && t0 + width <= len {
+                    let src = x + t0
+                    for i in 0..<width { dst[i] = (src[i] - a * src[i - 1]) * win[i] }
+                } else {
+                    for i in 0..<width {
+                        let t = t0 + i
+                        let y: Float = t < 0 || t >= len ? 0 : x[t] - (t > 0 ? a * x[t - 1] : 0)
+                        dst[i] = y * win[i]
+                    }
+                }
+                fftwf_execute_dft_r2c(plan, frame, spectrum)
+                for k in 0..<bins { magnitude[k] = (c[2 * k] * c[2 * k] + c[2 * k + 1] * c[2 * k + 1]).squareRoot() }
+                // mel[m] = Σ_k filterbank[m, k]·|X[k]| over the filter's non-zero bins.
+                let row = out + f * mels
+                for m in 0..<mels {
+                    let weights = fb.baseAddress! + m * bins
+                    var sum: Float = 0
+                    for k in band[m] { sum += weights[k] * magnitude[k] }
+                    row[m] = sum
+                }
+                // dB and the [−4, 4] scale folded into one affine map of ln:
+                // 8·(20·log10(M) − 20 + 100)/100 − 4 = (1.6/ln 10)·ln(M) + 2.4.
+                for m in 0..<mels { row[m] = min(4, max(-4, Self.lnScale * Self.ln(max(1e-5, row[m])) + 2.4)) }
+            }
+        }}}
+    }
+
+    /// Natural log of a positive normal float, |error| ≲ 1e-6 (libm's logf is the slowest part
+    /// otherwise): x = 2^e·m with m ∈ [√½, √2), ln m = 2·atanh(s), s = (m − 1)/(m + 1), by its
+    /// series to s⁹ (|s| < 0.172, so the first term left out is < 4e-10).
+    @inline(__always)
+    static func ln(_ x: Float) -> Float {
+        let bits = x.bitPattern
+        let big = (bits & 0x7f_ffff) > 0x35_04f3  // mantissa of √2
+        // m = mantissa scaled into [√½, √2); e = exponent, one more when m was halved.
+        let m = Float(bitPattern: (bits & 0x7f_ffff) | (big ? 0x3f00_0000 : 0x3f80_0000))
+        let e = Float(Int32(bitPattern: bits >> 23) - (big ? 126 : 127))
+        let s = (m - 1) / (m + 1), s2 = s * s
+        let series = s * (2 + s2 * (2.0 / 3 + s2 * (2.0 / 5 + s2 * (2.0 / 7 + s2 * (2.0 / 9)))))
+        return e * 0.693_147_18 + series
+    }
+
+    /// Audio units for `videoFrameCount` video frames from a [F, 80] log-mel: unit t is mel frames
+    /// 4t…4t+3 as an 80×4 array; frames missing at the end are −4, extra ones are dropped.
+    /// Returns [N, 80, 4] row-major (unit[t][m][j] = mel[4t + j][m]).
+    public static func audioUnits(logMel mel: [Float], videoFrameCount count: Int) -> [Float] {
+        let mels = melBinCount, k = framesPerUnit
+        precondition(mel.count % mels == 0, "audioUnits: log-mel is not [F, 80]")
+        let frames = mel.count / mels
+        var units = [Float](repeating: floor, count: count * mels * k)
+        mel.withUnsafeBufferPointer { src in
+        units.withUnsafeMutableBufferPointer { dst in
+            for t in 0..<count {
+                let unit = dst.baseAddress! + t * mels * k
+                for j in 0..<k where t * k + j < frames {
+                    let row = src.baseAddress! + (t * k + j) * mels
+                    for m in 0..<mels { unit[m * k + j] = row[m] }
+                }
+            }
+        }}
+        return units
+    }
+
+    /// Audio units of 16 kHz mono audio for `videoFrameCount` video frames: [N, 80, 4].
+    public func audioUnits(_ audio: AudioClip, videoFrameCount: Int) throws -> [Float] {
+        guard audio.sampleRate == Self.sampleRate else { throw MelError.sampleRate(audio.sampleRate) }
+        return Self.audioUnits(logMel: logMel(audio.samples), videoFrameCount: videoFrameCount)
+    }
+
+    /// Slaney mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above.
+    static let melStepHz = 200.0 / 3, logMinHz = 1000.0, logMinMel = 15.0, logStep = log(6.4) / 27
+
+    static func hzToMel(_ hz: Double) -> Double {
+        hz >= logMinHz ? logMinMel + log(hz / logMinHz) / logStep : hz / melStepHz
+    }
+
+    static func melToHz(_ mel: Double) -> Double {
+        mel >= logMinMel ? logMinHz * exp(logStep * (mel - logMinMel)) : melStepHz * mel
+    }
+
+    /// [80, 257] triangular filters between 82 mel-spaced edges, each scaled by 2/(width in Hz)
+    /// (librosa.filters.mel with htk=False, norm="slaney").
+    static func slaneyFilterbank() -> [Float] {
+        let mels = melBinCount, bins = binCount
+        let lo = hzToMel(minFrequency), hi = hzToMel(maxFrequency)
+        let edges = (0..<(mels + 2)).map { i in
+            melToHz(i == mels + 1 ? hi : lo + Double(i) * (hi - lo) / Double(mels + 1))
+        }
+        var weights = [Float](repeating: 0, count: mels * bins)
+        for m in 0..<mels {
+            let norm = 2 / (edges[m + 2] - edges[m])
+            for k in 0..<bins {
+                let f = Double(k) * Double(sampleRate) / Double(fftSize)
+                let lower = (f - edges[m]) / (edges[m + 1] - edges[m])
+                let upper = (edges[m + 2] - f) / (edges[m + 2] - edges[m + 1])
+                weights[m * bins + k] = Float(max(0, min(lower, upper)) * norm)
+            }
+        }
+        return weights
+    }
+}
+
+public enum MelError: Error, CustomStringConvertible {
+    case sampleRate(Int)
+    public var description: String {
+        switch self {
+        case .sampleRate(let rate): return "audio is \(rate) Hz; the mel spectrogram needs 16000 Hz"
+        }
+    }
+}
