@@ -135,9 +135,7 @@ final class CorpusGeneratorTests: XCTestCase {
     func runCommand(seed: Int, threads: Int) throws -> [String: Data] {
         let scratch = ScratchDir("corpus-cli")
         let out = scratch.path("demo")
-        // TestEnv.calsBinary looks one folder above the test bundle on Linux; also try beside it.
-        let binary = [TestEnv.calsBinary, Bundle.main.bundleURL.appendingPathComponent("cals").path]
-            .first { FileManager.default.isExecutableFile(atPath: $0) } ?? TestEnv.calsBinary
+        let binary = TestEnv.calsBinary
         let result = try TestSupport.run(binary, ["demo-corpus", "--out", out, "--speakers", "2", "--clips", "1",
                                                   "--seconds", "2", "--seed", "\(seed)", "--threads", "\(threads)",
                                                   "--faces", CorpusGeneratorTests.faces])
