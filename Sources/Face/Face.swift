@@ -1,1 +1,0 @@
-// Face: see README.md ("Where things live").
