@@ -84,8 +84,8 @@ public struct PipelineStages: Sendable {
 /// The rows one video gives: every kept face frame with its crop, audio unit, box and segment.
 public struct ItemOutput: Sendable {
     public var cropSize: Int
-    /// [N, S, S, 3] uint8, S = cropSize.
-    public var frames: [UInt8]
+    /// N crops of S×S RGB, S = cropSize.
+    public var frames: [RGBImage]
     /// [N, 80, 4] float32: the audio unit of each row.
     public var mel: [Float]
     /// [N, 4] int32: smoothed face box (x, y, width, height) in source pixels.
@@ -99,7 +99,7 @@ public struct ItemOutput: Sendable {
 
     public var rowCount: Int { segments.count }
     /// Bytes of frames + mel (what the shard target size counts).
-    public var byteCount: Int { frames.count + mel.count * 4 }
+    public var byteCount: Int { rowCount * cropSize * cropSize * 3 + mel.count * 4 }
 
     /// (segment, first row, row count) for each segment, in row order.
     public var segmentRanges: [RowRange] {
@@ -166,7 +166,7 @@ public final class ItemPipeline {
                              segments: [], frameIndices: [], decodedFrameCount: 0)
         func keep(_ tracked: [TrackedFrame]) {
             for t in tracked {
-                out.frames += t.crop.pixels
+                out.frames.append(t.crop)
                 out.boxes += [t.box.x, t.box.y, t.box.width, t.box.height]
                 out.segments.append(Int32(t.segment))
                 out.frameIndices.append(Int32(t.index))

@@ -25,9 +25,7 @@ public struct Partition: Equatable, Sendable, CustomStringConvertible {
     }
 
     public func contains(_ id: String) -> Bool {
-        var h = XXH64()
-        h.update(id)
-        return Int(h.digest() % UInt64(count)) == index
+        Int(stringHash64(id) % UInt64(count)) == index
     }
 
     public var description: String { "\(index)/\(count)" }
@@ -164,8 +162,8 @@ public final class Runner {
                 localSummary.processed += 1
                 localSummary.rows += output.rowCount
                 frames += output.decodedFrameCount
-                shardWriter.append(ProcessedItem(item: w.item, fingerprint: w.fingerprint, stageKeys: w.keys, rows: []),
-                                   output)
+                try shardWriter.append(ProcessedItem(item: w.item, fingerprint: w.fingerprint, stageKeys: w.keys, rows: []),
+                                       output)
                 if shardWriter.byteCount >= manifest.shardTargetBytes {
                     try flush()
                 }

@@ -22,6 +22,6 @@ extension Stage {
     /// The key of this stage's output for an input whose key (or file fingerprint) is `input`:
     /// hash(input, name, version, parameters). Chained, so a change re-keys every later stage.
     public func key(input: String) -> String {
-        XXH64.hex("\(input)|\(Self.name)|v\(Self.version)|\(parametersJSON)")
+        stringHash("\(input)|\(Self.name)|v\(Self.version)|\(parametersJSON)")
     }
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Pipelines
-import Shards
 
 /// `cals extract VIDEO --out ITEM.h5 [--manifest M]`
 struct ExtractCommand: ParsableCommand {
@@ -29,7 +28,7 @@ struct ExtractCommand: ParsableCommand {
         try reportingErrors {
             let stages = try manifest.map { try Manifest.load($0).stages } ?? PipelineStages()
             let output = try ItemPipeline(stages: stages).process(video, timeLimit: timeLimit)
-            try writeExtractFile(output, source: video, stages: stages, to: out)
+            try output.writeExtractFile(to: out, source: video, stages: stages)
         }
     }
 }

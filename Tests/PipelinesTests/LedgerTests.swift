@@ -1,23 +1,15 @@
 import Foundation
 import Pipelines
+import Shards
 import TestSupport
 import XCTest
 
 final class LedgerTests: XCTestCase {
-    func testXXH64KnownValuesAndStreaming() {
-        XCTAssertEqual(XXH64.hex(""), "ef46db3751d8e999")
-        XCTAssertEqual(XXH64.hex("a"), "d24ec4f1a98c6e5b")
-        XCTAssertEqual(XXH64.hex("abc"), "44bc2cf5ad770999")
-        let text = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 40)
-        var chunked = XXH64()
-        var rest = Substring(text)
-        for size in [1, 7, 31, 32, 33, 64, 100] where !rest.isEmpty {
-            chunked.update(String(rest.prefix(size)))
-            rest = rest.dropFirst(size)
-        }
-        chunked.update(String(rest))
-        XCTAssertEqual(chunked.hexDigest(), XXH64.hex(text))
-        XCTAssertNotEqual(XXH64.hex(text + "x"), XXH64.hex(text))
+    func testStringHashIsMixedFNV1a() {
+        // Values from a Python transcription of FNV-1a 64 + fmix64.
+        XCTAssertEqual(stringHash(""), "efd01f60ba992926")
+        XCTAssertEqual(stringHash("a"), "82a2a958a9bece5b")
+        XCTAssertNotEqual(stringHash("ab"), stringHash("ba"))
     }
 
     func testFingerprintFastPathAndContentHash() throws {
@@ -25,7 +17,7 @@ final class LedgerTests: XCTestCase {
         let path = s.path("v.mp4")
         try "one".write(toFile: path, atomically: false, encoding: .utf8)
         let first = try FileFingerprint.of(path, known: nil)
-        XCTAssertEqual(first.contentHash, XXH64.hex("one"))
+        XCTAssertEqual(first.contentHash, try fileChecksum(path))
         // Same size and mtime: the stored hash is trusted (no read).
         let stale = FileFingerprint(size: first.size, mtime: first.mtime, contentHash: "stored")
         XCTAssertEqual(try FileFingerprint.of(path, known: stale).contentHash, "stored")
