@@ -98,22 +98,26 @@ public final class Runner {
         for item in listing {
             let path = (dataRoot as NSString).appendingPathComponent(item.source)
             let old = known[item.id].flatMap { $0.state == "removed" ? nil : $0 }
-            let fingerprint: FileFingerprint
+            var fingerprint: FileFingerprint
+            var unreadable: Error?
             do {
                 fingerprint = try FileFingerprint.of(path, known: old?.fingerprint)
             } catch {
-                // Unreadable or not a regular file: keyed on what stat says so a fix re-runs it.
+                // Not a readable regular file: keyed on what stat says, so a fix re-runs it.
                 let stat = try? FileFingerprint.stat(path)
-                let fp = FileFingerprint(size: stat?.size ?? -1, mtime: stat?.mtime ?? 0, contentHash: "unreadable")
-                let keys = manifest.stages.keys(fingerprint: fp.contentHash)
-                try quarantine(Work(item: item, fingerprint: fp, keys: keys), DecodeStage.name, "\(error)", ledger, &summary)
-                continue
+                fingerprint = FileFingerprint(size: stat?.size ?? -1, mtime: stat?.mtime ?? 0, contentHash: "unreadable")
+                unreadable = error
             }
             let keys = manifest.stages.keys(fingerprint: fingerprint.contentHash)
             if let old, old.fingerprint.contentHash == fingerprint.contentHash, old.key == keys.last!.key,
-               old.source == item.source {
+               old.source == item.source, unreadable == nil || old.fingerprint == fingerprint {
                 if old.fingerprint != fingerprint { try ledger.touch(item.id, fingerprint: fingerprint) }
                 if old.state == "quarantined" { summary.stillQuarantined += 1 } else { summary.upToDate += 1 }
+                continue
+            }
+            if let unreadable {
+                try quarantine(Work(item: item, fingerprint: fingerprint, keys: keys), DecodeStage.name,
+                               "\(unreadable)", ledger, &summary)
                 continue
             }
             work.append(Work(item: item, fingerprint: fingerprint, keys: keys))

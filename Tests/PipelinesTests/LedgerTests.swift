@@ -39,7 +39,7 @@ final class LedgerTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("made by the manifest of dataset 'hdtf'"), "\($0)")
         }
         let db = s.path(Ledger.fileName)
-        try run("sqlite3", [db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'"])
+        try TestSupport.run("sqlite3", [db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'"])
         XCTAssertThrowsError(try Ledger(outFolder: s.url.path, dataset: "hdtf", adapter: "hdtf")) {
             XCTAssertTrue("\($0)".contains("format version 99 is newer"), "\($0)")
         }

@@ -63,7 +63,7 @@ final class ManifestTests: XCTestCase {
         assertError(valid.replacingOccurrences(of: "  - shard: {}\n", with: ""), line: 5, contains: "missing stage 'shard'")
         assertError(valid.replacingOccurrences(of: "target_bytes: 1000", with: "target_bytes: [1]"), line: 11, contains: "key 'target_bytes' must be an integer")
         assertError(valid.replacingOccurrences(of: "dataset: hdtf\n", with: ""), line: 1, contains: "missing key 'dataset'")
-        assertError("dataset: [unclosed", line: 1, contains: "not valid YAML")
+        assertError("dataset: [unclosed", line: 2, contains: "not valid YAML")
         assertError(valid.replacingOccurrences(of: "chin_margin: 0.25", with: "chin_margin: -1"), line: 6, contains: "chinMargin")
     }
 
