@@ -1,5 +1,6 @@
 import Foundation
 import Pipelines
+import Shards
 import TestSupport
 import XCTest
 
@@ -231,6 +232,29 @@ final class PreprocessRunTests: XCTestCase {
             print(count)
             """.write(toFile: script, atomically: true, encoding: .utf8)
         XCTAssertGreaterThan(Int(try runPython(script, [s.path("out"), s.path("one.h5")]).trimmingCharacters(in: .whitespacesAndNewlines))!, 20)
+
+        // The trainer's reader: windows (direct and prefetched) equal the extract file's rows.
+        let dataset = try ProcessedDataset(outFolder: s.path("out"))
+        let segments = dataset.segments(split: "train")
+        XCTAssertEqual(segments.map(\.item), ["one"])
+        XCTAssertTrue(dataset.segments(split: "val").isEmpty)
+        let extract = try HDF5File(readingAt: s.path("one.h5"))
+        let allFrames: [UInt8] = try extract.dataset("frames").read(rows: 0..<segments[0].rowCount)
+        let allMel: [Float] = try extract.dataset("mel").read(rows: 0..<segments[0].rowCount)
+        func check(_ w: ShardWindow) {
+            XCTAssertEqual(w.frames, Array(allFrames[w.offset * 49152 ..< (w.offset + w.length) * 49152]))
+            XCTAssertEqual(w.mel, Array(allMel[w.offset * 320 ..< (w.offset + w.length) * 320]))
+        }
+        check(try dataset.window(segments[0], offset: 3, length: 10))
+        let prefetcher = dataset.prefetch(segments, length: 5, depth: 4)
+        var offsets = Set<Int>()
+        for _ in 0..<20 {
+            let w = try prefetcher.next()
+            XCTAssertEqual(w.length, 5)
+            offsets.insert(w.offset)
+            check(w)
+        }
+        XCTAssertGreaterThan(offsets.count, 3, "random offsets")
 
         let bad = try Fixture.cals(["extract", s.path("data/missing.mp4"), "--out", s.path("x.h5")])
         XCTAssertEqual(bad.status, 1)
