@@ -76,9 +76,8 @@ public final class ProcessedDataset: @unchecked Sendable {
 
     /// Random windows of `length` rows from `segments`, read ahead on a background thread into
     /// a queue of at most `depth` windows (so memory stays bounded whatever the dataset size).
-    public func prefetch(_ segments: [Segment], length: Int, depth: Int = 8, seed: UInt64 = 1) -> WindowPrefetcher {
-        WindowPrefetcher(dataset: self, segments: segments.filter { $0.rowCount >= length }, length: length,
-                         depth: depth, seed: seed)
+    public func prefetch(_ segments: [Segment], length: Int, depth: Int = 8) -> WindowPrefetcher {
+        WindowPrefetcher(dataset: self, segments: segments.filter { $0.rowCount >= length }, length: length, depth: depth)
     }
 }
 
@@ -93,17 +92,16 @@ public final class WindowPrefetcher: @unchecked Sendable {
     }
     private let shared = Queue()
 
-    init(dataset: ProcessedDataset, segments: [ProcessedDataset.Segment], length: Int, depth: Int, seed: UInt64) {
+    init(dataset: ProcessedDataset, segments: [ProcessedDataset.Segment], length: Int, depth: Int) {
         let shared = self.shared
         Thread.detachNewThread {
-            var random = SplitMix64(seed: seed)
             while true {
                 let result: Result<ShardWindow, Error>
                 if segments.isEmpty {
                     result = .failure(InputError(dataset.outFolder, "no segment has \(length) rows"))
                 } else {
-                    let segment = segments[Int(random.next() % UInt64(segments.count))]
-                    let offset = Int(random.next() % UInt64(segment.rowCount - length + 1))
+                    let segment = segments.randomElement()!
+                    let offset = Int.random(in: 0...(segment.rowCount - length))
                     result = Result { try dataset.window(segment, offset: offset, length: length) }
                 }
                 shared.condition.lock()
@@ -132,18 +130,5 @@ public final class WindowPrefetcher: @unchecked Sendable {
         shared.condition.broadcast()
         shared.condition.unlock()
         return try result.get()
-    }
-}
-
-/// A small seeded generator (SplitMix64) for reproducible window order.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

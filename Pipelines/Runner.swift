@@ -84,6 +84,8 @@ public final class Runner {
 
     public func run() throws -> RunSummary {
         let start = Date()
+        let lock = try ShardFiles.lock(outFolder: outFolder)
+        defer { close(lock) }
         let ledger = try Ledger(outFolder: outFolder, dataset: manifest.dataset, adapter: manifest.adapter.kind.rawValue)
         try ShardFiles.prepare(folder: shardsFolder, ledger: ledger) { self.say($0) }
 

@@ -27,14 +27,14 @@ mkdir -p "$WORK/data/spk"
 for i in $(seq 1 "$CLIPS"); do
   ffmpeg -hide_banner -loglevel error -y -loop 1 -framerate 25 -t "$SECONDS_PER_CLIP" -i "$FACE" \
     -f lavfi -t "$SECONDS_PER_CLIP" -i "sine=frequency=$((200 + 40 * i)):sample_rate=16000" \
-    -vf "scale=1480:1480,crop=1280:720:'100+40*sin(t*2)':300,format=yuv420p" \
+    -vf "scale=1400:1400,crop=1280:720:'60+40*sin(t*2)':60,format=yuv420p" \
     -c:v libx264 -preset ultrafast -r 25 -c:a aac -shortest "$WORK/data/spk/c$i.mp4"
 done
 
 t0=$(now)
 for f in "$WORK"/data/spk/*.mp4; do "$CALS" extract "$f" --out "$WORK/$(basename "$f" .mp4).h5"; done
 t_extract=$(echo "$(now) - $t0" | bc)
-frames=$(python3 -c "import h5py,glob; print(sum(h5py.File(f,'r')['frames'].shape[0] for f in glob.glob('$WORK/*.h5')))")
+frames=$(${PYTHON:-.venv/bin/python} -c "import h5py,glob; print(sum(h5py.File(f,'r')['frames'].shape[0] for f in glob.glob('$WORK/*.h5')))")
 
 for w in 1 2; do
   manifest "$WORK/m$w.yaml" $w

@@ -147,6 +147,12 @@ final class PreprocessRunTests: XCTestCase {
         let missing = try Fixture.cals(["preprocess", hdtf, "--data", s.path("nowhere"), "--out", s.path("out3")])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains("nowhere: data folder does not exist"), missing.stderr)
+        // A folder in use by another run is refused.
+        let lock = try ShardFiles.lock(outFolder: s.path("out"))
+        let busy = try Fixture.cals(["preprocess", s.path("clips.yaml"), "--data", s.path("data"), "--out", s.path("out")])
+        close(lock)
+        XCTAssertEqual(busy.status, 1)
+        XCTAssertTrue(busy.stderr.contains("another run is using this output folder"), busy.stderr)
         let bad = try Fixture.cals(["preprocess", s.path("data"), "--data", s.path("data"), "--out", s.path("out4")])
         XCTAssertTrue(bad.stderr.contains("cannot read the manifest"), bad.stderr)
     }
