@@ -41,14 +41,16 @@ extern "C" int cvshim_cascade_load(const char *path, cvshim_cascade **out, char 
 extern "C" void cvshim_cascade_free(cvshim_cascade *cascade) { delete cascade; }
 
 extern "C" int cvshim_cascade_detect(cvshim_cascade *cascade, const uint8_t *grey, int width, int height,
-                                     double scale_factor, int min_neighbors, int min_size,
-                                     cvshim_rect *rects, int capacity, char *err, size_t errlen) {
-    if (!cascade || !grey || !valid_size(width, height) || scale_factor <= 1.0 || capacity < 0)
+                                     int stride, double scale_factor, int min_neighbors, int min_size,
+                                     int max_size, cvshim_rect *rects, int capacity, char *err, size_t errlen) {
+    if (!cascade || !grey || !valid_size(width, height) || stride < width || scale_factor <= 1.0 ||
+        min_size < 0 || max_size < 0 || capacity < 0 || (capacity > 0 && !rects))
         return fail(CVSHIM_ERR_ARGUMENT, "cvshim_cascade_detect: bad arguments", err, errlen);
     return guard(err, errlen, [&] {
+        cv::Mat image(height, width, CV_8UC1, const_cast<uint8_t *>(grey), size_t(stride));
         std::vector<cv::Rect> found;
-        cascade->classifier.detectMultiScale(wrap(grey, width, height, 1), found, scale_factor,
-                                             min_neighbors, 0, cv::Size(min_size, min_size));
+        cascade->classifier.detectMultiScale(image, found, scale_factor, min_neighbors, 0,
+                                             cv::Size(min_size, min_size), cv::Size(max_size, max_size));
         for (size_t i = 0; i < found.size() && i < size_t(capacity); i++)
             rects[i] = {found[i].x, found[i].y, found[i].width, found[i].height};
         return int(found.size());

@@ -100,16 +100,23 @@ public final class FaceDetector {
     }
 
     /// Faces on a detection image of a `sourceWidth x sourceHeight` frame, in source pixels,
-    /// largest first.
-    func detect(grey: GreyImage, sourceWidth: Int, sourceHeight: Int, parameters: FaceParameters) throws -> [Box] {
+    /// largest first. Only faces whose side lies in `sizes` (detection pixels; nil: from
+    /// `parameters.minFaceSize` up) inside `region` (detection pixels, within the image; nil:
+    /// the whole image) are searched.
+    func detect(grey: GreyImage, sourceWidth: Int, sourceHeight: Int, parameters: FaceParameters,
+                region: Region? = nil, sizes: ClosedRange<Int>? = nil) throws -> [Box] {
+        let r = region ?? Region(x: 0, y: 0, width: grey.width, height: grey.height)
+        let minSize = sizes?.lowerBound ?? parameters.minFaceSize, maxSize = sizes?.upperBound ?? 0
         var rects = [cvshim_rect](repeating: cvshim_rect(), count: 16)
         while true {
             let found = try grey.pixels.withUnsafeBufferPointer { image in
                 try rects.withUnsafeMutableBufferPointer { out in
                     try OpenCVError.check {
-                        cvshim_cascade_detect(cascade, image.baseAddress, Int32(grey.width), Int32(grey.height),
+                        cvshim_cascade_detect(cascade, image.baseAddress! + r.y * grey.width + r.x,
+                                              Int32(r.width), Int32(r.height), Int32(grey.width),
                                               parameters.scaleFactor, Int32(parameters.minNeighbors),
-                                              Int32(parameters.minFaceSize), out.baseAddress, Int32(out.count), $0, $1)
+                                              Int32(minSize), Int32(maxSize),
+                                              out.baseAddress, Int32(out.count), $0, $1)
                     }
                 }
             }
@@ -119,9 +126,14 @@ public final class FaceDetector {
             }
             let sx = Double(sourceWidth) / Double(grey.width), sy = Double(sourceHeight) / Double(grey.height)
             return rects[..<found]
-                .map { Box(x: Double($0.x) * sx, y: Double($0.y) * sy,
+                .map { Box(x: Double(r.x + Int($0.x)) * sx, y: Double(r.y + Int($0.y)) * sy,
                            width: Double($0.width) * sx, height: Double($0.height) * sy) }
                 .sorted { $0.area > $1.area }
         }
     }
+}
+
+/// A rectangle of whole pixels.
+struct Region: Equatable {
+    var x, y, width, height: Int
 }

@@ -20,6 +20,11 @@ public struct FaceParameters: Codable, Equatable, Sendable {
     // Tracking.
     /// A detection continues the track when its IoU with the track's last box is at least this.
     public var minIoU = 0.3
+    /// While a face is tracked, the next frame is searched only in a square this many times
+    /// the last box's side, centred on it (the whole frame is searched when no face is tracked).
+    public var searchRegionScale = 2.0
+    /// ... and only for faces between side / this and side * this.
+    public var searchSizeRatio = 1.5
     /// A shot cut is declared when the grey histograms (64 bins, each normalised to sum 1) of
     /// consecutive frames differ by more than this in total variation (½·Σ|p − q|, in [0, 1]).
     /// Within a shot of the test scenes (moving noise, ramps, shapes) the distance stays
@@ -53,6 +58,8 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         try require(minNeighbors >= 0, "minNeighbors must be >= 0")
         try require(minFaceSize >= 1, "minFaceSize must be >= 1")
         try require(minIoU > 0 && minIoU <= 1, "minIoU must be in (0, 1]")
+        try require(searchRegionScale >= 1, "searchRegionScale must be >= 1")
+        try require(searchSizeRatio > 1, "searchSizeRatio must be > 1")
         try require(cutThreshold > 0, "cutThreshold must be > 0")
         try require(smoothingWindow >= 1 && smoothingWindow % 2 == 1, "smoothingWindow must be odd and >= 1")
         try require(maxGap >= 0, "maxGap must be >= 0")

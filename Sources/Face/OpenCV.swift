@@ -1,6 +1,7 @@
 // Swift side of COpenCVShim: the error type and the image operations Face needs.
 import COpenCVShim
 import Common
+import Foundation
 
 /// An OpenCV failure, carrying OpenCV's own message.
 public struct OpenCVError: Error, CustomStringConvertible, Sendable {
@@ -35,7 +36,10 @@ struct GreyImage {
 private func makeBytes(_ count: Int,
                        _ fill: (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<CChar>, Int) -> Int32)
     throws -> [UInt8] {
-    try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+    guard count > 0 else {
+        throw OpenCVError(code: Int32(CVSHIM_ERR_ARGUMENT), message: "empty output image requested")
+    }
+    return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
         try OpenCVError.check { fill(buffer.baseAddress!, $0, $1) }
         initialized = count
     }
@@ -44,6 +48,9 @@ private func makeBytes(_ count: Int,
 extension RGBImage {
     /// Reads an image file (PNG, JPEG, ... anything cv::imread reads) as RGB.
     public init(contentsOfFile path: String) throws {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw InputError(path, "no such readable file")
+        }
         var data: UnsafeMutablePointer<UInt8>? = nil
         var width: Int32 = 0, height: Int32 = 0
         do {
@@ -62,7 +69,7 @@ extension RGBImage {
         let pixels = try self.pixels.withUnsafeBufferPointer { src in
             try makeBytes(width * height * 3) {
                 cvshim_resize_rgb(src.baseAddress, Int32(self.width), Int32(self.height),
-                                  $0, Int32(width), Int32(height), $1, $2)
+                                  $0, Int32(clamping: width), Int32(clamping: height), $1, $2)
             }
         }
         return RGBImage(width: width, height: height, pixels: pixels)
@@ -75,7 +82,7 @@ extension RGBImage {
             try makeBytes(size * size * 3) {
                 cvshim_crop_square(src.baseAddress, Int32(width), Int32(height),
                                    Int32(clamping: x), Int32(clamping: y), Int32(clamping: side),
-                                   $0, Int32(size), $1, $2)
+                                   $0, Int32(clamping: size), $1, $2)
             }
         }
         return RGBImage(width: size, height: size, pixels: pixels)

@@ -215,15 +215,62 @@ final class ImageOpsTests: XCTestCase {
         XCTAssertEqual(try image.grey(width: 2, height: 1).pixels, [76, 29])
     }
 
-    func testBadCropSizeThrowsOpenCVError() {
+    func testBadSizesThrowInsteadOfTrapping() {
         XCTAssertThrowsError(try ramp.croppedSquare(x: 0, y: 0, side: 0, size: 4)) { error in
             XCTAssertEqual((error as? OpenCVError)?.code, -2, "\(error)")
+        }
+        XCTAssertThrowsError(try ramp.croppedSquare(x: 0, y: 0, side: 2, size: -1))
+        XCTAssertThrowsError(try ramp.resized(width: 0, height: 5))
+    }
+
+    func testReadingTextFileAsImageIsInputError() throws {
+        let scratch = ScratchDir("face")
+        let path = scratch.path("fake.png")
+        try "not a png".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try RGBImage(contentsOfFile: path)) { error in
+            XCTAssertEqual((error as? InputError)?.path, path, "\(error)")
         }
     }
 
     func testReadingMissingImageIsInputError() {
         XCTAssertThrowsError(try RGBImage(contentsOfFile: "/nonexistent/x.png")) { error in
             XCTAssertEqual((error as? InputError)?.path, "/nonexistent/x.png", "\(error)")
+        }
+    }
+}
+
+final class EncodedClipTests: XCTestCase {
+    /// The same scenes through a real encode (H.264, yuv420p) and decode with the ffmpeg CLI,
+    /// so the detector sees compression artefacts and chroma subsampling.
+    func testFaceIsFoundInAnEncodedClip() throws {
+        let scratch = ScratchDir("face-clip")
+        let astronaut = try Scenes.astronaut()
+        let scenes = (0..<50).map { t in
+            SceneFrame(background: .shapes, time: t, face: (x: 80 + 5 * t, y: 30 + t))
+        }
+        let raw = scratch.path("in.rgb"), clip = scratch.path("clip.mp4"), decoded = scratch.path("out.rgb")
+        FileManager.default.createFile(atPath: raw, contents: Data(scenes.flatMap { Scenes.render($0, astronaut: astronaut).pixels }))
+        let size = "\(Scenes.width)x\(Scenes.height)"
+        try ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-r", "25", "-i", raw,
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "28", clip])
+        try ffmpeg(["-i", clip, "-f", "rawvideo", "-pix_fmt", "rgb24", decoded])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: decoded))
+        let frameBytes = Scenes.width * Scenes.height * 3
+        XCTAssertEqual(bytes.count, scenes.count * frameBytes)
+
+        let processor = try FaceTrackProcessor(detector: try FaceDetector())
+        var frames: [TrackedFrame] = []
+        for start in stride(from: 0, to: bytes.count, by: frameBytes) {
+            let image = RGBImage(width: Scenes.width, height: Scenes.height,
+                                 pixels: [UInt8](bytes[start..<(start + frameBytes)]))
+            frames += try processor.push(image)
+        }
+        frames += try processor.finish()
+        XCTAssertGreaterThanOrEqual(frames.count, 48, "found in \(frames.count)/50 frames")
+        for frame in frames {
+            let expected = Scenes.faceCentre(scenes[frame.index].face!)
+            XCTAssertEqual(Double(frame.box.x) + Double(frame.box.width) / 2, expected.x, accuracy: 0.1 * Scenes.faceSide)
+            XCTAssertEqual(Double(frame.box.y) + Double(frame.box.height) / 2, expected.y, accuracy: 0.1 * Scenes.faceSide)
         }
     }
 }

@@ -42,12 +42,14 @@ typedef struct cvshim_cascade cvshim_cascade;
 int cvshim_cascade_load(const char *path, cvshim_cascade **out, char *err, size_t errlen);
 void cvshim_cascade_free(cvshim_cascade *cascade);
 
-/* Detects objects on a grey image (cv::CascadeClassifier::detectMultiScale). Writes at most
-   `capacity` rectangles (image pixels) to `rects`; returns how many were found (may exceed
-   `capacity`: call again with a larger buffer to get them all). */
+/* Detects objects on a grey image (cv::CascadeClassifier::detectMultiScale) whose rows start
+   `stride` bytes apart (stride >= width; pass a pointer into a larger image to search a region
+   of it). Objects are searched from min_size to max_size pixels (max_size 0: no upper bound).
+   Writes at most `capacity` rectangles (pixels of the searched image) to `rects`; returns how
+   many were found (may exceed `capacity`: call again with a larger buffer to get them all). */
 int cvshim_cascade_detect(cvshim_cascade *cascade, const uint8_t *grey, int width, int height,
-                          double scale_factor, int min_neighbors, int min_size,
-                          cvshim_rect *rects, int capacity, char *err, size_t errlen);
+                          int stride, double scale_factor, int min_neighbors, int min_size,
+                          int max_size, cvshim_rect *rects, int capacity, char *err, size_t errlen);
 
 /* RGB [height, width, 3] -> grey [out_height, out_width] (BT.601 luma, then area resampling
    when the size changes). */
