@@ -62,6 +62,17 @@ final class MelSpectrogramTests: XCTestCase {
             XCTAssertEqual(out.count, (1 + count / 160) * 80)
             XCTAssertTrue(out.allSatisfy { $0 == -4 }, "silence must map to −4")
         }
+        XCTAssertEqual(mel.logMel(UnsafeBufferPointer(start: nil, count: 0)), [Float](repeating: -4, count: 80))
+    }
+
+    func testThreadsGiveTheSameBits() {
+        var rng = SystemRandomNumberGenerator()
+        let samples = (0..<(16_000 * 7 + 77)).map { i in sinf(Float(i) * Float(i) * 1e-6) * 0.5 + Float.random(in: -0.1...0.1, using: &rng) }
+        let mel = MelSpectrogram()
+        let one = mel.logMel(samples)
+        XCTAssertEqual(mel.logMel(samples, threadCount: 2), one)
+        XCTAssertEqual(mel.logMel(samples, threadCount: 3), one)
+        XCTAssertEqual(one.count, 701 * 80)
     }
 
     func testAudioUnitsTakeFourFramesPadAndDrop() {

@@ -119,6 +119,77 @@ final class ShardsTests: XCTestCase {
         }
     }
 
+    func testParallelReadersAndWritersDoNotInterfere() throws {
+        let dir = ScratchDir("parallel")
+        let path = dir.path("s.h5")
+        _ = try writeShard(path)
+        let readers = [try ShardReader(path: path), try ShardReader(path: path)]
+        let failures = NSLock()
+        var errors: [String] = []
+        DispatchQueue.concurrentPerform(iterations: 6) { task in
+            do {
+                if task % 3 == 2 {  // a writer beside the readers
+                    _ = try writeShard(dir.path("w\(task).h5"))
+                    return
+                }
+                let reader = readers[task % 2]
+                for i in 0..<40 {
+                    let item = reader.items[(task + i) % 3]
+                    let offset = i % (item.rowCount - 4)
+                    let window = try reader.window(item, offset: offset, length: 4)
+                    let rows = (item.firstRow + offset)..<(item.firstRow + offset + 4)
+                    if window.mel != rows.flatMap(testMel) || window.frames != rows.flatMap({ testFrame($0).pixels }) {
+                        throw InputErrorForTests("task \(task): window \(rows) differs")
+                    }
+                }
+            } catch {
+                failures.lock(); errors.append("\(error)"); failures.unlock()
+            }
+        }
+        XCTAssertEqual(errors, [])
+        XCTAssertEqual(try ShardReader(path: dir.path("w2.h5")).items, readers[0].items)
+    }
+
+    func testPrefetcherReturnsWindowsInOrderAndStops() throws {
+        let dir = ScratchDir("prefetch")
+        let path = dir.path("s.h5")
+        _ = try writeShard(path)
+        let reader = try ShardReader(path: path)
+        // 30 windows of 4 rows, then one outside its item (a read error), then the end.
+        let plan = (0..<30).map { i in (reader.items[i % 3], i % 2) } + [(reader.items[2], 2)]
+        let lock = NSLock()
+        var issued = 0
+        let prefetcher = WindowPrefetcher(depth: 3) {
+            lock.lock(); defer { lock.unlock() }
+            guard issued < plan.count else { return nil }
+            defer { issued += 1 }
+            return WindowRequest(reader: reader, item: plan[issued].0, offset: plan[issued].1, length: 4)
+        }
+        for (consumed, (item, offset)) in plan.dropLast().enumerated() {
+            let window = try XCTUnwrap(try prefetcher.next())
+            XCTAssertEqual(window.item, item)
+            XCTAssertEqual(window.offset, offset)
+            XCTAssertEqual(window.mel, (item.firstRow + offset..<item.firstRow + offset + 4).flatMap(testMel))
+            // Held: at most 3 ready + 1 being read beyond the ones handed out.
+            lock.lock(); XCTAssertLessThanOrEqual(issued, consumed + 1 + 3 + 1, "reads too far ahead"); lock.unlock()
+        }
+        XCTAssertThrowsError(try prefetcher.next()) { XCTAssertTrue("\($0)".contains("outside item item2"), "\($0)") }
+        XCTAssertNil(try prefetcher.next())
+        XCTAssertNil(try prefetcher.next())
+
+        // Dropped while its thread waits for room: must not hang or leak a blocked reader.
+        weak var weakReader: ShardReader?
+        do {
+            let second = try ShardReader(path: path)
+            weakReader = second
+            let endless = WindowPrefetcher(depth: 2) { WindowRequest(reader: second, item: second.items[0], offset: 0, length: 2) }
+            _ = try endless.next()
+        }
+        let deadline = Date().addingTimeInterval(5)
+        while weakReader != nil && Date() < deadline { usleep(10_000) }
+        XCTAssertNil(weakReader, "the reading thread should end and release its reader")
+    }
+
     func testExtractFileIsReadByH5py() throws {
         let dir = ScratchDir("extract")
         let path = dir.path("clip.h5")
@@ -223,15 +294,15 @@ final class ShardsTests: XCTestCase {
         }
 
         expectInputError(dir.path("missing.h5"), "no such file")
-        FileManager.default.createFile(atPath: dir.path("empty.h5"), contents: Data())
+        _ = FileManager.default.createFile(atPath: dir.path("empty.h5"), contents: Data())
         expectInputError(dir.path("empty.h5"), "empty file")
         var random = SystemRandomNumberGenerator()
-        FileManager.default.createFile(atPath: dir.path("random.h5"),
+        _ = FileManager.default.createFile(atPath: dir.path("random.h5"),
                                        contents: Data((0..<100_000).map { _ in UInt8.random(in: 0...255, using: &random) }))
         expectInputError(dir.path("random.h5"), "file signature not found")
         for fraction in [0.5, 0.9, 0.999] {
             let torn = dir.path("torn-\(fraction).h5")
-            FileManager.default.createFile(atPath: torn, contents: bytes.prefix(Int(Double(bytes.count) * fraction)))
+            _ = FileManager.default.createFile(atPath: torn, contents: bytes.prefix(Int(Double(bytes.count) * fraction)))
             expectInputError(torn, "truncated")
         }
         let newer = dir.path("newer.h5")
@@ -283,7 +354,7 @@ final class ShardsTests: XCTestCase {
         let dir = ScratchDir("hash")
         for size in [0, 1, 3, 4, 7, 8, 31, 32, 33, 63, 100, 5_000_017] {
             let path = dir.path("f\(size)")
-            FileManager.default.createFile(atPath: path, contents: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }))
+            _ = FileManager.default.createFile(atPath: path, contents: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }))
             let python = try TestSupport.run(TestEnv.python, ["-c", "import sys, xxhash; print(xxhash.xxh64(open(sys.argv[1], 'rb').read()).hexdigest())", path])
             XCTAssertEqual(try fileChecksum(path), python.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "size \(size)")
         }
