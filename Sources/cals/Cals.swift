@@ -6,5 +6,6 @@ struct Cals: ParsableCommand {
         commandName: "cals",
         abstract: "Context-Aware Lip-Sync: preprocess talking-face video into shards, train, dub, evaluate.",
         version: "0.1.0",
-        subcommands: [MelBenchCommand.self, ShardBenchCommand.self, DemoCorpusCommand.self])
+        subcommands: [ExtractCommand.self, PreprocessCommand.self, StatusCommand.self, MergeCommand.self,
+                      DemoCorpusCommand.self, MelBenchCommand.self, ShardBenchCommand.self])
 }
