@@ -59,9 +59,8 @@ build:
 
 ## test: unit, golden (against the Python reference stack) and end-to-end tests
 test: python faces
-	swift build -c release --scratch-path $(TEST_BUILD) --build-tests
 	CALS_BIN=$(CURDIR)/$(TEST_BUILD)/release/cals CALS_PYTHON=$(CURDIR)/$(PY) \
-	  swift test -c release --scratch-path $(TEST_BUILD) --skip-build
+	  swift test -c release --scratch-path $(TEST_BUILD)
 
 ## demo: generate the demo corpus (if absent) and run the main job on it end to end
 demo: build faces
