@@ -176,18 +176,21 @@ public func log(_ x: Tensor) -> Tensor { unary(x, { logf($0) }, { x, _ in 1 / x 
 
 // MARK: - Dropout
 
-/// Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p).
-/// The mask is a hash of (key, index), so backward recomputes it instead of storing it and the
-/// pattern does not depend on threading. Draw `key` from the run's RandomGenerator.
-public func dropout(_ x: Tensor, p: Float, key: UInt64) -> Tensor {
-    precondition(p >= 0 && p < 1, "dropout probability \(p) outside [0, 1)")
-    let scale = 1 / (1 - p)
-    let out = Tensor(shape: x.shape)
-    let X = x.data, Y = out.data
-    parallelRanges(x.count) { r in for i in r { Y[i] = hashUniform(key, i) < p ? 0 : X[i] * scale } }
-    out.record([x]) { out in
-        let G = out.grad!.pointer, DX = x.gradPointer()
-        parallelRanges(x.count) { r in for i in r where hashUniform(key, i) >= p { DX[i] += G[i] * scale } }
+extension Tensor {
+    /// Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p).
+    /// The mask is a hash of (key, index), so backward recomputes it instead of storing it and the
+    /// pattern does not depend on threading. Draw `key` from the run's RandomGenerator.
+    public func dropout(p: Float, key: UInt64) -> Tensor {
+        let x = self
+        precondition(p >= 0 && p < 1, "dropout probability \(p) outside [0, 1)")
+        let scale = 1 / (1 - p)
+        let out = Tensor(shape: x.shape)
+        let X = x.data, Y = out.data
+        parallelRanges(x.count) { r in for i in r { Y[i] = hashUniform(key, i) < p ? 0 : X[i] * scale } }
+        out.record([x]) { out in
+            let G = out.grad!.pointer, DX = x.gradPointer()
+            parallelRanges(x.count) { r in for i in r where hashUniform(key, i) >= p { DX[i] += G[i] * scale } }
+        }
+        return out
     }
-    return out
 }

@@ -16,7 +16,7 @@ public enum Engine {
 /// Runs `body` over `0..<count` split into contiguous ranges, one per thread; loops shorter
 /// than `grain` stay on the calling thread.
 @inline(__always)
-func parallelRanges(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
+public func parallelRanges(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
     let chunks = min(Engine.threads, max(1, count / grain))
     if chunks <= 1 { body(0..<count); return }
     DispatchQueue.concurrentPerform(iterations: chunks) { c in
@@ -26,7 +26,7 @@ func parallelRanges(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> 
 
 /// Runs `body(i)` for every i in 0..<count across threads (for coarse items: rows, images).
 @inline(__always)
-func parallelItems(_ count: Int, _ body: (Int) -> Void) {
+public func parallelItems(_ count: Int, _ body: (Int) -> Void) {
     parallelRanges(count, grain: 1) { range in for i in range { body(i) } }
 }
 
