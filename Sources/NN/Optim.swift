@@ -30,11 +30,19 @@ public final class Adam {
         let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
         let stepSize = learningRate / bc1, bc2Root = bc2.squareRoot()
         let (b1, b2, eps, wd) = (beta1, beta2, self.eps, weightDecay)
-        for (i, (_, p)) in parameters.enumerated() {
-            guard let grad = p.grad else { continue }
-            let P = p.data, G = grad.pointer, M = m[i].data, V = v[i].data
-            parallelRanges(p.count) { r in
-                for j in r {
+        // All parameters' elements as one range split across threads (one concurrentPerform per
+        // step, not one per parameter); each thread updates the parts of parameters in its range.
+        let active = parameters.indices.filter { parameters[$0].1.grad != nil }
+        var starts: [Int] = []
+        var total = 0
+        for i in active { starts.append(total); total += parameters[i].1.count }
+        parallelRanges(total) { range in
+            for (i, start) in zip(active, starts) {
+                let lo = max(range.lowerBound, start) - start, hi = min(range.upperBound, start + parameters[i].1.count) - start
+                guard lo < hi else { continue }
+                let p = parameters[i].1
+                let P = p.data, G = p.grad!.pointer, M = m[i].data, V = v[i].data
+                for j in lo..<hi {
                     let g = G[j] + wd * P[j]
                     M[j] = b1 * M[j] + (1 - b1) * g
                     V[j] = b2 * V[j] + (1 - b2) * g * g

@@ -13,7 +13,8 @@ struct BenchCommand: ParsableCommand {
 
     struct Options: ParsableArguments {
         @Option(help: "Batch size.") var batch = 16
-        @Option(help: "Threads (OpenBLAS and the engine's own loops).") var threads = 2
+        @Option(help: "Threads for the engine's loops and GEMM splits.") var threads = 2
+        @Option(help: "OpenBLAS's own threads (1: the engine splits GEMMs itself).") var blasThreads = 1
         @Option(help: "Timed steps (the median is reported).") var steps = 10
         @Option(help: "Untimed warm-up steps.") var warmup = 2
         @Flag(help: "Print one JSON object.") var json = false
@@ -22,13 +23,14 @@ struct BenchCommand: ParsableCommand {
     /// Times `step` and prints the median (and extra fields) as text or JSON. `step` may return
     /// the milliseconds of its phases (e.g. "forward_ms"); their medians are printed too.
     static func report(_ options: Options, extra: [String: Double] = [:], _ step: () -> [String: Double]) {
-        Engine.setThreads(options.threads)
+        Engine.setThreads(options.threads, blasThreads: options.blasThreads)
         for _ in 0..<options.warmup { _ = step() }
         var times: [String: [Double]] = [:]
         for _ in 0..<max(options.steps, 1) {
-            let start = milliseconds()
+            let (start, cpuStart) = (milliseconds(), cpuMilliseconds())
             let phases = step()
             times["ms_per_step", default: []].append(milliseconds() - start)
+            times["cpu_ms_per_step", default: []].append(cpuMilliseconds() - cpuStart)
             for (key, ms) in phases { times[key, default: []].append(ms) }
         }
         var fields = extra
@@ -44,6 +46,15 @@ struct BenchCommand: ParsableCommand {
     }
 
     static func milliseconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e6 }
+
+    /// User + system CPU time of the process (all threads): less sensitive than wall time to
+    /// other jobs on a shared machine, though it counts OpenBLAS's spinning threads too.
+    static func cpuMilliseconds() -> Double {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        let seconds = { (t: timeval) in Double(t.tv_sec) * 1000 + Double(t.tv_usec) / 1000 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
 
     /// Runs the phases in order and returns each one's milliseconds, keyed "<name>_ms".
     static func timePhases(_ phases: [(String, () -> Void)]) -> [String: Double] {
