@@ -38,8 +38,11 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, keyMask: Tensor? = nil
                 let masked = (mask.map { $0[bi * t + j] == 0 } ?? false) || (band.map { abs(i - j) > $0 } ?? false)
                 if masked { row[j] = -.infinity }
             }
-            if (0..<t).allSatisfy({ row[$0] == -.infinity }) { row.update(repeating: 0, count: t); continue }
-            softmaxRow(row, row, t)
+            if (0..<t).allSatisfy({ row[$0] == -.infinity }) {
+                row.update(repeating: 0, count: t)
+            } else {
+                softmaxRow(row, row, t)
+            }
             if p > 0 {
                 for j in 0..<t { sd[i * t + j] = dropMask.keeps((bh * t + i) * t + j) ? row[j] * keep : 0 }
             }

@@ -36,7 +36,7 @@ public final class Tensor {
     public convenience init(shape: [Int], values: [Float], requiresGrad: Bool = false) {
         precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
         self.init(shape: shape)
-        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+        for (i, v) in values.enumerated() { data[i] = v }
         self.requiresGrad = requiresGrad
     }
 

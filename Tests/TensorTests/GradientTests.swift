@@ -67,6 +67,16 @@ final class GradientTests: XCTestCase {
         checkGradients("attention plain", [randomTensor([1, 4, 12], seed: 2)]) { multiHeadAttention($0[0], heads: 1) }
     }
 
+    func testAttentionQueryWithNoAllowedKeyGivesZero() {
+        // band 0: query i may only see key i; keys 1 and 3 are masked, so queries 1 and 3 see nothing.
+        let mask = Tensor(shape: [1, 4], values: [1, 0, 1, 0])
+        let y = multiHeadAttention(randomTensor([1, 4, 6], seed: 3), heads: 1, keyMask: mask, band: 0,
+                                   dropout: 0.5, dropoutKey: 9)
+        XCTAssertEqual(Array(y.values[2..<4]), [0, 0])
+        XCTAssertEqual(Array(y.values[6..<8]), [0, 0])
+        XCTAssertTrue(y.values.allSatisfy { $0.isFinite })
+    }
+
     func testConvolutions() {
         checkGradients("conv2d", [randomTensor([2, 3, 6, 5], seed: 1), randomTensor([4, 3, 3, 3], seed: 2), randomTensor([4], seed: 3)]) {
             conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
