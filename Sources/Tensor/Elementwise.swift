@@ -49,7 +49,7 @@ func forEachBroadcastRow(_ outShape: [Int], _ sa: [Int], _ sb: [Int], _ body: (I
 /// into b.grad, summing over broadcast dimensions.
 @inline(__always)
 private func broadcastBinary(_ a: Tensor, _ b: Tensor,
-                             _ f: @escaping (Float, Float) -> Float,
+                             _ f: (Float, Float) -> Float,
                              _ dfa: @escaping (Float, Float, Float) -> Float,
                              _ dfb: @escaping (Float, Float, Float) -> Float) -> Tensor {
     let A = a.data, B = b.data
@@ -125,16 +125,21 @@ public prefix func - (x: Tensor) -> Tensor { affine(x, scale: -1) }
 
 // MARK: - Activations (forward and backward per function; y is the forward output)
 
-/// Applies y = f(x) elementwise; backward adds g · dydx(x, y) into x.grad.
+/// Applies y = f(x) elementwise. When a gradient will be needed, the slope dydx(x, y) is
+/// computed in the same forward pass (where the closure inlines) and saved, so backward is one
+/// multiply-add: x.grad += g · slope.
 @inline(__always)
-private func unary(_ x: Tensor, _ f: @escaping (Float) -> Float,
-                   _ dydx: @escaping (Float, Float) -> Float) -> Tensor {
+private func unary(_ x: Tensor, _ f: (Float) -> Float, _ dydx: (Float, Float) -> Float) -> Tensor {
     let out = Tensor(shape: x.shape)
     let X = x.data, Y = out.data
     parallelRanges(x.count, grain: 1 << 14) { r in for i in r { Y[i] = f(X[i]) } }
+    guard Tensor.recordsGradient(from: [x]) else { return out }
+    let slope = Storage(count: x.count)
+    let D = slope.pointer
+    parallelRanges(x.count, grain: 1 << 14) { r in for i in r { D[i] = dydx(X[i], Y[i]) } }
     out.record([x]) { out in
-        let G = out.grad!.pointer, DX = x.gradPointer(), Y = out.data
-        parallelRanges(x.count, grain: 1 << 14) { r in for i in r { DX[i] += G[i] * dydx(X[i], Y[i]) } }
+        let G = out.grad!.pointer, DX = x.gradPointer(), D = slope.pointer   // slope kept alive by this closure
+        parallelRanges(x.count, grain: 1 << 14) { r in for i in r { DX[i] += G[i] * D[i] } }
     }
     return out
 }

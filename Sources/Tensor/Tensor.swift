@@ -88,10 +88,15 @@ public final class Tensor {
         data.update(from: other.data, count: count)
     }
 
+    /// Whether an op on `parents` records a backward step (so it may save what backward needs).
+    static func recordsGradient(from parents: [Tensor]) -> Bool {
+        isGradEnabled && parents.contains(where: { $0.requiresGrad })
+    }
+
     /// Records `parents` and `backward` on this op output when gradients are enabled and some
     /// parent needs one.
     func record(_ parents: [Tensor], _ backward: @escaping (Tensor) -> Void) {
-        guard Tensor.isGradEnabled, parents.contains(where: { $0.requiresGrad }) else { return }
+        guard Tensor.recordsGradient(from: parents) else { return }
         requiresGrad = true
         self.parents = parents
         backwardFn = backward
