@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "FaceTests", dependencies: ["Face", "Media", "TestSupport"]),
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "Media", "TestSupport"]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "TestSupport"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Models", "TestSupport"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Models", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Media", "Face", "TestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Shards", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
