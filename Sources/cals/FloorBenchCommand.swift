@@ -1,0 +1,29 @@
+import ArgumentParser
+import Face
+import Foundation
+import Pipelines
+
+/// `cals bench floor VIDEO [--track]`: the floor under `cals extract` — decoding alone, or
+/// decoding + face tracking (detection) alone, with the manifest defaults. bench/extract.py
+/// compares `cals extract` against it. Prints `frames seconds`.
+struct FloorBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "floor", abstract: "Time decoding (and face tracking) of one video, nothing else.")
+
+    @Argument(help: "A video file.") var video: String
+    @Flag(help: "Also run the face tracker on every frame.") var track = false
+
+    func run() throws {
+        let stages = PipelineStages()
+        let start = DispatchTime.now().uptimeNanoseconds
+        let decoder = try stages.decode.openVideo(video, timeLimit: 3600)
+        let tracker = track ? try stages.face.tracker(detector: FaceDetector()) : nil
+        var frames = 0
+        while let frame = try decoder.nextFrame() {
+            frames += 1
+            _ = try tracker?.push(frame)
+        }
+        _ = try tracker?.finish()
+        print(String(format: "%d %.4f", frames, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+    }
+}
