@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"]),
         .target(name: "Shards", dependencies: ["CHDF5", "Common"]),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"]),
-        .target(name: "NN", dependencies: ["Tensor"]),
+        .target(name: "NN", dependencies: ["Tensor", "Common"]),
         .target(name: "Models", dependencies: ["NN"]),
         .target(name: "Training", dependencies: ["Models", "Shards", "Common"]),
         .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"]),

@@ -6,5 +6,5 @@ struct Cals: ParsableCommand {
         commandName: "cals",
         abstract: "Context-Aware Lip-Sync: preprocess talking-face video into shards, train, dub, evaluate.",
         version: "0.1.0",
-        subcommands: [])
+        subcommands: [BenchCommand.self])
 }
