@@ -8,7 +8,7 @@ APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswsca
   libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
   python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
   python3-scipy pocketsphinx-testdata
-PY_PACKAGES := librosa safetensors
+PY_PACKAGES := librosa safetensors xxhash
 VENV := .venv
 PY := $(VENV)/bin/python
 
@@ -35,7 +35,7 @@ python: $(VENV)/.installed
 $(VENV)/.installed:
 	/usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
-	$(PY) -c "import librosa, safetensors, torch, h5py, cv2, numpy; print('python reference stack ok: torch', torch.__version__, 'librosa', librosa.__version__)"
+	$(PY) -c "import librosa, safetensors, xxhash, torch, h5py, cv2, numpy; print('python reference stack ok: torch', torch.__version__, 'librosa', librosa.__version__)"
 	touch $@
 
 build:

@@ -1,1 +1,0 @@
-// Media: see README.md ("Where things live").
