@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["Models", "Shards", "CZlib", "Common"]),
         .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"]),
         .target(name: "Pipelines", dependencies: [
-            "Media", "Face", "AudioFeatures", "Shards", "Common",
+            "Media", "Face", "AudioFeatures", "Shards", "Common", "Training",
             .product(name: "Yams", package: "Yams"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "Pipelines"),
@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Models", "TestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Media", "Face", "TestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Shards", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Shards", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Shards", "Pipelines", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v5],

@@ -42,9 +42,7 @@ public struct OffsetSimilarities {
         let audio = mel.withUnsafeBufferPointer { u in
             embedInChunks(audioCentres, chunk) { model.embedAudio(SyncEncoder.audioInput(mel: u, centres: $0), ctx) }
         }
-        let video = frames.withUnsafeBufferPointer { f in
-            embedInChunks(videoCentres, chunk) { model.embedVisual(SyncEncoder.visualInput(frames: f, centres: $0), ctx) }
-        }
+        let video = frames.withUnsafeBufferPointer { embedVisualInChunks(model, frames: $0, centres: videoCentres, chunk: chunk) }
         let d = model.config.outputDim, k = 2 * m + 1
         var cosines = [Float](repeating: 0, count: videoCentres.count * k)
         for (w, c) in videoCentres.enumerated() {
@@ -82,6 +80,12 @@ public struct OffsetSimilarities {
         return SyncScore(offset: best - maxOffset, distance: mean[best], confidence: sorted[k / 2] - mean[best],
                          meanDistances: mean)
     }
+}
+
+/// Visual embeddings (eval mode) of the windows centred on `centres`: [centres.count, D] flat.
+public func embedVisualInChunks(_ model: SyncEncoder, frames: UnsafeBufferPointer<UInt8>, centres: [Int], chunk: Int) -> [Float] {
+    let ctx = Context(training: false)
+    return embedInChunks(centres, chunk) { model.embedVisual(SyncEncoder.visualInput(frames: frames, centres: $0), ctx) }
 }
 
 /// Runs `embed` on `centres` in chunks without recording gradients: [centres.count, D] flat.
