@@ -48,6 +48,7 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, keyMask: Tensor? = nil
     }
 
     out.record([qkv]) { out in
+        let P = probs.pointer, PD = dropped.pointer   // saved probabilities, kept alive by this closure
         let G = out.grad!.pointer, DX = qkv.gradPointer()
         let scratch = Storage(count: b * heads * t * t)
         parallelItems(b * heads) { bh in

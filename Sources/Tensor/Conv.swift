@@ -73,6 +73,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
     if let bias { addChannelBias(Y, bias.data, n: n, o: o, hw: g.cols) }
 
     out.record([x, weight] + (bias.map { [$0] } ?? [])) { out in
+        let C = cols.pointer   // saved im2col buffer, kept alive by this closure
         let G = out.grad!.pointer
         if weight.requiresGrad {
             let DW = weight.gradPointer()

@@ -75,6 +75,7 @@ public func cosineSimilarity(_ a: Tensor, _ b: Tensor, eps: Float = 1e-8) -> Ten
         C[r] = ab / max(N[2 * r] * N[2 * r + 1], eps)
     }
     out.record([a, b]) { out in
+        let N = norms.pointer   // saved norms, kept alive by this closure
         let G = out.grad!.pointer
         let DA = a.requiresGrad ? a.gradPointer() : nil, DB = b.requiresGrad ? b.gradPointer() : nil
         for r in 0..<rows {
@@ -104,6 +105,7 @@ public func crossEntropyLoss(_ logits: Tensor, labels: [Int]) -> Tensor {
     }
     let out = Tensor(shape: [], values: [Float(total / Double(n))])
     out.record([logits]) { out in
+        let S = probs.pointer   // saved softmax, kept alive by this closure
         let g = out.grad!.pointer[0] / Float(n), D = logits.gradPointer()
         for i in 0..<n { for j in 0..<c { D[i * c + j] += g * (S[i * c + j] - (j == labels[i] ? 1 : 0)) } }
     }

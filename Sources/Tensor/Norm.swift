@@ -24,6 +24,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
         }
     }
     out.record([x, weight, bias]) { out in
+        let M = mean.pointer, R = rstd.pointer   // saved statistics, kept alive by this closure
         let G = out.grad!.pointer
         let DW = weight.requiresGrad ? weight.gradPointer() : nil, DB = bias.requiresGrad ? bias.gradPointer() : nil
         // dx = s · (g·w − mean(g·w) − x̂ · mean(g·w · x̂)), x̂ = (x − μ)·s
@@ -81,6 +82,7 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
         for j in 0..<hw { y[j] = x[j] * s + t }
     }
     out.record([x, weight, bias]) { out in
+        let M = mean.pointer, R = rstd.pointer   // saved statistics, kept alive by this closure
         let G = out.grad!.pointer
         let DX = x.requiresGrad ? x.gradPointer() : nil
         let DW = weight.requiresGrad ? weight.gradPointer() : nil, DB = bias.requiresGrad ? bias.gradPointer() : nil

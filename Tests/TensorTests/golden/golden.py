@@ -50,9 +50,9 @@ def main():
     y = forward()
     loss = loss_of(y)
     loss.backward()
-    result = {"output": y.detach(), "loss": loss.detach().reshape(1), "grad.input": x.grad}
+    result = {"output": y.detach(), "loss": loss.detach().reshape(1), "grad.input": x.grad.clone()}
     for name, p in model.named_parameters():
-        result["grad." + name] = p.grad
+        result["grad." + name] = p.grad.clone()
     for name, b in model.named_buffers():
         if not name.endswith("num_batches_tracked"):
             result["buffer." + name] = b.clone()
