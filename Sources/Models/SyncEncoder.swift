@@ -15,8 +15,7 @@ public final class SyncEncoder: Module {
         public var visualChannels = [16, 32, 64, 96, 128]
         public var visualStrides = [2, 2, 2, 2, 2]
         public var audioChannels = [16, 32, 64, 96, 128]
-        /// The first audio stage keeps full resolution: the 20 mel frames carry the timing.
-        public var audioStrides = [1, 2, 2, 2, 2]
+        public var audioStrides = [2, 2, 2, 2, 2]
         /// Stride-1 residual blocks after each stage from this index on (where the maps are small
         /// and the blocks cheap); nil = none.
         public var residualFrom: Int? = 3

@@ -12,7 +12,11 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
     public var clipsPerBatch = 4
     /// Consecutive video windows per clip; they share the clip's audio windows.
     public var windowsPerClip = 8
-    /// Candidate offsets −M…M of the matching loss and of the evaluation (M = 15: 31 candidates).
+    /// Candidate offsets −L…L of the matching loss (each clip's V + 2L audio windows are shared
+    /// by its V video windows). Smaller than `maxOffset` to keep the audio stream's share of a
+    /// step small; the near offsets (the hard negatives) are all in.
+    public var lossOffsets = 6
+    /// Candidate offsets −M…M of the evaluation (M = 15: 31 candidates).
     public var maxOffset = 15
     /// Fixed softmax temperature τ: logits = cos / τ. Cosines of non-negative unit vectors lie in
     /// [0, 1], so τ = 0.1 gives logits in [0, 10].
@@ -28,8 +32,8 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
     public var model = SyncEncoder.Config()
     public init() {}
 
-    /// Frames a clip needs for one training sample: V windows with ±M audio, each ±2 units.
-    public var minimumTrainingFrames: Int { windowsPerClip + 2 * maxOffset + 4 }
+    /// Frames a clip needs for one training sample: V windows with ±L audio, each ±2 units.
+    public var minimumTrainingFrames: Int { windowsPerClip + 2 * lossOffsets + 4 }
 }
 
 /// Trains the sync encoder (SPEC §3) on a `FrameDataset`: Adam on the multi-way matching loss,
@@ -81,24 +85,24 @@ public final class SyncTrainer {
         }.filter { !$0.isEmpty }
         guard !trainClips.isEmpty else {
             throw InputError(data.folder, "no training clip has the \(config.minimumTrainingFrames) frames a batch window needs "
-                             + "(\(config.windowsPerClip) windows ± \(config.maxOffset) offsets)")
+                             + "(\(config.windowsPerClip) windows ± \(config.lossOffsets) offsets)")
         }
         let minimum = OffsetSimilarities.minimumFrames(maxOffset: config.maxOffset)
         evalClips = Array(data.clips.filter { heldOut.contains($0.item.speaker) && $0.rowCount >= minimum }.prefix(config.evalClips))
         guard !evalClips.isEmpty else {
             throw InputError(data.folder, "held-out speakers \(heldOut) have no clip of \(minimum) frames or more")
         }
-        log = try TrainingLog(path: (out as NSString).appendingPathComponent("log.csv"), keepingUpTo: resume ? step : nil)
+        log = try TrainingLog(path: (out as NSString).appendingPathComponent("log.csv"), keepingUpTo: resume ? optimizer.step : nil)
     }
 
-    /// Input tensors of one batch: visual [C·V, 15, 64, 128], audio [C·(V + 2M), 1, 80, 20].
+    /// Input tensors of one batch: visual [C·V, 15, 64, 128], audio [C·(V + 2L), 1, 80, 20].
     func sampleBatch() throws -> (visual: Tensor, audio: Tensor) {
-        let (v, m) = (config.windowsPerClip, config.maxOffset)
+        let (v, m) = (config.windowsPerClip, config.lossOffsets)
         var visual: [Tensor] = [], audio: [Tensor] = []
         for _ in 0..<config.clipsPerBatch {
             let speaker = trainClips[context.rng.int(below: trainClips.count)]
             let clip = speaker[context.rng.int(below: speaker.count)]
-            // first video centre t0 ∈ [M + 2, T − 3 − M − (V − 1)]
+            // first video centre t0 ∈ [L + 2, T − 3 − L − (V − 1)]
             let lo = m + 2, t0 = lo + context.rng.int(below: clip.rowCount - config.minimumTrainingFrames + 1)
             let rows = try clip.rows((t0 - m - 2)..<(t0 + v - 1 + m + 3))
             // local row of centre t0 is m + 2
@@ -116,14 +120,14 @@ public final class SyncTrainer {
         optimizer.zeroGrad()
         let video = model.embedVisual(batch.visual, context)
         let audio = model.embedAudio(batch.audio, context)
-            .reshaped([config.clipsPerBatch, config.windowsPerClip + 2 * config.maxOffset, config.model.outputDim])
-        let (loss, logits) = syncMatchingLoss(video: video, audio: audio, offsets: config.maxOffset, temperature: config.temperature)
+            .reshaped([config.clipsPerBatch, config.windowsPerClip + 2 * config.lossOffsets, config.model.outputDim])
+        let (loss, logits) = syncMatchingLoss(video: video, audio: audio, offsets: config.lossOffsets, temperature: config.temperature)
         loss.backward()
         optimizer.update()
-        let k = 2 * config.maxOffset + 1, l = logits.values
+        let k = 2 * config.lossOffsets + 1, l = logits.values
         let hits = (0..<logits.shape[0]).filter { w in
             let row = l[(w * k)..<((w + 1) * k)]
-            return row.indices.max { row[$0] < row[$1] }! - w * k == config.maxOffset
+            return row.indices.max { row[$0] < row[$1] }! - w * k == config.lossOffsets
         }.count
         return TrainingRecord(step: step, loss: Double(loss.item), accuracy: Double(hits) / Double(logits.shape[0]))
     }
@@ -148,7 +152,7 @@ public final class SyncTrainer {
     }
 
     /// Trains until `config.steps`, reporting each step to `progress`.
-    public func run(progress: Progress? = nil) throws {
+    public func run(progress: Common.Progress? = nil) throws {
         while step < config.steps {
             var record = try trainStep()
             if step % config.evalEvery == 0 || step == config.steps { record.evalAccuracy = try evaluate() }

@@ -68,7 +68,7 @@ struct TrainSync: ParsableCommand {
             print("sync encoder: \(trainer.model.parameterCount) parameters; \(trainer.trainClips.joined().count) training clips "
                   + "of \(trainer.trainClips.count) speakers, \(trainer.evalClips.count) held-out clips of "
                   + "\(Set(trainer.evalClips.map(\.item.speaker)).sorted()); from step \(trainer.step) to \(config.steps)")
-            let progress = Progress(label: "train sync", total: config.steps - trainer.step, unit: "steps")
+            let progress = Common.Progress(label: "train sync", total: config.steps - trainer.step, unit: "steps")
             try trainer.run(progress: progress)
             progress.finish()
             if let last = trainer.log.records.last(where: { $0.evalAccuracy != nil }) {
