@@ -172,7 +172,8 @@ public final class SyncTrainer {
 public enum SyncCheckpoint {
     static let kindKey = "kind", kind = "cals-sync-encoder", configKey = "sync_training_config"
 
-    static func metadata(_ config: SyncTrainingConfig) throws -> [String: String] {
+    /// The metadata `Checkpoint.save` gets: the kind and the training config as JSON.
+    public static func metadata(_ config: SyncTrainingConfig) throws -> [String: String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return [kindKey: kind, configKey: String(decoding: try encoder.encode(config), as: UTF8.self)]

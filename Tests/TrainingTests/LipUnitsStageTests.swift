@@ -6,7 +6,7 @@ import Pipelines
 import Shards
 import Tensor
 import TestSupport
-@testable import Training
+import Training
 import XCTest
 
 final class LipUnitsStageTests: XCTestCase {
@@ -48,7 +48,7 @@ final class LipUnitsStageTests: XCTestCase {
         // h5py reads it without our code.
         let script = "import h5py, sys; f = h5py.File(sys.argv[1], 'r'); u = f['units']; "
             + "print(u.shape, u.dtype, f.attrs['frame_shard'], round(float(abs(u[9]).sum()), 3))"
-        let result = try run(TestEnv.python, ["-c", script, written[0]])
+        let result = try TestSupport.run(TestEnv.python, ["-c", script, written[0]])
         let row9 = try units.units(rows: 9..<10).reduce(0) { $0 + abs($1) }
         XCTAssertEqual(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
                        "(18, 1024) float32 shard-synthetic.h5 \(Double(String(format: "%.3f", row9))!)", result.stderr)

@@ -5,7 +5,7 @@ import NN
 import Shards
 import Tensor
 import TestSupport
-@testable import Training
+import Training
 import XCTest
 
 /// A small encoder for fast tests: widths 4…12, 32-d output.

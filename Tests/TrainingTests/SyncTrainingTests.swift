@@ -5,7 +5,7 @@ import NN
 import Shards
 import Tensor
 import TestSupport
-@testable import Training
+import Training
 import XCTest
 
 /// Writes `<folder>/shards/shard-synthetic.h5`: `speakers` × `clips` items of `frames` rows in
@@ -72,7 +72,7 @@ final class SyncTrainingTests: XCTestCase {
         let png = try XCTUnwrap(FileManager.default.contents(atPath: trainer.plotPath))
         XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         // The PNG decodes (OpenCV through the reference Python) to the plot's size.
-        let decoded = try run(TestEnv.python, ["-c", "import cv2, sys; print(cv2.imread(sys.argv[1]).shape)", trainer.plotPath])
+        let decoded = try TestSupport.run(TestEnv.python, ["-c", "import cv2, sys; print(cv2.imread(sys.argv[1]).shape)", trainer.plotPath])
         XCTAssertEqual(decoded.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "(520, 800, 3)", decoded.stderr)
     }
 
