@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Common"),
         .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "Common"]),
         .target(name: "Face", dependencies: ["COpenCVShim", "Common"]),
-        .target(name: "AudioFeatures", dependencies: ["CFFTW", "COpenBLAS", "Common"]),
+        .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"]),
         .target(name: "Shards", dependencies: ["CHDF5", "Common"]),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"]),
         .target(name: "NN", dependencies: ["Tensor", "Common"]),

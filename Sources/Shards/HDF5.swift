@@ -253,8 +253,9 @@ public final class HDF5File: HDF5Object, @unchecked Sendable {
     public init(creating path: String) throws {
         self.path = path
         let id = try HDF5.locked {
-            try HDF5.check(H5Fcreate(path, chdf5_acc_excl(), chdf5_p_default(), chdf5_p_default()),
-                           "\(path): cannot create HDF5 file")
+            try Self.withFileAccess(path) { fapl in
+                try HDF5.check(H5Fcreate(path, chdf5_acc_excl(), chdf5_p_default(), fapl), "\(path): cannot create HDF5 file")
+            }
         }
         super.init(id: id, label: path)
     }
@@ -263,9 +264,20 @@ public final class HDF5File: HDF5Object, @unchecked Sendable {
     public init(readingAt path: String) throws {
         self.path = path
         let id = try HDF5.locked {
-            try HDF5.check(H5Fopen(path, chdf5_acc_rdonly(), chdf5_p_default()), "\(path): cannot open HDF5 file")
+            try Self.withFileAccess(path) { fapl in
+                try HDF5.check(H5Fopen(path, chdf5_acc_rdonly(), fapl), "\(path): cannot open HDF5 file")
+            }
         }
         super.init(id: id, label: path)
+    }
+
+    /// File access without HDF5's file locks: our files are written once under a private
+    /// temporary name, and the locks fail on file systems without flock (NFS, Lustre).
+    private static func withFileAccess(_ path: String, _ body: (hid_t) throws -> hid_t) throws -> hid_t {
+        let fapl = try HDF5.check(H5Pcreate(chdf5_p_file_access()), "\(path): file access properties")
+        defer { H5Pclose(fapl) }
+        try HDF5.check(H5Pset_file_locking(fapl, false, true), "\(path): disable file locking")
+        return try body(fapl)
     }
 
     deinit {
@@ -408,21 +420,28 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         shape = dims
     }
 
-    /// Runs `body` with (memory space, file space) selecting `rows`.
-    private func withSelection(_ rows: Range<Int>, _ what: String, _ body: (hid_t, hid_t) throws -> herr_t) throws {
+    /// Runs one H5Dread/H5Dwrite (`body`, given memory type, memory space and file space)
+    /// over whole rows `rows`, under the HDF5 lock.
+    private func transfer(_ rows: Range<Int>, _ verb: String, _ body: (hid_t, hid_t, hid_t) -> herr_t) throws {
+        let what = "\(label): \(verb) rows \(rows)"
         guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
-            throw HDF5Error("\(label): rows \(rows) outside 0..<\(rowCount)")
+            throw HDF5Error("\(what): outside 0..<\(rowCount)")
         }
+        guard !rows.isEmpty else { return }
         var dims = shape
         dims[0] = rows.count
-        let memory = try HDF5.dataspace(dims)
-        defer { H5Sclose(memory) }
-        let fileSpace = try HDF5.check(H5Dget_space(id), what)
-        defer { H5Sclose(fileSpace) }
         var start = [hsize_t](repeating: 0, count: shape.count)
         start[0] = hsize_t(rows.lowerBound)
-        try HDF5.check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, start, nil, dims.map { hsize_t($0) }, nil), what)
-        try HDF5.check(body(memory, fileSpace), what)
+        try HDF5.locked {
+            let memType = try type.makeType()
+            defer { H5Tclose(memType) }
+            let memory = try HDF5.dataspace(dims)
+            defer { H5Sclose(memory) }
+            let fileSpace = try HDF5.check(H5Dget_space(id), what)
+            defer { H5Sclose(fileSpace) }
+            try HDF5.check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, start, nil, dims.map { hsize_t($0) }, nil), what)
+            try HDF5.check(body(memType, memory, fileSpace), what)
+        }
     }
 
     /// Writes whole rows starting at `row`, growing an extendable dataset as needed.
@@ -431,13 +450,8 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         precondition(T.hdf5Type == type && values.count % rowSize == 0, "\(label): bad write of \(values.count) \(T.self)")
         let rows = row..<(row + values.count / rowSize)
         if rows.upperBound > rowCount { try setRowCount(rows.upperBound) }
-        guard !rows.isEmpty else { return }
-        try HDF5.locked {
-            let memType = try type.makeType()
-            defer { H5Tclose(memType) }
-            try withSelection(rows, "\(label): write rows \(rows)") { memory, fileSpace in
-                H5Dwrite(id, memType, memory, fileSpace, chdf5_p_default(), values.baseAddress)
-            }
+        try transfer(rows, "write") { memType, memory, fileSpace in
+            H5Dwrite(id, memType, memory, fileSpace, chdf5_p_default(), values.baseAddress)
         }
     }
 
@@ -452,13 +466,8 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     /// Reads `rows` into `buffer` (`rows.count * rowSize` elements).
     public func read<T: HDF5Element>(rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<T>) throws {
         precondition(T.hdf5Type == type && buffer.count == rows.count * rowSize, "\(label): bad read into \(buffer.count) \(T.self)")
-        guard !rows.isEmpty else { return }
-        try HDF5.locked {
-            let memType = try type.makeType()
-            defer { H5Tclose(memType) }
-            try withSelection(rows, "\(label): read rows \(rows)") { memory, fileSpace in
-                H5Dread(id, memType, memory, fileSpace, chdf5_p_default(), buffer.baseAddress)
-            }
+        try transfer(rows, "read") { memType, memory, fileSpace in
+            H5Dread(id, memType, memory, fileSpace, chdf5_p_default(), buffer.baseAddress)
         }
     }
 
@@ -473,15 +482,10 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         precondition(type == .string && shape.count == 1, "\(label): not a 1-D string dataset")
         let rows = row..<(row + strings.count)
         if rows.upperBound > rowCount { try setRowCount(rows.upperBound) }
-        guard !rows.isEmpty else { return }
         let copies = strings.map { strdup($0) }
         defer { copies.forEach { free($0) } }
-        try HDF5.locked {
-            let memType = try type.makeType()
-            defer { H5Tclose(memType) }
-            try withSelection(rows, "\(label): write rows \(rows)") { memory, fileSpace in
-                copies.withUnsafeBufferPointer { H5Dwrite(id, memType, memory, fileSpace, chdf5_p_default(), $0.baseAddress) }
-            }
+        try transfer(rows, "write") { memType, memory, fileSpace in
+            copies.withUnsafeBufferPointer { H5Dwrite(id, memType, memory, fileSpace, chdf5_p_default(), $0.baseAddress) }
         }
     }
 
@@ -490,21 +494,16 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     /// Reads `rows` of a 1-D string dataset.
     public func readStrings(rows: Range<Int>) throws -> [String] {
         guard type == .string, shape.count == 1 else { throw HDF5Error("\(label): not a 1-D string dataset") }
-        guard !rows.isEmpty else { return [] }
-        return try HDF5.locked {
-            let memType = try type.makeType()
-            defer { H5Tclose(memType) }
-            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: rows.count)
-            var strings: [String] = []
-            try withSelection(rows, "\(label): read rows \(rows)") { memory, fileSpace in
-                let status = H5Dread(id, memType, memory, fileSpace, chdf5_p_default(), &pointers)
-                if status >= 0 {
-                    strings = pointers.map { $0.map { String(cString: $0) } ?? "" }
-                    H5Dvlen_reclaim(memType, memory, chdf5_p_default(), &pointers)
-                }
-                return status
+        var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: rows.count)
+        var strings: [String] = []
+        try transfer(rows, "read") { memType, memory, fileSpace in
+            let status = H5Dread(id, memType, memory, fileSpace, chdf5_p_default(), &pointers)
+            if status >= 0 {
+                strings = pointers.map { $0.map { String(cString: $0) } ?? "" }
+                H5Dvlen_reclaim(memType, memory, chdf5_p_default(), &pointers)
             }
-            return strings
+            return status
         }
+        return strings
     }
 }

@@ -29,21 +29,16 @@ public final class ShardReader: @unchecked Sendable {
     /// - Parameter cacheBytes: chunk cache for `frames` (a frame chunk is ≤ 48 KiB).
     public init(path: String, cacheBytes: Int = 16 << 20) throws {
         self.path = path
-        do {
-            let file = try openForReading(path)
-            try checkFormat(file, ShardFormat.shardFormat)
-            parameters = try stringAttribute(file, "parameters")
-            creator = try stringAttribute(file, "creator")
-            frames = try checkedDataset(file, "frames", .uint8, [ShardFormat.frameSize, ShardFormat.frameSize, 3],
-                                        cacheBytes: cacheBytes)
-            mel = try checkedDataset(file, "mel", .float32, [ShardFormat.melBins, ShardFormat.melFramesPerUnit])
-            rowCount = frames.rowCount
-            guard mel.rowCount == rowCount else {
-                throw InputError(path, "\(rowCount) frames but \(mel.rowCount) mel rows")
+        let file = try openChecked(path, ShardFormat.shardFormat)
+        (parameters, creator, frames, mel, rowCount, items) = try reportingDamage(path, "unreadable shard") {
+            let frames = try checkedDataset(file, "frames", .uint8, [ShardFormat.frameSize, ShardFormat.frameSize, 3],
+                                            cacheBytes: cacheBytes)
+            let mel = try checkedDataset(file, "mel", .float32, [ShardFormat.melBins, ShardFormat.melFramesPerUnit])
+            guard mel.rowCount == frames.rowCount else {
+                throw InputError(path, "\(frames.rowCount) frames but \(mel.rowCount) mel rows")
             }
-            items = try Self.readItems(file, rowCount: rowCount)
-        } catch let error as HDF5Error {
-            throw InputError(path, "unreadable shard: \(error.detail)")
+            return (try stringAttribute(file, "parameters"), try stringAttribute(file, "creator"), frames, mel,
+                    frames.rowCount, try Self.readItems(file, rowCount: frames.rowCount))
         }
     }
 
@@ -94,9 +89,7 @@ public final class ShardReader: @unchecked Sendable {
     public func mel(rows: Range<Int>) throws -> [Float] { try read(mel, rows) }
 
     private func read<T: HDF5Element>(_ dataset: HDF5Dataset, _ rows: Range<Int>) throws -> [T] {
-        do { return try dataset.read(rows: rows) } catch let error as HDF5Error {
-            throw InputError(path, "damaged shard: \(error.detail)")
-        }
+        try reportingDamage(path, "damaged shard") { try dataset.read(rows: rows) }
     }
 }
 
@@ -112,41 +105,44 @@ public final class LipUnitReader: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        do {
-            let file = try openForReading(path)
-            try checkFormat(file, ShardFormat.lipUnitFormat)
-            frameShard = try stringAttribute(file, "frame_shard")
-            checkpoint = try stringAttribute(file, "checkpoint")
+        let file = try openChecked(path, ShardFormat.lipUnitFormat)
+        (frameShard, checkpoint, units) = try reportingDamage(path, "unreadable lip-unit shard") {
             let units = try file.dataset("units")
             guard units.type == .float32 || units.type == .float16, units.shape.count == 2,
                   units.shape[1] == ShardFormat.lipUnitSize else {
                 throw InputError(path, "units is \(units.type) \(units.shape), expected float32/float16 [N, 1024]")
             }
-            self.units = units
-            rowCount = units.rowCount
-        } catch let error as HDF5Error {
-            throw InputError(path, "unreadable lip-unit shard: \(error.detail)")
+            return (try stringAttribute(file, "frame_shard"), try stringAttribute(file, "checkpoint"), units)
         }
+        rowCount = units.rowCount
     }
 
     /// Units of rows `rows`: [rows.count, 1024].
     public func units(rows: Range<Int>) throws -> [Float] {
-        do {
+        try reportingDamage(path, "damaged lip-unit shard") {
             if units.type == .float16 { return try (units.read(rows: rows) as [Float16]).map { Float($0) } }
             return try units.read(rows: rows)
-        } catch let error as HDF5Error {
-            throw InputError(path, "damaged lip-unit shard: \(error.detail)")
         }
     }
 }
 
-/// Opens a file we are about to read, with plain words for the commonest problems.
-func openForReading(_ path: String) throws -> HDF5File {
+/// Runs `body`, turning HDF5's errors into `InputError(path, "<what>: <HDF5's words>")`.
+func reportingDamage<T>(_ path: String, _ what: String, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as HDF5Error { throw InputError(path, "\(what): \(error.detail)") }
+}
+
+/// Opens a file of `format` for reading and checks its format attributes, with plain words
+/// for the commonest problems.
+func openChecked(_ path: String, _ format: String) throws -> HDF5File {
     guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
         throw InputError(path, "no such file")
     }
     guard (attributes[.size] as? NSNumber)?.intValue ?? 0 > 0 else { throw InputError(path, "empty file") }
-    return try HDF5File(readingAt: path)
+    return try reportingDamage(path, "unreadable \(format) file") {
+        let file = try HDF5File(readingAt: path)
+        try checkFormat(file, format)
+        return file
+    }
 }
 
 /// Checks the `format` and `format_version` attributes of a file we are about to read.

@@ -64,6 +64,16 @@ final class MelSpectrogramTests: XCTestCase {
         }
     }
 
+    func testThreadsGiveTheSameBits() {
+        var rng = SystemRandomNumberGenerator()
+        let samples = (0..<(16_000 * 7 + 77)).map { i in sinf(Float(i) * Float(i) * 1e-6) * 0.5 + Float.random(in: -0.1...0.1, using: &rng) }
+        let mel = MelSpectrogram()
+        let one = mel.logMel(samples)
+        XCTAssertEqual(mel.logMel(samples, threadCount: 2), one)
+        XCTAssertEqual(mel.logMel(samples, threadCount: 3), one)
+        XCTAssertEqual(one.count, 701 * 80)
+    }
+
     func testAudioUnitsTakeFourFramesPadAndDrop() {
         // A fake [F, 80] log-mel whose value encodes (frame, bin).
         let frames = 10

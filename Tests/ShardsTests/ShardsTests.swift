@@ -119,6 +119,37 @@ final class ShardsTests: XCTestCase {
         }
     }
 
+    func testParallelReadersAndWritersDoNotInterfere() throws {
+        let dir = ScratchDir("parallel")
+        let path = dir.path("s.h5")
+        _ = try writeShard(path)
+        let readers = [try ShardReader(path: path), try ShardReader(path: path)]
+        let failures = NSLock()
+        var errors: [String] = []
+        DispatchQueue.concurrentPerform(iterations: 6) { task in
+            do {
+                if task % 3 == 2 {  // a writer beside the readers
+                    _ = try writeShard(dir.path("w\(task).h5"))
+                    return
+                }
+                let reader = readers[task % 2]
+                for i in 0..<40 {
+                    let item = reader.items[(task + i) % 3]
+                    let offset = i % (item.rowCount - 4)
+                    let window = try reader.window(item, offset: offset, length: 4)
+                    let rows = (item.firstRow + offset)..<(item.firstRow + offset + 4)
+                    if window.mel != rows.flatMap(testMel) || window.frames != rows.flatMap({ testFrame($0).pixels }) {
+                        throw InputErrorForTests("task \(task): window \(rows) differs")
+                    }
+                }
+            } catch {
+                failures.lock(); errors.append("\(error)"); failures.unlock()
+            }
+        }
+        XCTAssertEqual(errors, [])
+        XCTAssertEqual(try ShardReader(path: dir.path("w2.h5")).items, readers[0].items)
+    }
+
     func testExtractFileIsReadByH5py() throws {
         let dir = ScratchDir("extract")
         let path = dir.path("clip.h5")
@@ -223,15 +254,15 @@ final class ShardsTests: XCTestCase {
         }
 
         expectInputError(dir.path("missing.h5"), "no such file")
-        FileManager.default.createFile(atPath: dir.path("empty.h5"), contents: Data())
+        _ = FileManager.default.createFile(atPath: dir.path("empty.h5"), contents: Data())
         expectInputError(dir.path("empty.h5"), "empty file")
         var random = SystemRandomNumberGenerator()
-        FileManager.default.createFile(atPath: dir.path("random.h5"),
+        _ = FileManager.default.createFile(atPath: dir.path("random.h5"),
                                        contents: Data((0..<100_000).map { _ in UInt8.random(in: 0...255, using: &random) }))
         expectInputError(dir.path("random.h5"), "file signature not found")
         for fraction in [0.5, 0.9, 0.999] {
             let torn = dir.path("torn-\(fraction).h5")
-            FileManager.default.createFile(atPath: torn, contents: bytes.prefix(Int(Double(bytes.count) * fraction)))
+            _ = FileManager.default.createFile(atPath: torn, contents: bytes.prefix(Int(Double(bytes.count) * fraction)))
             expectInputError(torn, "truncated")
         }
         let newer = dir.path("newer.h5")
@@ -283,7 +314,7 @@ final class ShardsTests: XCTestCase {
         let dir = ScratchDir("hash")
         for size in [0, 1, 3, 4, 7, 8, 31, 32, 33, 63, 100, 5_000_017] {
             let path = dir.path("f\(size)")
-            FileManager.default.createFile(atPath: path, contents: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }))
+            _ = FileManager.default.createFile(atPath: path, contents: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }))
             let python = try TestSupport.run(TestEnv.python, ["-c", "import sys, xxhash; print(xxhash.xxh64(open(sys.argv[1], 'rb').read()).hexdigest())", path])
             XCTAssertEqual(try fileChecksum(path), python.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "size \(size)")
         }
