@@ -12,14 +12,16 @@ public let audioSampleRate = 16_000
 /// with its −3 dB centre weights), then resampled with libswresample. Formats libsndfile reads
 /// (WAV, FLAC, OGG, ...) go through libsndfile, everything else through libavformat. The result
 /// has ⌈n·sampleRate/sourceRate⌉ samples for n source samples, as `librosa.resample` gives.
+/// In a container, sample 0 is at the container's start, as frame 0 of `VideoDecoder`: audio
+/// that starts later is preceded by silence.
 /// Throws `InputError` for missing, empty, unreadable or audio-less files and when decoding
 /// takes longer than `timeLimit` seconds.
 public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
-                        timeLimit: TimeInterval = 600) throws -> AudioClip {
+                        timeLimit: TimeInterval = defaultDecodeTimeLimit) throws -> AudioClip {
     _ = quietFFmpegLog
     try checkInputFile(path)
     if let sound = SoundFile(path: path) {
-        return try reportingInput(path) { try sound.decode(sampleRate: sampleRate) }
+        return try reportingInput(path) { try sound.decode(sampleRate: sampleRate, deadline: Deadline(seconds: timeLimit)) }
     }
     let input = try InputFile(path: path, timeLimit: timeLimit)
     guard let stream = input.bestStream(AVMEDIA_TYPE_AUDIO) else { throw InputError(path, "no audio stream") }
@@ -32,8 +34,13 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
         let resampler = try MonoResampler(channels: Int(codec.ch_layout.nb_channels), sampleRate: Int(codec.sample_rate),
                                           format: codec.sample_fmt, outputRate: sampleRate)
         let frame = Frame()
+        var lead = 0  // silent samples before the stream's first one
         while try decoder.next(into: frame) {
             let f = frame.pointer.pointee
+            if resampler.inputCount == 0, f.pts != cals_nopts_value(), let start = input.startTime(in: stream.pointee.time_base) {
+                lead = max(0, Int(av_rescale_q(f.pts - start, stream.pointee.time_base, AVRational(num: 1, den: codec.sample_rate))))
+                try resampler.pushSilence(count: lead)
+            }
             guard f.sample_rate == codec.sample_rate, f.ch_layout.nb_channels == codec.ch_layout.nb_channels,
                   f.format == codec.sample_fmt.rawValue else {
                 throw InputError(path, "audio format changes mid-stream")
@@ -41,7 +48,13 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
             try resampler.push(UnsafeRawPointer(f.extended_data!), count: Int(f.nb_samples))
             av_frame_unref(frame.pointer)
         }
-        return try resampler.finish()
+        // Encoders pad the last frame (AAC up to 1024 samples) and FFmpeg 5 does not trim that
+        // padding by the MP4 edit list: cut what runs past the stream's stated duration when it
+        // is less than one frame (so a 10 s clip gives 160000 samples).
+        let stated = Int(av_rescale_q(stream.pointee.duration, stream.pointee.time_base,
+                                      AVRational(num: 1, den: codec.sample_rate)))
+        let padding = resampler.inputCount - lead - stated
+        return try resampler.finish(inputLimit: stream.pointee.duration > 0 && padding > 0 && padding <= 2048 ? lead + stated : nil)
     }
 }
 
@@ -53,7 +66,8 @@ final class MonoResampler {
     let outputRate: Int
     private let context: OpaquePointer
     private var samples: [Float] = []
-    private var inputCount = 0
+    /// Samples per channel pushed so far.
+    private(set) var inputCount = 0
 
     init(channels: Int, sampleRate: Int, format: AVSampleFormat, outputRate: Int) throws {
         self.channels = channels
@@ -82,10 +96,19 @@ final class MonoResampler {
         try convert(planes, count: count)
     }
 
-    /// Flushes the resampler and returns ⌈n·outputRate/sampleRate⌉ samples for n pushed.
-    func finish() throws -> AudioClip {
+    /// Feeds `count` samples of silence.
+    func pushSilence(count: Int) throws {
+        guard count > 0 else { return }
+        inputCount += count
+        try check(swr_inject_silence(context, Int32(count)), "swr_inject_silence")
+    }
+
+    /// Flushes the resampler and returns ⌈n·outputRate/sampleRate⌉ samples for n pushed (n at
+    /// most `inputLimit`).
+    func finish(inputLimit: Int? = nil) throws -> AudioClip {
         try convert(nil, count: 0)
-        let expected = (inputCount * outputRate + sampleRate - 1) / sampleRate
+        let n = min(inputCount, inputLimit ?? inputCount)
+        let expected = (n * outputRate + sampleRate - 1) / sampleRate
         if samples.count > expected { samples.removeLast(samples.count - expected) }
         if samples.count < expected { samples += [Float](repeating: 0, count: expected - samples.count) }
         return AudioClip(sampleRate: outputRate, samples: samples)
@@ -123,7 +146,7 @@ final class SoundFile {
 
     deinit { sf_close(handle) }
 
-    func decode(sampleRate: Int) throws -> AudioClip {
+    func decode(sampleRate: Int, deadline: Deadline) throws -> AudioClip {
         let channels = Int(info.channels)
         let resampler = try MonoResampler(channels: channels, sampleRate: Int(info.samplerate),
                                           format: AV_SAMPLE_FMT_FLT, outputRate: sampleRate)
@@ -132,6 +155,7 @@ final class SoundFile {
         while true {
             let read = Int(buffer.withUnsafeMutableBufferPointer { sf_readf_float(handle, $0.baseAddress, sf_count_t(block)) })
             if read <= 0 { break }
+            if deadline.hasPassed { throw InputError(path, deadline.exceededReason) }
             try buffer.withUnsafeBufferPointer { samples in
                 var plane: UnsafeRawPointer? = UnsafeRawPointer(samples.baseAddress!)
                 try withUnsafePointer(to: &plane) { try resampler.push(UnsafeRawPointer($0), count: read) }

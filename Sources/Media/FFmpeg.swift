@@ -6,7 +6,7 @@ import Foundation
 // call becomes a thrown `FFmpegError` carrying FFmpeg's own message (av_strerror).
 
 /// A failed FFmpeg call: what we were doing and FFmpeg's message for the error code.
-public struct FFmpegError: Error, CustomStringConvertible {
+public struct FFmpegError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     public let operation: String
 
@@ -84,6 +84,9 @@ final class Packet {
     deinit { var p: UnsafeMutablePointer<AVPacket>? = pointer; av_packet_free(&p) }
 }
 
+/// Seconds one file may take to decode before it is given up with an `InputError`.
+public let defaultDecodeTimeLimit: TimeInterval = 1200
+
 /// A wall-clock deadline, checked by FFmpeg's I/O interrupt callback and by our decode loops.
 final class Deadline {
     let seconds: TimeInterval
@@ -94,6 +97,7 @@ final class Deadline {
         end = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, seconds) * 1e9)
     }
     var hasPassed: Bool { DispatchTime.now().uptimeNanoseconds > end }
+    var exceededReason: String { "decode took longer than \(Int(seconds)) s" }
 }
 
 /// A media file opened for reading with libavformat (AVFormatContext), with a time limit.
@@ -107,18 +111,19 @@ final class InputFile {
         try checkInputFile(path)
         self.path = path
         deadline = Deadline(seconds: timeLimit)
-        guard var context = avformat_alloc_context() else { fatalError("avformat_alloc_context: out of memory") }
+        guard let context = avformat_alloc_context() else { fatalError("avformat_alloc_context: out of memory") }
         context.pointee.interrupt_callback.callback = { opaque in
             Unmanaged<Deadline>.fromOpaque(opaque!).takeUnretainedValue().hasPassed ? 1 : 0
         }
         context.pointee.interrupt_callback.opaque = Unmanaged.passUnretained(deadline).toOpaque()
         var opened: UnsafeMutablePointer<AVFormatContext>? = context
         let status = avformat_open_input(&opened, path, nil, nil)  // frees the context on failure
-        if deadline.hasPassed { throw InputError(path, "decode took longer than \(Int(timeLimit)) s") }
-        guard status >= 0, let opened else { throw InputError(path, "cannot open: \(FFmpegError(status, "").message)") }
-        context = opened
-        self.context = context
-        let found = avformat_find_stream_info(context, nil)
+        guard status >= 0, let opened else {
+            throw InputError(path, deadline.hasPassed ? deadline.exceededReason : "cannot open: \(FFmpegError(status, "").message)")
+        }
+        self.context = opened  // from here deinit closes it
+        try checkDeadline()
+        let found = avformat_find_stream_info(opened, nil)
         try checkDeadline()
         guard found >= 0 else { throw InputError(path, "cannot read stream info: \(FFmpegError(found, "").message)") }
     }
@@ -126,13 +131,24 @@ final class InputFile {
     deinit { var p: UnsafeMutablePointer<AVFormatContext>? = context; avformat_close_input(&p) }
 
     func checkDeadline() throws {
-        if deadline.hasPassed { throw InputError(path, "decode took longer than \(Int(deadline.seconds)) s") }
+        if deadline.hasPassed { throw InputError(path, deadline.exceededReason) }
     }
 
     /// The best stream of a kind (`AVMEDIA_TYPE_VIDEO` / `AUDIO`), or nil when there is none.
+    /// Cover art (an attached picture, as in MP3 or M4A files) does not count as video.
     func bestStream(_ type: AVMediaType) -> UnsafeMutablePointer<AVStream>? {
+        let streams = (0..<Int(context.pointee.nb_streams)).map { context.pointee.streams[$0]! }
+        let isCoverArt = { (s: UnsafeMutablePointer<AVStream>) in s.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC != 0 }
         let index = av_find_best_stream(context, type, -1, -1, nil, 0)
-        return index >= 0 ? context.pointee.streams[Int(index)] : nil
+        if index >= 0 && !isCoverArt(streams[Int(index)]) { return streams[Int(index)] }
+        return streams.first { $0.pointee.codecpar.pointee.codec_type == type && !isCoverArt($0) }
+    }
+
+    /// The container's start (the earliest start of its streams) in `timeBase` units; nil when
+    /// unknown. Video frames and audio samples are both timed from here, so they line up.
+    func startTime(in timeBase: AVRational) -> Int64? {
+        let start = context.pointee.start_time
+        return start == cals_nopts_value() ? nil : av_rescale_q(start, AVRational(num: 1, den: AV_TIME_BASE), timeBase)
     }
 
     /// Reads the next packet of any stream into `packet`; false at end of file.
@@ -141,6 +157,9 @@ final class InputFile {
         try checkDeadline()
         if status == cals_averror_eof() { return false }
         try check(status, "reading packet")
+        if packet.pointer.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 {
+            throw InputError(path, "truncated or corrupt data in stream \(packet.pointer.pointee.stream_index)")
+        }
         return true
     }
 }
@@ -153,6 +172,7 @@ final class StreamDecoder {
     private let packet = Packet()
     private var inputEnded = false
     private var decoderEnded = false
+    private var packetsEnd: Int64 = 0  // latest pts + duration among this stream's packets
 
     init(input: InputFile, stream: UnsafeMutablePointer<AVStream>, threads: Int = 0) throws {
         self.input = input
@@ -182,21 +202,38 @@ final class StreamDecoder {
                 try check(avcodec_send_packet(context, nil), "flushing decoder")
             } else if try input.read(into: packet) {
                 defer { av_packet_unref(packet.pointer) }
-                if packet.pointer.pointee.stream_index == stream.pointee.index {
+                let p = packet.pointer.pointee
+                if p.stream_index == stream.pointee.index {
+                    if p.pts != cals_nopts_value() { packetsEnd = max(packetsEnd, p.pts + p.duration) }
                     try check(avcodec_send_packet(context, packet.pointer), "decoding packet")
                 }
             } else {
                 inputEnded = true
+                try checkComplete()
                 try check(avcodec_send_packet(context, nil), "flushing decoder")
             }
         }
         return false
+    }
+    /// Throws when the packets ended well before the duration the container states (a file cut
+    /// short at a packet boundary): more than 0.5 s and 2 % early.
+    private func checkComplete() throws {
+        let s = stream.pointee
+        guard s.duration > 0, packetsEnd > 0 else { return }
+        let start = s.start_time != cals_nopts_value() ? s.start_time : 0
+        let seconds = av_q2d(s.time_base)
+        let (ended, stated) = (Double(packetsEnd - start) * seconds, Double(s.duration) * seconds)
+        if stated - ended > max(0.5, 0.02 * stated) {
+            throw InputError(input.path, String(format: "truncated: stream %d ends at %.2f s of %.2f s", s.index, ended, stated))
+        }
     }
 }
 
 /// Converts pictures between pixel formats and sizes (SwsContext), e.g. YUV → RGB24.
 final class Scaler {
     private var context: OpaquePointer?
+    /// The context, colour matrix and range last set by `applyColorDetails`.
+    private var appliedColor: (OpaquePointer?, AVColorSpace, AVColorRange)?
 
     deinit { sws_freeContext(context) }
 
@@ -213,12 +250,14 @@ final class Scaler {
         guard let context else {
             throw FFmpegError(-EINVAL, "sws_getContext \(sourceWidth)x\(sourceHeight) → \(width)x\(height)")
         }
-        if let frame { try applyColorDetails(of: frame) }
+        if let frame { applyColorDetails(of: frame) }
         sws_scale(context, source, sourceStrides, 0, Int32(sourceHeight), destination, destinationStrides)
     }
 
     /// Uses the frame's YUV matrix (BT.601/709/...) and range (limited/full) when it states them.
-    private func applyColorDetails(of frame: AVFrame) throws {
+    private func applyColorDetails(of frame: AVFrame) {
+        if let (c, space, range) = appliedColor, c == context, space == frame.colorspace, range == frame.color_range { return }
+        appliedColor = (context, frame.colorspace, frame.color_range)
         var inverseTable: UnsafeMutablePointer<Int32>?
         var table: UnsafeMutablePointer<Int32>?
         var sourceRange: Int32 = 0, range: Int32 = 0, brightness: Int32 = 0, contrast: Int32 = 0, saturation: Int32 = 0

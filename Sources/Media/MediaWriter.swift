@@ -24,8 +24,9 @@ public final class MediaWriter {
     private let audio: StreamEncoder?
     private let scaler = Scaler()
     private let picture = Frame()              // yuv420p picture handed to the video encoder
-    private var audioSamples: [Float] = []     // mono audio given so far
+    private var audioSamples: [Float] = []     // mono audio given and not yet dropped
     private var audioEncoded = 0               // samples of `audioSamples` already encoded
+    private var audioTime = 0                  // samples encoded in all (the next audio pts)
     private var finished = false
 
     /// Opens the output. `quality` is the x264 CRF (lower is better; 18 is near transparent).
@@ -55,6 +56,7 @@ public final class MediaWriter {
 
     /// Encodes the next frame (shown at frameCount/25 s); it must be `width`×`height`.
     public func append(_ frame: RGBImage) throws {
+        guard !finished else { throw FFmpegError(-EINVAL, "\(path): frame appended after finish()") }
         guard frame.width == width, frame.height == height else {
             throw FFmpegError(-EINVAL, "\(path): frame \(frame.width)x\(frame.height), writer is \(width)x\(height)")
         }
@@ -78,6 +80,7 @@ public final class MediaWriter {
 
     /// Adds mono samples in [-1, 1] at `audioSampleRate`, following those given before.
     public func appendAudio(_ samples: [Float]) throws {
+        guard !finished else { throw FFmpegError(-EINVAL, "\(path): audio appended after finish()") }
         guard audio != nil else { throw FFmpegError(-EINVAL, "\(path): writer was opened without audio") }
         audioSamples += samples
         try encodeAudio(upTo: frameCount, final: false)
@@ -97,12 +100,19 @@ public final class MediaWriter {
     /// the last frame possibly short).
     private func encodeAudio(upTo frames: Int, final: Bool) throws {
         guard let audio, let rate = audioSampleRate else { return }
+        defer {
+            // Drop encoded samples once they are half the buffer (amortised O(1) per sample).
+            if audioEncoded >= 1 << 16 && 2 * audioEncoded >= audioSamples.count {
+                audioSamples.removeFirst(audioEncoded)
+                audioEncoded = 0
+            }
+        }
         let size = audio.frameSize
         let videoTime = frames * rate / MediaWriter.frameRate
         while true {
             let available = audioSamples.count - audioEncoded
             let count = min(size, available)
-            guard count > 0, count == size || final, final || audioEncoded < videoTime else { break }
+            guard count > 0, count == size || final, final || audioTime < videoTime else { break }
             let frame = Frame()
             frame.pointer.pointee.format = AV_SAMPLE_FMT_FLTP.rawValue
             frame.pointer.pointee.nb_samples = Int32(count)
@@ -113,9 +123,10 @@ public final class MediaWriter {
                 UnsafeMutableRawPointer(frame.data[0]!).copyMemory(
                     from: samples.baseAddress! + audioEncoded, byteCount: count * MemoryLayout<Float>.size)
             }
-            frame.pointer.pointee.pts = Int64(audioEncoded)
+            frame.pointer.pointee.pts = Int64(audioTime)
             try audio.encode(frame, into: file.context)
             audioEncoded += count
+            audioTime += count
         }
     }
 }
@@ -210,14 +221,14 @@ final class StreamEncoder {
 
     private init(output: UnsafeMutablePointer<AVFormatContext>, codec: UnsafePointer<AVCodec>, globalHeader: Bool,
                  configure: (UnsafeMutablePointer<AVCodecContext>) -> Void) throws {
+        let name = String(cString: codec.pointee.name)
+        guard let stream = avformat_new_stream(output, nil) else { throw FFmpegError(-ENOMEM, "adding \(name) stream") }
         guard let context = avcodec_alloc_context3(codec) else { fatalError("avcodec_alloc_context3: out of memory") }
-        self.context = context
+        self.stream = stream
+        self.context = context  // from here deinit frees it
         configure(context)
         if globalHeader { context.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
-        let name = String(cString: codec.pointee.name)
         try check(avcodec_open2(context, codec, nil), "opening encoder \(name)")
-        guard let stream = avformat_new_stream(output, nil) else { throw FFmpegError(-ENOMEM, "adding \(name) stream") }
-        self.stream = stream
         stream.pointee.time_base = context.pointee.time_base
         try check(avcodec_parameters_from_context(stream.pointee.codecpar, context), "\(name) stream parameters")
     }

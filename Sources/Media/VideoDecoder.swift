@@ -4,10 +4,12 @@ import Foundation
 
 /// Streams the pictures of a video file as upright RGB frames at a constant 25 fps.
 ///
-/// Output frame i is the source frame on screen at time i/25 s after the first frame: the
-/// latest decoded frame whose presentation time is ≤ i/25 (frames are duplicated or dropped to
-/// reach 25 fps; variable-frame-rate input works). Frames stop at the end of the last source
-/// frame, so a clip of d seconds gives ⌈25·d⌉ frames. Rotation metadata (display matrix) is
+/// Output frame i is the source frame on screen at time i/25 s after the container's start (the
+/// earliest start of its streams, usually the first frame; `decodeAudio` counts from the same
+/// point, so frame i and audio samples 640·i ..< 640·(i+1) at 16 kHz are simultaneous): the
+/// latest decoded frame whose presentation time is ≤ i/25, or the first frame before it
+/// appears (frames are duplicated or dropped to reach 25 fps; variable-frame-rate input works).
+/// Frames stop at the end of the last source frame, so a clip of d seconds gives ⌈25·d⌉ frames. Rotation metadata (display matrix) is
 /// applied. Only two decoded frames and one RGB image are held at a time, whatever the length
 /// or size of the input.
 public final class VideoDecoder {
@@ -39,14 +41,15 @@ public final class VideoDecoder {
     private var upcoming = Frame() // the next source frame, when `upcomingValid`
     // Presentation start and end of `shown` and `upcoming`, in stream time-base units from the origin.
     private var shownTime: Int64 = 0, shownEnd: Int64 = 0, upcomingTime: Int64 = 0, upcomingEnd: Int64 = 0
-    private var origin: Int64?
+    private let containerStart: Int64?  // in stream time-base units
+    private var origin: Int64?          // output time 0 in stream time-base units
     private var started = false, upcomingValid = false
     private var image: RGBImage?   // `shown` converted, reused for duplicated output frames
 
     /// Opens `path`. `maxSide` downscales (area filter) so that the longer side is at most that
     /// many pixels; `timeLimit` bounds the wall-clock time spent on this file; `threads` is the
     /// decoder's thread count (0: FFmpeg chooses).
-    public init(path: String, maxSide: Int? = nil, timeLimit: TimeInterval = 1200, threads: Int = 0) throws {
+    public init(path: String, maxSide: Int? = nil, timeLimit: TimeInterval = defaultDecodeTimeLimit, threads: Int = 0) throws {
         self.path = path
         let input = try InputFile(path: path, timeLimit: timeLimit)
         guard let stream = input.bestStream(AVMEDIA_TYPE_VIDEO) else { throw InputError(path, "no video stream") }
@@ -55,6 +58,7 @@ public final class VideoDecoder {
         decoder = try reportingInput(path) { try StreamDecoder(input: input, stream: stream, threads: threads) }
         timeBase = stream.pointee.time_base
         guard timeBase.num > 0, timeBase.den > 0 else { throw InputError(path, "video stream has no time base") }
+        containerStart = input.startTime(in: timeBase)
 
         let parameters = stream.pointee.codecpar.pointee
         guard parameters.width > 0, parameters.height > 0 else { throw InputError(path, "video stream has no picture size") }
@@ -127,7 +131,7 @@ public final class VideoDecoder {
         let stated = f.best_effort_timestamp != cals_nopts_value() ? f.best_effort_timestamp : f.pts
         var time: Int64
         if stated != cals_nopts_value() {
-            if origin == nil { origin = stated }
+            if origin == nil { origin = min(containerStart ?? stated, stated) }
             time = stated - origin!
         } else {
             time = (previous ?? -1) + 1
@@ -147,8 +151,7 @@ public final class VideoDecoder {
         let f = frame.pointer.pointee
         let transposed = rotation == 90 || rotation == 270
         let (w, h) = transposed ? (height, width) : (width, height)  // size before rotation
-        var pixels = [UInt8](repeating: 0, count: w * h * 3)         // [h, w, 3]
-        try pixels.withUnsafeMutableBufferPointer { buffer in
+        let pixels = try [UInt8](unsafeUninitializedCapacity: w * h * 3) { buffer, count in  // [h, w, 3]
             var plane: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
             var stride = Int32(w * 3)
             try frame.data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { source in
@@ -158,6 +161,7 @@ public final class VideoDecoder {
                                    destination: &plane, destinationStrides: &stride,
                                    width: w, height: h, format: AV_PIX_FMT_RGB24, colorOf: f)
             }
+            count = w * h * 3
         }
         let upright = rotation == 0 ? pixels : VideoDecoder.rotate(pixels, width: w, height: h, clockwise: rotation)
         return RGBImage(width: width, height: height, pixels: upright)

@@ -5,12 +5,14 @@ import TestSupport
 import XCTest
 
 /// Makes a clip whose frame N shows N in binary: 8 blocks of 16×32 pixels, block b white when
-/// bit b of N is set (robust to compression). `filters` go after the pattern (e.g. setpts).
-func makeCountingClip(_ path: String, fps: String, seconds: Double, filters: String = "",
-                      extra: [String] = []) throws {
+/// bit b of N is set (robust to compression). `filters` (e.g. setpts) run on the pattern;
+/// `inputs` come before the pattern's input (other inputs, or options such as -itsoffset).
+func makeCountingClip(_ path: String, fps: String, seconds: Double, filters: String? = nil,
+                      inputs: [String] = [], extra: [String] = []) throws {
     let bit = "if(mod(floor(N/pow(2,floor(X/16))),2),255,0)"
-    try ffmpeg(["-f", "lavfi", "-i", "nullsrc=s=128x32:r=\(fps):d=\(seconds),format=rgb24,geq=r='\(bit)':g='\(bit)':b='\(bit)'\(filters)",
-                "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"] + extra + [path])
+    try ffmpeg(inputs + ["-f", "lavfi", "-i", "nullsrc=s=128x32:r=\(fps):d=\(seconds),format=rgb24,geq=r='\(bit)':g='\(bit)':b='\(bit)'"]
+               + (filters.map { ["-vf", $0] } ?? [])
+               + ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"] + extra + [path])
 }
 
 /// Reads the frame number a counting clip frame shows (block centres thresholded at 128).
