@@ -2,21 +2,11 @@
 # Sync-encoder training step, our engine vs PyTorch CPU, same model, batch and threads, measured
 # in the same run alternating Swift and PyTorch. Run from the repo root after `make build` and
 # `make python`.
-#   bench/sync_step.sh [--threads 2] [--rounds 3] [--steps 5] [--batch 4] [--windows 8]
+#   [THREADS=2] [ROUNDS=3] [STEPS=5] [BATCH=4] [WINDOWS=8] bench/sync_step.sh
 # Prints median ms per step (best round of each side), the ratio Swift/PyTorch (target ≤ 1.2)
 # and peak RSS.
 set -euo pipefail
-THREADS=2 ROUNDS=3 STEPS=5 BATCH=4 WINDOWS=8
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --threads) THREADS=$2; shift 2 ;;
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --steps) STEPS=$2; shift 2 ;;
-    --batch) BATCH=$2; shift 2 ;;
-    --windows) WINDOWS=$2; shift 2 ;;
-    *) echo "usage: $0 [--threads N] [--rounds N] [--steps N] [--batch N] [--windows N]" >&2; exit 2 ;;
-  esac
-done
+THREADS=${THREADS:-2} ROUNDS=${ROUNDS:-3} STEPS=${STEPS:-5} BATCH=${BATCH:-4} WINDOWS=${WINDOWS:-8}
 CALS=${CALS:-.build/release/cals}
 PY=${PY:-.venv/bin/python}
 OUT=$(mktemp -d)
