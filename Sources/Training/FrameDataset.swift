@@ -38,7 +38,7 @@ public final class FrameDataset {
     /// The clip with item id `id`.
     public func clip(id: String) throws -> Clip {
         guard let clip = clips.first(where: { $0.item.id == id }) else {
-            throw InputError(folder, "no item '\(id)' in the shards")
+            throw InputError(folder, "no item '\(id)' in the shards (ids look like '\(clips[0].item.id)')")
         }
         return clip
     }
