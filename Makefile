@@ -46,11 +46,11 @@ INSIGHTFACE := insightface==2.1
 faces: $(FACES)/astronaut.png $(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png
 $(FACES)/astronaut.png:
 	mkdir -p $(FACES) && cp /usr/lib/python3/dist-packages/skimage/data/astronaut.png $@
-$(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png:
+$(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png: | $(VENV)/.installed
 	mkdir -p $(FACES) && tmp=$$(mktemp -d) && \
-	  /usr/bin/python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+	  $(PY) -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
 	    $(INSIGHTFACE) -d $$tmp && \
-	  /usr/bin/python3 -c "import sys, zipfile, glob; z = zipfile.ZipFile(glob.glob(sys.argv[1] + '/*.whl')[0]); \
+	  $(PY) -c "import sys, zipfile, glob; z = zipfile.ZipFile(glob.glob(sys.argv[1] + '/*.whl')[0]); \
 	    [open(sys.argv[2] + '/' + n, 'wb').write(z.read('insightface/data/images/' + n)) for n in sys.argv[3:]]" \
 	    $$tmp $(FACES) $(@F) && rm -rf $$tmp
 
@@ -58,13 +58,13 @@ build:
 	swift build -c release
 
 ## test: unit, golden (against the Python reference stack) and end-to-end tests
-test: python
+test: python faces
 	swift build -c release --scratch-path $(TEST_BUILD) --build-tests
 	CALS_BIN=$(CURDIR)/$(TEST_BUILD)/release/cals CALS_PYTHON=$(CURDIR)/$(PY) \
 	  swift test -c release --scratch-path $(TEST_BUILD) --skip-build
 
 ## demo: generate the demo corpus (if absent) and run the main job on it end to end
-demo: build
+demo: build faces
 	@test -d $(DATA) || $(CALS) demo-corpus --out $(DATA)
 	$(MAKE) --no-print-directory preprocess DATASET=demo
 	$(CALS) status --out $(OUT)

@@ -253,12 +253,12 @@ public final class Ledger {
         }
     }
 
-    /// Stores a new size/mtime for an item whose content hash did not change.
-    public func touch(_ id: String, fingerprint: FileFingerprint) throws {
+    /// Stores a new size/mtime, speaker, split or label for an item whose content did not change.
+    public func touch(_ item: SourceItem, fingerprint: FileFingerprint) throws {
         try guarded {
             try db.write { db in
-                try db.execute(sql: "UPDATE items SET size = ?, mtime = ? WHERE id = ?",
-                               arguments: [fingerprint.size, fingerprint.mtime, id])
+                try db.execute(sql: "UPDATE items SET size = ?, mtime = ?, speaker = ?, split = ?, label = ? WHERE id = ?",
+                               arguments: [fingerprint.size, fingerprint.mtime, item.speaker, item.split, item.label, item.id])
             }
         }
     }

@@ -54,12 +54,18 @@ public final class ProcessedDataset: @unchecked Sendable {
 
     /// Rows `offset ..< offset + length` of `segment`: frames [T, 128, 128, 3], mel [T, 80, 4].
     public func window(_ segment: Segment, offset: Int, length: Int) throws -> ShardWindow {
+        let (reader, item) = try locate(segment)
+        return try reader.window(item, offset: offset, length: length)
+    }
+
+    /// The shard reader and shard item of `segment`, checked against the ledger.
+    private func locate(_ segment: Segment) throws -> (ShardReader, ShardItem) {
         let reader = try self.reader(segment.shard)
         let id = "\(segment.item)#\(segment.segment)"
         guard let item = reader.item(id: id), item.firstRow == segment.firstRow, item.rowCount == segment.rowCount else {
             throw InputError(reader.path, "segment \(id) is not where the ledger says")
         }
-        return try reader.window(item, offset: offset, length: length)
+        return (reader, item)
     }
 
     private func reader(_ shard: String) throws -> ShardReader {
@@ -74,61 +80,17 @@ public final class ProcessedDataset: @unchecked Sendable {
         return reader
     }
 
-    /// Random windows of `length` rows from `segments`, read ahead on a background thread into
-    /// a queue of at most `depth` windows (so memory stays bounded whatever the dataset size).
-    public func prefetch(_ segments: [Segment], length: Int, depth: Int = 8) -> WindowPrefetcher {
-        WindowPrefetcher(dataset: self, segments: segments.filter { $0.rowCount >= length }, length: length, depth: depth)
-    }
-}
-
-/// Background reader of random windows; `next()` blocks until one is ready. The thread stops
-/// when the prefetcher is dropped.
-public final class WindowPrefetcher: @unchecked Sendable {
-    /// What the reading thread and the consumer share (the thread does not hold the prefetcher).
-    private final class Queue: @unchecked Sendable {
-        let condition = NSCondition()
-        var windows: [Result<ShardWindow, Error>] = []
-        var stopped = false
-    }
-    private let shared = Queue()
-
-    init(dataset: ProcessedDataset, segments: [ProcessedDataset.Segment], length: Int, depth: Int) {
-        let shared = self.shared
-        Thread.detachNewThread {
-            while true {
-                let result: Result<ShardWindow, Error>
-                if segments.isEmpty {
-                    result = .failure(InputError(dataset.outFolder, "no segment has \(length) rows"))
-                } else {
-                    let segment = segments.randomElement()!
-                    let offset = Int.random(in: 0...(segment.rowCount - length))
-                    result = Result { try dataset.window(segment, offset: offset, length: length) }
-                }
-                shared.condition.lock()
-                while shared.windows.count >= depth && !shared.stopped { shared.condition.wait() }
-                let stop = shared.stopped
-                if !stop { shared.windows.append(result) }
-                shared.condition.broadcast()
-                shared.condition.unlock()
-                if stop { return }
-            }
+    /// Random windows of `length` rows from `segments` (those long enough), read ahead by
+    /// `Shards.WindowPrefetcher` (at most `depth` held). `count` windows, or endless when nil.
+    public func prefetch(_ segments: [Segment], length: Int, count: Int? = nil, depth: Int = 8) throws -> WindowPrefetcher {
+        let located = try segments.filter { $0.rowCount >= length }.map { try locate($0) }
+        guard !located.isEmpty else { throw InputError(outFolder, "no segment has \(length) rows") }
+        var remaining = count ?? Int.max
+        return WindowPrefetcher(depth: depth) {
+            guard remaining > 0 else { return nil }
+            remaining -= 1
+            let (reader, item) = located.randomElement()!
+            return WindowRequest(reader: reader, item: item, offset: Int.random(in: 0...(item.rowCount - length)), length: length)
         }
-    }
-
-    deinit {
-        shared.condition.lock()
-        shared.stopped = true
-        shared.condition.broadcast()
-        shared.condition.unlock()
-    }
-
-    /// The next window (blocks while none is ready).
-    public func next() throws -> ShardWindow {
-        shared.condition.lock()
-        while shared.windows.isEmpty { shared.condition.wait() }
-        let result = shared.windows.removeFirst()
-        shared.condition.broadcast()
-        shared.condition.unlock()
-        return try result.get()
     }
 }

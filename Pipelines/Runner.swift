@@ -113,7 +113,9 @@ public final class Runner {
             let keys = manifest.stages.keys(fingerprint: fingerprint.contentHash)
             if let old, old.fingerprint.contentHash == fingerprint.contentHash, old.key == keys.last!.key,
                old.source == item.source, unreadable == nil || old.fingerprint == fingerprint {
-                if old.fingerprint != fingerprint { try ledger.touch(item.id, fingerprint: fingerprint) }
+                if old.fingerprint != fingerprint || (old.speaker, old.split, old.label) != (item.speaker, item.split, item.label) {
+                    try ledger.touch(item, fingerprint: fingerprint)
+                }
                 if old.state == "quarantined" { summary.stillQuarantined += 1 } else { summary.upToDate += 1 }
                 continue
             }

@@ -46,7 +46,7 @@ done
 # 1,000 short items (copies of one 0.4 s clip), processed once, then re-run with nothing changed.
 mkdir -p "$WORK/many/spk"
 ffmpeg -hide_banner -loglevel error -y -loop 1 -framerate 25 -t 0.4 -i "$FACE" \
-  -f lavfi -t 0.4 -i sine=frequency=300:sample_rate=16000 -vf "scale=160:160,format=yuv420p" \
+  -f lavfi -t 0.4 -i sine=frequency=300:sample_rate=16000 -vf "scale=256:256,format=yuv420p" \
   -c:v libx264 -preset ultrafast -r 25 -c:a aac -shortest "$WORK/many/spk/c0000.mp4"
 for i in $(seq 1 999); do cp "$WORK/many/spk/c0000.mp4" "$WORK/many/spk/c$(printf %04d "$i").mp4"; done
 manifest "$WORK/many.yaml" 2

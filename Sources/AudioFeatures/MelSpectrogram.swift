@@ -82,6 +82,8 @@ public final class MelSpectrogram: @unchecked Sendable {
     public func logMel(_ samples: UnsafeBufferPointer<Float>, threadCount: Int = 1) -> [Float] {
         let frames = Self.frameCount(sampleCount: samples.count)
         let mels = Self.melBinCount
+        // No samples: one frame of silence.
+        guard samples.baseAddress != nil else { return [Float](repeating: Self.floor, count: mels) }
         var result = [Float](repeating: 0, count: frames * mels)
         result.withUnsafeMutableBufferPointer { out in
             let runs = max(1, min(threadCount, frames / 256))

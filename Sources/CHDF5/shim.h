@@ -19,3 +19,4 @@ static inline unsigned chdf5_acc_excl(void) { return H5F_ACC_EXCL; }
 static inline hsize_t chdf5_s_unlimited(void) { return H5S_UNLIMITED; }
 static inline size_t chdf5_t_variable(void) { return H5T_VARIABLE; }
 static inline unsigned chdf5_obj_all(void) { return H5F_OBJ_ALL; }
+static inline hid_t chdf5_p_group_create(void) { return H5P_GROUP_CREATE; }

@@ -185,11 +185,10 @@ public final class CorpusGenerator: @unchecked Sendable {
         return sidecar
     }
 
-    /// Makes clip `index` of `speaker`: `<out>/<speaker>/<clip>.mp4` and `.json`, each written
-    /// under a temporary name and renamed when complete (the JSON last).
+    /// Writes `plan` as `<out>/<speaker>/<clip>.mp4` and `.json`, each under a temporary name
+    /// renamed when complete (the JSON last). Returns the mp4 path.
     @discardableResult
-    public func writeClip(speaker: Speaker, index: Int) throws -> String {
-        let plan = try plan(speaker: speaker, index: index)
+    public func write(_ plan: ClipPlan, speaker: Speaker) throws -> String {
         let folder = (options.out as NSString).appendingPathComponent(speaker.name)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let base = (folder as NSString).appendingPathComponent(plan.sidecar.clip)
@@ -214,28 +213,35 @@ public final class CorpusGenerator: @unchecked Sendable {
         return base + ".mp4"
     }
 
-    /// Makes every clip of every speaker, `options.threads` at a time; returns the mp4 paths.
-    /// On the first failure the remaining clips are skipped and the error rethrown (finished
-    /// clips stay: each is complete).
+    /// Makes every clip of every speaker; returns the mp4 paths, speaker by speaker.
+    ///
+    /// Clips are planned (speech synthesised) one at a time in (speaker, clip) order — the
+    /// order that makes espeak-ng's output reproducible, see `SpeechSynthesizer` — and rendered
+    /// and encoded `options.threads` at a time. On the first failure the remaining clips are
+    /// skipped and the error rethrown (finished clips stay: each is complete).
     @discardableResult
     public func generate(progress: Common.Progress? = nil) throws -> [String] {
         let jobs = speakers.flatMap { s in (0..<options.clips).map { (s, $0) } }
         var paths = [String](repeating: "", count: jobs.count)
+        var next = 0
         var failure: Error?
-        let lock = NSLock()
-        let next = Counter()
-        let workers = max(1, min(options.threads, jobs.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        let planning = NSLock(), results = NSLock()
+        DispatchQueue.concurrentPerform(iterations: max(1, min(options.threads, jobs.count))) { _ in
             while true {
-                let j = next.take()
-                lock.lock(); let stop = failure != nil; lock.unlock()
-                guard j < jobs.count, !stop else { return }
+                // Take the next job and plan it, both under `planning`: plans happen in job order.
+                planning.lock()
+                let j = next
+                next += 1
+                results.lock(); let stop = failure != nil; results.unlock()
+                guard j < jobs.count, !stop else { planning.unlock(); return }
+                let plan = Result { try self.plan(speaker: jobs[j].0, index: jobs[j].1) }
+                planning.unlock()
                 do {
-                    let path = try writeClip(speaker: jobs[j].0, index: jobs[j].1)
-                    lock.lock(); paths[j] = path; lock.unlock()
+                    let path = try write(plan.get(), speaker: jobs[j].0)
+                    results.lock(); paths[j] = path; results.unlock()
                     progress?.advance()
                 } catch {
-                    lock.lock(); if failure == nil { failure = error }; lock.unlock()
+                    results.lock(); if failure == nil { failure = error }; results.unlock()
                 }
             }
         }
@@ -253,17 +259,6 @@ public final class CorpusGenerator: @unchecked Sendable {
         }
         guard isFolder.boolValue else { throw InputError(path, "output folder: \(existing) is a file") }
         guard access(existing, W_OK) == 0 else { throw InputError(path, "output folder is not writable (\(existing))") }
-    }
-}
-
-/// A shared work counter.
-private final class Counter: @unchecked Sendable {
-    private var value = 0
-    private let lock = NSLock()
-    func take() -> Int {
-        lock.lock(); defer { lock.unlock() }
-        value += 1
-        return value - 1
     }
 }
 

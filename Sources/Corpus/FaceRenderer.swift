@@ -38,7 +38,13 @@ public struct HeadPose: Codable, Equatable, Sendable {
     public var scale: Double
     public var blink: Double
 
-    public static let still = HeadPose(dx: 0, dy: 0, angle: 0, scale: 1, blink: 0)
+    public init(dx: Double = 0, dy: Double = 0, angle: Double = 0, scale: Double = 1, blink: Double = 0) {
+        self.dx = dx
+        self.dy = dy
+        self.angle = angle
+        self.scale = scale
+        self.blink = blink
+    }
 }
 
 /// Slight head motion (two slow sinusoids per axis) and blinks (every 1.5–4 s, 0.2 s long)
@@ -118,11 +124,16 @@ public final class FaceRenderer {
         let fx = Double(photo.face.x), fy = Double(photo.face.y), s = Double(photo.face.width)
         let S = Double(frameSize)
         let cx = fx + s / 2, cy = fy + s / 2                                      // face centre
+        let W = Double(photo.image.width), H = Double(photo.image.height)
         let mx = fx + photo.identity.mouthX * s, my = fy + photo.identity.mouthY * s
         let k = photo.identity.cropFactor * s / (S * style.scale * pose.scale)   // photo px per frame px
+        // The frame centre shows (ox, oy): the face centre, moved inwards when the crop would
+        // reach past the photo edge (faces near the edge of the group photo), where it fits.
+        let half = k * (S / 2 + 6)  // + the largest head shift
+        let ox = 2 * half < W ? min(max(cx, half), W - half) : cx
+        let oy = 2 * half < H ? min(max(cy, half), H - half) : cy
         let cosA = cos(pose.angle), sinA = sin(pose.angle)
         let u0 = S / 2 + pose.dx, v0 = S / 2 + pose.dy
-        let W = Double(photo.image.width), H = Double(photo.image.height)
 
         // Mouth field constants (photo pixels).
         let a = 0.18 * s
@@ -145,14 +156,14 @@ public final class FaceRenderer {
                 for u in 0..<frameSize {
                     let i = v * frameSize + u
                     let ru = Double(u) - u0, rv = Double(v) - v0
-                    var px = cx + k * (cosA * ru - sinA * rv)
-                    var py = cy + k * (sinA * ru + cosA * rv)
+                    var px = ox + k * (cosA * ru - sinA * rv)
+                    var py = oy + k * (sinA * ru + cosA * rv)
 
                     // Background: outside a soft ellipse around the head; fully outside the photo.
                     let ex = (px - cx) / (0.75 * s), ey = (py - cy + 0.05 * s) / (0.95 * s)
-                    let d = (ex * ex + ey * ey).squareRoot()
-                    var alpha = strength * Float(smoothstep(1.0, 1.3, d))
-                    let outside = max(-px, px - (W - 1), -py, py - (H - 1))
+                    let d2 = ex * ex + ey * ey
+                    var alpha = d2 <= 1 ? 0 : strength * Float(smoothstep(1.0, 1.3, d2.squareRoot()))
+                    let outside = max(max(-px, px - (W - 1)), max(-py, py - (H - 1))) // (no variadic max: it allocates)
                     if outside > 0 { alpha = max(alpha, Float(min(1, outside / 2))) }
                     bg[i] = alpha
 
@@ -180,10 +191,11 @@ public final class FaceRenderer {
                             cav[i] = Float(max(0, min(1, min(Y - top, bottom - Y) / k + 0.5)))
                             Y = 0
                         } else if Y >= bottom {
-                            // Lower lip, chin: solve Y = Ys + drop·g(Ys) by fixed-point iteration.
+                            // Lower lip, chin: solve Y = Ys + drop·g(Ys) by fixed-point iteration
+                            // (contraction factor ≤ drop / 0.15 s < 0.8).
                             let broad = exp(-(X * X) / (4.84 * a * a))
                             var ys = Y - bottom
-                            for _ in 0..<6 {
+                            for _ in 0..<5 {
                                 let near = exp(-ys / (0.15 * s))
                                 let fade = ys < chin ? 1 : exp(-(ys - chin) * (ys - chin) / (0.04 * s * s))
                                 ys = max(0, Y - drop * (lens * near + broad * (1 - near) * fade))
@@ -192,7 +204,7 @@ public final class FaceRenderer {
                         } else if lift > 0 {
                             // Upper lip: solve Y = Ys − lift·lens·exp(Ys / 0.08 s), Ys < 0.
                             var ys = Y - top
-                            for _ in 0..<6 { ys = min(0, Y + lift * lens * exp(ys / (0.08 * s))) }
+                            for _ in 0..<5 { ys = min(0, Y + lift * lens * exp(ys / (0.08 * s))) }
                             Y = ys
                         }
                         px = mx + X
@@ -211,6 +223,7 @@ public final class FaceRenderer {
             }
         }
 
+        // Colour gain, then background tint and cavity blended over it, per channel.
         var out = [UInt8](repeating: 0, count: frameSize * frameSize * 3)
         let gain = style.gain.map(Float.init), tint = style.background.map(Float.init)
         let dark = FaceRenderer.cavityColour
@@ -218,19 +231,19 @@ public final class FaceRenderer {
         background.withUnsafeBufferPointer { bg in
         cavity.withUnsafeBufferPointer { cav in
         out.withUnsafeMutableBufferPointer { dst in
-            for i in 0..<(frameSize * frameSize) {
-                let b = bg[i], c = cav[i]
-                for ch in 0..<3 {
-                    var x = min(255, Float(src[3 * i + ch]) * gain[ch])
-                    x += b * (tint[ch] - x)
-                    x += c * (dark[ch] - x)
-                    dst[3 * i + ch] = UInt8(max(0, min(255, x.rounded())))
+            for ch in 0..<3 {
+                let g = gain[ch], t = tint[ch], d = dark[ch]
+                for i in 0..<(frameSize * frameSize) {
+                    var x = min(255, Float(src[3 * i + ch]) * g)
+                    x += bg[i] * (t - x)
+                    x += cav[i] * (d - x)
+                    dst[3 * i + ch] = UInt8(max(0, min(255, x)) + 0.5)  // in [0, 255]: round
                 }
             }
         }}}}
 
         // Mouth centre in the frame: the inverse of the head pose mapping.
-        let rx = (mx - cx) / k, ry = (my - cy) / k
+        let rx = (mx - ox) / k, ry = (my - oy) / k
         let mouth = [u0 + cosA * rx + sinA * ry, v0 - sinA * rx + cosA * ry, a / k]
         return RenderedFrame(image: RGBImage(width: frameSize, height: frameSize, pixels: out), mouth: mouth)
     }

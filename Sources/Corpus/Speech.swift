@@ -40,6 +40,12 @@ public struct Utterance: Sendable {
 
 /// espeak-ng through its C library, in synchronous mode with phoneme events.
 ///
+/// Reproducibility: espeak-ng 1.51 keeps function-static state in its wave generator (pitch
+/// flutter index, cycle counters) that no API resets, so the same (text, voice) can come out a
+/// few samples different depending on what the process synthesised before. Output is therefore
+/// a function of the whole sequence of `synthesize` calls since process start: callers that
+/// need identical files (the corpus generator) make their calls in one fixed order.
+///
 /// espeak-ng keeps one global synthesiser per process (voice, parameters, callback), so every
 /// call holds `SpeechSynthesizer.lock`, and the callback writes into `collector`, which only
 /// the lock holder sets. Instances are cheap handles onto that one engine.
@@ -58,6 +64,12 @@ public final class SpeechSynthesizer: @unchecked Sendable {
             nativeRate = rate
             return
         }
+        nativeRate = try SpeechSynthesizer.start()
+        SpeechSynthesizer.initializedRate = nativeRate
+    }
+
+    /// Initialises espeak-ng (caller holds the lock); returns its sample rate.
+    private static func start() throws -> Int {
         // buflength 0 = default; DONT_EXIT: return -1 on a missing data folder instead of exit().
         let rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, nil,
                                      espeakINITIALIZE_PHONEME_EVENTS | espeakINITIALIZE_DONT_EXIT)
@@ -65,8 +77,7 @@ public final class SpeechSynthesizer: @unchecked Sendable {
             throw InputError("espeak-ng", "espeak_Initialize failed (is espeak-ng-data installed?)")
         }
         espeak_SetSynthCallback(speechCallback)
-        SpeechSynthesizer.initializedRate = Int(rate)
-        nativeRate = Int(rate)
+        return Int(rate)
     }
 
     /// Checks that espeak-ng knows `voice` and its settings are in range (`InputError` if not).
@@ -87,6 +98,10 @@ public final class SpeechSynthesizer: @unchecked Sendable {
                 SpeechSynthesizer.lock.unlock()
             }
             try select(voice)
+            // espeak-ng 1.51 draws noise (fricatives, breath) from libc's rand(), so its output
+            // depends on what ran before; a fixed seed per utterance makes it depend only on
+            // (text, voice). Nothing else in cals calls rand().
+            srand(1)
             SpeechSynthesizer.collector = collector
             let bytes = Array(text.utf8CString)
             let status = bytes.withUnsafeBufferPointer { buffer in

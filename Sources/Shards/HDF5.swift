@@ -76,16 +76,6 @@ enum HDF5 {
 public enum HDF5ElementType: String, Sendable {
     case uint8, int32, int64, float16, float32, float64, string
 
-    /// Element size in memory and in the file (`string`: one pointer in memory).
-    public var size: Int {
-        switch self {
-        case .uint8: return 1
-        case .float16: return 2
-        case .int32, .float32: return 4
-        case .int64, .float64, .string: return 8
-        }
-    }
-
     /// A new type id for this element type (the caller closes it). float16 is IEEE half in the
     /// layout h5py reads as `<f2`; its memory form is Swift's `Float16`, so no conversion happens.
     func makeType() throws -> hid_t {
@@ -297,11 +287,6 @@ public final class HDF5File: HDF5Object, @unchecked Sendable {
         }
     }
 
-    /// Writes cached data to the file (it stays open).
-    public func flush() throws {
-        try HDF5.locked { try HDF5.check(H5Fflush(id, H5F_SCOPE_LOCAL), "\(path): flush") }
-    }
-
     /// Size of the file in bytes as HDF5 sees it (data still in the chunk cache not counted).
     public func size() throws -> Int {
         try HDF5.locked {
@@ -325,8 +310,11 @@ public final class HDF5File: HDF5Object, @unchecked Sendable {
 
     public func createGroup(_ name: String) throws {
         try HDF5.locked {
-            let g = try HDF5.check(H5Gcreate2(id, name, chdf5_p_default(), chdf5_p_default(), chdf5_p_default()),
-                                   "\(path): create group \(name)")
+            let what = "\(path): create group \(name)"
+            let gcpl = try HDF5.check(H5Pcreate(chdf5_p_group_create()), what)
+            defer { H5Pclose(gcpl) }
+            try HDF5.check(H5Pset_obj_track_times(gcpl, false), what)
+            let g = try HDF5.check(H5Gcreate2(id, name, chdf5_p_default(), gcpl, chdf5_p_default()), what)
             H5Gclose(g)
         }
     }
@@ -350,6 +338,9 @@ public final class HDF5File: HDF5Object, @unchecked Sendable {
                 try HDF5.check(H5Pset_chunk(dcpl, Int32(chunk.count), chunk.map { hsize_t($0) }), what + " (chunk)")
             }
             if let deflate { try HDF5.check(H5Pset_deflate(dcpl, UInt32(deflate)), what + " (deflate)") }
+            // No creation/modification times in the object header: the same rows give the
+            // same file bytes (and checksum) on every run.
+            try HDF5.check(H5Pset_obj_track_times(dcpl, false), what)
             return try HDF5.check(H5Dcreate2(self.id, name, fileType, space, chdf5_p_default(), dcpl, chdf5_p_default()), what)
         }
         return HDF5Dataset(file: self, id: datasetID, name: name, type: type, shape: shape)
@@ -488,8 +479,6 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             copies.withUnsafeBufferPointer { H5Dwrite(id, memType, memory, fileSpace, chdf5_p_default(), $0.baseAddress) }
         }
     }
-
-    public func append(strings: [String]) throws { try write(strings: strings, atRow: rowCount) }
 
     /// Reads `rows` of a 1-D string dataset.
     public func readStrings(rows: Range<Int>) throws -> [String] {

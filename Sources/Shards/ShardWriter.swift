@@ -33,7 +33,6 @@ public final class ShardWriter {
     public var path: String { output.path }
     /// Rows of finished items.
     public var rowCount: Int { items.last.map { $0.firstRow + $0.rowCount } ?? 0 }
-    public var itemCount: Int { items.count }
 
     /// Approximate size of the file so far (HDF5's view; the last few chunks may still be cached).
     public var bytesWritten: Int { (try? file?.size()) ?? 0 }

@@ -62,6 +62,7 @@ final class MelSpectrogramTests: XCTestCase {
             XCTAssertEqual(out.count, (1 + count / 160) * 80)
             XCTAssertTrue(out.allSatisfy { $0 == -4 }, "silence must map to −4")
         }
+        XCTAssertEqual(mel.logMel(UnsafeBufferPointer(start: nil, count: 0)), [Float](repeating: -4, count: 80))
     }
 
     func testThreadsGiveTheSameBits() {

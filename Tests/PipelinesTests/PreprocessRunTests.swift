@@ -252,10 +252,9 @@ final class PreprocessRunTests: XCTestCase {
             XCTAssertEqual(w.mel, Array(allMel[w.offset * 320 ..< (w.offset + w.length) * 320]))
         }
         check(try dataset.window(segments[0], offset: 3, length: 10))
-        let prefetcher = dataset.prefetch(segments, length: 5, depth: 4)
+        let prefetcher = try dataset.prefetch(segments, length: 5, count: 20, depth: 4)
         var offsets = Set<Int>()
-        for _ in 0..<20 {
-            let w = try prefetcher.next()
+        while let w = try prefetcher.next() {
             XCTAssertEqual(w.length, 5)
             offsets.insert(w.offset)
             check(w)

@@ -19,8 +19,12 @@ public enum TestEnv {
     /// The `cals` binary for end-to-end tests: `$CALS_BIN`, else the one built beside the tests.
     public static var calsBinary: String {
         if let p = ProcessInfo.processInfo.environment["CALS_BIN"] { return p }
+        // The test runner lives in the build products folder (Linux: Bundle.main is that
+        // folder; macOS: it is the .xctest bundle inside it).
         let bundle = Bundle.main.bundleURL
-        return bundle.deletingLastPathComponent().appendingPathComponent("cals").path
+        return [bundle, bundle.deletingLastPathComponent()]
+            .map { $0.appendingPathComponent("cals").path }
+            .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "cals"
     }
 }
 

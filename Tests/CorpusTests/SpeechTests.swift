@@ -1,0 +1,115 @@
+import Common
+import XCTest
+@testable import Corpus
+
+final class SpeechTests: XCTestCase {
+    /// RMS of `samples[from ..< to]` (indices clamped).
+    func rms(_ samples: [Float], _ from: Int, _ to: Int) -> Float {
+        let lo = max(0, from), hi = min(samples.count, to)
+        guard hi > lo else { return 0 }
+        var sum: Float = 0
+        for i in lo..<hi { sum += samples[i] * samples[i] }
+        return (sum / Float(hi - lo)).squareRoot()
+    }
+
+    func testPhoneTimelineAgreesWithAudio() throws {
+        let synth = try SpeechSynthesizer()
+        XCTAssertEqual(synth.nativeRate, 22050)
+        let u = try synth.synthesize("Father saw the blue moon, and we walked home.", voice: Voice(name: "en+m3"))
+        let x = u.audio.samples, rate = Double(u.audio.sampleRate)
+        XCTAssertEqual(u.audio.sampleRate, 16000)
+        XCTAssertGreaterThan(u.phones.count, 20)
+        // Phones tile the audio: contiguous, increasing, ending where the audio ends.
+        for (a, b) in zip(u.phones, u.phones.dropFirst()) {
+            XCTAssertEqual(a.end, b.start, accuracy: 1e-9)
+            XCTAssertLessThan(a.start, a.end)
+        }
+        XCTAssertEqual(u.phones.last!.end, u.audio.duration, accuracy: 0.002)
+        let loud = rms(x, 0, x.count)
+        // Every vowel carries speech energy.
+        let vowels = u.phones.filter { ["A:", "O:", "u:", "@", "a", "oU", "E", "i:"].contains($0.phoneme) }
+        XCTAssertGreaterThan(vowels.count, 5)
+        for v in vowels {
+            let e = rms(x, Int(v.start * rate), Int(v.end * rate))
+            XCTAssertGreaterThan(e, 0.3 * loud, "vowel \(v.phoneme) at \(v.start) s is quiet")
+        }
+        // Pauses (the comma, the ends) are near-silent, except their first 20 ms where the
+        // previous sound decays.
+        let pauses = u.phones.filter { $0.isPause && $0.end - $0.start > 0.05 }
+        XCTAssertGreaterThan(pauses.count, 0, "no pause phone: \(u.phones.map(\.phoneme))")
+        for p in pauses {
+            let e = rms(x, Int((p.start + 0.02) * rate), Int(p.end * rate))
+            XCTAssertLessThan(e, 0.05 * loud, "pause at \(p.start) s is loud")
+        }
+        // Speech starts inside the first sounding phone, not before it.
+        let firstSound = u.phones.first { !$0.isPause }!
+        let onset = x.firstIndex { abs($0) > 0.02 * x.map(abs).max()! }!
+        XCTAssertGreaterThanOrEqual(Double(onset) / rate, firstSound.start - 0.005)
+        XCTAssertLessThan(Double(onset) / rate, firstSound.end)
+    }
+
+    func testUnknownVoiceIsAnInputError() throws {
+        let synth = try SpeechSynthesizer()
+        XCTAssertThrowsError(try synth.validate(Voice(name: "xx-no-such-voice"))) { error in
+            XCTAssertTrue("\(error)".hasPrefix("xx-no-such-voice: "), "\(error)")
+        }
+        XCTAssertThrowsError(try synth.validate(Voice(name: "en", pitch: 50, rate: 10)))
+        XCTAssertNoThrow(try synth.validate(Voice(name: "en+f2", pitch: 60, rate: 160)))
+    }
+
+    func testResamplerKeepsATone() {
+        // 1 kHz sine at 22050 Hz → 16 kHz: same amplitude and frequency.
+        let input = (0..<22050).map { Float(sin(2 * Double.pi * 1000 * Double($0) / 22050)) }
+        let out = resample(input, from: 22050, to: 16000)
+        XCTAssertEqual(out.count, 16000)
+        for n in stride(from: 1000, to: 15000, by: 997) {
+            XCTAssertEqual(Double(out[n]), sin(2 * Double.pi * 1000 * Double(n) / 16000), accuracy: 0.01)
+        }
+    }
+
+    func testSentencesAreSeeded() {
+        var a = SeededGenerator(seed: 7), b = SeededGenerator(seed: 7), c = SeededGenerator(seed: 8)
+        let s = SentenceGenerator.sentence(words: 6, using: &a)
+        XCTAssertEqual(s, SentenceGenerator.sentence(words: 6, using: &b))
+        XCTAssertNotEqual(s, SentenceGenerator.sentence(words: 6, using: &c))
+        XCTAssertEqual(s.split(separator: " ").count, 6)
+        XCTAssertTrue(s.hasSuffix("."))
+    }
+}
+
+final class MouthModelTests: XCTestCase {
+    /// Phones of equal length `d` from time 0.
+    func phones(_ names: [String], _ d: Double = 0.08) -> [Phone] {
+        names.enumerated().map { Phone(phoneme: $1, start: Double($0) * d, end: Double($0 + 1) * d) }
+    }
+
+    func testRoundingIsAnticipatedAcrossConsonants() {
+        // "s t r u:" vs "s t r i:": the /s/ 0.2 s before the vowel already differs in rounding,
+        // so a 0.2 s window around the /s/ (consonants only) cannot tell the lip shape.
+        let model = MouthModel()
+        let names = ["_", "_", "s", "t", "s", "t"]
+        let rounded = model.shapes(for: phones(names + ["u:", "u:", "_"]), frameCount: 23)
+        let spread = model.shapes(for: phones(names + ["i:", "i:", "_"]), frameCount: 23)
+        let sFrame = Int(0.28 * 25) // centre of the /s/ at 0.24 – 0.32 s; the vowel starts at 0.48 s
+        XCTAssertGreaterThan(rounded[sFrame].rounding - spread[sFrame].rounding, 0.25)
+        XCTAssertLessThan(rounded[sFrame].width, spread[sFrame].width - 0.2)
+        // At the vowels themselves the difference is large.
+        XCTAssertGreaterThan(rounded[13].rounding, 0.8)
+        XCTAssertLessThan(spread[13].rounding, 0.1)
+    }
+
+    func testBilabialsCloseTheJawBetweenOpenVowels() {
+        let shapes = MouthModel().shapes(for: phones(["A:", "A:", "m", "A:", "A:"]), frameCount: 10)
+        let mFrame = 5 // 0.2 s: the centre of /m/ (0.16 – 0.24 s)
+        XCTAssertLessThan(shapes[mFrame].jaw, 0.2)
+        XCTAssertGreaterThan(shapes[1].jaw, 0.6)
+    }
+
+    func testSpeakerJawScaleAndRest() {
+        let p = phones(["_", "a", "a", "_"])
+        let small = MouthModel(jawScale: 0.8).shapes(for: p, frameCount: 8)
+        let big = MouthModel(jawScale: 1.2).shapes(for: p, frameCount: 8)
+        XCTAssertGreaterThan(big[3].jaw, small[3].jaw * 1.4)
+        XCTAssertEqual(MouthModel().shapes(for: [], frameCount: 3), [.rest, .rest, .rest])
+    }
+}
