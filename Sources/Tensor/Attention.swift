@@ -25,7 +25,7 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, keyMask: Tensor? = nil
     let dropped = p > 0 ? Storage(count: b * heads * t * t) : probs         // P'  [B, H, T, T]
     let out = Tensor(shape: [b, t, d])
     let X = qkv.data, Y = out.data, P = probs.pointer, PD = dropped.pointer, mask = keyMask?.data
-    let keep = 1 / (1 - p)
+    let keep = 1 / (1 - p), dropMask = DropoutMask(p: p, key: dropoutKey)
 
     parallelItems(b * heads) { bh in
         let bi = bh / heads, h = bh % heads
@@ -41,7 +41,7 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, keyMask: Tensor? = nil
             if (0..<t).allSatisfy({ row[$0] == -.infinity }) { row.update(repeating: 0, count: t); continue }
             softmaxRow(row, row, t)
             if p > 0 {
-                for j in 0..<t { sd[i * t + j] = hashUniform(dropoutKey, (bh * t + i) * t + j) < p ? 0 : row[j] * keep }
+                for j in 0..<t { sd[i * t + j] = dropMask.keeps((bh * t + i) * t + j) ? row[j] * keep : 0 }
             }
         }
         gemm(false, false, t, dh, t, 1, sd, t, v, ld, 0, Y + bi * t * d + h * dh, d)
@@ -62,7 +62,7 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, keyMask: Tensor? = nil
             for i in 0..<t {
                 let pr = s + i * t, dr = ds + i * t
                 if p > 0 {
-                    for j in 0..<t { dr[j] = hashUniform(dropoutKey, (bh * t + i) * t + j) < p ? 0 : dr[j] * keep }
+                    for j in 0..<t { dr[j] = dropMask.keeps((bh * t + i) * t + j) ? dr[j] * keep : 0 }
                 }
                 var dot: Float = 0
                 for j in 0..<t { dot += dr[j] * pr[j] }

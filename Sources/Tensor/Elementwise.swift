@@ -149,12 +149,13 @@ public func leakyRelu(_ x: Tensor, slope: Float = 0.01) -> Tensor {
     unary(x, { $0 > 0 ? $0 : slope * $0 }, { x, _ in x > 0 ? 1 : slope })
 }
 
-/// GELU, exact erf form (PyTorch's default): x · Φ(x), Φ(x) = ½(1 + erf(x/√2)).
-/// dy/dx = Φ(x) + x · φ(x), φ(x) = exp(−x²/2)/√(2π).
+/// GELU, exact erf form (PyTorch's default): y = x · Φ(x), Φ(x) = ½(1 + erf(x/√2)).
+/// dy/dx = Φ(x) + x · φ(x), φ(x) = exp(−x²/2)/√(2π); backward takes Φ(x) = y/x from the
+/// output (½ near x = 0) instead of a second erf.
 public func gelu(_ x: Tensor) -> Tensor {
     let invSqrt2: Float = 0.70710678118654752, invSqrt2Pi: Float = 0.39894228040143268
-    return unary(x, { 0.5 * $0 * (1 + erff($0 * invSqrt2)) }, { x, _ in
-        0.5 * (1 + erff(x * invSqrt2)) + x * expf(-0.5 * x * x) * invSqrt2Pi
+    return unary(x, { 0.5 * $0 * (1 + erff($0 * invSqrt2)) }, { x, y in
+        (abs(x) < 1e-6 ? 0.5 : y / x) + x * expf(-0.5 * x * x) * invSqrt2Pi
     })
 }
 
@@ -178,18 +179,18 @@ public func log(_ x: Tensor) -> Tensor { unary(x, { logf($0) }, { x, _ in 1 / x 
 
 extension Tensor {
     /// Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p).
-    /// The mask is a hash of (key, index), so backward recomputes it instead of storing it and the
-    /// pattern does not depend on threading. Draw `key` from the run's RandomGenerator.
+    /// The mask is a hash of (key, index) (see DropoutMask): backward recomputes it.
+    /// Draw `key` from the run's RandomGenerator.
     public func dropout(p: Float, key: UInt64) -> Tensor {
         let x = self
         precondition(p >= 0 && p < 1, "dropout probability \(p) outside [0, 1)")
-        let scale = 1 / (1 - p)
+        let scale = 1 / (1 - p), mask = DropoutMask(p: p, key: key)
         let out = Tensor(shape: x.shape)
         let X = x.data, Y = out.data
-        parallelRanges(x.count) { r in for i in r { Y[i] = hashUniform(key, i) < p ? 0 : X[i] * scale } }
+        parallelRanges(x.count) { r in for i in r { Y[i] = mask.keeps(i) ? X[i] * scale : 0 } }
         out.record([x]) { out in
             let G = out.grad!.pointer, DX = x.gradPointer()
-            parallelRanges(x.count) { r in for i in r where hashUniform(key, i) >= p { DX[i] += G[i] * scale } }
+            parallelRanges(x.count) { r in for i in r { DX[i] += mask.keeps(i) ? G[i] * scale : 0 } }
         }
         return out
     }

@@ -47,11 +47,23 @@ public struct RandomGenerator {
     return z ^ (z >> 31)
 }
 
-/// A uniform [0, 1) number that depends only on (key, index): dropout masks drawn this way are
-/// the same whichever thread computes element `index`.
-@inline(__always) func hashUniform(_ key: UInt64, _ index: Int) -> Float {
-    var s = key ^ (UInt64(index) &* 0xD1B5_4A32_D192_ED03)
-    return Float(splitMix64(&s) >> 40) * 0x1p-24
+/// Which elements dropout keeps: a decision that depends only on (key, index), so backward
+/// recomputes it instead of storing a mask, and the pattern does not depend on threading.
+/// 32-bit hash (lowbias32) of the index mixed with the key: integer ops that vectorise.
+struct DropoutMask {
+    let seed: UInt32, threshold: UInt32
+
+    /// Drops with probability p; draw `key` from the run's RandomGenerator.
+    init(p: Float, key: UInt64) {
+        seed = UInt32(truncatingIfNeeded: key ^ (key >> 32))
+        threshold = UInt32(min(Double(p) * 4_294_967_296, 4_294_967_295))
+    }
+
+    @inline(__always) func keeps(_ index: Int) -> Bool {
+        var x = (UInt32(truncatingIfNeeded: index) &* 0x9E37_79B9) ^ seed
+        x ^= x >> 16; x &*= 0x7FEB_352D; x ^= x >> 15; x &*= 0x846C_A68B; x ^= x >> 16
+        return x >= threshold
+    }
 }
 
 import Foundation

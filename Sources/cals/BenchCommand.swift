@@ -19,19 +19,20 @@ struct BenchCommand: ParsableCommand {
         @Flag(help: "Print one JSON object.") var json = false
     }
 
-    /// Times `step` and prints the median (and extra fields) as text or JSON.
-    static func report(_ options: Options, extra: [String: Double] = [:], _ step: () -> Void) {
+    /// Times `step` and prints the median (and extra fields) as text or JSON. `step` may return
+    /// the milliseconds of its phases (e.g. "forward_ms"); their medians are printed too.
+    static func report(_ options: Options, extra: [String: Double] = [:], _ step: () -> [String: Double]) {
         Engine.setThreads(options.threads)
-        for _ in 0..<options.warmup { step() }
-        var times: [Double] = []
+        for _ in 0..<options.warmup { _ = step() }
+        var times: [String: [Double]] = [:]
         for _ in 0..<max(options.steps, 1) {
-            let start = DispatchTime.now().uptimeNanoseconds
-            step()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            let start = milliseconds()
+            let phases = step()
+            times["ms_per_step", default: []].append(milliseconds() - start)
+            for (key, ms) in phases { times[key, default: []].append(ms) }
         }
-        times.sort()
         var fields = extra
-        fields["ms_per_step"] = times[times.count / 2]
+        for (key, values) in times { fields[key] = values.sorted()[values.count / 2] }
         fields["peak_rss_mb"] = peakResidentMegabytes()
         if let flops = extra["gflop_per_step"] { fields["gflops"] = flops / (fields["ms_per_step"]! / 1000) }
         if options.json {
@@ -40,6 +41,19 @@ struct BenchCommand: ParsableCommand {
         } else {
             for key in fields.keys.sorted() { print("\(key): \(String(format: "%.3f", fields[key]!))") }
         }
+    }
+
+    static func milliseconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e6 }
+
+    /// Runs the phases in order and returns each one's milliseconds, keyed "<name>_ms".
+    static func timePhases(_ phases: [(String, () -> Void)]) -> [String: Double] {
+        var result: [String: Double] = [:]
+        for (name, body) in phases {
+            let start = milliseconds()
+            body()
+            result[name + "_ms"] = milliseconds() - start
+        }
+        return result
     }
 
     /// VmHWM from /proc/self/status (peak resident set), in MB.
@@ -72,9 +86,12 @@ struct A2LStep: ParsableCommand {
         let mask = Tensor(shape: [b, t], values: (0..<(b * t)).map { ($0 / 5) % 2 == 0 ? 1 : 0 })
         BenchCommand.report(options, extra: ["gflop_per_step": a2lGigaflop(config, batch: b, frames: t)]) {
             adam.zeroGrad()
-            let loss = model.loss(model(units, ctx), target, mask: mask)
-            loss.backward()
-            adam.update()
+            var loss: Tensor?
+            return BenchCommand.timePhases([
+                ("forward", { loss = model.loss(model(units, ctx), target, mask: mask) }),
+                ("backward", { loss!.backward() }),
+                ("update", { adam.update() }),
+            ])
         }
     }
 }
@@ -101,7 +118,11 @@ struct ConvBlockStep: ParsableCommand {
         let x = Tensor(randomNormal: [options.batch, 6, size, size], rng: &rng)
         BenchCommand.report(options) {
             block.zeroGrad()
-            block(x, ctx).mean().backward()
+            var loss: Tensor?
+            return BenchCommand.timePhases([
+                ("forward", { loss = block(x, ctx).mean() }),
+                ("backward", { loss!.backward() }),
+            ])
         }
     }
 }
@@ -118,6 +139,7 @@ struct GemmPeak: ParsableCommand {
         let n = Double(size)
         BenchCommand.report(options, extra: ["gflop_per_step": 2 * n * n * n / 1e9]) {
             _ = withoutGrad { matmul(a, b) }
+            return [:]
         }
     }
 }
