@@ -23,10 +23,16 @@ struct SyncStep: ParsableCommand {
         let audio = Tensor(randomNormal: [c * (v + 2 * m)] + SyncEncoder.audioShape, rng: &rng)
         BenchCommand.report(options) {
             adam.zeroGrad()
-            let video = model.embedVisual(visual, ctx)
-            let sound = model.embedAudio(audio, ctx).reshaped([c, v + 2 * m, model.config.outputDim])
-            syncMatchingLoss(video: video, audio: sound, offsets: m, temperature: 0.1).loss.backward()
-            adam.update()
+            var loss: Tensor?
+            return BenchCommand.timePhases([
+                ("forward", {
+                    let video = model.embedVisual(visual, ctx)
+                    let sound = model.embedAudio(audio, ctx).reshaped([c, v + 2 * m, model.config.outputDim])
+                    loss = syncMatchingLoss(video: video, audio: sound, offsets: m, temperature: 0.1).loss
+                }),
+                ("backward", { loss!.backward() }),
+                ("update", { adam.update() }),
+            ])
         }
     }
 }
