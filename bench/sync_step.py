@@ -6,16 +6,14 @@ usage: sync_step.py [--batch 4] [--windows 8] [--offsets 6] [--width 1] [--threa
 Prints one JSON object {"ms_per_step": median, "peak_rss_mb": …}.
 """
 import argparse
-import json
 import os
-import resource
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "TrainingTests", "golden"))
 import sync_reference  # noqa: E402
+import harness  # noqa: E402  (bench/, the script's own folder, is on sys.path)
 
 DEFAULT = {"visualChannels": [16, 32, 64, 96, 128], "visualStrides": [2, 2, 2, 2, 2],
            "audioChannels": [16, 32, 64, 96, 128], "audioStrides": [2, 2, 2, 2, 2],
@@ -50,16 +48,7 @@ def main():
         sync_reference.matching_loss(video, sound, m, 0.1)[0].backward()
         adam.step()
 
-    for _ in range(a.warmup):
-        step()
-    times = []
-    for _ in range(max(a.steps, 1)):
-        start = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"ms_per_step": round(times[len(times) // 2], 3), "peak_rss_mb": round(peak, 3)}))
+    harness.time_steps(step, a.steps, a.warmup)
 
 
 if __name__ == "__main__":
