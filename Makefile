@@ -7,7 +7,7 @@ APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswsca
   libswresample-dev libsndfile1-dev libfftw3-dev libopencv-dev opencv-data libopenblas-dev \
   libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
   python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
-  python3-scipy pocketsphinx-testdata
+  python3-scipy pocketsphinx-testdata zlib1g-dev
 PY_PACKAGES := librosa safetensors xxhash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -18,7 +18,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: setup apt python faces build test demo bench preprocess clean
+.PHONY: setup apt python faces build test demo bench preprocess train-sync clean
 
 ## setup: install system packages and Python test tools, then build (idempotent)
 setup: apt python faces build
@@ -70,6 +70,12 @@ demo: build faces
 
 preprocess: build
 	$(CALS) preprocess manifests/$(DATASET).yaml --data $(DATA) --out $(OUT)
+
+## train-sync: train the sync encoder on the processed dataset into runs/sync-$(DATASET)
+## (SYNC_STEPS=N to change the length, RESUME=1 to continue a stopped run)
+SYNC_STEPS ?= 1500
+train-sync: build
+	$(CALS) train sync --data $(OUT) --out runs/sync-$(DATASET) --steps $(SYNC_STEPS) $(if $(RESUME),--resume)
 
 ## bench: speed and memory against the Python reference stack, measured in the same run
 bench: build python

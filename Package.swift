@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenCV", pkgConfig: "opencv4", providers: [.apt(["libopencv-dev"])]),
         // A plain C API over the few OpenCV calls we need (no C++ interop above it).
         .target(name: "COpenCVShim", dependencies: ["COpenCV"],
@@ -38,10 +39,10 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"]),
         .target(name: "NN", dependencies: ["Tensor", "Common"]),
         .target(name: "Models", dependencies: ["NN"]),
-        .target(name: "Training", dependencies: ["Models", "Shards", "Common"]),
+        .target(name: "Training", dependencies: ["Models", "Shards", "CZlib", "Common"]),
         .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"]),
         .target(name: "Pipelines", dependencies: [
-            "Media", "Face", "AudioFeatures", "Shards", "Common",
+            "Media", "Face", "AudioFeatures", "Shards", "Common", "Training",
             .product(name: "Yams", package: "Yams"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "Pipelines"),
@@ -61,6 +62,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Models", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Media", "Face", "TestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Shards", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Shards", "Pipelines", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v5],

@@ -14,6 +14,9 @@ public struct PipelineStages: Sendable {
     public var mel = MelStage()
     public var align = AlignStage()
     public var shard = ShardStage()
+    /// Optional, after `shard`: lip units from a sync encoder over the finished frame shards
+    /// (keyed by its checkpoint, so it never re-keys the frame stages).
+    public var lipUnits: LipUnitsStage?
 
     public init() {}
 
@@ -30,6 +33,14 @@ public struct PipelineStages: Sendable {
             }
             let parameters = mapping.values.first
             let context = "stage '\(name)' parameters"
+            if name == LipUnitsStage.name && names.count == PipelineStages.order.count && lipUnits == nil {
+                let p = try decodeParameters(LipUnitsStage.Parameters.self, from: parameters, file: file, context: context)
+                guard !p.checkpoint.isEmpty else {
+                    throw ManifestError(file, YAMLMapping.line(entry), "\(context): 'checkpoint' is required")
+                }
+                lipUnits = LipUnitsStage(parameters: p)
+                continue
+            }
             guard names.count < PipelineStages.order.count, name == PipelineStages.order[names.count] else {
                 let expected = PipelineStages.order.joined(separator: ", ")
                 throw ManifestError(file, YAMLMapping.line(entry),

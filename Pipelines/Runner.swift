@@ -136,6 +136,7 @@ public final class Runner {
         }
 
         if !work.isEmpty { try process(work, ledger: ledger, summary: &summary) }
+        if let lipUnits = manifest.stages.lipUnits { try lipUnits.run(outFolder: outFolder) { say($0) } }
         summary.seconds = Date().timeIntervalSince(start)
         return summary
     }
