@@ -3,15 +3,21 @@ import Models
 
 /// The context experiments on fixed evaluation windows (SPEC context finding).
 extension A2LEvaluationSet {
-    /// Window curve: for w = 0…(T−1)/2, the audio outside ±w frames of the middle frame is
-    /// zeroed and the unit error is scored at the middle frame only.
-    public func windowCurve(_ model: A2L) -> [(w: Int, score: A2LScore)] {
+    /// Window curve: for w = 0…(T−1)/2 the audio outside ±w frames of the middle frame is zeroed
+    /// and the unit error is scored at the middle frame only. Pretraining scores masked (zeroed)
+    /// steps only, so the curve is measured twice: `masked` with the middle frame's own audio
+    /// zeroed too (what the model was trained to predict: its unit from the context within ±w),
+    /// and `withAudio` with it kept (the literal variant; an unmasked step is never trained).
+    public func windowCurve(_ model: A2L) -> [(w: Int, masked: A2LScore, withAudio: A2LScore)] {
         let middle = (frames - 1) / 2
+        let scored = (0..<frames).map { $0 == middle ? Float(1) : 0 }
         return (0...middle).map { w in
             let keep = (middle - w)...(middle + w)
             let zeroed = (0..<frames).map { keep.contains($0) ? Float(0) : 1 }
-            let scored = (0..<frames).map { $0 == middle ? Float(1) : 0 }
-            return (w, score(model, scored: { _ in scored }, zeroed: { _ in zeroed }))
+            var masked = zeroed
+            masked[middle] = 1
+            return (w, score(model, scored: { _ in scored }, zeroed: { _ in masked }),
+                    score(model, scored: { _ in scored }, zeroed: { _ in zeroed }))
         }
     }
 
@@ -24,12 +30,9 @@ extension A2LEvaluationSet {
     }
 }
 
-/// The smallest w after which the curve stays within `tolerance` of its total fall: the first w
-/// with error(w) − min ≤ tolerance · (error(0) − min) for it and every wider window.
+/// Where the window curve levels off: the first w whose error is within `tolerance` (relative)
+/// of the curve's minimum.
 public func levelOff(_ errors: [Double], tolerance: Double = 0.05) -> Int {
-    guard let low = errors.min(), let first = errors.first else { return 0 }
-    let limit = low + tolerance * (first - low)
-    var w = errors.count - 1
-    while w > 0 && errors[w - 1] <= limit { w -= 1 }
-    return w
+    guard let low = errors.min() else { return 0 }
+    return errors.firstIndex { $0 <= (1 + tolerance) * low } ?? 0
 }

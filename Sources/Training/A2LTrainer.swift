@@ -199,12 +199,12 @@ public final class A2LTrainer {
                 let score = evaluate()
                 record.evalAccuracy = score.cosine
                 try evalLog.append(TrainingRecord(step: step, loss: score.mse, accuracy: score.cosine))
-                progress?.log(String(format: "step %d  loss %.5f  held-out masked MSE %.5f  cosine %.4f",
+                progress?.log(String(format: "step %d  loss %.6f  held-out masked MSE %.6f  cosine %.4f",
                                      step, record.loss, score.mse, score.cosine))
             }
             try log.append(record)
             if step % config.checkpointEvery == 0 || step == config.steps { try saveCheckpoint() }
-            progress?.advance(note: String(format: "loss %.5f", record.loss))
+            progress?.advance(note: String(format: "loss %.6f", record.loss))
         }
     }
 }

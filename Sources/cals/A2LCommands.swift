@@ -113,7 +113,7 @@ struct TrainA2L: ParsableCommand {
             try trainer.run(progress: progress)
             progress.finish()
             if let last = trainer.evalLog.records.last {
-                print(String(format: "held-out masked-unit MSE %.5f, cosine %.4f at step %d", last.loss, last.accuracy, last.step))
+                print(String(format: "held-out masked-unit MSE %.6f, cosine %.4f at step %d", last.loss, last.accuracy, last.step))
             }
             print("checkpoint: \(trainer.checkpointPath)\nplot: \(trainer.plotPath)")
         }
@@ -144,7 +144,7 @@ struct A2LEvaluationOptions: ParsableArguments {
 
 func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     do { try encoder.encode(value).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
         throw InputError(path, "cannot write: \(error.localizedDescription)")
     }
@@ -206,7 +206,7 @@ struct ContextExperiment: ParsableCommand {
     @Option(help: "Output folder (default: context/ beside the checkpoint).") var out: String?
 
     struct Report: Encodable {
-        struct Point: Encodable { let w: Int, mse: Double, cosine: Double }
+        struct Point: Encodable { let w: Int, mse: Double, cosine: Double, mse_middle_audio: Double, cosine_middle_audio: Double }
         struct Gap: Encodable { let checkpoint: String, model: String, mse: Double, cosine: Double }
         let windows: Int, frames: Int, curve: [Point], level_off_w: Int, gap_frames: Int, gap: [Gap]
     }
@@ -219,18 +219,24 @@ struct ContextExperiment: ParsableCommand {
             let (model, config, set) = try options.load()
             guard gap > 0 && gap <= config.frames else { throw ValidationError("--gap must be 1…\(config.frames)") }
             let curve = set.windowCurve(model)
-            let flat = levelOff(curve.map(\.score.mse))
-            let csv = "w,mse,cosine\n" + curve.map { "\($0.w),\($0.score.mse),\($0.score.cosine)" }.joined(separator: "\n") + "\n"
+            let flat = levelOff(curve.map(\.masked.mse))
+            let csv = "w,mse,cosine,mse_middle_audio,cosine_middle_audio\n" + curve.map {
+                "\($0.w),\($0.masked.mse),\($0.masked.cosine),\($0.withAudio.mse),\($0.withAudio.cosine)"
+            }.joined(separator: "\n") + "\n"
             let csvPath = (folder as NSString).appendingPathComponent("window-curve.csv")
             do { try csv.write(toFile: csvPath, atomically: true, encoding: .utf8) } catch {
                 throw InputError(csvPath, "cannot write: \(error.localizedDescription)")
             }
             let pngPath = (folder as NSString).appendingPathComponent("window-curve.png")
-            try plotCurve(curve.map { (Double($0.w), $0.score.mse) }, marker: Double(flat), to: pngPath)
-            print("window curve (\(set.windows.count) windows of \(config.frames) frames; unit error at the middle frame):")
-            print("   w    MSE        cosine")
-            for p in curve { print(String(format: "%4d    %.6f   %.4f", p.w, p.score.mse, p.score.cosine)) }
-            print("levels off at w = \(flat) (±\(String(format: "%.2f", Double(flat) / 25)) s; within 5% of the total fall)")
+            try plotCurve(curve.map { (Double($0.w), $0.masked.mse) }, marker: Double(flat), to: pngPath)
+            print("window curve (\(set.windows.count) windows of \(config.frames) frames; unit error at the middle frame, whose "
+                  + "audio is zeroed as in pretraining; last columns: its audio kept):")
+            print("   w    MSE        cosine    MSE (audio kept)  cosine")
+            for p in curve {
+                print(String(format: "%4d    %.6f   %.4f    %.6f          %.4f", p.w, p.masked.mse, p.masked.cosine,
+                             p.withAudio.mse, p.withAudio.cosine))
+            }
+            print("levels off at w = \(flat) (±\(String(format: "%.2f", Double(flat) / 25)) s; first w within 5% of the lowest error)")
 
             let own = set.gapScore(model, gap: gap)
             var gaps = [Report.Gap(checkpoint: options.checkpoint, model: config.sizeDescription, mse: own.mse, cosine: own.cosine)]
@@ -247,7 +253,8 @@ struct ContextExperiment: ParsableCommand {
             for g in gaps { print(String(format: "  %@  MSE %.6f  cosine %.4f  (%@)", g.model, g.mse, g.cosine, g.checkpoint)) }
             let jsonPath = (folder as NSString).appendingPathComponent("context.json")
             try writeJSON(Report(windows: set.windows.count, frames: config.frames,
-                                 curve: curve.map { .init(w: $0.w, mse: $0.score.mse, cosine: $0.score.cosine) },
+                                 curve: curve.map { .init(w: $0.w, mse: $0.masked.mse, cosine: $0.masked.cosine,
+                                                          mse_middle_audio: $0.withAudio.mse, cosine_middle_audio: $0.withAudio.cosine) },
                                  level_off_w: flat, gap_frames: gap, gap: gaps), to: jsonPath)
             print("csv: \(csvPath)\nplot: \(pngPath)\njson: \(jsonPath)")
         }
