@@ -18,7 +18,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: setup apt python faces build test demo bench preprocess train-sync clean
+.PHONY: setup apt python faces build test demo bench preprocess train-sync pretrain-a2l clean
 
 ## setup: install system packages and Python test tools, then build (idempotent)
 setup: apt python faces build
@@ -76,6 +76,13 @@ preprocess: build
 SYNC_STEPS ?= 1500
 train-sync: build
 	$(CALS) train sync --data $(OUT) --out runs/sync-$(DATASET) --steps $(SYNC_STEPS) $(if $(RESUME),--resume)
+
+## pretrain-a2l: masked A2L pretraining on $(OUT), which needs lip units (the manifest's lip_units
+## stage after a sync run); extra flags via A2L_FLAGS, e.g. A2L_FLAGS="--steps 500 --context 2"
+A2L_RUN ?= runs/a2l-$(DATASET)
+A2L_FLAGS ?=
+pretrain-a2l: build
+	$(CALS) train a2l --data $(OUT) --out $(A2L_RUN) $(A2L_FLAGS)
 
 ## bench: speed and memory against the Python reference stack, measured in the same run
 bench: build python

@@ -7,6 +7,6 @@ struct Cals: ParsableCommand {
         abstract: "Context-Aware Lip-Sync: preprocess talking-face video into shards, train, dub, evaluate.",
         version: "0.1.0",
         subcommands: [ExtractCommand.self, PreprocessCommand.self, StatusCommand.self, MergeCommand.self,
-                      DemoCorpusCommand.self, TrainCommand.self, SyncScoreCommand.self,
-                      BenchCommand.self, MelBenchCommand.self, ShardBenchCommand.self])
+                      DemoCorpusCommand.self, TrainCommand.self, SyncScoreCommand.self, EvalCommand.self,
+                      ExperimentCommand.self, BenchCommand.self, MelBenchCommand.self, ShardBenchCommand.self])
 }
