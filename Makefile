@@ -8,7 +8,7 @@ APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswsca
   libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
   python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
   python3-scipy pocketsphinx-testdata
-PY_PACKAGES := librosa safetensors
+PY_PACKAGES := librosa safetensors xxhash
 VENV := .venv
 PY := $(VENV)/bin/python
 
@@ -18,10 +18,10 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: setup apt python build test demo bench preprocess clean
+.PHONY: setup apt python faces build test demo bench preprocess clean
 
 ## setup: install system packages and Python test tools, then build (idempotent)
-setup: apt python build
+setup: apt python faces build
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do \
@@ -35,8 +35,24 @@ python: $(VENV)/.installed
 $(VENV)/.installed:
 	/usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
-	$(PY) -c "import librosa, safetensors, torch, h5py, cv2, numpy; print('python reference stack ok: torch', torch.__version__, 'librosa', librosa.__version__)"
+	$(PY) -c "import librosa, safetensors, xxhash, torch, h5py, cv2, numpy; print('python reference stack ok: torch', torch.__version__, 'librosa', librosa.__version__)"
 	touch $@
+
+## faces: the real face photos the demo corpus is made of, copied out of packages (idempotent):
+## astronaut.png from Debian's python3-skimage; t1.jpg (group photo) and Tom_Hanks_54745.png from
+## the insightface wheel on PyPI (only these two files are extracted; nothing is installed).
+FACES := data/faces
+INSIGHTFACE := insightface==2.1
+faces: $(FACES)/astronaut.png $(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png
+$(FACES)/astronaut.png:
+	mkdir -p $(FACES) && cp /usr/lib/python3/dist-packages/skimage/data/astronaut.png $@
+$(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png:
+	mkdir -p $(FACES) && tmp=$$(mktemp -d) && \
+	  /usr/bin/python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+	    $(INSIGHTFACE) -d $$tmp && \
+	  /usr/bin/python3 -c "import sys, zipfile, glob; z = zipfile.ZipFile(glob.glob(sys.argv[1] + '/*.whl')[0]); \
+	    [open(sys.argv[2] + '/' + n, 'wb').write(z.read('insightface/data/images/' + n)) for n in sys.argv[3:]]" \
+	    $$tmp $(FACES) $(@F) && rm -rf $$tmp
 
 build:
 	swift build -c release

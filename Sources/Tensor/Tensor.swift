@@ -1,1 +1,143 @@
-// Tensor: see README.md ("Where things live").
+/// A float32 tensor: row-major, always contiguous, shape checked at every op.
+///
+/// Reverse-mode autodiff: an op whose inputs require gradients records its inputs (`parents`)
+/// and a backward closure on its output. `backward()` on a scalar visits the graph in reverse
+/// topological order; each closure reads `out.grad` and adds into its parents' `grad`.
+/// Gradients accumulate (like PyTorch) until `zeroGrad()`.
+public final class Tensor {
+    public let shape: [Int]
+    public let count: Int
+    public let storage: Storage
+    /// Gradient of the loss with respect to this tensor (same count), once backward reached it.
+    public var grad: Storage?
+    /// Leaves (parameters) set this; op outputs inherit it from their inputs.
+    public var requiresGrad: Bool
+    var parents: [Tensor] = []
+    var backwardFn: ((Tensor) -> Void)?
+
+    /// Gradients are recorded only while this is true (see `withoutGrad`).
+    public static var isGradEnabled = true
+
+    public init(shape: [Int], storage: Storage, requiresGrad: Bool = false) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        let n = shape.reduce(1, *)
+        precondition(storage.count == n, "storage of \(storage.count) floats for shape \(shape)")
+        self.shape = shape
+        self.count = n
+        self.storage = storage
+        self.requiresGrad = requiresGrad
+    }
+
+    /// Uninitialised (or zero-filled) tensor of the given shape.
+    public convenience init(shape: [Int], zeroed: Bool = false) {
+        self.init(shape: shape, storage: Storage(count: shape.reduce(1, *), zeroed: zeroed))
+    }
+
+    public convenience init(shape: [Int], values: [Float], requiresGrad: Bool = false) {
+        precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
+        self.init(shape: shape)
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+        self.requiresGrad = requiresGrad
+    }
+
+    public convenience init(shape: [Int], filledWith value: Float) {
+        self.init(shape: shape)
+        data.update(repeating: value, count: count)
+    }
+
+    /// Normal(0, std²) entries from `rng`.
+    public convenience init(randomNormal shape: [Int], std: Float = 1, rng: inout RandomGenerator) {
+        self.init(shape: shape)
+        for i in 0..<count { data[i] = rng.normal() * std }
+    }
+
+    /// Uniform(−bound, bound) entries from `rng` (PyTorch's default Linear/Conv initialisation).
+    public convenience init(randomUniform shape: [Int], bound: Float, rng: inout RandomGenerator) {
+        self.init(shape: shape)
+        for i in 0..<count { data[i] = (2 * rng.uniform() - 1) * bound }
+    }
+
+    public var data: UnsafeMutablePointer<Float> { storage.pointer }
+    public var rank: Int { shape.count }
+    public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+    public var gradValues: [Float]? { grad.map { Array($0.buffer) } }
+    /// The value of a one-element tensor.
+    public var item: Float {
+        precondition(count == 1, "item of a tensor of shape \(shape)")
+        return data[0]
+    }
+
+    /// The gradient buffer, allocated zero-filled on first use.
+    public func gradPointer() -> UnsafeMutablePointer<Float> {
+        if grad == nil { grad = Storage(count: count, zeroed: true) }
+        return grad!.pointer
+    }
+
+    public func zeroGrad() { grad = nil }
+
+    /// A copy that shares nothing with the graph (no parents, no gradient).
+    public func detached() -> Tensor {
+        let t = Tensor(shape: shape)
+        t.data.update(from: data, count: count)
+        return t
+    }
+
+    /// Copies values (same count) into this tensor in place, outside the graph.
+    public func assign(_ other: Tensor) {
+        precondition(other.count == count, "assign \(other.shape) to \(shape)")
+        data.update(from: other.data, count: count)
+    }
+
+    /// Records `parents` and `backward` on this op output when gradients are enabled and some
+    /// parent needs one.
+    func record(_ parents: [Tensor], _ backward: @escaping (Tensor) -> Void) {
+        guard Tensor.isGradEnabled, parents.contains(where: { $0.requiresGrad }) else { return }
+        requiresGrad = true
+        self.parents = parents
+        backwardFn = backward
+    }
+
+    /// Backpropagates from this scalar: sets its gradient to 1, runs every recorded backward
+    /// closure once in reverse topological order, then frees the graph (intermediate gradients
+    /// and saved activations); leaves keep their accumulated `grad`.
+    public func backward() {
+        precondition(count == 1, "backward() needs a scalar, got shape \(shape)")
+        // Iterative depth-first topological sort over nodes that require gradients.
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(Tensor, Bool)] = [(self, false)]
+        while let (node, expanded) = stack.popLast() {
+            if expanded { order.append(node); continue }
+            guard visited.insert(ObjectIdentifier(node)).inserted else { continue }
+            stack.append((node, true))
+            for p in node.parents where p.requiresGrad && !visited.contains(ObjectIdentifier(p)) {
+                stack.append((p, false))
+            }
+        }
+        gradPointer()[0] += 1
+        for node in order.reversed() {
+            guard let fn = node.backwardFn else { continue }
+            if node.grad != nil { fn(node) }
+            node.backwardFn = nil
+            node.parents = []
+            node.grad = nil
+        }
+    }
+}
+
+/// Runs `body` without recording gradients (inference, optimiser updates).
+public func withoutGrad<T>(_ body: () throws -> T) rethrows -> T {
+    let saved = Tensor.isGradEnabled
+    Tensor.isGradEnabled = false
+    defer { Tensor.isGradEnabled = saved }
+    return try body()
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let shown = values.prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")
+        return "Tensor\(shape)[\(shown)\(count > 8 ? ", …" : "")]"
+    }
+}
+
+import Foundation

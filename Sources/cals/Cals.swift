@@ -6,5 +6,7 @@ struct Cals: ParsableCommand {
         commandName: "cals",
         abstract: "Context-Aware Lip-Sync: preprocess talking-face video into shards, train, dub, evaluate.",
         version: "0.1.0",
-        subcommands: [])
+        subcommands: [ExtractCommand.self, PreprocessCommand.self, StatusCommand.self, MergeCommand.self,
+                      BenchCommand.self, DemoCorpusCommand.self,
+                      TrainCommand.self, SyncScoreCommand.self])
 }

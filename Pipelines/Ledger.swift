@@ -1,0 +1,326 @@
+import Foundation
+import GRDB
+
+/// A problem with an output folder or its ledger that the user must resolve.
+public struct LedgerError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What the ledger knows of one item (the latest processing of it).
+public struct LedgerItem: Equatable, Sendable {
+    public var id: String
+    public var source: String
+    public var fingerprint: FileFingerprint
+    public var speaker: String
+    public var split: String
+    public var label: String
+    /// `done`, `quarantined` or `removed`.
+    public var state: String
+    public var error: String
+    /// The key of the item's final output (shard stage) when it was processed.
+    public var key: String
+}
+
+/// Where a run of rows of one item segment lives.
+public struct RowRange: Equatable, Sendable {
+    public var segment: Int
+    public var firstRow: Int
+    public var rowCount: Int
+    public init(segment: Int, firstRow: Int, rowCount: Int) {
+        self.segment = segment
+        self.firstRow = firstRow
+        self.rowCount = rowCount
+    }
+}
+
+/// One shard file recorded in the ledger (file name relative to `<out>/shards`).
+public struct ShardRecord: Equatable, Sendable {
+    public var file: String
+    public var rows: Int
+    public var bytes: Int64
+    public var checksum: String
+    public init(file: String, rows: Int, bytes: Int64, checksum: String) {
+        self.file = file
+        self.rows = rows
+        self.bytes = bytes
+        self.checksum = checksum
+    }
+}
+
+/// An item processed in one run: the source, its fingerprint, the key of every stage's output,
+/// and (when done) its rows in the shard being recorded.
+public struct ProcessedItem: Sendable {
+    public var item: SourceItem
+    public var fingerprint: FileFingerprint
+    public var stageKeys: [(stage: String, key: String)]
+    public var rows: [RowRange]
+}
+
+/// The SQLite ledger of an output folder (`<out>/ledger.sqlite`): items, stage results,
+/// shards and item rows. What is not in the ledger does not exist: shard files are recorded
+/// only after they are complete on disk, in one transaction with the rows they hold.
+///
+/// Schema (version 1):
+///   meta(key PRIMARY KEY, value)                    schema_version, dataset, adapter
+///   items(id PRIMARY KEY, source, size, mtime, fingerprint, speaker, split, label,
+///         state, error, key, updated)               state: done | quarantined | removed
+///   stage_results(item_id, stage, key, state, error, PRIMARY KEY(item_id, stage, key))
+///   shards(file PRIMARY KEY, rows, bytes, checksum, created)
+///   item_rows(item_id, key, segment, shard_file, first_row, row_count)
+public final class Ledger {
+    public static let schemaVersion = 1
+    public static let fileName = "ledger.sqlite"
+
+    public let path: String
+    private let db: DatabaseQueue
+
+    /// Opens (or creates) the ledger of `outFolder` for `dataset` read with `adapter`. Throws
+    /// `LedgerError` if the folder belongs to another dataset or adapter, or the ledger has a
+    /// newer schema.
+    public init(outFolder: String, dataset: String, adapter: String, create: Bool = true) throws {
+        path = (outFolder as NSString).appendingPathComponent(Ledger.fileName)
+        let exists = FileManager.default.fileExists(atPath: path)
+        if !exists && !create { throw LedgerError("\(outFolder): no ledger (\(Ledger.fileName)); nothing was preprocessed here") }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        do {
+            try FileManager.default.createDirectory(atPath: outFolder, withIntermediateDirectories: true)
+            db = try DatabaseQueue(path: path, configuration: configuration)
+            try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+            try db.write { db in
+                try db.execute(sql: "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            }
+        } catch let error as DatabaseError {
+            throw LedgerError("\(path): not a usable ledger: \(error.message ?? "\(error)")")
+        }
+        let meta = try readMeta()
+        if let version = meta["schema_version"].flatMap(Int.init), version > Ledger.schemaVersion {
+            throw LedgerError("\(path): ledger format version \(version) is newer than this cals reads (\(Ledger.schemaVersion)); use a newer cals")
+        }
+        if let other = meta["dataset"], other != dataset, !dataset.isEmpty {
+            throw LedgerError("\(outFolder): made by the manifest of dataset '\(other)', not '\(dataset)'; use another output folder")
+        }
+        if let other = meta["adapter"], other != adapter, !adapter.isEmpty {
+            throw LedgerError("\(outFolder): made with adapter '\(other)', not '\(adapter)'; use another output folder")
+        }
+        if meta["schema_version"] == nil {
+            guard !dataset.isEmpty else { throw LedgerError("\(path): ledger has no dataset") }
+            try createSchema(dataset: dataset, adapter: adapter)
+        }
+    }
+
+    /// Opens an existing ledger whatever its dataset (for status and merge).
+    public convenience init(existing outFolder: String) throws {
+        try self.init(outFolder: outFolder, dataset: "", adapter: "", create: false)
+    }
+
+    private func readMeta() throws -> [String: String] {
+        try guarded {
+            try db.read { db in
+                Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM meta").map {
+                    ($0["key"] as String, $0["value"] as String)
+                })
+            }
+        }
+    }
+
+    public var dataset: String { (try? readMeta()["dataset"]) ?? "" }
+    public var adapter: String { (try? readMeta()["adapter"]) ?? "" }
+
+    private func createSchema(dataset: String, adapter: String) throws {
+        try guarded {
+            try db.write { db in
+                try db.execute(sql: """
+                    CREATE TABLE items(id TEXT PRIMARY KEY, source TEXT NOT NULL, size INTEGER NOT NULL,
+                        mtime REAL NOT NULL, fingerprint TEXT NOT NULL, speaker TEXT NOT NULL,
+                        split TEXT NOT NULL, label TEXT NOT NULL, state TEXT NOT NULL, error TEXT NOT NULL,
+                        key TEXT NOT NULL, updated REAL NOT NULL);
+                    CREATE TABLE stage_results(item_id TEXT NOT NULL, stage TEXT NOT NULL, key TEXT NOT NULL,
+                        state TEXT NOT NULL, error TEXT NOT NULL, PRIMARY KEY(item_id, stage, key));
+                    CREATE TABLE shards(file TEXT PRIMARY KEY, rows INTEGER NOT NULL, bytes INTEGER NOT NULL,
+                        checksum TEXT NOT NULL, created REAL NOT NULL);
+                    CREATE TABLE item_rows(item_id TEXT NOT NULL, key TEXT NOT NULL, segment INTEGER NOT NULL,
+                        shard_file TEXT NOT NULL REFERENCES shards(file), first_row INTEGER NOT NULL,
+                        row_count INTEGER NOT NULL);
+                    CREATE INDEX item_rows_item ON item_rows(item_id, key);
+                    """)
+                for (key, value) in [("schema_version", "\(Ledger.schemaVersion)"), ("dataset", dataset), ("adapter", adapter)] {
+                    try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?)", arguments: [key, value])
+                }
+            }
+        }
+    }
+
+    /// Turns SQLite errors into `LedgerError` naming the ledger file.
+    private func guarded<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as DatabaseError {
+            throw LedgerError("\(path): \(error.message ?? "\(error)")")
+        }
+    }
+
+    // MARK: Reading
+
+    public func items() throws -> [String: LedgerItem] {
+        try guarded {
+            try db.read { db in
+                var out: [String: LedgerItem] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM items") {
+                    let item = LedgerItem(
+                        id: row["id"], source: row["source"],
+                        fingerprint: FileFingerprint(size: row["size"], mtime: row["mtime"], contentHash: row["fingerprint"]),
+                        speaker: row["speaker"], split: row["split"], label: row["label"],
+                        state: row["state"], error: row["error"], key: row["key"])
+                    out[item.id] = item
+                }
+                return out
+            }
+        }
+    }
+
+    public func shards() throws -> [ShardRecord] {
+        try guarded {
+            try db.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM shards ORDER BY created, file").map {
+                    ShardRecord(file: $0["file"], rows: $0["rows"], bytes: $0["bytes"], checksum: $0["checksum"])
+                }
+            }
+        }
+    }
+
+    /// The rows of the current output of every done item: (item id, segment, shard file, first, count).
+    public func currentRows() throws -> [(item: String, segment: Int, shard: String, firstRow: Int, rowCount: Int)] {
+        try guarded {
+            try db.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT r.item_id, r.segment, r.shard_file, r.first_row, r.row_count FROM item_rows r
+                    JOIN items i ON i.id = r.item_id AND i.key = r.key WHERE i.state = 'done'
+                    ORDER BY r.item_id, r.segment
+                    """).map { ($0[0], $0[1], $0[2], $0[3], $0[4]) }
+            }
+        }
+    }
+
+    /// Counts of the latest result of each (item, stage) by (stage, state), removed items left out.
+    public func stageCounts() throws -> [(stage: String, state: String, count: Int)] {
+        try guarded {
+            try db.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT s.stage, s.state, COUNT(*) FROM stage_results s
+                    JOIN items i ON i.id = s.item_id AND i.state != 'removed'
+                    WHERE s.rowid IN (SELECT MAX(rowid) FROM stage_results GROUP BY item_id, stage)
+                    GROUP BY s.stage, s.state
+                    """).map { ($0[0], $0[1], $0[2]) }
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    /// Records a finished shard and the items whose rows it holds, in one transaction. Call only
+    /// after the shard file is complete and renamed into place.
+    public func recordShard(_ shard: ShardRecord, items: [ProcessedItem]) throws {
+        try guarded {
+            try db.write { db in
+                try db.execute(sql: "INSERT INTO shards(file, rows, bytes, checksum, created) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [shard.file, shard.rows, shard.bytes, shard.checksum, Date().timeIntervalSince1970])
+                for processed in items {
+                    let finalKey = processed.stageKeys.last!.key
+                    try upsertItem(db, processed.item, processed.fingerprint, state: "done", error: "", key: finalKey)
+                    try recordStages(db, processed.item.id, processed.stageKeys, failedStage: nil, error: "")
+                    try db.execute(sql: "DELETE FROM item_rows WHERE item_id = ? AND key = ?",
+                                   arguments: [processed.item.id, finalKey])
+                    for range in processed.rows {
+                        try db.execute(sql: """
+                            INSERT INTO item_rows(item_id, key, segment, shard_file, first_row, row_count)
+                            VALUES (?, ?, ?, ?, ?, ?)
+                            """, arguments: [processed.item.id, finalKey, range.segment, shard.file,
+                                             range.firstRow, range.rowCount])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records an item that cannot be processed (at `failedStage`) with its one-line reason.
+    public func recordQuarantine(_ processed: ProcessedItem, failedStage: String, reason: String) throws {
+        try guarded {
+            try db.write { db in
+                try upsertItem(db, processed.item, processed.fingerprint, state: "quarantined", error: reason,
+                               key: processed.stageKeys.last!.key)
+                try recordStages(db, processed.item.id, processed.stageKeys, failedStage: failedStage, error: reason)
+            }
+        }
+    }
+
+    /// Stores a new size/mtime for an item whose content hash did not change.
+    public func touch(_ id: String, fingerprint: FileFingerprint) throws {
+        try guarded {
+            try db.write { db in
+                try db.execute(sql: "UPDATE items SET size = ?, mtime = ? WHERE id = ?",
+                               arguments: [fingerprint.size, fingerprint.mtime, id])
+            }
+        }
+    }
+
+    /// Marks items whose source is gone. Their rows stay in the (immutable) shards.
+    public func markRemoved(_ ids: [String]) throws {
+        try guarded {
+            try db.write { db in
+                for id in ids {
+                    try db.execute(sql: "UPDATE items SET state = 'removed', error = '', updated = ? WHERE id = ?",
+                                   arguments: [Date().timeIntervalSince1970, id])
+                }
+            }
+        }
+    }
+
+    private func upsertItem(_ db: Database, _ item: SourceItem, _ fp: FileFingerprint, state: String,
+                            error: String, key: String) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO items(id, source, size, mtime, fingerprint, speaker, split, label,
+                state, error, key, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [item.id, item.source, fp.size, fp.mtime, fp.contentHash, item.speaker, item.split,
+                             item.label, state, error, key, Date().timeIntervalSince1970])
+    }
+
+    /// One result per stage: done up to `failedStage`, which gets `error`; later stages are not run.
+    private func recordStages(_ db: Database, _ id: String, _ keys: [(stage: String, key: String)],
+                              failedStage: String?, error: String) throws {
+        for (stage, key) in keys {
+            let failed = stage == failedStage
+            try db.execute(sql: "DELETE FROM stage_results WHERE item_id = ? AND stage = ? AND key = ?",
+                           arguments: [id, stage, key])
+            try db.execute(sql: "INSERT INTO stage_results(item_id, stage, key, state, error) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [id, stage, key, failed ? "failed" : "done", failed ? error : ""])
+            if failed { break }
+        }
+    }
+
+    // MARK: Merging
+
+    /// Copies every item, stage result, shard and row of `other` into this ledger. An item
+    /// known to both keeps the most recently updated record. Shard files must be copied by the
+    /// caller (`Merge`).
+    public func merge(from other: Ledger) throws {
+        try guarded {
+            try db.writeWithoutTransaction { db in
+                try db.execute(sql: "ATTACH DATABASE ? AS other", arguments: [other.path])
+                defer { try? db.execute(sql: "DETACH DATABASE other") }
+                try db.inTransaction {
+                    try db.execute(sql: """
+                    INSERT OR IGNORE INTO shards SELECT * FROM other.shards;
+                    DELETE FROM items WHERE id IN (SELECT o.id FROM other.items o JOIN items m ON m.id = o.id
+                                                   WHERE o.updated > m.updated);
+                    INSERT OR IGNORE INTO items SELECT * FROM other.items;
+                    INSERT OR REPLACE INTO stage_results SELECT * FROM other.stage_results;
+                    INSERT INTO item_rows SELECT * FROM other.item_rows o WHERE NOT EXISTS (
+                        SELECT 1 FROM item_rows m WHERE m.item_id = o.item_id AND m.key = o.key
+                        AND m.segment = o.segment AND m.shard_file = o.shard_file);
+                    """)
+                    return .commit
+                }
+            }
+        }
+    }
+}

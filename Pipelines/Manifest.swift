@@ -1,0 +1,97 @@
+import Foundation
+import Yams
+
+/// A dataset's preprocessing, as declared in `manifests/<dataset>.yaml`:
+///
+/// ```yaml
+/// dataset: hdtf
+/// adapter:
+///   kind: hdtf            # hdtf | lrs2 | lrw | folder | demo
+///   options: {}           # adapter options (see Adapters.swift)
+/// stages:                 # decode, face, crop, mel, align, shard, in this order
+///   - decode: {time_limit: 600}
+///   - face: {}
+///   - crop: {margin_below_chin: 0.1}
+///   - mel: {}
+///   - align: {}
+///   - shard: {}
+/// shards:
+///   target_bytes: 1073741824
+/// workers: 2
+/// item_time_limit: 900    # seconds one item may take before it is quarantined
+/// ```
+public struct Manifest: Sendable {
+    public var file: String
+    public var dataset: String
+    public var adapter: AdapterSpec
+    public var stages: PipelineStages
+    /// A shard is closed once its frames + mel reach this many bytes (default 1 GiB).
+    public var shardTargetBytes: Int
+    public var workers: Int
+    public var itemTimeLimit: Double
+
+    public init(file: String, dataset: String, adapter: AdapterSpec, stages: PipelineStages = PipelineStages(),
+                shardTargetBytes: Int = 1 << 30, workers: Int = 2, itemTimeLimit: Double = 900) {
+        self.file = file
+        self.dataset = dataset
+        self.adapter = adapter
+        self.stages = stages
+        self.shardTargetBytes = shardTargetBytes
+        self.workers = workers
+        self.itemTimeLimit = itemTimeLimit
+    }
+
+    public static func load(_ path: String) throws -> Manifest {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ManifestError(path, 0, "cannot read the manifest")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> Manifest {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            let (line, problem) = Manifest.location(of: error)
+            throw ManifestError(file, line, "not valid YAML: \(problem)")
+        }
+        guard let root else { throw ManifestError(file, 1, "the manifest is empty") }
+        var top = try YAMLMapping(root, file: file, context: "manifest")
+        let dataset = try top.string("dataset")
+
+        var adapterMap = try YAMLMapping(try top.required("adapter"), file: file, context: "adapter")
+        let kindName = try adapterMap.string("kind")
+        guard let kind = AdapterKind(rawValue: kindName) else {
+            throw adapterMap.error("kind", "is '\(kindName)', not one of \(AdapterKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let adapter = try AdapterSpec(kind: kind, options: adapterMap.value("options"), file: file)
+        try adapterMap.finish()
+
+        let stages = try PipelineStages(try top.required("stages"), file: file)
+
+        var shardBytes = 1 << 30
+        if let shardsNode = top.value("shards") {
+            var shards = try YAMLMapping(shardsNode, file: file, context: "shards")
+            shardBytes = try shards.int("target_bytes", default: shardBytes)
+            guard shardBytes > 0 else { throw shards.error("target_bytes", "must be positive") }
+            try shards.finish()
+        }
+        let workers = try top.int("workers", default: 2)
+        guard (1...64).contains(workers) else { throw top.error("workers", "must be between 1 and 64") }
+        let timeLimit = try top.double("item_time_limit", default: 900)
+        guard timeLimit > 0 else { throw top.error("item_time_limit", "must be positive") }
+        try top.finish()
+        return Manifest(file: file, dataset: dataset, adapter: adapter, stages: stages,
+                        shardTargetBytes: shardBytes, workers: workers, itemTimeLimit: timeLimit)
+    }
+
+    private static func location(of error: YamlError) -> (Int, String) {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+             .composer(_, let problem, let mark, _):
+            return (mark.line, problem)
+        default: return (0, "\(error)")
+        }
+    }
+}

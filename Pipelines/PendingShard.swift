@@ -1,0 +1,76 @@
+import Foundation
+import Shards
+
+/// The shard a run is filling. Items are appended whole (every segment of an item as one
+/// `items` row of the shard); `close()` finishes the file (temporary name, fsync, rename) and
+/// returns what the caller must then record in the ledger. Until that record, the rows do not
+/// exist: a run killed before it leaves a file the next run deletes.
+final class PendingShard {
+    let folder: String
+    let parameters: String
+    let runTag: String
+    private var sequence = 0
+    private var writer: ShardWriter?
+    private var name = ""
+    private var items: [ProcessedItem] = []
+
+    init(folder: String, stages: PipelineStages, runTag: String) {
+        self.folder = folder
+        self.parameters = stages.description
+        self.runTag = runTag
+    }
+
+    /// Bytes written to the open shard so far (0 when none is open).
+    var byteCount: Int { writer?.bytesWritten ?? 0 }
+
+    /// Writes the rows of one item to the open shard (opening one if needed).
+    func append(_ item: ProcessedItem, _ output: ItemOutput) throws {
+        if writer == nil {
+            name = "\(ShardFiles.prefix)\(runTag)-\(String(format: "%04d", sequence)).h5"
+            writer = try ShardWriter(path: (folder as NSString).appendingPathComponent(name),
+                                     parameters: parameters, creator: "cals \(calsVersion)")
+        }
+        let writer = writer!
+        var processed = item
+        let unit = output.mel.count / max(output.rowCount, 1)
+        for range in output.segmentRanges {
+            writer.beginItem(ShardItem(id: "\(item.item.id)#\(range.segment)", source: item.item.source,
+                                       fingerprint: item.fingerprint.contentHash, speaker: item.item.speaker,
+                                       split: item.item.split))
+            for row in range.firstRow ..< range.firstRow + range.rowCount { try writer.append(frame: output.frames[row]) }
+            try writer.append(melUnits: Array(output.mel[range.firstRow * unit ..< (range.firstRow + range.rowCount) * unit]))
+            let written = try writer.endItem()
+            processed.rows.append(RowRange(segment: range.segment, firstRow: written.firstRow, rowCount: written.rowCount))
+        }
+        items.append(processed)
+    }
+
+    /// Finishes the open shard; returns its record and the items it holds, or nil if none is open.
+    func close() throws -> (ShardRecord, [ProcessedItem])? {
+        guard let writer else { return nil }
+        let summary = try writer.finish()
+        let done = (ShardRecord(file: name, rows: summary.rows, bytes: Int64(summary.bytes), checksum: summary.checksum),
+                    items)
+        self.writer = nil
+        items = []
+        sequence += 1
+        return done
+    }
+}
+
+/// The version written into every output file's `creator` attribute.
+public let calsVersion = "0.1.0"
+
+extension ItemOutput {
+    /// Writes these rows as the single-video file of `cals extract` (frames, mel, boxes,
+    /// segment; attributes source, fps, sample rate, parameters), renamed into place when complete.
+    public func writeExtractFile(to path: String, source: String, stages: PipelineStages) throws {
+        let writer = try ExtractFileWriter(path: path, source: source, parameters: stages.description,
+                                           creator: "cals \(calsVersion)")
+        for row in 0..<rowCount {
+            try writer.append(frame: frames[row], box: Array(boxes[row * 4 ..< row * 4 + 4]), segment: Int(segments[row]))
+        }
+        try writer.append(melUnits: mel)
+        try writer.finish()
+    }
+}

@@ -1,1 +1,0 @@
-// Pipelines: stages, manifests, runner, ledger, adapters.

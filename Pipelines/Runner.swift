@@ -1,0 +1,222 @@
+import Common
+import Foundation
+
+/// `--partition i/n`: the items whose id hashes to i modulo n (0 ≤ i < n), so n independent
+/// runs share a dataset without talking to each other.
+public struct Partition: Equatable, Sendable, CustomStringConvertible {
+    public let index: Int
+    public let count: Int
+
+    public init(index: Int, count: Int) throws {
+        guard count >= 1, (0..<count).contains(index) else {
+            throw LedgerError("partition \(index)/\(count): needs n ≥ 1 and 0 ≤ i < n")
+        }
+        self.index = index
+        self.count = count
+    }
+
+    /// Parses `i/n`.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]) else {
+            throw LedgerError("partition '\(text)': expected i/n, for example 0/4")
+        }
+        try self.init(index: i, count: n)
+    }
+
+    public func contains(_ id: String) -> Bool {
+        Int(stringHash64(id) % UInt64(count)) == index
+    }
+
+    public var description: String { "\(index)/\(count)" }
+}
+
+/// What a run did.
+public struct RunSummary: Sendable {
+    public var listed = 0
+    public var processed = 0
+    public var upToDate = 0
+    /// Items quarantined by this run, with their one-line reasons.
+    public var quarantined: [(id: String, reason: String)] = []
+    /// Items still quarantined from an earlier run (unchanged source and parameters).
+    public var stillQuarantined = 0
+    public var removed = 0
+    public var rows = 0
+    public var shardsWritten: [String] = []
+    public var seconds = 0.0
+
+    public var lines: [String] {
+        var out = ["processed \(processed), up to date \(upToDate), quarantined \(quarantined.count)"
+                   + (stillQuarantined > 0 ? " (+\(stillQuarantined) unchanged from earlier runs)" : "")
+                   + (removed > 0 ? ", removed \(removed)" : "")
+                   + "; \(rows) rows in \(shardsWritten.count) new shard(s); \(Progress.clock(seconds))"]
+        if processed == 0 && quarantined.isEmpty { out.append("everything is up to date") }
+        out += quarantined.map { "quarantined \($0.id): \($0.reason)" }
+        return out
+    }
+}
+
+/// Runs a manifest over a data folder into an output folder (`<out>/ledger.sqlite`,
+/// `<out>/shards/*.h5`): lists items, skips the up-to-date ones without decoding, processes the
+/// rest on `workers` threads, appends new shards, quarantines bad files.
+public final class Runner {
+    public let manifest: Manifest
+    public let dataRoot: String
+    public let outFolder: String
+    public let partition: Partition?
+    public var log: FileHandle = .standardError
+
+    public init(manifest: Manifest, dataRoot: String, outFolder: String, partition: Partition? = nil) {
+        self.manifest = manifest
+        self.dataRoot = dataRoot
+        self.outFolder = outFolder
+        self.partition = partition
+    }
+
+    public var shardsFolder: String { (outFolder as NSString).appendingPathComponent("shards") }
+
+    /// An item to (re)process, with everything the ledger will need.
+    private struct Work {
+        var item: SourceItem
+        var fingerprint: FileFingerprint
+        var keys: [(stage: String, key: String)]
+    }
+
+    public func run() throws -> RunSummary {
+        let start = Date()
+        let ledger = try Ledger(outFolder: outFolder, dataset: manifest.dataset, adapter: manifest.adapter.kind.rawValue)
+        try ShardFiles.prepare(folder: shardsFolder, ledger: ledger) { self.say($0) }
+
+        var summary = RunSummary()
+        var listing = try manifest.adapter.listItems(root: dataRoot)
+        if let partition { listing = listing.filter { partition.contains($0.id) } }
+        summary.listed = listing.count
+
+        // Decide, without decoding, what needs work.
+        let known = try ledger.items()
+        var work: [Work] = []
+        for item in listing {
+            let path = (dataRoot as NSString).appendingPathComponent(item.source)
+            let old = known[item.id].flatMap { $0.state == "removed" ? nil : $0 }
+            var fingerprint: FileFingerprint
+            var unreadable: Error?
+            do {
+                fingerprint = try FileFingerprint.of(path, known: old?.fingerprint)
+            } catch {
+                // Not a readable regular file: keyed on what stat says, so a fix re-runs it.
+                let stat = try? FileFingerprint.stat(path)
+                fingerprint = FileFingerprint(size: stat?.size ?? -1, mtime: stat?.mtime ?? 0, contentHash: "unreadable")
+                unreadable = error
+            }
+            let keys = manifest.stages.keys(fingerprint: fingerprint.contentHash)
+            if let old, old.fingerprint.contentHash == fingerprint.contentHash, old.key == keys.last!.key,
+               old.source == item.source, unreadable == nil || old.fingerprint == fingerprint {
+                if old.fingerprint != fingerprint { try ledger.touch(item.id, fingerprint: fingerprint) }
+                if old.state == "quarantined" { summary.stillQuarantined += 1 } else { summary.upToDate += 1 }
+                continue
+            }
+            if let unreadable {
+                try quarantine(Work(item: item, fingerprint: fingerprint, keys: keys), DecodeStage.name,
+                               "\(unreadable)", ledger, &summary)
+                continue
+            }
+            work.append(Work(item: item, fingerprint: fingerprint, keys: keys))
+        }
+        let listed = Set(listing.map(\.id))
+        let gone = known.values.filter {
+            $0.state != "removed" && !listed.contains($0.id) && (partition?.contains($0.id) ?? true)
+        }.map(\.id).sorted()
+        if !gone.isEmpty {
+            try ledger.markRemoved(gone)
+            summary.removed = gone.count
+        }
+
+        if !work.isEmpty { try process(work, ledger: ledger, summary: &summary) }
+        if let lipUnits = manifest.stages.lipUnits { try lipUnits.run(outFolder: outFolder) { say($0) } }
+        summary.seconds = Date().timeIntervalSince(start)
+        return summary
+    }
+
+    private func say(_ line: String) { log.write((line + "\n").data(using: .utf8)!) }
+
+    private func quarantine(_ work: Work, _ stage: String, _ reason: String, _ ledger: Ledger,
+                            _ summary: inout RunSummary) throws {
+        try ledger.recordQuarantine(ProcessedItem(item: work.item, fingerprint: work.fingerprint,
+                                                  stageKeys: work.keys, rows: []),
+                                    failedStage: stage, reason: reason)
+        summary.quarantined.append((work.item.id, reason))
+    }
+
+    /// Processes `work` on `manifest.workers` threads; results are appended to the open shard
+    /// (closed and recorded once it reaches the target size, and at the end).
+    private func process(_ work: [Work], ledger: Ledger, summary: inout RunSummary) throws {
+        let progress = Progress(label: manifest.dataset, total: work.count, unit: "items", output: log)
+        let shardWriter = PendingShard(folder: shardsFolder, stages: manifest.stages,
+                                       runTag: ShardFiles.runTag(partition: partition))
+        let lock = NSLock()
+        var next = 0
+        var firstError: Error?
+        var frames = 0
+        var localSummary = summary
+        let started = Date()
+
+        /// Runs under `lock`: hands one result to the ledger / open shard.
+        func deliver(_ w: Work, _ result: Result<ItemOutput, Error>) throws {
+            switch result {
+            case .success(let output):
+                localSummary.processed += 1
+                localSummary.rows += output.rowCount
+                frames += output.decodedFrameCount
+                try shardWriter.append(ProcessedItem(item: w.item, fingerprint: w.fingerprint, stageKeys: w.keys, rows: []),
+                                       output)
+                if shardWriter.byteCount >= manifest.shardTargetBytes {
+                    try flush()
+                }
+            case .failure(let error):
+                let stage = (error as? StageFailure)?.stage ?? DecodeStage.name
+                let reason = "\((error as? StageFailure)?.error ?? error)"
+                try quarantine(w, stage, reason, ledger, &localSummary)
+                progress.log("quarantined \(w.item.id): \(reason)")
+            }
+            let rate = Double(frames) / max(Date().timeIntervalSince(started), 1e-6)
+            progress.advance(note: String(format: "%.0f frames/s", rate))
+        }
+        func flush() throws {
+            guard let (record, items) = try shardWriter.close() else { return }
+            try ledger.recordShard(record, items: items)
+            localSummary.shardsWritten.append(record.file)
+        }
+
+        let workerCount = min(manifest.workers, work.count)
+        let group = DispatchGroup()
+        for _ in 0..<workerCount {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                let pipeline: ItemPipeline
+                do { pipeline = try ItemPipeline(stages: self.manifest.stages) } catch {
+                    lock.lock(); firstError = firstError ?? error; lock.unlock(); return
+                }
+                while true {
+                    lock.lock()
+                    guard firstError == nil, next < work.count else { lock.unlock(); return }
+                    let w = work[next]
+                    next += 1
+                    lock.unlock()
+                    let path = (self.dataRoot as NSString).appendingPathComponent(w.item.source)
+                    let result = Result { try pipeline.process(path, timeLimit: self.manifest.itemTimeLimit) }
+                    lock.lock()
+                    do { try deliver(w, result) } catch { firstError = firstError ?? error }
+                    lock.unlock()
+                }
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        group.wait()
+        if let firstError { throw firstError }
+        try flush()
+        progress.finish()
+        summary = localSummary
+    }
+}

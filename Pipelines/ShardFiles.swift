@@ -1,0 +1,45 @@
+import Foundation
+
+/// The shard files of an output folder (`<out>/shards`) against the ledger.
+public enum ShardFiles {
+    /// Our shard names: `shard-<run tag>-<sequence>.h5`.
+    static let prefix = "shard-"
+
+    /// A tag unique to one run: UTC time, partition, random bits.
+    static func runTag(partition: Partition?) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let part = partition.map { "p\($0.index)of\($0.count)-" } ?? ""
+        return "\(formatter.string(from: Date()))-\(part)\(String(format: "%08x", UInt32.random(in: .min ... .max)))"
+    }
+
+    /// Before a run: every shard the ledger records must be present with its recorded size
+    /// (else `LedgerError`: missing or truncated); our files the ledger does not record (left by
+    /// an interrupted run: complete but unrecorded shards, temporary files) are deleted, since
+    /// what is not in the ledger does not exist. Other files are left alone with a warning.
+    public static func prepare(folder: String, ledger: Ledger, say: (String) -> Void) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let recorded = try ledger.shards()
+        for shard in recorded {
+            let path = (folder as NSString).appendingPathComponent(shard.file)
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                  let size = attributes[.size] as? NSNumber else {
+                throw LedgerError("\(path): shard recorded in the ledger is missing")
+            }
+            guard size.int64Value == shard.bytes else {
+                throw LedgerError("\(path): shard is \(size.int64Value) bytes, the ledger recorded \(shard.bytes) (truncated or replaced)")
+            }
+        }
+        let names = Set(recorded.map(\.file))
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder) where !names.contains(name) {
+            let path = (folder as NSString).appendingPathComponent(name)
+            if name.hasPrefix(prefix) || name.hasPrefix(".\(prefix)") {
+                try FileManager.default.removeItem(atPath: path)
+                say("removed \(name): not recorded in the ledger (left by an interrupted run)")
+            } else {
+                say("warning: \(path) is not a shard of this ledger; left alone")
+            }
+        }
+    }
+}

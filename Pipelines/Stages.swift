@@ -1,0 +1,76 @@
+import AudioFeatures
+import Common
+import Face
+import Foundation
+import Media
+
+/// For stages whose numbers are all fixed by SPEC §1: nothing to set, only the version keys them.
+public struct NoParameters: Codable, Equatable, Sendable, DefaultConstructible {
+    public init() {}
+}
+
+extension FaceParameters: DefaultConstructible {}
+
+/// `decode`: video file → 25 fps RGB frames (streamed) and 16 kHz mono audio.
+public struct DecodeStage: Stage {
+    public static let name = "decode"
+    public static let version = 1
+    public let parameters: NoParameters
+    public init(parameters: NoParameters = NoParameters()) { self.parameters = parameters }
+
+    /// Opens the video stream; throws `InputError` for unreadable files and files without audio.
+    public func openVideo(_ path: String, timeLimit: TimeInterval) throws -> VideoDecoder {
+        let decoder = try VideoDecoder(path: path, timeLimit: timeLimit)
+        guard decoder.hasAudio else { throw InputError(path, "no audio stream") }
+        return decoder
+    }
+
+    public func audio(_ path: String, timeLimit: TimeInterval) throws -> AudioClip {
+        try decodeAudio(path: path, sampleRate: MelSpectrogram.sampleRate, timeLimit: timeLimit)
+    }
+}
+
+/// `face` (with `crop`): frames → face tracks per shot → 128×128 crops (FaceTrackProcessor).
+public struct FaceStage: Stage {
+    public static let name = "face"
+    public static let version = FaceParameters.version
+    public let parameters: FaceParameters
+    public init(parameters: FaceParameters = FaceParameters()) { self.parameters = parameters }
+
+    public func tracker(detector: FaceDetector) throws -> FaceTrackProcessor {
+        try FaceTrackProcessor(detector: detector, parameters: parameters)
+    }
+}
+
+/// `mel`: audio → log-mel [F, 80] (SPEC §1).
+public struct MelStage: Stage {
+    public static let name = "mel"
+    public static let version = 1
+    public let parameters: NoParameters
+    public init(parameters: NoParameters = NoParameters()) { self.parameters = parameters }
+
+    public func run(_ audio: AudioClip, mel: MelSpectrogram) throws -> [Float] {
+        guard audio.sampleRate == MelSpectrogram.sampleRate else { throw MelError.sampleRate(audio.sampleRate) }
+        return mel.logMel(audio.samples)
+    }
+}
+
+/// `align`: log-mel + video frame count → audio units [N, 80, 4], one per video frame.
+public struct AlignStage: Stage {
+    public static let name = "align"
+    public static let version = 1
+    public let parameters: NoParameters
+    public init(parameters: NoParameters = NoParameters()) { self.parameters = parameters }
+
+    public func run(logMel: [Float], videoFrameCount: Int) -> [Float] {
+        MelSpectrogram.audioUnits(logMel: logMel, videoFrameCount: videoFrameCount)
+    }
+}
+
+/// `shard`: segments → HDF5 shards (SPEC §2); its key is the key of an item's rows.
+public struct ShardStage: Stage {
+    public static let name = "shard"
+    public static let version = 1
+    public let parameters: NoParameters
+    public init(parameters: NoParameters = NoParameters()) { self.parameters = parameters }
+}

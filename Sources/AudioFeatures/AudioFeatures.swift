@@ -1,1 +1,0 @@
-// AudioFeatures: see README.md ("Where things live").

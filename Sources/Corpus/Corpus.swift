@@ -1,1 +1,0 @@
-// Corpus: see README.md ("Where things live").

@@ -1,0 +1,48 @@
+import Tensor
+
+/// What a forward pass needs besides its input: train or eval mode, and the random generator
+/// that draws dropout keys (saved in checkpoints so a resumed run draws the same ones).
+public final class Context {
+    public var training: Bool
+    public var rng: RandomGenerator
+
+    public init(training: Bool = true, seed: UInt64 = 0) {
+        self.training = training
+        rng = RandomGenerator(seed: seed)
+    }
+
+    /// Inverted dropout in training mode (identity in eval mode or when p = 0).
+    public func dropout(_ x: Tensor, p: Float) -> Tensor {
+        training && p > 0 ? x.dropout(p: p, key: rng.next()) : x
+    }
+
+    /// A fresh dropout key in training mode, nil otherwise.
+    public func dropoutKey(p: Float) -> UInt64? { training && p > 0 ? rng.next() : nil }
+}
+
+/// A layer or model: its tensors by PyTorch state-dict name (dotted, e.g. `layers.0.norm1.weight`).
+public protocol Module: AnyObject {
+    /// Trainable tensors (requiresGrad), in a fixed order.
+    var parameters: [(String, Tensor)] { get }
+    /// Non-trainable state saved with the weights (batch-norm running statistics).
+    var buffers: [(String, Tensor)] { get }
+}
+
+extension Module {
+    public var buffers: [(String, Tensor)] { [] }
+    /// Parameters then buffers: everything a checkpoint holds for this module.
+    public var stateDict: [(String, Tensor)] { parameters + buffers }
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.1.count } }
+    public func zeroGrad() { for (_, p) in parameters { p.zeroGrad() } }
+}
+
+/// Prefixes child names: ("norm1", [("weight", w)]) → [("norm1.weight", w)].
+public func prefixed(_ prefix: String, _ items: [(String, Tensor)]) -> [(String, Tensor)] {
+    items.map { ("\(prefix).\($0.0)", $0.1) }
+}
+
+/// A trainable tensor.
+func parameter(_ t: Tensor) -> Tensor {
+    t.requiresGrad = true
+    return t
+}

@@ -1,1 +1,0 @@
-// NN: see README.md ("Where things live").

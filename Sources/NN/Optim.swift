@@ -1,0 +1,74 @@
+import Foundation
+import Tensor
+
+/// torch.optim.Adam (not AdamW: weight decay is added to the gradient), per parameter p with
+/// gradient g at step t:
+///   g ← g + λ·p;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
+///   p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + ε)
+/// Parameters without a gradient this step are skipped (and their moments left alone).
+public final class Adam {
+    public let parameters: [(String, Tensor)]
+    public var learningRate: Float
+    public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    /// First and second moments, by parameter (same order as `parameters`).
+    public let m: [Tensor], v: [Tensor]
+    /// Steps taken so far.
+    public var step = 0
+
+    public init(_ parameters: [(String, Tensor)], learningRate: Float = 1e-3, beta1: Float = 0.9,
+                beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
+        m = parameters.map { Tensor(shape: $0.1.shape, zeroed: true) }
+        v = parameters.map { Tensor(shape: $0.1.shape, zeroed: true) }
+    }
+
+    /// One update of every parameter that has a gradient.
+    public func update() {
+        step += 1
+        let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
+        let stepSize = learningRate / bc1, bc2Root = bc2.squareRoot()
+        let (b1, b2, eps, wd) = (beta1, beta2, self.eps, weightDecay)
+        for (i, (_, p)) in parameters.enumerated() {
+            guard let grad = p.grad else { continue }
+            let P = p.data, G = grad.pointer, M = m[i].data, V = v[i].data
+            parallelRanges(p.count) { r in
+                for j in r {
+                    let g = G[j] + wd * P[j]
+                    M[j] = b1 * M[j] + (1 - b1) * g
+                    V[j] = b2 * V[j] + (1 - b2) * g * g
+                    P[j] -= stepSize * M[j] / (V[j].squareRoot() / bc2Root + eps)
+                }
+            }
+        }
+    }
+
+    public func zeroGrad() { for (_, p) in parameters { p.zeroGrad() } }
+
+    /// Moments by name for checkpoints: `<prefix>m.<param>`, `<prefix>v.<param>`.
+    public func state(prefix: String = "optimizer.") -> [(String, Tensor)] {
+        zip(parameters, zip(m, v)).flatMap { param, mv in
+            [("\(prefix)m.\(param.0)", mv.0), ("\(prefix)v.\(param.0)", mv.1)]
+        }
+    }
+}
+
+/// torch.nn.utils.clip_grad_norm_: scales all gradients by maxNorm / (‖g‖ + 1e-6) when the
+/// global L2 norm ‖g‖ exceeds maxNorm. Returns ‖g‖ before clipping.
+@discardableResult
+public func clipGradNorm(_ parameters: [(String, Tensor)], maxNorm: Float) -> Float {
+    var total: Double = 0
+    for (_, p) in parameters { if let g = p.grad { for x in g.buffer { total += Double(x * x) } } }
+    let norm = Float(total.squareRoot())
+    let coef = maxNorm / (norm + 1e-6)
+    if coef < 1 {
+        for (_, p) in parameters { if let g = p.grad { for j in 0..<g.count { g.pointer[j] *= coef } } }
+    }
+    return norm
+}
+
+/// Linear learning-rate warm-up: base · min(1, step / warmupSteps), step counted from 1.
+public func warmupLearningRate(base: Float, step: Int, warmupSteps: Int) -> Float {
+    warmupSteps <= 0 ? base : base * min(1, Float(step) / Float(warmupSteps))
+}

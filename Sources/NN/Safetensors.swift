@@ -1,0 +1,109 @@
+import Foundation
+import Common
+import Tensor
+
+/// The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian
+/// header length, a JSON header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__":
+/// {string: string}}, then the raw little-endian tensor bytes. Only F32 tensors are written and read.
+public enum Safetensors {
+    /// Writes tensors (in the given order) and string metadata, atomically: a temporary file in the
+    /// same folder renamed over `path`.
+    public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to path: String) throws {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        for (name, t) in tensors {
+            guard header[name] == nil else { throw InputError(path, "tensor name \(name) used twice") }
+            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * t.count]] as [String: Any]
+            offset += 4 * t.count
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))   // pad to 8 bytes
+        var file = Data(capacity: 8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
+        file.append(json)
+        for (_, t) in tensors { file.append(UnsafeBufferPointer(start: t.data, count: t.count)) }   // x86/ARM: little-endian
+        let temp = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        do {
+            try file.write(to: URL(fileURLWithPath: temp))
+            guard rename(temp, path) == 0 else { throw InputError(path, String(cString: strerror(errno))) }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temp)
+            if error is InputError { throw error }
+            throw InputError(path, "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    /// Reads every tensor and the metadata. Malformed files throw InputError, they never trap.
+    public static func read(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        guard let file = FileManager.default.contents(atPath: path) else { throw InputError(path, "cannot read file") }
+        guard file.count >= 8 else { throw InputError(path, "too short for a safetensors header") }
+        let headerLength = file.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(file.count - 8) else { throw InputError(path, "header length \(headerLength) beyond end of file") }
+        let dataStart = 8 + Int(headerLength)
+        guard let header = try? JSONSerialization.jsonObject(with: file.subdata(in: 8..<dataStart)) as? [String: Any] else {
+            throw InputError(path, "header is not a JSON object")
+        }
+        var tensors: [String: Tensor] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in header {
+            if name == "__metadata__" {
+                metadata = value as? [String: String] ?? [:]
+                continue
+            }
+            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
+            else { throw InputError(path, "tensor \(name): malformed header entry") }
+            guard dtype == "F32" else { throw InputError(path, "tensor \(name) has dtype \(dtype); only F32 is supported") }
+            let count = shape.reduce(1, *)
+            guard shape.allSatisfy({ $0 >= 0 }), offsets[1] - offsets[0] == 4 * count, offsets[0] >= 0,
+                  dataStart + offsets[1] <= file.count
+            else { throw InputError(path, "tensor \(name): data offsets \(offsets) do not fit shape \(shape) and file size") }
+            let t = Tensor(shape: shape)
+            file.withUnsafeBytes { raw in
+                UnsafeMutableRawPointer(t.data).copyMemory(from: raw.baseAddress! + dataStart + offsets[0], byteCount: 4 * count)
+            }
+            tensors[name] = t
+        }
+        return (tensors, metadata)
+    }
+}
+
+/// A training checkpoint: model state dict, Adam moments (`optimizer.m.*`, `optimizer.v.*`), and
+/// in the metadata the Adam step and the random generator's state, so a resumed run continues
+/// exactly where it stopped.
+public enum Checkpoint {
+    public static func save(_ model: Module, optimizer: Adam, context: Context, to path: String,
+                            extra: [String: String] = [:]) throws {
+        var metadata = extra
+        metadata["step"] = String(optimizer.step)
+        metadata["rng"] = context.rng.stateWords.map(String.init).joined(separator: ",")
+        try Safetensors.write(model.stateDict + optimizer.state(), metadata: metadata, to: path)
+    }
+
+    /// Loads into existing tensors (names and shapes must match). Returns the metadata.
+    @discardableResult
+    public static func load(_ path: String, into model: Module, optimizer: Adam?, context: Context?) throws -> [String: String] {
+        let (tensors, metadata) = try Safetensors.read(path)
+        try copy(tensors, into: model.stateDict + (optimizer?.state() ?? []), path: path)
+        if let optimizer {
+            guard let step = metadata["step"].flatMap(Int.init) else { throw InputError(path, "metadata has no optimiser step") }
+            optimizer.step = step
+        }
+        if let context {
+            let words = (metadata["rng"] ?? "").split(separator: ",").compactMap { UInt64($0) }
+            guard words.count == 4 else { throw InputError(path, "metadata has no random generator state") }
+            context.rng = RandomGenerator(state: words)
+        }
+        return metadata
+    }
+
+    /// Copies tensors by name into `targets`; every target must be present with its shape.
+    public static func copy(_ tensors: [String: Tensor], into targets: [(String, Tensor)], path: String) throws {
+        for (name, target) in targets {
+            guard let t = tensors[name] else { throw InputError(path, "missing tensor \(name)") }
+            guard t.shape == target.shape else { throw InputError(path, "tensor \(name) has shape \(t.shape), expected \(target.shape)") }
+            target.assign(t)
+        }
+    }
+}

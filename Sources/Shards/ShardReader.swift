@@ -1,0 +1,182 @@
+import Common
+import Foundation
+
+/// T consecutive rows of one item: frames [T, 128, 128, 3] uint8 and mel [T, 80, 4] float32.
+public struct ShardWindow: Sendable {
+    public let item: ShardItem
+    /// First row of the window, counted from the item's first row.
+    public let offset: Int
+    public let length: Int
+    public let frames: [UInt8]
+    public let mel: [Float]
+}
+
+/// Opens a frame shard, checks it and serves windows of rows. Every problem with the file —
+/// not HDF5, truncated, foreign, another format version, inconsistent tables — is an
+/// `InputError(path, reason)`. HDF5's chunk cache (sized by `cacheBytes`) keeps recently read
+/// frame chunks, so overlapping or nearby random windows cost little. Thread-safe (all HDF5
+/// calls are serialised).
+public final class ShardReader: @unchecked Sendable {
+    public let path: String
+    public let parameters: String
+    public let creator: String
+    /// Segments in row order.
+    public let items: [ShardItem]
+    public let rowCount: Int
+    private let frames: HDF5Dataset
+    private let mel: HDF5Dataset
+
+    /// - Parameter cacheBytes: chunk cache for `frames` (a frame chunk is ≤ 48 KiB).
+    public init(path: String, cacheBytes: Int = 16 << 20) throws {
+        self.path = path
+        do {
+            let file = try openForReading(path)
+            try checkFormat(file, ShardFormat.shardFormat)
+            parameters = try stringAttribute(file, "parameters")
+            creator = try stringAttribute(file, "creator")
+            frames = try checkedDataset(file, "frames", .uint8, [ShardFormat.frameSize, ShardFormat.frameSize, 3],
+                                        cacheBytes: cacheBytes)
+            mel = try checkedDataset(file, "mel", .float32, [ShardFormat.melBins, ShardFormat.melFramesPerUnit])
+            rowCount = frames.rowCount
+            guard mel.rowCount == rowCount else {
+                throw InputError(path, "\(rowCount) frames but \(mel.rowCount) mel rows")
+            }
+            items = try Self.readItems(file, rowCount: rowCount)
+        } catch let error as HDF5Error {
+            throw InputError(path, "unreadable shard: \(error.detail)")
+        }
+    }
+
+    private static func readItems(_ file: HDF5File, rowCount: Int) throws -> [ShardItem] {
+        let path = file.path
+        let columns = try ShardItem.stringFields.map { name -> [String] in
+            let column = try checkedDataset(file, "items/\(name)", .string, [])
+            return try column.readStrings(rows: 0..<column.rowCount)
+        }
+        let first: [Int64] = try checkedDataset(file, "items/first_row", .int64, []).read(rows: 0..<columns[0].count)
+        let count: [Int64] = try checkedDataset(file, "items/row_count", .int64, []).read(rows: 0..<columns[0].count)
+        guard columns.allSatisfy({ $0.count == columns[0].count }) else {
+            throw InputError(path, "items table columns differ in length")
+        }
+        var items: [ShardItem] = []
+        var end = 0
+        for i in 0..<columns[0].count {
+            let item = ShardItem(id: columns[0][i], source: columns[1][i], fingerprint: columns[2][i],
+                                 speaker: columns[3][i], split: columns[4][i],
+                                 firstRow: Int(first[i]), rowCount: Int(count[i]))
+            guard item.firstRow == end, item.rowCount > 0 else {
+                throw InputError(path, "item \(item.id) rows \(item.firstRow)+\(item.rowCount) do not follow row \(end)")
+            }
+            end += item.rowCount
+            items.append(item)
+        }
+        guard end == rowCount else { throw InputError(path, "items cover \(end) rows but the shard has \(rowCount)") }
+        return items
+    }
+
+    /// The item with `id`, if the shard has it.
+    public func item(id: String) -> ShardItem? { items.first { $0.id == id } }
+
+    /// Rows `offset ..< offset + length` of `item`.
+    public func window(_ item: ShardItem, offset: Int, length: Int) throws -> ShardWindow {
+        guard offset >= 0, length > 0, offset + length <= item.rowCount else {
+            throw InputError(path, "window \(offset)+\(length) outside item \(item.id) of \(item.rowCount) rows")
+        }
+        let rows = (item.firstRow + offset)..<(item.firstRow + offset + length)
+        return ShardWindow(item: item, offset: offset, length: length,
+                           frames: try frames(rows: rows), mel: try mel(rows: rows))
+    }
+
+    /// Frames of shard rows `rows`: [rows.count, 128, 128, 3].
+    public func frames(rows: Range<Int>) throws -> [UInt8] { try read(frames, rows) }
+
+    /// Audio units of shard rows `rows`: [rows.count, 80, 4].
+    public func mel(rows: Range<Int>) throws -> [Float] { try read(mel, rows) }
+
+    private func read<T: HDF5Element>(_ dataset: HDF5Dataset, _ rows: Range<Int>) throws -> [T] {
+        do { return try dataset.read(rows: rows) } catch let error as HDF5Error {
+            throw InputError(path, "damaged shard: \(error.detail)")
+        }
+    }
+}
+
+/// Opens a lip-unit shard: `units` [N, 1024] (float16 files are widened to Float on read).
+public final class LipUnitReader: @unchecked Sendable {
+    public let path: String
+    /// File name of the frame shard the rows belong to.
+    public let frameShard: String
+    /// Hash of the sync encoder checkpoint that produced the units.
+    public let checkpoint: String
+    public let rowCount: Int
+    private let units: HDF5Dataset
+
+    public init(path: String) throws {
+        self.path = path
+        do {
+            let file = try openForReading(path)
+            try checkFormat(file, ShardFormat.lipUnitFormat)
+            frameShard = try stringAttribute(file, "frame_shard")
+            checkpoint = try stringAttribute(file, "checkpoint")
+            let units = try file.dataset("units")
+            guard units.type == .float32 || units.type == .float16, units.shape.count == 2,
+                  units.shape[1] == ShardFormat.lipUnitSize else {
+                throw InputError(path, "units is \(units.type) \(units.shape), expected float32/float16 [N, 1024]")
+            }
+            self.units = units
+            rowCount = units.rowCount
+        } catch let error as HDF5Error {
+            throw InputError(path, "unreadable lip-unit shard: \(error.detail)")
+        }
+    }
+
+    /// Units of rows `rows`: [rows.count, 1024].
+    public func units(rows: Range<Int>) throws -> [Float] {
+        do {
+            if units.type == .float16 { return try (units.read(rows: rows) as [Float16]).map { Float($0) } }
+            return try units.read(rows: rows)
+        } catch let error as HDF5Error {
+            throw InputError(path, "damaged lip-unit shard: \(error.detail)")
+        }
+    }
+}
+
+/// Opens a file we are about to read, with plain words for the commonest problems.
+func openForReading(_ path: String) throws -> HDF5File {
+    guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
+        throw InputError(path, "no such file")
+    }
+    guard (attributes[.size] as? NSNumber)?.intValue ?? 0 > 0 else { throw InputError(path, "empty file") }
+    return try HDF5File(readingAt: path)
+}
+
+/// Checks the `format` and `format_version` attributes of a file we are about to read.
+func checkFormat(_ file: HDF5File, _ format: String) throws {
+    guard case .string(let found)? = try file.attribute("format"), found == format else {
+        throw InputError(file.path, "not a \(format) file (no matching 'format' attribute)")
+    }
+    guard case .int(let version)? = try file.attribute("format_version") else {
+        throw InputError(file.path, "no format_version attribute")
+    }
+    guard version == ShardFormat.version else {
+        throw InputError(file.path, "\(format) format version \(version); this cals reads version \(ShardFormat.version)")
+    }
+}
+
+func stringAttribute(_ file: HDF5File, _ name: String) throws -> String {
+    guard case .string(let value)? = try file.attribute(name) else {
+        throw InputError(file.path, "missing string attribute '\(name)'")
+    }
+    return value
+}
+
+/// Opens `name` and checks its element type and the dimensions after the first.
+func checkedDataset(_ file: HDF5File, _ name: String, _ type: HDF5ElementType, _ rowShape: [Int],
+                    cacheBytes: Int? = nil) throws -> HDF5Dataset {
+    guard file.contains(name) else { throw InputError(file.path, "no dataset '\(name)'") }
+    let dataset = try file.dataset(name, chunkCacheBytes: cacheBytes)
+    guard dataset.type == type, Array(dataset.shape.dropFirst()) == rowShape else {
+        throw InputError(file.path, "dataset '\(name)' is \(dataset.type) \(dataset.shape), expected \(type) [N"
+                         + rowShape.map { ", \($0)" }.joined() + "]")
+    }
+    return dataset
+}

@@ -1,1 +1,0 @@
-// Shards: see README.md ("Where things live").

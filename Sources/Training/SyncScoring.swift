@@ -1,0 +1,100 @@
+import Common
+import Foundation
+import Models
+import NN
+import Tensor
+
+/// Sync distance and confidence of one clip in the manner of LSE-D / LSE-C (SPEC §4), from OUR
+/// sync encoder, so the values are not comparable with published SyncNet numbers.
+/// Offset convention: offset k means the audio matching video frame t is at t + k (the audio is
+/// late by k frames).
+public struct SyncScore: Equatable {
+    /// The offset with the smallest mean distance.
+    public let offset: Int
+    /// LSE-D style: mean Euclidean distance between embeddings at `offset`.
+    public let distance: Float
+    /// LSE-C style: median − minimum of the mean distances over all offsets.
+    public let confidence: Float
+    /// Mean distance at offsets −M…M.
+    public let meanDistances: [Float]
+}
+
+/// Cosine similarities between every scorable video window of a clip and the audio windows at
+/// offsets −M…M. A video window centred on t is scorable when the audio windows t−M … t+M lie
+/// inside the clip with their ±2 units: M + 2 ≤ t ≤ T − 3 − M.
+public struct OffsetSimilarities {
+    public let maxOffset: Int
+    public let centres: [Int]
+    /// [W, 2M + 1]: cosines[w·(2M+1) + M + k] = cos(video(centres[w]), audio(centres[w] + k))
+    public let cosines: [Float]
+
+    /// Fewest frames a clip needs for ±M.
+    public static func minimumFrames(maxOffset m: Int) -> Int { 2 * m + 5 }
+
+    /// Embeds the clip (frames [T, 128, 128, 3], units [T, 80, 4]) in eval mode, `chunk` windows at a time.
+    public init(model: SyncEncoder, frames: [UInt8], mel: [Float], maxOffset m: Int, source: String, chunk: Int = 64) throws {
+        let t = frames.count / (128 * 128 * 3)
+        guard t >= Self.minimumFrames(maxOffset: m) else {
+            throw InputError(source, "clip of \(t) frames is too short for offsets ±\(m): needs at least \(Self.minimumFrames(maxOffset: m)) frames")
+        }
+        let audioCentres = Array(2...(t - 3)), videoCentres = Array((m + 2)...(t - 3 - m))
+        let ctx = Context(training: false)
+        let audio = mel.withUnsafeBufferPointer { u in
+            embedInChunks(audioCentres, chunk) { model.embedAudio(SyncEncoder.audioInput(mel: u, centres: $0), ctx) }
+        }
+        let video = frames.withUnsafeBufferPointer { embedVisualInChunks(model, frames: $0, centres: videoCentres, chunk: chunk) }
+        let d = model.config.outputDim, k = 2 * m + 1
+        var cosines = [Float](repeating: 0, count: videoCentres.count * k)
+        for (w, c) in videoCentres.enumerated() {
+            for j in 0..<k {
+                let a = (c - m + j - 2) * d, v = w * d   // audio row of centre c − m + j
+                var dot: Float = 0
+                for i in 0..<d { dot += video[v + i] * audio[a + i] }
+                cosines[w * k + j] = dot
+            }
+        }
+        maxOffset = m
+        centres = videoCentres
+        self.cosines = cosines
+    }
+
+    /// Fraction of windows whose most similar audio window is at offset 0 (chance 1 / (2M + 1)).
+    public var accuracy: Double {
+        let k = 2 * maxOffset + 1
+        var hits = 0
+        for w in 0..<centres.count {
+            let row = cosines[(w * k)..<((w + 1) * k)]
+            if row.indices.max(by: { row[$0] < row[$1] })! - w * k == maxOffset { hits += 1 }
+        }
+        return Double(hits) / Double(max(centres.count, 1))
+    }
+
+    /// Distances √(2 − 2cos) (embeddings are unit vectors) averaged over windows per offset.
+    public var score: SyncScore {
+        let k = 2 * maxOffset + 1
+        var mean = [Float](repeating: 0, count: k)
+        for w in 0..<centres.count { for j in 0..<k { mean[j] += max(0, 2 - 2 * cosines[w * k + j]).squareRoot() } }
+        mean = mean.map { $0 / Float(max(centres.count, 1)) }
+        let best = mean.indices.min { mean[$0] < mean[$1] }!
+        let sorted = mean.sorted()
+        return SyncScore(offset: best - maxOffset, distance: mean[best], confidence: sorted[k / 2] - mean[best],
+                         meanDistances: mean)
+    }
+}
+
+/// Visual embeddings (eval mode) of the windows centred on `centres`: [centres.count, D] flat.
+public func embedVisualInChunks(_ model: SyncEncoder, frames: UnsafeBufferPointer<UInt8>, centres: [Int], chunk: Int) -> [Float] {
+    let ctx = Context(training: false)
+    return embedInChunks(centres, chunk) { model.embedVisual(SyncEncoder.visualInput(frames: frames, centres: $0), ctx) }
+}
+
+/// Runs `embed` on `centres` in chunks without recording gradients: [centres.count, D] flat.
+func embedInChunks(_ centres: [Int], _ chunk: Int, _ embed: ([Int]) -> Tensor) -> [Float] {
+    var out: [Float] = []
+    withoutGrad {
+        for start in stride(from: 0, to: centres.count, by: chunk) {
+            out += embed(Array(centres[start..<min(start + chunk, centres.count)])).values
+        }
+    }
+    return out
+}

@@ -1,0 +1,206 @@
+import Common
+import Foundation
+import Models
+import NN
+import Tensor
+
+/// Everything that defines a sync-encoder training run; stored in its checkpoints so `--resume`
+/// continues the same run.
+public struct SyncTrainingConfig: Codable, Equatable, Sendable {
+    public var steps = 600
+    /// Clips per batch, drawn speaker first (uniform over training speakers), then clip.
+    public var clipsPerBatch = 4
+    /// Consecutive video windows per clip; they share the clip's audio windows.
+    public var windowsPerClip = 8
+    /// Candidate offsets −L…L of the matching loss (each clip's V + 2L audio windows are shared
+    /// by its V video windows). Smaller than `maxOffset` to keep the audio stream's share of a
+    /// step small; the near offsets (the hard negatives) are all in.
+    public var lossOffsets = 6
+    /// Candidate offsets −M…M of the evaluation (M = 15: 31 candidates).
+    public var maxOffset = 15
+    /// Fixed softmax temperature τ: logits = cos / τ. Cosines of non-negative unit vectors lie in
+    /// [0, 1], so τ = 0.1 gives logits in [0, 10].
+    public var temperature: Float = 0.1
+    public var learningRate: Float = 1e-3
+    public var checkpointEvery = 100
+    public var evalEvery = 50
+    /// Held-out clips scored at each evaluation (all of their windows).
+    public var evalClips = 8
+    /// Speakers never trained on, for evaluation; empty = the last speaker in sorted order.
+    public var heldOutSpeakers: [String] = []
+    public var seed: UInt64 = 1
+    public var model = SyncEncoder.Config()
+    public init() {}
+
+    /// Frames a clip needs for one training sample: V windows with ±L audio, each ±2 units.
+    public var minimumTrainingFrames: Int { windowsPerClip + 2 * lossOffsets + 4 }
+}
+
+/// Trains the sync encoder (SPEC §3) on a `FrameDataset`: Adam on the multi-way matching loss,
+/// held-out offset accuracy every `evalEvery` steps, an atomic checkpoint (model, Adam moments,
+/// random state, config) every `checkpointEvery` steps and at the end, `log.csv` and `plot.png`
+/// beside it.
+public final class SyncTrainer {
+    public let config: SyncTrainingConfig
+    public let model: SyncEncoder
+    public let optimizer: Adam
+    public let context: Context
+    public let outFolder: String
+    /// Training clips grouped by speaker; held-out clips.
+    public let trainClips: [[FrameDataset.Clip]]
+    public let evalClips: [FrameDataset.Clip]
+    public let log: TrainingLog
+
+    public static let checkpointName = "checkpoint.safetensors"
+    public var checkpointPath: String { (outFolder as NSString).appendingPathComponent(Self.checkpointName) }
+    public var plotPath: String { (outFolder as NSString).appendingPathComponent("plot.png") }
+    public var step: Int { optimizer.step }
+
+    /// A new run, or with `resume` the run whose checkpoint is in `out` (its config wins, except
+    /// `steps`, which may be raised to train longer).
+    public init(config: SyncTrainingConfig, data: FrameDataset, out: String, resume: Bool = false) throws {
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        outFolder = out
+        var config = config
+        let checkpoint = (out as NSString).appendingPathComponent(Self.checkpointName)
+        var saved: SyncTrainingConfig?
+        if resume {
+            saved = try SyncCheckpoint.trainingConfig(checkpoint)
+            saved!.steps = config.steps
+            config = saved!
+        }
+        self.config = config
+        context = Context(training: true, seed: config.seed)
+        model = SyncEncoder(config.model, rng: &context.rng)
+        optimizer = Adam(model.parameters, learningRate: config.learningRate)
+        if saved != nil { try Checkpoint.load(checkpoint, into: model, optimizer: optimizer, context: context) }
+
+        let heldOut = config.heldOutSpeakers.isEmpty ? Array(data.speakers.suffix(1)) : config.heldOutSpeakers
+        let trainSpeakers = data.speakers.filter { !heldOut.contains($0) }
+        guard !trainSpeakers.isEmpty, trainSpeakers.count < data.speakers.count else {
+            throw InputError(data.folder, "needs at least two speakers (one held out for evaluation); found \(data.speakers)")
+        }
+        trainClips = trainSpeakers.map { s in
+            data.clips.filter { $0.item.speaker == s && $0.rowCount >= config.minimumTrainingFrames }
+        }.filter { !$0.isEmpty }
+        guard !trainClips.isEmpty else {
+            throw InputError(data.folder, "no training clip has the \(config.minimumTrainingFrames) frames a batch window needs "
+                             + "(\(config.windowsPerClip) windows ± \(config.lossOffsets) offsets)")
+        }
+        let minimum = OffsetSimilarities.minimumFrames(maxOffset: config.maxOffset)
+        evalClips = Array(data.clips.filter { heldOut.contains($0.item.speaker) && $0.rowCount >= minimum }.prefix(config.evalClips))
+        guard !evalClips.isEmpty else {
+            throw InputError(data.folder, "held-out speakers \(heldOut) have no clip of \(minimum) frames or more")
+        }
+        log = try TrainingLog(path: (out as NSString).appendingPathComponent("log.csv"), keepingUpTo: resume ? optimizer.step : nil)
+    }
+
+    /// Input tensors of one batch: visual [C·V, 15, 64, 128], audio [C·(V + 2L), 1, 80, 20].
+    func sampleBatch() throws -> (visual: Tensor, audio: Tensor) {
+        let (v, m) = (config.windowsPerClip, config.lossOffsets)
+        var visual: [Tensor] = [], audio: [Tensor] = []
+        for _ in 0..<config.clipsPerBatch {
+            let speaker = trainClips[context.rng.int(below: trainClips.count)]
+            let clip = speaker[context.rng.int(below: speaker.count)]
+            // first video centre t0 ∈ [L + 2, T − 3 − L − (V − 1)]
+            let lo = m + 2, t0 = lo + context.rng.int(below: clip.rowCount - config.minimumTrainingFrames + 1)
+            let rows = try clip.rows((t0 - m - 2)..<(t0 + v - 1 + m + 3))
+            // local row of centre t0 is m + 2
+            let frames = Array(rows.frames[((m) * 128 * 128 * 3)..<((m + v + 4) * 128 * 128 * 3)])   // rows t0−2 … t0+V+1
+            visual.append(frames.withUnsafeBufferPointer { SyncEncoder.visualInput(frames: $0, centres: Array(2..<(2 + v))) })
+            audio.append(rows.mel.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(2..<(2 + v + 2 * m))) })
+        }
+        return (withoutGrad { concat(visual, axis: 0) }, withoutGrad { concat(audio, axis: 0) })
+    }
+
+    /// One Adam step on a fresh batch; returns its loss and batch accuracy (argmax at offset 0).
+    public func trainStep() throws -> TrainingRecord {
+        let batch = try sampleBatch()
+        context.training = true
+        optimizer.zeroGrad()
+        let video = model.embedVisual(batch.visual, context)
+        let audio = model.embedAudio(batch.audio, context)
+            .reshaped([config.clipsPerBatch, config.windowsPerClip + 2 * config.lossOffsets, config.model.outputDim])
+        let (loss, logits) = syncMatchingLoss(video: video, audio: audio, offsets: config.lossOffsets, temperature: config.temperature)
+        loss.backward()
+        optimizer.update()
+        let k = 2 * config.lossOffsets + 1, l = logits.values
+        let hits = (0..<logits.shape[0]).filter { w in
+            let row = l[(w * k)..<((w + 1) * k)]
+            return row.indices.max { row[$0] < row[$1] }! - w * k == config.lossOffsets
+        }.count
+        return TrainingRecord(step: step, loss: Double(loss.item), accuracy: Double(hits) / Double(logits.shape[0]))
+    }
+
+    /// Held-out accuracy of picking offset 0 among −M…M, over every window of the eval clips.
+    public func evaluate() throws -> Double {
+        var hits = 0.0, windows = 0
+        for clip in evalClips {
+            let rows = try clip.rows(0..<clip.rowCount)
+            let s = try OffsetSimilarities(model: model, frames: rows.frames, mel: rows.mel, maxOffset: config.maxOffset,
+                                           source: clip.item.id)
+            hits += s.accuracy * Double(s.centres.count)
+            windows += s.centres.count
+        }
+        return hits / Double(max(windows, 1))
+    }
+
+    public func saveCheckpoint() throws {
+        try Checkpoint.save(model, optimizer: optimizer, context: context, to: checkpointPath,
+                            extra: try SyncCheckpoint.metadata(config))
+        try log.plot(to: plotPath, chance: 1 / Double(2 * config.maxOffset + 1))
+    }
+
+    /// Trains until `config.steps`, reporting each step to `progress`.
+    public func run(progress: Common.Progress? = nil) throws {
+        while step < config.steps {
+            var record = try trainStep()
+            if step % config.evalEvery == 0 || step == config.steps { record.evalAccuracy = try evaluate() }
+            try log.append(record)
+            if let eval = record.evalAccuracy {
+                progress?.log(String(format: "step %d  loss %.4f  batch accuracy %.3f  held-out accuracy %.3f",
+                                     step, record.loss, record.accuracy, eval))
+            }
+            if step % config.checkpointEvery == 0 || step == config.steps { try saveCheckpoint() }
+            progress?.advance(note: String(format: "loss %.3f", record.loss))
+        }
+    }
+}
+
+/// Reading sync-encoder checkpoints: the metadata keys the trainer writes, and the model alone
+/// for inference (lip units, sync scores).
+public enum SyncCheckpoint {
+    static let kindKey = "kind", kind = "cals-sync-encoder", configKey = "sync_training_config"
+
+    /// The metadata `Checkpoint.save` gets: the kind and the training config as JSON.
+    public static func metadata(_ config: SyncTrainingConfig) throws -> [String: String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return [kindKey: kind, configKey: String(decoding: try encoder.encode(config), as: UTF8.self)]
+    }
+
+    /// The training config stored in the checkpoint at `path`.
+    public static func trainingConfig(_ path: String) throws -> SyncTrainingConfig {
+        let (_, metadata) = try Safetensors.read(path)
+        return try trainingConfig(metadata, path: path)
+    }
+
+    static func trainingConfig(_ metadata: [String: String], path: String) throws -> SyncTrainingConfig {
+        guard metadata[kindKey] == kind, let json = metadata[configKey] else {
+            throw InputError(path, "not a sync encoder checkpoint (no '\(kind)' metadata)")
+        }
+        do { return try JSONDecoder().decode(SyncTrainingConfig.self, from: Data(json.utf8)) } catch {
+            throw InputError(path, "unreadable sync encoder config in the metadata: \(error)")
+        }
+    }
+
+    /// The model of a checkpoint, in eval mode use (BN running statistics).
+    public static func loadModel(_ path: String) throws -> SyncEncoder {
+        let (tensors, metadata) = try Safetensors.read(path)
+        let config = try trainingConfig(metadata, path: path)
+        var rng = RandomGenerator(seed: 0)
+        let model = SyncEncoder(config.model, rng: &rng)
+        try Checkpoint.copy(tensors, into: model.stateDict, path: path)
+        return model
+    }
+}

@@ -1,1 +1,0 @@
-// Training: see README.md ("Where things live").

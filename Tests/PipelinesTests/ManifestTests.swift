@@ -1,0 +1,80 @@
+import Foundation
+import Pipelines
+import TestSupport
+import XCTest
+
+final class ManifestTests: XCTestCase {
+    private let valid = """
+        dataset: hdtf
+        adapter:
+          kind: hdtf
+        stages:
+          - decode: {}
+          - face: {chin_margin: 0.25, min_iou: 0.5}
+          - mel: {}
+          - align: {}
+          - shard: {}
+        shards:
+          target_bytes: 1000
+        workers: 1
+        """
+
+    func testEveryShippedManifestParses() throws {
+        let folder = TestEnv.repoRoot.appendingPathComponent("manifests")
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
+        XCTAssertEqual(Set(names), ["hdtf.yaml", "lrs2.yaml", "lrw.yaml", "folder.yaml", "demo.yaml"])
+        for name in names {
+            let manifest = try Manifest.load(folder.appendingPathComponent(name).path)
+            XCTAssertEqual(manifest.dataset + ".yaml", name)
+            XCTAssertEqual(manifest.adapter.kind.rawValue + ".yaml", name)
+            XCTAssertEqual(manifest.shardTargetBytes, 1 << 30)
+        }
+    }
+
+    func testTypedValuesAndDefaults() throws {
+        let m = try Manifest.parse(valid, file: "m.yaml")
+        XCTAssertEqual(m.stages.face.parameters.chinMargin, 0.25)
+        XCTAssertEqual(m.stages.face.parameters.minIoU, 0.5)
+        XCTAssertEqual(m.stages.face.parameters.cropSize, 128)  // default kept
+        XCTAssertEqual(m.shardTargetBytes, 1000)
+        XCTAssertEqual(m.workers, 1)
+        XCTAssertEqual(m.itemTimeLimit, 900)
+    }
+
+    private func assertError(_ text: String, line: Int, contains needle: String,
+                             file: StaticString = #filePath, sourceLine: UInt = #line) {
+        XCTAssertThrowsError(try Manifest.parse(text, file: "bad.yaml"), file: file, line: sourceLine) { error in
+            guard let e = error as? ManifestError else { return XCTFail("not a ManifestError: \(error)", file: file, line: sourceLine) }
+            XCTAssertEqual(e.file, "bad.yaml", file: file, line: sourceLine)
+            XCTAssertEqual(e.line, line, "\(e)", file: file, line: sourceLine)
+            XCTAssertTrue(e.description.contains(needle), "\(e) lacks \(needle)", file: file, line: sourceLine)
+            XCTAssertTrue(e.description.hasPrefix("bad.yaml:\(line): "), "\(e)", file: file, line: sourceLine)
+        }
+    }
+
+    func testErrorsNameFileLineAndKey() {
+        assertError(valid + "\ncolour: blue", line: 13, contains: "unknown key 'colour'")
+        assertError(valid.replacingOccurrences(of: "workers: 1", with: "workers: two"), line: 12, contains: "key 'workers' must be an integer")
+        assertError(valid.replacingOccurrences(of: "chin_margin: 0.25", with: "chin_margin: wide"), line: 6, contains: "key 'chin_margin' must be a number")
+        assertError(valid.replacingOccurrences(of: "min_iou", with: "min_iou_typo"), line: 6, contains: "unknown key 'min_iou_typo'")
+        assertError(valid.replacingOccurrences(of: "kind: hdtf", with: "kind: youtube"), line: 3, contains: "key 'kind' is 'youtube'")
+        assertError(valid.replacingOccurrences(of: "kind: hdtf", with: "kind: hdtf\n  options: {sets: [main]}"), line: 4, contains: "unknown key 'sets'")
+        assertError(valid.replacingOccurrences(of: "  - mel: {}\n", with: ""), line: 7, contains: "unexpected stage 'align'")
+        assertError(valid.replacingOccurrences(of: "  - shard: {}\n", with: ""), line: 5, contains: "missing stage 'shard'")
+        assertError(valid.replacingOccurrences(of: "target_bytes: 1000", with: "target_bytes: [1]"), line: 11, contains: "key 'target_bytes' must be an integer")
+        assertError(valid.replacingOccurrences(of: "dataset: hdtf\n", with: ""), line: 1, contains: "missing key 'dataset'")
+        assertError("dataset: [unclosed", line: 2, contains: "not valid YAML")
+        assertError(valid.replacingOccurrences(of: "chin_margin: 0.25", with: "chin_margin: -1"), line: 6, contains: "chinMargin")
+    }
+
+    func testParameterChangeChangesKeysFromThatStageOn() throws {
+        let a = try Manifest.parse(valid, file: "a").stages
+        let b = try Manifest.parse(valid.replacingOccurrences(of: "0.25", with: "0.3"), file: "b").stages
+        let ka = a.keys(fingerprint: "f"), kb = b.keys(fingerprint: "f")
+        XCTAssertEqual(ka.map(\.stage), ["decode", "face", "mel", "align", "shard"])
+        XCTAssertEqual(ka[0].key, kb[0].key)
+        for i in 1..<5 { XCTAssertNotEqual(ka[i].key, kb[i].key) }
+        XCTAssertNotEqual(a.keys(fingerprint: "g").last!.key, ka.last!.key)
+        XCTAssertEqual(a.keys(fingerprint: "f").last!.key, ka.last!.key)
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import Pipelines
+import Shards
+import TestSupport
+import XCTest
+
+/// Test media and helpers for runs of the real `cals` binary.
+enum Fixture {
+    static let face = "/usr/lib/python3/dist-packages/skimage/data/astronaut.png"
+
+    /// A talking-head stand-in: the astronaut photo, slowly panning, 256×256 at 25 fps, with a
+    /// sine tone of `frequency` Hz; `seconds` long.
+    static func clip(_ path: String, frequency: Int = 440, seconds: Double = 1.2, audio: Bool = true,
+                     photo: String = face) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        var args = ["-loop", "1", "-framerate", "25", "-t", "\(seconds)", "-i", photo]
+        if audio { args += ["-f", "lavfi", "-t", "\(seconds)", "-i", "sine=frequency=\(frequency):sample_rate=16000"] }
+        args += ["-vf", "scale=288:288,crop=256:256:'16+8*sin(t*3)':16,format=yuv420p",
+                 "-c:v", "libx264", "-preset", "ultrafast", "-r", "25"]
+        args += audio ? ["-c:a", "aac", "-shortest"] : ["-an"]
+        try ffmpeg(args + [path])
+    }
+
+    /// A clip with no face: a flat grey picture with a tone.
+    static func faceless(_ path: String) throws {
+        try ffmpeg(["-f", "lavfi", "-i", "color=c=gray:s=256x256:r=25:d=1.2", "-f", "lavfi", "-t", "1.2",
+                    "-i", "sine=frequency=300:sample_rate=16000", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", path])
+    }
+
+    /// A `folder`-adapter manifest with small shards.
+    static func manifest(_ path: String, targetBytes: Int = 3_000_000, chinMargin: Double = 0.15,
+                         workers: Int = 2, timeLimit: Double = 60) throws {
+        let text = """
+            dataset: clips
+            adapter:
+              kind: folder
+            stages:
+              - decode: {}
+              - face: {chin_margin: \(chinMargin)}
+              - mel: {}
+              - align: {}
+              - shard: {}
+            shards:
+              target_bytes: \(targetBytes)
+            workers: \(workers)
+            item_time_limit: \(timeLimit)
+            """
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    static func cals(_ arguments: [String]) throws -> CommandResult {
+        try run(TestEnv.calsBinary, arguments)
+    }
+
+    /// `cals preprocess`, failing the test on a non-zero exit.
+    @discardableResult
+    static func preprocess(_ manifest: String, data: String, out: String, extra: [String] = [],
+                           file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let r = try cals(["preprocess", manifest, "--data", data, "--out", out] + extra)
+        XCTAssertEqual(r.status, 0, "preprocess failed: \(r.stderr)", file: file, line: line)
+        return r.stdout
+    }
+
+    /// What h5py (nothing of ours) reads back: for every current item (ledger rows joined with
+    /// the shards), its row count and hashes of its frames and mel rows; shapes and dtypes are
+    /// checked in Python.
+    struct Readback: Equatable {
+        var items: [String: String]   // id → "rows:framesHash:melHash"
+        var shardFiles: Int
+    }
+
+    static let readbackScript = """
+        import sys, json, sqlite3, hashlib, os
+        import h5py, numpy as np
+        out = sys.argv[1]
+        db = sqlite3.connect(os.path.join(out, "ledger.sqlite"))
+        rows = db.execute(\"\"\"SELECT r.item_id, r.segment, r.shard_file, r.first_row, r.row_count FROM item_rows r
+            JOIN items i ON i.id = r.item_id AND i.key = r.key WHERE i.state = 'done'
+            ORDER BY r.item_id, r.segment\"\"\").fetchall()
+        files = {}
+        items = {}
+        for item, seg, shard, first, count in rows:
+            if shard not in files:
+                f = h5py.File(os.path.join(out, "shards", shard), "r")
+                n = f["frames"].shape[0]
+                assert f["frames"].dtype == np.uint8 and f["frames"].shape[1:] == (128, 128, 3), f["frames"]
+                assert f["mel"].dtype == np.float32 and f["mel"].shape == (n, 80, 4), f["mel"]
+                assert "items" in f, list(f.keys())
+                files[shard] = f
+            f = files[shard]
+            fr = f["frames"][first:first + count]
+            me = f["mel"][first:first + count]
+            assert fr.shape[0] == count and np.isfinite(me).all() and me.min() >= -4 and me.max() <= 4
+            e = items.setdefault(item, [0, hashlib.sha256(), hashlib.sha256()])
+            e[0] += count; e[1].update(fr.tobytes()); e[2].update(me.tobytes())
+        print(json.dumps({"items": {k: "%d:%s:%s" % (v[0], v[1].hexdigest()[:16], v[2].hexdigest()[:16])
+                                    for k, v in items.items()},
+                          "shards": len(os.listdir(os.path.join(out, "shards")))}))
+        """
+
+    static func readback(_ out: String) throws -> Readback {
+        let scratch = ScratchDir("readback")
+        let script = scratch.path("readback.py")
+        try readbackScript.write(toFile: script, atomically: true, encoding: .utf8)
+        let json = try runPython(script, [out])
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+        return Readback(items: object["items"] as! [String: String], shardFiles: object["shards"] as! Int)
+    }
+
+    /// (name → size, mtime, content hash) of every shard file: to check old shards are untouched.
+    static func shardStats(_ out: String) throws -> [String: String] {
+        let folder = (out as NSString).appendingPathComponent("shards")
+        var stats: [String: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
+            let path = (folder as NSString).appendingPathComponent(name)
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            stats[name] = "\(attributes[.size]!):\((attributes[.modificationDate] as! Date).timeIntervalSince1970):\(try fileChecksum(path))"
+        }
+        return stats
+    }
+}

@@ -1,0 +1,231 @@
+import Foundation
+import Pipelines
+import TestSupport
+import XCTest
+
+/// Runs of the real `cals preprocess` binary over clips made here with ffmpeg.
+final class PreprocessRunTests: XCTestCase {
+    func testIncrementalRuns() throws {
+        let s = ScratchDir("incremental")
+        let data = s.path("data"), out = s.path("out"), manifest = s.path("clips.yaml")
+        try Fixture.manifest(manifest)
+        for (i, f) in [330, 440, 550].enumerated() { try Fixture.clip(s.path("data/spk\(i % 2)/c\(i).mp4"), frequency: f) }
+
+        // First run: everything processed.
+        var text = try Fixture.preprocess(manifest, data: data, out: out)
+        XCTAssertTrue(text.contains("processed 3, up to date 0, quarantined 0"), text)
+        let first = try Fixture.readback(out)
+        XCTAssertEqual(first.items.keys.sorted(), ["spk0/c0", "spk0/c2", "spk1/c1"])
+        for value in first.items.values { XCTAssertGreaterThanOrEqual(Int(value.split(separator: ":")[0])!, 25, value) }
+        XCTAssertNotEqual(first.items["spk0/c0"]!.split(separator: ":")[2], first.items["spk1/c1"]!.split(separator: ":")[2],
+                          "different tones give different mel")
+
+        // Nothing changed: nothing decoded, shards untouched.
+        let shardsBefore = try Fixture.shardStats(out)
+        text = try Fixture.preprocess(manifest, data: data, out: out)
+        XCTAssertTrue(text.contains("processed 0, up to date 3") && text.contains("everything is up to date"), text)
+        XCTAssertEqual(try Fixture.shardStats(out), shardsBefore)
+
+        // Touched (mtime only): content hash unchanged, still up to date.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 30)], ofItemAtPath: s.path("data/spk0/c0.mp4"))
+        text = try Fixture.preprocess(manifest, data: data, out: out)
+        XCTAssertTrue(text.contains("processed 0, up to date 3"), text)
+
+        // Added: only the new one, into a new shard; old shards byte-identical, same mtime.
+        try Fixture.clip(s.path("data/spk1/c3.mp4"), frequency: 660)
+        text = try Fixture.preprocess(manifest, data: data, out: out)
+        XCTAssertTrue(text.contains("processed 1, up to date 3"), text)
+        var after = try Fixture.shardStats(out)
+        for (name, stat) in shardsBefore { XCTAssertEqual(after[name], stat, name) }
+        XCTAssertEqual(after.count, shardsBefore.count + 1)
+        let added = try Fixture.readback(out)
+        XCTAssertEqual(added.items.count, 4)
+        for (id, value) in first.items { XCTAssertEqual(added.items[id], value, id) }
+
+        // Replaced: re-processed, new content.
+        try FileManager.default.removeItem(atPath: s.path("data/spk1/c1.mp4"))
+        try Fixture.clip(s.path("data/spk1/c1.mp4"), frequency: 880)
+        text = try Fixture.preprocess(manifest, data: data, out: out)
+        XCTAssertTrue(text.contains("processed 1, up to date 3"), text)
+        let replaced = try Fixture.readback(out)
+        XCTAssertNotEqual(replaced.items["spk1/c1"], added.items["spk1/c1"])
+        XCTAssertEqual(replaced.items["spk0/c0"], added.items["spk0/c0"])
+
+        // Deleted: marked removed, no longer a current item; its old rows stay in their shard.
+        try FileManager.default.removeItem(atPath: s.path("data/spk0/c2.mp4"))
+        let beforeDelete = try Fixture.shardStats(out)
+        text = try Fixture.preprocess(manifest, data: data, out: out)
+        XCTAssertTrue(text.contains("processed 0, up to date 3") && text.contains("removed 1"), text)
+        XCTAssertEqual(try Fixture.readback(out).items.keys.sorted(), ["spk0/c0", "spk1/c1", "spk1/c3"])
+        XCTAssertEqual(try Fixture.shardStats(out), beforeDelete)
+
+        // Parameter changed (crop margin): every item again, new shards beside the old ones.
+        try Fixture.manifest(manifest, chinMargin: 0.3)
+        text = try Fixture.preprocess(manifest, data: data, out: out)
+        XCTAssertTrue(text.contains("processed 3, up to date 0"), text)
+        after = try Fixture.shardStats(out)
+        for (name, stat) in beforeDelete { XCTAssertEqual(after[name], stat, "old shard \(name) changed") }
+        let widened = try Fixture.readback(out)
+        for id in ["spk0/c0", "spk1/c1", "spk1/c3"] {
+            let old = replaced.items[id] ?? added.items[id]!
+            let new = widened.items[id]!
+            XCTAssertNotEqual(old.split(separator: ":")[1], new.split(separator: ":")[1], "\(id): crops should differ")
+            XCTAssertEqual(old.split(separator: ":")[2], new.split(separator: ":")[2], "\(id): mel should not")
+        }
+        // And back: the old outputs are still recorded, but the key changed again, so a re-run
+        // processes (outputs are keyed, never overwritten).
+        let status = try Fixture.cals(["status", "--out", out])
+        XCTAssertEqual(status.status, 0, status.stderr)
+        XCTAssertTrue(status.stdout.contains("items: 4 (done 3, removed 1)"), status.stdout)
+        XCTAssertTrue(status.stdout.contains("shard    done 3"), status.stdout)
+    }
+
+    func testBadInputsAreQuarantinedAndRetriedWhenFixed() throws {
+        let s = ScratchDir("bad")
+        let data = s.path("data"), out = s.path("out"), manifest = s.path("clips.yaml")
+        try Fixture.manifest(manifest)
+        try Fixture.clip(s.path("data/good.mp4"))
+        try Fixture.clip(s.path("data/noaudio.mp4"), audio: false)
+        try Fixture.faceless(s.path("data/noface.mp4"))
+        try Fixture.clip(s.path("data/short.mp4"), seconds: 0.12)
+        try "this is not a video\n".write(toFile: s.path("data/text.mp4"), atomically: true, encoding: .utf8)
+        FileManager.default.createFile(atPath: s.path("data/empty.mp4"), contents: Data())
+        let good = try Data(contentsOf: URL(fileURLWithPath: s.path("data/good.mp4")))
+        try good.prefix(good.count / 3).write(to: URL(fileURLWithPath: s.path("data/truncated.mp4")))
+        XCTAssertEqual(mkfifo(s.path("data/hang.mp4"), 0o644), 0)  // reading it would block forever
+
+        let result = try Fixture.cals(["preprocess", manifest, "--data", data, "--out", out])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("processed 1"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("quarantined 7"), result.stdout)
+        for (id, reason) in [("noaudio", "no audio stream"), ("noface", "no face"), ("short", "too short"),
+                             ("hang", "not a regular file")] {
+            XCTAssertTrue(result.stdout.contains("quarantined \(id): ") && result.stdout.contains(reason),
+                          "\(id) / \(reason): \(result.stdout)")
+        }
+        for id in ["text", "empty", "truncated"] { XCTAssertTrue(result.stdout.contains("quarantined \(id): "), result.stdout) }
+        XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
+        XCTAssertEqual(try Fixture.readback(out).items.keys.sorted(), ["good"])
+
+        let status = try Fixture.cals(["status", "--out", out])
+        XCTAssertTrue(status.stdout.contains("quarantined: 7"), status.stdout)
+        XCTAssertTrue(status.stdout.contains("  noaudio: "), status.stdout)
+
+        // Unchanged: not retried; --strict fails the run.
+        let again = try Fixture.cals(["preprocess", manifest, "--data", data, "--out", out, "--strict"])
+        XCTAssertTrue(again.stdout.contains("processed 0, up to date 1, quarantined 0 (+7 unchanged"), again.stdout)
+        let strict = try Fixture.cals(["preprocess", manifest, "--data", data, "--out", s.path("out2"), "--strict"])
+        XCTAssertNotEqual(strict.status, 0)
+
+        // Fixed: processed on the next run.
+        try FileManager.default.removeItem(atPath: s.path("data/noaudio.mp4"))
+        try Fixture.clip(s.path("data/noaudio.mp4"), frequency: 500)
+        let fixed = try Fixture.preprocess(manifest, data: data, out: out)
+        XCTAssertTrue(fixed.contains("processed 1, up to date 1, quarantined 0 (+6 unchanged"), fixed)
+        XCTAssertEqual(try Fixture.readback(out).items.keys.sorted(), ["good", "noaudio"])
+    }
+
+    func testOutputFolderOfAnotherManifestIsRefused() throws {
+        let s = ScratchDir("other")
+        try Fixture.manifest(s.path("clips.yaml"))
+        try FileManager.default.createDirectory(atPath: s.path("data"), withIntermediateDirectories: true)
+        try Fixture.preprocess(s.path("clips.yaml"), data: s.path("data"), out: s.path("out"))
+        let hdtf = TestEnv.repoRoot.appendingPathComponent("manifests/hdtf.yaml").path
+        let r = try Fixture.cals(["preprocess", hdtf, "--data", s.path("data"), "--out", s.path("out")])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.hasPrefix("error: ") && r.stderr.contains("dataset 'clips'"), r.stderr)
+        let missing = try Fixture.cals(["preprocess", hdtf, "--data", s.path("nowhere"), "--out", s.path("out3")])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("nowhere: data folder does not exist"), missing.stderr)
+        let bad = try Fixture.cals(["preprocess", s.path("data"), "--data", s.path("data"), "--out", s.path("out4")])
+        XCTAssertTrue(bad.stderr.contains("cannot read the manifest"), bad.stderr)
+    }
+
+    /// kill -9 at several moments, then re-run to completion: same items, each exactly once,
+    /// same content as an uninterrupted run; then the same dataset in two partitions + merge.
+    func testKillResumeAndPartitionMerge() throws {
+        let s = ScratchDir("kill")
+        let data = s.path("data"), manifest = s.path("clips.yaml")
+        try Fixture.manifest(manifest, targetBytes: 1)  // a shard per item: many commit points
+        for i in 0..<6 { try Fixture.clip(s.path("data/s\(i % 3)/c\(i).mp4"), frequency: 300 + 70 * i, seconds: 1.6) }
+
+        let reference = s.path("reference")
+        let start = Date()
+        try Fixture.preprocess(manifest, data: data, out: reference)
+        let fullTime = Date().timeIntervalSince(start)
+        let expected = try Fixture.readback(reference)
+        XCTAssertEqual(expected.items.count, 6)
+
+        let out = s.path("killed")
+        var kills = 0
+        for fraction in [0.15, 0.35, 0.55, 0.75, 0.9] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: TestEnv.calsBinary)
+            process.arguments = ["preprocess", manifest, "--data", data, "--out", out]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: fullTime * fraction)
+            if process.isRunning { kill(process.processIdentifier, SIGKILL); kills += 1 }
+            process.waitUntilExit()
+        }
+        XCTAssertGreaterThan(kills, 0)
+        let finalRun = try Fixture.preprocess(manifest, data: data, out: out)
+        XCTAssertTrue(finalRun.contains("quarantined 0"), finalRun)
+        let resumed = try Fixture.readback(out)
+        XCTAssertEqual(resumed.items, expected.items)
+        // Exactly once: every shard file is in the ledger, every item's rows in one place.
+        let shards = try FileManager.default.contentsOfDirectory(atPath: out + "/shards")
+        XCTAssertFalse(shards.contains { $0.hasPrefix(".") }, "\(shards)")
+        let ledger = try Ledger(existing: out)
+        XCTAssertEqual(Set(try ledger.shards().map(\.file)), Set(shards))
+        let rows = try ledger.currentRows()
+        XCTAssertEqual(Set(rows.map(\.item)).count, 6)
+        XCTAssertEqual(rows.count, Set(rows.map { "\($0.item)#\($0.segment)" }).count)
+        XCTAssertTrue(try Fixture.preprocess(manifest, data: data, out: out).contains("processed 0, up to date 6"))
+
+        // Partitions 0/2 and 1/2 into their own folders, merged: same as one run.
+        for i in 0..<2 {
+            try Fixture.preprocess(manifest, data: data, out: s.path("part\(i)"), extra: ["--partition", "\(i)/2"])
+        }
+        let p0 = try Fixture.readback(s.path("part0")), p1 = try Fixture.readback(s.path("part1"))
+        XCTAssertTrue(Set(p0.items.keys).isDisjoint(with: p1.items.keys))
+        let merged = try Fixture.cals(["merge", "--out", s.path("merged"), s.path("part0"), s.path("part1")])
+        XCTAssertEqual(merged.status, 0, merged.stderr)
+        XCTAssertEqual(try Fixture.readback(s.path("merged")).items, expected.items)
+        // Merging twice changes nothing; the merged folder is a normal, up-to-date output.
+        XCTAssertEqual(try Fixture.cals(["merge", "--out", s.path("merged"), s.path("part0"), s.path("part1")]).status, 0)
+        XCTAssertTrue(try Fixture.preprocess(manifest, data: data, out: s.path("merged")).contains("processed 0, up to date 6"))
+    }
+
+    /// `cals extract` on one video gives exactly the rows the pipeline put in its shard.
+    func testExtractMatchesPipelineRows() throws {
+        let s = ScratchDir("extract")
+        try Fixture.manifest(s.path("clips.yaml"))
+        try Fixture.clip(s.path("data/one.mp4"), frequency: 470)
+        try Fixture.preprocess(s.path("clips.yaml"), data: s.path("data"), out: s.path("out"))
+        let r = try Fixture.cals(["extract", s.path("data/one.mp4"), "--out", s.path("one.h5"),
+                                  "--manifest", s.path("clips.yaml")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let script = s.path("compare.py")
+        try """
+            import sys, h5py, numpy as np, sqlite3, os
+            out, single = sys.argv[1], sys.argv[2]
+            e = h5py.File(single, "r")
+            db = sqlite3.connect(os.path.join(out, "ledger.sqlite"))
+            shard, first, count = db.execute("SELECT shard_file, first_row, SUM(row_count) FROM item_rows").fetchone()
+            f = h5py.File(os.path.join(out, "shards", shard), "r")
+            assert e["frames"].shape == (count, 128, 128, 3) and e["boxes"].shape == (count, 4), e["frames"].shape
+            assert e["segment"].dtype == np.int32 and e["mel"].dtype == np.float32
+            assert np.array_equal(e["frames"][:], f["frames"][first:first + count])
+            assert np.array_equal(e["mel"][:], f["mel"][first:first + count])
+            print(count)
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        XCTAssertGreaterThan(Int(try runPython(script, [s.path("out"), s.path("one.h5")]).trimmingCharacters(in: .whitespacesAndNewlines))!, 20)
+
+        let bad = try Fixture.cals(["extract", s.path("data/missing.mp4"), "--out", s.path("x.h5")])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.hasPrefix("error: \(s.path("data/missing.mp4")): "), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: s.path("x.h5")))
+    }
+}

@@ -1,0 +1,71 @@
+"""PyTorch reference modules with the same state-dict names as Sources/Models (A2L, ConvBlock).
+
+Shared by the golden tests (golden.py) and the benchmark (bench/a2l_step.py).
+"""
+import math
+
+import torch
+from torch import nn
+
+
+def sinusoidal_positions(t, d):
+    """pe[t, 2i] = sin(t / 10000^(2i/d)), pe[t, 2i+1] = cos(...), as Sources/Tensor/Attention.swift."""
+    pos = torch.arange(t, dtype=torch.float64)[:, None]
+    div = torch.exp(-torch.arange(0, d, 2, dtype=torch.float64) * math.log(10000.0) / d)
+    pe = torch.zeros(t, d, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(pos * div)
+    pe[:, 1::2] = torch.cos(pos * div)[:, : d // 2]
+    return pe.float()
+
+
+def encoder_layer(dim, heads, ff, dropout):
+    return nn.TransformerEncoderLayer(dim, heads, ff, dropout, activation="gelu",
+                                      batch_first=True, norm_first=True)
+
+
+def band_mask(t, context):
+    """Bool [T, T], True where |i - j| > context (not allowed), or None."""
+    if context is None:
+        return None
+    i = torch.arange(t)
+    return (i[:, None] - i[None, :]).abs() > context
+
+
+def key_padding(key_mask):
+    return None if key_mask is None else key_mask == 0
+
+
+class A2L(nn.Module):
+    def __init__(self, input_dim=320, dim=512, layers=6, heads=8, feed_forward=2048, output_dim=1024,
+                 dropout=0.1, context=None):
+        super().__init__()
+        self.dim, self.context = dim, context
+        self.input_proj = nn.Linear(input_dim, dim)
+        self.dropout = nn.Dropout(dropout)
+        self.layers = nn.ModuleList([encoder_layer(dim, heads, feed_forward, dropout) for _ in range(layers)])
+        self.norm = nn.LayerNorm(dim)
+        self.output_proj = nn.Linear(dim, output_dim)
+
+    def forward(self, units, key_mask=None):
+        t = units.shape[1]
+        h = self.dropout(self.input_proj(units) + sinusoidal_positions(t, self.dim))
+        for layer in self.layers:
+            h = layer(h, src_mask=band_mask(t, self.context), src_key_padding_mask=key_padding(key_mask))
+        return self.output_proj(self.norm(h))
+
+
+def masked_mse(pred, target, mask):
+    """Sum of squared errors on steps with mask 1, over (number of such steps x feature size)."""
+    return ((pred - target) ** 2 * mask[..., None]).sum() / (mask.sum() * pred.shape[-1])
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, in_channels=6):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 32, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(32)
+        self.conv2 = nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(64)
+
+    def forward(self, x):
+        return torch.relu(self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))))

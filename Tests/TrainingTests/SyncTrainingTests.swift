@@ -1,0 +1,148 @@
+import Common
+import Foundation
+import Models
+import NN
+import Shards
+import Tensor
+import TestSupport
+import Training
+import XCTest
+
+/// Writes `<folder>/shards/shard-synthetic.h5`: `speakers` × `clips` items of `frames` rows in
+/// which a random signal r_t drives both the mouth (a bright box in the lower half of frame t)
+/// and the audio unit t (its mel rows), so that only the true offset pairs them up.
+func writeSyntheticDataset(_ folder: String, speakers: Int = 2, clips: Int = 2, frames: Int = 40, seed: UInt64 = 5) throws {
+    let shards = (folder as NSString).appendingPathComponent("shards")
+    try FileManager.default.createDirectory(atPath: shards, withIntermediateDirectories: true)
+    var rng = RandomGenerator(seed: seed)
+    let writer = try ShardWriter(path: (shards as NSString).appendingPathComponent("shard-synthetic.h5"),
+                                 parameters: "{}", creator: "TrainingTests")
+    for s in 0..<speakers {
+        for c in 0..<clips {
+            writer.beginItem(ShardItem(id: "s\(s)/c\(c)", source: "s\(s)/c\(c).mp4", fingerprint: "f\(s)\(c)",
+                                       speaker: "s\(s)", split: "train", firstRow: 0, rowCount: 0))
+            var units: [Float] = []
+            for _ in 0..<frames {
+                let r = rng.uniform()
+                var image = RGBImage(width: 128, height: 128)
+                for y in 0..<128 { for x in 0..<128 {
+                    let inMouth = y >= 80 && y < 80 + Int(r * 40) && x >= 40 && x < 88
+                    let v = inMouth ? UInt8(200) : UInt8(60 + 20 * s)
+                    for ch in 0..<3 { image.pixels[(y * 128 + x) * 3 + ch] = v }
+                } }
+                try writer.append(frame: image)
+                units += (0..<320).map { i in (i / 4) < Int(r * 80) ? 2 : -3 }
+            }
+            try writer.append(melUnits: units)
+            try writer.endItem()
+        }
+    }
+    try writer.finish()
+}
+
+func tinyTrainingConfig() -> SyncTrainingConfig {
+    var config = SyncTrainingConfig()
+    config.model = tinyConfig()
+    config.clipsPerBatch = 2
+    config.windowsPerClip = 4
+    config.maxOffset = 3
+    config.learningRate = 3e-3
+    config.evalEvery = 1000
+    config.checkpointEvery = 1000
+    config.evalClips = 1
+    return config
+}
+
+final class SyncTrainingTests: XCTestCase {
+    func testLossDecreasesOnATinyCorpus() throws {
+        let scratch = ScratchDir("sync-train")
+        try writeSyntheticDataset(scratch.path("data"))
+        var config = tinyTrainingConfig()
+        config.steps = 40
+        let trainer = try SyncTrainer(config: config, data: try FrameDataset(folder: scratch.path("data")), out: scratch.path("run"))
+        try trainer.run()
+        let losses = trainer.log.records.map(\.loss)
+        XCTAssertEqual(losses.count, 40)
+        let first = losses.prefix(8).reduce(0, +) / 8, last = losses.suffix(8).reduce(0, +) / 8
+        XCTAssertLessThan(last, 0.7 * first, "loss \(first) → \(last)")
+        // The final step evaluated the held-out speaker and wrote checkpoint and plot.
+        let eval = try XCTUnwrap(trainer.log.records.last?.evalAccuracy)
+        XCTAssertGreaterThan(eval, 1.0 / 7, "held-out accuracy at chance")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: trainer.checkpointPath))
+        let png = try XCTUnwrap(FileManager.default.contents(atPath: trainer.plotPath))
+        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        // The PNG decodes (OpenCV through the reference Python) to the plot's size.
+        let decoded = try TestSupport.run(TestEnv.python, ["-c", "import cv2, sys; print(cv2.imread(sys.argv[1]).shape)", trainer.plotPath])
+        XCTAssertEqual(decoded.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "(520, 800, 3)", decoded.stderr)
+    }
+
+    /// Training 6 steps straight equals training 3, stopping, and resuming to 6: same weights,
+    /// Adam moments, BN statistics and log.
+    func testResumeContinuesExactly() throws {
+        let scratch = ScratchDir("sync-resume")
+        try writeSyntheticDataset(scratch.path("data"), clips: 1, frames: 30)
+        let data = try FrameDataset(folder: scratch.path("data"))
+        var config = tinyTrainingConfig()
+        config.checkpointEvery = 3
+        config.steps = 6
+        let straight = try SyncTrainer(config: config, data: data, out: scratch.path("a"))
+        try straight.run()
+
+        config.steps = 3
+        try SyncTrainer(config: config, data: data, out: scratch.path("b")).run()
+        config.steps = 6
+        let resumed = try SyncTrainer(config: config, data: data, out: scratch.path("b"), resume: true)
+        XCTAssertEqual(resumed.step, 3)
+        try resumed.run()
+        let a = try Safetensors.read(straight.checkpointPath), b = try Safetensors.read(resumed.checkpointPath)
+        XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys))
+        for (name, t) in a.tensors { XCTAssertEqual(t.values, b.tensors[name]!.values, name) }
+        XCTAssertEqual(a.metadata, b.metadata)
+        XCTAssertEqual(straight.log.records, resumed.log.records)
+    }
+
+    func testBadInputsAreClearErrors() throws {
+        let scratch = ScratchDir("sync-bad")
+        // A dataset folder without frame shards.
+        XCTAssertThrowsError(try FrameDataset(folder: scratch.path("nothing"))) {
+            XCTAssertTrue("\($0)".contains("no shards folder"), "\($0)")
+        }
+        try FileManager.default.createDirectory(atPath: scratch.path("empty/shards"), withIntermediateDirectories: true)
+        XCTAssertThrowsError(try FrameDataset(folder: scratch.path("empty"))) {
+            XCTAssertTrue("\($0)".contains("no frame shards"), "\($0)")
+        }
+        // Clips too short for a training window, and for scoring.
+        try writeSyntheticDataset(scratch.path("short"), clips: 1, frames: 12)
+        let short = try FrameDataset(folder: scratch.path("short"))
+        XCTAssertThrowsError(try SyncTrainer(config: tinyTrainingConfig(), data: short, out: scratch.path("run"))) {
+            XCTAssertTrue("\($0)".contains("frames a batch window needs"), "\($0)")
+        }
+        var rng = RandomGenerator(seed: 1)
+        let model = SyncEncoder(tinyConfig(), rng: &rng)
+        let rows = try short.clips[0].rows(0..<12)
+        XCTAssertThrowsError(try OffsetSimilarities(model: model, frames: rows.frames, mel: rows.mel, maxOffset: 15, source: "s0/c0")) {
+            XCTAssertEqual("\($0)", "s0/c0: clip of 12 frames is too short for offsets ±15: needs at least 35 frames")
+        }
+        // A checkpoint of the wrong shape (weights of a wider model under this config), a corrupt
+        // one, and a file that is not a sync checkpoint.
+        let config = tinyTrainingConfig()
+        let wide = SyncEncoder(tinyConfig().scaled(2), rng: &rng)
+        let wrong = scratch.path("wrong.safetensors")
+        try Safetensors.write(wide.stateDict, metadata: try SyncCheckpoint.metadata(config), to: wrong)
+        XCTAssertThrowsError(try SyncCheckpoint.loadModel(wrong)) {
+            XCTAssertTrue("\($0)".hasPrefix("\(wrong): tensor ") && "\($0)".contains("has shape"), "\($0)")
+        }
+        let corrupt = scratch.path("corrupt.safetensors")
+        let good = scratch.path("good.safetensors")
+        try Safetensors.write(model.stateDict, metadata: try SyncCheckpoint.metadata(config), to: good)
+        XCTAssertNoThrow(try SyncCheckpoint.loadModel(good))
+        let bytes = try XCTUnwrap(FileManager.default.contents(atPath: good))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: corrupt))
+        XCTAssertThrowsError(try SyncCheckpoint.loadModel(corrupt)) { XCTAssertTrue("\($0)".hasPrefix(corrupt), "\($0)") }
+        let foreign = scratch.path("foreign.safetensors")
+        try Safetensors.write(model.stateDict, to: foreign)
+        XCTAssertThrowsError(try SyncCheckpoint.loadModel(foreign)) {
+            XCTAssertTrue("\($0)".contains("not a sync encoder checkpoint"), "\($0)")
+        }
+    }
+}
