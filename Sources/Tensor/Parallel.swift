@@ -30,6 +30,13 @@ public func parallelItems(_ count: Int, _ body: (Int) -> Void) {
     parallelRanges(count, grain: 1) { range in for i in range { body(i) } }
 }
 
+/// Runs `body(r)` for every row r in 0..<rows across threads, for rows of `width` floats
+/// (rows are batched so each thread gets at least ~4096 floats).
+@inline(__always)
+public func parallelRows(_ rows: Int, width: Int, _ body: (Int) -> Void) {
+    parallelRanges(rows, grain: max(1, 4096 / max(width, 1))) { range in for r in range { body(r) } }
+}
+
 /// C = alpha · op(A) · op(B) + beta · C, row-major; op(X) = Xᵀ when `transX`.
 /// A is M×K after op, B is K×N after op, C is M×N; lda/ldb/ldc are the row strides as stored.
 @inline(__always)

@@ -7,18 +7,14 @@ public func softmax(_ x: Tensor) -> Tensor {
     let n = x.shape.last ?? 1, rows = x.count / n
     let out = Tensor(shape: x.shape)
     let X = x.data, Y = out.data
-    parallelRanges(rows, grain: max(1, 4096 / n)) { range in
-        for r in range { softmaxRow(X + r * n, Y + r * n, n) }
-    }
+    parallelRows(rows, width: n) { r in softmaxRow(X + r * n, Y + r * n, n) }
     out.record([x]) { out in
         let G = out.grad!.pointer, DX = x.gradPointer(), Y = out.data
-        parallelRanges(rows, grain: max(1, 4096 / n)) { range in
-            for r in range {
-                let g = G + r * n, y = Y + r * n, dx = DX + r * n
-                var dot: Float = 0
-                for j in 0..<n { dot += g[j] * y[j] }
-                for j in 0..<n { dx[j] += y[j] * (g[j] - dot) }
-            }
+        parallelRows(rows, width: n) { r in
+            let g = G + r * n, y = Y + r * n, dx = DX + r * n
+            var dot: Float = 0
+            for j in 0..<n { dot += g[j] * y[j] }
+            for j in 0..<n { dx[j] += y[j] * (g[j] - dot) }
         }
     }
     return out
@@ -40,26 +36,22 @@ public func logSoftmax(_ x: Tensor) -> Tensor {
     let n = x.shape.last ?? 1, rows = x.count / n
     let out = Tensor(shape: x.shape)
     let X = x.data, Y = out.data
-    parallelRanges(rows, grain: max(1, 4096 / n)) { range in
-        for r in range {
-            let x = X + r * n, y = Y + r * n
-            var mx = -Float.infinity
-            for j in 0..<n { mx = max(mx, x[j]) }
-            var sum: Float = 0
-            for j in 0..<n { sum += expf(x[j] - mx) }
-            let lse = mx + logf(sum)
-            for j in 0..<n { y[j] = x[j] - lse }
-        }
+    parallelRows(rows, width: n) { r in
+        let x = X + r * n, y = Y + r * n
+        var mx = -Float.infinity
+        for j in 0..<n { mx = max(mx, x[j]) }
+        var sum: Float = 0
+        for j in 0..<n { sum += expf(x[j] - mx) }
+        let lse = mx + logf(sum)
+        for j in 0..<n { y[j] = x[j] - lse }
     }
     out.record([x]) { out in
         let G = out.grad!.pointer, DX = x.gradPointer(), Y = out.data
-        parallelRanges(rows, grain: max(1, 4096 / n)) { range in
-            for r in range {
-                let g = G + r * n, y = Y + r * n, dx = DX + r * n
-                var gsum: Float = 0
-                for j in 0..<n { gsum += g[j] }
-                for j in 0..<n { dx[j] += g[j] - expf(y[j]) * gsum }
-            }
+        parallelRows(rows, width: n) { r in
+            let g = G + r * n, y = Y + r * n, dx = DX + r * n
+            var gsum: Float = 0
+            for j in 0..<n { gsum += g[j] }
+            for j in 0..<n { dx[j] += g[j] - expf(y[j]) * gsum }
         }
     }
     return out

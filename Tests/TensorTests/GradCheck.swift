@@ -6,12 +6,12 @@ import Tensor
 /// L(inputs) = Σ_i R_i · f(inputs)_i with fixed random weights R (so every output element
 /// matters). The analytic gradient comes from backward(); the numeric one from central
 /// differences (L(x+ε) − L(x−ε)) / 2ε, with L summed in Double from the float32 outputs.
-/// Tolerance: |numeric − analytic| ≤ tol · max(1, |analytic|), ε = 1e-2, tol = 1e-2 by default:
+/// Tolerance: |numeric − analytic| ≤ tol · max(1, |analytic|), ε = 1e-2, tol = 2e-3 by default:
 /// the float32 rounding of L (≈1e-7·|L|) divided by 2ε gives ≲1e-4 noise, the O(ε²) truncation
-/// ≲1e-4 for these smooth ops; a wrong backward is off by O(1).
+/// ≲1e-4 for these smooth ops (worst seen: 4e-4, division); a wrong backward is off by O(1).
 /// Returns the worst error seen (for reporting).
 @discardableResult
-func checkGradients(_ name: String, _ inputs: [Tensor], eps: Float = 1e-2, tol: Float = 1e-2,
+func checkGradients(_ name: String, _ inputs: [Tensor], eps: Float = 1e-2, tol: Float = 2e-3,
                     file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) -> Float {
     for t in inputs { t.requiresGrad = true; t.zeroGrad() }
     let out = f(inputs)
