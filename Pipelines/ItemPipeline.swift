@@ -149,27 +149,14 @@ public final class ItemPipeline {
     /// video is decoded and tracked.
     public func process(_ path: String, timeLimit: TimeInterval) throws -> ItemOutput {
         let deadline = Date().addingTimeInterval(timeLimit)
-        func fail(_ stage: String, _ error: Error) -> StageFailure { StageFailure(stage: stage, error: error) }
+        let fail = StageFailure.init(stage:error:)
 
         let decoder: VideoDecoder
         do { decoder = try stages.decode.openVideo(path, timeLimit: timeLimit) } catch { throw fail(DecodeStage.name, error) }
 
         // Audio → log-mel beside the video loop.
-        var logMel: Result<[Float], StageFailure> = .failure(fail(DecodeStage.name, InputError(path, "audio not decoded")))
-        let audioDone = DispatchGroup()
-        let stages = self.stages, mel = melSpectrogram
-        audioDone.enter()
-        Thread.detachNewThread {
-            defer { audioDone.leave() }
-            let audio: AudioClip
-            do { audio = try stages.decode.audio(path, timeLimit: timeLimit) } catch {
-                logMel = .failure(fail(DecodeStage.name, error)); return
-            }
-            do { logMel = .success(try stages.mel.run(audio, mel: mel)) } catch {
-                logMel = .failure(fail(MelStage.name, error))
-            }
-        }
-        defer { audioDone.wait() }
+        let audio = AudioTask(path: path, stages: stages, mel: melSpectrogram, timeLimit: timeLimit)
+        defer { audio.wait() }
 
         let tracker: FaceTrackProcessor
         do { tracker = try stages.face.tracker(detector: detector) } catch { throw fail(FaceStage.name, error) }
@@ -202,8 +189,7 @@ public final class ItemPipeline {
         if out.rowCount == 0 {
             throw fail(FaceStage.name, InputError(path, "no face found in \(minimum) or more consecutive frames"))
         }
-        audioDone.wait()
-        let units = stages.align.run(logMel: try logMel.get(), videoFrameCount: out.decodedFrameCount)
+        let units = stages.align.run(logMel: try audio.result().get(), videoFrameCount: out.decodedFrameCount)
         // Keep the unit of each kept frame: [N, 80, 4].
         let unitSize = MelSpectrogram.melBinCount * MelSpectrogram.framesPerUnit
         out.mel.reserveCapacity(out.rowCount * unitSize)
@@ -213,5 +199,33 @@ public final class ItemPipeline {
             }
         }
         return out
+    }
+}
+
+/// Decodes a file's audio and computes its log-mel on a thread of its own.
+private final class AudioTask: @unchecked Sendable {
+    private let done = DispatchGroup()
+    private var logMel: Result<[Float], StageFailure>?
+
+    init(path: String, stages: PipelineStages, mel: MelSpectrogram, timeLimit: TimeInterval) {
+        done.enter()
+        Thread.detachNewThread { [self] in
+            defer { done.leave() }
+            let audio: AudioClip
+            do { audio = try stages.decode.audio(path, timeLimit: timeLimit) } catch {
+                logMel = .failure(StageFailure(stage: DecodeStage.name, error: error)); return
+            }
+            do { logMel = .success(try stages.mel.run(audio, mel: mel)) } catch {
+                logMel = .failure(StageFailure(stage: MelStage.name, error: error))
+            }
+        }
+    }
+
+    func wait() { done.wait() }
+
+    /// Waits, then gives the log-mel [F, 80] or the failure.
+    func result() -> Result<[Float], StageFailure> {
+        done.wait()
+        return logMel!
     }
 }

@@ -76,7 +76,7 @@ public final class Runner {
     public var shardsFolder: String { (outFolder as NSString).appendingPathComponent("shards") }
 
     /// An item to (re)process, with everything the ledger will need.
-    private struct Work {
+    fileprivate struct Work {
         var item: SourceItem
         var fingerprint: FileFingerprint
         var keys: [(stage: String, key: String)]
@@ -84,6 +84,8 @@ public final class Runner {
 
     public func run() throws -> RunSummary {
         let start = Date()
+        let lock = try ShardFiles.lock(outFolder: outFolder)
+        defer { close(lock) }
         let ledger = try Ledger(outFolder: outFolder, dataset: manifest.dataset, adapter: manifest.adapter.kind.rawValue)
         try ShardFiles.prepare(folder: shardsFolder, ledger: ledger) { self.say($0) }
 
@@ -139,7 +141,7 @@ public final class Runner {
 
     private func say(_ line: String) { log.write((line + "\n").data(using: .utf8)!) }
 
-    private func quarantine(_ work: Work, _ stage: String, _ reason: String, _ ledger: Ledger,
+    fileprivate func quarantine(_ work: Work, _ stage: String, _ reason: String, _ ledger: Ledger,
                             _ summary: inout RunSummary) throws {
         try ledger.recordQuarantine(ProcessedItem(item: work.item, fingerprint: work.fingerprint,
                                                   stageKeys: work.keys, rows: []),
@@ -150,73 +152,94 @@ public final class Runner {
     /// Processes `work` on `manifest.workers` threads; results are appended to the open shard
     /// (closed and recorded once it reaches the target size, and at the end).
     private func process(_ work: [Work], ledger: Ledger, summary: inout RunSummary) throws {
-        let progress = Progress(label: manifest.dataset, total: work.count, unit: "items", output: log)
-        let shardWriter = PendingShard(folder: shardsFolder, stages: manifest.stages,
-                                       runTag: ShardFiles.runTag(partition: partition))
-        let lock = NSLock()
-        var next = 0
-        var firstError: Error?
-        var frames = 0
-        var localSummary = summary
-        let started = Date()
-
-        /// Runs under `lock`: hands one result to the ledger / open shard.
-        func deliver(_ w: Work, _ result: Result<ItemOutput, Error>) throws {
-            switch result {
-            case .success(let output):
-                localSummary.processed += 1
-                localSummary.rows += output.rowCount
-                frames += output.decodedFrameCount
-                try shardWriter.append(ProcessedItem(item: w.item, fingerprint: w.fingerprint, stageKeys: w.keys, rows: []),
-                                       output)
-                if shardWriter.byteCount >= manifest.shardTargetBytes {
-                    try flush()
-                }
-            case .failure(let error):
-                let stage = (error as? StageFailure)?.stage ?? DecodeStage.name
-                let reason = "\((error as? StageFailure)?.error ?? error)"
-                try quarantine(w, stage, reason, ledger, &localSummary)
-                progress.log("quarantined \(w.item.id): \(reason)")
-            }
-            let rate = Double(frames) / max(Date().timeIntervalSince(started), 1e-6)
-            progress.advance(note: String(format: "%.0f frames/s", rate))
-        }
-        func flush() throws {
-            guard let (record, items) = try shardWriter.close() else { return }
-            try ledger.recordShard(record, items: items)
-            localSummary.shardsWritten.append(record.file)
-        }
-
-        let workerCount = min(manifest.workers, work.count)
+        let batch = Batch(runner: self, work: work, ledger: ledger, summary: summary)
         let group = DispatchGroup()
-        for _ in 0..<workerCount {
+        for _ in 0..<min(manifest.workers, work.count) {
             group.enter()
             let thread = Thread {
-                defer { group.leave() }
-                let pipeline: ItemPipeline
-                do { pipeline = try ItemPipeline(stages: self.manifest.stages) } catch {
-                    lock.lock(); firstError = firstError ?? error; lock.unlock(); return
-                }
-                while true {
-                    lock.lock()
-                    guard firstError == nil, next < work.count else { lock.unlock(); return }
-                    let w = work[next]
-                    next += 1
-                    lock.unlock()
-                    let path = (self.dataRoot as NSString).appendingPathComponent(w.item.source)
-                    let result = Result { try pipeline.process(path, timeLimit: self.manifest.itemTimeLimit) }
-                    lock.lock()
-                    do { try deliver(w, result) } catch { firstError = firstError ?? error }
-                    lock.unlock()
-                }
+                batch.workerLoop()
+                group.leave()
             }
             thread.stackSize = 8 << 20
             thread.start()
         }
         group.wait()
-        if let firstError { throw firstError }
-        try flush()
-        progress.finish()
-        summary = localSummary
+        if let error = batch.firstError { throw error }
+        try batch.flush()
+        batch.progress.finish()
+        summary = batch.summary
+    }
+
+    /// One run's work list and what the worker threads share; everything mutable is touched
+    /// under `lock` only (decoding and detection run outside it).
+    private final class Batch: @unchecked Sendable {
+        let runner: Runner
+        let work: [Work]
+        let ledger: Ledger
+        let progress: Common.Progress
+        let shard: PendingShard
+        let started = Date()
+        let lock = NSLock()
+        var next = 0
+        var frames = 0
+        var firstError: Error?
+        var summary: RunSummary
+
+        init(runner: Runner, work: [Work], ledger: Ledger, summary: RunSummary) {
+            self.runner = runner
+            self.work = work
+            self.ledger = ledger
+            self.summary = summary
+            progress = Common.Progress(label: runner.manifest.dataset, total: work.count, unit: "items", output: runner.log)
+            shard = PendingShard(folder: runner.shardsFolder, stages: runner.manifest.stages,
+                                 runTag: ShardFiles.runTag(partition: runner.partition))
+        }
+
+        /// One worker: takes the next item, processes it with its own pipeline, delivers.
+        func workerLoop() {
+            let pipeline: ItemPipeline
+            do { pipeline = try ItemPipeline(stages: runner.manifest.stages) } catch {
+                lock.lock(); firstError = firstError ?? error; lock.unlock()
+                return
+            }
+            while true {
+                lock.lock()
+                guard firstError == nil, next < work.count else { lock.unlock(); return }
+                let w = work[next]
+                next += 1
+                lock.unlock()
+                let path = (runner.dataRoot as NSString).appendingPathComponent(w.item.source)
+                let result = Result { try pipeline.process(path, timeLimit: runner.manifest.itemTimeLimit) }
+                lock.lock()
+                do { try deliver(w, result) } catch { firstError = firstError ?? error }
+                lock.unlock()
+            }
+        }
+
+        /// Under `lock`: hands one result to the open shard, or quarantines the item.
+        private func deliver(_ w: Work, _ result: Result<ItemOutput, Error>) throws {
+            switch result {
+            case .success(let output):
+                summary.processed += 1
+                summary.rows += output.rowCount
+                frames += output.decodedFrameCount
+                try shard.append(ProcessedItem(item: w.item, fingerprint: w.fingerprint, stageKeys: w.keys, rows: []), output)
+                if shard.byteCount >= runner.manifest.shardTargetBytes { try flush() }
+            case .failure(let error):
+                let failure = error as? StageFailure
+                let reason = "\(failure?.error ?? error)"
+                try runner.quarantine(w, failure?.stage ?? DecodeStage.name, reason, ledger, &summary)
+                progress.log("quarantined \(w.item.id): \(reason)")
+            }
+            let rate = Double(frames) / max(Date().timeIntervalSince(started), 1e-6)
+            progress.advance(note: String(format: "%.0f frames/s", rate))
+        }
+
+        /// Finishes the open shard (rename into place), then records it and its items.
+        func flush() throws {
+            guard let (record, items) = try shard.close() else { return }
+            try ledger.recordShard(record, items: items)
+            summary.shardsWritten.append(record.file)
+        }
     }
 }

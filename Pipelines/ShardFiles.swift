@@ -14,6 +14,21 @@ public enum ShardFiles {
         return "\(formatter.string(from: Date()))-\(part)\(String(format: "%08x", UInt32.random(in: .min ... .max)))"
     }
 
+    /// Locks `outFolder` for one run (`<out>/.lock`, released when the process ends or the
+    /// returned descriptor is closed): a second run on the same folder is refused, since its
+    /// clean-up would delete the first run's unfinished shards.
+    public static func lock(outFolder: String) throws -> Int32 {
+        try FileManager.default.createDirectory(atPath: outFolder, withIntermediateDirectories: true)
+        let path = (outFolder as NSString).appendingPathComponent(".lock")
+        let fd = open(path, O_RDWR | O_CREAT, 0o644)
+        guard fd >= 0 else { throw LedgerError("\(path): cannot open: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw LedgerError("\(outFolder): another run is using this output folder (use one --out per partition, then cals merge)")
+        }
+        return fd
+    }
+
     /// Before a run: every shard the ledger records must be present with its recorded size
     /// (else `LedgerError`: missing or truncated); our files the ledger does not record (left by
     /// an interrupted run: complete but unrecorded shards, temporary files) are deleted, since

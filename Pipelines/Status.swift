@@ -42,6 +42,8 @@ public struct StatusReport {
 public func mergeOutputs(_ parts: [String], into outFolder: String) throws -> (items: Int, shards: Int) {
     guard let first = parts.first else { throw LedgerError("merge: no folders to merge") }
     let firstLedger = try Ledger(existing: first)
+    let lock = try ShardFiles.lock(outFolder: outFolder)
+    defer { close(lock) }
     let target = try Ledger(outFolder: outFolder, dataset: firstLedger.dataset, adapter: firstLedger.adapter)
     let targetShards = (outFolder as NSString).appendingPathComponent("shards")
     try FileManager.default.createDirectory(atPath: targetShards, withIntermediateDirectories: true)
