@@ -17,7 +17,8 @@ public func l2Normalized(_ x: Tensor, eps: Float = 1e-12) -> Tensor {
         for j in 0..<d { Y[r * d + j] = X[r * d + j] / n }
     }
     out.record([x]) { out in
-        let G = out.grad!.pointer, DX = x.gradPointer()
+        let N = norms.pointer   // saved norms, kept alive by this closure (not by the forward's pointer)
+        let G = out.grad!.pointer, DX = x.gradPointer(), Y = out.data
         parallelItems(rows) { r in
             let g = G + r * d, y = Y + r * d, dx = DX + r * d, n = N[r]
             guard n > eps else { for j in 0..<d { dx[j] += g[j] / n }; return }

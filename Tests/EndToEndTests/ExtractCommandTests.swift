@@ -8,7 +8,7 @@ final class ExtractCommandTests: XCTestCase {
     func testGoodClipGivesAnHDF5FileThatH5pyReads() throws {
         let video = scratch.path("talk.mp4"), out = scratch.path("talk.h5")
         try TestMedia.faceClip(video, seconds: 2)
-        let result = try run(TestEnv.calsBinary, ["extract", video, "--out", out])
+        let result = try TestSupport.run(TestEnv.calsBinary, ["extract", video, "--out", out])
         XCTAssertEqual(result.status, 0, result.stderr)
         let report = try runPython("Tests/EndToEndTests/check_extract.py", [out, video])
         XCTAssertTrue(report.contains("ok"), report)
@@ -35,7 +35,7 @@ final class ExtractCommandTests: XCTestCase {
 
         for input in [missing, empty, text, truncated, silent, audioOnly, noFace] {
             let out = scratch.path(URL(fileURLWithPath: input).lastPathComponent + ".h5")
-            let result = try run(TestEnv.calsBinary, ["extract", input, "--out", out])
+            let result = try TestSupport.run(TestEnv.calsBinary, ["extract", input, "--out", out])
             XCTAssertNotEqual(result.status, 0, "\(input) should fail")
             let lines = result.stderr.split(separator: "\n")
             XCTAssertEqual(lines.count, 1, "\(input): stderr was \(result.stderr)")
