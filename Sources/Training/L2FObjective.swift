@@ -82,11 +82,13 @@ public final class L2FModels {
     /// The frozen sync encoder runs in eval mode (BN running statistics) in its own context.
     let syncContext = Context(training: false)
 
+    /// `lipParameters`: the lip-unit encoder's trainable tensors (A2L fine-tuned end to end, or the
+    /// window audio encoder), updated by the generator's optimiser under `lip.<name>`.
     public init(generator: Generator, discriminator: Discriminator, sync: SyncEncoder, weights: L2FLossWeights,
-                learningRate: Float = 1e-4, context: Context) {
+                lipParameters: [(String, Tensor)] = [], learningRate: Float = 1e-4, context: Context) {
         (self.generator, self.discriminator, self.sync, self.weights, self.context) = (generator, discriminator, sync, weights, context)
         for (_, p) in sync.parameters { p.requiresGrad = false }   // frozen: gradients only flow through it
-        generatorOptimizer = Adam(generator.parameters, learningRate: learningRate)
+        generatorOptimizer = Adam(generator.parameters + prefixed("lip", lipParameters), learningRate: learningRate)
         discriminatorOptimizer = Adam(discriminator.parameters, learningRate: learningRate)
     }
 
