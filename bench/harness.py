@@ -33,3 +33,19 @@ def table(title, header, rows):
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     for r in [header] + rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+
+
+def report_step_times(step, warmup, steps):
+    """Runs `step` warmup times, then times `steps` calls; prints one JSON object
+    {"ms_per_step": median, "peak_rss_mb": peak resident set of this process}."""
+    import json
+    import resource
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(max(steps, 1)):
+        start = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - start) * 1000)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"ms_per_step": round(statistics.median(times), 3), "peak_rss_mb": round(peak, 3)}))

@@ -7,11 +7,8 @@ usage: l2f_step.py [--batch 2] [--frames 5] [--threads 2] [--steps 5] [--warmup 
 Prints one JSON object {"ms_per_step": median, "peak_rss_mb": …}.
 """
 import argparse
-import json
 import os
-import resource
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -19,9 +16,11 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "Tests", "TensorTests", "golden"))
 sys.path.insert(0, os.path.join(HERE, "..", "Tests", "TrainingTests", "golden"))
+sys.path.insert(0, HERE)
 import l2f_reference  # noqa: E402
 import sync_reference  # noqa: E402
 from sync_step import DEFAULT as SYNC_DEFAULT  # noqa: E402
+from harness import report_step_times  # noqa: E402
 
 
 def sync_windows(faces, b):
@@ -73,17 +72,7 @@ def main():
         for q in d.parameters():
             q.requires_grad_(True)
 
-    for _ in range(a.warmup):
-        step()
-    times = []
-    for _ in range(max(a.steps, 1)):
-        start = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"ms_per_step": round(times[len(times) // 2], 3), "peak_rss_mb": round(peak, 3)}))
-
+    report_step_times(step, a.warmup, a.steps)
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Models
 import NN
 import Tensor
@@ -85,5 +86,103 @@ final class L2FTrainingTests: XCTestCase {
         }
         XCTAssertEqual(models.generator.parameters.map { $0.1.values }, before)
         XCTAssertEqual(models.discriminatorOptimizer.step, 0)
+    }
+}
+
+/// The L2F trainer on a synthetic shard folder: exact resume, bad inputs, divergence, evaluation.
+final class L2FTrainerTests: XCTestCase {
+    let scratch = ScratchDir("l2f-trainer")
+
+    /// Dataset, a tiny sync checkpoint and a tiny A2L checkpoint; returns (data, sync, a2l).
+    func fixtures() throws -> (FrameDataset, String, String) {
+        let data = scratch.path("data")
+        if !FileManager.default.fileExists(atPath: data) {
+            try writeSyntheticDataset(data, speakers: 2, clips: 2, frames: 20)
+            var rng = RandomGenerator(seed: 2)
+            var syncConfig = tinyTrainingConfig()
+            syncConfig.model = tinyConfig()
+            let sync = SyncEncoder(syncConfig.model, rng: &rng)
+            try Checkpoint.save(sync, optimizer: Adam(sync.parameters), context: Context(), to: scratch.path("sync.safetensors"),
+                                extra: try SyncCheckpoint.metadata(syncConfig))
+            var a2lConfig = A2L.Config()
+            (a2lConfig.dim, a2lConfig.layers, a2lConfig.heads, a2lConfig.feedForward, a2lConfig.outputDim) = (16, 1, 2, 32, 12)
+            let a2l = A2L(a2lConfig, rng: &rng)
+            try Safetensors.write(a2l.stateDict, metadata: [A2LCheckpoint.configKey: String(decoding: try JSONEncoder().encode(a2lConfig), as: UTF8.self)],
+                                  to: scratch.path("a2l.safetensors"))
+        }
+        return (try FrameDataset(folder: data), scratch.path("sync.safetensors"), scratch.path("a2l.safetensors"))
+    }
+
+    func tinyL2FConfig(steps: Int) -> L2FTrainingConfig {
+        var config = L2FTrainingConfig()
+        config.steps = steps
+        (config.windows, config.frames, config.checkpointEvery, config.gridEvery) = (1, 5, 2, 2)
+        config.generator.channels = [4, 6, 8, 8, 8]
+        config.discriminator.channels = [4, 6, 8, 8, 8]
+        return config
+    }
+
+    func testResumeContinuesExactly() throws {
+        let (data, sync, a2l) = try fixtures()
+        let straight = try L2FTrainer(config: tinyL2FConfig(steps: 4), data: data, out: scratch.path("a"), syncPath: sync, a2lPath: a2l)
+        try straight.run()
+        _ = try L2FTrainer(config: tinyL2FConfig(steps: 2), data: data, out: scratch.path("b"), syncPath: sync, a2lPath: a2l).run()
+        let resumed = try L2FTrainer(config: tinyL2FConfig(steps: 4), data: data, out: scratch.path("b"), syncPath: sync, a2lPath: nil, resume: true)
+        XCTAssertEqual(resumed.step, 2)
+        try resumed.run()
+        let a = try Safetensors.read(straight.checkpointPath).tensors, b = try Safetensors.read(resumed.checkpointPath).tensors
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        XCTAssertTrue(a.keys.contains("lip.output_proj.weight") && a.keys.contains("optimizer.discriminator.m.out.weight"))
+        for (name, t) in a { XCTAssertEqual(t.values, b[name]!.values, name) }
+        XCTAssertEqual(straight.records.map(\.terms), resumed.records.map(\.terms))
+        for file in ["log.csv", "loss.png", "grid-000002.png", "grid-000004.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.path("b/\(file)")), file)
+        }
+    }
+
+    func testBadCheckpointsAreClearErrorsAndDivergenceKeepsTheLastCheckpoint() throws {
+        let (data, sync, a2l) = try fixtures()
+        func message(_ body: () throws -> Void) -> String {
+            do { try body(); return "no error" } catch { return "\(error)" }
+        }
+        let out = scratch.path("bad")
+        XCTAssertTrue(message { _ = try L2FTrainer(config: tinyL2FConfig(steps: 1), data: data, out: out, syncPath: a2l, a2lPath: a2l) }
+            .contains("not a sync encoder checkpoint"))
+        XCTAssertTrue(message { _ = try L2FTrainer(config: tinyL2FConfig(steps: 1), data: data, out: out, syncPath: sync, a2lPath: sync) }
+            .contains("not an A2L checkpoint"))
+        XCTAssertTrue(message { _ = try L2FTrainer(config: tinyL2FConfig(steps: 1), data: data, out: out, syncPath: scratch.path("none"), a2lPath: a2l) }
+            .contains(scratch.path("none")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing written on bad input")
+
+        // the window audio encoder needs no A2L; a diverging run stops and leaves its checkpoint alone
+        var config = tinyL2FConfig(steps: 2)
+        config.audioEncoder = .window
+        config.windowEncoder = tinyConfig()
+        let run = scratch.path("window")
+        try L2FTrainer(config: config, data: data, out: run, syncPath: sync, a2lPath: nil).run()
+        let saved = try Data(contentsOf: URL(fileURLWithPath: scratch.path("window/checkpoint.safetensors")))
+        config.steps = 4
+        let resumed = try L2FTrainer(config: config, data: data, out: run, syncPath: sync, a2lPath: nil, resume: true)
+        resumed.models.explodingLoss = 1e-6
+        let error = message { try resumed.run() }
+        XCTAssertTrue(error.contains("training diverged") && error.contains("the last good checkpoint is"), error)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: scratch.path("window/checkpoint.safetensors"))), saved)
+    }
+
+    func testEvaluationScoresRealVideoAsPerfectAndReportsTheBaseline() throws {
+        let (data, sync, a2l) = try fixtures()
+        let trainer = try L2FTrainer(config: tinyL2FConfig(steps: 1), data: data, out: scratch.path("eval"), syncPath: sync, a2lPath: a2l)
+        try trainer.run()
+        let (config, generator, lip) = try L2FTrainer.loadModels(trainer.checkpointPath)
+        let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
+                                     frames: config.frames, data: data, split: "train")
+        print(result.table)
+        XCTAssertEqual(result.clips, 4)
+        XCTAssertEqual(result.frames, 4 * 20)
+        XCTAssertEqual(result.real.psnr, .infinity)
+        XCTAssertEqual(result.real.mouthPSNR, .infinity)
+        XCTAssertEqual(result.real.ssim, 1, accuracy: 1e-12)
+        XCTAssertTrue(result.generated.psnr.isFinite && result.copyReference.psnr.isFinite)
+        XCTAssertTrue(result.table.contains("our own sync encoder"))
     }
 }
