@@ -4,9 +4,11 @@ import Models
 import NN
 import Tensor
 
-/// Metrics of one system over a split (SPEC §4): means over frames of PSNR, SSIM and mouth PSNR
-/// against the real frames, and the mean over clips of the sync distance and confidence from OUR
-/// sync encoder (not comparable with published LSE-D / LSE-C).
+/// Metrics of one system over a split (SPEC §4) against the real frames: PSNR and mouth PSNR of
+/// the mean squared error pooled over all frames (so one frame identical to the truth does not make
+/// the whole mean +∞; only a perfect system scores +∞), SSIM averaged over frames, and the mean over
+/// clips of the sync distance and confidence from OUR sync encoder (not comparable with published
+/// LSE-D / LSE-C).
 public struct L2FScores: Codable, Equatable {
     public var psnr = 0.0, ssim = 0.0, mouthPSNR = 0.0
     public var syncDistance = 0.0, syncConfidence = 0.0
@@ -48,7 +50,8 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
     guard !clips.isEmpty else { throw InputError(data.folder, "no clip of split '\(split)' with at least \(max(t, 7)) frames") }
     let side = generator.config.imageSize, frameBytes = side * side * 3
     let ctx = Context(training: false)
-    var sums = [L2FScores](repeating: L2FScores(), count: 3)   // generated, copy reference, real
+    // per system (generated, copy reference, real): Σ MSE, Σ mouth MSE, Σ SSIM over frames; Σ sync over clips
+    var mse = [Double](repeating: 0, count: 3), mouthMSE = mse, ssim = mse, distance = mse, confidence = mse
     var frameCount = 0
     for clip in clips {
         let n = clip.rowCount / t * t
@@ -71,21 +74,23 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
             for i in 0..<n {
                 let a = Array(video[(i * frameBytes)..<((i + 1) * frameBytes)]), b = Array(rows.frames[(i * frameBytes)..<((i + 1) * frameBytes)])
                 a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
-                    sums[k].psnr += ImageMetrics.psnr(pa, pb, width: side, height: side)
-                    sums[k].ssim += ImageMetrics.ssim(pa, pb, width: side, height: side)
-                    sums[k].mouthPSNR += ImageMetrics.psnr(pa, pb, width: side, height: side, region: .mouth(side: side))
+                    mse[k] += ImageMetrics.meanSquaredError(pa, pb, width: side, height: side)
+                    ssim[k] += ImageMetrics.ssim(pa, pb, width: side, height: side)
+                    mouthMSE[k] += ImageMetrics.meanSquaredError(pa, pb, width: side, height: side, region: .mouth(side: side))
                 } }
             }
             let score = try OffsetSimilarities(model: sync, frames: video, mel: rows.mel, maxOffset: maxOffset,
                                                source: clip.item.id).score
-            sums[k].syncDistance += Double(score.distance)
-            sums[k].syncConfidence += Double(score.confidence)
+            distance[k] += Double(score.distance)
+            confidence[k] += Double(score.confidence)
         }
         frameCount += n
     }
-    let means = sums.map { s in
-        L2FScores(psnr: s.psnr / Double(frameCount), ssim: s.ssim / Double(frameCount), mouthPSNR: s.mouthPSNR / Double(frameCount),
-                  syncDistance: s.syncDistance / Double(clips.count), syncConfidence: s.syncConfidence / Double(clips.count))
+    let (f, c) = (Double(frameCount), Double(clips.count))
+    let means = (0..<3).map { k in
+        L2FScores(psnr: ImageMetrics.psnr(meanSquaredError: mse[k] / f), ssim: ssim[k] / f,
+                  mouthPSNR: ImageMetrics.psnr(meanSquaredError: mouthMSE[k] / f),
+                  syncDistance: distance[k] / c, syncConfidence: confidence[k] / c)
     }
     return L2FEvaluation(split: split, clips: clips.count, frames: frameCount, generated: means[0], copyReference: means[1], real: means[2])
 }

@@ -22,10 +22,21 @@ public enum ImageMetrics {
     /// PSNR = 10·log10(255² / MSE) over the pixels of `region` (all channels); +∞ when equal.
     public static func psnr(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, width: Int, height: Int,
                             region: Region? = nil) -> Double {
-        precondition(a.count == width * height * 3 && b.count == a.count, "PSNR of frames that are not [\(height), \(width), 3]")
+        psnr(meanSquaredError: meanSquaredError(a, b, width: width, height: height, region: region))
+    }
+
+    /// 10·log10(255² / mse); +∞ for 0.
+    public static func psnr(meanSquaredError mse: Double) -> Double {
+        mse == 0 ? .infinity : 10 * log10(255 * 255 / mse)
+    }
+
+    /// Mean of (a − b)² over the pixels of `region` (all channels), in 8-bit units.
+    public static func meanSquaredError(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, width: Int, height: Int,
+                                        region: Region? = nil) -> Double {
+        precondition(a.count == width * height * 3 && b.count == a.count, "MSE of frames that are not [\(height), \(width), 3]")
         let r = region ?? .full(width: width, height: height)
         precondition(r.rows.lowerBound >= 0 && r.rows.upperBound <= height && r.columns.lowerBound >= 0
-                     && r.columns.upperBound <= width && !r.rows.isEmpty && !r.columns.isEmpty, "PSNR region \(r)")
+                     && r.columns.upperBound <= width && !r.rows.isEmpty && !r.columns.isEmpty, "MSE region \(r)")
         var sum: Double = 0
         for y in r.rows {
             let row = y * width * 3
@@ -34,8 +45,7 @@ public enum ImageMetrics {
                 sum += d * d
             }
         }
-        let mse = sum / Double(r.rows.count * r.columns.count * 3)
-        return mse == 0 ? .infinity : 10 * log10(255 * 255 / mse)
+        return sum / Double(r.rows.count * r.columns.count * 3)
     }
 
     /// Mean SSIM (Wang et al. 2004) as skimage's default: 7×7 uniform windows, sample covariances
