@@ -18,7 +18,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: setup apt python faces build test demo bench preprocess clean
+.PHONY: setup apt python faces build test demo bench preprocess pretrain-a2l clean
 
 ## setup: install system packages and Python test tools, then build (idempotent)
 setup: apt python faces build
@@ -71,6 +71,13 @@ demo: build
 
 preprocess: build
 	$(CALS) preprocess manifests/$(DATASET).yaml --data $(DATA) --out $(OUT)
+
+## pretrain-a2l: masked A2L pretraining on $(OUT), which needs lip units (the manifest's lip_units
+## stage after a sync run); extra flags via A2L_FLAGS, e.g. A2L_FLAGS="--steps 500 --context 2"
+A2L_RUN ?= runs/a2l-$(DATASET)
+A2L_FLAGS ?=
+pretrain-a2l: build
+	$(CALS) train a2l --data $(OUT) --out $(A2L_RUN) $(A2L_FLAGS)
 
 ## bench: speed and memory against the Python reference stack, measured in the same run
 bench: build python

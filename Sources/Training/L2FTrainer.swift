@@ -113,7 +113,7 @@ public final class L2FTrainer {
             config = old
         } else if config.audioEncoder == .a2l {
             guard let a2lPath else { throw InputError(out, "--a2l is required unless --audio-encoder window") }
-            config.a2l = try A2LCheckpoint.config(a2lPath)
+            config.a2l = try A2LCheckpoint.trainingConfig(a2lPath).model
             config.generator.lipDim = config.a2l!.outputDim
         }
         precondition(config.frames >= 1 && config.windows >= 1 && config.checkpointEvery >= 1 && config.gridEvery >= 1,
@@ -349,18 +349,4 @@ public func quantisedFrames(_ faces: Tensor) -> [UInt8] {
         out[(i * plane + p) * 3 + ch] = UInt8(max(0, min(255, (X[(i * 3 + ch) * plane + p] * 255).rounded())))
     } } }
     return out
-}
-
-/// Reading A2L checkpoints: the A2L state dict (names as Models/A2L.swift) with its config as
-/// JSON in the metadata key `a2l_config`.
-public enum A2LCheckpoint {
-    public static let configKey = "a2l_config"
-
-    public static func config(_ path: String) throws -> A2L.Config {
-        let (_, metadata) = try Safetensors.read(path)
-        guard let json = metadata[configKey] else { throw InputError(path, "not an A2L checkpoint (no '\(configKey)' metadata)") }
-        do { return try JSONDecoder().decode(A2L.Config.self, from: Data(json.utf8)) } catch {
-            throw InputError(path, "unreadable A2L config in the metadata: \(error)")
-        }
-    }
 }

@@ -9,7 +9,7 @@ import Tensor
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Time the tensor engine on the CALS models.",
-        subcommands: [A2LStep.self, ConvBlockStep.self, GemmPeak.self, SyncStep.self, L2FBenchStep.self])
+        subcommands: [A2LStep.self, ConvBlockStep.self, GemmPeak.self, SyncStep.self, A2LFeed.self, L2FBenchStep.self])
 
     struct Options: ParsableArguments {
         @Option(help: "Batch size.") var batch = 16

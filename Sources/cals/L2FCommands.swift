@@ -78,12 +78,6 @@ func checkpointFile(_ path: String) -> String {
 
 extension L2FTrainingConfig.AudioEncoder: ExpressibleByArgument {}
 
-/// `cals eval …`
-struct EvalCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate trained CALS models.",
-                                                    subcommands: [EvalL2F.self])
-}
-
 /// `cals eval l2f --checkpoint RUN --sync RUN --data DIR [--split test] [--json FILE]`
 struct EvalL2F: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -107,8 +107,10 @@ final class L2FTrainerTests: XCTestCase {
             var a2lConfig = A2L.Config()
             (a2lConfig.dim, a2lConfig.layers, a2lConfig.heads, a2lConfig.feedForward, a2lConfig.outputDim) = (16, 1, 2, 32, 12)
             let a2l = A2L(a2lConfig, rng: &rng)
-            try Safetensors.write(a2l.stateDict, metadata: [A2LCheckpoint.configKey: String(decoding: try JSONEncoder().encode(a2lConfig), as: UTF8.self)],
-                                  to: scratch.path("a2l.safetensors"))
+            var a2lTraining = A2LTrainingConfig()
+            a2lTraining.model = a2lConfig
+            try Checkpoint.save(a2l, optimizer: Adam(a2l.parameters), context: Context(), to: scratch.path("a2l.safetensors"),
+                                extra: try A2LCheckpoint.metadata(a2lTraining))
         }
         return (try FrameDataset(folder: data), scratch.path("sync.safetensors"), scratch.path("a2l.safetensors"))
     }

@@ -1,0 +1,255 @@
+import Common
+import Foundation
+import Models
+import NN
+import Tensor
+
+/// Everything that defines an A2L pretraining run; stored in its checkpoints so `--resume`
+/// continues the same run and evaluation rebuilds the same model.
+public struct A2LTrainingConfig: Codable, Equatable {
+    public var steps = 2000
+    /// Windows per batch, each from a random clip of a random training speaker.
+    public var batch = 8
+    /// Frames (units) T per window.
+    public var frames = 31
+    public var learningRate: Float = 1e-4
+    /// Linear learning-rate warm-up over the first steps.
+    public var warmupSteps = 100
+    /// Global gradient-norm clip.
+    public var clipNorm: Float = 1
+    public var evalEvery = 100
+    public var checkpointEvery = 200
+    /// Held-out windows scored at each evaluation.
+    public var evalWindows = 64
+    /// Speakers never trained on, for evaluation; empty = the last speaker in sorted order.
+    public var heldOutSpeakers: [String] = []
+    /// Content hash of the sync checkpoint whose lip units are the targets.
+    public var unitsCheckpoint = ""
+    public var seed: UInt64 = 1
+    public var masking = SpanMasking()
+    public var model = A2L.Config()
+    public init() {}
+}
+
+/// Masked-unit scores of an A2L model: mean squared error and cosine similarity between
+/// predicted and true lip units over the scored steps.
+public struct A2LScore: Codable, Equatable, Sendable {
+    public var mse: Double
+    public var cosine: Double
+    public var steps: Int
+}
+
+/// Fixed evaluation windows: consecutive non-overlapping windows of T rows taken round-robin
+/// over `clips` (sorted by id) until `count`, each with a span mask from a fixed seed, so every
+/// model and every step is scored on the same inputs.
+public struct A2LEvaluationSet {
+    public var windows: [(audio: [Float], units: [Float], mask: [Float])] = []
+    public let frames: Int
+    public static let maskSeed: UInt64 = 20_240_601
+
+    public init(clips: [A2LDataset.Clip], frames t: Int, count: Int, masking: SpanMasking) throws {
+        frames = t
+        var rng = RandomGenerator(seed: Self.maskSeed)
+        let sorted = clips.sorted { $0.item.id < $1.item.id }
+        var next = [Int](repeating: 0, count: sorted.count)
+        while windows.count < count {
+            var added = false
+            for (i, clip) in sorted.enumerated() where windows.count < count && next[i] + t <= clip.rowCount {
+                let w = try clip.window(next[i]..<(next[i] + t))
+                windows.append((w.audio, w.units, masking.mask(t, starts: masking.draw(t, rng: &rng))))
+                next[i] += t
+                added = true
+            }
+            if !added { break }
+        }
+    }
+
+    /// Scores `model` with the span masks (zeroed = scored = masked spans).
+    public func score(_ model: A2L) -> A2LScore {
+        score(model) { $0.mask } zeroed: { $0.mask }
+    }
+
+    /// Scores `model` on inputs whose audio is zeroed where `zeroed(window)` is 1, at the steps
+    /// where `scored(window)` is 1; eval mode, batches of 16.
+    public func score(_ model: A2L, scored: (_ window: (audio: [Float], units: [Float], mask: [Float])) -> [Float],
+                      zeroed: (_ window: (audio: [Float], units: [Float], mask: [Float])) -> [Float]) -> A2LScore {
+        let context = Context(training: false)
+        var squared = 0.0, cosine = 0.0, steps = 0
+        for start in stride(from: 0, to: windows.count, by: 16) {
+            let chunk = windows[start..<min(start + 16, windows.count)]
+            let batch = A2LBatch(chunk.map { ($0.audio, $0.units, zeroed($0), scored($0)) }, frames: frames)
+            withoutGrad {
+                let predicted = model(batch.input, context)
+                let mse = Double(model.loss(predicted, batch.target, mask: batch.mask).item)
+                let cos = cosineSimilarity(predicted, batch.target)   // [B, T]
+                var n = 0.0, c = 0.0
+                for i in 0..<batch.mask.count where batch.mask.data[i] != 0 { n += 1; c += Double(cos.data[i]) }
+                squared += mse * n; cosine += c; steps += Int(n)
+            }
+        }
+        return A2LScore(mse: squared / Double(max(steps, 1)), cosine: cosine / Double(max(steps, 1)), steps: steps)
+    }
+}
+
+/// Pretrains A2L (SPEC §3) by masked prediction on an `A2LDataset`: Adam with warm-up and
+/// gradient clipping on the masked MSE, held-out masked MSE every `evalEvery` steps, an atomic
+/// checkpoint (model, Adam moments, random state, config) every `checkpointEvery` steps and at
+/// the end, `log.csv` (training steps), `eval.csv` (held-out scores) and `plot.png` beside it.
+public final class A2LTrainer {
+    public let config: A2LTrainingConfig
+    public let model: A2L
+    public let optimizer: Adam
+    public let context: Context
+    public let outFolder: String
+    /// Training clips grouped by speaker.
+    public let trainClips: [[A2LDataset.Clip]]
+    public let evaluation: A2LEvaluationSet
+    /// Training steps (loss = masked MSE, accuracy = masked cosine) and held-out scores (same fields).
+    public let log: TrainingLog, evalLog: TrainingLog
+
+    public static let checkpointName = "checkpoint.safetensors"
+    public var checkpointPath: String { (outFolder as NSString).appendingPathComponent(Self.checkpointName) }
+    public var plotPath: String { (outFolder as NSString).appendingPathComponent("plot.png") }
+    public var step: Int { optimizer.step }
+
+    /// A new run, or with `resume` the run whose checkpoint is in `out` (its config wins, except
+    /// `steps`, which may be raised to train longer). The data's lip units must come from the
+    /// sync checkpoint the run records.
+    public init(config: A2LTrainingConfig, data: A2LDataset, out: String, resume: Bool = false) throws {
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        outFolder = out
+        var config = config
+        let checkpoint = (out as NSString).appendingPathComponent(Self.checkpointName)
+        if resume {
+            let saved = try A2LCheckpoint.trainingConfig(checkpoint)
+            config = saved.with(steps: config.steps)
+        } else {
+            config.unitsCheckpoint = data.unitsCheckpoint
+        }
+        guard config.unitsCheckpoint == data.unitsCheckpoint else {
+            throw InputError(data.folder, "lip units come from sync checkpoint \(data.unitsCheckpoint), but \(checkpoint) "
+                             + "was trained on units of \(config.unitsCheckpoint)")
+        }
+        let heldOut = config.heldOutSpeakers.isEmpty ? Array(data.speakers.suffix(1)) : config.heldOutSpeakers
+        config.heldOutSpeakers = heldOut   // recorded, so evaluation finds the same speakers
+        self.config = config
+        context = Context(training: true, seed: config.seed)
+        model = A2L(config.model, rng: &context.rng)
+        optimizer = Adam(model.parameters, learningRate: config.learningRate)
+        if resume { try Checkpoint.load(checkpoint, into: model, optimizer: optimizer, context: context) }
+
+        let trainSpeakers = data.speakers.filter { !heldOut.contains($0) }
+        guard !trainSpeakers.isEmpty, trainSpeakers.count < data.speakers.count else {
+            throw InputError(data.folder, "needs at least two speakers (one held out for evaluation); found \(data.speakers)")
+        }
+        let train = try data.clips(of: trainSpeakers, minRows: config.frames, role: "training")
+        trainClips = trainSpeakers.map { s in train.filter { $0.item.speaker == s } }.filter { !$0.isEmpty }
+        evaluation = try A2LEvaluationSet(clips: try data.clips(of: heldOut, minRows: config.frames, role: "held-out"),
+                                          frames: config.frames, count: config.evalWindows, masking: config.masking)
+        let keep = resume ? optimizer.step : nil
+        log = try TrainingLog(path: (out as NSString).appendingPathComponent("log.csv"), keepingUpTo: keep)
+        evalLog = try TrainingLog(path: (out as NSString).appendingPathComponent("eval.csv"), keepingUpTo: keep)
+    }
+
+    /// A batch of random training windows with fresh span masks (all draws from the run's rng).
+    public func sampleBatch() throws -> A2LBatch {
+        let t = config.frames
+        var windows: [(audio: [Float], units: [Float], zeroed: [Float], scored: [Float])] = []
+        for _ in 0..<config.batch {
+            let speaker = trainClips[context.rng.int(below: trainClips.count)]
+            let clip = speaker[context.rng.int(below: speaker.count)]
+            let offset = context.rng.int(below: clip.rowCount - t + 1)
+            let w = try clip.window(offset..<(offset + t))
+            let mask = config.masking.mask(t, starts: config.masking.draw(t, rng: &context.rng))
+            windows.append((w.audio, w.units, mask, mask))
+        }
+        return A2LBatch(windows, frames: t)
+    }
+
+    /// One Adam step on a fresh batch; returns its masked MSE and masked cosine similarity.
+    public func trainStep() throws -> TrainingRecord {
+        let batch = try sampleBatch()
+        context.training = true
+        optimizer.zeroGrad()
+        optimizer.learningRate = warmupLearningRate(base: config.learningRate, step: step + 1, warmupSteps: config.warmupSteps)
+        let predicted = model(batch.input, context)
+        let loss = model.loss(predicted, batch.target, mask: batch.mask)
+        loss.backward()
+        clipGradNorm(model.parameters, maxNorm: config.clipNorm)
+        optimizer.update()
+        let cos = withoutGrad { cosineSimilarity(predicted.detached(), batch.target) }
+        var c = 0.0, n = 0.0
+        for i in 0..<batch.mask.count where batch.mask.data[i] != 0 { c += Double(cos.data[i]); n += 1 }
+        return TrainingRecord(step: step, loss: Double(loss.item), accuracy: c / max(n, 1))
+    }
+
+    public func evaluate() -> A2LScore { evaluation.score(model) }
+
+    public func saveCheckpoint() throws {
+        try Checkpoint.save(model, optimizer: optimizer, context: context, to: checkpointPath,
+                            extra: try A2LCheckpoint.metadata(config))
+        try plotLosses(train: log.records, heldOut: evalLog.records, to: plotPath)
+    }
+
+    /// Trains until `config.steps`, reporting each step to `progress`.
+    public func run(progress: Common.Progress? = nil) throws {
+        while step < config.steps {
+            var record = try trainStep()
+            if step % config.evalEvery == 0 || step == config.steps {
+                let score = evaluate()
+                record.evalAccuracy = score.cosine
+                try evalLog.append(TrainingRecord(step: step, loss: score.mse, accuracy: score.cosine))
+                progress?.log(String(format: "step %d  loss %.5f  held-out masked MSE %.5f  cosine %.4f",
+                                     step, record.loss, score.mse, score.cosine))
+            }
+            try log.append(record)
+            if step % config.checkpointEvery == 0 || step == config.steps { try saveCheckpoint() }
+            progress?.advance(note: String(format: "loss %.5f", record.loss))
+        }
+    }
+}
+
+extension A2LTrainingConfig {
+    func with(steps: Int) -> A2LTrainingConfig { var c = self; c.steps = steps; return c }
+
+    /// `layers 6, dim 512, heads 8, ff 2048, context full`
+    public var sizeDescription: String {
+        "layers \(model.layers), dim \(model.dim), heads \(model.heads), ff \(model.feedForward), "
+            + "context \(model.context.map { "±\($0)" } ?? "full")"
+    }
+}
+
+/// Reading A2L checkpoints: the metadata keys the trainer writes, and the model alone for
+/// evaluation.
+public enum A2LCheckpoint {
+    static let kindKey = "kind", kind = "cals-a2l", configKey = "a2l_training_config"
+
+    public static func metadata(_ config: A2LTrainingConfig) throws -> [String: String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return [kindKey: kind, configKey: String(decoding: try encoder.encode(config), as: UTF8.self)]
+    }
+
+    public static func trainingConfig(_ path: String) throws -> A2LTrainingConfig {
+        try trainingConfig(try Safetensors.read(path).metadata, path: path)
+    }
+
+    static func trainingConfig(_ metadata: [String: String], path: String) throws -> A2LTrainingConfig {
+        guard metadata[kindKey] == kind, let json = metadata[configKey] else {
+            throw InputError(path, "not an A2L checkpoint (no '\(kind)' metadata)")
+        }
+        do { return try JSONDecoder().decode(A2LTrainingConfig.self, from: Data(json.utf8)) } catch {
+            throw InputError(path, "unreadable A2L config in the metadata: \(error)")
+        }
+    }
+
+    /// The model of a checkpoint and the config it was trained with.
+    public static func load(_ path: String) throws -> (model: A2L, config: A2LTrainingConfig) {
+        let (tensors, metadata) = try Safetensors.read(path)
+        let config = try trainingConfig(metadata, path: path)
+        var rng = RandomGenerator(seed: 0)
+        let model = A2L(config.model, rng: &rng)
+        try Checkpoint.copy(tensors, into: model.stateDict, path: path)
+        return (model, config)
+    }
+}
