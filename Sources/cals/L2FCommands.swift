@@ -26,7 +26,7 @@ struct TrainL2F: ParsableCommand {
     @Option(help: "Frames per window (all go through the generator as one batch).") var frames = 5
     @Option(help: "Lip units from: a2l (CALS) or window (a 0.2 s conv audio encoder, the baseline).")
     var audioEncoder: L2FTrainingConfig.AudioEncoder = .a2l
-    @Flag(help: "Keep A2L fixed instead of fine-tuning it end to end.") var freezeA2L = false
+    @Flag(name: .customLong("freeze-a2l"), help: "Keep A2L fixed instead of fine-tuning it end to end.") var freezeA2L = false
     @Flag(help: "Drop the audio-visual sync loss d_av.") var noDav = false
     @Flag(help: "Drop the visual-visual sync loss d_vv.") var noDvv = false
     @Option(help: "Weight of L1.") var l1Weight: Float = 10
