@@ -90,3 +90,10 @@ bench: build python
 
 clean:
 	rm -rf .build $(TEST_BUILD)
+
+## train-l2f: train the Lip-to-Face generator on a processed dataset, from the sync encoder and A2L
+## runs of the same dataset (extra flags in L2F_ARGS, e.g. L2F_ARGS="--steps 200 --audio-encoder window")
+.PHONY: train-l2f
+train-l2f: build
+	$(CALS) train l2f --data $(OUT) --sync runs/sync-$(DATASET) --a2l runs/a2l-$(DATASET) \
+	  --out runs/l2f-$(DATASET) $(L2F_ARGS)

@@ -9,7 +9,8 @@ import Tensor
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Time the tensor engine on the CALS models.",
-        subcommands: [A2LStep.self, ConvBlockStep.self, GemmPeak.self, SyncStep.self, A2LFeed.self, FloorBench.self])
+        subcommands: [A2LStep.self, ConvBlockStep.self, GemmPeak.self, SyncStep.self, A2LFeed.self,
+                      L2FBenchStep.self, FloorBench.self])
 
     struct Options: ParsableArguments {
         @Option(help: "Batch size.") var batch = 16

@@ -9,7 +9,7 @@ import Training
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train", abstract: "Train the CALS models from processed shards.",
-        subcommands: [TrainSync.self, TrainA2L.self])
+        subcommands: [TrainSync.self, TrainA2L.self, TrainL2F.self])
 }
 
 /// `cals train sync --data DIR --out RUN [--steps N] [--batch B] [--resume]`

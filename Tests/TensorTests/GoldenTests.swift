@@ -64,13 +64,13 @@ final class GoldenTests: XCTestCase {
 
     /// Moves every parameter off its initial value (biases 0, norm weights 1) so the exchange is
     /// tested on generic numbers and weight decay acts on every entry.
-    private func perturb(_ model: Module, _ rng: inout RandomGenerator) {
+    func perturb(_ model: Module, _ rng: inout RandomGenerator) {
         for (_, p) in model.parameters { for i in 0..<p.count { p.data[i] += 0.1 * rng.normal() } }
     }
 
     /// Runs `step` (output and loss) here and golden.py CASE in PyTorch from the same weights and
     /// inputs; compares output, loss, input and parameter gradients, buffers, then three Adam steps.
-    private func compareWithPyTorch(_ name: String, _ model: Module, x: Tensor, inputs: [(String, Tensor)],
+    func compareWithPyTorch(_ name: String, _ model: Module, x: Tensor, inputs: [(String, Tensor)],
                                     config: String, step: () -> (Tensor, Tensor)) throws {
         let dir = ScratchDir("golden")
         try Safetensors.write(model.stateDict + [("input.x", x)] + inputs.map { ("input.\($0.0)", $0.1) },

@@ -2,7 +2,7 @@
 PyTorch reference, write outputs, loss, gradients and parameters after Adam steps.
 
 usage: golden.py CASE IN.safetensors OUT.safetensors CONFIG_JSON
-  CASE: encoder_layer | a2l | conv_block
+  CASE: encoder_layer | a2l | conv_block | l2f_up_block | l2f_generator | l2f_discriminator
 """
 import json
 import os
@@ -13,6 +13,7 @@ from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference  # noqa: E402
+import l2f_reference  # noqa: E402
 
 
 def load_weights(model, tensors):
@@ -43,6 +44,18 @@ def main():
         model = reference.ConvBlock(x.shape[1])
         forward = lambda: model(x)
         loss_of = lambda y: ((y - tensors["input.target"]) ** 2).mean()
+    elif case == "l2f_up_block":
+        model = l2f_reference.UpBlock(x.shape[1], config["out"], tensors["input.skip"].shape[1])
+        forward = lambda: model(x, tensors["input.skip"])
+        loss_of = lambda y: ((y - tensors["input.target"]) ** 2).mean()
+    elif case == "l2f_generator":
+        model = l2f_reference.Generator(config["channels"], config["lipChannels"], config["lipDim"], x.shape[-1])
+        forward = lambda: model(x, tensors["input.lip"])
+        loss_of = lambda y: (y - tensors["input.target"]).abs().mean()
+    elif case == "l2f_discriminator":
+        model = l2f_reference.Discriminator(config["channels"], x.shape[-1])
+        forward = lambda: model(x)
+        loss_of = lambda y: l2f_reference.d_loss(y, model(tensors["input.fake"]))
     else:
         raise SystemExit(f"unknown case {case}")
     load_weights(model, tensors)

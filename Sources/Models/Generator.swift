@@ -1,0 +1,158 @@
+import NN
+import Tensor
+
+/// The Lip-to-Face generator (SPEC §3): a U-Net over the 6-channel identity input, conditioned
+/// at the bottleneck by each frame's 1024-d lip unit. All T frames of a window go through as a
+/// batch (N = B·T).
+///
+///   x [N, 6, 128, 128]: a reference frame of the same clip (RGB, 0…1) ++ the target frame with
+///                       rows 64…127 zeroed (the pose prior)
+///   lip [N, 1024]
+///   encoder: down_i = conv 3×3 s2 → BN → ReLU, channels c_0…c_{L−1}: e_i at 128 / 2^(i+1)
+///   lip conditioning: lip → linear → ReLU → reshape to a [N, lipChannels, s, s] map (s = side
+///                     of e_{L−1}); concatenated with e_{L−1}, fused by conv 3×3 → BN → ReLU.
+///                     (A spatial map rather than FiLM: each bottleneck position gets its own
+///                     projection of the lip unit, the way Wav2Lip joins its audio embedding.)
+///   decoder: up_i (i = L−2…0): h = convT 4×4 s2 → BN → ReLU to c_i, concat e_i (skip),
+///            conv 3×3 → BN → ReLU to c_i
+///   head: convT 4×4 s2 → BN → ReLU to c_0 at 128, concat x, conv 3×3 → BN → ReLU,
+///         conv 1×1 → 3, sigmoid → [N, 3, 128, 128] in [0, 1]
+/// State-dict names (Tests/TensorTests/golden/l2f_reference.py builds the same modules):
+///   down.<i>.conv/bn, lip_proj.*, fuse.conv/bn, up.<j>.up.*/up_bn.*/conv.*/bn.* (j = 0 is the
+///   deepest), head.up.*/up_bn.*/conv.*/bn.*, out.*.
+public final class Generator: Module {
+    public struct Config: Codable, Equatable, Sendable {
+        /// Encoder channels, one stride-2 level each (128 → 64 → … ).
+        public var channels = [16, 32, 64, 128, 128]
+        /// Channels of the lip-unit map joined at the bottleneck.
+        public var lipChannels = 32
+        public var lipDim = 1024
+        public var imageSize = 128
+        public init() {}
+
+        /// Side of the bottleneck map.
+        public var bottleneckSide: Int { imageSize >> channels.count }
+    }
+
+    public static let inputChannels = 6
+
+    public let config: Config
+    public let down: [ConvBNReLU]
+    public let lipProj: Linear
+    public let fuse: ConvBNReLU
+    public let up: [UpBlock]
+    public let head: UpBlock
+    public let out: Conv2d
+
+    public init(_ config: Config = Config(), rng: inout RandomGenerator) {
+        precondition(!config.channels.isEmpty && config.bottleneckSide >= 1
+                     && config.bottleneckSide << config.channels.count == config.imageSize,
+                     "image size \(config.imageSize) is not divisible by 2^\(config.channels.count)")
+        self.config = config
+        let c = config.channels, s = config.bottleneckSide
+        var down: [ConvBNReLU] = []
+        var previous = Self.inputChannels
+        for width in c {
+            down.append(ConvBNReLU(previous, width, stride: 2, residual: false, rng: &rng))
+            previous = width
+        }
+        self.down = down
+        lipProj = Linear(config.lipDim, config.lipChannels * s * s, rng: &rng)
+        fuse = ConvBNReLU(c[c.count - 1] + config.lipChannels, c[c.count - 1], stride: 1, residual: false, rng: &rng)
+        up = stride(from: c.count - 2, through: 0, by: -1).map { i in
+            UpBlock(c[i + 1], c[i], skip: c[i], rng: &rng)
+        }
+        head = UpBlock(c[0], c[0], skip: Self.inputChannels, rng: &rng)
+        out = Conv2d(c[0], 3, kernel: 1, rng: &rng)
+    }
+
+    /// x [N, 6, S, S], lip [N, lipDim] → faces [N, 3, S, S] in [0, 1]
+    public func callAsFunction(_ x: Tensor, lip: Tensor, _ ctx: Context) -> Tensor {
+        let n = x.shape[0], size = config.imageSize, s = config.bottleneckSide
+        precondition(x.shape == [n, Self.inputChannels, size, size] && lip.shape == [n, config.lipDim],
+                     "generator input \(x.shape) with lip units \(lip.shape)")
+        var skips: [Tensor] = []
+        var h = x
+        for block in down { h = block(h, ctx); skips.append(h) }
+        let lipMap = relu(lipProj(lip)).reshaped([n, config.lipChannels, s, s])
+        h = fuse(concat([h, lipMap], axis: 1), ctx)
+        for (j, block) in up.enumerated() { h = block(h, skip: skips[skips.count - 2 - j], ctx) }
+        return sigmoid(out(head(h, skip: x, ctx)))
+    }
+
+    public var parameters: [(String, Tensor)] {
+        down.enumerated().flatMap { prefixed("down.\($0.offset)", $0.element.parameters) }
+            + prefixed("lip_proj", lipProj.parameters) + prefixed("fuse", fuse.parameters)
+            + up.enumerated().flatMap { prefixed("up.\($0.offset)", $0.element.parameters) }
+            + prefixed("head", head.parameters) + prefixed("out", out.parameters)
+    }
+    public var buffers: [(String, Tensor)] {
+        down.enumerated().flatMap { prefixed("down.\($0.offset)", $0.element.buffers) }
+            + prefixed("fuse", fuse.buffers)
+            + up.enumerated().flatMap { prefixed("up.\($0.offset)", $0.element.buffers) }
+            + prefixed("head", head.buffers)
+    }
+}
+
+/// One decoder level: convT 4×4 s2 (padding 1, no bias) → BN → ReLU doubles the side, the skip
+/// is concatenated, conv 3×3 → BN → ReLU mixes them.
+///   x [N, inChannels, H, W], skip [N, skipChannels, 2H, 2W] → [N, outChannels, 2H, 2W]
+public final class UpBlock: Module {
+    public let up: ConvTranspose2d, upBN: BatchNorm2d
+    public let mix: ConvBNReLU
+
+    public init(_ inChannels: Int, _ outChannels: Int, skip skipChannels: Int, rng: inout RandomGenerator) {
+        up = ConvTranspose2d(inChannels, outChannels, kernel: 4, stride: 2, padding: 1, bias: false, rng: &rng)
+        upBN = BatchNorm2d(outChannels)
+        mix = ConvBNReLU(outChannels + skipChannels, outChannels, stride: 1, residual: false, rng: &rng)
+    }
+
+    public func callAsFunction(_ x: Tensor, skip: Tensor, _ ctx: Context) -> Tensor {
+        let h = relu(upBN(up(x), ctx))
+        return mix(concat([h, skip], axis: 1), ctx)
+    }
+
+    public var parameters: [(String, Tensor)] {
+        prefixed("up", up.parameters) + prefixed("up_bn", upBN.parameters) + mix.parameters
+    }
+    public var buffers: [(String, Tensor)] { prefixed("up_bn", upBN.buffers) + mix.buffers }
+}
+
+extension Generator {
+    /// The identity input of one window: target frames [T, S, S, 3] uint8 and reference frames
+    /// (same layout) → [T, 6, S, S] in 0…1: channels 0…2 the reference, 3…5 the target with its
+    /// lower half (rows S/2…S−1) zeroed.
+    public static func identityInput(target: UnsafeBufferPointer<UInt8>, reference: UnsafeBufferPointer<UInt8>,
+                                     size: Int = 128) -> Tensor {
+        let frameBytes = size * size * 3, t = target.count / frameBytes
+        precondition(t > 0 && target.count == t * frameBytes && reference.count == target.count,
+                     "identity input: frames are not [T, \(size), \(size), 3]")
+        let plane = size * size, half = size / 2 * size
+        let out = Tensor(shape: [t, inputChannels, size, size])
+        let R = reference.baseAddress!, F = target.baseAddress!, Y = out.data
+        parallelItems(t) { i in
+            let dst = Y + i * inputChannels * plane, ref = R + i * frameBytes, tgt = F + i * frameBytes
+            for p in 0..<plane {
+                for ch in 0..<3 {
+                    dst[ch * plane + p] = Float(ref[3 * p + ch]) / 255
+                    dst[(3 + ch) * plane + p] = p < half ? Float(tgt[3 * p + ch]) / 255 : 0
+                }
+            }
+        }
+        return out
+    }
+
+    /// Frames [T, S, S, 3] uint8 → [T, 3, S, S] in 0…1 (the L1 target and the discriminator's real input).
+    public static func imageTensor(_ frames: UnsafeBufferPointer<UInt8>, size: Int = 128) -> Tensor {
+        let frameBytes = size * size * 3, t = frames.count / frameBytes
+        precondition(t > 0 && frames.count == t * frameBytes, "frames are not [T, \(size), \(size), 3]")
+        let plane = size * size
+        let out = Tensor(shape: [t, 3, size, size])
+        let F = frames.baseAddress!, Y = out.data
+        parallelItems(t) { i in
+            let dst = Y + i * 3 * plane, src = F + i * frameBytes
+            for p in 0..<plane { for ch in 0..<3 { dst[ch * plane + p] = Float(src[3 * p + ch]) / 255 } }
+        }
+        return out
+    }
+}

@@ -1,0 +1,96 @@
+import Common
+import Foundation
+import Models
+import NN
+import Tensor
+
+/// Metrics of one system over a split (SPEC §4) against the real frames: PSNR and mouth PSNR of
+/// the mean squared error pooled over all frames (so one frame identical to the truth does not make
+/// the whole mean +∞; only a perfect system scores +∞), SSIM averaged over frames, and the mean over
+/// clips of the sync distance and confidence from OUR sync encoder (not comparable with published
+/// LSE-D / LSE-C).
+public struct L2FScores: Codable, Equatable {
+    public var psnr = 0.0, ssim = 0.0, mouthPSNR = 0.0
+    public var syncDistance = 0.0, syncConfidence = 0.0
+}
+
+/// Generated frames, the copy-the-reference baseline and the real video, scored alike.
+public struct L2FEvaluation: Codable, Equatable {
+    public var split: String
+    public var clips: Int, frames: Int
+    public var generated: L2FScores, copyReference: L2FScores
+    /// Real video's own sync distance / confidence (its PSNR/SSIM fields are against itself: ∞ / 1).
+    public var real: L2FScores
+    public var syncNote = "sync distance/confidence from our own sync encoder; not comparable with published LSE-D/LSE-C"
+
+    /// A fixed-width table of the three rows.
+    public var table: String {
+        func f(_ x: Double) -> String { x.isInfinite ? "inf" : String(format: "%.3f", x) }
+        var lines = ["L2F evaluation on split '\(split)': \(clips) clips, \(frames) frames (\(syncNote))",
+                     "system            PSNR    SSIM  mouth PSNR  sync dist  sync conf"]
+        for (name, s) in [("generated", generated), ("copy reference", copyReference), ("real video", real)] {
+            lines.append(name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                         + [f(s.psnr), f(s.ssim), f(s.mouthPSNR), f(s.syncDistance), f(s.syncConfidence)]
+                            .enumerated().map { $0.element.leftPad([8, 8, 12, 11, 11][$0.offset]) }.joined())
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    func leftPad(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}
+
+/// Evaluates a generator on every clip of `split`: each clip is cut into windows of T frames
+/// (a remainder shorter than T is dropped), the reference is the clip's middle frame, and the
+/// sync offsets searched are ±min(15, (frames − 5)/2).
+public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder, frames t: Int,
+                        data: FrameDataset, split: String) throws -> L2FEvaluation {
+    let clips = data.clips.filter { $0.item.split == split && $0.rowCount >= max(t, 7) }
+    guard !clips.isEmpty else { throw InputError(data.folder, "no clip of split '\(split)' with at least \(max(t, 7)) frames") }
+    let side = generator.config.imageSize, frameBytes = side * side * 3
+    let ctx = Context(training: false)
+    // per system (generated, copy reference, real): Σ MSE, Σ mouth MSE, Σ SSIM over frames; Σ sync over clips
+    var mse = [Double](repeating: 0, count: 3), mouthMSE = mse, ssim = mse, distance = mse, confidence = mse
+    var frameCount = 0
+    for clip in clips {
+        let n = clip.rowCount / t * t
+        let rows = try clip.rows(0..<n)
+        let middle = try clip.rows((clip.rowCount / 2)..<(clip.rowCount / 2 + 1)).frames
+        var fake: [UInt8] = []
+        for w in 0..<(n / t) {
+            let f = Array(rows.frames[(w * t * frameBytes)..<((w + 1) * t * frameBytes)])
+            let m = Array(rows.mel[(w * t * 320)..<((w + 1) * t * 320)])
+            fake += withoutGrad { () -> [UInt8] in
+                let audio = m.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(0..<t)) }
+                let batch = L2FBatch.make(frames: [f], references: [Array(repeatElement(middle, count: t).joined())],
+                                          mel: [m], lip: lip(mel: [m], audio: audio, ctx))
+                return quantisedFrames(generator(batch.identity, lip: batch.lip, ctx))
+            }
+        }
+        let reference = Array(repeatElement(middle, count: n).joined())
+        let maxOffset = min(15, (n - 5) / 2)
+        for (k, video) in [fake, reference, rows.frames].enumerated() {
+            for i in 0..<n {
+                let a = Array(video[(i * frameBytes)..<((i + 1) * frameBytes)]), b = Array(rows.frames[(i * frameBytes)..<((i + 1) * frameBytes)])
+                a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
+                    mse[k] += ImageMetrics.meanSquaredError(pa, pb, width: side, height: side)
+                    ssim[k] += ImageMetrics.ssim(pa, pb, width: side, height: side)
+                    mouthMSE[k] += ImageMetrics.meanSquaredError(pa, pb, width: side, height: side, region: .mouth(side: side))
+                } }
+            }
+            let score = try OffsetSimilarities(model: sync, frames: video, mel: rows.mel, maxOffset: maxOffset,
+                                               source: clip.item.id).score
+            distance[k] += Double(score.distance)
+            confidence[k] += Double(score.confidence)
+        }
+        frameCount += n
+    }
+    let (f, c) = (Double(frameCount), Double(clips.count))
+    let means = (0..<3).map { k in
+        L2FScores(psnr: ImageMetrics.psnr(meanSquaredError: mse[k] / f), ssim: ssim[k] / f,
+                  mouthPSNR: ImageMetrics.psnr(meanSquaredError: mouthMSE[k] / f),
+                  syncDistance: distance[k] / c, syncConfidence: confidence[k] / c)
+    }
+    return L2FEvaluation(split: split, clips: clips.count, frames: frameCount, generated: means[0], copyReference: means[1], real: means[2])
+}

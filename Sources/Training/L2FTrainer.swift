@@ -1,0 +1,352 @@
+import Common
+import Foundation
+import Models
+import NN
+import Tensor
+
+/// Everything that defines an L2F training run; stored in its checkpoint so `--resume` continues
+/// the same run.
+public struct L2FTrainingConfig: Codable, Equatable {
+    /// Where lip units come from: A2L on the window's audio units (CALS), or a 0.2 s conv audio
+    /// encoder trained from scratch (the paper's baseline row, `--audio-encoder window`).
+    public enum AudioEncoder: String, Codable, Sendable, CaseIterable { case a2l, window }
+
+    public var steps = 1000
+    /// Windows per batch (each of `frames` consecutive frames of one clip; N = windows·frames).
+    public var windows = 2
+    public var frames = 5
+    public var learningRate: Float = 1e-4
+    public var checkpointEvery = 100
+    /// Steps between real-vs-generated grids of the fixed held-out window.
+    public var gridEvery = 100
+    public var heldOutSpeakers: [String] = []
+    public var seed: UInt64 = 1
+    public var weights = L2FLossWeights()
+    public var audioEncoder = AudioEncoder.a2l
+    /// A2L stays as loaded (no gradient, not in the optimiser).
+    public var freezeA2L = false
+    public var generator = Generator.Config()
+    public var discriminator = Discriminator.Config()
+    /// The A2L architecture (from its checkpoint) when audioEncoder == .a2l.
+    public var a2l: A2L.Config?
+    /// The window audio encoder (the sync encoder's audio stream architecture) otherwise.
+    public var windowEncoder: SyncEncoder.Config?
+    public init() {}
+}
+
+/// The lip-unit source: A2L over a window's audio units, or the window audio encoder over the
+/// 0.2 s mel windows. Its state dict is A2L's, or `audio.*` of a SyncEncoder (only that stream is used).
+public final class LipEncoder: Module {
+    public let a2l: A2L?
+    let window: SyncEncoder?
+    public let trainable: Bool
+
+    public init(config: L2FTrainingConfig, rng: inout RandomGenerator) {
+        switch config.audioEncoder {
+        case .a2l:
+            a2l = A2L(config.a2l ?? A2L.Config(), rng: &rng)
+            window = nil
+            trainable = !config.freezeA2L
+        case .window:
+            var c = config.windowEncoder ?? SyncEncoder.Config()
+            c.outputDim = config.generator.lipDim
+            window = SyncEncoder(c, rng: &rng)
+            a2l = nil
+            trainable = true
+        }
+        for (_, p) in parameters { p.requiresGrad = trainable }
+    }
+
+    /// Lip units [N, D] of a batch: A2L on mel units [B, T, 320], or the window encoder on batch.audio.
+    public func callAsFunction(mel: [[Float]], audio: Tensor, _ ctx: Context) -> Tensor {
+        if let a2l {
+            let t = mel[0].count / 320
+            let units = Tensor(shape: [mel.count, t, 320], values: Array(mel.joined()))
+            return a2l(units, ctx).reshaped([mel.count * t, -1])
+        }
+        return window!.embedAudio(audio, ctx)
+    }
+
+    public var parameters: [(String, Tensor)] { a2l?.parameters ?? prefixed("audio", window!.audio.parameters) }
+    public var buffers: [(String, Tensor)] { a2l?.buffers ?? prefixed("audio", window!.audio.buffers) }
+}
+
+/// One logged step of L2F training.
+public struct L2FRecord: Equatable {
+    public var step: Int
+    public var terms: L2FLossTerms
+}
+
+/// Trains L2F (SPEC §3) on a FrameDataset: batches of windows from training speakers, one
+/// discriminator + generator step each, an atomic checkpoint (`checkpoint.safetensors`: generator,
+/// discriminator, lip encoder, both Adam states, random state, config) every `checkpointEvery`
+/// steps and at the end, `log.csv` with every loss term, `loss.png`, and `grid-<step>.png`
+/// (real frames above generated ones) of a fixed held-out window.
+public final class L2FTrainer {
+    public let config: L2FTrainingConfig
+    public let models: L2FModels
+    public let lip: LipEncoder
+    public let outFolder: String
+    public let trainClips: [[FrameDataset.Clip]]
+    public let gridClip: FrameDataset.Clip
+    public private(set) var records: [L2FRecord] = []
+
+    public static let checkpointName = "checkpoint.safetensors"
+    static let kindKey = "kind", kind = "cals-l2f", configKey = "l2f_training_config"
+    public var checkpointPath: String { (outFolder as NSString).appendingPathComponent(Self.checkpointName) }
+    public var logPath: String { (outFolder as NSString).appendingPathComponent("log.csv") }
+    public var plotPath: String { (outFolder as NSString).appendingPathComponent("loss.png") }
+    public var step: Int { models.generatorOptimizer.step }
+    var context: Context { models.context }
+
+    /// A new run from the sync encoder at `syncPath` and (for `.a2l`) the A2L checkpoint at
+    /// `a2lPath`, or with `resume` the run in `out` (its config wins, except `steps`).
+    public init(config: L2FTrainingConfig, data: FrameDataset, out: String, syncPath: String, a2lPath: String?,
+                resume: Bool = false) throws {
+        var config = config
+        let checkpoint = (out as NSString).appendingPathComponent(Self.checkpointName)
+        var saved: (tensors: [String: Tensor], metadata: [String: String])?
+        if resume {
+            saved = try Safetensors.read(checkpoint)
+            var old = try Self.trainingConfig(saved!.metadata, path: checkpoint)
+            old.steps = config.steps
+            config = old
+        } else if config.audioEncoder == .a2l {
+            guard let a2lPath else { throw InputError(out, "--a2l is required unless --audio-encoder window") }
+            config.a2l = try A2LCheckpoint.trainingConfig(a2lPath).model
+            config.generator.lipDim = config.a2l!.outputDim
+        }
+        precondition(config.frames >= 1 && config.windows >= 1 && config.checkpointEvery >= 1 && config.gridEvery >= 1,
+                     "L2F config with non-positive sizes or intervals")
+        let sync = try SyncCheckpoint.loadModel(syncPath)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        outFolder = out
+        self.config = config
+        let context = Context(training: true, seed: config.seed)
+        let generator = Generator(config.generator, rng: &context.rng)
+        let discriminator = Discriminator(config.discriminator, rng: &context.rng)
+        lip = LipEncoder(config: config, rng: &context.rng)
+        if saved == nil, config.audioEncoder == .a2l, let a2lPath {
+            try Checkpoint.copy(try Safetensors.read(a2lPath).tensors, into: lip.stateDict, path: a2lPath)
+        }
+        models = L2FModels(generator: generator, discriminator: discriminator, sync: sync, weights: config.weights,
+                           lipParameters: lip.trainable ? lip.parameters : [], learningRate: config.learningRate,
+                           context: context)
+
+        let heldOut = config.heldOutSpeakers.isEmpty ? Array(data.speakers.suffix(1)) : config.heldOutSpeakers
+        let trainSpeakers = data.speakers.filter { !heldOut.contains($0) }
+        guard !trainSpeakers.isEmpty, trainSpeakers.count < data.speakers.count else {
+            throw InputError(data.folder, "needs at least two speakers (one held out for the grids); found \(data.speakers)")
+        }
+        trainClips = trainSpeakers.map { s in data.clips.filter { $0.item.speaker == s && $0.rowCount >= config.frames } }
+            .filter { !$0.isEmpty }
+        guard !trainClips.isEmpty else {
+            throw InputError(data.folder, "no training clip has the \(config.frames) frames a window needs")
+        }
+        guard let grid = data.clips.first(where: { heldOut.contains($0.item.speaker) && $0.rowCount >= config.frames }) else {
+            throw InputError(data.folder, "held-out speakers \(heldOut) have no clip of \(config.frames) frames or more")
+        }
+        gridClip = grid
+        if let saved {
+            try load(saved.tensors, saved.metadata, path: checkpoint)
+            records = try Self.readLog(logPath, upTo: step)
+        }
+        try writeLog()
+    }
+
+    // MARK: Batches
+
+    /// One batch: for each window a random training clip (speaker first), T consecutive frames and
+    /// a random reference frame of the same clip.
+    func sampleBatch() throws -> (batch: L2FBatch, mel: [[Float]]) {
+        var frames: [[UInt8]] = [], references: [[UInt8]] = [], mel: [[Float]] = []
+        for _ in 0..<config.windows {
+            let speaker = trainClips[context.rng.int(below: trainClips.count)]
+            let clip = speaker[context.rng.int(below: speaker.count)]
+            let start = context.rng.int(below: clip.rowCount - config.frames + 1)
+            let r = context.rng.int(below: clip.rowCount)
+            let rows = try clip.rows(start..<(start + config.frames))
+            frames.append(rows.frames)
+            mel.append(rows.mel)
+            references.append(Array(repeatElement(try clip.rows(r..<(r + 1)).frames, count: config.frames).joined()))
+        }
+        return (try makeBatch(frames: frames, references: references, mel: mel), mel)
+    }
+
+    func makeBatch(frames: [[UInt8]], references: [[UInt8]], mel: [[Float]]) throws -> L2FBatch {
+        let audio = withoutGrad { concat(mel.map { m in
+            m.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(0..<config.frames)) }
+        }, axis: 0) }
+        let units = lip(mel: mel, audio: audio, context)
+        return L2FBatch.make(frames: frames, references: references, mel: mel, lip: units)
+    }
+
+    // MARK: Training
+
+    /// One step on a fresh batch (lip units computed with gradients when the encoder trains).
+    public func trainStep() throws -> L2FRecord {
+        context.training = true
+        let (batch, _) = try sampleBatch()
+        let terms = try models.trainStep(batch)
+        return L2FRecord(step: step, terms: terms)
+    }
+
+    /// Trains until `config.steps`. A diverging loss stops the run with a message naming the
+    /// last good checkpoint (which is left as it was).
+    public func run(progress: Common.Progress? = nil) throws {
+        while step < config.steps {
+            let record: L2FRecord
+            do { record = try trainStep() } catch let error as L2FTrainingError {
+                let last = FileManager.default.fileExists(atPath: checkpointPath)
+                    ? "the last good checkpoint is \(checkpointPath)" : "no checkpoint was written yet"
+                throw InputError(outFolder, "\(error); \(last)")
+            }
+            records.append(record)
+            try appendLog(record)
+            if step % config.gridEvery == 0 || step == config.steps { try writeGrid() }
+            if step % config.checkpointEvery == 0 || step == config.steps { try saveCheckpoint() }
+            progress?.advance(note: String(format: "L1 %.4f  G %.3f  D %.3f", record.terms.l1, record.terms.generator,
+                                           record.terms.discriminator))
+        }
+    }
+
+    // MARK: Checkpoints
+
+    var checkpointTensors: [(String, Tensor)] {
+        prefixed("generator", models.generator.stateDict) + prefixed("discriminator", models.discriminator.stateDict)
+            + prefixed("lip", lip.stateDict)
+            + models.generatorOptimizer.state(prefix: "optimizer.generator.")
+            + models.discriminatorOptimizer.state(prefix: "optimizer.discriminator.")
+    }
+
+    public func saveCheckpoint() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let metadata = [Self.kindKey: Self.kind, Self.configKey: String(decoding: try encoder.encode(config), as: UTF8.self),
+                        "generator_step": String(models.generatorOptimizer.step),
+                        "discriminator_step": String(models.discriminatorOptimizer.step),
+                        "rng": context.rng.stateWords.map(String.init).joined(separator: ",")]
+        try Safetensors.write(checkpointTensors, metadata: metadata, to: checkpointPath)
+        try plot()
+    }
+
+    func load(_ tensors: [String: Tensor], _ metadata: [String: String], path: String) throws {
+        try Checkpoint.copy(tensors, into: checkpointTensors, path: path)
+        let words = (metadata["rng"] ?? "").split(separator: ",").compactMap { UInt64($0) }
+        guard let g = metadata["generator_step"].flatMap(Int.init), let d = metadata["discriminator_step"].flatMap(Int.init),
+              words.count == 4 else { throw InputError(path, "metadata lacks the optimiser steps or the random state") }
+        models.generatorOptimizer.step = g
+        models.discriminatorOptimizer.step = d
+        context.rng = RandomGenerator(state: words)
+    }
+
+    static func trainingConfig(_ metadata: [String: String], path: String) throws -> L2FTrainingConfig {
+        guard metadata[kindKey] == kind, let json = metadata[configKey] else {
+            throw InputError(path, "not an L2F checkpoint (no '\(kind)' metadata)")
+        }
+        do { return try JSONDecoder().decode(L2FTrainingConfig.self, from: Data(json.utf8)) } catch {
+            throw InputError(path, "unreadable L2F config in the metadata: \(error)")
+        }
+    }
+
+    /// Generator and lip encoder of a checkpoint, for evaluation.
+    public static func loadModels(_ path: String) throws -> (config: L2FTrainingConfig, generator: Generator, lip: LipEncoder) {
+        let (tensors, metadata) = try Safetensors.read(path)
+        let config = try trainingConfig(metadata, path: path)
+        var rng = RandomGenerator(seed: 0)
+        let generator = Generator(config.generator, rng: &rng), lip = LipEncoder(config: config, rng: &rng)
+        try Checkpoint.copy(tensors, into: prefixed("generator", generator.stateDict) + prefixed("lip", lip.stateDict), path: path)
+        return (config, generator, lip)
+    }
+
+    // MARK: Log, plot, grid
+
+    static let logHeader = "step,l1,gan,d_av,d_vv,generator,discriminator"
+
+    static func row(_ r: L2FRecord) -> String {
+        let t = r.terms
+        return "\(r.step),\(t.l1),\(t.gan),\(t.audioVisual.map { "\($0)" } ?? ""),\(t.visualVisual.map { "\($0)" } ?? ""),"
+            + "\(t.generator),\(t.discriminator)"
+    }
+
+    static func readLog(_ path: String, upTo step: Int) throws -> [L2FRecord] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return try text.split(separator: "\n").enumerated().dropFirst().compactMap { n, line in
+            let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 7, let s = Int(f[0]), let l1 = Double(f[1]), let gan = Double(f[2]),
+                  let g = Double(f[5]), let d = Double(f[6]) else { throw InputError(path, "line \(n + 1): not a log row") }
+            let terms = L2FLossTerms(l1: l1, gan: gan, audioVisual: Double(f[3]), visualVisual: Double(f[4]),
+                                     generator: g, discriminator: d)
+            return s <= step ? L2FRecord(step: s, terms: terms) : nil
+        }
+    }
+
+    func writeLog() throws {
+        let body = ([Self.logHeader] + records.map(Self.row)).joined(separator: "\n") + "\n"
+        do { try body.write(toFile: logPath, atomically: true, encoding: .utf8) } catch {
+            throw InputError(logPath, "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    func appendLog(_ record: L2FRecord) throws {
+        guard let handle = FileHandle(forWritingAtPath: logPath) else { throw InputError(logPath, "cannot open for appending") }
+        defer { try? handle.close() }
+        handle.seekToEndOfFile()
+        handle.write((Self.row(record) + "\n").data(using: .utf8)!)
+    }
+
+    /// loss.png: three panels over steps, each scaled to its own maximum — L1 (blue); GAN:
+    /// generator (blue) and discriminator (red); sync: d_av (blue) and d_vv (red).
+    func plot() throws {
+        let (width, height, margin) = (800, 600, 20)
+        var canvas = Canvas(width: width, height: height)
+        let panelHeight = (height - 4 * margin) / 3
+        let lastStep = Double(max(records.last?.step ?? 1, 1))
+        let series: [[(L2FLossTerms) -> Double?]] = [[{ $0.l1 }], [{ $0.gan }, { $0.discriminator }],
+                                                    [{ $0.audioVisual }, { $0.visualVisual }]]
+        for (i, curves) in series.enumerated() {
+            let panel = Canvas.Panel(x: margin, y: margin + i * (panelHeight + margin), width: width - 2 * margin, height: panelHeight)
+            canvas.frame(panel, gridLines: 4)
+            for (j, value) in curves.enumerated() {
+                let points = records.compactMap { r in value(r.terms).map { (Double(r.step) / lastStep, $0) } }
+                let top = max(points.map(\.1).max() ?? 1, 1e-9)
+                canvas.polyline(panel, points.map { ($0.0, $0.1 / top) }, colour: j == 0 ? (30, 80, 200) : (210, 40, 40))
+            }
+        }
+        try PNG.write(canvas.image, to: plotPath)
+    }
+
+    /// grid-<step>.png: the fixed held-out window (its first T frames, reference = its middle
+    /// frame), real frames on the top row, generated ones below, in eval mode.
+    func writeGrid() throws {
+        let t = config.frames, side = config.generator.imageSize, frameBytes = side * side * 3
+        let rows = try gridClip.rows(0..<t)
+        let middle = gridClip.rowCount / 2
+        let reference = Array(repeatElement(try gridClip.rows(middle..<(middle + 1)).frames, count: t).joined())
+        context.training = false
+        defer { context.training = true }
+        let fake = try withoutGrad { () throws -> [UInt8] in
+            let batch = try makeBatch(frames: [rows.frames], references: [reference], mel: [rows.mel])
+            return quantisedFrames(models.generator(batch.identity, lip: batch.lip, context))
+        }
+        var image = RGBImage(width: t * side, height: 2 * side)
+        for (row, source) in [rows.frames, fake].enumerated() {
+            for f in 0..<t { for y in 0..<side {
+                let src = f * frameBytes + y * side * 3, dst = ((row * side + y) * t * side + f * side) * 3
+                image.pixels.replaceSubrange(dst..<(dst + side * 3), with: source[src..<(src + side * 3)])
+            } }
+        }
+        try PNG.write(image, to: (outFolder as NSString).appendingPathComponent(String(format: "grid-%06d.png", step)))
+    }
+}
+
+/// Faces [N, 3, S, S] in 0…1 → frames [N, S, S, 3] uint8 (rounded).
+public func quantisedFrames(_ faces: Tensor) -> [UInt8] {
+    let n = faces.shape[0], s = faces.shape[2], plane = s * s
+    var out = [UInt8](repeating: 0, count: n * plane * 3)
+    let X = faces.data
+    for i in 0..<n { for ch in 0..<3 { for p in 0..<plane {
+        out[(i * plane + p) * 3 + ch] = UInt8(max(0, min(255, (X[(i * 3 + ch) * plane + p] * 255).rounded())))
+    } } }
+    return out
+}

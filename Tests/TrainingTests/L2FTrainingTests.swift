@@ -1,0 +1,190 @@
+import Foundation
+import TestSupport
+import Models
+import NN
+import Tensor
+import Training
+import XCTest
+
+/// The L2F objective and training step: sync windows of generated faces, a tiny run lowering
+/// L1, and the divergence guard.
+final class L2FTrainingTests: XCTestCase {
+    /// Frames [T, 128, 128, 3] uint8: smooth colour ramps that drift with the frame index.
+    func frames(_ t: Int, seed: Int) -> [UInt8] {
+        (0..<(t * 128 * 128 * 3)).map { i in
+            let c = i % 3, p = i / 3, x = p % 128, y = (p / 128) % 128, f = p / (128 * 128)
+            return UInt8((x * (c + 1) + y * (3 - c) + 9 * f + 40 * seed) % 256)
+        }
+    }
+
+    func tinyModels(seed: UInt64, learningRate: Float) -> L2FModels {
+        var rng = RandomGenerator(seed: seed)
+        var g = Generator.Config()
+        (g.channels, g.lipChannels, g.lipDim) = ([4, 6, 8, 8, 8], 4, 16)
+        var d = Discriminator.Config()
+        d.channels = [4, 6, 8, 8, 8]
+        return L2FModels(generator: Generator(g, rng: &rng), discriminator: Discriminator(d, rng: &rng),
+                         sync: SyncEncoder(tinyConfig(), rng: &rng), weights: L2FLossWeights(),
+                         learningRate: learningRate, context: Context(training: true, seed: seed))
+    }
+
+    func batch(windows: Int, frames t: Int) -> L2FBatch {
+        var rng = RandomGenerator(seed: 5)
+        let f = (0..<windows).map { frames(t, seed: $0) }
+        let references = f.map { Array($0.prefix(128 * 128 * 3)) }.map { first in Array((0..<t).map { _ in first }.joined()) }
+        let mel = (0..<windows).map { _ in (0..<(t * 320)).map { _ in rng.normal() } }
+        let lip = Tensor(randomNormal: [windows * t, 16], rng: &rng)
+        return L2FBatch.make(frames: f, references: references, mel: mel, lip: lip)
+    }
+
+    func testSyncWindowsOfFacesMatchTheEncodersInput() {
+        let t = 6, f = frames(t, seed: 1)
+        let expected = f.withUnsafeBufferPointer { SyncEncoder.visualInput(frames: $0, centres: Array(0..<t)) }
+        let faces = f.withUnsafeBufferPointer { Generator.imageTensor($0) }
+        let twice = concat([faces, faces], axis: 0)    // two windows: each repeats its own edges
+        let windows = syncVisualWindows(twice, windows: 2)
+        XCTAssertEqual(windows.shape, [2 * t] + SyncEncoder.visualShape)
+        XCTAssertEqual(Array(windows.values.prefix(expected.count)), expected.values)
+        XCTAssertEqual(Array(windows.values.suffix(expected.count)), expected.values)
+    }
+
+    func testTinyRunLowersL1AndLogsEveryTerm() throws {
+        let models = tinyModels(seed: 3, learningRate: 1e-3)
+        let b = batch(windows: 2, frames: 5)
+        var first: L2FLossTerms?, last: L2FLossTerms?
+        for _ in 0..<15 {
+            let terms = try models.trainStep(b)
+            if first == nil { first = terms }
+            last = terms
+        }
+        print("L2F tiny run: first \(first!), last \(last!)")
+        XCTAssertNotNil(first!.audioVisual)
+        XCTAssertNotNil(first!.visualVisual)
+        XCTAssertLessThan(last!.l1, 0.95 * first!.l1, "L1 should fall on a fixed batch (25 steps: 0.253 → 0.209)")
+        XCTAssertEqual(models.generatorOptimizer.step, 15)
+        XCTAssertEqual(models.discriminatorOptimizer.step, 15)
+        // the frozen sync encoder is untouched and has no gradients
+        XCTAssertTrue(models.sync.parameters.allSatisfy { $0.1.grad == nil && !$0.1.requiresGrad })
+    }
+
+    func testSwitchedOffTermsAreNotComputed() throws {
+        let models = tinyModels(seed: 4, learningRate: 1e-4)
+        models.weights.audioVisual = false
+        models.weights.visualVisual = false
+        let terms = try models.trainStep(batch(windows: 1, frames: 5))
+        XCTAssertNil(terms.audioVisual)
+        XCTAssertNil(terms.visualVisual)
+        XCTAssertEqual(terms.generator, 10 * terms.l1 + 0.07 * terms.gan, accuracy: 1e-4)
+    }
+
+    func testExplodingLossStopsBeforeAnyUpdate() {
+        let models = tinyModels(seed: 6, learningRate: 1e-4)
+        models.explodingLoss = 1e-3
+        let before = models.generator.parameters.map { $0.1.values }
+        XCTAssertThrowsError(try models.trainStep(batch(windows: 1, frames: 5))) { error in
+            XCTAssertTrue("\(error)".contains("training diverged: discriminator loss"), "\(error)")
+        }
+        XCTAssertEqual(models.generator.parameters.map { $0.1.values }, before)
+        XCTAssertEqual(models.discriminatorOptimizer.step, 0)
+    }
+}
+
+/// The L2F trainer on a synthetic shard folder: exact resume, bad inputs, divergence, evaluation.
+final class L2FTrainerTests: XCTestCase {
+    let scratch = ScratchDir("l2f-trainer")
+
+    /// Dataset, a tiny sync checkpoint and a tiny A2L checkpoint; returns (data, sync, a2l).
+    func fixtures() throws -> (FrameDataset, String, String) {
+        let data = scratch.path("data")
+        if !FileManager.default.fileExists(atPath: data) {
+            try writeSyntheticDataset(data, speakers: 2, clips: 2, frames: 20)
+            var rng = RandomGenerator(seed: 2)
+            var syncConfig = tinyTrainingConfig()
+            syncConfig.model = tinyConfig()
+            let sync = SyncEncoder(syncConfig.model, rng: &rng)
+            try Checkpoint.save(sync, optimizer: Adam(sync.parameters), context: Context(), to: scratch.path("sync.safetensors"),
+                                extra: try SyncCheckpoint.metadata(syncConfig))
+            var a2lConfig = A2L.Config()
+            (a2lConfig.dim, a2lConfig.layers, a2lConfig.heads, a2lConfig.feedForward, a2lConfig.outputDim) = (16, 1, 2, 32, 12)
+            let a2l = A2L(a2lConfig, rng: &rng)
+            var a2lTraining = A2LTrainingConfig()
+            a2lTraining.model = a2lConfig
+            try Checkpoint.save(a2l, optimizer: Adam(a2l.parameters), context: Context(), to: scratch.path("a2l.safetensors"),
+                                extra: try A2LCheckpoint.metadata(a2lTraining))
+        }
+        return (try FrameDataset(folder: data), scratch.path("sync.safetensors"), scratch.path("a2l.safetensors"))
+    }
+
+    func tinyL2FConfig(steps: Int) -> L2FTrainingConfig {
+        var config = L2FTrainingConfig()
+        config.steps = steps
+        (config.windows, config.frames, config.checkpointEvery, config.gridEvery) = (1, 5, 2, 2)
+        config.generator.channels = [4, 6, 8, 8, 8]
+        config.discriminator.channels = [4, 6, 8, 8, 8]
+        return config
+    }
+
+    func testResumeContinuesExactly() throws {
+        let (data, sync, a2l) = try fixtures()
+        let straight = try L2FTrainer(config: tinyL2FConfig(steps: 4), data: data, out: scratch.path("a"), syncPath: sync, a2lPath: a2l)
+        try straight.run()
+        _ = try L2FTrainer(config: tinyL2FConfig(steps: 2), data: data, out: scratch.path("b"), syncPath: sync, a2lPath: a2l).run()
+        let resumed = try L2FTrainer(config: tinyL2FConfig(steps: 4), data: data, out: scratch.path("b"), syncPath: sync, a2lPath: nil, resume: true)
+        XCTAssertEqual(resumed.step, 2)
+        try resumed.run()
+        let a = try Safetensors.read(straight.checkpointPath).tensors, b = try Safetensors.read(resumed.checkpointPath).tensors
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        XCTAssertTrue(a.keys.contains("lip.output_proj.weight") && a.keys.contains("optimizer.discriminator.m.out.weight"))
+        for (name, t) in a { XCTAssertEqual(t.values, b[name]!.values, name) }
+        XCTAssertEqual(straight.records.map(\.terms), resumed.records.map(\.terms))
+        for file in ["log.csv", "loss.png", "grid-000002.png", "grid-000004.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.path("b/\(file)")), file)
+        }
+    }
+
+    func testBadCheckpointsAreClearErrorsAndDivergenceKeepsTheLastCheckpoint() throws {
+        let (data, sync, a2l) = try fixtures()
+        func message(_ body: () throws -> Void) -> String {
+            do { try body(); return "no error" } catch { return "\(error)" }
+        }
+        let out = scratch.path("bad")
+        XCTAssertTrue(message { _ = try L2FTrainer(config: tinyL2FConfig(steps: 1), data: data, out: out, syncPath: a2l, a2lPath: a2l) }
+            .contains("not a sync encoder checkpoint"))
+        XCTAssertTrue(message { _ = try L2FTrainer(config: tinyL2FConfig(steps: 1), data: data, out: out, syncPath: sync, a2lPath: sync) }
+            .contains("not an A2L checkpoint"))
+        XCTAssertTrue(message { _ = try L2FTrainer(config: tinyL2FConfig(steps: 1), data: data, out: out, syncPath: scratch.path("none"), a2lPath: a2l) }
+            .contains(scratch.path("none")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing written on bad input")
+
+        // the window audio encoder needs no A2L; a diverging run stops and leaves its checkpoint alone
+        var config = tinyL2FConfig(steps: 2)
+        config.audioEncoder = .window
+        config.windowEncoder = tinyConfig()
+        let run = scratch.path("window")
+        try L2FTrainer(config: config, data: data, out: run, syncPath: sync, a2lPath: nil).run()
+        let saved = try Data(contentsOf: URL(fileURLWithPath: scratch.path("window/checkpoint.safetensors")))
+        config.steps = 4
+        let resumed = try L2FTrainer(config: config, data: data, out: run, syncPath: sync, a2lPath: nil, resume: true)
+        resumed.models.explodingLoss = 1e-6
+        let error = message { try resumed.run() }
+        XCTAssertTrue(error.contains("training diverged") && error.contains("the last good checkpoint is"), error)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: scratch.path("window/checkpoint.safetensors"))), saved)
+    }
+
+    func testEvaluationScoresRealVideoAsPerfectAndReportsTheBaseline() throws {
+        let (data, sync, a2l) = try fixtures()
+        let trainer = try L2FTrainer(config: tinyL2FConfig(steps: 1), data: data, out: scratch.path("eval"), syncPath: sync, a2lPath: a2l)
+        try trainer.run()
+        let (config, generator, lip) = try L2FTrainer.loadModels(trainer.checkpointPath)
+        let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
+                                     frames: config.frames, data: data, split: "train")
+        print(result.table)
+        XCTAssertEqual(result.clips, 4)
+        XCTAssertEqual(result.frames, 4 * 20)
+        XCTAssertEqual(result.real.psnr, .infinity)
+        XCTAssertEqual(result.real.mouthPSNR, .infinity)
+        XCTAssertEqual(result.real.ssim, 1, accuracy: 1e-12)
+        XCTAssertTrue(result.generated.psnr.isFinite && result.copyReference.psnr.isFinite)
+        XCTAssertTrue(result.table.contains("our own sync encoder"))
+    }
+}
