@@ -26,6 +26,7 @@ struct L2FBenchStep: ParsableCommand {
         var failure: Error?
         BenchCommand.report(options) {
             do { _ = try models.trainStep(batch) } catch { failure = error }
+            return [:]
         }
         if let failure { throw failure }
     }
