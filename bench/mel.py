@@ -1,4 +1,4 @@
-"""Log-mel speed: `cals bench-mel` against the librosa reference on the same 60 s of speech.
+"""Log-mel speed: `cals bench mel` against the librosa reference on the same 60 s of speech.
 
 Run from the repository root after `make build`:  .venv/bin/python bench/mel.py
 """
@@ -33,7 +33,7 @@ def main():
     with tempfile.NamedTemporaryFile(suffix=".f32") as raw:
         audio.tofile(raw.name)
         for threads in (1, 2):
-            out = subprocess.run([CALS, "bench-mel", raw.name, "--repeats", str(REPEATS), "--threads", str(threads)],
+            out = subprocess.run([CALS, "bench", "mel", raw.name, "--repeats", str(REPEATS), "--threads", str(threads)],
                                  check=True, capture_output=True, text=True).stdout.split()
             swift[threads], swift_frames = float(out[0]), int(out[1])
     python = float("inf")

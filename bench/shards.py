@@ -1,4 +1,4 @@
-"""Shard write and random-window read throughput: `cals bench-shards` against h5py reading the
+"""Shard write and random-window read throughput: `cals bench shards` against h5py reading the
 same shard. Run from the repository root after `make build`:  .venv/bin/python bench/shards.py
 """
 import os
@@ -14,7 +14,7 @@ ROWS, WINDOWS, LENGTH = 2000, 200, 50
 
 
 def cals(*args):
-    return subprocess.run([CALS, "bench-shards", *map(str, args)], check=True, capture_output=True,
+    return subprocess.run([CALS, "bench", "shards", *map(str, args)], check=True, capture_output=True,
                           text=True).stdout.split()
 
 

@@ -8,9 +8,9 @@ import Tensor
 /// PyTorch). Times are medians over the timed steps, after warm-up.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Time the tensor engine on the CALS models.",
+        commandName: "bench", abstract: "Benchmarks: engine steps, media floor, mel, shards (bench/*.sh compare them with Python).",
         subcommands: [A2LStep.self, ConvBlockStep.self, GemmPeak.self, SyncStep.self, A2LFeed.self,
-                      L2FBenchStep.self, FloorBench.self])
+                      L2FBenchStep.self, FloorBench.self, MelBenchCommand.self, ShardBenchCommand.self])
 
     struct Options: ParsableArguments {
         @Option(help: "Batch size.") var batch = 16

@@ -4,12 +4,11 @@ import Shards
 import ArgumentParser
 import Foundation
 
-/// `cals bench-mel SAMPLES.f32`: times the log-mel of raw 16 kHz float32 samples (used by
-/// bench/mel.sh, which times librosa on the same file). Hidden from help.
+/// `cals bench mel SAMPLES.f32`: times the log-mel of raw 16 kHz float32 samples (used by
+/// bench/mel.py, which times librosa on the same file).
 struct MelBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-mel", abstract: "Time the log-mel spectrogram on raw float32 samples.",
-        shouldDisplay: false)
+        commandName: "mel", abstract: "Time the log-mel spectrogram on raw float32 samples.")
 
     @Argument(help: "Raw little-endian float32 samples at 16 kHz.")
     var samples: String
@@ -37,12 +36,11 @@ struct MelBenchCommand: ParsableCommand {
     }
 }
 
-/// `cals bench-shards write DIR` / `cals bench-shards read SHARD`: shard write and random-window
-/// read throughput (used by bench/shards.py, which reads the same windows with h5py). Hidden.
+/// `cals bench shards write DIR` / `cals bench shards read SHARD`: shard write and random-window
+/// read throughput (used by bench/shards.py, which reads the same windows with h5py).
 struct ShardBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-shards", abstract: "Time shard writing and random window reading.",
-        shouldDisplay: false)
+        commandName: "shards", abstract: "Time shard writing and random window reading.")
 
     @Argument(help: "'write' (a synthetic shard into FOLDER) or 'read' (random windows of SHARD).")
     var mode: String

@@ -4,9 +4,9 @@ import ArgumentParser
 struct Cals: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cals",
-        abstract: "Context-Aware Lip-Sync: preprocess talking-face video into shards, train, dub, evaluate.",
+        abstract: "Context-Aware Lip-Sync: preprocess talking-face video into shards, train, evaluate.",
         version: "0.1.0",
         subcommands: [ExtractCommand.self, PreprocessCommand.self, StatusCommand.self, MergeCommand.self,
                       DemoCorpusCommand.self, TrainCommand.self, SyncScoreCommand.self, EvalCommand.self,
-                      ExperimentCommand.self, BenchCommand.self, MelBenchCommand.self, ShardBenchCommand.self])
+                      ExperimentCommand.self, BenchCommand.self])
 }

@@ -1,8 +1,0 @@
-import XCTest
-import TestSupport
-
-final class CorpusSmokeTests: XCTestCase {
-    func testRepositoryIsFound() {
-        XCTAssertTrue(FileManager.default.fileExists(atPath: TestEnv.repoRoot.appendingPathComponent("Package.swift").path))
-    }
-}
