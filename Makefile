@@ -18,7 +18,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: setup apt python faces build test demo bench preprocess train-sync pretrain-a2l clean
+.PHONY: setup apt python faces build test demo bench preprocess train-sync pretrain-a2l train-l2f clean
 
 ## setup: install system packages and Python test tools, then build (idempotent)
 setup: apt python faces build
@@ -63,10 +63,21 @@ test: python faces
 	  swift test -c release --scratch-path $(TEST_BUILD)
 
 ## demo: generate the demo corpus (if absent) and run the main job on it end to end
+## demo: the main job end to end on the generated demo corpus, with short training runs:
+## corpus → preprocess → sync encoder → lip units → A2L → L2F → evaluation (a few minutes)
+DEMO_RUNS := runs/demo
 demo: build faces
 	@test -d $(DATA) || $(CALS) demo-corpus --out $(DATA)
 	$(MAKE) --no-print-directory preprocess DATASET=demo
+	$(CALS) train sync --data $(OUT) --out $(DEMO_RUNS)/sync --steps 200 --eval-every 100
+	$(CALS) preprocess manifests/demo.yaml --data $(DATA) --out $(OUT) --lip-units $(DEMO_RUNS)/sync/checkpoint.safetensors
+	$(CALS) train a2l --data $(OUT) --out $(DEMO_RUNS)/a2l --steps 200 --layers 2 --dim 128 --heads 4 --ff 512 \
+	  --batch 16 --warmup 20 --eval-every 100 --sync-checkpoint $(DEMO_RUNS)/sync/checkpoint.safetensors
+	$(CALS) train l2f --data $(OUT) --sync $(DEMO_RUNS)/sync --a2l $(DEMO_RUNS)/a2l --out $(DEMO_RUNS)/l2f \
+	  --steps 60 --widths 8,16,32,64,64 --grid-every 60 --checkpoint-every 60
+	$(CALS) eval l2f --checkpoint $(DEMO_RUNS)/l2f --sync $(DEMO_RUNS)/sync --data $(OUT) --json $(DEMO_RUNS)/l2f/eval.json
 	$(CALS) status --out $(OUT)
+	@echo "demo runs (checkpoints, logs, plots, grids) are in $(DEMO_RUNS)/"
 
 preprocess: build
 	$(CALS) preprocess manifests/$(DATASET).yaml --data $(DATA) --out $(OUT)
@@ -88,12 +99,11 @@ pretrain-a2l: build
 bench: build python
 	bench/run-all.sh
 
-clean:
-	rm -rf .build $(TEST_BUILD)
-
 ## train-l2f: train the Lip-to-Face generator on a processed dataset, from the sync encoder and A2L
 ## runs of the same dataset (extra flags in L2F_ARGS, e.g. L2F_ARGS="--steps 200 --audio-encoder window")
-.PHONY: train-l2f
 train-l2f: build
 	$(CALS) train l2f --data $(OUT) --sync runs/sync-$(DATASET) --a2l runs/a2l-$(DATASET) \
 	  --out runs/l2f-$(DATASET) $(L2F_ARGS)
+
+clean:
+	rm -rf .build $(TEST_BUILD)

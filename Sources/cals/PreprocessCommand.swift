@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Pipelines
 
-/// `cals preprocess MANIFEST --data DIR --out DIR [--partition i/n] [--strict]`
+/// `cals preprocess MANIFEST --data DIR --out DIR [--partition i/n] [--lip-units CKPT] [--strict]`
 struct PreprocessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preprocess",
@@ -28,6 +28,9 @@ struct PreprocessCommand: ParsableCommand {
     @Option(help: "Worker threads (default: the manifest's `workers`).")
     var workers: Int?
 
+    @Option(help: "Add (or replace) the lip_units stage with this sync encoder checkpoint.")
+    var lipUnits: String?
+
     @Flag(help: "Exit non-zero when any item is quarantined.")
     var strict = false
 
@@ -35,6 +38,11 @@ struct PreprocessCommand: ParsableCommand {
         try reportingErrors {
             var manifest = try Manifest.load(self.manifest)
             if let workers { manifest.workers = max(1, workers) }
+            if let lipUnits {
+                var parameters = manifest.stages.lipUnits?.parameters ?? LipUnitsStage.Parameters()
+                parameters.checkpoint = lipUnits
+                manifest.stages.lipUnits = LipUnitsStage(parameters: parameters)
+            }
             let runner = Runner(manifest: manifest, dataRoot: data, outFolder: out,
                                 partition: try partition.map(Partition.init(parsing:)))
             let summary = try runner.run()
