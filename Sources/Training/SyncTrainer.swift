@@ -21,7 +21,7 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
     /// Fixed softmax temperature τ: logits = cos / τ. Cosines of non-negative unit vectors lie in
     /// [0, 1], so τ = 0.1 gives logits in [0, 10].
     public var temperature: Float = 0.1
-    public var learningRate: Float = 1e-3
+    public var learningRate: Float = 3e-4
     public var checkpointEvery = 100
     public var evalEvery = 50
     /// Held-out clips scored at each evaluation (all of their windows).

@@ -31,7 +31,7 @@ struct TrainSync: ParsableCommand {
     @Option(help: "Candidate offsets ±L of the training loss (evaluation uses ±15).") var lossOffsets = 6
     @Flag(help: "Train without the visual augmentation (flip, shift, colour jitter).") var noAugment = false
     @Option(help: "Width multiplier of both streams' channels (1 = 16…128).") var width = 1.0
-    @Option(help: "Adam learning rate.") var learningRate: Float = 1e-3
+    @Option(help: "Adam learning rate.") var learningRate: Float = 3e-4
     @Option(help: "Fixed softmax temperature: logits = cosine / temperature.") var temperature: Float = 0.1
     @Option(help: "Steps between checkpoints.") var checkpointEvery = 100
     @Option(help: "Steps between held-out evaluations.") var evalEvery = 50
