@@ -21,7 +21,7 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
     /// Fixed softmax temperature τ: logits = cos / τ. Cosines of non-negative unit vectors lie in
     /// [0, 1], so τ = 0.1 gives logits in [0, 10].
     public var temperature: Float = 0.1
-    public var learningRate: Float = 1e-3
+    public var learningRate: Float = 3e-4
     public var checkpointEvery = 100
     public var evalEvery = 50
     /// Held-out clips scored at each evaluation (all of their windows).
@@ -29,6 +29,9 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
     /// Speakers never trained on, for evaluation; empty = the last speaker in sorted order.
     public var heldOutSpeakers: [String] = []
     public var seed: UInt64 = 1
+    /// Per-clip augmentation of the visual windows; nil = none (and in checkpoints written before
+    /// it existed).
+    public var augmentation: SyncAugmentation? = SyncAugmentation()
     public var model = SyncEncoder.Config()
     public init() {}
 
@@ -107,7 +110,9 @@ public final class SyncTrainer {
             let rows = try clip.rows((t0 - m - 2)..<(t0 + v - 1 + m + 3))
             // local row of centre t0 is m + 2
             let frames = Array(rows.frames[((m) * 128 * 128 * 3)..<((m + v + 4) * 128 * 128 * 3)])   // rows t0−2 … t0+V+1
-            visual.append(frames.withUnsafeBufferPointer { SyncEncoder.visualInput(frames: $0, centres: Array(2..<(2 + v))) })
+            let windows = frames.withUnsafeBufferPointer { SyncEncoder.visualInput(frames: $0, centres: Array(2..<(2 + v))) }
+            config.augmentation?.apply(to: windows, rng: &context.rng)
+            visual.append(windows)
             audio.append(rows.mel.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(2..<(2 + v + 2 * m))) })
         }
         return (withoutGrad { concat(visual, axis: 0) }, withoutGrad { concat(audio, axis: 0) })

@@ -28,8 +28,10 @@ struct TrainSync: ParsableCommand {
     @Option(help: "Train until this many steps in total (default 600; on --resume, the run's own).") var steps: Int?
     @Option(help: "Clips per batch; each gives --windows consecutive video windows.") var batch = 4
     @Option(help: "Consecutive video windows per clip.") var windows = 8
+    @Option(help: "Candidate offsets ±L of the training loss (evaluation uses ±15).") var lossOffsets = 6
+    @Flag(help: "Train without the visual augmentation (flip, shift, colour jitter).") var noAugment = false
     @Option(help: "Width multiplier of both streams' channels (1 = 16…128).") var width = 1.0
-    @Option(help: "Adam learning rate.") var learningRate: Float = 1e-3
+    @Option(help: "Adam learning rate.") var learningRate: Float = 3e-4
     @Option(help: "Fixed softmax temperature: logits = cosine / temperature.") var temperature: Float = 0.1
     @Option(help: "Steps between checkpoints.") var checkpointEvery = 100
     @Option(help: "Steps between held-out evaluations.") var evalEvery = 50
@@ -49,6 +51,8 @@ struct TrainSync: ParsableCommand {
             } else {
                 config.clipsPerBatch = batch
                 config.windowsPerClip = windows
+                config.lossOffsets = lossOffsets
+                config.augmentation = noAugment ? nil : SyncAugmentation()
                 config.model = SyncEncoder.Config().scaled(width)
                 config.learningRate = learningRate
                 config.temperature = temperature
@@ -60,8 +64,8 @@ struct TrainSync: ParsableCommand {
             }
             if let steps { config.steps = steps }
             guard config.clipsPerBatch > 0, config.windowsPerClip > 0, config.steps > 0, config.checkpointEvery > 0,
-                  config.evalEvery > 0, width > 0 else {
-                throw ValidationError("--steps, --batch, --windows, --width and the intervals must be positive")
+                  config.evalEvery > 0, config.lossOffsets > 0, width > 0 else {
+                throw ValidationError("--steps, --batch, --windows, --loss-offsets, --width and the intervals must be positive")
             }
             let dataset = try FrameDataset(folder: data)
             let trainer = try SyncTrainer(config: config, data: dataset, out: out, resume: resume)

@@ -59,6 +59,7 @@ final class SyncTrainingTests: XCTestCase {
         try writeSyntheticDataset(scratch.path("data"))
         var config = tinyTrainingConfig()
         config.steps = 40
+        config.augmentation = nil   // fitting speed of the plain loop; augmentation is tested below
         let trainer = try SyncTrainer(config: config, data: try FrameDataset(folder: scratch.path("data")), out: scratch.path("run"))
         try trainer.run()
         let losses = trainer.log.records.map(\.loss)
@@ -146,5 +147,48 @@ final class SyncTrainingTests: XCTestCase {
         XCTAssertThrowsError(try SyncCheckpoint.loadModel(foreign)) {
             XCTAssertTrue("\($0)".contains("not a sync encoder checkpoint"), "\($0)")
         }
+    }
+}
+
+final class SyncAugmentationTests: XCTestCase {
+    /// A flip alone gives the input or its mirror image; a shift moves the picture by the drawn
+    /// amount with edges repeated; colour jitter keeps values in 0…1 and changes them.
+    func testFlipShiftAndJitter() {
+        let (h, w) = (64, 128)
+        let windows = Tensor(shape: [2, 15, h, w])
+        for i in 0..<windows.count { windows.data[i] = Float(i % w) / Float(w) }   // value = column / w
+        let original = windows.values
+
+        var flipOnly = SyncAugmentation()
+        (flipOnly.maxShift, flipOnly.colourJitter) = (0, 0)
+        var sawMirror = false, sawSame = false
+        var rng = RandomGenerator(seed: 3)
+        for _ in 0..<8 {
+            let t = Tensor(shape: windows.shape, values: original)
+            flipOnly.apply(to: t, rng: &rng)
+            if t.values == original { sawSame = true; continue }
+            sawMirror = true
+            for i in stride(from: 0, to: t.count, by: w) {
+                XCTAssertEqual(Array(t.values[i..<(i + w)]), Array(original[i..<(i + w)].reversed()))
+            }
+        }
+        XCTAssertTrue(sawMirror && sawSame)
+
+        var shiftOnly = SyncAugmentation()
+        (shiftOnly.flip, shiftOnly.colourJitter, shiftOnly.maxShift) = (false, 0, 4)
+        for seed in 0..<6 {
+            let t = Tensor(shape: windows.shape, values: original)
+            rng = RandomGenerator(seed: UInt64(seed))
+            shiftOnly.apply(to: t, rng: &rng)
+            let dx = Int(((t.values[w / 2] - original[w / 2]) * Float(w)).rounded())
+            XCTAssertLessThanOrEqual(abs(dx), 4)
+            for x in 0..<w { XCTAssertEqual(t.values[x], Float(min(max(x + dx, 0), w - 1)) / Float(w), accuracy: 1e-6) }
+        }
+
+        let jittered = Tensor(shape: windows.shape, values: original)
+        rng = RandomGenerator(seed: 9)
+        SyncAugmentation().apply(to: jittered, rng: &rng)
+        XCTAssertNotEqual(jittered.values, original)
+        XCTAssertTrue(jittered.values.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
 }
