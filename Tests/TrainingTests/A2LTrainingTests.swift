@@ -192,9 +192,7 @@ final class A2LTrainingTests: XCTestCase {
         let resumed = try A2LTrainer(config: config, data: data, out: scratch.path("b"), resume: true)
         XCTAssertEqual(resumed.step, 3)
         try resumed.run()
-        let a = try Safetensors.read(straight.checkpointPath), b = try Safetensors.read(resumed.checkpointPath)
-        XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys))
-        for (name, t) in a.tensors { XCTAssertEqual(t.values, b.tensors[name]!.values, name) }
+        let (a, b) = try assertSameTensors(straight.checkpointPath, resumed.checkpointPath)
         XCTAssertEqual(a.metadata, b.metadata)
         XCTAssertEqual(straight.log.records, resumed.log.records)
         XCTAssertEqual(straight.evalLog.records, resumed.evalLog.records)

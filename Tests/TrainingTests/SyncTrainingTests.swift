@@ -95,9 +95,7 @@ final class SyncTrainingTests: XCTestCase {
         let resumed = try SyncTrainer(config: config, data: data, out: scratch.path("b"), resume: true)
         XCTAssertEqual(resumed.step, 3)
         try resumed.run()
-        let a = try Safetensors.read(straight.checkpointPath), b = try Safetensors.read(resumed.checkpointPath)
-        XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys))
-        for (name, t) in a.tensors { XCTAssertEqual(t.values, b.tensors[name]!.values, name) }
+        let (a, b) = try assertSameTensors(straight.checkpointPath, resumed.checkpointPath)
         XCTAssertEqual(a.metadata, b.metadata)
         // Same losses and accuracies (the stopped run also evaluated at its last step, step 3).
         XCTAssertEqual(straight.log.records.map { [Double($0.step), $0.loss, $0.accuracy] },
