@@ -59,8 +59,11 @@ build:
 
 ## test: unit, golden (against the Python reference stack) and end-to-end tests
 test: python faces
-	CALS_BIN=$(CURDIR)/$(TEST_BUILD)/release/cals CALS_PYTHON=$(CURDIR)/$(PY) \
-	  swift test -c release --scratch-path $(TEST_BUILD)
+	@mkdir -p $(TEST_BUILD)
+	set -o pipefail; CALS_BIN=$(CURDIR)/$(TEST_BUILD)/release/cals CALS_PYTHON=$(CURDIR)/$(PY) \
+	  swift test -c release --scratch-path $(TEST_BUILD) --disable-swift-testing 2>&1 | tee $(TEST_BUILD)/test.log
+	@# The plain closing line: the last "Executed N tests, with F failures" is XCTest's total.
+	@awk '/Executed [0-9]+ tests?, with [0-9]+ failures?/ {n = $$2; f = $$5} END {print n - f " passed, " f " failed"}' $(TEST_BUILD)/test.log
 
 ## demo: generate the demo corpus (if absent) and run the main job on it end to end
 ## demo: the main job end to end on the generated demo corpus, with short training runs:
