@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"]),
         .target(name: "NN", dependencies: ["Tensor", "Common"]),
         .target(name: "Models", dependencies: ["NN"]),
-        .target(name: "Training", dependencies: ["Models", "Shards", "CZlib", "Common"]),
+        .target(name: "Training", dependencies: ["Models", "Shards", "Face", "CZlib", "Common"]),
         .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"]),
         .target(name: "Pipelines", dependencies: [
             "Media", "Face", "AudioFeatures", "Shards", "Common", "Training",
@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Models", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Media", "Face", "TestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Shards", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Shards", "Pipelines", "TestSupport"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Shards", "Pipelines", "Face", "TestSupport"],
                     exclude: ["golden"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], exclude: ["check_extract.py"]),
     ],

@@ -30,6 +30,8 @@ public final class ShapePredictor: @unchecked Sendable {
     /// The mean shape, box-normalised: [L, 2].
     private let initialShape: [Float]
     private let levels: [Level]
+    /// The most feature pixels of a level.
+    private let maxFeatureCount: Int
 
     /// One cascade level: its feature pixels and its forest, flattened.
     private struct Level {
@@ -63,6 +65,7 @@ public final class ShapePredictor: @unchecked Sendable {
             throw InputError(path, "not a valid dlib shape_predictor file: \(error.reason) (at byte \(error.offset))")
         }
         landmarkCount = initialShape.count / 2
+        maxFeatureCount = levels.map(\.anchors.count).max() ?? 0
     }
 
     /// Reads version, initial_shape, forests, anchor_idx and deltas (dlib's serialize order)
@@ -161,7 +164,7 @@ public final class ShapePredictor: @unchecked Sendable {
         let left = Double(box.x), top = Double(box.y)
         let spanX = Double(box.width) - 1, spanY = Double(box.height) - 1
         var shape = initialShape
-        var features = [Float](repeating: 0, count: levels.map(\.anchors.count).max() ?? 0)
+        var features = [Float](repeating: 0, count: maxFeatureCount)
         shape.withUnsafeMutableBufferPointer { current in
             features.withUnsafeMutableBufferPointer { values in
                 image.pixels.withUnsafeBufferPointer { pixels in

@@ -1,4 +1,5 @@
 import Common
+import Face
 import Foundation
 import Models
 import NN
@@ -8,10 +9,11 @@ import Tensor
 /// the mean squared error pooled over all frames (so one frame identical to the truth does not make
 /// the whole mean +∞; only a perfect system scores +∞), SSIM averaged over frames, and the mean over
 /// clips of the sync distance and confidence from OUR sync encoder (not comparable with published
-/// LSE-D / LSE-C).
+/// LSE-D / LSE-C), and LMD averaged over frames (nil without a landmark model).
 public struct L2FScores: Codable, Equatable {
     public var psnr = 0.0, ssim = 0.0, mouthPSNR = 0.0
     public var syncDistance = 0.0, syncConfidence = 0.0
+    public var lmd: Double?
 }
 
 /// Generated frames, the copy-the-reference baseline and the real video, scored alike.
@@ -22,17 +24,19 @@ public struct L2FEvaluation: Codable, Equatable {
     /// Real video's own sync distance / confidence (its PSNR/SSIM fields are against itself: ∞ / 1).
     public var real: L2FScores
     public var syncNote = "sync distance/confidence from our own sync encoder; not comparable with published LSE-D/LSE-C"
+    public var lmdNote: String?
 
     /// A fixed-width table of the three rows.
     public var table: String {
         func f(_ x: Double) -> String { x.isInfinite ? "inf" : String(format: "%.3f", x) }
         var lines = ["L2F evaluation on split '\(split)': \(clips) clips, \(frames) frames (\(syncNote))",
-                     "system            PSNR    SSIM  mouth PSNR  sync dist  sync conf"]
+                     "system            PSNR    SSIM  mouth PSNR  sync dist  sync conf" + (real.lmd == nil ? "" : "     LMD")]
         for (name, s) in [("generated", generated), ("copy reference", copyReference), ("real video", real)] {
             lines.append(name.padding(toLength: 14, withPad: " ", startingAt: 0)
-                         + [f(s.psnr), f(s.ssim), f(s.mouthPSNR), f(s.syncDistance), f(s.syncConfidence)]
-                            .enumerated().map { $0.element.leftPad([8, 8, 12, 11, 11][$0.offset]) }.joined())
+                         + ([f(s.psnr), f(s.ssim), f(s.mouthPSNR), f(s.syncDistance), f(s.syncConfidence)] + (s.lmd.map { [f($0)] } ?? []))
+                            .enumerated().map { $0.element.leftPad([8, 8, 12, 11, 11, 8][$0.offset]) }.joined())
         }
+        if let lmdNote { lines.append(lmdNote) }
         return lines.joined(separator: "\n")
     }
 }
@@ -43,15 +47,25 @@ extension String {
 
 /// Evaluates a generator on every clip of `split`: each clip is cut into windows of T frames
 /// (a remainder shorter than T is dropped), the reference is the clip's middle frame, and the
-/// sync offsets searched are ±min(15, (frames − 5)/2).
+/// sync offsets searched are ±min(15, (frames − 5)/2). With `landmarks`, LMD (SPEC §4) is the
+/// mean over frames of the mean distance between the 20 mouth landmarks of a frame and of the
+/// real frame, in pixels of the crop, each found in the fixed box `FaceLandmarks.cropBox`.
 public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder, frames t: Int,
-                        data: FrameDataset, split: String) throws -> L2FEvaluation {
+                        data: FrameDataset, split: String, landmarks: ShapePredictor? = nil) throws -> L2FEvaluation {
     let clips = data.clips.filter { $0.item.split == split && $0.rowCount >= max(t, 7) }
     guard !clips.isEmpty else { throw InputError(data.folder, "no clip of split '\(split)' with at least \(max(t, 7)) frames") }
     let side = generator.config.imageSize, frameBytes = side * side * 3
     let ctx = Context(training: false)
     // per system (generated, copy reference, real): Σ MSE, Σ mouth MSE, Σ SSIM over frames; Σ sync over clips
-    var mse = [Double](repeating: 0, count: 3), mouthMSE = mse, ssim = mse, distance = mse, confidence = mse
+    var mse = [Double](repeating: 0, count: 3), mouthMSE = mse, ssim = mse, distance = mse, confidence = mse, lmd = mse
+    let landmarkBox = FaceLandmarks.cropBox(side: side)
+    /// The landmarks of `frames` [N, side, side, 3] (one image when N = 1).
+    func shapes(_ frames: [UInt8], _ predictor: ShapePredictor) -> [[SIMD2<Double>]] {
+        (0..<(frames.count / frameBytes)).map { i in
+            predictor.landmarks(in: RGBImage(width: side, height: side, pixels: Array(frames[(i * frameBytes)..<((i + 1) * frameBytes)])),
+                                box: landmarkBox)
+        }
+    }
     var frameCount = 0
     for clip in clips {
         let n = clip.rowCount / t * t
@@ -70,6 +84,12 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
         }
         let reference = Array(repeatElement(middle, count: n).joined())
         let maxOffset = min(15, (n - 5) / 2)
+        if let landmarks {
+            let real = shapes(rows.frames, landmarks), generated = shapes(fake, landmarks), copied = shapes(middle, landmarks)[0]
+            for i in 0..<n {
+                for (k, shape) in [generated[i], copied, real[i]].enumerated() { lmd[k] += FaceLandmarks.meanDistance(shape, real[i]) }
+            }
+        }
         for (k, video) in [fake, reference, rows.frames].enumerated() {
             for i in 0..<n {
                 let a = Array(video[(i * frameBytes)..<((i + 1) * frameBytes)]), b = Array(rows.frames[(i * frameBytes)..<((i + 1) * frameBytes)])
@@ -90,7 +110,13 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
     let means = (0..<3).map { k in
         L2FScores(psnr: ImageMetrics.psnr(meanSquaredError: mse[k] / f), ssim: ssim[k] / f,
                   mouthPSNR: ImageMetrics.psnr(meanSquaredError: mouthMSE[k] / f),
-                  syncDistance: distance[k] / c, syncConfidence: confidence[k] / c)
+                  syncDistance: distance[k] / c, syncConfidence: confidence[k] / c,
+                  lmd: landmarks == nil ? nil : lmd[k] / f)
     }
-    return L2FEvaluation(split: split, clips: clips.count, frames: frameCount, generated: means[0], copyReference: means[1], real: means[2])
+    var result = L2FEvaluation(split: split, clips: clips.count, frames: frameCount, generated: means[0], copyReference: means[1], real: means[2])
+    if landmarks != nil {
+        result.lmdNote = "LMD: mean distance (px of the \(side)×\(side) crop) between mouth landmarks 49-68 of dlib's 68-point model"
+            + " and those of the real frame, found in the fixed box x \(landmarkBox.x), y \(landmarkBox.y), side \(landmarkBox.width)"
+    }
+    return result
 }

@@ -10,7 +10,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks: engine steps, media floor, mel, shards (bench/*.sh compare them with Python).",
         subcommands: [A2LStep.self, ConvBlockStep.self, GemmPeak.self, SyncStep.self, A2LFeed.self,
-                      L2FBenchStep.self, FloorBench.self, MelBenchCommand.self, ShardBenchCommand.self])
+                      L2FBenchStep.self, FloorBench.self, MelBenchCommand.self, ShardBenchCommand.self,
+                      LandmarkBenchCommand.self])
 
     struct Options: ParsableArguments {
         @Option(help: "Batch size.") var batch = 16

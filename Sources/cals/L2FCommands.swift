@@ -1,5 +1,6 @@
 import ArgumentParser
 import Common
+import Face
 import Foundation
 import Models
 import Tensor
@@ -90,13 +91,16 @@ struct EvalL2F: ParsableCommand {
     @Option(help: "Split to evaluate.") var split = "test"
     @Option(help: "Write the JSON here (default: print it).") var json: String?
     @Option(help: "Threads.") var threads = 2
+    @Option(help: "dlib 68-point landmark model for LMD (`make landmarks`); LMD is omitted when it is absent.")
+    var landmarkModel = ShapePredictor.defaultModelPath
 
     func run() throws {
         try reportingErrors {
             Engine.setThreads(threads)
             let (config, generator, lip) = try L2FTrainer.loadModels(checkpointFile(checkpoint))
             let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(checkpointFile(sync)),
-                                         frames: config.frames, data: try FrameDataset(folder: data), split: split)
+                                         frames: config.frames, data: try FrameDataset(folder: data), split: split,
+                                         landmarks: try landmarkPredictor())
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -108,5 +112,14 @@ struct EvalL2F: ParsableCommand {
             } else { print(body) }
             print(result.table)
         }
+    }
+
+    /// The landmark model, or nil (said in one line) when its file is absent.
+    func landmarkPredictor() throws -> ShapePredictor? {
+        guard FileManager.default.fileExists(atPath: landmarkModel) else {
+            FileHandle.standardError.write(Data("note: \(landmarkModel): no landmark model (run `make landmarks`); LMD omitted\n".utf8))
+            return nil
+        }
+        return try ShapePredictor(contentsOfFile: landmarkModel)
     }
 }

@@ -97,6 +97,22 @@ final class ShapePredictorTests: XCTestCase {
         XCTAssertLessThan(points[36].y + 20, points[51].y, "eyes above the mouth")
     }
 
+    /// The crop's content moved 4 px to the right: the mouth landmarks follow, LMD ≈ 4.
+    func testLMDOfAShiftedCropIsTheShift() throws {
+        let predictor = try LandmarkModel.load()
+        let photo = try RGBImage(contentsOfFile: TestMedia.facePhoto)
+        let face = try XCTUnwrap(try FaceDetector().detect(in: photo).first)
+        // photo pixels per crop pixel, and the whole photo pixels nearest to 4 crop pixels
+        let side = Int(Double(face.width) * 1.15), step = Double(side) / 128, shift = Int((4 * step).rounded())
+        let x = Int(face.x) + Int(face.width) / 2 - side / 2
+        let box = FaceLandmarks.cropBox(side: 128)
+        let still = predictor.landmarks(in: try photo.croppedSquare(x: x, y: Int(face.y), side: side, size: 128), box: box)
+        let moved = predictor.landmarks(in: try photo.croppedSquare(x: x - shift, y: Int(face.y), side: side, size: 128), box: box)
+        XCTAssertEqual(FaceLandmarks.meanDistance(still, still), 0)
+        let lmd = FaceLandmarks.meanDistance(still, moved)
+        XCTAssertEqual(lmd, Double(shift) / step, accuracy: 1, "LMD \(lmd)")
+    }
+
     func testMeanDistanceOfKnownShapes() {
         let a = (0..<68).map { SIMD2(Double($0), Double(2 * $0)) }
         var b = a

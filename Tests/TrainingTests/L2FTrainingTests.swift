@@ -1,3 +1,4 @@
+import Face
 import Foundation
 import TestSupport
 import Models
@@ -184,5 +185,19 @@ final class L2FTrainerTests: XCTestCase {
         XCTAssertEqual(result.real.ssim, 1, accuracy: 1e-12)
         XCTAssertTrue(result.generated.psnr.isFinite && result.copyReference.psnr.isFinite)
         XCTAssertTrue(result.table.contains("our own sync encoder"))
+        XCTAssertNil(result.real.lmd, "no LMD without a landmark model")
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(result.generated), as: UTF8.self).contains("lmd"))
+
+        // LMD with dlib's 68-point model (`make landmarks`): 0 for real video, ≥ 0 for the others.
+        let model = TestEnv.repoRoot.appendingPathComponent("data/models/" + ShapePredictor.modelFileName).path
+        guard FileManager.default.fileExists(atPath: model) else { throw InputErrorForTests("\(model) is missing: run `make landmarks`") }
+        let withLMD = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync), frames: config.frames,
+                                      data: data, split: "train", landmarks: try ShapePredictor(contentsOfFile: model))
+        print(withLMD.table)
+        XCTAssertEqual(withLMD.real.lmd, 0)
+        XCTAssertGreaterThan(try XCTUnwrap(withLMD.generated.lmd), 0)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(withLMD.copyReference.lmd), 0)
+        XCTAssertEqual(withLMD.generated.psnr, result.generated.psnr, "LMD changes nothing else")
+        XCTAssertTrue(withLMD.table.contains("LMD") && withLMD.table.contains("mouth landmarks 49-68"), withLMD.table)
     }
 }
