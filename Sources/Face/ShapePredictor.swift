@@ -68,6 +68,12 @@ public final class ShapePredictor: @unchecked Sendable {
         maxFeatureCount = levels.map(\.anchors.count).max() ?? 0
     }
 
+    /// The model at `path`, or nil when there is no file there (optional metrics skip it); a file
+    /// that is there but not a valid model throws as `init(contentsOfFile:)` does.
+    public static func loadIfPresent(_ path: String) throws -> ShapePredictor? {
+        FileManager.default.fileExists(atPath: path) ? try ShapePredictor(contentsOfFile: path) : nil
+    }
+
     /// Reads version, initial_shape, forests, anchor_idx and deltas (dlib's serialize order)
     /// and checks every index the inference will follow.
     private static func parse(_ bytes: UnsafeRawBufferPointer) throws -> ([Float], [Level]) {
@@ -257,7 +263,9 @@ public enum FaceLandmarks {
 
     /// The fixed face box for a face crop of side S (the `crop` stage's square: 1.15 face sides,
     /// top half a side above the face centre): x, y = 12/128·S, 13/128·S, side 99/128·S, the
-    /// mean box dlib's own HOG face detector finds on the demo corpus's 128×128 crops.
+    /// mean box dlib's own HOG face detector finds on the demo corpus's 128×128 crops (over its
+    /// four speakers the mouth points from this box lie 0.48 px on average from those from each
+    /// frame's detected box). Fixed, so a generated frame is measured exactly as its real frame.
     public static func cropBox(side: Int) -> FaceBox {
         FaceBox(x: Int32(side * 12 / 128), y: Int32(side * 13 / 128), width: Int32(side * 99 / 128), height: Int32(side * 99 / 128))
     }

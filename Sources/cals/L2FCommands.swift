@@ -116,10 +116,10 @@ struct EvalL2F: ParsableCommand {
 
     /// The landmark model, or nil (said in one line) when its file is absent.
     func landmarkPredictor() throws -> ShapePredictor? {
-        guard FileManager.default.fileExists(atPath: landmarkModel) else {
+        let predictor = try ShapePredictor.loadIfPresent(landmarkModel)
+        if predictor == nil {
             FileHandle.standardError.write(Data("note: \(landmarkModel): no landmark model (run `make landmarks`); LMD omitted\n".utf8))
-            return nil
         }
-        return try ShapePredictor(contentsOfFile: landmarkModel)
+        return predictor
     }
 }

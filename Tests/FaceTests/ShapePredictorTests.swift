@@ -123,11 +123,18 @@ final class ShapePredictorTests: XCTestCase {
         XCTAssertEqual(FaceLandmarks.meanDistance(a, b, indices: 10..<11), 100 * 2.0.squareRoot(), accuracy: 1e-12)
     }
 
-    func testMissingModelIsInputError() {
-        let path = ScratchDir("landmarks").path("absent.dat")
+    func testMissingModelIsInputError() throws {
+        let scratch = ScratchDir("landmarks")
+        let path = scratch.path("absent.dat")
         XCTAssertThrowsError(try ShapePredictor(contentsOfFile: path)) { error in
             XCTAssertEqual((error as? InputError)?.path, path, "\(error)")
             XCTAssertTrue("\(error)".contains("not found"), "\(error)")
+        }
+        // optional use (LMD in eval): absent is nil, present but broken still throws
+        XCTAssertNil(try ShapePredictor.loadIfPresent(path))
+        try "junk".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ShapePredictor.loadIfPresent(path)) { error in
+            XCTAssertEqual((error as? InputError)?.path, path, "\(error)")
         }
     }
 
