@@ -213,14 +213,28 @@ public final class ShapePredictor: @unchecked Sendable {
             level.pixel2.withUnsafeBufferPointer { p2 in
                 level.thresholds.withUnsafeBufferPointer { thresholds in
                     level.leaves.withUnsafeBufferPointer { leaves in
-                        for t in 0..<level.treeCount {
-                            let first = level.splitStart[t], splits = level.splitStart[t + 1] - first
-                            var node = 0
-                            while node < splits {
-                                let s = first + node
-                                node = features[Int(p1[s])] - features[Int(p2[s])] > thresholds[s] ? 2 * node + 1 : 2 * node + 2
+                        // Walk all trees first (the features do not change within a level), then
+                        // add the leaves four at a time: each element still gets the leaves in
+                        // tree order, so the sums are dlib's, with fewer passes over `shape`.
+                        let chosen = [UnsafePointer<Float>](unsafeUninitializedCapacity: level.treeCount) { out, count in
+                            for t in 0..<level.treeCount {
+                                let first = level.splitStart[t], splits = level.splitStart[t + 1] - first
+                                var node = 0
+                                while node < splits {
+                                    let s = first + node
+                                    node = features[Int(p1[s])] - features[Int(p2[s])] > thresholds[s] ? 2 * node + 1 : 2 * node + 2
+                                }
+                                out[t] = leaves.baseAddress! + (first + t + node - splits) * shapeSize
                             }
-                            let leaf = leaves.baseAddress! + (first + t + node - splits) * shapeSize
+                            count = level.treeCount
+                        }
+                        var t = 0
+                        while t + 4 <= chosen.count {
+                            let (a, b, c, d) = (chosen[t], chosen[t + 1], chosen[t + 2], chosen[t + 3])
+                            for j in 0..<shapeSize { shape[j] = shape[j] + a[j] + b[j] + c[j] + d[j] }
+                            t += 4
+                        }
+                        for leaf in chosen[t...] {
                             for j in 0..<shapeSize { shape[j] += leaf[j] }
                         }
                     }
