@@ -157,6 +157,20 @@ final class ShapePredictorTests: XCTestCase {
             ("odd-shape", badIndex, "initial shape of 135"),
             ("png", try Data(contentsOf: URL(fileURLWithPath: TestMedia.facePhoto)), "bad integer control byte"),
         ]
+        // Damaged beginnings (random bytes overwritten, cut at a random point): never a trap,
+        // always an InputError.
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<100 {
+            var bytes = model.prefix(Int.random(in: 1...200_000, using: &rng))
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
+            let path = scratch.path("damaged\(trial).dat")
+            try bytes.write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try ShapePredictor(contentsOfFile: path)) { error in
+                XCTAssertEqual((error as? InputError)?.path, path, "\(error)")
+            }
+        }
         for (name, bytes, reason) in cases {
             let path = scratch.path("\(name).dat")
             try bytes.write(to: URL(fileURLWithPath: path))
