@@ -139,15 +139,7 @@ public final class SyncTrainer {
 
     /// Held-out accuracy of picking offset 0 among −M…M, over every window of the eval clips.
     public func evaluate() throws -> Double {
-        var hits = 0.0, windows = 0
-        for clip in evalClips {
-            let rows = try clip.rows(0..<clip.rowCount)
-            let s = try OffsetSimilarities(model: model, frames: rows.frames, mel: rows.mel, maxOffset: config.maxOffset,
-                                           source: clip.item.id)
-            hits += s.accuracy * Double(s.centres.count)
-            windows += s.centres.count
-        }
-        return hits / Double(max(windows, 1))
+        try SyncAccuracy(model: model, clips: evalClips, maxOffset: config.maxOffset).exact
     }
 
     public func saveCheckpoint() throws {
