@@ -48,3 +48,11 @@ def time_steps(step, steps, warmup):
         times.append((time.perf_counter() - start) * 1000)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"ms_per_step": round(statistics.median(times), 3), "peak_rss_mb": round(peak, 3)}))
+
+
+def best_round(folder, case, side):
+    """The fastest round of one side ("swift" or "torch") of an A/B benchmark (bench/ab.sh): the
+    JSON line of folder/case.side with the least ms_per_step."""
+    import json
+    with open(os.path.join(folder, f"{case}.{side}")) as f:
+        return min((json.loads(line) for line in f if line.strip()), key=lambda r: r["ms_per_step"])
