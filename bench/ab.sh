@@ -1,7 +1,7 @@
 # Sourced by the A/B benchmarks (engine.sh, sync_step.sh, l2f_step.sh): `cals bench CASE` and its
 # PyTorch reference run in alternating rounds, so machine load hits both sides alike. Gives
 # ab_options (flags), ab_rounds (the round loop) and $AB_OUT (a scratch folder of JSON lines,
-# read back by harness.best_round).
+# read back by harness.best_round and `harness.py ab-table`).
 CALS=${CALS:-.build/release/cals}
 PY=${PY:-.venv/bin/python}
 AB_OUT=$(mktemp -d)

@@ -11,15 +11,5 @@ source "$(dirname "$0")/ab.sh"
 ab_options THREADS=2 ROUNDS=3 STEPS=5 BATCH=4 WINDOWS=8 -- "$@"
 ARGS=(--batch "$BATCH" --windows "$WINDOWS" --threads "$THREADS" --steps "$STEPS")
 ab_rounds sync-step "$CALS" bench sync-step "${ARGS[@]}" --json -- "$PY" bench/sync_step.py "${ARGS[@]}"
-"$PY" - "$AB_OUT" "$THREADS" "$BATCH" "$WINDOWS" <<'PY'
-import sys
-sys.path.insert(0, "bench")
-from harness import best_round
-out, threads, batch, windows = sys.argv[1:]
-s, t = best_round(out, "sync-step", "swift"), best_round(out, "sync-step", "torch")
-print(f"sync-encoder step ({batch} clips x {windows} windows, +/-6 offsets) vs PyTorch "
-      f"{__import__('torch').__version__}, {threads} threads (median ms per step, best of rounds)")
-print(f"{'case':<10} {'swift ms':>10} {'torch ms':>10} {'ratio':>7} {'target':>8} {'swift MB':>9} {'torch MB':>9}")
-print(f"{'sync-step':<10} {s['ms_per_step']:>10.1f} {t['ms_per_step']:>10.1f} {s['ms_per_step'] / t['ms_per_step']:>7.2f} "
-      f"{'<= 1.2':>8} {s['peak_rss_mb']:>9.0f} {t['peak_rss_mb']:>9.0f}")
-PY
+"$PY" bench/harness.py ab-table "$AB_OUT" sync-step "<= 1.2" \
+  "sync-encoder step ($BATCH clips x $WINDOWS windows, +/-6 offsets), $THREADS threads"

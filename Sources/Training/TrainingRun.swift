@@ -16,10 +16,15 @@ public protocol TrainingRunConfig: Codable {
 }
 
 extension TrainingRunConfig {
+    /// The held-out speakers among `speakers`: the config's, or the last one when it names none.
+    public func heldOut(among speakers: [String]) -> [String] {
+        heldOutSpeakers.isEmpty ? Array(speakers.suffix(1)) : heldOutSpeakers
+    }
+
     /// The speakers to train on and to hold out among `speakers` (of the dataset at `folder`);
     /// `use` says what the held-out ones are for, in the error when nothing is left to train on.
     public func splitSpeakers(_ speakers: [String], folder: String, use: String) throws -> (train: [String], heldOut: [String]) {
-        let heldOut = heldOutSpeakers.isEmpty ? Array(speakers.suffix(1)) : heldOutSpeakers
+        let heldOut = heldOut(among: speakers)
         let train = speakers.filter { !heldOut.contains($0) }
         guard !train.isEmpty, train.count < speakers.count else {
             throw InputError(folder, "needs at least two speakers (one held out for \(use)); found \(speakers)")
