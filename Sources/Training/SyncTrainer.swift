@@ -22,6 +22,9 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
     /// [0, 1], so τ = 0.1 gives logits in [0, 10].
     public var temperature: Float = 0.1
     public var learningRate: Float = 3e-4
+    /// Cosine decay of the learning rate to 10% by `steps` (nil or false: constant; a resumed run
+    /// with more steps stretches the curve).
+    public var cosineDecay: Bool? = nil
     public var checkpointEvery = 100
     public var evalEvery = 50
     /// Held-out clips scored at each evaluation (all of their windows).
@@ -117,6 +120,9 @@ public final class SyncTrainer: Trainer {
             .reshaped([config.clipsPerBatch, config.windowsPerClip + 2 * config.lossOffsets, config.model.outputDim])
         let (loss, logits) = syncMatchingLoss(video: video, audio: audio, offsets: config.lossOffsets, temperature: config.temperature)
         loss.backward()
+        if config.cosineDecay == true {
+            optimizer.learningRate = cosineLearningRate(base: config.learningRate, step: step + 1, total: config.steps, floor: 0.1)
+        }
         optimizer.update()
         let k = 2 * config.lossOffsets + 1, l = logits.values
         let hits = (0..<logits.shape[0]).filter { w in
