@@ -46,6 +46,7 @@ public struct RunSummary: Sendable {
     /// Lip-unit shards written by the lip_units stage (paths).
     public var lipUnitShards: [String] = []
     public var seconds = 0.0
+    public init() {}
 
     public var lines: [String] {
         var out = ["processed \(processed), up to date \(upToDate), quarantined \(quarantined.count)"

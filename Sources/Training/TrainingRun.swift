@@ -73,9 +73,8 @@ public struct StoredConfig<Config: TrainingRunConfig> {
 /// The folder of a training run (`--out`): its checkpoint, logs and plots. A new run refuses a
 /// folder that holds a checkpoint, unless told to discard it (`fresh`); a resumed run continues it.
 public struct RunFolder {
-    public static let checkpointName = "checkpoint.safetensors"
     public let path: String
-    public var checkpointPath: String { file(Self.checkpointName) }
+    public var checkpointPath: String { file("checkpoint.safetensors") }
 
     public init(_ path: String) { self.path = path }
 
