@@ -74,11 +74,11 @@ DEMO_RUNS := runs/demo
 demo: build faces
 	@test -d $(DATA) || $(CALS) demo-corpus --out $(DATA)
 	$(MAKE) --no-print-directory preprocess DATASET=demo
-	$(CALS) train sync --data $(OUT) --out $(DEMO_RUNS)/sync --steps 200 --eval-every 100
+	$(CALS) train sync --data $(OUT) --out $(DEMO_RUNS)/sync --fresh --steps 200 --eval-every 100
 	$(CALS) preprocess manifests/demo.yaml --data $(DATA) --out $(OUT) --lip-units $(DEMO_RUNS)/sync/checkpoint.safetensors
-	$(CALS) train a2l --data $(OUT) --out $(DEMO_RUNS)/a2l --steps 200 --layers 2 --dim 128 --heads 4 --ff 512 \
+	$(CALS) train a2l --data $(OUT) --out $(DEMO_RUNS)/a2l --fresh --steps 200 --layers 2 --dim 128 --heads 4 --ff 512 \
 	  --batch 16 --warmup 20 --eval-every 100 --sync-checkpoint $(DEMO_RUNS)/sync/checkpoint.safetensors
-	$(CALS) train l2f --data $(OUT) --sync $(DEMO_RUNS)/sync --a2l $(DEMO_RUNS)/a2l --out $(DEMO_RUNS)/l2f \
+	$(CALS) train l2f --data $(OUT) --sync $(DEMO_RUNS)/sync --a2l $(DEMO_RUNS)/a2l --out $(DEMO_RUNS)/l2f --fresh \
 	  --steps 60 --widths 8,16,32,64,64 --grid-every 60 --checkpoint-every 60
 	$(CALS) eval l2f --checkpoint $(DEMO_RUNS)/l2f --sync $(DEMO_RUNS)/sync --data $(OUT) --json $(DEMO_RUNS)/l2f/eval.json
 	$(CALS) status --out $(OUT)

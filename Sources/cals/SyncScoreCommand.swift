@@ -110,7 +110,7 @@ struct EvalSync: ParsableCommand {
             switch speakers {
             case "all": chosen = set.speakers
             case let list?: chosen = list.split(separator: ",").map(String.init)
-            case nil: chosen = config.heldOutSpeakers.isEmpty ? Array(set.speakers.suffix(1)) : config.heldOutSpeakers
+            case nil: chosen = config.heldOut(among: set.speakers)
             }
             let minimum = OffsetSimilarities.minimumFrames(maxOffset: maxOffset)
             if !json { print("speaker       clips  windows  exact   ±1      speech windows: exact  clip offset  LSE-D   LSE-C   (among \(2 * maxOffset + 1) offsets)") }
