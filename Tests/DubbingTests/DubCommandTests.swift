@@ -48,7 +48,7 @@ final class DubCommandTests: XCTestCase {
     /// rate → 16 kHz mono, and the back-and-forth continuation of the video.
     func speech(_ path: String) throws {
         let wav = Self.scratch.path("speech-\(UUID().uuidString.prefix(6)).wav")
-        let result = try TestSupport.run("espeak-ng", ["-w", wav, "Dubbing puts new words into an old mouth, one frame at a time."])
+        let result = try TestSupport.run("espeak-ng", ["-w", wav, "Dubbing puts new words into an old mouth, one frame at a time, and the face keeps talking back and forth."])
         XCTAssertEqual(result.status, 0, result.stderr)
         try ffmpeg(["-i", wav, "-ac", "2", "-ar", "44100", "-c:a", "aac", path])
     }
@@ -60,17 +60,23 @@ final class DubCommandTests: XCTestCase {
 
     func testDubbedClipHasTheSpeechLengthItsAudioAndANewMouthOnly() throws {
         let run = try l2fRun()
-        let video = Self.scratch.path("face.mp4"), audio = Self.scratch.path("speech.m4a"), out = Self.scratch.path("dubbed.mp4")
-        try TestMedia.faceClip(video, seconds: 2, audio: false)
+        // 1 s without a face (its frames must pass through), then 2 s of a face.
+        let pattern = Self.scratch.path("pattern.mp4"), face = Self.scratch.path("face.mp4"), video = Self.scratch.path("video.mp4")
+        try TestMedia.patternClip(pattern, seconds: 1)
+        try TestMedia.faceClip(face, seconds: 2, audio: false)
+        try ffmpeg(["-i", pattern, "-i", face, "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", video])
+        let audio = Self.scratch.path("speech.m4a"), out = Self.scratch.path("dubbed.mp4")
         try speech(audio)
         let expected = Int((try seconds(audio) * 25).rounded(.up))
-        XCTAssertGreaterThan(expected, 60, "the speech should outlast the 50-frame clip")
+        XCTAssertGreaterThan(expected, 80, "the speech should outlast the 75-frame video")
         let result = try TestSupport.run(TestEnv.calsBinary, ["dub", video, "--audio", audio, "--l2f", run, "--out", out])
         XCTAssertEqual(result.status, 0, result.stderr)
         print(result.stdout)
         let summary = try XCTUnwrap(result.stdout.split(separator: "\n").last.map(String.init))
         XCTAssertTrue(summary.hasPrefix("dubbed \(out): "), summary)
-        XCTAssertTrue(summary.contains("from 50 video frames"), summary)
+        XCTAssertTrue(summary.contains("from 75 video frames"), summary)
+        XCTAssertFalse(summary.contains(" 0 passed through"), summary)
         let report = try runPython(TestEnv.repoRoot.path + "/Tests/DubbingTests/check_dub.py", [out, video, "\(expected)"])
         XCTAssertTrue(report.hasPrefix("ok"), report)
         print(report)
