@@ -37,6 +37,8 @@ public struct DubSummary: Equatable, Sendable {
 ///   video → 25 fps frames (ping-pong to N when shorter) → face track + 128×128 crops
 ///   → generator on (reference crop ++ crop with lower half zeroed, lip unit), `batchSize` frames
 ///     at a time → lower half pasted back with a feathered mask → H.264 + the new speech as AAC.
+/// The video is decoded twice (tracking, then output) so that only face crops stay in memory;
+/// its frames are kept only when it is shorter than the speech and must play back and forth.
 public final class Dubber {
     public let config: L2FTrainingConfig
     public let faceParameters: FaceParameters
@@ -72,10 +74,10 @@ public final class Dubber {
         guard n > 0 else { throw InputError(speech, "the audio stream has no samples") }
         let units = try MelSpectrogram().audioUnits(audio, videoFrameCount: n)   // [N, 80, 4]
         let lipUnits = lipUnits(units, frames: n)                                 // [N, D]
-        let source = try track(video, upTo: n, progress: progress("dub: track", n))
+        let track = try self.track(video, upTo: n, progress: progress("dub: track", n))
+        let source = try SourceFrames(path: video, count: track.faces.count, keep: track.faces.count < n)
 
-        let first = source.frames[0]
-        let writer = try MediaWriter(path: out, width: first.width, height: first.height,
+        let writer = try MediaWriter(path: out, width: source.decoder.width, height: source.decoder.height,
                                      audioSampleRate: MelSpectrogram.sampleRate)
         try writer.appendAudio(audio.samples)
         let reporter = progress("dub: generate", n)
@@ -83,41 +85,44 @@ public final class Dubber {
         var faceFrames = 0
         for batchStart in stride(from: 0, to: n, by: batchSize) {
             let rows = batchStart..<min(n, batchStart + batchSize)
-            let shown = rows.map { Dubber.pingPong($0, count: source.frames.count) }
-            // Output frames of this batch with a face, and their generated crops [K, S, S, 3].
-            let withFace = rows.indices.filter { source.faces[shown[$0 - batchStart]] != nil }
-            var generated: [UInt8] = []
-            if !withFace.isEmpty {
-                let faces = withFace.map { source.faces[shown[$0 - batchStart]]! }
-                let targets = Array(faces.map(\.crop.pixels).joined())
-                let references = Array(faces.map { source.references[$0.segment]! }.joined())
-                var lipRows = [Float](); lipRows.reserveCapacity(withFace.count * d)
-                for i in withFace { lipRows += lipUnits[(i * d)..<((i + 1) * d)] }
-                generated = withoutGrad { () -> [UInt8] in
-                    let identity = targets.withUnsafeBufferPointer { t in
-                        references.withUnsafeBufferPointer { Generator.identityInput(target: t, reference: $0, size: side) }
-                    }
-                    return quantisedFrames(generator(identity, lip: Tensor(shape: [withFace.count, d], values: lipRows), context))
-                }
-            }
+            let shown = rows.map { Dubber.pingPong($0, count: track.faces.count) }
+            let faces = shown.map { track.faces[$0] }
+            var lipRows = [Float]()
+            for (i, face) in zip(rows, faces) where face != nil { lipRows += lipUnits[(i * d)..<((i + 1) * d)] }
+            let generated = generate(faces.compactMap { $0 }, references: track.references, lip: lipRows)
             var k = 0
-            for i in rows {
-                var frame = source.frames[shown[i - batchStart]]
-                if let face = source.faces[shown[i - batchStart]] {
+            for (s, face) in zip(shown, faces) {
+                var frame = try source.frame(s)
+                if let face {
                     let crop = RGBImage(width: side, height: side,
                                         pixels: Array(generated[(k * side * side * 3)..<((k + 1) * side * side * 3)]))
                     try frame.blendLowerHalf(of: crop, into: face.cropBox)
                     k += 1
-                    faceFrames += 1
                 }
                 try writer.append(frame)
             }
+            faceFrames += k
             reporter?.advance(by: rows.count)
         }
         try writer.finish()
         reporter?.finish()
-        return DubSummary(out: out, frames: n, videoFrames: source.frames.count, faceFrames: faceFrames,
+        return DubSummary(out: out, frames: n, videoFrames: track.faces.count, faceFrames: faceFrames,
                           seconds: Date().timeIntervalSince(start))
+    }
+
+    /// The generator's faces [K, S, S, 3] uint8 for K tracked faces and their lip units [K, D]:
+    /// identity input = the face's segment reference ++ its crop with the lower half zeroed.
+    func generate(_ faces: [TrackedFrame], references: [Int: [UInt8]], lip: [Float]) -> [UInt8] {
+        guard !faces.isEmpty else { return [] }
+        let targets = Array(faces.map(\.crop.pixels).joined())
+        let refs = Array(faces.map { references[$0.segment]! }.joined())
+        return withoutGrad {
+            let identity = targets.withUnsafeBufferPointer { t in
+                refs.withUnsafeBufferPointer { Generator.identityInput(target: t, reference: $0, size: generator.config.imageSize) }
+            }
+            let lipUnits = Tensor(shape: [faces.count, generator.config.lipDim], values: lip)
+            return quantisedFrames(generator(identity, lip: lipUnits, context))                // [K, S, S, 3]
+        }
     }
 
     /// Lip units [N, D] of audio units [N, 80, 4], as training and evaluation make them: the lip
@@ -154,35 +159,58 @@ public final class Dubber {
         return k < count ? k : period - k
     }
 
-    /// The first `limit` frames of a video, its face per frame (nil where none was tracked) and a
-    /// reference crop per face segment (the segment's middle frame, as evaluation uses the
-    /// clip's middle frame).
-    struct SourceVideo {
-        var frames: [RGBImage] = []
+    /// The face of each of the first `limit` frames of a video (nil where none was tracked) and a
+    /// reference crop per face segment (the segment's middle frame, as evaluation uses the clip's
+    /// middle frame). Holds crops only, not frames.
+    struct FaceTrack {
         var faces: [TrackedFrame?] = []
         var references: [Int: [UInt8]] = [:]
     }
 
-    func track(_ path: String, upTo limit: Int, progress: Common.Progress?) throws -> SourceVideo {
+    func track(_ path: String, upTo limit: Int, progress: Common.Progress?) throws -> FaceTrack {
         let decoder = try VideoDecoder(path: path)
         let tracker = try FaceTrackProcessor(detector: detector, parameters: faceParameters)
         progress?.setTotal(min(limit, max(1, decoder.estimatedFrameCount)))
-        var source = SourceVideo()
-        func keep(_ tracked: [TrackedFrame]) { for face in tracked { source.faces[face.index] = face } }
-        while source.frames.count < limit, let frame = try decoder.nextFrame() {
-            source.frames.append(frame)
-            source.faces.append(nil)
+        var track = FaceTrack()
+        func keep(_ tracked: [TrackedFrame]) { for face in tracked { track.faces[face.index] = face } }
+        while track.faces.count < limit, let frame = try decoder.nextFrame() {
+            track.faces.append(nil)
             keep(try tracker.push(frame))
             progress?.advance()
         }
         keep(try tracker.finish())
         progress?.finish()
-        guard !source.frames.isEmpty else { throw InputError(path, "no video frames") }
-        let segments = Dictionary(grouping: source.faces.compactMap { $0 }, by: \.segment)
+        guard !track.faces.isEmpty else { throw InputError(path, "no video frames") }
+        let segments = Dictionary(grouping: track.faces.compactMap { $0 }, by: \.segment)
         guard !segments.isEmpty else {
             throw InputError(path, "no face found in \(faceParameters.minSegmentLength) or more consecutive frames")
         }
-        for (segment, faces) in segments { source.references[segment] = faces[faces.count / 2].crop.pixels }
-        return source
+        for (segment, faces) in segments { track.references[segment] = faces[faces.count / 2].crop.pixels }
+        return track
+    }
+}
+
+/// The first `count` frames of a video, decoded a second time in order (after tracking), for
+/// output in ping-pong order: frames are kept in memory only when `keep` (the video plays back
+/// because the speech is longer), otherwise each is dropped once written.
+final class SourceFrames {
+    let decoder: VideoDecoder
+    let count: Int
+    let keep: Bool
+    private var kept: [RGBImage] = []
+
+    init(path: String, count: Int, keep: Bool) throws {
+        decoder = try VideoDecoder(path: path)
+        (self.count, self.keep) = (count, keep)
+    }
+
+    /// Frame `index`: the next one in decoding order, or (when kept) any one decoded before.
+    func frame(_ index: Int) throws -> RGBImage {
+        if index < kept.count { return kept[index] }
+        guard index == decoder.frameIndex, index < count, let frame = try decoder.nextFrame() else {
+            throw InputError(decoder.path, "frame \(index) is not there on the second decoding pass")
+        }
+        if keep { kept.append(frame) }
+        return frame
     }
 }

@@ -80,6 +80,15 @@ final class DubCommandTests: XCTestCase {
         let report = try runPython(TestEnv.repoRoot.path + "/Tests/DubbingTests/check_dub.py", [out, video, "\(expected)"])
         XCTAssertTrue(report.hasPrefix("ok"), report)
         print(report)
+
+        // Speech shorter than the video: the frames stream through (not kept for playing back).
+        let short = Self.scratch.path("short.wav"), shortOut = Self.scratch.path("short.mp4")
+        try TestMedia.toneWAV(short, seconds: 1.2, sampleRate: 22050)
+        let second = try TestSupport.run(TestEnv.calsBinary, ["dub", face, "--audio", short, "--l2f", run, "--out", shortOut])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertTrue(second.stdout.contains(": 30 frames (1.20 s of speech) from 30 video frames"), second.stdout)
+        let shortReport = try runPython(TestEnv.repoRoot.path + "/Tests/DubbingTests/check_dub.py", [shortOut, face, "30"])
+        XCTAssertTrue(shortReport.hasPrefix("ok"), shortReport)
     }
 
     /// Each bad input: non-zero exit, one line `error: <file>: <reason>` on stderr, no output
