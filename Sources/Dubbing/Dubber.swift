@@ -183,7 +183,8 @@ public final class Dubber {
         guard !track.faces.isEmpty else { throw InputError(path, "no video frames") }
         let segments = Dictionary(grouping: track.faces.compactMap { $0 }, by: \.segment)
         guard !segments.isEmpty else {
-            throw InputError(path, "no face found in \(faceParameters.minSegmentLength) or more consecutive frames")
+            let part = track.faces.count == limit ? " of the first \(limit) (the speech's length)" : ""
+            throw InputError(path, "no face found in \(faceParameters.minSegmentLength) or more consecutive frames\(part)")
         }
         for (segment, faces) in segments { track.references[segment] = faces[faces.count / 2].crop.pixels }
         return track
