@@ -7,7 +7,7 @@ APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswsca
   libswresample-dev libsndfile1-dev libfftw3-dev libopencv-dev opencv-data libopenblas-dev \
   libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
   python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
-  python3-scipy pocketsphinx-testdata zlib1g-dev
+  python3-scipy python-matplotlib-data pocketsphinx-testdata zlib1g-dev
 PY_PACKAGES := librosa safetensors xxhash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -39,13 +39,15 @@ $(VENV)/.installed:
 	touch $@
 
 ## faces: the real face photos the demo corpus is made of, copied out of packages (idempotent):
-## astronaut.png from Debian's python3-skimage; t1.jpg (group photo) and Tom_Hanks_54745.png from
+## astronaut.png from Debian's python3-skimage, grace_hopper.jpg from python-matplotlib-data; t1.jpg (group photo) and Tom_Hanks_54745.png from
 ## the insightface wheel on PyPI (only these two files are extracted; nothing is installed).
 FACES := data/faces
 INSIGHTFACE := insightface==2.1
-faces: $(FACES)/astronaut.png $(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png
+faces: $(FACES)/astronaut.png $(FACES)/grace_hopper.jpg $(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png
 $(FACES)/astronaut.png:
 	mkdir -p $(FACES) && cp /usr/lib/python3/dist-packages/skimage/data/astronaut.png $@
+$(FACES)/grace_hopper.jpg:
+	mkdir -p $(FACES) && cp /usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg $@
 $(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png: | $(VENV)/.installed
 	mkdir -p $(FACES) && tmp=$$(mktemp -d) && \
 	  $(PY) -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \

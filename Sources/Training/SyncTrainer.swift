@@ -22,6 +22,9 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
     /// [0, 1], so τ = 0.1 gives logits in [0, 10].
     public var temperature: Float = 0.1
     public var learningRate: Float = 3e-4
+    /// Cosine decay of the learning rate to 10% by `steps` (nil or false: constant; a resumed run
+    /// with more steps stretches the curve).
+    public var cosineDecay: Bool? = nil
     public var checkpointEvery = 100
     public var evalEvery = 50
     /// Held-out clips scored at each evaluation (all of their windows).
@@ -128,6 +131,9 @@ public final class SyncTrainer {
             .reshaped([config.clipsPerBatch, config.windowsPerClip + 2 * config.lossOffsets, config.model.outputDim])
         let (loss, logits) = syncMatchingLoss(video: video, audio: audio, offsets: config.lossOffsets, temperature: config.temperature)
         loss.backward()
+        if config.cosineDecay == true {
+            optimizer.learningRate = cosineLearningRate(base: config.learningRate, step: step + 1, total: config.steps, floor: 0.1)
+        }
         optimizer.update()
         let k = 2 * config.lossOffsets + 1, l = logits.values
         let hits = (0..<logits.shape[0]).filter { w in
@@ -139,15 +145,7 @@ public final class SyncTrainer {
 
     /// Held-out accuracy of picking offset 0 among −M…M, over every window of the eval clips.
     public func evaluate() throws -> Double {
-        var hits = 0.0, windows = 0
-        for clip in evalClips {
-            let rows = try clip.rows(0..<clip.rowCount)
-            let s = try OffsetSimilarities(model: model, frames: rows.frames, mel: rows.mel, maxOffset: config.maxOffset,
-                                           source: clip.item.id)
-            hits += s.accuracy * Double(s.centres.count)
-            windows += s.centres.count
-        }
-        return hits / Double(max(windows, 1))
+        try SyncAccuracy(model: model, clips: evalClips, maxOffset: config.maxOffset).exact
     }
 
     public func saveCheckpoint() throws {

@@ -153,7 +153,7 @@ func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
 /// `cals eval …`
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate trained CALS models.",
-                                                    subcommands: [EvalA2L.self, EvalL2F.self])
+                                                    subcommands: [EvalSync.self, EvalA2L.self, EvalL2F.self])
 }
 
 /// `cals eval a2l --checkpoint C --data DIR [--split test] [--json FILE]`

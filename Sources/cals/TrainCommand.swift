@@ -32,6 +32,7 @@ struct TrainSync: ParsableCommand {
     @Flag(help: "Train without the visual augmentation (flip, shift, colour jitter).") var noAugment = false
     @Option(help: "Width multiplier of both streams' channels (1 = 16…128).") var width = 1.0
     @Option(help: "Adam learning rate.") var learningRate: Float = 3e-4
+    @Flag(help: "Decay the learning rate along a cosine to 10% by --steps.") var cosineDecay = false
     @Option(help: "Fixed softmax temperature: logits = cosine / temperature.") var temperature: Float = 0.1
     @Option(help: "Steps between checkpoints.") var checkpointEvery = 100
     @Option(help: "Steps between held-out evaluations.") var evalEvery = 50
@@ -55,6 +56,7 @@ struct TrainSync: ParsableCommand {
                 config.augmentation = noAugment ? nil : SyncAugmentation()
                 config.model = SyncEncoder.Config().scaled(width)
                 config.learningRate = learningRate
+                config.cosineDecay = cosineDecay
                 config.temperature = temperature
                 config.checkpointEvery = checkpointEvery
                 config.evalEvery = evalEvery
