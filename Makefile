@@ -18,7 +18,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: setup apt python faces build test demo bench preprocess train-sync pretrain-a2l train-l2f clean
+.PHONY: setup apt python faces build test demo bench preprocess train-sync pretrain-a2l train-l2f dub clean
 
 ## setup: install system packages and Python test tools, then build (idempotent)
 setup: apt python faces build
@@ -109,6 +109,14 @@ bench: build python
 train-l2f: build
 	$(CALS) train l2f --data $(OUT) --sync runs/sync-$(DATASET) --a2l runs/a2l-$(DATASET) \
 	  --out runs/l2f-$(DATASET) $(L2F_ARGS)
+
+## dub: put new speech on a face video with an L2F run (default: the demo run of `make demo`):
+##   make dub VIDEO=face.mp4 AUDIO=speech.wav [L2F=runs/demo/l2f] [DUB_OUT=dubbed.mp4]
+L2F ?= $(DEMO_RUNS)/l2f
+DUB_OUT ?= dubbed.mp4
+dub: build
+	@test -n "$(VIDEO)" -a -n "$(AUDIO)" || { echo "usage: make dub VIDEO=face.mp4 AUDIO=speech.wav [L2F=$(L2F)] [DUB_OUT=$(DUB_OUT)]" >&2; exit 2; }
+	$(CALS) dub $(VIDEO) --audio $(AUDIO) --l2f $(L2F) --out $(DUB_OUT)
 
 clean:
 	rm -rf .build $(TEST_BUILD)
