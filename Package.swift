@@ -40,6 +40,7 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor", "Common"]),
         .target(name: "Models", dependencies: ["NN"]),
         .target(name: "Training", dependencies: ["Models", "Shards", "Face", "CZlib", "Common"]),
+        .target(name: "Dubbing", dependencies: ["Media", "Face", "AudioFeatures", "Models", "NN", "Tensor", "Training", "Common"]),
         .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"]),
         .target(name: "Pipelines", dependencies: [
             "Media", "Face", "AudioFeatures", "Shards", "Common", "Training",
@@ -48,7 +49,7 @@ let package = Package(
         ], path: "Pipelines"),
         .executableTarget(name: "cals", dependencies: [
             "Common", "Media", "Face", "AudioFeatures", "Shards", "Tensor", "NN", "Models",
-            "Training", "Corpus", "Pipelines",
+            "Training", "Corpus", "Pipelines", "Dubbing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -64,6 +65,7 @@ let package = Package(
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Shards", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Shards", "Pipelines", "Face", "TestSupport"],
                     exclude: ["golden"]),
+        .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "Face", "Common", "TestSupport"], exclude: ["check_dub.py"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], exclude: ["check_extract.py"]),
     ],
     swiftLanguageModes: [.v5],

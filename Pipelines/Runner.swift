@@ -43,14 +43,20 @@ public struct RunSummary: Sendable {
     public var removed = 0
     public var rows = 0
     public var shardsWritten: [String] = []
+    /// Lip-unit shards written by the lip_units stage (paths).
+    public var lipUnitShards: [String] = []
     public var seconds = 0.0
+    public init() {}
 
     public var lines: [String] {
         var out = ["processed \(processed), up to date \(upToDate), quarantined \(quarantined.count)"
                    + (stillQuarantined > 0 ? " (+\(stillQuarantined) unchanged from earlier runs)" : "")
                    + (removed > 0 ? ", removed \(removed)" : "")
                    + "; \(rows) rows in \(shardsWritten.count) new shard(s); \(Progress.clock(seconds))"]
-        if processed == 0 && quarantined.isEmpty { out.append("everything is up to date") }
+        if let first = lipUnitShards.first {
+            out.append("lip_units: \(lipUnitShards.count) new unit shard(s) in \((first as NSString).deletingLastPathComponent)")
+        }
+        if processed == 0 && quarantined.isEmpty && lipUnitShards.isEmpty { out.append("everything is up to date") }
         out += quarantined.map { "quarantined \($0.id): \($0.reason)" }
         return out
     }
@@ -136,7 +142,7 @@ public final class Runner {
         }
 
         if !work.isEmpty { try process(work, ledger: ledger, summary: &summary) }
-        if let lipUnits = manifest.stages.lipUnits { try lipUnits.run(outFolder: outFolder) { say($0) } }
+        if let lipUnits = manifest.stages.lipUnits { summary.lipUnitShards = try lipUnits.run(outFolder: outFolder) { say($0) } }
         summary.seconds = Date().timeIntervalSince(start)
         return summary
     }

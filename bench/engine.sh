@@ -6,37 +6,24 @@
 # Prints a table of median ms per step (the best round of each side), the ratio Swift/PyTorch,
 # the same ratio in CPU time, peak RSS, and the A2L step's achieved GFLOP/s against raw cblas_sgemm on this machine.
 set -euo pipefail
-THREADS=2 ROUNDS=3 STEPS=10
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --threads) THREADS=$2; shift 2 ;;
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --steps) STEPS=$2; shift 2 ;;
-    *) echo "usage: $0 [--threads N] [--rounds N] [--steps N]" >&2; exit 2 ;;
-  esac
-done
-CALS=${CALS:-.build/release/cals}
-PY=${PY:-.venv/bin/python}
-OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"' EXIT
+source "$(dirname "$0")/ab.sh"
+ab_options THREADS=2 ROUNDS=3 STEPS=10 -- "$@"
 
 run_case() {  # name, then the arguments shared by both sides
   local name=$1; shift
-  for r in $(seq "$ROUNDS"); do
-    "$CALS" bench "$name" "$@" --threads "$THREADS" --steps "$STEPS" --json >> "$OUT/$name.swift"
-    "$PY" bench/a2l_step.py "$name" "$@" --threads "$THREADS" --steps "$STEPS" >> "$OUT/$name.torch"
-  done
+  ab_rounds "$name" "$CALS" bench "$name" "$@" --threads "$THREADS" --steps "$STEPS" --json \
+    -- "$PY" bench/a2l_step.py "$name" "$@" --threads "$THREADS" --steps "$STEPS"
 }
 run_case a2l-step --batch 16 --frames 50
 run_case conv-block --batch 16
 run_case gemm --size 1024
 
-"$PY" - "$OUT" "$THREADS" <<'PY'
-import json, sys, os
+"$PY" - "$AB_OUT" "$THREADS" <<'PY'
+import sys
+sys.path.insert(0, "bench")
+from harness import best_round
 out, threads = sys.argv[1], sys.argv[2]
-def best(name, side):
-    rows = [json.loads(l) for l in open(os.path.join(out, f"{name}.{side}")) if l.strip()]
-    return min(rows, key=lambda r: r["ms_per_step"])
+best = lambda name, side: best_round(out, name, side)
 targets = {"a2l-step": "<= 0.8", "conv-block": "<= 1.2", "gemm": "(reference)"}
 print(f"engine vs PyTorch {__import__('torch').__version__}, {threads} threads (median ms per step, best of rounds)")
 print(f"{'case':<12} {'swift ms':>10} {'torch ms':>10} {'ratio':>7} {'target':>12} {'cpu ratio':>10} {'swift MB':>9} {'torch MB':>9}")

@@ -48,3 +48,27 @@ def time_steps(step, steps, warmup):
         times.append((time.perf_counter() - start) * 1000)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"ms_per_step": round(statistics.median(times), 3), "peak_rss_mb": round(peak, 3)}))
+
+
+def best_round(folder, case, side):
+    """The fastest round of one side ("swift" or "torch") of an A/B benchmark (bench/ab.sh): the
+    JSON line of folder/case.side with the least ms_per_step."""
+    import json
+    with open(os.path.join(folder, f"{case}.{side}")) as f:
+        return min((json.loads(line) for line in f if line.strip()), key=lambda r: r["ms_per_step"])
+
+
+def ab_table(folder, case, target, title):
+    """Prints the table of a one-case A/B benchmark (bench/ab.sh): the best round of each side in
+    median ms per step, the ratio Swift/PyTorch against `target`, and peak RSS."""
+    import torch
+    s, t = best_round(folder, case, "swift"), best_round(folder, case, "torch")
+    w = max(len(case), 4)
+    print(f"{title} vs PyTorch {torch.__version__} (median ms per step, best of rounds)")
+    print(f"{'case':<{w}} {'swift ms':>10} {'torch ms':>10} {'ratio':>7} {'target':>8} {'swift MB':>9} {'torch MB':>9}")
+    print(f"{case:<{w}} {s['ms_per_step']:>10.1f} {t['ms_per_step']:>10.1f} {s['ms_per_step'] / t['ms_per_step']:>7.2f} "
+          f"{target:>8} {s['peak_rss_mb']:>9.0f} {t['peak_rss_mb']:>9.0f}")
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["ab-table"]:
+    ab_table(*sys.argv[2:])   # harness.py ab-table FOLDER CASE TARGET TITLE

@@ -6,34 +6,9 @@
 # Prints median ms per step (best round of each side), the ratio Swift/PyTorch (target ≤ 1.2)
 # and peak RSS.
 set -euo pipefail
-THREADS=2 ROUNDS=2 STEPS=3 BATCH=2 FRAMES=5
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --threads) THREADS=$2; shift 2 ;;
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --steps) STEPS=$2; shift 2 ;;
-    --batch) BATCH=$2; shift 2 ;;
-    --frames) FRAMES=$2; shift 2 ;;
-    *) echo "usage: $0 [--threads N] [--rounds N] [--steps N] [--batch N] [--frames N]" >&2; exit 2 ;;
-  esac
-done
-CALS=${CALS:-.build/release/cals}
-PY=${PY:-.venv/bin/python}
-OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"' EXIT
-ARGS=(--batch "$BATCH" --frames "$FRAMES" --threads "$THREADS" --steps "$STEPS")
-for r in $(seq "$ROUNDS"); do
-  "$CALS" bench l2f-step "${ARGS[@]}" --warmup 1 --json >> "$OUT/swift"
-  "$PY" bench/l2f_step.py "${ARGS[@]}" --warmup 1 >> "$OUT/torch"
-done
-"$PY" - "$OUT" "$THREADS" "$BATCH" "$FRAMES" <<'PY'
-import json, os, sys
-out, threads, batch, frames = sys.argv[1:]
-best = lambda side: min((json.loads(l) for l in open(os.path.join(out, side)) if l.strip()), key=lambda r: r["ms_per_step"])
-s, t = best("swift"), best("torch")
-print(f"L2F G+D step ({batch} windows x {frames} frames, 128x128, sync losses on) vs PyTorch "
-      f"{__import__('torch').__version__}, {threads} threads (median ms per step, best of rounds)")
-print(f"{'case':<9} {'swift ms':>10} {'torch ms':>10} {'ratio':>7} {'target':>8} {'swift MB':>9} {'torch MB':>9}")
-print(f"{'l2f-step':<9} {s['ms_per_step']:>10.1f} {t['ms_per_step']:>10.1f} {s['ms_per_step'] / t['ms_per_step']:>7.2f} "
-      f"{'<= 1.2':>8} {s['peak_rss_mb']:>9.0f} {t['peak_rss_mb']:>9.0f}")
-PY
+source "$(dirname "$0")/ab.sh"
+ab_options THREADS=2 ROUNDS=2 STEPS=3 BATCH=2 FRAMES=5 -- "$@"
+ARGS=(--batch "$BATCH" --frames "$FRAMES" --threads "$THREADS" --steps "$STEPS" --warmup 1)
+ab_rounds l2f-step "$CALS" bench l2f-step "${ARGS[@]}" --json -- "$PY" bench/l2f_step.py "${ARGS[@]}"
+"$PY" bench/harness.py ab-table "$AB_OUT" l2f-step "<= 1.2" \
+  "L2F G+D step ($BATCH windows x $FRAMES frames, 128x128, sync losses on), $THREADS threads"

@@ -81,7 +81,7 @@ public final class CorpusGenerator: @unchecked Sendable {
     public static let sampleRate = 16000
     /// Default voices of the built-in identities, by identity name.
     public static let identityVoices = ["david": "en+m3", "lisa": "en+f2", "astronaut": "en-us+f4",
-                                        "matthew": "en-us+m1", "hanks": "en+m7"]
+                                        "matthew": "en-us+m1", "hanks": "en+m7", "grace": "en+f4"]
 
     public let options: CorpusOptions
     public let speakers: [Speaker]
@@ -130,18 +130,28 @@ public final class CorpusGenerator: @unchecked Sendable {
         let duration = Double(frameCount) / Double(CorpusGenerator.fps)
         let lead = g.uniform(0.15, 0.45)
         let room = duration - lead - 0.2     // speech must end 0.2 s before the clip does
-        // Words for ~85% of the room at the voice's rate; drop words until the speech fits.
-        var words = max(1, Int(Double(speaker.voice.rate) / 60 * room * 0.85))
-        var text = "", utterance: Utterance
+        // As many words as fit the room at the voice's rate, so speech fills the clip (silence
+        // windows teach a sync model nothing): start from an estimate, then add words while the
+        // speech still fits, or drop them until it does.
         let wordSeed = g.next()
-        repeat {
+        func speak(_ words: Int) throws -> (String, Utterance) {
             var w = SeededGenerator(seed: wordSeed)
-            text = SentenceGenerator.sentence(words: words, using: &w)
-            utterance = try synthesizer.synthesize(text, voice: speaker.voice, sampleRate: CorpusGenerator.sampleRate)
+            let text = SentenceGenerator.sentence(words: words, using: &w)
+            return (text, try synthesizer.synthesize(text, voice: speaker.voice, sampleRate: CorpusGenerator.sampleRate))
+        }
+        var words = max(1, Int(Double(speaker.voice.rate) / 60 * room))
+        var (text, utterance) = try speak(words)
+        while utterance.audio.duration > room && words > 1 {
             words -= 1
-        } while utterance.audio.duration > room && words > 0
+            (text, utterance) = try speak(words)
+        }
         guard utterance.audio.duration <= room else {
             throw InputError("--seconds", "\(options.seconds) s is too short for one word at rate \(speaker.voice.rate)")
+        }
+        while true {
+            let (longerText, longer) = try speak(words + 1)
+            guard longer.audio.duration <= room else { break }
+            (text, utterance, words) = (longerText, longer, words + 1)
         }
         // Place the speech at `lead`, pad with silence; pauses fill the timeline's ends.
         let total = frameCount * CorpusGenerator.sampleRate / CorpusGenerator.fps

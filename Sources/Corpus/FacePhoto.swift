@@ -30,9 +30,10 @@ public struct Identity: Codable, Equatable, Sendable {
     }
 
     static let skimage = "Debian python3-skimage (skimage/data/astronaut.png)"
+    static let matplotlib = "Debian python-matplotlib-data (mpl-data/sample_data/grace_hopper.jpg)"
     static let insightface = "the insightface 2.1 wheel on PyPI (insightface/data/images)"
 
-    /// The five identities, in the order speakers take them. Three are faces of the insightface
+    /// The six identities, in the order speakers take them. Three are faces of the insightface
     /// group photo `t1.jpg` that OpenCV's Haar detector finds; the photo is 1280×886.
     public static let builtIn: [Identity] = [
         Identity(name: "david", file: "t1.jpg", source: insightface, region: [400, 220, 240],
@@ -45,6 +46,7 @@ public struct Identity: Codable, Equatable, Sendable {
         // The photo is 112×112 around an 85 px face: a tight crop keeps the frame inside it.
         Identity(name: "hanks", file: "Tom_Hanks_54745.png", source: insightface,
                  mouthX: 0.48, mouthY: 0.88, cropFactor: 1.3),
+        Identity(name: "grace", file: "grace_hopper.jpg", source: matplotlib, mouthY: 0.8),
     ]
 }
 

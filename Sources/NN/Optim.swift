@@ -80,3 +80,9 @@ public func clipGradNorm(_ parameters: [(String, Tensor)], maxNorm: Float) -> Fl
 public func warmupLearningRate(base: Float, step: Int, warmupSteps: Int) -> Float {
     warmupSteps <= 0 ? base : base * min(1, Float(step) / Float(warmupSteps))
 }
+
+/// Cosine decay from `base` at step 1 to `base · floor` at step `total` (constant after it).
+public func cosineLearningRate(base: Float, step: Int, total: Int, floor: Float) -> Float {
+    let progress = Float(min(max(step - 1, 0), max(total - 1, 1))) / Float(max(total - 1, 1))
+    return base * (floor + (1 - floor) * 0.5 * (1 + cos(Float.pi * progress)))
+}

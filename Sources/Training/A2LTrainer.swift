@@ -95,34 +95,32 @@ public struct A2LEvaluationSet {
 /// gradient clipping on the masked MSE, held-out masked MSE every `evalEvery` steps, an atomic
 /// checkpoint (model, Adam moments, random state, config) every `checkpointEvery` steps and at
 /// the end, `log.csv` (training steps), `eval.csv` (held-out scores) and `plot.png` beside it.
-public final class A2LTrainer {
+public final class A2LTrainer: Trainer {
     public let config: A2LTrainingConfig
     public let model: A2L
     public let optimizer: Adam
     public let context: Context
-    public let outFolder: String
+    public let folder: RunFolder
     /// Training clips grouped by speaker.
     public let trainClips: [[A2LDataset.Clip]]
     public let evaluation: A2LEvaluationSet
     /// Training steps (loss = masked MSE, accuracy = masked cosine) and held-out scores (same fields).
     public let log: TrainingLog, evalLog: TrainingLog
 
-    public static let checkpointName = "checkpoint.safetensors"
-    public var checkpointPath: String { (outFolder as NSString).appendingPathComponent(Self.checkpointName) }
-    public var plotPath: String { (outFolder as NSString).appendingPathComponent("plot.png") }
+    public var plotPath: String { folder.file("plot.png") }
     public var step: Int { optimizer.step }
 
     /// A new run, or with `resume` the run whose checkpoint is in `out` (its config wins, except
     /// `steps`, which may be raised to train longer). The data's lip units must come from the
-    /// sync checkpoint the run records.
-    public init(config: A2LTrainingConfig, data: A2LDataset, out: String, resume: Bool = false) throws {
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        outFolder = out
+    /// sync checkpoint the run records. A new run into a folder holding a checkpoint is an error
+    /// unless `fresh` (which discards that checkpoint).
+    public init(config: A2LTrainingConfig, data: A2LDataset, out: String, resume: Bool = false, fresh: Bool = false) throws {
+        folder = RunFolder(out)
+        try folder.prepare(resume: resume, fresh: fresh)
         var config = config
-        let checkpoint = (out as NSString).appendingPathComponent(Self.checkpointName)
+        let checkpoint = folder.checkpointPath
         if resume {
-            let saved = try A2LCheckpoint.trainingConfig(checkpoint)
-            config = saved.with(steps: config.steps)
+            config = try A2LTrainingConfig.stored.resumed(config, path: checkpoint)
         } else {
             config.unitsCheckpoint = data.unitsCheckpoint
         }
@@ -130,7 +128,7 @@ public final class A2LTrainer {
             throw InputError(data.folder, "lip units come from sync checkpoint \(data.unitsCheckpoint), but \(checkpoint) "
                              + "was trained on units of \(config.unitsCheckpoint)")
         }
-        let heldOut = config.heldOutSpeakers.isEmpty ? Array(data.speakers.suffix(1)) : config.heldOutSpeakers
+        let (trainSpeakers, heldOut) = try config.splitSpeakers(data.speakers, folder: data.folder, use: "evaluation")
         config.heldOutSpeakers = heldOut   // recorded, so evaluation finds the same speakers
         self.config = config
         context = Context(training: true, seed: config.seed)
@@ -138,17 +136,13 @@ public final class A2LTrainer {
         optimizer = Adam(model.parameters, learningRate: config.learningRate)
         if resume { try Checkpoint.load(checkpoint, into: model, optimizer: optimizer, context: context) }
 
-        let trainSpeakers = data.speakers.filter { !heldOut.contains($0) }
-        guard !trainSpeakers.isEmpty, trainSpeakers.count < data.speakers.count else {
-            throw InputError(data.folder, "needs at least two speakers (one held out for evaluation); found \(data.speakers)")
-        }
         let train = try data.clips(of: trainSpeakers, minRows: config.frames, role: "training")
         trainClips = trainSpeakers.map { s in train.filter { $0.item.speaker == s } }.filter { !$0.isEmpty }
         evaluation = try A2LEvaluationSet(clips: try data.clips(of: heldOut, minRows: config.frames, role: "held-out"),
                                           frames: config.frames, count: config.evalWindows, masking: config.masking)
         let keep = resume ? optimizer.step : nil
-        log = try TrainingLog(path: (out as NSString).appendingPathComponent("log.csv"), keepingUpTo: keep)
-        evalLog = try TrainingLog(path: (out as NSString).appendingPathComponent("eval.csv"), keepingUpTo: keep)
+        log = try TrainingLog(path: folder.file("log.csv"), keepingUpTo: keep)
+        evalLog = try TrainingLog(path: folder.file("eval.csv"), keepingUpTo: keep)
     }
 
     /// A batch of random training windows with fresh span masks (all draws from the run's rng).
@@ -209,8 +203,8 @@ public final class A2LTrainer {
     }
 }
 
-extension A2LTrainingConfig {
-    func with(steps: Int) -> A2LTrainingConfig { var c = self; c.steps = steps; return c }
+extension A2LTrainingConfig: TrainingRunConfig {
+    public static let stored = StoredConfig<Self>(kind: "cals-a2l", configKey: "a2l_training_config", name: ("an", "A2L"))
 
     /// `layers 6, dim 512, heads 8, ff 2048, context full`
     public var sizeDescription: String {
@@ -222,31 +216,18 @@ extension A2LTrainingConfig {
 /// Reading A2L checkpoints: the metadata keys the trainer writes, and the model alone for
 /// evaluation.
 public enum A2LCheckpoint {
-    static let kindKey = "kind", kind = "cals-a2l", configKey = "a2l_training_config"
-
     public static func metadata(_ config: A2LTrainingConfig) throws -> [String: String] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return [kindKey: kind, configKey: String(decoding: try encoder.encode(config), as: UTF8.self)]
+        try A2LTrainingConfig.stored.metadata(config)
     }
 
     public static func trainingConfig(_ path: String) throws -> A2LTrainingConfig {
-        try trainingConfig(try Safetensors.read(path).metadata, path: path)
-    }
-
-    static func trainingConfig(_ metadata: [String: String], path: String) throws -> A2LTrainingConfig {
-        guard metadata[kindKey] == kind, let json = metadata[configKey] else {
-            throw InputError(path, "not an A2L checkpoint (no '\(kind)' metadata)")
-        }
-        do { return try JSONDecoder().decode(A2LTrainingConfig.self, from: Data(json.utf8)) } catch {
-            throw InputError(path, "unreadable A2L config in the metadata: \(error)")
-        }
+        try A2LTrainingConfig.stored.read(path)
     }
 
     /// The model of a checkpoint and the config it was trained with.
     public static func load(_ path: String) throws -> (model: A2L, config: A2LTrainingConfig) {
         let (tensors, metadata) = try Safetensors.read(path)
-        let config = try trainingConfig(metadata, path: path)
+        let config = try A2LTrainingConfig.stored.read(metadata, path: path)
         var rng = RandomGenerator(seed: 0)
         let model = A2L(config.model, rng: &rng)
         try Checkpoint.copy(tensors, into: model.stateDict, path: path)

@@ -34,6 +34,10 @@ public struct L2FTrainingConfig: Codable, Equatable {
     public init() {}
 }
 
+extension L2FTrainingConfig: TrainingRunConfig {
+    public static let stored = StoredConfig<Self>(kind: "cals-l2f", configKey: "l2f_training_config", name: ("an", "L2F"))
+}
+
 /// The lip-unit source: A2L over a window's audio units, or the window audio encoder over the
 /// 0.2 s mel windows. Its state dict is A2L's, or `audio.*` of a SyncEncoder (only that stream is used).
 public final class LipEncoder: Module {
@@ -82,35 +86,32 @@ public struct L2FRecord: Equatable {
 /// discriminator, lip encoder, both Adam states, random state, config) every `checkpointEvery`
 /// steps and at the end, `log.csv` with every loss term, `loss.png`, and `grid-<step>.png`
 /// (real frames above generated ones) of a fixed held-out window.
-public final class L2FTrainer {
+public final class L2FTrainer: Trainer {
     public let config: L2FTrainingConfig
     public let models: L2FModels
     public let lip: LipEncoder
-    public let outFolder: String
+    public let folder: RunFolder
     public let trainClips: [[FrameDataset.Clip]]
     public let gridClip: FrameDataset.Clip
     public private(set) var records: [L2FRecord] = []
 
-    public static let checkpointName = "checkpoint.safetensors"
-    static let kindKey = "kind", kind = "cals-l2f", configKey = "l2f_training_config"
-    public var checkpointPath: String { (outFolder as NSString).appendingPathComponent(Self.checkpointName) }
-    public var logPath: String { (outFolder as NSString).appendingPathComponent("log.csv") }
-    public var plotPath: String { (outFolder as NSString).appendingPathComponent("loss.png") }
+    public var logPath: String { folder.file("log.csv") }
+    public var plotPath: String { folder.file("loss.png") }
     public var step: Int { models.generatorOptimizer.step }
     var context: Context { models.context }
 
     /// A new run from the sync encoder at `syncPath` and (for `.a2l`) the A2L checkpoint at
-    /// `a2lPath`, or with `resume` the run in `out` (its config wins, except `steps`).
+    /// `a2lPath`, or with `resume` the run in `out` (its config wins, except `steps`). A new run
+    /// into a folder holding a checkpoint is an error unless `fresh` (which discards that checkpoint).
     public init(config: L2FTrainingConfig, data: FrameDataset, out: String, syncPath: String, a2lPath: String?,
-                resume: Bool = false) throws {
+                resume: Bool = false, fresh: Bool = false) throws {
+        folder = RunFolder(out)
         var config = config
-        let checkpoint = (out as NSString).appendingPathComponent(Self.checkpointName)
+        let checkpoint = folder.checkpointPath
         var saved: (tensors: [String: Tensor], metadata: [String: String])?
         if resume {
             saved = try Safetensors.read(checkpoint)
-            var old = try Self.trainingConfig(saved!.metadata, path: checkpoint)
-            old.steps = config.steps
-            config = old
+            config = try L2FTrainingConfig.stored.resumed(config, path: checkpoint, metadata: saved!.metadata)
         } else if config.audioEncoder == .a2l {
             guard let a2lPath else { throw InputError(out, "--a2l is required unless --audio-encoder window") }
             config.a2l = try A2LCheckpoint.trainingConfig(a2lPath).model
@@ -119,8 +120,7 @@ public final class L2FTrainer {
         precondition(config.frames >= 1 && config.windows >= 1 && config.checkpointEvery >= 1 && config.gridEvery >= 1,
                      "L2F config with non-positive sizes or intervals")
         let sync = try SyncCheckpoint.loadModel(syncPath)
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        outFolder = out
+        try folder.prepare(resume: resume, fresh: fresh, stepKey: "generator_step")
         self.config = config
         let context = Context(training: true, seed: config.seed)
         let generator = Generator(config.generator, rng: &context.rng)
@@ -133,11 +133,7 @@ public final class L2FTrainer {
                            lipParameters: lip.trainable ? lip.parameters : [], learningRate: config.learningRate,
                            context: context)
 
-        let heldOut = config.heldOutSpeakers.isEmpty ? Array(data.speakers.suffix(1)) : config.heldOutSpeakers
-        let trainSpeakers = data.speakers.filter { !heldOut.contains($0) }
-        guard !trainSpeakers.isEmpty, trainSpeakers.count < data.speakers.count else {
-            throw InputError(data.folder, "needs at least two speakers (one held out for the grids); found \(data.speakers)")
-        }
+        let (trainSpeakers, heldOut) = try config.splitSpeakers(data.speakers, folder: data.folder, use: "the grids")
         trainClips = trainSpeakers.map { s in data.clips.filter { $0.item.speaker == s && $0.rowCount >= config.frames } }
             .filter { !$0.isEmpty }
         guard !trainClips.isEmpty else {
@@ -199,7 +195,7 @@ public final class L2FTrainer {
             do { record = try trainStep() } catch let error as L2FTrainingError {
                 let last = FileManager.default.fileExists(atPath: checkpointPath)
                     ? "the last good checkpoint is \(checkpointPath)" : "no checkpoint was written yet"
-                throw InputError(outFolder, "\(error); \(last)")
+                throw InputError(folder.path, "\(error); \(last)")
             }
             records.append(record)
             try appendLog(record)
@@ -220,12 +216,10 @@ public final class L2FTrainer {
     }
 
     public func saveCheckpoint() throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let metadata = [Self.kindKey: Self.kind, Self.configKey: String(decoding: try encoder.encode(config), as: UTF8.self),
-                        "generator_step": String(models.generatorOptimizer.step),
-                        "discriminator_step": String(models.discriminatorOptimizer.step),
-                        "rng": context.rng.stateWords.map(String.init).joined(separator: ",")]
+        let metadata = try L2FTrainingConfig.stored.metadata(config).merging([
+            "generator_step": String(models.generatorOptimizer.step),
+            "discriminator_step": String(models.discriminatorOptimizer.step),
+            "rng": context.rng.stateWords.map(String.init).joined(separator: ",")]) { $1 }
         try Safetensors.write(checkpointTensors, metadata: metadata, to: checkpointPath)
         try plot()
     }
@@ -240,19 +234,10 @@ public final class L2FTrainer {
         context.rng = RandomGenerator(state: words)
     }
 
-    static func trainingConfig(_ metadata: [String: String], path: String) throws -> L2FTrainingConfig {
-        guard metadata[kindKey] == kind, let json = metadata[configKey] else {
-            throw InputError(path, "not an L2F checkpoint (no '\(kind)' metadata)")
-        }
-        do { return try JSONDecoder().decode(L2FTrainingConfig.self, from: Data(json.utf8)) } catch {
-            throw InputError(path, "unreadable L2F config in the metadata: \(error)")
-        }
-    }
-
     /// Generator and lip encoder of a checkpoint, for evaluation.
     public static func loadModels(_ path: String) throws -> (config: L2FTrainingConfig, generator: Generator, lip: LipEncoder) {
         let (tensors, metadata) = try Safetensors.read(path)
-        let config = try trainingConfig(metadata, path: path)
+        let config = try L2FTrainingConfig.stored.read(metadata, path: path)
         var rng = RandomGenerator(seed: 0)
         let generator = Generator(config.generator, rng: &rng), lip = LipEncoder(config: config, rng: &rng)
         try Checkpoint.copy(tensors, into: prefixed("generator", generator.stateDict) + prefixed("lip", lip.stateDict), path: path)
@@ -336,7 +321,7 @@ public final class L2FTrainer {
                 image.pixels.replaceSubrange(dst..<(dst + side * 3), with: source[src..<(src + side * 3)])
             } }
         }
-        try PNG.write(image, to: (outFolder as NSString).appendingPathComponent(String(format: "grid-%06d.png", step)))
+        try PNG.write(image, to: folder.file(String(format: "grid-%06d.png", step)))
     }
 }
 

@@ -59,14 +59,29 @@ public struct OffsetSimilarities {
     }
 
     /// Fraction of windows whose most similar audio window is at offset 0 (chance 1 / (2M + 1)).
-    public var accuracy: Double {
-        let k = 2 * maxOffset + 1
+    public var accuracy: Double { accuracy(tolerance: 0) }
+
+    /// Fraction of windows whose most similar audio window is within ±`tolerance` frames of offset
+    /// 0 (SyncNet's paper counts ±1 as correct); only the windows `among` (indices into `centres`)
+    /// when given.
+    public func accuracy(tolerance: Int, among: [Int]? = nil) -> Double {
+        let k = 2 * maxOffset + 1, windows = among ?? Array(centres.indices)
         var hits = 0
-        for w in 0..<centres.count {
+        for w in windows {
             let row = cosines[(w * k)..<((w + 1) * k)]
-            if row.indices.max(by: { row[$0] < row[$1] })! - w * k == maxOffset { hits += 1 }
+            if abs(row.indices.max(by: { row[$0] < row[$1] })! - w * k - maxOffset) <= tolerance { hits += 1 }
         }
-        return Double(hits) / Double(max(centres.count, 1))
+        return Double(hits) / Double(max(windows.count, 1))
+    }
+
+    /// Indices of the windows whose five audio units all carry speech: each unit's loudest mel bin
+    /// within 40 dB (4 in log10 units) of the clip's loudest. In silence every offset looks alike,
+    /// so no encoder can pick the true one there.
+    public func speechWindows(mel: [Float]) -> [Int] {
+        let unit = 80 * 4, t = mel.count / unit
+        let loudest = (0..<t).map { u in mel[(u * unit)..<((u + 1) * unit)].max()! }
+        let floor = loudest.max()! - 4
+        return centres.indices.filter { w in (centres[w] - 2...centres[w] + 2).allSatisfy { loudest[$0] >= floor } }
     }
 
     /// Distances √(2 − 2cos) (embeddings are unit vectors) averaged over windows per offset.
@@ -97,4 +112,42 @@ func embedInChunks(_ centres: [Int], _ chunk: Int, _ embed: ([Int]) -> Tensor) -
         }
     }
     return out
+}
+
+/// Offset accuracy of a sync encoder on a set of clips (SPEC §3 evaluation), window by window and
+/// clip by clip.
+public struct SyncAccuracy: Encodable {
+    public var clips = 0, windows = 0
+    /// Windows whose best audio window is the true one among 2M + 1.
+    public var exact = 0.0
+    /// Windows whose best audio window is within ±1 frame of the true one.
+    public var withinOne = 0.0
+    /// Exact, over the windows with speech in all five audio units only (`speechWindows`).
+    public var speechExact = 0.0, speechWindows = 0
+    /// Clips whose mean-distance minimum (the sync-score offset) is at 0.
+    public var clipOffsetCorrect = 0.0
+    /// Mean over clips of the LSE-D / LSE-C style scores at the best offset.
+    public var distance = 0.0, confidence = 0.0
+
+    /// Scores `clips` (each at least 2M + 5 frames) with `model` in eval mode.
+    public init(model: SyncEncoder, clips: [FrameDataset.Clip], maxOffset: Int) throws {
+        for clip in clips {
+            let rows = try clip.rows(0..<clip.rowCount)
+            let s = try OffsetSimilarities(model: model, frames: rows.frames, mel: rows.mel, maxOffset: maxOffset, source: clip.item.id)
+            let n = Double(s.centres.count), score = s.score
+            exact += s.accuracy * n
+            withinOne += s.accuracy(tolerance: 1) * n
+            windows += s.centres.count
+            let speech = s.speechWindows(mel: rows.mel)
+            speechExact += s.accuracy(tolerance: 0, among: speech) * Double(speech.count)
+            speechWindows += speech.count
+            clipOffsetCorrect += score.offset == 0 ? 1 : 0
+            distance += Double(score.distance)
+            confidence += Double(score.confidence)
+            self.clips += 1
+        }
+        let w = Double(max(windows, 1)), c = Double(max(self.clips, 1))
+        (exact, withinOne, clipOffsetCorrect, distance, confidence) = (exact / w, withinOne / w, clipOffsetCorrect / c, distance / c, confidence / c)
+        speechExact /= Double(max(speechWindows, 1))
+    }
 }

@@ -22,6 +22,9 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
     /// [0, 1], so τ = 0.1 gives logits in [0, 10].
     public var temperature: Float = 0.1
     public var learningRate: Float = 3e-4
+    /// Cosine decay of the learning rate to 10% by `steps` (nil or false: constant; a resumed run
+    /// with more steps stretches the curve).
+    public var cosineDecay: Bool? = nil
     public var checkpointEvery = 100
     public var evalEvery = 50
     /// Held-out clips scored at each evaluation (all of their windows).
@@ -43,46 +46,35 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
 /// held-out offset accuracy every `evalEvery` steps, an atomic checkpoint (model, Adam moments,
 /// random state, config) every `checkpointEvery` steps and at the end, `log.csv` and `plot.png`
 /// beside it.
-public final class SyncTrainer {
+public final class SyncTrainer: Trainer {
     public let config: SyncTrainingConfig
     public let model: SyncEncoder
     public let optimizer: Adam
     public let context: Context
-    public let outFolder: String
+    public let folder: RunFolder
     /// Training clips grouped by speaker; held-out clips.
     public let trainClips: [[FrameDataset.Clip]]
     public let evalClips: [FrameDataset.Clip]
     public let log: TrainingLog
 
-    public static let checkpointName = "checkpoint.safetensors"
-    public var checkpointPath: String { (outFolder as NSString).appendingPathComponent(Self.checkpointName) }
-    public var plotPath: String { (outFolder as NSString).appendingPathComponent("plot.png") }
+    public var plotPath: String { folder.file("plot.png") }
     public var step: Int { optimizer.step }
 
     /// A new run, or with `resume` the run whose checkpoint is in `out` (its config wins, except
-    /// `steps`, which may be raised to train longer).
-    public init(config: SyncTrainingConfig, data: FrameDataset, out: String, resume: Bool = false) throws {
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        outFolder = out
+    /// `steps`, which may be raised to train longer). A new run into a folder holding a
+    /// checkpoint is an error unless `fresh` (which discards that checkpoint).
+    public init(config: SyncTrainingConfig, data: FrameDataset, out: String, resume: Bool = false, fresh: Bool = false) throws {
+        folder = RunFolder(out)
+        try folder.prepare(resume: resume, fresh: fresh)
         var config = config
-        let checkpoint = (out as NSString).appendingPathComponent(Self.checkpointName)
-        var saved: SyncTrainingConfig?
-        if resume {
-            saved = try SyncCheckpoint.trainingConfig(checkpoint)
-            saved!.steps = config.steps
-            config = saved!
-        }
+        if resume { config = try SyncTrainingConfig.stored.resumed(config, path: folder.checkpointPath) }
         self.config = config
         context = Context(training: true, seed: config.seed)
         model = SyncEncoder(config.model, rng: &context.rng)
         optimizer = Adam(model.parameters, learningRate: config.learningRate)
-        if saved != nil { try Checkpoint.load(checkpoint, into: model, optimizer: optimizer, context: context) }
+        if resume { try Checkpoint.load(folder.checkpointPath, into: model, optimizer: optimizer, context: context) }
 
-        let heldOut = config.heldOutSpeakers.isEmpty ? Array(data.speakers.suffix(1)) : config.heldOutSpeakers
-        let trainSpeakers = data.speakers.filter { !heldOut.contains($0) }
-        guard !trainSpeakers.isEmpty, trainSpeakers.count < data.speakers.count else {
-            throw InputError(data.folder, "needs at least two speakers (one held out for evaluation); found \(data.speakers)")
-        }
+        let (trainSpeakers, heldOut) = try config.splitSpeakers(data.speakers, folder: data.folder, use: "evaluation")
         trainClips = trainSpeakers.map { s in
             data.clips.filter { $0.item.speaker == s && $0.rowCount >= config.minimumTrainingFrames }
         }.filter { !$0.isEmpty }
@@ -95,7 +87,7 @@ public final class SyncTrainer {
         guard !evalClips.isEmpty else {
             throw InputError(data.folder, "held-out speakers \(heldOut) have no clip of \(minimum) frames or more")
         }
-        log = try TrainingLog(path: (out as NSString).appendingPathComponent("log.csv"), keepingUpTo: resume ? optimizer.step : nil)
+        log = try TrainingLog(path: folder.file("log.csv"), keepingUpTo: resume ? optimizer.step : nil)
     }
 
     /// Input tensors of one batch: visual [C·V, 15, 64, 128], audio [C·(V + 2L), 1, 80, 20].
@@ -128,6 +120,9 @@ public final class SyncTrainer {
             .reshaped([config.clipsPerBatch, config.windowsPerClip + 2 * config.lossOffsets, config.model.outputDim])
         let (loss, logits) = syncMatchingLoss(video: video, audio: audio, offsets: config.lossOffsets, temperature: config.temperature)
         loss.backward()
+        if config.cosineDecay == true {
+            optimizer.learningRate = cosineLearningRate(base: config.learningRate, step: step + 1, total: config.steps, floor: 0.1)
+        }
         optimizer.update()
         let k = 2 * config.lossOffsets + 1, l = logits.values
         let hits = (0..<logits.shape[0]).filter { w in
@@ -139,15 +134,7 @@ public final class SyncTrainer {
 
     /// Held-out accuracy of picking offset 0 among −M…M, over every window of the eval clips.
     public func evaluate() throws -> Double {
-        var hits = 0.0, windows = 0
-        for clip in evalClips {
-            let rows = try clip.rows(0..<clip.rowCount)
-            let s = try OffsetSimilarities(model: model, frames: rows.frames, mel: rows.mel, maxOffset: config.maxOffset,
-                                           source: clip.item.id)
-            hits += s.accuracy * Double(s.centres.count)
-            windows += s.centres.count
-        }
-        return hits / Double(max(windows, 1))
+        try SyncAccuracy(model: model, clips: evalClips, maxOffset: config.maxOffset).exact
     }
 
     public func saveCheckpoint() throws {
@@ -172,37 +159,28 @@ public final class SyncTrainer {
     }
 }
 
+extension SyncTrainingConfig: TrainingRunConfig {
+    public static let stored = StoredConfig<Self>(kind: "cals-sync-encoder", configKey: "sync_training_config",
+                                                  name: ("a", "sync encoder"))
+}
+
 /// Reading sync-encoder checkpoints: the metadata keys the trainer writes, and the model alone
 /// for inference (lip units, sync scores).
 public enum SyncCheckpoint {
-    static let kindKey = "kind", kind = "cals-sync-encoder", configKey = "sync_training_config"
-
     /// The metadata `Checkpoint.save` gets: the kind and the training config as JSON.
     public static func metadata(_ config: SyncTrainingConfig) throws -> [String: String] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return [kindKey: kind, configKey: String(decoding: try encoder.encode(config), as: UTF8.self)]
+        try SyncTrainingConfig.stored.metadata(config)
     }
 
     /// The training config stored in the checkpoint at `path`.
     public static func trainingConfig(_ path: String) throws -> SyncTrainingConfig {
-        let (_, metadata) = try Safetensors.read(path)
-        return try trainingConfig(metadata, path: path)
-    }
-
-    static func trainingConfig(_ metadata: [String: String], path: String) throws -> SyncTrainingConfig {
-        guard metadata[kindKey] == kind, let json = metadata[configKey] else {
-            throw InputError(path, "not a sync encoder checkpoint (no '\(kind)' metadata)")
-        }
-        do { return try JSONDecoder().decode(SyncTrainingConfig.self, from: Data(json.utf8)) } catch {
-            throw InputError(path, "unreadable sync encoder config in the metadata: \(error)")
-        }
+        try SyncTrainingConfig.stored.read(path)
     }
 
     /// The model of a checkpoint, in eval mode use (BN running statistics).
     public static func loadModel(_ path: String) throws -> SyncEncoder {
         let (tensors, metadata) = try Safetensors.read(path)
-        let config = try trainingConfig(metadata, path: path)
+        let config = try SyncTrainingConfig.stored.read(metadata, path: path)
         var rng = RandomGenerator(seed: 0)
         let model = SyncEncoder(config.model, rng: &rng)
         try Checkpoint.copy(tensors, into: model.stateDict, path: path)

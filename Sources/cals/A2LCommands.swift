@@ -38,7 +38,7 @@ struct A2LSizeOptions: ParsableArguments {
     }
 }
 
-/// `cals train a2l --data DIR --out RUN [--steps N] [--batch B] [--frames T] [--context K] [--resume]`
+/// `cals train a2l --data DIR --out RUN [--steps N] [--batch B] [--frames T] [--context K] [--resume | --fresh]`
 struct TrainA2L: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "a2l",
@@ -50,51 +50,38 @@ struct TrainA2L: ParsableCommand {
             cosine) and RUN/plot.png. The last speaker (sorted by name) is held out unless --held-out names others.
             """)
 
-    @Option(help: "Processed dataset folder (the --out of `cals preprocess`, with lip_units).") var data: String
-    @Option(help: "Run folder for checkpoints, logs and plot.") var out: String
-    @Option(help: "Train until this many steps in total (default 2000; on --resume, the run's own).") var steps: Int?
+    @OptionGroup var training: TrainingRunOptions<A2LTrainingConfig>
     @Option(help: "Windows per batch.") var batch = 8
     @Option(help: "Frames (units) T per window.") var frames = 31
     @OptionGroup var size: A2LSizeOptions
     @Option(help: "Adam learning rate.") var learningRate: Float = 1e-4
     @Option(help: "Linear learning-rate warm-up steps.") var warmup = 100
     @Option(help: "Gradient-norm clip.") var clipNorm: Float = 1
-    @Option(help: "Steps between checkpoints.") var checkpointEvery = 200
-    @Option(help: "Steps between held-out evaluations.") var evalEvery = 100
+    @Option(help: "Steps between held-out evaluations.") var evalEvery = A2LTrainingConfig().evalEvery
     @Option(help: "Held-out windows scored per evaluation.") var evalWindows = 64
-    @Option(help: "Comma-separated held-out speakers (default: the last one).") var heldOut: String?
     @Option(help: "Sync checkpoint whose lip units to train on (needed when the data has units of several).") var syncCheckpoint: String?
-    @Option(help: "Random seed (weights, batches, masks).") var seed: UInt64 = 1
-    @Option(help: "Threads (OpenBLAS and the engine's loops).") var threads = 2
-    @Flag(help: "Continue the run in --out from its checkpoint (same config, same random state).") var resume = false
 
     func run() throws {
         try reportingErrors {
-            Engine.setThreads(threads)
-            var config = A2LTrainingConfig()
-            if resume {
-                let checkpoint = (out as NSString).appendingPathComponent(A2LTrainer.checkpointName)
-                config = try A2LCheckpoint.trainingConfig(checkpoint)
-                guard size.modelConfig(config.model) == config.model else {
-                    var asked = config
-                    asked.model = size.modelConfig(config.model)
-                    throw InputError(checkpoint, "holds a model of \(config.sizeDescription); the flags ask for "
-                                     + "\(asked.sizeDescription) (drop the size flags to resume, or train into a new --out)")
-                }
-            } else {
+            Engine.setThreads(training.threads)
+            let config = try training.config {
+                var config = A2LTrainingConfig()
                 config.batch = batch
                 config.frames = frames
                 config.model = size.modelConfig(config.model)
                 config.learningRate = learningRate
                 config.warmupSteps = warmup
                 config.clipNorm = clipNorm
-                config.checkpointEvery = checkpointEvery
                 config.evalEvery = evalEvery
                 config.evalWindows = evalWindows
-                config.heldOutSpeakers = heldOut.map { $0.split(separator: ",").map(String.init) } ?? []
-                config.seed = seed
+                return config
             }
-            if let steps { config.steps = steps }
+            if training.resume, size.modelConfig(config.model) != config.model {
+                var asked = config
+                asked.model = size.modelConfig(config.model)
+                throw InputError(RunFolder(training.out).checkpointPath, "holds a model of \(config.sizeDescription); the flags ask for "
+                                 + "\(asked.sizeDescription) (drop the size flags to resume, or train into a new --out)")
+            }
             guard config.batch > 0, config.steps > 0, config.checkpointEvery > 0, config.evalEvery > 0,
                   config.evalWindows > 0, config.frames >= config.masking.spanLength,
                   config.model.layers > 0, config.model.dim > 0, config.model.heads > 0, config.model.feedForward > 0,
@@ -102,9 +89,9 @@ struct TrainA2L: ParsableCommand {
                 throw ValidationError("--steps, --batch, --layers, --dim, --heads, --ff and the intervals must be positive, "
                                       + "--dim divisible by --heads, --frames at least 5 and --context at least 0")
             }
-            let dataset = try openA2LData(data, syncCheckpoint: syncCheckpoint, recorded: resume ? config.unitsCheckpoint : nil,
-                                          model: out)
-            let trainer = try A2LTrainer(config: config, data: dataset, out: out, resume: resume)
+            let dataset = try openA2LData(training.data, syncCheckpoint: syncCheckpoint,
+                                          recorded: training.resume ? config.unitsCheckpoint : nil, model: training.out)
+            let trainer = try A2LTrainer(config: config, data: dataset, out: training.out, resume: training.resume, fresh: training.fresh)
             print("A2L (\(trainer.config.sizeDescription)): \(trainer.model.parameterCount) parameters; "
                   + "\(trainer.trainClips.joined().count) training clips of \(trainer.trainClips.count) speakers, "
                   + "\(trainer.evaluation.windows.count) held-out windows of \(trainer.config.heldOutSpeakers); "
@@ -153,7 +140,7 @@ func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
 /// `cals eval …`
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate trained CALS models.",
-                                                    subcommands: [EvalA2L.self, EvalL2F.self])
+                                                    subcommands: [EvalSync.self, EvalA2L.self, EvalL2F.self])
 }
 
 /// `cals eval a2l --checkpoint C --data DIR [--split test] [--json FILE]`

@@ -13,7 +13,7 @@ struct DemoCorpusCommand: ParsableCommand {
     @Option(help: "Output folder (clips go to <out>/<speaker>/<clip>.mp4 and .json).")
     var out: String
 
-    @Option(help: "Number of speakers (identities cycle through the 5 built-in face photos).")
+    @Option(help: "Number of speakers (identities cycle through the 6 built-in face photos).")
     var speakers = 4
 
     @Option(help: "Clips per speaker.")

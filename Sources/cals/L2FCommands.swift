@@ -6,7 +6,7 @@ import Models
 import Tensor
 import Training
 
-/// `cals train l2f --data DIR --sync RUN --a2l RUN --out RUN [--steps N] [--batch B] [--frames T] [--resume] …`
+/// `cals train l2f --data DIR --sync RUN --a2l RUN --out RUN [--steps N] [--batch B] [--frames T] [--resume | --fresh] …`
 struct TrainL2F: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "l2f",
@@ -18,11 +18,9 @@ struct TrainL2F: ParsableCommand {
             exploding loss stops the run before its update; the last checkpoint stays as it was.
             """)
 
-    @Option(help: "Processed dataset folder (the --out of `cals preprocess`).") var data: String
+    @OptionGroup var training: TrainingRunOptions<L2FTrainingConfig>
     @Option(help: "Sync encoder run folder (or its checkpoint file).") var sync: String
     @Option(help: "A2L run folder or checkpoint (not needed with --audio-encoder window).") var a2l: String?
-    @Option(help: "Run folder for checkpoint, log and images.") var out: String
-    @Option(help: "Train until this many steps in total (default 1000).") var steps: Int?
     @Option(help: "Windows per batch.") var batch = 2
     @Option(help: "Frames per window (all go through the generator as one batch).") var frames = 5
     @Option(help: "Lip units from: a2l (CALS) or window (a 0.2 s conv audio encoder, the baseline).")
@@ -35,29 +33,28 @@ struct TrainL2F: ParsableCommand {
     @Option(help: "Weight of d_av + d_vv.") var syncWeight: Float = 0.03
     @Option(help: "Channel widths of generator and discriminator, comma-separated (5 levels at 128×128).") var widths = "16,32,64,128,128"
     @Option(help: "Adam learning rate (generator and discriminator).") var learningRate: Float = 1e-4
-    @Option(help: "Steps between checkpoints.") var checkpointEvery = 100
-    @Option(help: "Steps between real-vs-generated grids.") var gridEvery = 100
-    @Option(help: "Random seed (weights, batches).") var seed: UInt64 = 1
-    @Option(help: "Threads (OpenBLAS and the engine's loops).") var threads = 2
-    @Flag(help: "Continue the run in --out from its checkpoint (same config, same random state).") var resume = false
+    @Option(help: "Steps between real-vs-generated grids.") var gridEvery = L2FTrainingConfig().gridEvery
 
     func run() throws {
         try reportingErrors {
-            Engine.setThreads(threads)
+            Engine.setThreads(training.threads)
             let channels = widths.split(separator: ",").compactMap { Int($0) }
-            guard batch > 0, frames > 0, checkpointEvery > 0, gridEvery > 0, steps.map({ $0 > 0 }) ?? true,
+            guard batch > 0, frames > 0, training.checkpointEvery > 0, gridEvery > 0, training.steps.map({ $0 > 0 }) ?? true,
                   channels.count == 5, channels.allSatisfy({ $0 > 0 }) else {
                 throw ValidationError("--steps, --batch, --frames and the intervals must be positive; --widths needs 5 positive numbers")
             }
-            var config = L2FTrainingConfig()
-            (config.windows, config.frames, config.learningRate, config.seed) = (batch, frames, learningRate, seed)
-            (config.checkpointEvery, config.gridEvery, config.audioEncoder, config.freezeA2L) = (checkpointEvery, gridEvery, audioEncoder, freezeA2L)
-            (config.weights.l1, config.weights.gan, config.weights.sync) = (l1Weight, ganWeight, syncWeight)
-            (config.weights.audioVisual, config.weights.visualVisual) = (!noDav, !noDvv)
-            (config.generator.channels, config.discriminator.channels) = (channels, channels)
-            if let steps { config.steps = steps }
-            let trainer = try L2FTrainer(config: config, data: try FrameDataset(folder: data), out: out,
-                                         syncPath: checkpointFile(sync), a2lPath: a2l.map(checkpointFile), resume: resume)
+            let config = try training.config {
+                var config = L2FTrainingConfig()
+                (config.windows, config.frames, config.learningRate) = (batch, frames, learningRate)
+                (config.gridEvery, config.audioEncoder, config.freezeA2L) = (gridEvery, audioEncoder, freezeA2L)
+                (config.weights.l1, config.weights.gan, config.weights.sync) = (l1Weight, ganWeight, syncWeight)
+                (config.weights.audioVisual, config.weights.visualVisual) = (!noDav, !noDvv)
+                (config.generator.channels, config.discriminator.channels) = (channels, channels)
+                return config
+            }
+            let trainer = try L2FTrainer(config: config, data: try FrameDataset(folder: training.data), out: training.out,
+                                         syncPath: checkpointFile(sync), a2lPath: a2l.map(checkpointFile),
+                                         resume: training.resume, fresh: training.fresh)
             print("L2F: generator \(trainer.models.generator.parameterCount) parameters, discriminator "
                   + "\(trainer.models.discriminator.parameterCount), lip encoder \(trainer.lip.parameterCount) "
                   + "(\(trainer.config.audioEncoder.rawValue)\(trainer.lip.trainable ? ", trained" : ", frozen")); "
@@ -74,7 +71,7 @@ struct TrainL2F: ParsableCommand {
 func checkpointFile(_ path: String) -> String {
     var isFolder: ObjCBool = false
     return FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue
-        ? (path as NSString).appendingPathComponent("checkpoint.safetensors") : path
+        ? RunFolder(path).checkpointPath : path
 }
 
 extension L2FTrainingConfig.AudioEncoder: ExpressibleByArgument {}

@@ -83,3 +83,53 @@ struct SyncScoreCommand: ParsableCommand {
         return out
     }
 }
+
+/// `cals eval sync --checkpoint C --data DIR [--speakers a,b] [--clips N]`: offset accuracy of a
+/// sync encoder per speaker, among ±M candidates.
+struct EvalSync: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Offset accuracy of a sync encoder per speaker: exact and ±1 frame per window, and per clip.",
+        discussion: "Default speakers: the checkpoint's held-out speakers (the last one when it named none).")
+
+    @Option(help: "Sync encoder run folder or checkpoint.") var checkpoint: String
+    @Option(help: "Processed dataset folder.") var data: String
+    @Option(help: "Comma-separated speakers to score (\"all\" for every speaker).") var speakers: String?
+    @Option(help: "Clips scored per speaker (all when 0).") var clips = 0
+    @Option(help: "Largest offset tried, in frames.") var maxOffset = 15
+    @Option(help: "Threads.") var threads = 2
+    @Flag(help: "Print one JSON object per speaker.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            Engine.setThreads(threads)
+            let file = checkpointFile(checkpoint)
+            let (model, config) = (try SyncCheckpoint.loadModel(file), try SyncCheckpoint.trainingConfig(file))
+            let set = try FrameDataset(folder: data)
+            let chosen: [String]
+            switch speakers {
+            case "all": chosen = set.speakers
+            case let list?: chosen = list.split(separator: ",").map(String.init)
+            case nil: chosen = config.heldOut(among: set.speakers)
+            }
+            let minimum = OffsetSimilarities.minimumFrames(maxOffset: maxOffset)
+            if !json { print("speaker       clips  windows  exact   ±1      speech windows: exact  clip offset  LSE-D   LSE-C   (among \(2 * maxOffset + 1) offsets)") }
+            for speaker in chosen {
+                var clipsOfSpeaker = set.clips.filter { $0.item.speaker == speaker && $0.rowCount >= minimum }
+                guard !clipsOfSpeaker.isEmpty else { throw InputError(data, "speaker '\(speaker)' has no clip of \(minimum) frames or more") }
+                if clips > 0 { clipsOfSpeaker = Array(clipsOfSpeaker.prefix(clips)) }
+                let a = try SyncAccuracy(model: model, clips: clipsOfSpeaker, maxOffset: maxOffset)
+                let role = config.heldOutSpeakers.contains(speaker) || (config.heldOutSpeakers.isEmpty && speaker == set.speakers.last)
+                    ? "held-out" : "trained"
+                if json {
+                    print(String(format: "{\"speaker\": \"%@\", \"role\": \"%@\", \"clips\": %d, \"windows\": %d, \"exact\": %.4f, \"within_one\": %.4f, \"speech_windows\": %d, \"speech_exact\": %.4f, \"clip_offset\": %.4f, \"lse_d\": %.4f, \"lse_c\": %.4f}",
+                                 speaker, role, a.clips, a.windows, a.exact, a.withinOne, a.speechWindows, a.speechExact, a.clipOffsetCorrect, a.distance, a.confidence))
+                } else {
+                    print(String(format: "%-13@ %5d  %7d  %.3f   %.3f   %7d         %.3f  %.3f        %.4f  %.4f  %@", speaker, a.clips, a.windows, a.exact,
+                                 a.withinOne, a.speechWindows, a.speechExact, a.clipOffsetCorrect, a.distance, a.confidence, role))
+                }
+            }
+            if !json { print("note: LSE-D / LSE-C from the cals sync encoder, not SyncNet; not comparable with published values") }
+        }
+    }
+}

@@ -12,7 +12,40 @@ struct TrainCommand: ParsableCommand {
         subcommands: [TrainSync.self, TrainA2L.self, TrainL2F.self])
 }
 
-/// `cals train sync --data DIR --out RUN [--steps N] [--batch B] [--resume]`
+/// The run flags of every `cals train X`: data, run folder, length, checkpoint interval, held-out
+/// speakers, seed, threads, --resume / --fresh. Defaults are the trainer config's own.
+struct TrainingRunOptions<Config: TrainingRunConfig>: ParsableArguments {
+    @Option(help: "Processed dataset folder (the --out of `cals preprocess`).") var data: String
+    @Option(help: "Run folder for checkpoint, logs and plots.") var out: String
+    @Option(help: "Train until this many steps in total (default \(Config().steps); on --resume, the run's own).") var steps: Int?
+    @Option(help: "Steps between checkpoints.") var checkpointEvery = Config().checkpointEvery
+    @Option(help: "Comma-separated held-out speakers (default: the last one).") var heldOut: String?
+    @Option(help: "Random seed (weights, batches).") var seed = Config().seed
+    @Option(help: "Threads (OpenBLAS and the engine's loops).") var threads = 2
+    @Flag(help: "Continue the run in --out from its checkpoint (same config, same random state).") var resume = false
+    @Flag(help: "Discard the checkpoint in --out and start a new run.") var fresh = false
+
+    func validate() throws {
+        if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
+    }
+
+    /// The run's config: with --resume the checkpoint's, else `newRun` with these flags; --steps on top.
+    func config(_ newRun: () -> Config) throws -> Config {
+        var config: Config
+        if resume {
+            config = try Config.stored.read(RunFolder(out).checkpointPath)
+        } else {
+            config = newRun()
+            config.checkpointEvery = checkpointEvery
+            config.heldOutSpeakers = heldOut.map { $0.split(separator: ",").map(String.init) } ?? []
+            config.seed = seed
+        }
+        if let steps { config.steps = steps }
+        return config
+    }
+}
+
+/// `cals train sync --data DIR --out RUN [--steps N] [--batch B] [--resume | --fresh]`
 struct TrainSync: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
@@ -23,52 +56,41 @@ struct TrainSync: ParsableCommand {
             (sorted by name) is held out for evaluation unless --held-out names others.
             """)
 
-    @Option(help: "Processed dataset folder (the --out of `cals preprocess`).") var data: String
-    @Option(help: "Run folder for checkpoints, log and plot.") var out: String
-    @Option(help: "Train until this many steps in total (default 600; on --resume, the run's own).") var steps: Int?
+    @OptionGroup var training: TrainingRunOptions<SyncTrainingConfig>
     @Option(help: "Clips per batch; each gives --windows consecutive video windows.") var batch = 4
     @Option(help: "Consecutive video windows per clip.") var windows = 8
     @Option(help: "Candidate offsets ±L of the training loss (evaluation uses ±15).") var lossOffsets = 6
     @Flag(help: "Train without the visual augmentation (flip, shift, colour jitter).") var noAugment = false
     @Option(help: "Width multiplier of both streams' channels (1 = 16…128).") var width = 1.0
     @Option(help: "Adam learning rate.") var learningRate: Float = 3e-4
+    @Flag(help: "Decay the learning rate along a cosine to 10% by --steps.") var cosineDecay = false
     @Option(help: "Fixed softmax temperature: logits = cosine / temperature.") var temperature: Float = 0.1
-    @Option(help: "Steps between checkpoints.") var checkpointEvery = 100
-    @Option(help: "Steps between held-out evaluations.") var evalEvery = 50
+    @Option(help: "Steps between held-out evaluations.") var evalEvery = SyncTrainingConfig().evalEvery
     @Option(help: "Held-out clips scored per evaluation.") var evalClips = 8
-    @Option(help: "Comma-separated held-out speakers (default: the last one).") var heldOut: String?
-    @Option(help: "Random seed (weights, batches).") var seed: UInt64 = 1
-    @Option(help: "Threads (OpenBLAS and the engine's loops).") var threads = 2
-    @Flag(help: "Continue the run in --out from its checkpoint (same config, same random state).") var resume = false
 
     func run() throws {
         try reportingErrors {
-            Engine.setThreads(threads)
-            var config = SyncTrainingConfig()
-            if resume {
-                let checkpoint = (out as NSString).appendingPathComponent(SyncTrainer.checkpointName)
-                config = try SyncCheckpoint.trainingConfig(checkpoint)
-            } else {
+            Engine.setThreads(training.threads)
+            let config = try training.config {
+                var config = SyncTrainingConfig()
                 config.clipsPerBatch = batch
                 config.windowsPerClip = windows
                 config.lossOffsets = lossOffsets
                 config.augmentation = noAugment ? nil : SyncAugmentation()
                 config.model = SyncEncoder.Config().scaled(width)
                 config.learningRate = learningRate
+                config.cosineDecay = cosineDecay
                 config.temperature = temperature
-                config.checkpointEvery = checkpointEvery
                 config.evalEvery = evalEvery
                 config.evalClips = evalClips
-                config.heldOutSpeakers = heldOut.map { $0.split(separator: ",").map(String.init) } ?? []
-                config.seed = seed
+                return config
             }
-            if let steps { config.steps = steps }
             guard config.clipsPerBatch > 0, config.windowsPerClip > 0, config.steps > 0, config.checkpointEvery > 0,
                   config.evalEvery > 0, config.lossOffsets > 0, width > 0 else {
                 throw ValidationError("--steps, --batch, --windows, --loss-offsets, --width and the intervals must be positive")
             }
-            let dataset = try FrameDataset(folder: data)
-            let trainer = try SyncTrainer(config: config, data: dataset, out: out, resume: resume)
+            let dataset = try FrameDataset(folder: training.data)
+            let trainer = try SyncTrainer(config: config, data: dataset, out: training.out, resume: training.resume, fresh: training.fresh)
             print("sync encoder: \(trainer.model.parameterCount) parameters; \(trainer.trainClips.joined().count) training clips "
                   + "of \(trainer.trainClips.count) speakers, \(trainer.evalClips.count) held-out clips of "
                   + "\(Set(trainer.evalClips.map(\.item.speaker)).sorted()); from step \(trainer.step) to \(config.steps)")

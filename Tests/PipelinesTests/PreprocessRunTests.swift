@@ -267,3 +267,14 @@ final class PreprocessRunTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: s.path("x.h5")))
     }
 }
+
+/// The run summary says what a run wrote, and "everything is up to date" only when it wrote nothing.
+final class RunSummaryTests: XCTestCase {
+    func testLipUnitsWrittenAreReportedNotUpToDate() {
+        var summary = RunSummary()
+        summary.upToDate = 3
+        XCTAssertEqual(summary.lines.dropFirst(), ["everything is up to date"])
+        summary.lipUnitShards = ["out/lip_units/abc/shard-1.h5", "out/lip_units/abc/shard-2.h5"]
+        XCTAssertEqual(summary.lines.dropFirst(), ["lip_units: 2 new unit shard(s) in out/lip_units/abc"])
+    }
+}

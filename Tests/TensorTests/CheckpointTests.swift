@@ -97,6 +97,10 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(p.gradValues![1], 0.8, accuracy: 1e-6)
         XCTAssertEqual(warmupLearningRate(base: 1, step: 1, warmupSteps: 4), 0.25)
         XCTAssertEqual(warmupLearningRate(base: 1, step: 9, warmupSteps: 4), 1)
+        XCTAssertEqual(cosineLearningRate(base: 2, step: 1, total: 5, floor: 0.1), 2, accuracy: 1e-6)
+        XCTAssertEqual(cosineLearningRate(base: 2, step: 3, total: 5, floor: 0.1), 1.1, accuracy: 1e-6)   // halfway
+        XCTAssertEqual(cosineLearningRate(base: 2, step: 5, total: 5, floor: 0.1), 0.2, accuracy: 1e-6)
+        XCTAssertEqual(cosineLearningRate(base: 2, step: 9, total: 5, floor: 0.1), 0.2, accuracy: 1e-6)
         let y = withoutGrad { p * p }
         XCTAssertFalse(y.requiresGrad)
         XCTAssertTrue((p * p).requiresGrad)

@@ -183,16 +183,11 @@ final class A2LTrainingTests: XCTestCase {
         config.model.dropout = 0.1
         config.checkpointEvery = 3
         config.evalEvery = 3   // the shorter run's final evaluation (step 3) is then one of the longer run's too
-        config.steps = 6
-        let straight = try A2LTrainer(config: config, data: data, out: scratch.path("a"))
-        try straight.run()
-        config.steps = 3
-        try A2LTrainer(config: config, data: data, out: scratch.path("b")).run()
-        config.steps = 6
-        let resumed = try A2LTrainer(config: config, data: data, out: scratch.path("b"), resume: true)
-        XCTAssertEqual(resumed.step, 3)
-        try resumed.run()
-        let (a, b) = try assertSameTensors(straight.checkpointPath, resumed.checkpointPath)
+        let (straight, resumed, (a, b)) = try trainStraightAndResumed(
+            steps: 6, stoppingAt: 3, folders: (scratch.path("a"), scratch.path("b"))) { steps, out, resume in
+            config.steps = steps
+            return try A2LTrainer(config: config, data: data, out: out, resume: resume)
+        }
         XCTAssertEqual(a.metadata, b.metadata)
         XCTAssertEqual(straight.log.records, resumed.log.records)
         XCTAssertEqual(straight.evalLog.records, resumed.evalLog.records)

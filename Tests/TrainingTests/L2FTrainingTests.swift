@@ -127,17 +127,19 @@ final class L2FTrainerTests: XCTestCase {
 
     func testResumeContinuesExactly() throws {
         let (data, sync, a2l) = try fixtures()
-        let straight = try L2FTrainer(config: tinyL2FConfig(steps: 4), data: data, out: scratch.path("a"), syncPath: sync, a2lPath: a2l)
-        try straight.run()
-        _ = try L2FTrainer(config: tinyL2FConfig(steps: 2), data: data, out: scratch.path("b"), syncPath: sync, a2lPath: a2l).run()
-        let resumed = try L2FTrainer(config: tinyL2FConfig(steps: 4), data: data, out: scratch.path("b"), syncPath: sync, a2lPath: nil, resume: true)
-        XCTAssertEqual(resumed.step, 2)
-        try resumed.run()
-        let a = try assertSameTensors(straight.checkpointPath, resumed.checkpointPath).a.tensors
-        XCTAssertTrue(a.keys.contains("lip.output_proj.weight") && a.keys.contains("optimizer.discriminator.m.out.weight"))
+        let (straight, resumed, (a, _)) = try trainStraightAndResumed(
+            steps: 4, stoppingAt: 2, folders: (scratch.path("a"), scratch.path("b"))) { steps, out, resume in
+            try L2FTrainer(config: tinyL2FConfig(steps: steps), data: data, out: out, syncPath: sync,
+                           a2lPath: resume ? nil : a2l, resume: resume)
+        }
+        XCTAssertTrue(a.tensors.keys.contains("lip.output_proj.weight") && a.tensors.keys.contains("optimizer.discriminator.m.out.weight"))
         XCTAssertEqual(straight.records.map(\.terms), resumed.records.map(\.terms))
         for file in ["log.csv", "loss.png", "grid-000002.png", "grid-000004.png"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.path("b/\(file)")), file)
+        }
+        // A new run there is refused, naming the generator's step.
+        XCTAssertThrowsError(try L2FTrainer(config: tinyL2FConfig(steps: 4), data: data, out: scratch.path("b"), syncPath: sync, a2lPath: a2l)) {
+            XCTAssertTrue("\($0)".hasSuffix("b: holds a checkpoint at step 4; use --resume to continue or --fresh to start over"), "\($0)")
         }
     }
 

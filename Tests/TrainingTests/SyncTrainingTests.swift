@@ -85,17 +85,11 @@ final class SyncTrainingTests: XCTestCase {
         let data = try FrameDataset(folder: scratch.path("data"))
         var config = tinyTrainingConfig()
         config.checkpointEvery = 3
-        config.steps = 6
-        let straight = try SyncTrainer(config: config, data: data, out: scratch.path("a"))
-        try straight.run()
-
-        config.steps = 3
-        try SyncTrainer(config: config, data: data, out: scratch.path("b")).run()
-        config.steps = 6
-        let resumed = try SyncTrainer(config: config, data: data, out: scratch.path("b"), resume: true)
-        XCTAssertEqual(resumed.step, 3)
-        try resumed.run()
-        let (a, b) = try assertSameTensors(straight.checkpointPath, resumed.checkpointPath)
+        let (straight, resumed, (a, b)) = try trainStraightAndResumed(
+            steps: 6, stoppingAt: 3, folders: (scratch.path("a"), scratch.path("b"))) { steps, out, resume in
+            config.steps = steps
+            return try SyncTrainer(config: config, data: data, out: out, resume: resume)
+        }
         XCTAssertEqual(a.metadata, b.metadata)
         // Same losses and accuracies (the stopped run also evaluated at its last step, step 3).
         XCTAssertEqual(straight.log.records.map { [Double($0.step), $0.loss, $0.accuracy] },

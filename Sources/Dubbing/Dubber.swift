@@ -1,0 +1,217 @@
+import AudioFeatures
+import Common
+import Face
+import Foundation
+import Media
+import Models
+import NN
+import Tensor
+import Training
+
+/// What one `Dubber.dub` call did.
+public struct DubSummary: Equatable, Sendable {
+    public var out: String
+    /// Output frames: the new speech's length at 25 fps.
+    public var frames: Int
+    /// Source frames played (forwards, then back and forth when the speech is longer).
+    public var videoFrames: Int
+    /// Output frames whose mouth was generated; the others passed through unchanged.
+    public var faceFrames: Int
+    /// Wall-clock seconds of the whole job (decode, track, generate, encode).
+    public var seconds: Double
+
+    public var passedThrough: Int { frames - faceFrames }
+    public var framesPerSecond: Double { Double(frames) / max(seconds, 1e-9) }
+
+    /// `dubbed out.mp4: 120 frames (4.80 s of speech) from 50 video frames; face in 118, 2 passed through unchanged; 9.1 s, 13.2 frames/s`
+    public var line: String {
+        String(format: "dubbed %@: %d frames (%.2f s of speech) from %d video frames; face in %d, %d passed through unchanged; %.1f s, %.1f frames/s",
+               out, frames, Double(frames) / Double(MediaWriter.frameRate), videoFrames, faceFrames, passedThrough,
+               seconds, framesPerSecond)
+    }
+}
+
+/// Puts new speech on a face video with a trained L2F run (`cals dub`):
+///   speech (any file with audio) → 16 kHz mono → audio units [N, 80, 4] (N = its length at 25 fps)
+///     → lip units [N, D] from the run's lip encoder (A2L), windows of T frames as in training
+///   video → 25 fps frames (ping-pong to N when shorter) → face track + 128×128 crops
+///   → generator on (reference crop ++ crop with lower half zeroed, lip unit), `batchSize` frames
+///     at a time → lower half pasted back with a feathered mask → H.264 + the new speech as AAC.
+/// The video is decoded twice (tracking, then output) so that only face crops stay in memory;
+/// its frames are kept only when it is shorter than the speech and must play back and forth.
+public final class Dubber {
+    public let config: L2FTrainingConfig
+    public let faceParameters: FaceParameters
+    /// Frames per generator call (and windows per lip-encoder call).
+    public var batchSize = 16
+    let generator: Generator
+    let lip: LipEncoder
+    let detector: FaceDetector
+    let context = Context(training: false)
+
+    /// Loads the generator and lip encoder of the L2F checkpoint at `checkpoint`; faces are
+    /// tracked and cropped with `faceParameters` (use those the run's dataset was made with).
+    public init(checkpoint: String, faceParameters: FaceParameters = FaceParameters()) throws {
+        (config, generator, lip) = try L2FTrainer.loadModels(checkpoint)
+        let side = generator.config.imageSize
+        guard side == faceParameters.cropSize else {
+            throw InputError(checkpoint, "generator makes \(side)×\(side) faces but the face crops are "
+                             + "\(faceParameters.cropSize)×\(faceParameters.cropSize)")
+        }
+        self.faceParameters = faceParameters
+        detector = try FaceDetector()
+    }
+
+    /// Dubs `video` with the speech of `speech` into `out` (written under a temporary name and
+    /// renamed when complete; nothing is left behind on failure). `progress` makes a progress
+    /// reporter for a phase (label, total frames).
+    public func dub(video: String, speech: String, out: String,
+                    progress: (String, Int) -> Common.Progress? = { _, _ in nil }) throws -> DubSummary {
+        let start = Date()
+        let audio = try decodeAudio(path: speech, sampleRate: MelSpectrogram.sampleRate)
+        let samplesPerFrame = MelSpectrogram.sampleRate / MediaWriter.frameRate
+        let n = (audio.samples.count + samplesPerFrame - 1) / samplesPerFrame
+        guard n > 0 else { throw InputError(speech, "the audio stream has no samples") }
+        let units = try MelSpectrogram().audioUnits(audio, videoFrameCount: n)   // [N, 80, 4]
+        let lipUnits = lipUnits(units, frames: n)                                 // [N, D]
+        let track = try self.track(video, upTo: n, progress: progress("dub: track", n))
+        let source = try SourceFrames(path: video, count: track.faces.count, keep: track.faces.count < n)
+
+        let writer = try MediaWriter(path: out, width: source.decoder.width, height: source.decoder.height,
+                                     audioSampleRate: MelSpectrogram.sampleRate)
+        try writer.appendAudio(audio.samples)
+        let reporter = progress("dub: generate", n)
+        let side = generator.config.imageSize, d = generator.config.lipDim
+        var faceFrames = 0
+        for batchStart in stride(from: 0, to: n, by: batchSize) {
+            let rows = batchStart..<min(n, batchStart + batchSize)
+            let shown = rows.map { Dubber.pingPong($0, count: track.faces.count) }
+            let faces = shown.map { track.faces[$0] }
+            var lipRows = [Float]()
+            for (i, face) in zip(rows, faces) where face != nil { lipRows += lipUnits[(i * d)..<((i + 1) * d)] }
+            let generated = generate(faces.compactMap { $0 }, references: track.references, lip: lipRows)
+            var k = 0
+            for (s, face) in zip(shown, faces) {
+                var frame = try source.frame(s)
+                if let face {
+                    let crop = RGBImage(width: side, height: side,
+                                        pixels: Array(generated[(k * side * side * 3)..<((k + 1) * side * side * 3)]))
+                    try frame.blendLowerHalf(of: crop, into: face.cropBox)
+                    k += 1
+                }
+                try writer.append(frame)
+            }
+            faceFrames += k
+            reporter?.advance(by: rows.count)
+        }
+        try writer.finish()
+        reporter?.finish()
+        return DubSummary(out: out, frames: n, videoFrames: track.faces.count, faceFrames: faceFrames,
+                          seconds: Date().timeIntervalSince(start))
+    }
+
+    /// The generator's faces [K, S, S, 3] uint8 for K tracked faces and their lip units [K, D]:
+    /// identity input = the face's segment reference ++ its crop with the lower half zeroed.
+    func generate(_ faces: [TrackedFrame], references: [Int: [UInt8]], lip: [Float]) -> [UInt8] {
+        guard !faces.isEmpty else { return [] }
+        let targets = Array(faces.map(\.crop.pixels).joined())
+        let refs = Array(faces.map { references[$0.segment]! }.joined())
+        return withoutGrad {
+            let identity = targets.withUnsafeBufferPointer { t in
+                refs.withUnsafeBufferPointer { Generator.identityInput(target: t, reference: $0, size: generator.config.imageSize) }
+            }
+            let lipUnits = Tensor(shape: [faces.count, generator.config.lipDim], values: lip)
+            return quantisedFrames(generator(identity, lip: lipUnits, context))                // [K, S, S, 3]
+        }
+    }
+
+    /// Lip units [N, D] of audio units [N, 80, 4], as training and evaluation make them: the lip
+    /// encoder over windows of T = config.frames units (each window's positions start at 0, the
+    /// window encoder sees mel edges repeated at the window's ends). Windows start at 0, T, 2T, …;
+    /// the last one is moved back to end at N (overlapping its predecessor, whose units it
+    /// replaces there), and speech shorter than T is one window.
+    func lipUnits(_ units: [Float], frames n: Int) -> [Float] {
+        let t = min(config.frames, n), unitSize = MelSpectrogram.melBinCount * MelSpectrogram.framesPerUnit
+        let d = generator.config.lipDim
+        let starts = stride(from: 0, to: n, by: t).map { min($0, n - t) }
+        var out = [Float](repeating: 0, count: n * d)
+        for chunk in stride(from: 0, to: starts.count, by: batchSize) {
+            let windows = Array(starts[chunk..<min(starts.count, chunk + batchSize)])
+            let mel = windows.map { Array(units[($0 * unitSize)..<(($0 + t) * unitSize)]) }
+            let values = withoutGrad { () -> [Float] in
+                let audio = concat(mel.map { m in
+                    m.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(0..<t)) }
+                }, axis: 0)
+                return lip(mel: mel, audio: audio, context).values                 // [B·T, D]
+            }
+            for (w, s) in windows.enumerated() {
+                out.replaceSubrange((s * d)..<((s + t) * d), with: values[(w * t * d)..<((w + 1) * t * d)])
+            }
+        }
+        return out
+    }
+
+    /// The source frame shown at output frame `i` when a video of `count` frames plays forwards,
+    /// backwards, forwards, … (0 1 2 3 2 1 0 1 …; the turning frames are not repeated).
+    public static func pingPong(_ i: Int, count: Int) -> Int {
+        guard count > 1 else { return 0 }
+        let period = 2 * (count - 1), k = i % period
+        return k < count ? k : period - k
+    }
+
+    /// The face of each of the first `limit` frames of a video (nil where none was tracked) and a
+    /// reference crop per face segment (the segment's middle frame, as evaluation uses the clip's
+    /// middle frame). Holds crops only, not frames.
+    struct FaceTrack {
+        var faces: [TrackedFrame?] = []
+        var references: [Int: [UInt8]] = [:]
+    }
+
+    func track(_ path: String, upTo limit: Int, progress: Common.Progress?) throws -> FaceTrack {
+        let decoder = try VideoDecoder(path: path)
+        let tracker = try FaceTrackProcessor(detector: detector, parameters: faceParameters)
+        progress?.setTotal(min(limit, max(1, decoder.estimatedFrameCount)))
+        var track = FaceTrack()
+        func keep(_ tracked: [TrackedFrame]) { for face in tracked { track.faces[face.index] = face } }
+        while track.faces.count < limit, let frame = try decoder.nextFrame() {
+            track.faces.append(nil)
+            keep(try tracker.push(frame))
+            progress?.advance()
+        }
+        keep(try tracker.finish())
+        progress?.finish()
+        guard !track.faces.isEmpty else { throw InputError(path, "no video frames") }
+        let segments = Dictionary(grouping: track.faces.compactMap { $0 }, by: \.segment)
+        guard !segments.isEmpty else {
+            let part = track.faces.count == limit ? " of the first \(limit) (the speech's length)" : ""
+            throw InputError(path, "no face found in \(faceParameters.minSegmentLength) or more consecutive frames\(part)")
+        }
+        for (segment, faces) in segments { track.references[segment] = faces[faces.count / 2].crop.pixels }
+        return track
+    }
+}
+
+/// The first `count` frames of a video, decoded a second time in order (after tracking), for
+/// output in ping-pong order: frames are kept in memory only when `keep` (the video plays back
+/// because the speech is longer), otherwise each is dropped once written.
+final class SourceFrames {
+    let decoder: VideoDecoder
+    let count: Int
+    let keep: Bool
+    private var kept: [RGBImage] = []
+
+    init(path: String, count: Int, keep: Bool) throws {
+        decoder = try VideoDecoder(path: path)
+        (self.count, self.keep) = (count, keep)
+    }
+
+    /// Frame `index`: the next one in decoding order, or (when kept) any one decoded before.
+    func frame(_ index: Int) throws -> RGBImage {
+        if index < kept.count { return kept[index] }
+        guard index == decoder.frameIndex, index < count, let frame = try decoder.nextFrame() else {
+            throw InputError(decoder.path, "frame \(index) is not there on the second decoding pass")
+        }
+        if keep { kept.append(frame) }
+        return frame
+    }
+}

@@ -1,0 +1,113 @@
+import Common
+import Foundation
+import NN
+
+/// What every trainer's config holds: the run's length, checkpoint interval, held-out speakers
+/// and seed, and where it is stored in the run's checkpoints.
+public protocol TrainingRunConfig: Codable {
+    var steps: Int { get set }
+    var checkpointEvery: Int { get set }
+    /// Speakers never trained on; empty = the last speaker in sorted order.
+    var heldOutSpeakers: [String] { get set }
+    var seed: UInt64 { get set }
+    /// The metadata keys of this config in a checkpoint.
+    static var stored: StoredConfig<Self> { get }
+    init()
+}
+
+extension TrainingRunConfig {
+    /// The held-out speakers among `speakers`: the config's, or the last one when it names none.
+    public func heldOut(among speakers: [String]) -> [String] {
+        heldOutSpeakers.isEmpty ? Array(speakers.suffix(1)) : heldOutSpeakers
+    }
+
+    /// The speakers to train on and to hold out among `speakers` (of the dataset at `folder`);
+    /// `use` says what the held-out ones are for, in the error when nothing is left to train on.
+    public func splitSpeakers(_ speakers: [String], folder: String, use: String) throws -> (train: [String], heldOut: [String]) {
+        let heldOut = heldOut(among: speakers)
+        let train = speakers.filter { !heldOut.contains($0) }
+        guard !train.isEmpty, train.count < speakers.count else {
+            throw InputError(folder, "needs at least two speakers (one held out for \(use)); found \(speakers)")
+        }
+        return (train, heldOut)
+    }
+}
+
+/// A training config as it sits in checkpoint metadata: a kind tag and the config as JSON.
+public struct StoredConfig<Config: TrainingRunConfig> {
+    let kindKey = "kind", kind: String, configKey: String
+    /// The model's name in messages, with its article: "a sync encoder", "an A2L".
+    let name: (article: String, model: String)
+
+    /// The metadata `Checkpoint.save` gets: the kind and the config as JSON.
+    public func metadata(_ config: Config) throws -> [String: String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return [kindKey: kind, configKey: String(decoding: try encoder.encode(config), as: UTF8.self)]
+    }
+
+    /// The config stored in the checkpoint at `path`.
+    public func read(_ path: String) throws -> Config {
+        try read(try Safetensors.read(path).metadata, path: path)
+    }
+
+    /// The config in the `metadata` of the checkpoint at `path`.
+    public func read(_ metadata: [String: String], path: String) throws -> Config {
+        guard metadata[kindKey] == kind, let json = metadata[configKey] else {
+            throw InputError(path, "not \(name.article) \(name.model) checkpoint (no '\(kind)' metadata)")
+        }
+        do { return try JSONDecoder().decode(Config.self, from: Data(json.utf8)) } catch {
+            throw InputError(path, "unreadable \(name.model) config in the metadata: \(error)")
+        }
+    }
+
+    /// The config of the run whose checkpoint is at `path`, with the `steps` of `config` (a
+    /// resumed run may be asked to train longer; everything else is the run's own).
+    func resumed(_ config: Config, path: String, metadata: [String: String]? = nil) throws -> Config {
+        var saved = try metadata.map { try read($0, path: path) } ?? read(path)
+        saved.steps = config.steps
+        return saved
+    }
+}
+
+/// The folder of a training run (`--out`): its checkpoint, logs and plots. A new run refuses a
+/// folder that holds a checkpoint, unless told to discard it (`fresh`); a resumed run continues it.
+public struct RunFolder {
+    public let path: String
+    public var checkpointPath: String { file("checkpoint.safetensors") }
+
+    public init(_ path: String) { self.path = path }
+
+    /// Creates the folder if needed. Without `resume`, a checkpoint already there is an error
+    /// naming its step (metadata `stepKey`), or with `fresh` is deleted.
+    public func prepare(resume: Bool, fresh: Bool, stepKey: String = "step") throws {
+        guard !(resume && fresh) else { throw InputError(path, "--resume and --fresh exclude each other") }
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw InputError(path, "cannot create the run folder: \(error.localizedDescription)")
+        }
+        guard !resume, FileManager.default.fileExists(atPath: checkpointPath) else { return }
+        if fresh {
+            do { try FileManager.default.removeItem(atPath: checkpointPath) } catch {
+                throw InputError(checkpointPath, "cannot delete: \(error.localizedDescription)")
+            }
+        } else {
+            let step = (try? Safetensors.read(checkpointPath).metadata[stepKey]) ?? nil
+            throw InputError(path, "holds a checkpoint at step \(step ?? "?"); use --resume to continue or --fresh to start over")
+        }
+    }
+
+    /// `<path>/<name>`
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+}
+
+/// What the trainers share: a run folder, an optimiser step and a training loop.
+public protocol Trainer: AnyObject {
+    var folder: RunFolder { get }
+    var step: Int { get }
+    /// Trains until the config's `steps`, reporting each step to `progress`.
+    func run(progress: Common.Progress?) throws
+}
+
+extension Trainer {
+    public var checkpointPath: String { folder.checkpointPath }
+}

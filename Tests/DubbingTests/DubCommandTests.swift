@@ -1,0 +1,127 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `cals dub` run as a user runs it: a tiny L2F run made here by the real chain (demo corpus →
+/// preprocess → sync encoder → lip units → A2L → L2F, a few steps each at narrow widths), then a
+/// face clip dubbed with other speech (espeak-ng).
+final class DubCommandTests: XCTestCase {
+    static let scratch = ScratchDir("e2e-dub")
+    static var run: String?
+    static var setupError: Error?
+
+    override class func setUp() {
+        do { run = try makeRun() } catch { setupError = error }
+    }
+
+    func l2fRun() throws -> String {
+        if let error = Self.setupError { throw error }
+        return Self.run!
+    }
+
+    static func cals(_ arguments: [String]) throws {
+        let result = try TestSupport.run(TestEnv.calsBinary, arguments)
+        guard result.status == 0 else {
+            throw InputErrorForTests("cals \(arguments.joined(separator: " ")) failed: \(result.stderr)")
+        }
+    }
+
+    /// The L2F run folder of the tiny chain.
+    static func makeRun() throws -> String {
+        let raw = scratch.path("raw"), data = scratch.path("processed"), manifest = TestEnv.repoRoot.path + "/manifests/demo.yaml"
+        let sync = scratch.path("sync"), a2l = scratch.path("a2l"), l2f = scratch.path("l2f")
+        try cals(["demo-corpus", "--out", raw, "--speakers", "2", "--clips", "2", "--seconds", "2",
+                  "--faces", TestEnv.repoRoot.path + "/data/faces"])
+        try cals(["preprocess", manifest, "--data", raw, "--out", data])
+        try cals(["train", "sync", "--data", data, "--out", sync, "--steps", "2", "--batch", "2", "--windows", "2",
+                  "--width", "0.25", "--eval-every", "2", "--eval-clips", "1"])
+        try cals(["preprocess", manifest, "--data", raw, "--out", data, "--lip-units", sync + "/checkpoint.safetensors"])
+        try cals(["train", "a2l", "--data", data, "--out", a2l, "--steps", "2", "--layers", "1", "--dim", "16",
+                  "--heads", "2", "--ff", "32", "--batch", "2", "--frames", "10", "--warmup", "1", "--eval-every", "2",
+                  "--eval-windows", "2", "--sync-checkpoint", sync + "/checkpoint.safetensors"])
+        try cals(["train", "l2f", "--data", data, "--sync", sync, "--a2l", a2l, "--out", l2f, "--steps", "2",
+                  "--batch", "1", "--widths", "4,8,8,8,8", "--grid-every", "2", "--checkpoint-every", "2"])
+        return l2f
+    }
+
+    /// Speech (espeak-ng) longer than the 2 s clip, as stereo 44.1 kHz AAC in an .m4a: tests any
+    /// rate → 16 kHz mono, and the back-and-forth continuation of the video.
+    func speech(_ path: String) throws {
+        let wav = Self.scratch.path("speech-\(UUID().uuidString.prefix(6)).wav")
+        let result = try TestSupport.run("espeak-ng", ["-w", wav, "Dubbing puts new words into an old mouth, one frame at a time, and the face keeps talking back and forth."])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        try ffmpeg(["-i", wav, "-ac", "2", "-ar", "44100", "-c:a", "aac", path])
+    }
+
+    func seconds(_ path: String) throws -> Double {
+        let result = try TestSupport.run("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path])
+        return try XCTUnwrap(Double(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), result.stderr)
+    }
+
+    func testDubbedClipHasTheSpeechLengthItsAudioAndANewMouthOnly() throws {
+        let run = try l2fRun()
+        // 1 s without a face (its frames must pass through), then 2 s of a face.
+        let pattern = Self.scratch.path("pattern.mp4"), face = Self.scratch.path("face.mp4"), video = Self.scratch.path("video.mp4")
+        try TestMedia.patternClip(pattern, seconds: 1)
+        try TestMedia.faceClip(face, seconds: 2, audio: false)
+        try ffmpeg(["-i", pattern, "-i", face, "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", video])
+        let audio = Self.scratch.path("speech.m4a"), out = Self.scratch.path("dubbed.mp4")
+        try speech(audio)
+        let expected = Int((try seconds(audio) * 25).rounded(.up))
+        XCTAssertGreaterThan(expected, 80, "the speech should outlast the 75-frame video")
+        let result = try TestSupport.run(TestEnv.calsBinary, ["dub", video, "--audio", audio, "--l2f", run, "--out", out])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        print(result.stdout)
+        let summary = try XCTUnwrap(result.stdout.split(separator: "\n").last.map(String.init))
+        XCTAssertTrue(summary.hasPrefix("dubbed \(out): "), summary)
+        XCTAssertTrue(summary.contains("from 75 video frames"), summary)
+        XCTAssertFalse(summary.contains(" 0 passed through"), summary)
+        let report = try runPython(TestEnv.repoRoot.path + "/Tests/DubbingTests/check_dub.py", [out, video, "\(expected)"])
+        XCTAssertTrue(report.hasPrefix("ok"), report)
+        print(report)
+
+        // Speech shorter than the video: the frames stream through (not kept for playing back).
+        let short = Self.scratch.path("short.wav"), shortOut = Self.scratch.path("short.mp4")
+        try TestMedia.toneWAV(short, seconds: 1.2, sampleRate: 22050)
+        let second = try TestSupport.run(TestEnv.calsBinary, ["dub", face, "--audio", short, "--l2f", run, "--out", shortOut])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertTrue(second.stdout.contains(": 30 frames (1.20 s of speech) from 30 video frames"), second.stdout)
+        let shortReport = try runPython(TestEnv.repoRoot.path + "/Tests/DubbingTests/check_dub.py", [shortOut, face, "30"])
+        XCTAssertTrue(shortReport.hasPrefix("ok"), shortReport)
+    }
+
+    /// Each bad input: non-zero exit, one line `error: <file>: <reason>` on stderr, no output
+    /// file (nor a partial one) left behind.
+    func testBadInputsFailWithOneLineAndNoOutput() throws {
+        let run = try l2fRun()
+        let folder = ScratchDir("e2e-dub-bad")
+        let video = folder.path("face.mp4"), audio = folder.path("speech.wav")
+        try TestMedia.faceClip(video, seconds: 1)
+        try TestMedia.toneWAV(audio)
+        let missing = folder.path("missing.mp4"), text = folder.path("text.mp4"), pattern = folder.path("pattern.mp4")
+        let silent = folder.path("silent.mp4"), badCheckpoint = folder.path("bad.safetensors")
+        try "this is not a video\n".write(toFile: text, atomically: true, encoding: .utf8)
+        try "not a checkpoint".write(toFile: badCheckpoint, atomically: true, encoding: .utf8)
+        try TestMedia.patternClip(pattern)
+        try TestMedia.faceClip(silent, seconds: 1, audio: false)
+        let l2f = run + "/checkpoint.safetensors", sync = Self.scratch.path("sync") + "/checkpoint.safetensors"
+        let cases: [(video: String, audio: String, checkpoint: String, culprit: String)] = [
+            (missing, audio, l2f, missing), (text, audio, l2f, text), (pattern, audio, l2f, pattern),
+            (video, missing, l2f, missing), (video, text, l2f, text), (video, silent, l2f, silent),
+            (video, audio, folder.path("no-run"), folder.path("no-run") + "/checkpoint.safetensors"),
+            (video, audio, badCheckpoint, badCheckpoint), (video, audio, sync, sync),
+        ]
+        for c in cases {
+            let out = folder.path("out.mp4")
+            if c.checkpoint.hasSuffix("no-run") { try FileManager.default.createDirectory(atPath: c.checkpoint, withIntermediateDirectories: true) }
+            let result = try TestSupport.run(TestEnv.calsBinary, ["dub", c.video, "--audio", c.audio, "--l2f", c.checkpoint, "--out", out])
+            XCTAssertNotEqual(result.status, 0, "\(c) should fail")
+            let lines = result.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, "\(c): stderr was \(result.stderr)")
+            XCTAssertTrue(lines.first?.hasPrefix("error: \(c.culprit): ") ?? false, "\(c): stderr was \(result.stderr)")
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.url.path).filter { $0.contains("out.mp4") }
+            XCTAssertEqual(leftovers, [], "\(c) left \(leftovers)")
+        }
+    }
+}

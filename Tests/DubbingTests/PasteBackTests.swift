@@ -1,0 +1,62 @@
+import Common
+import Dubbing
+import Foundation
+import Face
+import XCTest
+
+/// The paste-back of generated crops and the back-and-forth frame order.
+final class PasteBackTests: XCTestCase {
+    /// A smooth RGB frame (waves of 25–40 px), so resampling changes it little but a shift by one
+    /// pixel changes it by up to ~20.
+    func frame(width: Int, height: Int) -> RGBImage {
+        RGBImage(width: width, height: height, pixels: (0..<(width * height * 3)).map { i in
+            let c = Double(i % 3), p = i / 3, x = Double(p % width), y = Double(p / width)
+            return UInt8((128 + 100 * sin(x / 4 + c) * cos(y / 6 - c)).rounded())
+        })
+    }
+
+    func testPingPongPlaysForwardsThenBackwards() {
+        XCTAssertEqual((0..<10).map { Dubber.pingPong($0, count: 4) }, [0, 1, 2, 3, 2, 1, 0, 1, 2, 3])
+        XCTAssertEqual((0..<4).map { Dubber.pingPong($0, count: 1) }, [0, 0, 0, 0])
+        XCTAssertEqual((0..<5).map { Dubber.pingPong($0, count: 2) }, [0, 1, 0, 1, 0])
+    }
+
+    /// A solid crop lands only in the lower half of its square: full weight inside the feather,
+    /// nothing above the middle row or outside the square.
+    func testSolidCropChangesOnlyTheSquaresLowerHalf() throws {
+        let original = frame(width: 200, height: 160)
+        let square = FaceBox(x: 40, y: 20, width: 100, height: 100)
+        let solid = RGBImage(width: 128, height: 128, pixels: [UInt8](repeating: 7, count: 128 * 128 * 3))
+        var pasted = original
+        try pasted.blendLowerHalf(of: solid, into: square, feather: 0.1)
+        for y in 0..<160 { for x in 0..<200 {
+            let i = (y * 200 + x) * 3
+            let inside = x >= 40 && x < 140 && y >= 70 && y < 120
+            if !inside {
+                XCTAssertEqual(pasted.pixels[i..<(i + 3)], original.pixels[i..<(i + 3)], "(\(x), \(y)) outside changed")
+            } else if x >= 50 && x < 130 && y >= 80 && y < 110 {
+                XCTAssertEqual(Array(pasted.pixels[i..<(i + 3)]), [7, 7, 7], "(\(x), \(y)) inside the feather")
+            }
+        } }
+        // The feather: weight rises from the middle row downwards (no step at the seam).
+        let column = 90, rows = [70, 74, 78, 82]
+        let distance = rows.map { y in abs(Int(pasted.pixels[(y * 200 + column) * 3]) - 7) }
+        XCTAssertEqual(distance, distance.sorted(by: >), "weights along the seam: \(distance)")
+        XCTAssertGreaterThan(distance[0], 0)
+    }
+
+    /// Pasting a frame's own crop back (the crop transform, then its inverse) leaves the frame
+    /// nearly as it was (max 4 measured; the square moved by one pixel gives 27), also for a square
+    /// that reaches past the frame's edges.
+    func testOwnCropPastedBackIsNearlyTheFrame() throws {
+        let original = frame(width: 160, height: 120)
+        for square in [FaceBox(x: 30, y: 10, width: 90, height: 90), FaceBox(x: 100, y: 60, width: 90, height: 90)] {
+            let crop = try original.croppedSquare(x: Int(square.x), y: Int(square.y), side: Int(square.width), size: 128)
+            var pasted = original
+            try pasted.blendLowerHalf(of: crop, into: square)
+            let error = zip(pasted.pixels, original.pixels).map { abs(Int($0) - Int($1)) }
+            print("own crop pasted back into \(square): |error| max \(error.max()!), mean \(Double(error.reduce(0, +)) / Double(error.count))")
+            XCTAssertLessThanOrEqual(error.max()!, 6, "square \(square)")
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import NN
+import TestSupport
+import Training
+import XCTest
+
+/// A new run into a folder that holds a checkpoint: refused (library and `cals train`), unless
+/// `--resume` continues it or `--fresh` discards it.
+final class RunFolderTests: XCTestCase {
+    func testANewRunDoesNotOverwriteACheckpoint() throws {
+        let scratch = ScratchDir("run-folder")
+        try writeSyntheticDataset(scratch.path("data"))
+        let data = try FrameDataset(folder: scratch.path("data"))
+        let run = scratch.path("run")
+        var config = tinyTrainingConfig()
+        config.steps = 2
+        try SyncTrainer(config: config, data: data, out: run).run()
+        let checkpoint = try XCTUnwrap(FileManager.default.contents(atPath: run + "/checkpoint.safetensors"))
+
+        let refusal = "\(run): holds a checkpoint at step 2; use --resume to continue or --fresh to start over"
+        XCTAssertThrowsError(try SyncTrainer(config: config, data: data, out: run)) { XCTAssertEqual("\($0)", refusal) }
+        XCTAssertThrowsError(try SyncTrainer(config: config, data: data, out: run, resume: true, fresh: true)) {
+            XCTAssertTrue("\($0)".contains("exclude each other"), "\($0)")
+        }
+        XCTAssertEqual(FileManager.default.contents(atPath: run + "/checkpoint.safetensors"), checkpoint, "left alone")
+
+        // The command line says the same in one line, and leaves the checkpoint alone too.
+        let cli = try TestSupport.run(TestEnv.calsBinary, ["train", "sync", "--data", scratch.path("data"), "--out", run])
+        XCTAssertEqual(cli.status, 1)
+        XCTAssertEqual(cli.stderr, "error: \(refusal)\n")
+        let both = try TestSupport.run(TestEnv.calsBinary, ["train", "sync", "--data", scratch.path("data"), "--out", run,
+                                                            "--resume", "--fresh"])
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.stderr.contains("--resume and --fresh exclude each other"), both.stderr)
+        XCTAssertEqual(FileManager.default.contents(atPath: run + "/checkpoint.safetensors"), checkpoint, "left alone")
+
+        // --fresh discards the old run: a new one from step 0, its log started over.
+        let fresh = try SyncTrainer(config: config, data: data, out: run, fresh: true)
+        XCTAssertEqual(fresh.step, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: fresh.checkpointPath))
+        XCTAssertEqual(try String(contentsOfFile: run + "/log.csv", encoding: .utf8), "step,loss,accuracy,eval_accuracy\n")
+        let cliFresh = try TestSupport.run(TestEnv.calsBinary, [
+            "train", "sync", "--data", scratch.path("data"), "--out", run, "--fresh", "--steps", "1", "--batch", "2",
+            "--windows", "4", "--width", "0.125", "--eval-clips", "1"])
+        XCTAssertEqual(cliFresh.status, 0, cliFresh.stderr)
+        XCTAssertEqual(try Safetensors.read(run + "/checkpoint.safetensors").metadata["step"], "1")
+    }
+}
