@@ -14,7 +14,7 @@ import Foundation
 /// that maps the mean shape onto the current shape, then mapped into the box), and every tree
 /// of the level walks its splits on differences of two feature pixels to a leaf whose shape
 /// update is added to the current shape.
-public final class ShapePredictor: @unchecked Sendable {
+public final class ShapePredictor: Sendable {
     public static let modelFileName = "shape_predictor_68_face_landmarks.dat"
 
     /// The 68-point model where `make landmarks` puts it (relative to the repository root), or
