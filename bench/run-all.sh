@@ -37,6 +37,8 @@ if [ -x bench/l2f_step.sh ]; then
   section "issue 9: L2F generator + discriminator step vs PyTorch"
   step bench/l2f_step.sh
 fi
+section "issue 9: 68-point landmarks (LMD) vs Python dlib"
+step $PY bench/landmarks.py 300
 if [ -f runs/demo/l2f/checkpoint.safetensors ]; then
   section "cals dub vs real time"
   step bench/dub.sh runs/demo/l2f
