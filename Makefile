@@ -113,7 +113,7 @@ pretrain-a2l: build
 	$(CALS) train a2l --data $(OUT) --out $(A2L_RUN) $(A2L_FLAGS)
 
 ## bench: speed and memory against the Python reference stack, measured in the same run
-bench: build python
+bench: build python landmarks
 	bench/run-all.sh
 
 ## train-l2f: train the Lip-to-Face generator on a processed dataset, from the sync encoder and A2L
