@@ -36,6 +36,8 @@ public final class MelSpectrogram: @unchecked Sendable {
     private let plan: fftwf_plan
     /// [400] periodic Hann: w[i] = 0.5 − 0.5·cos(2πi/400) (zero-padded by 56 on each side to 512).
     private let window: [Float]
+    /// [2, 257]: cos(2πk/512) then sin(2πk/512), the twiddles joining the two half spectra.
+    private let twiddles: [Float]
     /// [80, 257] row-major Slaney filterbank, identical to librosa.filters.mel(sr=16000,
     /// n_fft=512, n_mels=80, fmin=55, fmax=7600).
     public let filterbank: [Float]
@@ -52,11 +54,14 @@ public final class MelSpectrogram: @unchecked Sendable {
             guard let first = row.firstIndex(where: { $0 != 0 }) else { return 0..<0 }
             return (first - m * Self.binCount)..<(row.lastIndex(where: { $0 != 0 })! + 1 - m * Self.binCount)
         }
+        twiddles = [Float]((0..<Self.binCount).map { Float(cos(2 * Double.pi * Double($0) / Double(Self.fftSize))) }
+                           + (0..<Self.binCount).map { Float(sin(2 * Double.pi * Double($0) / Double(Self.fftSize))) })
         // FFTW_ESTIMATE: the same plan (so bit-identical output) on every run, whatever the load.
-        let input = fftwf_alloc_real(Self.fftSize)!
-        let output = fftwf_alloc_complex(Self.binCount)!
+        let half = Self.fftSize / 2
+        let input = fftwf_alloc_complex(half)!
+        let output = fftwf_alloc_complex(half)!
         Self.planLock.lock()
-        plan = fftwf_plan_dft_r2c_1d(Int32(Self.fftSize), input, output, UInt32(FFTW_ESTIMATE))
+        plan = fftwf_plan_dft_1d(Int32(half), input, output, FFTW_FORWARD, UInt32(FFTW_ESTIMATE))
         Self.planLock.unlock()
         fftwf_free(input)
         fftwf_free(output)
@@ -96,25 +101,33 @@ public final class MelSpectrogram: @unchecked Sendable {
     }
 
     /// Log-mel of `frames` into `out` ([F, 80], rows of those frames only).
+    ///
+    /// The 512-point real FFT is done as a 256-point complex FFT of z[n] = y[2n] + i·y[2n+1]
+    /// (the windowed frame y read as interleaved complex numbers), then split into even and odd
+    /// halves: with Z = FFT₂₅₆(z), E[k] = (Z[k] + Z̄[256−k])/2, O[k] = (Z[k] − Z̄[256−k])/2i,
+    /// X[k] = E[k] + e^(−2πik/512)·O[k] for k = 0…256. FFTW's complex codelets use AVX here,
+    /// its real-input ones do not: this is ~2.5× faster than fftwf_plan_dft_r2c_1d(512).
     private func compute(_ samples: UnsafeBufferPointer<Float>, frames: Range<Int>, into out: UnsafeMutablePointer<Float>) {
-        let n = Self.fftSize, bins = Self.binCount, mels = Self.melBinCount
+        let n = Self.fftSize, half = n / 2, bins = Self.binCount, mels = Self.melBinCount
         let width = Self.windowLength, a = Self.preemphasis
         let len = samples.count
         // Work buffers (per call, so calls may run in parallel): one windowed frame [512] whose
-        // 56 + 56 padding samples stay zero, its spectrum [257] complex, magnitudes [257].
+        // 56 + 56 padding samples stay zero, its half-length spectrum Z [256] complex, |X| [257].
         // fftwf_alloc gives them the SIMD alignment the plan was made with.
         let frame = fftwf_alloc_real(n)!
-        let spectrum = fftwf_alloc_complex(bins)!
+        let spectrum = fftwf_alloc_complex(half)!
         let magnitude = UnsafeMutablePointer<Float>.allocate(capacity: bins)
         defer { fftwf_free(frame); fftwf_free(spectrum); magnitude.deallocate() }
         frame.initialize(repeating: 0, count: n)
         // fftwf_complex is a (Float, Float) tuple: read it as interleaved floats.
-        let c = UnsafeMutableRawPointer(spectrum).assumingMemoryBound(to: Float.self)
+        let z = UnsafeMutableRawPointer(spectrum).assumingMemoryBound(to: Float.self)
         let x = samples.baseAddress!
         let dst = frame + Self.windowOffset
         window.withUnsafeBufferPointer { win in
+        twiddles.withUnsafeBufferPointer { tw in
         bands.withUnsafeBufferPointer { band in
         filterbank.withUnsafeBufferPointer { fb in
+            let cosine = tw.baseAddress!, sine = tw.baseAddress! + bins
             for f in frames {
                 // The window of frame f covers samples t0 ..< t0 + 400, t0 = 160f − 200 (the
                 // centred 512 frame starts at 160f − 256); zeros outside the signal.
@@ -130,8 +143,19 @@ public final class MelSpectrogram: @unchecked Sendable {
                         dst[i] = y * win[i]
                     }
                 }
-                fftwf_execute_dft_r2c(plan, frame, spectrum)
-                for k in 0..<bins { magnitude[k] = (c[2 * k] * c[2 * k] + c[2 * k + 1] * c[2 * k + 1]).squareRoot() }
+                frame.withMemoryRebound(to: fftwf_complex.self, capacity: half) {
+                    fftwf_execute_dft(plan, $0, spectrum)
+                }
+                // |X[k]| from Z[k] = (ar, ai) and Z[256−k] = (br, bi): 2E = (ar + br, ai − bi),
+                // 2O = (ai + bi, br − ar), X = E + (cos − i·sin)·O; X[0] and X[256] are real.
+                magnitude[0] = abs(z[0] + z[1])
+                magnitude[half] = abs(z[0] - z[1])
+                for k in 1..<half {
+                    let ar = z[2 * k], ai = z[2 * k + 1], br = z[n - 2 * k], bi = z[n - 2 * k + 1]
+                    let er = ar + br, ei = ai - bi, or = ai + bi, oi = br - ar
+                    let xr = er + cosine[k] * or + sine[k] * oi, xi = ei + cosine[k] * oi - sine[k] * or
+                    magnitude[k] = 0.5 * (xr * xr + xi * xi).squareRoot()
+                }
                 // mel[m] = Σ_k filterbank[m, k]·|X[k]| over the filter's non-zero bins.
                 let row = out + f * mels
                 for m in 0..<mels {
@@ -144,7 +168,7 @@ public final class MelSpectrogram: @unchecked Sendable {
                 // 8·(20·log10(M) − 20 + 100)/100 − 4 = (1.6/ln 10)·ln(M) + 2.4.
                 for m in 0..<mels { row[m] = min(4, max(-4, Self.lnScale * Self.ln(max(1e-5, row[m])) + 2.4)) }
             }
-        }}}
+        }}}}
     }
 
     /// Natural log of a positive normal float, |error| ≲ 1e-6 (libm's logf is the slowest part
