@@ -119,10 +119,11 @@ public final class MelSpectrogram: @unchecked Sendable {
         let width = Self.windowLength, a = Self.preemphasis
         let len = samples.count
         // Work buffers (per call, so calls may run in parallel): one windowed frame [512] whose
-        // 56 + 56 padding samples stay zero, its half-length spectrum Z [256] complex, |X| [257].
+        // 56 + 56 padding samples stay zero, its half-length spectrum Z [256 + 1] complex (the
+        // extra Z[256] = Z[0] makes the split below one loop), |X| [257].
         // fftwf_alloc gives them the SIMD alignment the plan was made with.
         let frame = fftwf_alloc_real(n)!
-        let spectrum = fftwf_alloc_complex(half)!
+        let spectrum = fftwf_alloc_complex(half + 1)!
         let magnitude = UnsafeMutablePointer<Float>.allocate(capacity: bins)
         defer { fftwf_free(frame); fftwf_free(spectrum); magnitude.deallocate() }
         frame.initialize(repeating: 0, count: n)
@@ -153,29 +154,52 @@ public final class MelSpectrogram: @unchecked Sendable {
                 frame.withMemoryRebound(to: fftwf_complex.self, capacity: half) {
                     fftwf_execute_dft(plan, $0, spectrum)
                 }
-                // |X[k]| from Z[k] = (ar, ai) and Z[256−k] = (br, bi): 2E = (ar + br, ai − bi),
-                // 2O = (ai + bi, br − ar), X = E + (cos − i·sin)·O; X[0] and X[256] are real.
-                magnitude[0] = abs(z[0] + z[1])
-                magnitude[half] = abs(z[0] - z[1])
-                for k in 1..<half {
-                    let ar = z[2 * k], ai = z[2 * k + 1], br = z[n - 2 * k], bi = z[n - 2 * k + 1]
+                // |X[k]| and |X[256−k]| from Z[k] = (ar, ai) and Z[256−k] = (br, bi):
+                // 2E[k] = (ar + br, ai − bi), 2O[k] = (ai + bi, br − ar), X[k] = E[k] + (c − i·s)·O[k]
+                // with c, s = cos, sin(2πk/512); for 256 − k, E and O are conjugated and c negated,
+                // so with (p, q) = (c − i·s)·2O[k]: 2X[k] = 2E[k] + (p, q), 2X[256−k] = conj(2E[k]) − (p, −q).
+                // Four k at a time, k = 0…127 (Z[256] = Z[0]); then X[128] = conj(Z[128]).
+                z[n] = z[0]; z[n + 1] = z[1]
+                for k in stride(from: 0, to: half / 2, by: 4) {
+                    // z[2k ..< 2k+8] = ar0 ai0 … ar3 ai3; z[2(253−k) ..< 2(257−k)] = br3 bi3 … br0 bi0.
+                    let a0 = Self.load(z + 2 * k), a1 = Self.load(z + 2 * k + 4)
+                    let b0 = Self.load(z + n - 2 * k - 6), b1 = Self.load(z + n - 2 * k - 2)
+                    let ar = SIMD4(a0[0], a0[2], a1[0], a1[2]), ai = SIMD4(a0[1], a0[3], a1[1], a1[3])
+                    let br = SIMD4(b1[2], b1[0], b0[2], b0[0]), bi = SIMD4(b1[3], b1[1], b0[3], b0[1])
+                    let c = Self.load(cosine + k), s = Self.load(sine + k)
                     let er = ar + br, ei = ai - bi, or = ai + bi, oi = br - ar
-                    let xr = er + cosine[k] * or + sine[k] * oi, xi = ei + cosine[k] * oi - sine[k] * or
-                    magnitude[k] = 0.5 * (xr * xr + xi * xi).squareRoot()
+                    let p = c * or + s * oi, q = c * oi - s * or
+                    let low = 0.5 * ((er + p) * (er + p) + (ei + q) * (ei + q)).squareRoot()
+                    let high = 0.5 * ((er - p) * (er - p) + (q - ei) * (q - ei)).squareRoot()
+                    Self.store(low, magnitude + k)
+                    Self.store(SIMD4(high[3], high[2], high[1], high[0]), magnitude + half - k - 3)
                 }
+                magnitude[half / 2] = (z[half] * z[half] + z[half + 1] * z[half + 1]).squareRoot()
                 // mel[m] = Σ_k filterbank[m, k]·|X[k]|, four filters at a time.
                 let row = out + f * mels
                 var weight = groupWeight.baseAddress!
                 for (g, range) in groups.enumerated() {
                     var sum = SIMD4<Float>()
                     for k in range { sum += weight.pointee * magnitude[k]; weight += 1 }
-                    UnsafeMutableRawPointer(row + 4 * g).storeBytes(of: sum, as: SIMD4<Float>.self)
+                    Self.store(sum, row + 4 * g)
                 }
                 // dB and the [−4, 4] scale folded into one affine map of ln:
                 // 8·(20·log10(M) − 20 + 100)/100 − 4 = (1.6/ln 10)·ln(M) + 2.4.
                 for m in 0..<mels { row[m] = min(4, max(-4, Self.lnScale * Self.ln(max(1e-5, row[m])) + 2.4)) }
             }
         }}}}
+    }
+
+    /// Four floats from `p` (any alignment).
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+    }
+
+    /// Four floats to `p` (any alignment).
+    @inline(__always)
+    static func store(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
     }
 
     /// Natural log of a positive normal float, |error| ≲ 1e-6 (libm's logf is the slowest part
