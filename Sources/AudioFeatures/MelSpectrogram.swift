@@ -96,15 +96,18 @@ public final class MelSpectrogram: @unchecked Sendable {
         let mels = Self.melBinCount
         // No samples: one frame of silence.
         guard samples.baseAddress != nil else { return [Float](repeating: Self.floor, count: mels) }
-        var result = [Float](repeating: 0, count: frames * mels)
-        result.withUnsafeMutableBufferPointer { out in
+        // Every row is written by `compute`: no zero fill first.
+        return [Float](unsafeUninitializedCapacity: frames * mels) { out, count in
             let runs = max(1, min(threadCount, frames / 256))
-            if runs == 1 { return compute(samples, frames: 0..<frames, into: out.baseAddress!) }
-            DispatchQueue.concurrentPerform(iterations: runs) { r in
-                compute(samples, frames: (frames * r / runs)..<(frames * (r + 1) / runs), into: out.baseAddress!)
+            if runs == 1 {
+                compute(samples, frames: 0..<frames, into: out.baseAddress!)
+            } else {
+                DispatchQueue.concurrentPerform(iterations: runs) { r in
+                    compute(samples, frames: (frames * r / runs)..<(frames * (r + 1) / runs), into: out.baseAddress!)
+                }
             }
+            count = frames * mels
         }
-        return result
     }
 
     /// Log-mel of `frames` into `out` ([F, 80], rows of those frames only).
