@@ -42,10 +42,10 @@ public final class MelSpectrogram: @unchecked Sendable {
     /// n_fft=512, n_mels=80, fmin=55, fmax=7600).
     public let filterbank: [Float]
     /// The filterbank in 20 groups of 4 consecutive filters: group g spans the bins where any of
-    /// its filters is non-zero (`groupBins[g]`) and holds, per bin, the 4 filters' weights as one
-    /// vector (zero outside a filter), concatenated over groups in `groupWeights`. So
-    /// mel[4g ..< 4g+4] = Σ_k weights[k]·|X[k]| is one vector multiply-add per bin (~300 a frame
-    /// instead of a dense 80×257), summed in bin order as a plain dot product would be.
+    /// its filters is non-zero (`groupBins[g]`, its length rounded up to a multiple of 4) and
+    /// holds, per bin, the 4 filters' weights as one vector (zero outside a filter), concatenated
+    /// over groups in `groupWeights`. So mel[4g ..< 4g+4] = Σ_k weights[k]·|X[k]| is one vector
+    /// multiply-add per bin (~300 a frame instead of a dense 80×257).
     private let groupBins: [Range<Int>]
     private let groupWeights: [SIMD4<Float>]
 
@@ -56,10 +56,11 @@ public final class MelSpectrogram: @unchecked Sendable {
         let bins = Self.binCount
         groupBins = stride(from: 0, to: Self.melBinCount, by: 4).map { m in
             let used = (m * bins..<(m + 4) * bins).filter { weights[$0] != 0 }.map { $0 % bins }
-            return (used.min() ?? 0)..<((used.max() ?? -1) + 1)
+            let first = used.min() ?? 0, count = (used.max() ?? -1) + 1 - first
+            return first..<(first + (count + 3) / 4 * 4)
         }
         groupWeights = groupBins.enumerated().flatMap { g, range in
-            range.map { k in SIMD4((0..<4).map { weights[(4 * g + $0) * bins + k] }) }
+            range.map { k in SIMD4((0..<4).map { k < bins ? weights[(4 * g + $0) * bins + k] : 0 }) }
         }
         twiddles = [Float]((0..<Self.binCount).map { Float(cos(2 * Double.pi * Double($0) / Double(Self.fftSize))) }
                            + (0..<Self.binCount).map { Float(sin(2 * Double.pi * Double($0) / Double(Self.fftSize))) })
@@ -123,13 +124,14 @@ public final class MelSpectrogram: @unchecked Sendable {
         let len = samples.count
         // Work buffers (per call, so calls may run in parallel): one windowed frame [512] whose
         // 56 + 56 padding samples stay zero, its half-length spectrum Z [256 + 1] complex (the
-        // extra Z[256] = Z[0] makes the split below one loop), |X| [257].
+        // extra Z[256] = Z[0] makes the split below one loop), |X| [257 + 3].
         // fftwf_alloc gives them the SIMD alignment the plan was made with.
         let frame = fftwf_alloc_real(n)!
         let spectrum = fftwf_alloc_complex(half + 1)!
-        let magnitude = UnsafeMutablePointer<Float>.allocate(capacity: bins)
+        let magnitude = UnsafeMutablePointer<Float>.allocate(capacity: bins + 3)
         defer { fftwf_free(frame); fftwf_free(spectrum); magnitude.deallocate() }
         frame.initialize(repeating: 0, count: n)
+        magnitude.initialize(repeating: 0, count: bins + 3)  // 3 zeros past bin 256 for padded groups
         // fftwf_complex is a (Float, Float) tuple: read it as interleaved floats.
         let z = UnsafeMutableRawPointer(spectrum).assumingMemoryBound(to: Float.self)
         let x = samples.baseAddress!
@@ -182,9 +184,15 @@ public final class MelSpectrogram: @unchecked Sendable {
                 let row = out + f * mels
                 var weight = groupWeight.baseAddress!
                 for (g, range) in groups.enumerated() {
-                    var sum = SIMD4<Float>()
-                    for k in range { sum += weight.pointee * magnitude[k]; weight += 1 }
-                    Self.store(sum, row + 4 * g)
+                    // Four bins per step, in two sums so that two add chains are in flight.
+                    var even = SIMD4<Float>(), odd = SIMD4<Float>()
+                    for k in stride(from: range.lowerBound, to: range.upperBound, by: 4) {
+                        let m = Self.load(magnitude + k)
+                        even += weight[0] * m[0]; odd += weight[1] * m[1]
+                        even += weight[2] * m[2]; odd += weight[3] * m[3]
+                        weight += 4
+                    }
+                    Self.store(even + odd, row + 4 * g)
                 }
                 // dB and the [−4, 4] scale folded into one affine map of ln:
                 // 8·(20·log10(M) − 20 + 100)/100 − 4 = (1.6/ln 10)·ln(M) + 2.4.
