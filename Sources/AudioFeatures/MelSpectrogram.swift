@@ -116,8 +116,9 @@ public final class MelSpectrogram: @unchecked Sendable {
     /// The 512-point real FFT is done as a 256-point complex FFT of z[n] = y[2n] + i·y[2n+1]
     /// (the windowed frame y read as interleaved complex numbers), then split into even and odd
     /// halves: with Z = FFT₂₅₆(z), E[k] = (Z[k] + Z̄[256−k])/2, O[k] = (Z[k] − Z̄[256−k])/2i,
-    /// X[k] = E[k] + e^(−2πik/512)·O[k] for k = 0…256. FFTW's complex codelets use AVX here,
-    /// its real-input ones do not: this is ~2.5× faster than fftwf_plan_dft_r2c_1d(512).
+    /// X[k] = E[k] + e^(−2πik/512)·O[k] for k = 0…256. Debian's FFTW has AVX codelets for
+    /// complex transforms but only SSE2/scalar ones for real input: the 256-point complex FFT
+    /// takes ~0.2 µs a frame where fftwf_plan_dft_r2c_1d(512) took ~0.6 µs.
     private func compute(_ samples: UnsafeBufferPointer<Float>, frames: Range<Int>, into out: UnsafeMutablePointer<Float>) {
         let n = Self.fftSize, half = n / 2, bins = Self.binCount, mels = Self.melBinCount
         let width = Self.windowLength, a = Self.preemphasis
