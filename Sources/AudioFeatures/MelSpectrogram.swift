@@ -219,11 +219,12 @@ public final class MelSpectrogram: @unchecked Sendable {
     /// series to s⁹ (|s| < 0.172, so the first term left out is < 4e-10).
     @inline(__always)
     static func ln(_ x: Float) -> Float {
-        let bits = x.bitPattern
-        let big = (bits & 0x7f_ffff) > 0x35_04f3  // mantissa of √2
-        // m = mantissa scaled into [√½, √2); e = exponent, one more when m was halved.
-        let m = Float(bitPattern: (bits & 0x7f_ffff) | (big ? 0x3f00_0000 : 0x3f80_0000))
-        let e = Float(Int32(bitPattern: bits >> 23) - (big ? 126 : 127))
+        // x's bits minus √½'s (0x3f3504f3): the exponent field of the difference is e (one less,
+        // by the borrow, when x's mantissa is below √2's), and its mantissa field put back on top
+        // of √½'s bits is m ∈ [√½, √2), x = 2^e·m.
+        let shifted = Int32(bitPattern: x.bitPattern) &- 0x3f35_04f3
+        let e = Float(shifted >> 23)
+        let m = Float(bitPattern: UInt32(bitPattern: (shifted & 0x7f_ffff) &+ 0x3f35_04f3))
         let s = (m - 1) / (m + 1), s2 = s * s
         let series = s * (2 + s2 * (2.0 / 3 + s2 * (2.0 / 5 + s2 * (2.0 / 7 + s2 * (2.0 / 9)))))
         return e * 0.693_147_18 + series
