@@ -36,7 +36,8 @@ public final class MelSpectrogram: @unchecked Sendable {
     private let plan: fftwf_plan
     /// [400] periodic Hann: w[i] = 0.5 − 0.5·cos(2πi/400) (zero-padded by 56 on each side to 512).
     private let window: [Float]
-    /// [2, 257]: cos(2πk/512) then sin(2πk/512), the twiddles joining the two half spectra.
+    /// [2, 128]: cos(2πk/512) then sin(2πk/512) for k < 128, the twiddles joining the two half
+    /// spectra (`compute`).
     private let twiddles: [Float]
     /// [80, 257] row-major Slaney filterbank, identical to librosa.filters.mel(sr=16000,
     /// n_fft=512, n_mels=80, fmin=55, fmax=7600).
@@ -62,8 +63,8 @@ public final class MelSpectrogram: @unchecked Sendable {
         groupWeights = groupBins.enumerated().flatMap { g, range in
             range.map { k in SIMD4((0..<4).map { k < bins ? weights[(4 * g + $0) * bins + k] : 0 }) }
         }
-        twiddles = [Float]((0..<Self.binCount).map { Float(cos(2 * Double.pi * Double($0) / Double(Self.fftSize))) }
-                           + (0..<Self.binCount).map { Float(sin(2 * Double.pi * Double($0) / Double(Self.fftSize))) })
+        let angles = (0..<Self.fftSize / 4).map { 2 * Double.pi * Double($0) / Double(Self.fftSize) }
+        twiddles = angles.map { Float(cos($0)) } + angles.map { Float(sin($0)) }
         // FFTW_ESTIMATE: the same plan (so bit-identical output) on every run, whatever the load.
         let half = Self.fftSize / 2
         let input = fftwf_alloc_complex(half)!
@@ -141,7 +142,7 @@ public final class MelSpectrogram: @unchecked Sendable {
         twiddles.withUnsafeBufferPointer { tw in
         groupBins.withUnsafeBufferPointer { groups in
         groupWeights.withUnsafeBufferPointer { groupWeight in
-            let cosine = tw.baseAddress!, sine = tw.baseAddress! + bins
+            let cosine = tw.baseAddress!, sine = tw.baseAddress! + half / 2
             for f in frames {
                 // The window of frame f covers samples t0 ..< t0 + 400, t0 = 160f − 200 (the
                 // centred 512 frame starts at 160f − 256); zeros outside the signal.
