@@ -95,8 +95,8 @@ public struct PipelineStages: Sendable {
 /// The rows one video gives: every kept face frame with its crop, audio unit, box and segment.
 public struct ItemOutput: Sendable {
     public var cropSize: Int
-    /// N crops of S×S RGB, S = cropSize.
-    public var frames: [RGBImage]
+    /// N crops of S×S RGB, S = cropSize, spooled on disk (read a row with `crops.crop(row)`).
+    public var crops: CropSpool
     /// [N, 80, 4] float32: the audio unit of each row.
     public var mel: [Float]
     /// [N, 4] int32: smoothed face box (x, y, width, height) in source pixels.
@@ -136,11 +136,14 @@ public struct StageFailure: Error, CustomStringConvertible {
 /// use one per thread.
 public final class ItemPipeline {
     public let stages: PipelineStages
+    /// Where the crops of an item wait on disk until the item is done (see `CropSpool`).
+    public let spoolFolder: String
     private let detector: FaceDetector
     private let melSpectrogram = MelSpectrogram()
 
-    public init(stages: PipelineStages) throws {
+    public init(stages: PipelineStages, spoolFolder: String = NSTemporaryDirectory()) throws {
         self.stages = stages
+        self.spoolFolder = spoolFolder
         detector = try FaceDetector()
     }
 
@@ -160,11 +163,12 @@ public final class ItemPipeline {
 
         let tracker: FaceTrackProcessor
         do { tracker = try stages.face.tracker(detector: detector) } catch { throw fail(FaceStage.name, error) }
-        var out = ItemOutput(cropSize: stages.face.parameters.cropSize, frames: [], mel: [], boxes: [],
-                             segments: [], frameIndices: [], decodedFrameCount: 0)
-        func keep(_ tracked: [TrackedFrame]) {
+        let cropSize = stages.face.parameters.cropSize
+        var out = ItemOutput(cropSize: cropSize, crops: try CropSpool(folder: spoolFolder, size: cropSize), mel: [],
+                             boxes: [], segments: [], frameIndices: [], decodedFrameCount: 0)
+        func keep(_ tracked: [TrackedFrame]) throws {
             for t in tracked {
-                out.frames.append(t.crop)
+                try out.crops.append(t.crop)
                 out.boxes += [t.box.x, t.box.y, t.box.width, t.box.height]
                 out.segments.append(Int32(t.segment))
                 out.frameIndices.append(Int32(t.index))
@@ -175,12 +179,12 @@ public final class ItemPipeline {
             do { frame = try decoder.nextFrame() } catch { throw fail(DecodeStage.name, error) }
             guard let frame else { break }
             out.decodedFrameCount += 1
-            do { keep(try tracker.push(frame)) } catch { throw fail(FaceStage.name, error) }
+            do { try keep(try tracker.push(frame)) } catch { throw fail(FaceStage.name, error) }
             if Date() > deadline {
                 throw fail(DecodeStage.name, InputError(path, "took longer than the time limit of \(Int(timeLimit)) s"))
             }
         }
-        do { keep(try tracker.finish()) } catch { throw fail(FaceStage.name, error) }
+        do { try keep(try tracker.finish()) } catch { throw fail(FaceStage.name, error) }
 
         let minimum = stages.face.parameters.minSegmentLength
         if out.decodedFrameCount < minimum {

@@ -37,7 +37,7 @@ final class PendingShard {
             writer.beginItem(ShardItem(id: "\(item.item.id)#\(range.segment)", source: item.item.source,
                                        fingerprint: item.fingerprint.contentHash, speaker: item.item.speaker,
                                        split: item.item.split))
-            for row in range.firstRow ..< range.firstRow + range.rowCount { try writer.append(frame: output.frames[row]) }
+            for row in range.firstRow ..< range.firstRow + range.rowCount { try writer.append(frame: output.crops.crop(row)) }
             try writer.append(melUnits: Array(output.mel[range.firstRow * unit ..< (range.firstRow + range.rowCount) * unit]))
             let written = try writer.endItem()
             processed.rows.append(RowRange(segment: range.segment, firstRow: written.firstRow, rowCount: written.rowCount))
@@ -68,7 +68,7 @@ extension ItemOutput {
         let writer = try ExtractFileWriter(path: path, source: source, parameters: stages.description,
                                            creator: "cals \(calsVersion)")
         for row in 0..<rowCount {
-            try writer.append(frame: frames[row], box: Array(boxes[row * 4 ..< row * 4 + 4]), segment: Int(segments[row]))
+            try writer.append(frame: crops.crop(row), box: Array(boxes[row * 4 ..< row * 4 + 4]), segment: Int(segments[row]))
         }
         try writer.append(melUnits: mel)
         try writer.finish()

@@ -206,7 +206,7 @@ public final class Runner {
         /// One worker: takes the next item, processes it with its own pipeline, delivers.
         func workerLoop() {
             let pipeline: ItemPipeline
-            do { pipeline = try ItemPipeline(stages: runner.manifest.stages) } catch {
+            do { pipeline = try ItemPipeline(stages: runner.manifest.stages, spoolFolder: runner.shardsFolder) } catch {
                 lock.lock(); firstError = firstError ?? error; lock.unlock()
                 return
             }

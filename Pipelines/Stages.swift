@@ -45,7 +45,8 @@ public struct FaceStage: Stage {
 /// `mel`: audio → log-mel [F, 80] (SPEC §1).
 public struct MelStage: Stage {
     public static let name = "mel"
-    public static let version = 1
+    /// 2: the FFT as a 256-point complex transform + split (values move by ≤ 2e-6).
+    public static let version = 2
     public let parameters: NoParameters
     public init(parameters: NoParameters = NoParameters()) { self.parameters = parameters }
 

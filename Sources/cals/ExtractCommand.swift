@@ -27,7 +27,8 @@ struct ExtractCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let stages = try manifest.map { try Manifest.load($0).stages } ?? PipelineStages()
-            let output = try ItemPipeline(stages: stages).process(video, timeLimit: timeLimit)
+            let folder = (URL(fileURLWithPath: out).deletingLastPathComponent().path)
+            let output = try ItemPipeline(stages: stages, spoolFolder: folder).process(video, timeLimit: timeLimit)
             try output.writeExtractFile(to: out, source: video, stages: stages)
         }
     }

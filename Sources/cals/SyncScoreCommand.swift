@@ -68,7 +68,7 @@ struct SyncScoreCommand: ParsableCommand {
         }
         let rows = longest.firstRow..<(longest.firstRow + longest.rowCount)
         let unit = 80 * 4
-        return (path, rows.flatMap { output.frames[$0].pixels }, Array(output.mel[(rows.lowerBound * unit)..<(rows.upperBound * unit)]))
+        return (path, try rows.flatMap { try output.crops.crop($0).pixels }, Array(output.mel[(rows.lowerBound * unit)..<(rows.upperBound * unit)]))
     }
 
     /// Units delayed by k rows (k < 0: advanced); rows shifted in from outside repeat the edge unit.
