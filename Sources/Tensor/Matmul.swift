@@ -44,7 +44,7 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let out = Tensor(shape: Array(x.shape.dropLast()) + [nOut])
     let Y = out.data
     if let bias {   // Y = bias broadcast, then Y += X · Wᵀ
-        for r in 0..<rows { (Y + r * nOut).update(from: bias.data, count: nOut) }
+        parallelRows(rows, width: nOut) { r in (Y + r * nOut).update(from: bias.data, count: nOut) }
         gemm(false, true, rows, nOut, nIn, 1, x.data, weight.data, 1, Y)
     } else {
         gemm(false, true, rows, nOut, nIn, 1, x.data, weight.data, 0, Y)
@@ -59,9 +59,11 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
             let (DW, fresh) = weight.gradForWriting()
             gemm(true, false, nOut, nIn, rows, 1, G, x.data, fresh ? 0 : 1, DW)
         }
-        if let bias, bias.requiresGrad {   // db = Σ_rows dY
+        if let bias, bias.requiresGrad {   // db = Σ_rows dY (threads take ranges of columns)
             let DB = bias.gradPointer()
-            for r in 0..<rows { for j in 0..<nOut { DB[j] += G[r * nOut + j] } }
+            parallelRanges(nOut, grain: 64) { cols in
+                for r in 0..<rows { let g = G + r * nOut; for j in cols { DB[j] += g[j] } }
+            }
         }
     }
     return out

@@ -40,11 +40,13 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
                 }
             }
         }
-        // dweight = Σ_rows g · x̂, dbias = Σ_rows g (serial over rows: a reduction)
-        for r in 0..<rows {
-            let x = X + r * c, g = G + r * c, m = M[r], s = R[r]
-            if let DW { for j in 0..<c { DW[j] += g[j] * (x[j] - m) * s } }
-            if let DB { for j in 0..<c { DB[j] += g[j] } }
+        // dweight = Σ_rows g · x̂, dbias = Σ_rows g (threads take ranges of columns; rows in order)
+        parallelRanges(c, grain: 64) { cols in
+            for r in 0..<rows {
+                let x = X + r * c, g = G + r * c, m = M[r], s = R[r]
+                if let DW { for j in cols { DW[j] += g[j] * (x[j] - m) * s } }
+                if let DB { for j in cols { DB[j] += g[j] } }
+            }
         }
     }
     return out

@@ -1,6 +1,21 @@
 // Scalar math written so that loops calling it vectorise: no libm calls, no branches (selects
 // only), no trapping float → int conversions. libm's expf/erff are one call per element.
 
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
+/// √v in every lane (IEEE, the same bits as Float.squareRoot). On Linux Float.squareRoot keeps a
+/// libm fallback call (for errno), which stops loops from vectorising; SSE's sqrtps has none.
+@inlinable @inline(__always)
+public func squareRoot(_ v: SIMD4<Float>) -> SIMD4<Float> {
+    #if arch(x86_64)
+    return _mm_sqrt_ps(v)
+    #else
+    return v.squareRoot()
+    #endif
+}
+
 /// e^x with relative error ≤ 2e-7 (Cephes expf): x = n·ln2 + r with |r| ≤ ln2/2, e^r by a
 /// degree-6 polynomial, 2^n built in the exponent bits. Exactly 0 for x < −87.3 (and −∞);
 /// arguments above 88.3 are clamped to 88.3 (callers pass x ≤ 0).
