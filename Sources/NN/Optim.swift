@@ -88,11 +88,15 @@ public final class Adam {
 @discardableResult
 public func clipGradNorm(_ parameters: [(String, Tensor)], maxNorm: Float) -> Float {
     var total: Double = 0
-    for (_, p) in parameters { if let g = p.grad { for x in g.buffer { total += Double(x * x) } } }
+    for (_, p) in parameters { if let g = p.grad { total += sumOfSquares(UnsafeBufferPointer(g.buffer)) } }
     let norm = Float(total.squareRoot())
     let coef = maxNorm / (norm + 1e-6)
     if coef < 1 {
-        for (_, p) in parameters { if let g = p.grad { for j in 0..<g.count { g.pointer[j] *= coef } } }
+        for (_, p) in parameters {
+            guard let g = p.grad else { continue }
+            let G = g.pointer
+            parallelRanges(g.count) { r in for j in r { G[j] *= coef } }
+        }
     }
     return norm
 }

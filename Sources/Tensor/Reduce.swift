@@ -24,15 +24,10 @@ extension Tensor {
         if keepDims { outShape[axis] = 1 } else { outShape.remove(at: axis) }
         let out = Tensor(shape: outShape, zeroed: true)
         let X = data, Y = out.data
-        if inner == 1 {   // sums of contiguous rows, in fixed blocks so long rows use every thread
-            let block = 1 << 15, blocks = (n + block - 1) / block
-            let partial = Storage(count: outer * blocks)
-            let S = partial.pointer
-            parallelItems(outer * blocks) { ob in
-                let o = ob / blocks, start = (ob % blocks) * block
-                S[ob] = Float(contiguousSum(X + o * n + start, min(block, n - start)))
-            }
-            for o in 0..<outer { Y[o] = scale * Float(contiguousSum(S + o * blocks, blocks)) }
+        if inner == 1 && outer == 1 {   // everything: blocks in parallel
+            Y[0] = scale * Float(blockedSum(n, { vector8(X + $0) }, { X[$0] }))
+        } else if inner == 1 {          // contiguous rows
+            parallelItems(outer) { o in Y[o] = scale * Float(contiguousSum(X + o * n, n)) }
         } else {
             parallelItems(outer) { o in
                 for k in 0..<n { for i in 0..<inner { Y[o * inner + i] += X[(o * n + k) * inner + i] } }
@@ -54,6 +49,25 @@ extension Tensor {
         }
         return out
     }
+}
+
+/// Σ x² over a buffer in Double (see blockedSum): the same result for any thread count.
+public func sumOfSquares(_ x: UnsafeBufferPointer<Float>) -> Double {
+    guard let p = x.baseAddress else { return 0 }
+    return blockedSum(x.count, { let v = vector8(p + $0); return v * v }, { p[$0] * p[$0] })
+}
+
+/// laneSum over 0..<n in fixed blocks of 2¹⁵ terms summed in parallel, then added in block order.
+func blockedSum(_ n: Int, _ block: (Int) -> SIMD8<Float>, _ term: (Int) -> Float) -> Double {
+    let size = 1 << 15, blocks = (n + size - 1) / size
+    var partial = [Double](repeating: 0, count: blocks)
+    partial.withUnsafeMutableBufferPointer { S in
+        parallelItems(blocks) { b in
+            let start = b * size
+            S[b] = laneSum(min(size, n - start), { block(start + $0) }, { term(start + $0) })
+        }
+    }
+    return partial.reduce(0, +)
 }
 
 /// Σ x[0..<n] (see laneSum).
