@@ -58,6 +58,7 @@ public func sumOfSquares(_ x: UnsafeBufferPointer<Float>) -> Double {
 }
 
 /// laneSum over 0..<n in fixed blocks of 2¹⁵ terms summed in parallel, then added in block order.
+@inline(__always)
 func blockedSum(_ n: Int, _ block: (Int) -> SIMD8<Float>, _ term: (Int) -> Float) -> Double {
     let size = 1 << 15, blocks = (n + size - 1) / size
     var partial = [Double](repeating: 0, count: blocks)
