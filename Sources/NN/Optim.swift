@@ -40,19 +40,40 @@ public final class Adam {
             for (i, start) in zip(active, starts) {
                 let lo = max(range.lowerBound, start) - start, hi = min(range.upperBound, start + parameters[i].1.count) - start
                 guard lo < hi else { continue }
-                let p = parameters[i].1
-                let P = p.data, G = p.grad!.pointer, M = m[i].data, V = v[i].data
-                for j in lo..<hi {
-                    let g = G[j] + wd * P[j]
-                    M[j] = b1 * M[j] + (1 - b1) * g
-                    V[j] = b2 * V[j] + (1 - b2) * g * g
-                    P[j] -= stepSize * M[j] / (V[j].squareRoot() / bc2Root + eps)
+                let param = parameters[i].1
+                let P = param.data, G = param.grad!.pointer, M = m[i].data, V = v[i].data
+                // Four elements at a time (the last group zero-padded: it updates to 0 and is
+                // not stored back).
+                for j in stride(from: lo, to: hi, by: 4) {
+                    let lanes = min(4, hi - j)
+                    let p = load4(P + j, lanes), g = load4(G + j, lanes) + wd * p
+                    let m = b1 * load4(M + j, lanes) + (1 - b1) * g
+                    let v = b2 * load4(V + j, lanes) + (1 - b2) * g * g
+                    store4(m, M + j, lanes)
+                    store4(v, V + j, lanes)
+                    store4(p - stepSize * m / (squareRoot(v) / bc2Root + eps), P + j, lanes)
                 }
             }
         }
     }
 
     public func zeroGrad() { for (_, p) in parameters { p.zeroGrad() } }
+
+    /// The first `lanes` (≤ 4) floats at x, zero-padded.
+    @inline(__always)
+    private func load4(_ x: UnsafePointer<Float>, _ lanes: Int) -> SIMD4<Float> {
+        if lanes == 4 { return UnsafeRawPointer(x).loadUnaligned(as: SIMD4<Float>.self) }
+        var v = SIMD4<Float>()
+        for k in 0..<lanes { v[k] = x[k] }
+        return v
+    }
+
+    /// Stores the first `lanes` (≤ 4) floats of v at x.
+    @inline(__always)
+    private func store4(_ v: SIMD4<Float>, _ x: UnsafeMutablePointer<Float>, _ lanes: Int) {
+        if lanes == 4 { UnsafeMutableRawPointer(x).storeBytes(of: v, as: SIMD4<Float>.self); return }
+        for k in 0..<lanes { x[k] = v[k] }
+    }
 
     /// Moments by name for checkpoints: `<prefix>m.<param>`, `<prefix>v.<param>`.
     public func state(prefix: String = "optimizer.") -> [(String, Tensor)] {
@@ -67,11 +88,15 @@ public final class Adam {
 @discardableResult
 public func clipGradNorm(_ parameters: [(String, Tensor)], maxNorm: Float) -> Float {
     var total: Double = 0
-    for (_, p) in parameters { if let g = p.grad { for x in g.buffer { total += Double(x * x) } } }
+    for (_, p) in parameters { if let g = p.grad { total += sumOfSquares(UnsafeBufferPointer(g.buffer)) } }
     let norm = Float(total.squareRoot())
     let coef = maxNorm / (norm + 1e-6)
     if coef < 1 {
-        for (_, p) in parameters { if let g = p.grad { for j in 0..<g.count { g.pointer[j] *= coef } } }
+        for (_, p) in parameters {
+            guard let g = p.grad else { continue }
+            let G = g.pointer
+            parallelRanges(g.count) { r in for j in r { G[j] *= coef } }
+        }
     }
     return norm
 }

@@ -44,7 +44,7 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, keyMask: Tensor? = nil
                 softmaxRow(row, row, t)
             }
             if p > 0 {
-                for j in 0..<t { sd[i * t + j] = dropMask.keeps((bh * t + i) * t + j) ? row[j] * keep : 0 }
+                for j in 0..<t { sd[i * t + j] = row[j] * dropMask.factor((bh * t + i) * t + j, keep) }
             }
         }
         gemm(false, false, t, dh, t, 1, sd, t, v, ld, 0, Y + bi * t * d + h * dh, d)
@@ -52,7 +52,8 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, keyMask: Tensor? = nil
 
     out.record([qkv]) { out in
         let P = probs.pointer, PD = dropped.pointer   // saved probabilities, kept alive by this closure
-        let G = out.grad!.pointer, DX = qkv.gradPointer()
+        // Each (b, h) writes its own columns of dQ, dK, dV once: β = 0 into a fresh gradient.
+        let G = out.grad!.pointer, (DX, fresh) = qkv.gradForWriting(), beta: Float = fresh ? 0 : 1
         let scratch = Storage(count: b * heads * t * t)
         parallelItems(b * heads) { bh in
             let bi = bh / heads, h = bh % heads
@@ -61,18 +62,18 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, keyMask: Tensor? = nil
             let go = G + bi * t * d + h * dh
             let s = P + bh * t * t, sd = PD + bh * t * t, ds = scratch.pointer + bh * t * t
             gemm(false, true, t, t, dh, 1, go, d, v, ld, 0, ds, t)       // dP' = dO Vᵀ
-            gemm(true, false, t, dh, t, 1, sd, t, go, d, 1, dv, ld)      // dV += P'ᵀ dO
+            gemm(true, false, t, dh, t, 1, sd, t, go, d, beta, dv, ld)   // dV += P'ᵀ dO
             for i in 0..<t {
                 let pr = s + i * t, dr = ds + i * t
                 if p > 0 {
-                    for j in 0..<t { dr[j] = dropMask.keeps((bh * t + i) * t + j) ? dr[j] * keep : 0 }
+                    for j in 0..<t { dr[j] *= dropMask.factor((bh * t + i) * t + j, keep) }
                 }
                 var dot: Float = 0
                 for j in 0..<t { dot += dr[j] * pr[j] }
                 for j in 0..<t { dr[j] = pr[j] * (dr[j] - dot) }
             }
-            gemm(false, false, t, dh, t, scale, ds, t, k, ld, 1, dq, ld)  // dQ += dS K / √Dh
-            gemm(true, false, t, dh, t, scale, ds, t, q, ld, 1, dk, ld)   // dK += dSᵀ Q / √Dh
+            gemm(false, false, t, dh, t, scale, ds, t, k, ld, beta, dq, ld)  // dQ += dS K / √Dh
+            gemm(true, false, t, dh, t, scale, ds, t, q, ld, beta, dk, ld)   // dK += dSᵀ Q / √Dh
         }
     }
     return out

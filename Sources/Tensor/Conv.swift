@@ -8,19 +8,27 @@ struct ConvGeometry {
     var rows: Int { channels * kernelH * kernelW }  // col is [rows, outH·outW]
     var cols: Int { outH * outW }
 
+    /// The window positions ox whose column x = ox·s − p + kj lies inside the image.
+    @inline(__always)
+    func validColumns(_ kj: Int) -> Range<Int> {
+        let lo = min(outW, max(0, (padding - kj + stride - 1) / stride))   // ceil((p − kj) / s), ≥ 0
+        let last = width - 1 + padding - kj                                 // ox·s ≤ last
+        return lo..<(last < 0 ? lo : max(lo, min(outW, last / stride + 1)))
+    }
+
     /// col[(c, ki, kj), (oy, ox)] = image[c, oy·s − p + ki, ox·s − p + kj] (0 outside).
     func im2col(_ image: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
         for c in 0..<channels { for ki in 0..<kernelH { for kj in 0..<kernelW {
             let row = col + ((c * kernelH + ki) * kernelW + kj) * cols
+            let valid = validColumns(kj), shift = kj - padding
             for oy in 0..<outH {
                 let y = oy * stride - padding + ki
                 let dst = row + oy * outW
                 guard y >= 0 && y < height else { dst.update(repeating: 0, count: outW); continue }
-                let src = image + (c * height + y) * width
-                for ox in 0..<outW {
-                    let x = ox * stride - padding + kj
-                    dst[ox] = x >= 0 && x < width ? src[x] : 0
-                }
+                let src = image + (c * height + y) * width + shift
+                dst.update(repeating: 0, count: valid.lowerBound)
+                for ox in valid { dst[ox] = src[ox * stride] }
+                (dst + valid.upperBound).update(repeating: 0, count: outW - valid.upperBound)
             }
         } } }
     }
@@ -29,14 +37,12 @@ struct ConvGeometry {
     func col2im(_ col: UnsafePointer<Float>, _ image: UnsafeMutablePointer<Float>) {
         for c in 0..<channels { for ki in 0..<kernelH { for kj in 0..<kernelW {
             let row = col + ((c * kernelH + ki) * kernelW + kj) * cols
+            let valid = validColumns(kj), shift = kj - padding
             for oy in 0..<outH {
                 let y = oy * stride - padding + ki
                 guard y >= 0 && y < height else { continue }
-                let src = row + oy * outW, dst = image + (c * height + y) * width
-                for ox in 0..<outW {
-                    let x = ox * stride - padding + kj
-                    if x >= 0 && x < width { dst[x] += src[ox] }
-                }
+                let src = row + oy * outW, dst = image + (c * height + y) * width + shift
+                for ox in valid { dst[ox * stride] += src[ox] }
             }
         } } }
     }

@@ -45,27 +45,52 @@ func forEachBroadcastRow(_ outShape: [Int], _ sa: [Int], _ sb: [Int], _ body: (I
     }
 }
 
-/// out = f(a, b) with broadcasting; backward adds dfa(g, a, b) into a.grad and dfb(g, a, b)
-/// into b.grad, summing over broadcast dimensions.
-@inline(__always)
-private func broadcastBinary(_ a: Tensor, _ b: Tensor,
-                             _ f: (Float, Float) -> Float,
-                             _ dfa: @escaping (Float, Float, Float) -> Float,
-                             _ dfb: @escaping (Float, Float, Float) -> Float) -> Tensor {
+/// An elementwise function of two floats and its partial derivatives, given the output's
+/// gradient g. Ops are generic over it, so each specialises into its own vectorised loops.
+private protocol BinaryFunction {
+    static func value(_ a: Float, _ b: Float) -> Float
+    static func gradA(_ g: Float, _ a: Float, _ b: Float) -> Float
+    static func gradB(_ g: Float, _ a: Float, _ b: Float) -> Float
+}
+
+private enum Sum: BinaryFunction {
+    static func value(_ a: Float, _ b: Float) -> Float { a + b }
+    static func gradA(_ g: Float, _ a: Float, _ b: Float) -> Float { g }
+    static func gradB(_ g: Float, _ a: Float, _ b: Float) -> Float { g }
+}
+private enum Difference: BinaryFunction {
+    static func value(_ a: Float, _ b: Float) -> Float { a - b }
+    static func gradA(_ g: Float, _ a: Float, _ b: Float) -> Float { g }
+    static func gradB(_ g: Float, _ a: Float, _ b: Float) -> Float { -g }
+}
+private enum Product: BinaryFunction {
+    static func value(_ a: Float, _ b: Float) -> Float { a * b }
+    static func gradA(_ g: Float, _ a: Float, _ b: Float) -> Float { g * b }
+    static func gradB(_ g: Float, _ a: Float, _ b: Float) -> Float { g * a }
+}
+private enum Quotient: BinaryFunction {
+    static func value(_ a: Float, _ b: Float) -> Float { a / b }
+    static func gradA(_ g: Float, _ a: Float, _ b: Float) -> Float { g / b }
+    static func gradB(_ g: Float, _ a: Float, _ b: Float) -> Float { -g * a / (b * b) }
+}
+
+/// out = F(a, b) with broadcasting; backward adds F.gradA into a.grad and F.gradB into b.grad,
+/// summing over broadcast dimensions.
+private func broadcastBinary<F: BinaryFunction>(_ a: Tensor, _ b: Tensor, _: F.Type) -> Tensor {
     let A = a.data, B = b.data
     if a.shape == b.shape {   // fast path: same shape, flat and parallel
         let out = Tensor(shape: a.shape)
         let Y = out.data
-        parallelRanges(a.count) { r in for i in r { Y[i] = f(A[i], B[i]) } }
+        parallelRanges(a.count) { r in for i in r { Y[i] = F.value(A[i], B[i]) } }
         out.record([a, b]) { out in
             let G = out.grad!.pointer
             if a.requiresGrad {
-                let DA = a.gradPointer()
-                parallelRanges(a.count) { r in for i in r { DA[i] += dfa(G[i], A[i], B[i]) } }
+                let (DA, fresh) = a.gradForWriting()
+                parallelRanges(a.count) { r in store(DA, fresh: fresh, r) { F.gradA(G[$0], A[$0], B[$0]) } }
             }
             if b.requiresGrad {
-                let DB = b.gradPointer()
-                parallelRanges(b.count) { r in for i in r { DB[i] += dfb(G[i], A[i], B[i]) } }
+                let (DB, fresh) = b.gradForWriting()
+                parallelRanges(b.count) { r in store(DB, fresh: fresh, r) { F.gradB(G[$0], A[$0], B[$0]) } }
             }
         }
         return out
@@ -76,7 +101,7 @@ private func broadcastBinary(_ a: Tensor, _ b: Tensor,
     let out = Tensor(shape: shape)
     let Y = out.data
     forEachBroadcastRow(shape, sa, sb) { o, ao, bo in
-        for j in 0..<n { Y[o + j] = f(A[ao + j * ia], B[bo + j * ib]) }
+        for j in 0..<n { Y[o + j] = F.value(A[ao + j * ia], B[bo + j * ib]) }
     }
     out.record([a, b]) { out in
         let G = out.grad!.pointer
@@ -84,26 +109,18 @@ private func broadcastBinary(_ a: Tensor, _ b: Tensor,
         forEachBroadcastRow(shape, sa, sb) { o, ao, bo in
             for j in 0..<n {
                 let g = G[o + j], x = A[ao + j * ia], y = B[bo + j * ib]
-                DA?[ao + j * ia] += dfa(g, x, y)
-                DB?[bo + j * ib] += dfb(g, x, y)
+                DA?[ao + j * ia] += F.gradA(g, x, y)
+                DB?[bo + j * ib] += F.gradB(g, x, y)
             }
         }
     }
     return out
 }
 
-public func + (a: Tensor, b: Tensor) -> Tensor {
-    broadcastBinary(a, b, { $0 + $1 }, { g, _, _ in g }, { g, _, _ in g })
-}
-public func - (a: Tensor, b: Tensor) -> Tensor {
-    broadcastBinary(a, b, { $0 - $1 }, { g, _, _ in g }, { g, _, _ in -g })
-}
-public func * (a: Tensor, b: Tensor) -> Tensor {
-    broadcastBinary(a, b, { $0 * $1 }, { g, _, y in g * y }, { g, x, _ in g * x })
-}
-public func / (a: Tensor, b: Tensor) -> Tensor {
-    broadcastBinary(a, b, { $0 / $1 }, { g, _, y in g / y }, { g, x, y in -g * x / (y * y) })
-}
+public func + (a: Tensor, b: Tensor) -> Tensor { broadcastBinary(a, b, Sum.self) }
+public func - (a: Tensor, b: Tensor) -> Tensor { broadcastBinary(a, b, Difference.self) }
+public func * (a: Tensor, b: Tensor) -> Tensor { broadcastBinary(a, b, Product.self) }
+public func / (a: Tensor, b: Tensor) -> Tensor { broadcastBinary(a, b, Quotient.self) }
 
 // MARK: - Scalar affine: y = scale · x + shift
 
@@ -112,8 +129,8 @@ public func affine(_ x: Tensor, scale: Float, shift: Float = 0) -> Tensor {
     let X = x.data, Y = out.data
     parallelRanges(x.count) { r in for i in r { Y[i] = scale * X[i] + shift } }
     out.record([x]) { out in
-        let G = out.grad!.pointer, DX = x.gradPointer()
-        parallelRanges(x.count) { r in for i in r { DX[i] += scale * G[i] } }
+        let G = out.grad!.pointer, (DX, fresh) = x.gradForWriting()
+        parallelRanges(x.count) { r in store(DX, fresh: fresh, r) { scale * G[$0] } }
     }
     return out
 }
@@ -123,62 +140,81 @@ public func + (x: Tensor, s: Float) -> Tensor { affine(x, scale: 1, shift: s) }
 public func - (x: Tensor, s: Float) -> Tensor { affine(x, scale: 1, shift: -s) }
 public prefix func - (x: Tensor) -> Tensor { affine(x, scale: -1) }
 
-// MARK: - Activations (forward and backward per function; y is the forward output)
+// MARK: - Activations (forward and backward per function)
 
-/// Applies y = f(x) elementwise. When a gradient will be needed, the slope dydx(x, y) is
-/// computed in the same forward pass (where the closure inlines) and saved, so backward is one
-/// multiply-add: x.grad += g · slope.
-@inline(__always)
-private func unary(_ x: Tensor, _ f: (Float) -> Float, _ dydx: (Float, Float) -> Float) -> Tensor {
+/// An elementwise function with its derivative at x: (y, dy/dx). Activations are generic over
+/// it, so each specialises into its own loop with the math inlined (vectorised where it can be).
+private protocol UnaryFunction {
+    func callAsFunction(_ x: Float) -> (value: Float, slope: Float)
+}
+
+/// Applies y = f(x) elementwise. When a gradient will be needed, the slope dy/dx is computed in
+/// the same forward pass and saved, so backward is one multiply: x.grad += g · slope.
+private func unary<F: UnaryFunction>(_ x: Tensor, _ f: F) -> Tensor {
     let out = Tensor(shape: x.shape)
-    let X = x.data, Y = out.data
-    parallelRanges(x.count, grain: 1 << 14) { r in for i in r { Y[i] = f(X[i]) } }
-    guard Tensor.recordsGradient(from: [x]) else { return out }
-    let slope = Storage(count: x.count)
+    let X = x.data, Y = out.data, n = x.count
+    guard Tensor.recordsGradient(from: [x]) else {
+        parallelRanges(n, grain: 1 << 14) { r in for i in r { Y[i] = f(X[i]).value } }
+        return out
+    }
+    let slope = Storage(count: n)
     let D = slope.pointer
-    parallelRanges(x.count, grain: 1 << 14) { r in for i in r { D[i] = dydx(X[i], Y[i]) } }
+    parallelRanges(n, grain: 1 << 14) { r in
+        for i in r { let (y, dydx) = f(X[i]); Y[i] = y; D[i] = dydx }
+    }
     out.record([x]) { out in
-        let G = out.grad!.pointer, DX = x.gradPointer(), D = slope.pointer   // slope kept alive by this closure
-        parallelRanges(x.count, grain: 1 << 14) { r in for i in r { DX[i] += G[i] * D[i] } }
+        let G = out.grad!.pointer, (DX, fresh) = x.gradForWriting(), D = slope.pointer   // slope kept alive by this closure
+        parallelRanges(n, grain: 1 << 14) { r in store(DX, fresh: fresh, r) { G[$0] * D[$0] } }
     }
     return out
 }
 
-/// max(x, 0)
-public func relu(_ x: Tensor) -> Tensor {
-    unary(x, { max($0, 0) }, { x, _ in x > 0 ? 1 : 0 })
+private struct ReLU: UnaryFunction {
+    func callAsFunction(_ x: Float) -> (value: Float, slope: Float) { (max(x, 0), x > 0 ? 1 : 0) }
 }
+private struct LeakyReLU: UnaryFunction {
+    let negativeSlope: Float
+    func callAsFunction(_ x: Float) -> (value: Float, slope: Float) {
+        (x > 0 ? x : negativeSlope * x, x > 0 ? 1 : negativeSlope)
+    }
+}
+private struct GELU: UnaryFunction {
+    func callAsFunction(_ x: Float) -> (value: Float, slope: Float) { geluWithSlope(x) }
+}
+private struct Sigmoid: UnaryFunction {
+    func callAsFunction(_ x: Float) -> (value: Float, slope: Float) { let y = 1 / (1 + expf(-x)); return (y, y * (1 - y)) }
+}
+private struct Tanh: UnaryFunction {
+    func callAsFunction(_ x: Float) -> (value: Float, slope: Float) { let y = tanhf(x); return (y, 1 - y * y) }
+}
+private struct Exp: UnaryFunction {
+    func callAsFunction(_ x: Float) -> (value: Float, slope: Float) { let y = expf(x); return (y, y) }
+}
+private struct Log: UnaryFunction {
+    func callAsFunction(_ x: Float) -> (value: Float, slope: Float) { (logf(x), 1 / x) }
+}
+
+/// max(x, 0)
+public func relu(_ x: Tensor) -> Tensor { unary(x, ReLU()) }
 
 /// x for x > 0, slope · x otherwise (PyTorch default slope 0.01).
-public func leakyRelu(_ x: Tensor, slope: Float = 0.01) -> Tensor {
-    unary(x, { $0 > 0 ? $0 : slope * $0 }, { x, _ in x > 0 ? 1 : slope })
-}
+public func leakyRelu(_ x: Tensor, slope: Float = 0.01) -> Tensor { unary(x, LeakyReLU(negativeSlope: slope)) }
 
-/// GELU, exact erf form (PyTorch's default): y = x · Φ(x), Φ(x) = ½(1 + erf(x/√2)).
-/// dy/dx = Φ(x) + x · φ(x), φ(x) = exp(−x²/2)/√(2π); backward takes Φ(x) = y/x from the
-/// output (½ near x = 0) instead of a second erf.
-public func gelu(_ x: Tensor) -> Tensor {
-    let invSqrt2: Float = 0.70710678118654752, invSqrt2Pi: Float = 0.39894228040143268
-    return unary(x, { 0.5 * $0 * (1 + erff($0 * invSqrt2)) }, { x, y in
-        (abs(x) < 1e-6 ? 0.5 : y / x) + x * expf(-0.5 * x * x) * invSqrt2Pi
-    })
-}
+/// GELU, exact erf form (PyTorch's default): y = x · Φ(x), Φ(x) = ½(1 + erf(x/√2)), with
+/// dy/dx = Φ(x) + x · φ(x) (see geluWithSlope).
+public func gelu(_ x: Tensor) -> Tensor { unary(x, GELU()) }
 
 /// 1 / (1 + e^−x); dy/dx = y (1 − y).
-public func sigmoid(_ x: Tensor) -> Tensor {
-    unary(x, { 1 / (1 + expf(-$0)) }, { _, y in y * (1 - y) })
-}
+public func sigmoid(_ x: Tensor) -> Tensor { unary(x, Sigmoid()) }
 
 /// tanh x; dy/dx = 1 − y².
-public func tanh(_ x: Tensor) -> Tensor {
-    unary(x, { tanhf($0) }, { _, y in 1 - y * y })
-}
+public func tanh(_ x: Tensor) -> Tensor { unary(x, Tanh()) }
 
 /// e^x; dy/dx = y.
-public func exp(_ x: Tensor) -> Tensor { unary(x, { expf($0) }, { _, y in y }) }
+public func exp(_ x: Tensor) -> Tensor { unary(x, Exp()) }
 
 /// ln x; dy/dx = 1/x.
-public func log(_ x: Tensor) -> Tensor { unary(x, { logf($0) }, { x, _ in 1 / x }) }
+public func log(_ x: Tensor) -> Tensor { unary(x, Log()) }
 
 // MARK: - Dropout
 
@@ -192,10 +228,10 @@ extension Tensor {
         let scale = 1 / (1 - p), mask = DropoutMask(p: p, key: key)
         let out = Tensor(shape: x.shape)
         let X = x.data, Y = out.data
-        parallelRanges(x.count) { r in for i in r { Y[i] = mask.keeps(i) ? X[i] * scale : 0 } }
+        parallelRanges(x.count) { r in for i in r { Y[i] = X[i] * mask.factor(i, scale) } }
         out.record([x]) { out in
-            let G = out.grad!.pointer, DX = x.gradPointer()
-            parallelRanges(x.count) { r in for i in r { DX[i] += mask.keeps(i) ? G[i] * scale : 0 } }
+            let G = out.grad!.pointer, (DX, fresh) = x.gradForWriting()
+            parallelRanges(x.count) { r in store(DX, fresh: fresh, r) { G[$0] * mask.factor($0, scale) } }
         }
         return out
     }

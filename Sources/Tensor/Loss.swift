@@ -17,8 +17,14 @@ private func pairLoss(_ pred: Tensor, _ target: Tensor, weight: @escaping (Int) 
     let out = Tensor(shape: [], values: [Float(total)])
     out.record([pred, target]) { out in
         let g = out.grad!.pointer[0]
-        if pred.requiresGrad { let D = pred.gradPointer(); for i in 0..<n { D[i] += g * weight(i) * dfdp(P[i], T[i]) } }
-        if target.requiresGrad { let D = target.gradPointer(); for i in 0..<n { D[i] += g * weight(i) * dfdt(P[i], T[i]) } }
+        if pred.requiresGrad {
+            let (D, fresh) = pred.gradForWriting()
+            parallelRanges(n) { r in store(D, fresh: fresh, r) { g * weight($0) * dfdp(P[$0], T[$0]) } }
+        }
+        if target.requiresGrad {
+            let (D, fresh) = target.gradForWriting()
+            parallelRanges(n) { r in store(D, fresh: fresh, r) { g * weight($0) * dfdt(P[$0], T[$0]) } }
+        }
     }
     return out
 }
@@ -46,7 +52,8 @@ public func maskedMSELoss(_ pred: Tensor, _ target: Tensor, mask: Tensor) -> Ten
     var counted: Float = 0
     for i in 0..<mask.count { counted += M[i] }
     let w = counted > 0 ? 1 / (counted * Float(d)) : 0
-    return pairLoss(pred, target, weight: { M[$0 / d] * w }, { ($0 - $1) * ($0 - $1) }, { 2 * ($0 - $1) }, { -2 * ($0 - $1) })
+    // The weight closure holds the mask itself (not just its pointer) so backward can read it.
+    return pairLoss(pred, target, weight: { [mask] in mask.data[$0 / d] * w }, { ($0 - $1) * ($0 - $1) }, { 2 * ($0 - $1) }, { -2 * ($0 - $1) })
 }
 
 /// mean over elements of BCE(σ(x), t), in the stable form max(x, 0) − x·t + log(1 + e^−|x|);

@@ -18,16 +18,17 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
     }
     out.record([a, b]) { out in
         let G = out.grad!.pointer
+        // Each GEMM writes its block of the gradient once: β = 0 into a fresh gradient.
         if a.requiresGrad {   // dA = dY · Bᵀ
-            let DA = a.gradPointer()
-            if sharedB { gemm(false, true, batch * m, k, n, 1, G, b.data, 1, DA) } else {
-                for i in 0..<batch { gemm(false, true, m, k, n, 1, G + i * m * n, b.data + i * bStride, 1, DA + i * m * k) }
+            let (DA, fresh) = a.gradForWriting(), beta: Float = fresh ? 0 : 1
+            if sharedB { gemm(false, true, batch * m, k, n, 1, G, b.data, beta, DA) } else {
+                for i in 0..<batch { gemm(false, true, m, k, n, 1, G + i * m * n, b.data + i * bStride, beta, DA + i * m * k) }
             }
         }
         if b.requiresGrad {   // dB = Aᵀ · dY (summed over the batch when B is shared)
-            let DB = b.gradPointer()
-            if sharedB { gemm(true, false, k, n, batch * m, 1, a.data, G, 1, DB) } else {
-                for i in 0..<batch { gemm(true, false, k, n, m, 1, a.data + i * m * k, G + i * m * n, 1, DB + i * bStride) }
+            let (DB, fresh) = b.gradForWriting(), beta: Float = fresh ? 0 : 1
+            if sharedB { gemm(true, false, k, n, batch * m, 1, a.data, G, beta, DB) } else {
+                for i in 0..<batch { gemm(true, false, k, n, m, 1, a.data + i * m * k, G + i * m * n, beta, DB + i * bStride) }
             }
         }
     }
@@ -43,18 +44,26 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let out = Tensor(shape: Array(x.shape.dropLast()) + [nOut])
     let Y = out.data
     if let bias {   // Y = bias broadcast, then Y += X · Wᵀ
-        for r in 0..<rows { (Y + r * nOut).update(from: bias.data, count: nOut) }
+        parallelRows(rows, width: nOut) { r in (Y + r * nOut).update(from: bias.data, count: nOut) }
         gemm(false, true, rows, nOut, nIn, 1, x.data, weight.data, 1, Y)
     } else {
         gemm(false, true, rows, nOut, nIn, 1, x.data, weight.data, 0, Y)
     }
     out.record([x, weight] + (bias.map { [$0] } ?? [])) { out in
         let G = out.grad!.pointer
-        if x.requiresGrad { gemm(false, false, rows, nIn, nOut, 1, G, weight.data, 1, x.gradPointer()) }  // dX = dY · W
-        if weight.requiresGrad { gemm(true, false, nOut, nIn, rows, 1, G, x.data, 1, weight.gradPointer()) }  // dW = dYᵀ · X
-        if let bias, bias.requiresGrad {   // db = Σ_rows dY
+        if x.requiresGrad {   // dX = dY · W (β = 0 into a fresh gradient)
+            let (DX, fresh) = x.gradForWriting()
+            gemm(false, false, rows, nIn, nOut, 1, G, weight.data, fresh ? 0 : 1, DX)
+        }
+        if weight.requiresGrad {   // dW = dYᵀ · X
+            let (DW, fresh) = weight.gradForWriting()
+            gemm(true, false, nOut, nIn, rows, 1, G, x.data, fresh ? 0 : 1, DW)
+        }
+        if let bias, bias.requiresGrad {   // db = Σ_rows dY (threads take ranges of columns)
             let DB = bias.gradPointer()
-            for r in 0..<rows { for j in 0..<nOut { DB[j] += G[r * nOut + j] } }
+            parallelRanges(nOut, grain: 64) { cols in
+                for r in 0..<rows { let g = G + r * nOut; for j in cols { DB[j] += g[j] } }
+            }
         }
     }
     return out

@@ -29,22 +29,24 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
         let DW = weight.requiresGrad ? weight.gradPointer() : nil, DB = bias.requiresGrad ? bias.gradPointer() : nil
         // dx = s · (g·w − mean(g·w) − x̂ · mean(g·w · x̂)), x̂ = (x − μ)·s
         if x.requiresGrad {
-            let DX = x.gradPointer()
+            let (DX, fresh) = x.gradForWriting()
             parallelRanges(rows, grain: 16) { range in
                 for r in range {
                     let x = X + r * c, g = G + r * c, dx = DX + r * c, m = M[r], s = R[r]
                     var sumG: Float = 0, sumGX: Float = 0
                     for j in 0..<c { let gw = g[j] * W[j]; sumG += gw; sumGX += gw * (x[j] - m) * s }
                     sumG /= Float(c); sumGX /= Float(c)
-                    for j in 0..<c { dx[j] += s * (g[j] * W[j] - sumG - (x[j] - m) * s * sumGX) }
+                    store(dx, fresh: fresh, 0..<c) { j in s * (g[j] * W[j] - sumG - (x[j] - m) * s * sumGX) }
                 }
             }
         }
-        // dweight = Σ_rows g · x̂, dbias = Σ_rows g (serial over rows: a reduction)
-        for r in 0..<rows {
-            let x = X + r * c, g = G + r * c, m = M[r], s = R[r]
-            if let DW { for j in 0..<c { DW[j] += g[j] * (x[j] - m) * s } }
-            if let DB { for j in 0..<c { DB[j] += g[j] } }
+        // dweight = Σ_rows g · x̂, dbias = Σ_rows g (threads take ranges of columns; rows in order)
+        parallelRanges(c, grain: 64) { cols in
+            for r in 0..<rows {
+                let x = X + r * c, g = G + r * c, m = M[r], s = R[r]
+                if let DW { for j in cols { DW[j] += g[j] * (x[j] - m) * s } }
+                if let DB { for j in cols { DB[j] += g[j] } }
+            }
         }
     }
     return out
@@ -64,9 +66,13 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
     parallelItems(c) { ch in
         if training {
             var m: Double = 0, v: Double = 0
-            for i in 0..<n { let p = X + (i * c + ch) * hw; for j in 0..<hw { m += Double(p[j]) } }
+            for i in 0..<n { m += contiguousSum(X + (i * c + ch) * hw, hw) }
             m /= Double(per)
-            for i in 0..<n { let p = X + (i * c + ch) * hw; for j in 0..<hw { let d = Double(p[j]) - m; v += d * d } }
+            let mf = Float(m), mv = SIMD8(repeating: mf)
+            for i in 0..<n {
+                let p = X + (i * c + ch) * hw
+                v += laneSum(hw, { let d = vector8(p + $0) - mv; return d * d }, { let d = p[$0] - mf; return d * d })
+            }
             M[ch] = Float(m); R[ch] = Float(1 / (v / Double(per) + Double(eps)).squareRoot())
             runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * Float(m)
             runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(v / Double(max(per - 1, 1)))
@@ -84,7 +90,8 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
     out.record([x, weight, bias]) { out in
         let M = mean.pointer, R = rstd.pointer   // saved statistics, kept alive by this closure
         let G = out.grad!.pointer
-        let DX = x.requiresGrad ? x.gradPointer() : nil
+        // Each channel's planes of dx are written by one item: stored when the gradient is fresh.
+        let (DX, fresh) = x.requiresGrad ? x.gradForWriting() : (nil, false)
         let DW = weight.requiresGrad ? weight.gradPointer() : nil, DB = bias.requiresGrad ? bias.gradPointer() : nil
         parallelItems(c) { ch in
             let m = M[ch], s = R[ch]
@@ -101,12 +108,12 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
                 let mg = sumG / Float(per), mgx = sumGX / Float(per)
                 for i in 0..<n {
                     let g = G + (i * c + ch) * hw, x = X + (i * c + ch) * hw, dx = DX + (i * c + ch) * hw
-                    for j in 0..<hw { dx[j] += w * s * (g[j] - mg - (x[j] - m) * s * mgx) }
+                    store(dx, fresh: fresh, 0..<hw) { w * s * (g[$0] - mg - (x[$0] - m) * s * mgx) }
                 }
             } else {        // fixed statistics: dx = w·s · g
                 for i in 0..<n {
                     let g = G + (i * c + ch) * hw, dx = DX + (i * c + ch) * hw
-                    for j in 0..<hw { dx[j] += w * s * g[j] }
+                    store(dx, fresh: fresh, 0..<hw) { w * s * g[$0] }
                 }
             }
         }

@@ -46,6 +46,13 @@ public func parallelRows(_ rows: Int, width: Int, _ body: (Int) -> Void) {
     parallelRanges(rows, grain: max(1, 4096 / max(width, 1))) { range in for r in range { body(r) } }
 }
 
+/// d[i] = value(i) for i in `range` when `fresh` (d uninitialised, see `gradForWriting`), else
+/// d[i] += value(i).
+@inline(__always)
+func store(_ d: UnsafeMutablePointer<Float>, fresh: Bool, _ range: Range<Int>, _ value: (Int) -> Float) {
+    if fresh { for i in range { d[i] = value(i) } } else { for i in range { d[i] += value(i) } }
+}
+
 /// C = alpha · op(A) · op(B) + beta · C, row-major; op(X) = Xᵀ when `transX`.
 /// A is M×K after op, B is K×N after op, C is M×N; lda/ldb/ldc are the row strides as stored.
 @inline(__always)

@@ -64,6 +64,9 @@ struct DropoutMask {
         x ^= x >> 16; x &*= 0x7FEB_352D; x ^= x >> 15; x &*= 0x846C_A68B; x ^= x >> 16
         return x >= threshold
     }
+
+    /// `scale` where kept, 0 where dropped: a select (no branch), so mask loops vectorise.
+    @inline(__always) func factor(_ index: Int, _ scale: Float) -> Float { keeps(index) ? scale : 0 }
 }
 
 import Foundation

@@ -12,8 +12,8 @@ extension Tensor {
         precondition(shape.reduce(1, *) == count, "cannot reshape \(self.shape) to \(newShape)")
         let out = Tensor(shape: shape, storage: storage)
         out.record([self]) { [self] out in
-            let G = out.grad!.pointer, D = self.gradPointer()
-            parallelRanges(count) { r in for i in r { D[i] += G[i] } }
+            let G = out.grad!.pointer, (D, fresh) = self.gradForWriting()
+            parallelRanges(count) { r in store(D, fresh: fresh, r) { G[$0] } }
         }
         return out
     }

@@ -25,8 +25,9 @@ public func softmax(_ x: Tensor) -> Tensor {
 func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
     var mx = -Float.infinity
     for j in 0..<n { mx = max(mx, x[j]) }
+    for j in 0..<n { y[j] = vectorExp(x[j] - mx) }
     var sum: Float = 0
-    for j in 0..<n { y[j] = expf(x[j] - mx); sum += y[j] }
+    for j in 0..<n { sum += y[j] }
     let inv = 1 / sum
     for j in 0..<n { y[j] *= inv }
 }

@@ -73,6 +73,16 @@ public final class Tensor {
         return grad!.pointer
     }
 
+    /// The gradient buffer for a backward step that writes each of its elements once: a tensor
+    /// without a gradient yet gets an uninitialised one and `fresh` is true, so the step stores
+    /// (or runs its GEMM with β = 0) instead of adding into a zero-filled buffer.
+    func gradForWriting() -> (pointer: UnsafeMutablePointer<Float>, fresh: Bool) {
+        if let grad { return (grad.pointer, false) }
+        let g = Storage(count: count)
+        grad = g
+        return (g.pointer, true)
+    }
+
     public func zeroGrad() { grad = nil }
 
     /// A copy that shares nothing with the graph (no parents, no gradient).

@@ -86,6 +86,46 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// conv2d against the defining sum, for geometries where windows hang over every edge
+    /// (including kernel columns that never touch the image); the gradient checks use its adjoint.
+    func testConv2dMatchesTheDefiningSum() {
+        for (h, w, k, s, p) in [(7, 6, 3, 2, 1), (5, 9, 5, 3, 2), (4, 4, 2, 1, 0), (1, 3, 5, 1, 2), (6, 5, 4, 2, 3)] {
+            let x = randomTensor([2, 3, h, w], seed: 1), weight = randomTensor([4, 3, k, k], seed: 2)
+            let y = conv2d(x, weight: weight, bias: nil, stride: s, padding: p)
+            let ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1
+            XCTAssertEqual(y.shape, [2, 4, ho, wo])
+            var worst: Double = 0
+            for n in 0..<2 { for o in 0..<4 { for oy in 0..<ho { for ox in 0..<wo {
+                var sum: Double = 0
+                for c in 0..<3 { for ki in 0..<k { for kj in 0..<k {
+                    let iy = oy * s - p + ki, ix = ox * s - p + kj
+                    guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
+                    sum += Double(x.data[((n * 3 + c) * h + iy) * w + ix]) * Double(weight.data[((o * 3 + c) * k + ki) * k + kj])
+                } } }
+                worst = max(worst, abs(sum - Double(y.data[((n * 4 + o) * ho + oy) * wo + ox])))
+            } } } }
+            XCTAssertLessThan(worst, 1e-5, "conv2d \(h)×\(w) kernel \(k) stride \(s) padding \(p)")
+        }
+    }
+
+    /// GELU against the erf formula in Double, over the range where its tails and the fast exp's
+    /// clamping matter (tolerance: A&S 7.1.26's erf error 1.5e-7 gives |Δy| ≤ 0.75e-7·|x|, plus
+    /// float rounding); and sums long enough to take the vector, block and tail paths.
+    func testGeluAndLongSumsMatchDoublePrecision() {
+        let xs = (0..<4001).map { Float($0 - 2000) / 100 }   // −20 … 20
+        let y = gelu(Tensor(shape: [xs.count], values: xs)).values
+        for (x, v) in zip(xs, y) {
+            let exact = Double(x) * 0.5 * (1 + erf(Double(x) / 2.0.squareRoot()))
+            XCTAssertEqual(Double(v), exact, accuracy: 1e-7 * (1 + abs(Double(x))) + 1e-7 * abs(exact), "gelu(\(x))")
+        }
+        let long = randomTensor([100_003], seed: 5)
+        let exactSum = long.values.reduce(0.0) { $0 + Double($1) }
+        XCTAssertEqual(Double(long.sum().item), exactSum, accuracy: 1e-3)
+        let exactSquares = long.values.reduce(0.0) { $0 + Double($1) * Double($1) }
+        XCTAssertEqual(sumOfSquares(UnsafeBufferPointer(start: long.data, count: long.count)), exactSquares,
+                       accuracy: 1e-6 * exactSquares)
+    }
+
     func testLosses() {
         checkGradients("mse", [randomTensor([3, 4], seed: 1), randomTensor([3, 4], seed: 2)]) { mseLoss($0[0], $0[1]) }
         let a = randomTensor([3, 4], seed: 3), b = a.detached()
