@@ -1,16 +1,5 @@
 // swift-tools-version:6.0
 import PackageDescription
-import Foundation
-
-// The tensor engine's elementwise loops vectorise 8 wide (AVX2) when the building machine has
-// AVX2 (like -march=native: the binary is for this machine); otherwise the x86-64 baseline (SSE2).
-let hostVectorSettings: [SwiftSetting] = {
-    #if os(Linux) && arch(x86_64)
-    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-    if cpuinfo.contains(" avx2") && cpuinfo.contains(" fma") { return [.unsafeFlags(["-target-cpu", "haswell"])] }
-    #endif
-    return []
-}()
 
 // One system-library target per C library, Swift modules above them, and the `cals` tool.
 // See README.md ("Where things live") for the map.
@@ -47,7 +36,7 @@ let package = Package(
         .target(name: "Face", dependencies: ["COpenCVShim", "Common"]),
         .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"]),
         .target(name: "Shards", dependencies: ["CHDF5", "Common"]),
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"], swiftSettings: hostVectorSettings),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"]),
         .target(name: "NN", dependencies: ["Tensor", "Common"]),
         .target(name: "Models", dependencies: ["NN"]),
         .target(name: "Training", dependencies: ["Models", "Shards", "Face", "CZlib", "Common"]),
