@@ -19,6 +19,8 @@ public struct L2FScores: Codable, Equatable {
 /// Generated frames, the copy-the-reference baseline and the real video, scored alike.
 public struct L2FEvaluation: Codable, Equatable {
     public var split: String
+    /// The speakers scored; nil = all.
+    public var speakers: [String]?
     public var clips: Int, frames: Int
     public var generated: L2FScores, copyReference: L2FScores
     /// Real video's own sync distance / confidence (its PSNR/SSIM fields are against itself: ∞ / 1).
@@ -29,7 +31,8 @@ public struct L2FEvaluation: Codable, Equatable {
     /// A fixed-width table of the three rows.
     public var table: String {
         func f(_ x: Double) -> String { x.isInfinite ? "inf" : String(format: "%.3f", x) }
-        var lines = ["L2F evaluation on split '\(split)': \(clips) clips, \(frames) frames (\(syncNote))",
+        let who = speakers.map { ", speakers " + $0.joined(separator: ",") } ?? ""
+        var lines = ["L2F evaluation on split '\(split)'\(who): \(clips) clips, \(frames) frames (\(syncNote))",
                      "system            PSNR    SSIM  mouth PSNR  sync dist  sync conf" + (real.lmd == nil ? "" : "     LMD")]
         for (name, s) in [("generated", generated), ("copy reference", copyReference), ("real video", real)] {
             lines.append(name.padding(toLength: 14, withPad: " ", startingAt: 0)
@@ -45,15 +48,21 @@ extension String {
     func leftPad(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
 
-/// Evaluates a generator on every clip of `split`: each clip is cut into windows of T frames
+/// Evaluates a generator on every clip of `split` ("all": any split) of `speakers` (nil: all): each clip is cut into windows of T frames
 /// (a remainder shorter than T is dropped), the reference is the clip's middle frame, and the
 /// sync offsets searched are ±min(15, (frames − 5)/2). With `landmarks`, LMD (SPEC §4) is the
 /// mean over frames of the mean distance between the 20 mouth landmarks of a frame and of the
 /// real frame, in pixels of the crop, each found in the fixed box `FaceLandmarks.cropBox`.
 public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder, frames t: Int,
-                        data: FrameDataset, split: String, landmarks: ShapePredictor? = nil) throws -> L2FEvaluation {
-    let clips = data.clips.filter { $0.item.split == split && $0.rowCount >= max(t, 7) }
-    guard !clips.isEmpty else { throw InputError(data.folder, "no clip of split '\(split)' with at least \(max(t, 7)) frames") }
+                        data: FrameDataset, split: String, speakers: [String]? = nil,
+                        landmarks: ShapePredictor? = nil) throws -> L2FEvaluation {
+    let clips = data.clips.filter {
+        (split == "all" || $0.item.split == split) && (speakers?.contains($0.item.speaker) ?? true) && $0.rowCount >= max(t, 7)
+    }
+    guard !clips.isEmpty else {
+        throw InputError(data.folder, "no clip of split '\(split)'\(speakers.map { " of speakers " + $0.joined(separator: ",") } ?? "") "
+                         + "with at least \(max(t, 7)) frames")
+    }
     let side = generator.config.imageSize, frameBytes = side * side * 3
     let ctx = Context(training: false)
     // per system (generated, copy reference, real): Σ MSE, Σ mouth MSE, Σ SSIM over frames; Σ sync over clips
@@ -113,7 +122,7 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
                   syncDistance: distance[k] / c, syncConfidence: confidence[k] / c,
                   lmd: landmarks == nil ? nil : lmd[k] / f)
     }
-    var result = L2FEvaluation(split: split, clips: clips.count, frames: frameCount, generated: means[0], copyReference: means[1], real: means[2])
+    var result = L2FEvaluation(split: split, speakers: speakers, clips: clips.count, frames: frameCount, generated: means[0], copyReference: means[1], real: means[2])
     if landmarks != nil {
         result.lmdNote = "LMD: mean distance (px of the \(side)×\(side) crop) between mouth landmarks 49-68 of dlib's 68-point model"
             + " and those of the real frame, found in the fixed box x \(landmarkBox.x), y \(landmarkBox.y), side \(landmarkBox.width)"

@@ -85,7 +85,8 @@ struct EvalL2F: ParsableCommand {
     @Option(help: "L2F run folder or checkpoint.") var checkpoint: String
     @Option(help: "Sync encoder run folder or checkpoint (scores are from this encoder).") var sync: String
     @Option(help: "Processed dataset folder.") var data: String
-    @Option(help: "Split to evaluate.") var split = "test"
+    @Option(help: "Split to evaluate (train, val, test or all).") var split = "test"
+    @Option(help: "Comma-separated speakers to evaluate, e.g. the run's held-out ones (default: all).") var speakers: String?
     @Option(help: "Write the JSON here (default: print it).") var json: String?
     @Option(help: "Threads.") var threads = 2
     @Option(help: "dlib 68-point landmark model for LMD (`make landmarks`); LMD is omitted when it is absent.")
@@ -97,6 +98,7 @@ struct EvalL2F: ParsableCommand {
             let (config, generator, lip) = try L2FTrainer.loadModels(checkpointFile(checkpoint))
             let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(checkpointFile(sync)),
                                          frames: config.frames, data: try FrameDataset(folder: data), split: split,
+                                         speakers: speakers.map { $0.split(separator: ",").map(String.init) },
                                          landmarks: try landmarkPredictor())
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

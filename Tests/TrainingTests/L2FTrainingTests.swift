@@ -188,6 +188,13 @@ final class L2FTrainerTests: XCTestCase {
         XCTAssertTrue(result.generated.psnr.isFinite && result.copyReference.psnr.isFinite)
         XCTAssertTrue(result.table.contains("our own sync encoder"))
         XCTAssertNil(result.real.lmd, "no LMD without a landmark model")
+        let speaker = data.speakers[0]
+        let one = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
+                                  frames: config.frames, data: data, split: "all", speakers: [speaker])
+        XCTAssertEqual(one.clips, data.clips.filter { $0.item.speaker == speaker }.count)
+        XCTAssertTrue(one.table.contains("speakers \(speaker)"), one.table)
+        XCTAssertThrowsError(try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
+                                             frames: config.frames, data: data, split: "all", speakers: ["nobody"]))
         XCTAssertFalse(String(decoding: try JSONEncoder().encode(result.generated), as: UTF8.self).contains("lmd"))
 
         // LMD with dlib's 68-point model (`make landmarks`): 0 for real video, ≥ 0 for the others.
