@@ -141,17 +141,20 @@ public final class CorpusGenerator: @unchecked Sendable {
         }
         var words = max(1, Int(Double(speaker.voice.rate) / 60 * room))
         var (text, utterance) = try speak(words)
-        while utterance.audio.duration > room && words > 1 {
-            words -= 1
-            (text, utterance) = try speak(words)
-        }
-        guard utterance.audio.duration <= room else {
-            throw InputError("--seconds", "\(options.seconds) s is too short for one word at rate \(speaker.voice.rate)")
-        }
-        while true {
-            let (longerText, longer) = try speak(words + 1)
-            guard longer.audio.duration <= room else { break }
-            (text, utterance, words) = (longerText, longer, words + 1)
+        if utterance.audio.duration <= room {
+            while true {
+                let (longerText, longer) = try speak(words + 1)
+                guard longer.audio.duration <= room else { break }
+                (text, utterance, words) = (longerText, longer, words + 1)
+            }
+        } else {
+            while utterance.audio.duration > room && words > 1 {
+                words -= 1
+                (text, utterance) = try speak(words)
+            }
+            guard utterance.audio.duration <= room else {
+                throw InputError("--seconds", "\(options.seconds) s is too short for one word at rate \(speaker.voice.rate)")
+            }
         }
         // Place the speech at `lead`, pad with silence; pauses fill the timeline's ends.
         let total = frameCount * CorpusGenerator.sampleRate / CorpusGenerator.fps

@@ -106,11 +106,12 @@ struct EvalSync: ParsableCommand {
             let file = checkpointFile(checkpoint)
             let (model, config) = (try SyncCheckpoint.loadModel(file), try SyncCheckpoint.trainingConfig(file))
             let set = try FrameDataset(folder: data)
+            let heldOut = config.heldOut(among: set.speakers)
             let chosen: [String]
             switch speakers {
             case "all": chosen = set.speakers
             case let list?: chosen = list.split(separator: ",").map(String.init)
-            case nil: chosen = config.heldOut(among: set.speakers)
+            case nil: chosen = heldOut
             }
             let minimum = OffsetSimilarities.minimumFrames(maxOffset: maxOffset)
             if !json { print("speaker       clips  windows  exact   ±1      speech windows: exact  clip offset  LSE-D   LSE-C   (among \(2 * maxOffset + 1) offsets)") }
@@ -119,8 +120,7 @@ struct EvalSync: ParsableCommand {
                 guard !clipsOfSpeaker.isEmpty else { throw InputError(data, "speaker '\(speaker)' has no clip of \(minimum) frames or more") }
                 if clips > 0 { clipsOfSpeaker = Array(clipsOfSpeaker.prefix(clips)) }
                 let a = try SyncAccuracy(model: model, clips: clipsOfSpeaker, maxOffset: maxOffset)
-                let role = config.heldOutSpeakers.contains(speaker) || (config.heldOutSpeakers.isEmpty && speaker == set.speakers.last)
-                    ? "held-out" : "trained"
+                let role = heldOut.contains(speaker) ? "held-out" : "trained"
                 if json {
                     print(String(format: "{\"speaker\": \"%@\", \"role\": \"%@\", \"clips\": %d, \"windows\": %d, \"exact\": %.4f, \"within_one\": %.4f, \"speech_windows\": %d, \"speech_exact\": %.4f, \"clip_offset\": %.4f, \"lse_d\": %.4f, \"lse_c\": %.4f}",
                                  speaker, role, a.clips, a.windows, a.exact, a.withinOne, a.speechWindows, a.speechExact, a.clipOffsetCorrect, a.distance, a.confidence))
