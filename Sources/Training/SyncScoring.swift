@@ -53,8 +53,14 @@ public struct OffsetSimilarities {
                 cosines[w * k + j] = dot
             }
         }
-        maxOffset = m
-        centres = videoCentres
+        self.init(maxOffset: m, centres: videoCentres, cosines: cosines)
+    }
+
+    /// Similarities already computed (cosines [centres.count, 2M + 1]).
+    public init(maxOffset: Int, centres: [Int], cosines: [Float]) {
+        precondition(cosines.count == centres.count * (2 * maxOffset + 1), "cosines are not [\(centres.count), \(2 * maxOffset + 1)]")
+        self.maxOffset = maxOffset
+        self.centres = centres
         self.cosines = cosines
     }
 
@@ -66,12 +72,27 @@ public struct OffsetSimilarities {
     /// when given.
     public func accuracy(tolerance: Int, among: [Int]? = nil) -> Double {
         let k = 2 * maxOffset + 1, windows = among ?? Array(centres.indices)
-        var hits = 0
-        for w in windows {
-            let row = cosines[(w * k)..<((w + 1) * k)]
-            if abs(row.indices.max(by: { row[$0] < row[$1] })! - w * k - maxOffset) <= tolerance { hits += 1 }
-        }
+        let hits = windows.filter { w in abs(Self.argmax(cosines[(w * k)..<((w + 1) * k)]) - maxOffset) <= tolerance }.count
         return Double(hits) / Double(max(windows.count, 1))
+    }
+
+    /// Exact accuracy with SyncNet's context protocol: the similarities of `context` consecutive
+    /// windows (a context of `context` + 4 frames) are summed per offset before the argmax, for
+    /// every run of that many windows; 1 = `accuracy`. Nil when the clip has fewer windows.
+    public func accuracy(context: Int) -> Double? {
+        let k = 2 * maxOffset + 1, runs = centres.count - context + 1
+        guard context >= 1, runs >= 1 else { return nil }
+        var sum = [Float](repeating: 0, count: k), hits = 0
+        for w in 0..<centres.count {
+            for j in 0..<k { sum[j] += cosines[w * k + j] }
+            if w >= context { for j in 0..<k { sum[j] -= cosines[(w - context) * k + j] } }
+            if w >= context - 1 && Self.argmax(sum[...]) == maxOffset { hits += 1 }
+        }
+        return Double(hits) / Double(runs)
+    }
+
+    private static func argmax(_ row: ArraySlice<Float>) -> Int {
+        row.indices.max { row[$0] < row[$1] }! - row.startIndex
     }
 
     /// Indices of the windows whose five audio units all carry speech: each unit's loudest mel bin
@@ -124,6 +145,10 @@ public struct SyncAccuracy: Encodable {
     public var withinOne = 0.0
     /// Exact, over the windows with speech in all five audio units only (`speechWindows`).
     public var speechExact = 0.0, speechWindows = 0
+    /// Exact over runs of `contextWindows` consecutive windows, similarities summed (SyncNet's
+    /// context protocol; 11 windows = 15 frames = 0.6 s), over the clips long enough for one run.
+    public var contextExact = 0.0, contextRuns = 0
+    public static let contextWindows = 11
     /// Clips whose mean-distance minimum (the sync-score offset) is at 0.
     public var clipOffsetCorrect = 0.0
     /// Mean over clips of the LSE-D / LSE-C style scores at the best offset.
@@ -141,6 +166,11 @@ public struct SyncAccuracy: Encodable {
             let speech = s.speechWindows(mel: rows.mel)
             speechExact += s.accuracy(tolerance: 0, among: speech) * Double(speech.count)
             speechWindows += speech.count
+            if let c = s.accuracy(context: Self.contextWindows) {
+                let runs = s.centres.count - Self.contextWindows + 1
+                contextExact += c * Double(runs)
+                contextRuns += runs
+            }
             clipOffsetCorrect += score.offset == 0 ? 1 : 0
             distance += Double(score.distance)
             confidence += Double(score.confidence)
@@ -149,5 +179,6 @@ public struct SyncAccuracy: Encodable {
         let w = Double(max(windows, 1)), c = Double(max(self.clips, 1))
         (exact, withinOne, clipOffsetCorrect, distance, confidence) = (exact / w, withinOne / w, clipOffsetCorrect / c, distance / c, confidence / c)
         speechExact /= Double(max(speechWindows, 1))
+        contextExact /= Double(max(contextRuns, 1))
     }
 }

@@ -60,7 +60,7 @@ struct TrainSync: ParsableCommand {
     @Option(help: "Clips per batch; each gives --windows consecutive video windows.") var batch = 4
     @Option(help: "Consecutive video windows per clip.") var windows = 8
     @Option(help: "Candidate offsets ±L of the training loss (evaluation uses ±15).") var lossOffsets = 6
-    @Flag(help: "Train without the visual augmentation (flip, shift, colour jitter).") var noAugment = false
+    @Flag(help: "Train without the visual augmentation (flip, rotation, zoom, shift, grey, colour jitter, blur).") var noAugment = false
     @Option(help: "Width multiplier of both streams' channels (1 = 16…128).") var width = 1.0
     @Option(help: "Adam learning rate.") var learningRate: Float = 3e-4
     @Flag(help: "Decay the learning rate along a cosine to 10% by --steps.") var cosineDecay = false

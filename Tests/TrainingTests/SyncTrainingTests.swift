@@ -142,6 +142,28 @@ final class SyncTrainingTests: XCTestCase {
     }
 }
 
+final class OffsetAccuracyTests: XCTestCase {
+    /// Per window, ±1 and context accuracy on hand-made similarities (M = 2, 5 candidates): windows
+    /// 0, 2 and 4 peak at offset 0; window 1 peaks at +1 and window 3 far away at −2; summed over 3
+    /// windows the true offset wins in every run.
+    func testWindowToleranceAndContextAccuracy() {
+        let rows: [[Float]] = [[0.1, 0.2, 0.9, 0.3, 0.1],
+                               [0.1, 0.2, 0.5, 0.6, 0.1],
+                               [0.1, 0.2, 0.7, 0.3, 0.1],
+                               [0.95, 0.2, 0.3, 0.3, 0.1],
+                               [0.1, 0.2, 0.4, 0.3, 0.1]]
+        let s = OffsetSimilarities(maxOffset: 2, centres: Array(4..<9), cosines: rows.flatMap { $0 })
+        XCTAssertEqual(s.accuracy, 3.0 / 5, accuracy: 1e-12)
+        XCTAssertEqual(s.accuracy(tolerance: 1), 4.0 / 5, accuracy: 1e-12)
+        XCTAssertEqual(s.accuracy(tolerance: 0, among: [1, 3]), 0)
+        XCTAssertEqual(s.accuracy(context: 1)!, s.accuracy, accuracy: 1e-12)
+        // offset 0 vs the runner-up: runs 0–2 2.1 vs 1.2 (+1), 1–3 1.5 vs 1.2, 2–4 1.4 vs 1.15 (−2)
+        XCTAssertEqual(s.accuracy(context: 3)!, 1, accuracy: 1e-12)
+        XCTAssertEqual(s.accuracy(context: 5)!, 1, accuracy: 1e-12)
+        XCTAssertNil(s.accuracy(context: 6))
+    }
+}
+
 final class SyncAugmentationTests: XCTestCase {
     /// A flip alone gives the input or its mirror image; a shift moves the picture by the drawn
     /// amount with edges repeated; colour jitter keeps values in 0…1 and changes them.
@@ -151,8 +173,8 @@ final class SyncAugmentationTests: XCTestCase {
         for i in 0..<windows.count { windows.data[i] = Float(i % w) / Float(w) }   // value = column / w
         let original = windows.values
 
-        var flipOnly = SyncAugmentation()
-        (flipOnly.maxShift, flipOnly.colourJitter) = (0, 0)
+        var flipOnly = SyncAugmentation.none
+        flipOnly.flip = true
         var sawMirror = false, sawSame = false
         var rng = RandomGenerator(seed: 3)
         for _ in 0..<8 {
@@ -166,8 +188,8 @@ final class SyncAugmentationTests: XCTestCase {
         }
         XCTAssertTrue(sawMirror && sawSame)
 
-        var shiftOnly = SyncAugmentation()
-        (shiftOnly.flip, shiftOnly.colourJitter, shiftOnly.maxShift) = (false, 0, 4)
+        var shiftOnly = SyncAugmentation.none
+        shiftOnly.maxShift = 4
         for seed in 0..<6 {
             let t = Tensor(shape: windows.shape, values: original)
             rng = RandomGenerator(seed: UInt64(seed))
@@ -182,5 +204,56 @@ final class SyncAugmentationTests: XCTestCase {
         SyncAugmentation().apply(to: jittered, rng: &rng)
         XCTAssertNotEqual(jittered.values, original)
         XCTAssertTrue(jittered.values.allSatisfy { $0 >= 0 && $0 <= 1 })
+    }
+
+    /// Rotation and zoom turn about the point ((w − 1)/2, ⌊h/3⌋) and move a dot off it; grey makes
+    /// R = G = B; blur keeps a flat plane flat and lowers a checkerboard's contrast; a config
+    /// without the later fields (an older checkpoint's) decodes with them off.
+    func testRotationZoomGreyBlurAndOldConfigs() throws {
+        let (h, w) = (64, 128), plane = h * w
+        let centre = (h / 3) * w + w / 2, beside = (h / 3) * w + w / 2 + 20
+        var turn = SyncAugmentation.none
+        (turn.maxRotation, turn.zoom) = (15, 0.15)
+        var moved = 0
+        for seed in 0..<8 {
+            let t = Tensor(shape: [1, 15, h, w])
+            t.data[beside] = 1
+            for y in -1...1 { for x in -2...1 { t.data[centre + y * w + x] = 1 } }   // a block about the centre
+            var rng = RandomGenerator(seed: UInt64(seed))
+            turn.apply(to: t, rng: &rng)
+            XCTAssertEqual(t.values[centre] + t.values[centre - 1], 2, accuracy: 1e-5)
+            if t.values[beside] < 0.9 { moved += 1 }
+        }
+        XCTAssertGreaterThan(moved, 4)
+
+        var greyOnly = SyncAugmentation.none
+        greyOnly.greyChance = 1
+        let colour = Tensor(shape: [1, 15, h, w])
+        for i in 0..<colour.count { colour.data[i] = Float((i / plane) % 3) / 2 }   // R 0, G 0.5, B 1
+        var rng = RandomGenerator(seed: 1)
+        greyOnly.apply(to: colour, rng: &rng)
+        for i in 0..<plane { XCTAssertEqual(colour.values[i], 0.587 * 0.5 + 0.114, accuracy: 1e-6) }
+        XCTAssertEqual(colour.values[plane + 7], colour.values[7])
+
+        var blurOnly = SyncAugmentation.none
+        blurOnly.blurChance = 1
+        let checker = Tensor(shape: [1, 15, h, w])
+        for i in 0..<checker.count { checker.data[i] = ((i % w) + (i / w)) % 2 == 0 ? 1 : 0 }
+        checker.data.update(repeating: 0.25, count: plane)                          // plane 0 flat
+        blurOnly.apply(to: checker, rng: &rng)
+        for i in 0..<plane { XCTAssertEqual(checker.values[i], 0.25, accuracy: 1e-5) }
+        let contrast = (plane..<(2 * plane)).map { abs(checker.values[$0] - 0.5) }.max()!
+        XCTAssertLessThan(contrast, 0.499)
+
+        let old = #"{"maxShift": 6, "colourJitter": 0.25, "flip": true}"#
+        let decoded = try JSONDecoder().decode(SyncAugmentation.self, from: Data(old.utf8))
+        XCTAssertNil(decoded.maxRotation)
+        let t = Tensor(shape: [1, 15, h, w])
+        for i in 0..<t.count { t.data[i] = Float(i % w) / Float(w) }
+        var shiftless = decoded
+        (shiftless.maxShift, shiftless.colourJitter, shiftless.flip) = (0, 0, false)
+        let before = t.values
+        shiftless.apply(to: t, rng: &rng)
+        XCTAssertEqual(t.values, before)
     }
 }
