@@ -151,6 +151,8 @@ final class A2LTrainingTests: XCTestCase {
         let trainer = try A2LTrainer(config: config, data: try A2LDataset(folder: scratch.path("data")), out: scratch.path("run"))
         XCTAssertEqual(trainer.config.heldOutSpeakers, ["s2"])
         XCTAssertEqual(trainer.config.unitsCheckpoint, "synthetic-sync")
+        XCTAssertTrue(trainer.model.outputProj.parameters.allSatisfy { $0.1.values.allSatisfy { $0 == 0 } },
+                      "a new run starts predicting zero units")
         let before = trainer.evaluate()
         try trainer.run()
         let after = trainer.evaluate()
