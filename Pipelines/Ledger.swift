@@ -48,6 +48,25 @@ public struct ShardRecord: Equatable, Sendable {
     }
 }
 
+/// One lip-unit shard recorded in the ledger: the units of checkpoint `checkpoint` for frame
+/// shard `file` (stored at `<out>/lip_units/<checkpoint>/<file>`), made by `lip_units` v`stageVersion`.
+public struct LipUnitShardRecord: Equatable, Sendable {
+    public var checkpoint: String
+    public var file: String
+    public var rows: Int
+    public var bytes: Int64
+    public var checksum: String
+    public var stageVersion: Int
+    public init(checkpoint: String, file: String, rows: Int, bytes: Int64, checksum: String, stageVersion: Int) {
+        self.checkpoint = checkpoint
+        self.file = file
+        self.rows = rows
+        self.bytes = bytes
+        self.checksum = checksum
+        self.stageVersion = stageVersion
+    }
+}
+
 /// An item processed in one run: the source, its fingerprint, the key of every stage's output,
 /// and (when done) its rows in the shard being recorded.
 public struct ProcessedItem: Sendable {
@@ -61,15 +80,17 @@ public struct ProcessedItem: Sendable {
 /// shards and item rows. What is not in the ledger does not exist: shard files are recorded
 /// only after they are complete on disk, in one transaction with the rows they hold.
 ///
-/// Schema (version 1):
+/// Schema (version 2; version 1 had no lip_unit_shards and is upgraded on open):
 ///   meta(key PRIMARY KEY, value)                    schema_version, dataset, adapter
 ///   items(id PRIMARY KEY, source, size, mtime, fingerprint, speaker, split, label,
 ///         state, error, key, updated)               state: done | quarantined | removed
 ///   stage_results(item_id, stage, key, state, error, PRIMARY KEY(item_id, stage, key))
 ///   shards(file PRIMARY KEY, rows, bytes, checksum, created)
 ///   item_rows(item_id, key, segment, shard_file, first_row, row_count)
+///   lip_unit_shards(checkpoint, file REFERENCES shards, rows, bytes, checksum, stage_version, created,
+///         PRIMARY KEY(checkpoint, file))
 public final class Ledger {
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     public static let fileName = "ledger.sqlite"
 
     public let path: String
@@ -104,7 +125,9 @@ public final class Ledger {
         if let other = meta["adapter"], other != adapter, !adapter.isEmpty {
             throw LedgerError("\(outFolder): made with adapter '\(other)', not '\(adapter)'; use another output folder")
         }
-        if meta["schema_version"] == nil {
+        if let version = meta["schema_version"].flatMap(Int.init) {
+            if version < Ledger.schemaVersion { try migrate(from: version) }
+        } else {
             guard !dataset.isEmpty else { throw LedgerError("\(path): ledger has no dataset") }
             try createSchema(dataset: dataset, adapter: adapter)
         }
@@ -145,9 +168,28 @@ public final class Ledger {
                         row_count INTEGER NOT NULL);
                     CREATE INDEX item_rows_item ON item_rows(item_id, key);
                     """)
+                try db.execute(sql: Ledger.lipUnitShardsTable)
                 for (key, value) in [("schema_version", "\(Ledger.schemaVersion)"), ("dataset", dataset), ("adapter", adapter)] {
                     try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?)", arguments: [key, value])
                 }
+            }
+        }
+    }
+
+    /// Added in version 2.
+    private static let lipUnitShardsTable = """
+        CREATE TABLE lip_unit_shards(checkpoint TEXT NOT NULL, file TEXT NOT NULL REFERENCES shards(file),
+            rows INTEGER NOT NULL, bytes INTEGER NOT NULL, checksum TEXT NOT NULL, stage_version INTEGER NOT NULL,
+            created REAL NOT NULL, PRIMARY KEY(checkpoint, file))
+        """
+
+    /// Upgrades a ledger of an older schema `version` in place, in one transaction.
+    private func migrate(from version: Int) throws {
+        try guarded {
+            try db.write { db in
+                if version < 2 { try db.execute(sql: Ledger.lipUnitShardsTable) }
+                try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                               arguments: ["\(Ledger.schemaVersion)"])
             }
         }
     }
@@ -183,6 +225,20 @@ public final class Ledger {
             try db.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM shards ORDER BY created, file").map {
                     ShardRecord(file: $0["file"], rows: $0["rows"], bytes: $0["bytes"], checksum: $0["checksum"])
+                }
+            }
+        }
+    }
+
+    /// The recorded lip-unit shards (of `checkpoint` only, when given), by checkpoint and file.
+    public func lipUnitShards(checkpoint: String? = nil) throws -> [LipUnitShardRecord] {
+        try guarded {
+            try db.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT * FROM lip_unit_shards WHERE ? IS NULL OR checkpoint = ? ORDER BY checkpoint, file
+                    """, arguments: [checkpoint, checkpoint]).map {
+                    LipUnitShardRecord(checkpoint: $0["checkpoint"], file: $0["file"], rows: $0["rows"], bytes: $0["bytes"],
+                                       checksum: $0["checksum"], stageVersion: $0["stage_version"])
                 }
             }
         }
@@ -238,6 +294,20 @@ public final class Ledger {
                                              range.firstRow, range.rowCount])
                     }
                 }
+            }
+        }
+    }
+
+    /// Records a finished lip-unit shard (replacing an earlier record of the same checkpoint and
+    /// frame shard). Call only after the file is complete and renamed into place.
+    public func recordLipUnitShard(_ shard: LipUnitShardRecord) throws {
+        try guarded {
+            try db.write { db in
+                try db.execute(sql: """
+                    INSERT OR REPLACE INTO lip_unit_shards(checkpoint, file, rows, bytes, checksum, stage_version, created)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [shard.checkpoint, shard.file, shard.rows, shard.bytes, shard.checksum,
+                                     shard.stageVersion, Date().timeIntervalSince1970])
             }
         }
     }
@@ -299,9 +369,9 @@ public final class Ledger {
 
     // MARK: Merging
 
-    /// Copies every item, stage result, shard and row of `other` into this ledger. An item
-    /// known to both keeps the most recently updated record. Shard files must be copied by the
-    /// caller (`Merge`).
+    /// Copies every item, stage result, shard, row and lip-unit shard of `other` into this
+    /// ledger. An item known to both keeps the most recently updated record. Shard files must be
+    /// copied by the caller (`mergeOutputs`).
     public func merge(from other: Ledger) throws {
         try guarded {
             try db.writeWithoutTransaction { db in
@@ -317,6 +387,7 @@ public final class Ledger {
                     INSERT INTO item_rows SELECT * FROM other.item_rows o WHERE NOT EXISTS (
                         SELECT 1 FROM item_rows m WHERE m.item_id = o.item_id AND m.key = o.key
                         AND m.segment = o.segment AND m.shard_file = o.shard_file);
+                    INSERT OR IGNORE INTO lip_unit_shards SELECT * FROM other.lip_unit_shards;
                     """)
                     return .commit
                 }

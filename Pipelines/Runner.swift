@@ -142,7 +142,9 @@ public final class Runner {
         }
 
         if !work.isEmpty { try process(work, ledger: ledger, summary: &summary) }
-        if let lipUnits = manifest.stages.lipUnits { summary.lipUnitShards = try lipUnits.run(outFolder: outFolder) { say($0) } }
+        if let lipUnits = manifest.stages.lipUnits {
+            summary.lipUnitShards = try lipUnits.run(outFolder: outFolder, ledger: ledger) { say($0) }
+        }
         summary.seconds = Date().timeIntervalSince(start)
         return summary
     }

@@ -30,16 +30,39 @@ public struct StatusReport {
                      + "\(rows.reduce(0) { $0 + $1.rowCount }) rows are current outputs")
         for shard in shards { lines.append("  \(shard.file)  \(shard.rows) rows  \(shard.bytes) bytes  \(shard.checksum)") }
 
+        lines += try Self.lipUnitLines(outFolder: outFolder, ledger: ledger, frameShards: shards)
+
         let quarantined = items.filter { $0.state == "quarantined" }
         lines.append("quarantined: \(quarantined.count)")
         for item in quarantined { lines.append("  \(item.id): \(item.error)") }
         text = lines.joined(separator: "\n") + "\n"
     }
+
+    /// Per checkpoint: unit shards recorded / frame shards, rows, the frame shards without units
+    /// and recorded unit files missing on disk.
+    static func lipUnitLines(outFolder: String, ledger: Ledger, frameShards: [ShardRecord]) throws -> [String] {
+        let units = try ledger.lipUnitShards()
+        let sets = Dictionary(grouping: units, by: \.checkpoint).sorted { $0.key < $1.key }
+        var lines = ["lip units: " + (sets.isEmpty ? "none" : "\(sets.count) checkpoint(s)")]
+        for (hash, set) in sets {
+            let folder = LipUnitsStage.folder(outFolder: outFolder, checkpointHash: hash)
+            let have = Set(set.map(\.file))
+            let without = frameShards.map(\.file).filter { !have.contains($0) }
+            let missing = set.map(\.file).filter {
+                !FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent($0))
+            }
+            lines.append("  \(hash): \(set.count)/\(frameShards.count) frame shards, \(set.reduce(0) { $0 + $1.rows }) rows"
+                         + (without.isEmpty ? "" : "; without units: \(without.joined(separator: ", "))")
+                         + (missing.isEmpty ? "" : "; missing on disk: \(missing.joined(separator: ", "))"))
+        }
+        return lines
+    }
 }
 
 /// Joins the output folders of partitioned runs into `outFolder`: ledgers merged, shard files
-/// hard-linked (copied across file systems). Safe to repeat.
-public func mergeOutputs(_ parts: [String], into outFolder: String) throws -> (items: Int, shards: Int) {
+/// and lip-unit shard files hard-linked (copied across file systems). Safe to repeat. A file
+/// name the merged ledger already records with other content is an error naming both files.
+public func mergeOutputs(_ parts: [String], into outFolder: String) throws -> (items: Int, shards: Int, lipUnitShards: Int) {
     guard let first = parts.first else { throw LedgerError("merge: no folders to merge") }
     let firstLedger = try Ledger(existing: first)
     let lock = try ShardFiles.lock(outFolder: outFolder)
@@ -55,22 +78,46 @@ public func mergeOutputs(_ parts: [String], into outFolder: String) throws -> (i
         // Check the part's shards are whole, then bring them over before the ledger rows.
         let partShards = (part as NSString).appendingPathComponent("shards")
         try ShardFiles.prepare(folder: partShards, ledger: ledger) { _ in }
+        let knownShards = Dictionary(uniqueKeysWithValues: try target.shards().map { ($0.file, $0.checksum) })
         for shard in try ledger.shards() {
-            let source = (partShards as NSString).appendingPathComponent(shard.file)
-            let destination = (targetShards as NSString).appendingPathComponent(shard.file)
-            let size = (try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? NSNumber)??.int64Value
-            if size == shard.bytes { continue }
-            try? FileManager.default.removeItem(atPath: destination)
-            do {
-                try FileManager.default.linkItem(atPath: source, toPath: destination)
-            } catch {
-                let temporary = (targetShards as NSString).appendingPathComponent(".\(shard.file).tmp")
-                try? FileManager.default.removeItem(atPath: temporary)
-                try FileManager.default.copyItem(atPath: source, toPath: temporary)
-                try FileManager.default.moveItem(atPath: temporary, toPath: destination)
+            try bringOver((partShards as NSString).appendingPathComponent(shard.file),
+                          to: (targetShards as NSString).appendingPathComponent(shard.file),
+                          bytes: shard.bytes, checksum: shard.checksum, recorded: knownShards[shard.file])
+        }
+        let knownUnits = Dictionary(uniqueKeysWithValues: try target.lipUnitShards().map { ("\($0.checkpoint)/\($0.file)", $0.checksum) })
+        for unit in try ledger.lipUnitShards() {
+            let source = (LipUnitsStage.folder(outFolder: part, checkpointHash: unit.checkpoint) as NSString).appendingPathComponent(unit.file)
+            let size = try? FileFingerprint.stat(source).size
+            guard size == unit.bytes else {
+                throw LedgerError("\(source): lip-unit shard recorded in the ledger is "
+                                  + (size.map { "\($0) bytes, the ledger recorded \(unit.bytes) (torn or replaced)" } ?? "missing"))
             }
+            let folder = LipUnitsStage.folder(outFolder: outFolder, checkpointHash: unit.checkpoint)
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try bringOver(source, to: (folder as NSString).appendingPathComponent(unit.file), bytes: unit.bytes,
+                          checksum: unit.checksum, recorded: knownUnits["\(unit.checkpoint)/\(unit.file)"])
         }
         try target.merge(from: ledger)
     }
-    return (try target.items().count, try target.shards().count)
+    return (try target.items().count, try target.shards().count, try target.lipUnitShards().count)
+}
+
+/// Hard-links (or copies, across file systems) `source` to `destination` unless a file of
+/// `bytes` is already there. `recorded`: the checksum the merged ledger records for that name;
+/// another checksum than `source`'s is a name collision.
+private func bringOver(_ source: String, to destination: String, bytes: Int64, checksum: String, recorded: String?) throws {
+    if let recorded, recorded != checksum {
+        throw LedgerError("\(source): name collides with \(destination), another file (checksum \(checksum), merged one \(recorded))")
+    }
+    if (try? FileFingerprint.stat(destination).size) == bytes { return }
+    try? FileManager.default.removeItem(atPath: destination)
+    do {
+        try FileManager.default.linkItem(atPath: source, toPath: destination)
+    } catch {
+        let folder = (destination as NSString).deletingLastPathComponent
+        let temporary = (folder as NSString).appendingPathComponent(".\((destination as NSString).lastPathComponent).tmp")
+        try? FileManager.default.removeItem(atPath: temporary)
+        try FileManager.default.copyItem(atPath: source, toPath: temporary)
+        try FileManager.default.moveItem(atPath: temporary, toPath: destination)
+    }
 }

@@ -16,7 +16,8 @@ struct MergeCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let merged = try mergeOutputs(parts, into: out)
-            print("merged \(parts.count) folder(s) into \(out): \(merged.items) items, \(merged.shards) shards")
+            print("merged \(parts.count) folder(s) into \(out): \(merged.items) items, \(merged.shards) shards, "
+                  + "\(merged.lipUnitShards) lip-unit shards")
         }
     }
 }

@@ -5,7 +5,7 @@ import Pipelines
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show a preprocessed folder: items per stage and state, shards, quarantine list.")
+        abstract: "Show a preprocessed folder: items per stage and state, shards, lip-unit sets, quarantine list.")
 
     @Option(help: "The output folder of `cals preprocess`.")
     var out: String

@@ -49,6 +49,38 @@ final class LedgerTests: XCTestCase {
         }
     }
 
+    /// A ledger written by schema 1 (no lip_unit_shards) opens, keeps its rows and is upgraded.
+    func testSchemaOneLedgerIsUpgraded() throws {
+        let s = ScratchDir()
+        let db = s.path(Ledger.fileName)
+        let r = try TestSupport.run("sqlite3", [db, """
+            CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT INTO meta VALUES ('schema_version', '1'), ('dataset', 'hdtf'), ('adapter', 'hdtf');
+            CREATE TABLE items(id TEXT PRIMARY KEY, source TEXT NOT NULL, size INTEGER NOT NULL,
+                mtime REAL NOT NULL, fingerprint TEXT NOT NULL, speaker TEXT NOT NULL,
+                split TEXT NOT NULL, label TEXT NOT NULL, state TEXT NOT NULL, error TEXT NOT NULL,
+                key TEXT NOT NULL, updated REAL NOT NULL);
+            CREATE TABLE stage_results(item_id TEXT NOT NULL, stage TEXT NOT NULL, key TEXT NOT NULL,
+                state TEXT NOT NULL, error TEXT NOT NULL, PRIMARY KEY(item_id, stage, key));
+            CREATE TABLE shards(file TEXT PRIMARY KEY, rows INTEGER NOT NULL, bytes INTEGER NOT NULL,
+                checksum TEXT NOT NULL, created REAL NOT NULL);
+            CREATE TABLE item_rows(item_id TEXT NOT NULL, key TEXT NOT NULL, segment INTEGER NOT NULL,
+                shard_file TEXT NOT NULL REFERENCES shards(file), first_row INTEGER NOT NULL,
+                row_count INTEGER NOT NULL);
+            CREATE INDEX item_rows_item ON item_rows(item_id, key);
+            INSERT INTO shards VALUES ('shard-a.h5', 12, 4096, '00000000000000aa', 1.0);
+            """])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let ledger = try Ledger(outFolder: s.url.path, dataset: "hdtf", adapter: "hdtf")
+        XCTAssertEqual(try ledger.shards(), [ShardRecord(file: "shard-a.h5", rows: 12, bytes: 4096, checksum: "00000000000000aa")])
+        XCTAssertEqual(try ledger.lipUnitShards(), [])
+        let unit = LipUnitShardRecord(checkpoint: "c0ffee", file: "shard-a.h5", rows: 12, bytes: 999, checksum: "11", stageVersion: 1)
+        try ledger.recordLipUnitShard(unit)
+        XCTAssertEqual(try Ledger(existing: s.url.path).lipUnitShards(), [unit])
+        XCTAssertEqual(try TestSupport.run("sqlite3", [db, "SELECT value FROM meta WHERE key = 'schema_version'"]).stdout,
+                       "\(Ledger.schemaVersion)\n")
+    }
+
     func testPartitionIsDeterministicAndCovers() throws {
         let ids = (0..<500).map { "spk\($0 % 7)/clip\($0)" }
         let parts = try (0..<4).map { try Partition(index: $0, count: 4) }

@@ -29,7 +29,11 @@ final class LipUnitsStageTests: XCTestCase {
         var parameters = LipUnitsStage.Parameters()
         parameters.checkpoint = scratch.path("a.safetensors")
         let stage = LipUnitsStage(parameters: parameters)
-        let written = try stage.run(outFolder: out) { _ in }
+        // The stage works on the frame shards the ledger records.
+        let ledger = try Ledger(outFolder: out, dataset: "synthetic", adapter: "folder")
+        try ledger.recordShard(ShardRecord(file: "shard-synthetic.h5", rows: try ShardReader(path: frameShard).rowCount,
+                                           bytes: try FileFingerprint.stat(frameShard).size, checksum: frameChecksum), items: [])
+        let written = try stage.run(outFolder: out, ledger: ledger) { _ in }
         XCTAssertEqual(written.count, 1)
 
         let units = try LipUnitReader(path: written[0])
@@ -55,10 +59,10 @@ final class LipUnitsStageTests: XCTestCase {
 
         // Re-running writes nothing; a new checkpoint writes a new set beside the old; the frame
         // shard is never rewritten.
-        XCTAssertEqual(try stage.run(outFolder: out) { _ in }, [])
+        XCTAssertEqual(try stage.run(outFolder: out, ledger: ledger) { _ in }, [])
         try writeCheckpoint(scratch.path("b.safetensors"), seed: 2)
         parameters.checkpoint = scratch.path("b.safetensors")
-        let second = try LipUnitsStage(parameters: parameters).run(outFolder: out) { _ in }
+        let second = try LipUnitsStage(parameters: parameters).run(outFolder: out, ledger: ledger) { _ in }
         XCTAssertEqual(second.count, 1)
         XCTAssertNotEqual((second[0] as NSString).deletingLastPathComponent, (written[0] as NSString).deletingLastPathComponent)
         XCTAssertTrue(FileManager.default.fileExists(atPath: written[0]))
