@@ -9,7 +9,8 @@ public final class A2L: Module {
     public struct Config: Codable, Equatable {
         public var inputDim = 320, dim = 512, layers = 6, heads = 8, feedForward = 2048, outputDim = 1024
         public var dropout: Float = 0.1
-        /// Band attention: each step attends to steps within ±context (nil = everything).
+        /// Receptive field of ±context frames (nil = everything): band masks split over the layers
+        /// (`layerBands`), so that stacking layers does not widen it.
         public var context: Int? = nil
         public init() {}
     }
@@ -38,8 +39,19 @@ public final class A2L: Module {
                      "A2L input \(units.shape) is not [B, T, \(config.inputDim)]")
         let positions = sinusoidalPositions(units.shape[1], config.dim)   // [T, d], broadcast over B
         var h = ctx.dropout(inputProj(units) + positions, p: config.dropout)
-        for layer in layers { h = layer(h, keyMask: keyMask, band: config.context, ctx) }
+        let bands = Self.layerBands(context: config.context, layers: layers.count, frames: units.shape[1])
+        for (layer, band) in zip(layers, bands) { h = layer(h, keyMask: keyMask, band: band, ctx) }
         return outputProj(norm(h))
+    }
+
+    /// The band of each layer for a receptive field of ±K frames: ⌈K/L⌉ per layer until K is used
+    /// up (later layers attend to their own step only), since stacked bands add up (L layers of ±K
+    /// would see ±L·K). Nil for every layer when K is nil or K ≥ T − 1 (every pair is in reach of
+    /// one layer). K = 2 is then a true 0.2 s window whatever the depth.
+    public static func layerBands(context: Int?, layers: Int, frames t: Int) -> [Int?] {
+        guard let k = context, k < t - 1 else { return [Int?](repeating: nil, count: layers) }
+        let each = (k + layers - 1) / layers
+        return (0..<layers).map { min(each, max(0, k - $0 * each)) }
     }
 
     /// Mean squared error on the masked steps only (mask [B, T], 1 = masked and scored).

@@ -22,7 +22,7 @@ struct A2LSizeOptions: ParsableArguments {
     @Option(help: "Model width d_model (default 512).") var dim: Int?
     @Option(help: "Attention heads (default 8).") var heads: Int?
     @Option(help: "Feed-forward width (default 2048).") var ff: Int?
-    @Option(help: "Attend only to ±K frames (band mask); default unlimited. 2 = the no-context baseline.") var context: Int?
+    @Option(help: "Receptive field of ±K frames (band masks split over the layers); default unlimited. 2 = the no-context baseline (0.2 s).") var context: Int?
     @Option(help: "Dropout (default 0.1).") var dropout: Float?
 
     /// The model config the flags ask for, on top of `base`.

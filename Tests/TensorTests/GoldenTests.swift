@@ -30,22 +30,27 @@ final class GoldenTests: XCTestCase {
         }
     }
 
+    /// Unlimited, and with a receptive field of ±3 over 7 steps (layer bands 2 and 1).
     func testA2LMatchesPyTorch() throws {
-        var rng = RandomGenerator(seed: 21)
-        var config = A2L.Config()
-        (config.inputDim, config.dim, config.layers, config.heads, config.feedForward, config.outputDim) = (12, 16, 2, 4, 32, 10)
-        config.dropout = 0
-        let model = A2L(config, rng: &rng)
-        perturb(model, &rng)
-        let x = randomTensor([2, 7, 12], seed: 22)
-        let target = randomTensor([2, 7, 10], seed: 23)
-        let mask = Tensor(shape: [2, 7], values: [1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1])
-        let keyMask = Tensor(shape: [2, 7], values: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0])
-        let ctx = Context(training: true)
-        try compareWithPyTorch("a2l", model, x: x, inputs: [("target", target), ("mask", mask), ("key_mask", keyMask)],
-                               config: #"{"inputDim": 12, "dim": 16, "layers": 2, "heads": 4, "feedForward": 32, "outputDim": 10, "lr": 0.01, "weightDecay": 0.01}"#) {
-            let y = model(x, keyMask: keyMask, ctx)
-            return (y, model.loss(y, target, mask: mask))
+        for context in [nil, 3] as [Int?] {
+            var rng = RandomGenerator(seed: 21)
+            var config = A2L.Config()
+            (config.inputDim, config.dim, config.layers, config.heads, config.feedForward, config.outputDim) = (12, 16, 2, 4, 32, 10)
+            config.dropout = 0
+            config.context = context
+            let model = A2L(config, rng: &rng)
+            perturb(model, &rng)
+            let x = randomTensor([2, 7, 12], seed: 22)
+            let target = randomTensor([2, 7, 10], seed: 23)
+            let mask = Tensor(shape: [2, 7], values: [1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+            let keyMask = Tensor(shape: [2, 7], values: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0])
+            let ctx = Context(training: true)
+            let band = context.map { #", "context": \#($0)"# } ?? ""
+            try compareWithPyTorch("a2l", model, x: x, inputs: [("target", target), ("mask", mask), ("key_mask", keyMask)],
+                                   config: #"{"inputDim": 12, "dim": 16, "layers": 2, "heads": 4, "feedForward": 32, "outputDim": 10, "lr": 0.01, "weightDecay": 0.01\#(band)}"#) {
+                let y = model(x, keyMask: keyMask, ctx)
+                return (y, model.loss(y, target, mask: mask))
+            }
         }
     }
 

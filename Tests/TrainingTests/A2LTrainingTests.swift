@@ -129,16 +129,22 @@ final class A2LTrainingTests: XCTestCase {
         XCTAssertLessThan(maxDifference(output(t)), 1e-6)
         XCTAssertLessThan(maxDifference(output(t - 1)), 1e-6)   // |i − j| ≤ T − 1 already covers every pair
         XCTAssertGreaterThan(maxDifference(output(2)), 1e-3)
-        // With K = 2 and one layer, changing audio 3 or more frames away leaves a step untouched.
-        var config = tinyA2LConfig().model
-        config.context = 2
-        var weights = RandomGenerator(seed: 7)
-        let banded = A2L(config, rng: &weights)
-        let before = banded(input, Context(training: false)).values
-        let moved = Tensor(shape: input.shape, values: input.values.enumerated().map { $0.offset / 320 % t == 9 ? $0.element + 3 : $0.element })
-        let after = banded(moved, Context(training: false)).values
-        XCTAssertEqual(Array(before[(5 * 1024)..<(7 * 1024)]), Array(after[(5 * 1024)..<(7 * 1024)]))
-        XCTAssertNotEqual(Array(before[(8 * 1024)..<(9 * 1024)]), Array(after[(8 * 1024)..<(9 * 1024)]))
+        // With K = 2, one layer or three, changing audio 3 or more frames away leaves a step
+        // untouched (the bands add up to ±2, not ±2 per layer), and 2 frames away does not.
+        for layers in [1, 3] {
+            var config = tinyA2LConfig().model
+            (config.context, config.layers) = (2, layers)
+            var weights = RandomGenerator(seed: 7)
+            let banded = A2L(config, rng: &weights)
+            let before = banded(input, Context(training: false)).values
+            let moved = Tensor(shape: input.shape, values: input.values.enumerated().map { $0.offset / 320 % t == 9 ? $0.element + 3 : $0.element })
+            let after = banded(moved, Context(training: false)).values
+            XCTAssertEqual(Array(before[(5 * 1024)..<(7 * 1024)]), Array(after[(5 * 1024)..<(7 * 1024)]), "\(layers) layers")
+            XCTAssertNotEqual(Array(before[(7 * 1024)..<(8 * 1024)]), Array(after[(7 * 1024)..<(8 * 1024)]), "\(layers) layers")
+        }
+        XCTAssertEqual(A2L.layerBands(context: 2, layers: 6, frames: 31), [1, 1, 0, 0, 0, 0])
+        XCTAssertEqual(A2L.layerBands(context: 13, layers: 6, frames: 31), [3, 3, 3, 3, 1, 0])
+        XCTAssertEqual(A2L.layerBands(context: 30, layers: 6, frames: 31), [Int?](repeating: nil, count: 6))
     }
 
     func testShortTrainingLowersHeldOutLoss() throws {

@@ -31,6 +31,14 @@ def band_mask(t, context):
     return (i[:, None] - i[None, :]).abs() > context
 
 
+def layer_bands(context, layers, t):
+    """Band of each A2L layer for a receptive field of +-context (as A2L.layerBands in Swift)."""
+    if context is None or context >= t - 1:
+        return [None] * layers
+    each = -(-context // layers)
+    return [min(each, max(0, context - i * each)) for i in range(layers)]
+
+
 def key_padding(key_mask):
     return None if key_mask is None else key_mask == 0
 
@@ -49,8 +57,8 @@ class A2L(nn.Module):
     def forward(self, units, key_mask=None):
         t = units.shape[1]
         h = self.dropout(self.input_proj(units) + sinusoidal_positions(t, self.dim))
-        for layer in self.layers:
-            h = layer(h, src_mask=band_mask(t, self.context), src_key_padding_mask=key_padding(key_mask))
+        for layer, band in zip(self.layers, layer_bands(self.context, len(self.layers), t)):
+            h = layer(h, src_mask=band_mask(t, band), src_key_padding_mask=key_padding(key_mask))
         return self.output_proj(self.norm(h))
 
 
