@@ -67,20 +67,27 @@ public final class SyncEncoder: Module {
 
 /// Multi-way matching loss. video [N, D] and audio [C, V + 2M, D] are unit embeddings: clip c
 /// contributes V video windows with consecutive centres t0…t0+V−1 (rows c·V …) and the audio
-/// windows centred on t0−M … t0+V−1+M. Video window v of clip c is matched against the 2M + 1
-/// audio windows at offsets −M…M (audio rows v … v+2M):
-///   logits[n, k] = cos(video_n, audio_{c, v+k}) / temperature,   target k = M (offset 0)
-///   loss = mean_n cross-entropy(logits_n, M)
-/// Returns the loss and the logits (for accuracy: argmax = M).
-public func syncMatchingLoss(video: Tensor, audio: Tensor, offsets m: Int, temperature: Float) -> (loss: Tensor, logits: Tensor) {
-    let c = audio.shape[0], k = 2 * m + 1, d = audio.shape[2], v = audio.shape[1] - 2 * m
-    precondition(audio.rank == 3 && v > 0 && video.shape == [c * v, d],
-                 "matching loss of video \(video.shape) with audio \(audio.shape), ±\(m)")
-    // candidates [C, V·K, D] → [N, K, D]: row (c, v, k) = audio[c, v + k]
-    let candidates = concat((0..<v).map { audio.slice(axis: 1, $0..<($0 + k)) }, axis: 1).reshaped([c * v, k, d])
+/// windows centred on t0−M … t0+V−1+M. Video window v of clip c is matched against the audio
+/// windows at offsets k ∈ −M…M (audio row v + M + k), leaving out 0 < |k| ≤ `excludingNear`:
+///   logits[n, i] = cos(video_n, audio_{c, v+M+k_i}) / temperature,   target i: k_i = 0
+///   loss = mean_n cross-entropy(logits_n, target)
+/// Excluding near offsets stops the loss from pushing the embeddings of windows one or two
+/// frames apart away from each other. Returns the loss, the logits (for accuracy) and the target.
+public func syncMatchingLoss(video: Tensor, audio: Tensor, offsets m: Int, temperature: Float,
+                             excludingNear near: Int = 0) -> (loss: Tensor, logits: Tensor, target: Int) {
+    let c = audio.shape[0], d = audio.shape[2], v = audio.shape[1] - 2 * m
+    precondition(audio.rank == 3 && v > 0 && video.shape == [c * v, d] && near >= 0 && near < m,
+                 "matching loss of video \(video.shape) with audio \(audio.shape), ±\(m) without ±\(near)")
+    // audio rows (relative to v) of the kept offsets −M…−near−1, 0, near+1…M
+    let kept = [0..<(m - near), m..<(m + 1), (m + near + 1)..<(2 * m + 1)]
+    let k = 2 * (m - near) + 1
+    // candidates [C, V·K, D] → [N, K, D]: row (c, v, i) = audio[c, v + kept_i]
+    let candidates = concat((0..<v).flatMap { w in kept.map { audio.slice(axis: 1, (w + $0.lowerBound)..<(w + $0.upperBound)) } },
+                            axis: 1).reshaped([c * v, k, d])
     let cosines = matmul(candidates, video.reshaped([c * v, d, 1])).reshaped([c * v, k])   // unit vectors: dot = cos
     let logits = cosines * (1 / temperature)
-    return (crossEntropyLoss(logits, labels: [Int](repeating: m, count: c * v)), logits)
+    let target = m - near
+    return (crossEntropyLoss(logits, labels: [Int](repeating: target, count: c * v)), logits, target)
 }
 
 /// One stream: stages of [conv 3×3 (stride s) → BN → ReLU] (+ a residual block), flatten,

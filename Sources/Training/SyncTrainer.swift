@@ -16,6 +16,9 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
     /// by its V video windows). Smaller than `maxOffset` to keep the audio stream's share of a
     /// step small; the near offsets (the hard negatives) are all in.
     public var lossOffsets = 6
+    /// Offsets 0 < |k| ≤ this left out of the loss's candidates (nil = none): smoother lip units,
+    /// at the price of telling adjacent offsets apart less sharply.
+    public var excludeNearOffsets: Int? = nil
     /// Candidate offsets −M…M of the evaluation (M = 15: 31 candidates).
     public var maxOffset = 15
     /// Fixed softmax temperature τ: logits = cos / τ. Cosines of non-negative unit vectors lie in
@@ -35,6 +38,9 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
     /// Per-clip augmentation of the visual windows; nil = none (and in checkpoints written before
     /// it existed).
     public var augmentation: SyncAugmentation? = SyncAugmentation()
+    /// Per-clip augmentation of the audio windows; nil = none (and in checkpoints written before
+    /// it existed).
+    public var audioAugmentation: SyncAudioAugmentation? = SyncAudioAugmentation()
     public var model = SyncEncoder.Config()
     public init() {}
 
@@ -105,12 +111,14 @@ public final class SyncTrainer: Trainer {
             let windows = frames.withUnsafeBufferPointer { SyncEncoder.visualInput(frames: $0, centres: Array(2..<(2 + v))) }
             config.augmentation?.apply(to: windows, rng: &context.rng)
             visual.append(windows)
-            audio.append(rows.mel.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(2..<(2 + v + 2 * m))) })
+            let audioWindows = rows.mel.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(2..<(2 + v + 2 * m))) }
+            config.audioAugmentation?.apply(to: audioWindows, rng: &context.rng)
+            audio.append(audioWindows)
         }
         return (withoutGrad { concat(visual, axis: 0) }, withoutGrad { concat(audio, axis: 0) })
     }
 
-    /// One Adam step on a fresh batch; returns its loss and batch accuracy (argmax at offset 0).
+    /// One Adam step on a fresh batch; returns its loss and batch accuracy (argmax at offset 0 among the loss's candidates).
     public func trainStep() throws -> TrainingRecord {
         let batch = try sampleBatch()
         context.training = true
@@ -118,16 +126,17 @@ public final class SyncTrainer: Trainer {
         let video = model.embedVisual(batch.visual, context)
         let audio = model.embedAudio(batch.audio, context)
             .reshaped([config.clipsPerBatch, config.windowsPerClip + 2 * config.lossOffsets, config.model.outputDim])
-        let (loss, logits) = syncMatchingLoss(video: video, audio: audio, offsets: config.lossOffsets, temperature: config.temperature)
+        let (loss, logits, target) = syncMatchingLoss(video: video, audio: audio, offsets: config.lossOffsets,
+                                                      temperature: config.temperature, excludingNear: config.excludeNearOffsets ?? 0)
         loss.backward()
         if config.cosineDecay == true {
             optimizer.learningRate = cosineLearningRate(base: config.learningRate, step: step + 1, total: config.steps, floor: 0.1)
         }
         optimizer.update()
-        let k = 2 * config.lossOffsets + 1, l = logits.values
+        let k = logits.shape[1], l = logits.values
         let hits = (0..<logits.shape[0]).filter { w in
             let row = l[(w * k)..<((w + 1) * k)]
-            return row.indices.max { row[$0] < row[$1] }! - w * k == config.lossOffsets
+            return row.indices.max { row[$0] < row[$1] }! - w * k == target
         }.count
         return TrainingRecord(step: step, loss: Double(loss.item), accuracy: Double(hits) / Double(logits.shape[0]))
     }

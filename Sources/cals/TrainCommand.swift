@@ -60,7 +60,8 @@ struct TrainSync: ParsableCommand {
     @Option(help: "Clips per batch; each gives --windows consecutive video windows.") var batch = 4
     @Option(help: "Consecutive video windows per clip.") var windows = 8
     @Option(help: "Candidate offsets ±L of the training loss (evaluation uses ±15).") var lossOffsets = 6
-    @Flag(help: "Train without the visual augmentation (flip, rotation, zoom, shift, grey, colour jitter, blur).") var noAugment = false
+    @Option(help: "Leave offsets 0 < |k| ≤ N out of the training loss (smoother lip units; 0 = keep all).") var excludeNear = 0
+    @Flag(help: "Train without augmentation (visual: flip, rotation, zoom, shift, grey, colour jitter, blur; audio: frequency stretch, level).") var noAugment = false
     @Option(help: "Width multiplier of both streams' channels (1 = 16…128).") var width = 1.0
     @Option(help: "Adam learning rate.") var learningRate: Float = 3e-4
     @Flag(help: "Decay the learning rate along a cosine to 10% by --steps.") var cosineDecay = false
@@ -76,7 +77,9 @@ struct TrainSync: ParsableCommand {
                 config.clipsPerBatch = batch
                 config.windowsPerClip = windows
                 config.lossOffsets = lossOffsets
+                config.excludeNearOffsets = excludeNear > 0 ? excludeNear : nil
                 config.augmentation = noAugment ? nil : SyncAugmentation()
+                config.audioAugmentation = noAugment ? nil : SyncAudioAugmentation()
                 config.model = SyncEncoder.Config().scaled(width)
                 config.learningRate = learningRate
                 config.cosineDecay = cosineDecay
@@ -86,8 +89,8 @@ struct TrainSync: ParsableCommand {
                 return config
             }
             guard config.clipsPerBatch > 0, config.windowsPerClip > 0, config.steps > 0, config.checkpointEvery > 0,
-                  config.evalEvery > 0, config.lossOffsets > 0, width > 0 else {
-                throw ValidationError("--steps, --batch, --windows, --loss-offsets, --width and the intervals must be positive")
+                  config.evalEvery > 0, config.lossOffsets > 0, width > 0, excludeNear >= 0, excludeNear < lossOffsets else {
+                throw ValidationError("--steps, --batch, --windows, --loss-offsets, --width and the intervals must be positive, --exclude-near below --loss-offsets")
             }
             let dataset = try FrameDataset(folder: training.data)
             let trainer = try SyncTrainer(config: config, data: dataset, out: training.out, resume: training.resume, fresh: training.fresh)

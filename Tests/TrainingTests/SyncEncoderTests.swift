@@ -65,9 +65,28 @@ final class SyncEncoderTests: XCTestCase {
         // Matching the true offset exactly gives a lower loss than a shuffled audio track.
         let matched = Tensor(shape: [2, 7, 6], values: (0..<84).map { Float(($0 / 6) % 7 == (($0 % 6) + 2) % 7 ? 1 : 0) })
         let v = matched.slice(axis: 1, 2..<5).reshaped([6, 6])
-        let (loss, logits) = syncMatchingLoss(video: v, audio: matched, offsets: 2, temperature: 0.1)
+        let (loss, logits, target) = syncMatchingLoss(video: v, audio: matched, offsets: 2, temperature: 0.1)
         XCTAssertEqual(logits.shape, [6, 5])
+        XCTAssertEqual(target, 2)
         XCTAssertLessThan(loss.item, 0.01)
+    }
+
+    /// Leaving out offsets ±1 keeps exactly the logit columns of offsets −2, 0, +2 of the full
+    /// loss, with the target in the middle; its gradient checks out.
+    func testMatchingLossWithoutNearOffsets() {
+        var rng = RandomGenerator(seed: 5)
+        let video = l2Normalized(Tensor(randomNormal: [6, 6], rng: &rng)).detached()
+        let audio = l2Normalized(Tensor(randomNormal: [2, 7, 6], rng: &rng)).detached()
+        let full = syncMatchingLoss(video: video, audio: audio, offsets: 2, temperature: 0.5).logits.values
+        let (_, logits, target) = syncMatchingLoss(video: video, audio: audio, offsets: 2, temperature: 0.5, excludingNear: 1)
+        XCTAssertEqual(logits.shape, [6, 3])
+        XCTAssertEqual(target, 1)
+        for n in 0..<6 { XCTAssertEqual(Array(logits.values[(3 * n)..<(3 * n + 3)]), [full[5 * n], full[5 * n + 2], full[5 * n + 4]]) }
+        video.requiresGrad = true
+        audio.requiresGrad = true
+        checkGradient(audio, indices: Array(0..<84), eps: 1e-3) {
+            syncMatchingLoss(video: video, audio: audio, offsets: 2, temperature: 0.5, excludingNear: 1).loss
+        }
     }
 
     /// Forward (train mode), matching loss, gradients of every parameter and of both inputs, and
@@ -88,7 +107,7 @@ final class SyncEncoderTests: XCTestCase {
         let ctx = Context(training: true)
         let v = model.embedVisual(visual, ctx)
         let a = model.embedAudio(audio, ctx)
-        let (loss, logits) = syncMatchingLoss(video: v, audio: a.reshaped([clips, windows + 2 * m, config.outputDim]),
+        let (loss, logits, _) = syncMatchingLoss(video: v, audio: a.reshaped([clips, windows + 2 * m, config.outputDim]),
                                               offsets: m, temperature: 0.1)
         let embeddings = (v.values, a.values)
         loss.backward()
