@@ -38,9 +38,6 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
     /// Per-clip augmentation of the visual windows; nil = none (and in checkpoints written before
     /// it existed).
     public var augmentation: SyncAugmentation? = SyncAugmentation()
-    /// Per-clip augmentation of the audio windows; nil = none (and in checkpoints written before
-    /// it existed).
-    public var audioAugmentation: SyncAudioAugmentation? = SyncAudioAugmentation()
     public var model = SyncEncoder.Config()
     public init() {}
 
@@ -111,9 +108,7 @@ public final class SyncTrainer: Trainer {
             let windows = frames.withUnsafeBufferPointer { SyncEncoder.visualInput(frames: $0, centres: Array(2..<(2 + v))) }
             config.augmentation?.apply(to: windows, rng: &context.rng)
             visual.append(windows)
-            let audioWindows = rows.mel.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(2..<(2 + v + 2 * m))) }
-            config.audioAugmentation?.apply(to: audioWindows, rng: &context.rng)
-            audio.append(audioWindows)
+            audio.append(rows.mel.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(2..<(2 + v + 2 * m))) })
         }
         return (withoutGrad { concat(visual, axis: 0) }, withoutGrad { concat(audio, axis: 0) })
     }

@@ -61,7 +61,7 @@ struct TrainSync: ParsableCommand {
     @Option(help: "Consecutive video windows per clip.") var windows = 8
     @Option(help: "Candidate offsets ±L of the training loss (evaluation uses ±15).") var lossOffsets = 6
     @Option(help: "Leave offsets 0 < |k| ≤ N out of the training loss (smoother lip units; 0 = keep all).") var excludeNear = 0
-    @Flag(help: "Train without augmentation (visual: flip, rotation, zoom, shift, grey, colour jitter, blur; audio: frequency stretch, level).") var noAugment = false
+    @Flag(help: "Train without the visual augmentation (flip, rotation, zoom, shift, grey, colour jitter, blur).") var noAugment = false
     @Option(help: "Width multiplier of both streams' channels (1 = 16…128).") var width = 1.0
     @Option(help: "Adam learning rate.") var learningRate: Float = 3e-4
     @Flag(help: "Decay the learning rate along a cosine to 10% by --steps.") var cosineDecay = false
@@ -79,7 +79,6 @@ struct TrainSync: ParsableCommand {
                 config.lossOffsets = lossOffsets
                 config.excludeNearOffsets = excludeNear > 0 ? excludeNear : nil
                 config.augmentation = noAugment ? nil : SyncAugmentation()
-                config.audioAugmentation = noAugment ? nil : SyncAudioAugmentation()
                 config.model = SyncEncoder.Config().scaled(width)
                 config.learningRate = learningRate
                 config.cosineDecay = cosineDecay
