@@ -87,10 +87,8 @@ public func mergeOutputs(_ parts: [String], into outFolder: String) throws -> (i
         let knownUnits = Dictionary(uniqueKeysWithValues: try target.lipUnitShards().map { ("\($0.checkpoint)/\($0.file)", $0.checksum) })
         for unit in try ledger.lipUnitShards() {
             let source = (LipUnitsStage.folder(outFolder: part, checkpointHash: unit.checkpoint) as NSString).appendingPathComponent(unit.file)
-            let size = try? FileFingerprint.stat(source).size
-            guard size == unit.bytes else {
-                throw LedgerError("\(source): lip-unit shard recorded in the ledger is "
-                                  + (size.map { "\($0) bytes, the ledger recorded \(unit.bytes) (torn or replaced)" } ?? "missing"))
+            if let problem = LipUnitsStage.sizeProblem(source, recordedBytes: unit.bytes) {
+                throw LedgerError("\(source): lip-unit shard \(problem)")
             }
             let folder = LipUnitsStage.folder(outFolder: outFolder, checkpointHash: unit.checkpoint)
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

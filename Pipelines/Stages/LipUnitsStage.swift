@@ -80,8 +80,7 @@ public struct LipUnitsStage: Stage {
     /// Why the recorded unit shard at `path` cannot be used as is, or nil when it can: present
     /// with the recorded size, readable, `frameRows` rows, made by this stage version.
     static func problem(_ path: String, _ record: LipUnitShardRecord, frameRows: Int) -> String? {
-        guard let size = try? FileFingerprint.stat(path).size else { return "recorded in the ledger but missing" }
-        guard size == record.bytes else { return "\(size) bytes, the ledger recorded \(record.bytes) (torn or replaced)" }
+        if let problem = sizeProblem(path, recordedBytes: record.bytes) { return problem }
         let reader: LipUnitReader
         do { reader = try LipUnitReader(path: path) } catch { return "unreadable (\(error))" }
         guard reader.rowCount == record.rows, reader.rowCount == frameRows else {
@@ -89,6 +88,13 @@ public struct LipUnitsStage: Stage {
         }
         guard record.stageVersion == Self.version else { return "made by lip_units v\(record.stageVersion), this is v\(Self.version)" }
         return nil
+    }
+
+    /// Why the file at `path` cannot be the recorded unit shard of `recordedBytes` bytes (missing,
+    /// or another size), or nil.
+    static func sizeProblem(_ path: String, recordedBytes: Int64) -> String? {
+        guard let size = try? FileFingerprint.stat(path).size else { return "recorded in the ledger but missing" }
+        return size == recordedBytes ? nil : "\(size) bytes, the ledger recorded \(recordedBytes) (torn or replaced)"
     }
 
     /// Unit files under `<out>/lip_units` the ledger does not record (left by an interrupted run,
