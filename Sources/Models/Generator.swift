@@ -13,10 +13,12 @@ import Tensor
 ///                     of e_{L−1}); concatenated with e_{L−1}, fused by conv 3×3 → BN → ReLU.
 ///                     (A spatial map rather than FiLM: each bottleneck position gets its own
 ///                     projection of the lip unit, the way Wav2Lip joins its audio embedding.)
-///   decoder: up_i (i = L−2…0): h = convT 4×4 s2 → BN → ReLU to c_i, concat e_i (skip),
-///            conv 3×3 → BN → ReLU to c_i
-///   head: convT 4×4 s2 → BN → ReLU to c_0 at 128, concat x, conv 3×3 → BN → ReLU,
-///         conv 1×1 → 3, sigmoid → [N, 3, 128, 128] in [0, 1]
+///   decoder: up_i (i = L−2…0): h = nearest ×2 → conv 3×3 → BN → ReLU to c_i, concat e_i (skip),
+///            conv 3×3 → BN → ReLU to c_i (resize-conv: no checkerboard, unlike a 4×4 s2 convT)
+///   head: the same block to c_0 at 128 with x as the skip, conv 1×1 → 3, sigmoid → g
+///   out = the target's known upper half (rows 0…63 of x's channels 3…5) over g's lower half:
+///         the generator paints only what the pose prior hides, so every parameter serves the
+///         mouth and the visible half is reproduced exactly (as `cals dub` pastes only the lower half).
 /// State-dict names (Tests/TensorTests/golden/l2f_reference.py builds the same modules):
 ///   down.<i>.conv/bn, lip_proj.*, fuse.conv/bn, up.<j>.up.*/up_bn.*/conv.*/bn.* (j = 0 is the
 ///   deepest), head.up.*/up_bn.*/conv.*/bn.*, out.*.
@@ -77,7 +79,14 @@ public final class Generator: Module {
         let lipMap = relu(lipProj(lip)).reshaped([n, config.lipChannels, s, s])
         h = fuse(concat([h, lipMap], axis: 1), ctx)
         for (j, block) in up.enumerated() { h = block(h, skip: skips[skips.count - 2 - j], ctx) }
-        return sigmoid(out(head(h, skip: x, ctx)))
+        let painted = sigmoid(out(head(h, skip: x, ctx)))
+        return x.slice(axis: 1, 3..<6) * Self.rowMask(size: size, lower: false) + painted * Self.rowMask(size: size, lower: true)
+    }
+
+    /// [1, 1, S, 1] (broadcast over channels and columns): 1 on the rows of the lower half
+    /// (S/2…S−1) or of the upper half, 0 elsewhere.
+    static func rowMask(size: Int, lower: Bool) -> Tensor {
+        Tensor(shape: [1, 1, size, 1], values: (0..<size).map { ($0 >= size / 2) == lower ? 1 : 0 })
     }
 
     public var parameters: [(String, Tensor)] {
@@ -94,21 +103,21 @@ public final class Generator: Module {
     }
 }
 
-/// One decoder level: convT 4×4 s2 (padding 1, no bias) → BN → ReLU doubles the side, the skip
-/// is concatenated, conv 3×3 → BN → ReLU mixes them.
+/// One decoder level: nearest ×2 → conv 3×3 (padding 1, no bias) → BN → ReLU doubles the side,
+/// the skip is concatenated, conv 3×3 → BN → ReLU mixes them.
 ///   x [N, inChannels, H, W], skip [N, skipChannels, 2H, 2W] → [N, outChannels, 2H, 2W]
 public final class UpBlock: Module {
-    public let up: ConvTranspose2d, upBN: BatchNorm2d
+    public let up: Conv2d, upBN: BatchNorm2d
     public let mix: ConvBNReLU
 
     public init(_ inChannels: Int, _ outChannels: Int, skip skipChannels: Int, rng: inout RandomGenerator) {
-        up = ConvTranspose2d(inChannels, outChannels, kernel: 4, stride: 2, padding: 1, bias: false, rng: &rng)
+        up = Conv2d(inChannels, outChannels, kernel: 3, padding: 1, bias: false, rng: &rng)
         upBN = BatchNorm2d(outChannels)
         mix = ConvBNReLU(outChannels + skipChannels, outChannels, stride: 1, residual: false, rng: &rng)
     }
 
     public func callAsFunction(_ x: Tensor, skip: Tensor, _ ctx: Context) -> Tensor {
-        let h = relu(upBN(up(x), ctx))
+        let h = relu(upBN(up(upsampleNearest2x(x)), ctx))
         return mix(concat([h, skip], axis: 1), ctx)
     }
 

@@ -79,29 +79,6 @@ public final class Conv2d: Module {
     public var parameters: [(String, Tensor)] { [("weight", weight)] + (bias.map { [("bias", $0)] } ?? []) }
 }
 
-/// nn.ConvTranspose2d (square kernel); weight [in, out, k, k] and bias U(±1/√(out·k²)).
-public final class ConvTranspose2d: Module {
-    public let weight: Tensor
-    public let bias: Tensor?
-    public let stride: Int, padding: Int, outputPadding: Int
-
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
-                outputPadding: Int = 0, bias: Bool = true, rng: inout RandomGenerator) {
-        let bound = 1 / Float(outChannels * kernel * kernel).squareRoot()
-        weight = parameter(Tensor(randomUniform: [inChannels, outChannels, kernel, kernel], bound: bound, rng: &rng))
-        self.bias = bias ? parameter(Tensor(randomUniform: [outChannels], bound: bound, rng: &rng)) : nil
-        self.stride = stride
-        self.padding = padding
-        self.outputPadding = outputPadding
-    }
-
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        convTranspose2d(x, weight: weight, bias: bias, stride: stride, padding: padding, outputPadding: outputPadding)
-    }
-
-    public var parameters: [(String, Tensor)] { [("weight", weight)] + (bias.map { [("bias", $0)] } ?? []) }
-}
-
 /// nn.MultiheadAttention (self-attention, batch_first): packed in_proj [3d, d] (Xavier-uniform
 /// weight, zero bias) → heads → out_proj (zero bias).
 public final class MultiheadAttention: Module {

@@ -96,42 +96,26 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
     return out
 }
 
-/// PyTorch ConvTranspose2d: x [N, Cin, H, W], weight [Cin, Cout, kh, kw], bias [Cout] →
-/// [N, Cout, Ho, Wo], Ho = (H − 1)·s − 2p + kh + outputPadding. The adjoint of conv2d:
-///   forward:  col_n = Wᵀ [Cout·kh·kw, Cin] · x_n [Cin, H·W];  y_n = col2im(col_n)
-///   backward: c_n = im2col(dy_n);  dx_n += W · c_n;  dW += x_n · c_nᵀ;  db += Σ dy
-public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0,
-                            outputPadding: Int = 0) -> Tensor {
-    precondition(x.rank == 4 && weight.rank == 4 && weight.shape[0] == x.shape[1],
-                 "convTranspose2d of \(x.shape) with weight \(weight.shape)")
-    let n = x.shape[0], cIn = x.shape[1], cOut = weight.shape[1]
-    let hOut = (x.shape[2] - 1) * stride - 2 * padding + weight.shape[2] + outputPadding
-    let wOut = (x.shape[3] - 1) * stride - 2 * padding + weight.shape[3] + outputPadding
-    precondition(hOut > 0 && wOut > 0, "convTranspose2d output of \(x.shape) would be empty")
-    let g = ConvGeometry(channels: cOut, height: hOut, width: wOut,
-                         kernelH: weight.shape[2], kernelW: weight.shape[3], stride: stride, padding: padding,
-                         outH: x.shape[2], outW: x.shape[3])
-    let imageSize = cOut * hOut * wOut, colSize = g.rows * g.cols, inSize = cIn * g.cols
-    let out = Tensor(shape: [n, cOut, hOut, wOut], zeroed: true)
-    let X = x.data, Y = out.data, W = weight.data
-    let cols = Storage(count: n * colSize)
-    for i in 0..<n { gemm(true, false, g.rows, g.cols, cIn, 1, W, X + i * inSize, 0, cols.pointer + i * colSize) }
-    parallelItems(n) { i in g.col2im(cols.pointer + i * colSize, Y + i * imageSize) }
-    if let bias { addChannelBias(Y, bias.data, n: n, o: cOut, hw: hOut * wOut) }
-
-    out.record([x, weight] + (bias.map { [$0] } ?? [])) { out in
-        let G = out.grad!.pointer
-        let gcols = Storage(count: n * colSize)
-        parallelItems(n) { i in g.im2col(G + i * imageSize, gcols.pointer + i * colSize) }
-        if x.requiresGrad {
-            let DX = x.gradPointer()
-            for i in 0..<n { gemm(false, false, cIn, g.cols, g.rows, 1, W, gcols.pointer + i * colSize, 1, DX + i * inSize) }
+/// Nearest-neighbour upsampling by 2 (nn.Upsample(scale_factor=2, mode="nearest")):
+/// x [N, C, H, W] → [N, C, 2H, 2W], y[.., i, j] = x[.., i/2, j/2].
+///   backward: dx[.., i, j] += the sum of dy over its 2×2 block
+public func upsampleNearest2x(_ x: Tensor) -> Tensor {
+    precondition(x.rank == 4, "upsampleNearest2x of \(x.shape)")
+    let rows = x.shape[0] * x.shape[1] * x.shape[2], w = x.shape[3], w2 = 2 * w
+    let out = Tensor(shape: [x.shape[0], x.shape[1], 2 * x.shape[2], w2])
+    let X = x.data, Y = out.data
+    // Input row r (plane p, row i) becomes output rows 2i and 2i + 1 of plane p: offset r · 2 · w2.
+    parallelRows(rows, width: 2 * w2) { r in
+        let src = X + r * w, dst = Y + r * 2 * w2
+        for j in 0..<w { dst[2 * j] = src[j]; dst[2 * j + 1] = src[j] }
+        (dst + w2).update(from: dst, count: w2)
+    }
+    out.record([x]) { out in
+        let G = out.grad!.pointer, D = x.gradPointer()
+        parallelRows(rows, width: 2 * w2) { r in
+            let g = G + r * 2 * w2, d = D + r * w
+            for j in 0..<w { d[j] += g[2 * j] + g[2 * j + 1] + g[w2 + 2 * j] + g[w2 + 2 * j + 1] }
         }
-        if weight.requiresGrad {
-            let DW = weight.gradPointer()
-            for i in 0..<n { gemm(false, true, cIn, g.rows, g.cols, 1, X + i * inSize, gcols.pointer + i * colSize, 1, DW) }
-        }
-        if let bias, bias.requiresGrad { sumChannels(G, into: bias.gradPointer(), n: n, o: cOut, hw: hOut * wOut) }
     }
     return out
 }

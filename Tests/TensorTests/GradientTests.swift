@@ -81,9 +81,15 @@ final class GradientTests: XCTestCase {
         checkGradients("conv2d", [randomTensor([2, 3, 6, 5], seed: 1), randomTensor([4, 3, 3, 3], seed: 2), randomTensor([4], seed: 3)]) {
             conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
         }
-        checkGradients("convTranspose2d", [randomTensor([2, 3, 3, 4], seed: 4), randomTensor([3, 2, 3, 3], seed: 5), randomTensor([2], seed: 6)]) {
-            convTranspose2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1, outputPadding: 1)
-        }
+        checkGradients("upsampleNearest2x", [randomTensor([2, 3, 3, 4], seed: 4)]) { upsampleNearest2x($0[0]) }
+    }
+
+    func testNearestUpsamplingRepeatsEachPixelInA2x2Block() {
+        let x = Tensor(shape: [1, 2, 2, 3], values: (0..<12).map(Float.init))
+        let y = upsampleNearest2x(x)
+        XCTAssertEqual(y.shape, [1, 2, 4, 6])
+        XCTAssertEqual(Array(y.values[0..<12]), [0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2])
+        XCTAssertEqual(Array(y.values[36..<48]), [9, 9, 10, 10, 11, 11, 9, 9, 10, 10, 11, 11])
     }
 
     /// conv2d against the defining sum, for geometries where windows hang over every edge

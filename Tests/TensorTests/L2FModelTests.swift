@@ -34,7 +34,10 @@ final class L2FModelTests: XCTestCase {
                        eps: 1e-3, tol: 1e-2) { model($0[0], lip: $0[1], ctx) }
         var rng = RandomGenerator(seed: 74)
         let block = UpBlock(3, 2, skip: 2, rng: &rng)
-        checkGradients("up block (x, skip)", [randomTensor([2, 3, 3, 3], seed: 75), randomTensor([2, 2, 6, 6], seed: 76)],
+        // With skip seed 76, one probe of the skip crossed a kink of the mix layer's ReLU (6% off);
+        // ε = 1e-4 is below float32 noise here. The PyTorch golden test below matches this block's
+        // gradients to 5e-7.
+        checkGradients("up block (x, skip)", [randomTensor([2, 3, 3, 3], seed: 75), randomTensor([2, 2, 6, 6], seed: 77)],
                        eps: 1e-3, tol: 1e-2) { block($0[0], skip: $0[1], ctx) }
     }
 
@@ -94,11 +97,18 @@ final class L2FModelTests: XCTestCase {
         var rng = RandomGenerator(seed: 101)
         let g = Generator(rng: &rng), d = Discriminator(rng: &rng)
         let ctx = Context(training: false)
-        let x = Tensor(randomUniform: [2, 6, 128, 128], bound: 1, rng: &rng)
+        let x = withoutGrad { Tensor(randomUniform: [2, 6, 128, 128], bound: 0.5, rng: &rng) + 0.5 }
         let lip = Tensor(randomUniform: [2, 1024], bound: 1, rng: &rng)
         let y = withoutGrad { g(x, lip: lip, ctx) }
         XCTAssertEqual(y.shape, [2, 3, 128, 128])
         XCTAssertTrue(y.values.allSatisfy { $0 > 0 && $0 < 1 })
+        // The visible upper half is the target's own; the lower half is painted.
+        let plane = 128 * 128, half = 64 * 128
+        for i in 0..<2 { for ch in 0..<3 {
+            let painted = y.data + (i * 3 + ch) * plane, given = x.data + (i * 6 + 3 + ch) * plane
+            XCTAssertTrue((0..<half).allSatisfy { painted[$0] == given[$0] })
+            XCTAssertFalse((half..<plane).allSatisfy { painted[$0] == given[$0] })
+        } }
         XCTAssertEqual(withoutGrad { d(y) }.shape, [2])
     }
 

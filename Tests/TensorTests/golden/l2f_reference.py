@@ -20,17 +20,17 @@ class ConvBNReLU(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """convT 4x4 s2 -> BN -> ReLU, concat skip, conv 3x3 -> BN -> ReLU (Models.UpBlock)."""
+    """nearest x2 -> conv 3x3 -> BN -> ReLU, concat skip, conv 3x3 -> BN -> ReLU (Models.UpBlock)."""
 
     def __init__(self, cin, cout, skip):
         super().__init__()
-        self.up = nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False)
+        self.up = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
         self.up_bn = nn.BatchNorm2d(cout)
         self.conv = nn.Conv2d(cout + skip, cout, 3, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(cout)
 
     def forward(self, x, skip):
-        h = torch.relu(self.up_bn(self.up(x)))
+        h = torch.relu(self.up_bn(self.up(nn.functional.interpolate(x, scale_factor=2, mode="nearest"))))
         return torch.relu(self.bn(self.conv(torch.cat([h, skip], 1))))
 
 
@@ -57,7 +57,9 @@ class Generator(nn.Module):
         h = self.fuse(torch.cat([h, lip_map], 1))
         for j, block in enumerate(self.up):
             h = block(h, skips[len(skips) - 2 - j])
-        return torch.sigmoid(self.out(self.head(h, x)))
+        painted = torch.sigmoid(self.out(self.head(h, x)))
+        lower = (torch.arange(x.shape[-2]) >= x.shape[-2] // 2).to(x.dtype).reshape(1, 1, -1, 1)
+        return x[:, 3:6] * (1 - lower) + painted * lower
 
 
 class Discriminator(nn.Module):
