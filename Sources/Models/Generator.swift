@@ -133,22 +133,19 @@ extension Generator {
     /// lower half (rows S/2…S−1) zeroed.
     public static func identityInput(target: UnsafeBufferPointer<UInt8>, reference: UnsafeBufferPointer<UInt8>,
                                      size: Int = 128) -> Tensor {
-        let frameBytes = size * size * 3, t = target.count / frameBytes
-        precondition(t > 0 && target.count == t * frameBytes && reference.count == target.count,
-                     "identity input: frames are not [T, \(size), \(size), 3]")
-        let plane = size * size, half = size / 2 * size
-        let out = Tensor(shape: [t, inputChannels, size, size])
-        let R = reference.baseAddress!, F = target.baseAddress!, Y = out.data
-        parallelItems(t) { i in
-            let dst = Y + i * inputChannels * plane, ref = R + i * frameBytes, tgt = F + i * frameBytes
-            for p in 0..<plane {
-                for ch in 0..<3 {
-                    dst[ch * plane + p] = Float(ref[3 * p + ch]) / 255
-                    dst[(3 + ch) * plane + p] = p < half ? Float(tgt[3 * p + ch]) / 255 : 0
-                }
-            }
+        precondition(reference.count == target.count, "identity input: \(reference.count) reference bytes for \(target.count) target bytes")
+        return withoutGrad {
+            hidingTargetLowerHalf(concat([imageTensor(reference, size: size), imageTensor(target, size: size)], axis: 1))
         }
-        return out
+    }
+
+    /// pair [T, 6, S, S] (reference ++ whole target) → the identity input: the same with rows
+    /// S/2…S−1 of channels 3…5 zeroed.
+    public static func hidingTargetLowerHalf(_ pair: Tensor) -> Tensor {
+        let size = pair.shape[2]
+        precondition(pair.rank == 4 && pair.shape[1] == inputChannels, "pair \(pair.shape) is not [T, 6, S, S]")
+        let mask = (0..<inputChannels).flatMap { ch in (0..<size).map { ch < 3 || $0 < size / 2 ? Float(1) : 0 } }
+        return pair * Tensor(shape: [1, inputChannels, size, 1], values: mask)
     }
 
     /// Frames [T, S, S, 3] uint8 → [T, 3, S, S] in 0…1 (the L1 target and the discriminator's real input).

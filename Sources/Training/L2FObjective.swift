@@ -40,13 +40,19 @@ public struct L2FBatch {
     }
 
     /// A batch from shard windows: frames [T, S, S, 3] uint8, reference frames (same layout), mel
-    /// units [T, 80, 4] and lip units [T, lipDim] per window.
-    public static func make(frames: [[UInt8]], references: [[UInt8]], mel: [[Float]], lip: Tensor) -> L2FBatch {
+    /// units [T, 80, 4] and lip units [T, lipDim] per window. `augment`, when given, changes each
+    /// window's pair [T, 6, S, S] (reference ++ whole target, 0…1) in place before the target's
+    /// lower half is hidden, so the reference, the visible half and the L1 target change alike.
+    public static func make(frames: [[UInt8]], references: [[UInt8]], mel: [[Float]], lip: Tensor,
+                            augment: ((Tensor) -> Void)? = nil) -> L2FBatch {
         let b = frames.count, t = frames[0].count / (128 * 128 * 3)
-        let identity = withoutGrad { concat(zip(frames, references).map { f, r in
-            f.withUnsafeBufferPointer { fp in r.withUnsafeBufferPointer { Generator.identityInput(target: fp, reference: $0) } }
-        }, axis: 0) }
-        let target = withoutGrad { concat(frames.map { $0.withUnsafeBufferPointer { Generator.imageTensor($0) } }, axis: 0) }
+        let pairs = withoutGrad { zip(frames, references).map { f, r in
+            let pair = concat([r, f].map { $0.withUnsafeBufferPointer { Generator.imageTensor($0) } }, axis: 1)
+            augment?(pair)
+            return pair
+        } }
+        let identity = withoutGrad { Generator.hidingTargetLowerHalf(concat(pairs, axis: 0)) }
+        let target = withoutGrad { concat(pairs.map { $0.slice(axis: 1, 3..<6) }, axis: 0) }
         let audio = withoutGrad { concat(mel.map { m in
             m.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(0..<t)) }
         }, axis: 0) }

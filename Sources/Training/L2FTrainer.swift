@@ -31,6 +31,9 @@ public struct L2FTrainingConfig: Codable, Equatable {
     public var a2l: A2L.Config?
     /// The window audio encoder (the sync encoder's audio stream architecture) otherwise.
     public var windowEncoder: SyncEncoder.Config?
+    /// Per-window augmentation of the training reference and target frames; nil = none (and in
+    /// checkpoints written before it existed).
+    public var augmentation: ClipAugmentation? = ClipAugmentation()
     public init() {}
 }
 
@@ -153,7 +156,7 @@ public final class L2FTrainer: Trainer {
     // MARK: Batches
 
     /// One batch: for each window a random training clip (speaker first), T consecutive frames and
-    /// a random reference frame of the same clip.
+    /// a random reference frame of the same clip, augmented together (one draw per window).
     func sampleBatch() throws -> (batch: L2FBatch, mel: [[Float]]) {
         var frames: [[UInt8]] = [], references: [[UInt8]] = [], mel: [[Float]] = []
         for _ in 0..<config.windows {
@@ -166,15 +169,16 @@ public final class L2FTrainer: Trainer {
             mel.append(rows.mel)
             references.append(Array(repeatElement(try clip.rows(r..<(r + 1)).frames, count: config.frames).joined()))
         }
-        return (try makeBatch(frames: frames, references: references, mel: mel), mel)
+        let augment = config.augmentation.map { a in { (pair: Tensor) in a.apply(to: pair, rng: &self.context.rng) } }
+        return (try makeBatch(frames: frames, references: references, mel: mel, augment: augment), mel)
     }
 
-    func makeBatch(frames: [[UInt8]], references: [[UInt8]], mel: [[Float]]) throws -> L2FBatch {
+    func makeBatch(frames: [[UInt8]], references: [[UInt8]], mel: [[Float]], augment: ((Tensor) -> Void)? = nil) throws -> L2FBatch {
         let audio = withoutGrad { concat(mel.map { m in
             m.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(0..<config.frames)) }
         }, axis: 0) }
         let units = lip(mel: mel, audio: audio, context)
-        return L2FBatch.make(frames: frames, references: references, mel: mel, lip: units)
+        return L2FBatch.make(frames: frames, references: references, mel: mel, lip: units, augment: augment)
     }
 
     // MARK: Training

@@ -37,7 +37,7 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
     public var seed: UInt64 = 1
     /// Per-clip augmentation of the visual windows; nil = none (and in checkpoints written before
     /// it existed).
-    public var augmentation: SyncAugmentation? = SyncAugmentation()
+    public var augmentation: ClipAugmentation? = ClipAugmentation()
     public var model = SyncEncoder.Config()
     public init() {}
 

@@ -28,6 +28,8 @@ struct TrainL2F: ParsableCommand {
     @Flag(name: .customLong("freeze-a2l"), help: "Keep A2L fixed instead of fine-tuning it end to end.") var freezeA2L = false
     @Flag(help: "Drop the audio-visual sync loss d_av.") var noDav = false
     @Flag(help: "Drop the visual-visual sync loss d_vv.") var noDvv = false
+    @Flag(help: "Train without augmenting reference and target frames together (flip, rotation, zoom, shift, grey, colour jitter, blur).")
+    var noAugment = false
     @Option(help: "Weight of L1.") var l1Weight: Float = 10
     @Option(help: "Weight of the GAN loss.") var ganWeight: Float = 0.07
     @Option(help: "Weight of d_av + d_vv.") var syncWeight: Float = 0.03
@@ -50,6 +52,7 @@ struct TrainL2F: ParsableCommand {
                 (config.weights.l1, config.weights.gan, config.weights.sync) = (l1Weight, ganWeight, syncWeight)
                 (config.weights.audioVisual, config.weights.visualVisual) = (!noDav, !noDvv)
                 (config.generator.channels, config.discriminator.channels) = (channels, channels)
+                config.augmentation = noAugment ? nil : ClipAugmentation()
                 return config
             }
             let trainer = try L2FTrainer(config: config, data: try FrameDataset(folder: training.data), out: training.out,

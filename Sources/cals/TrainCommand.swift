@@ -78,7 +78,7 @@ struct TrainSync: ParsableCommand {
                 config.windowsPerClip = windows
                 config.lossOffsets = lossOffsets
                 config.excludeNearOffsets = excludeNear > 0 ? excludeNear : nil
-                config.augmentation = noAugment ? nil : SyncAugmentation()
+                config.augmentation = noAugment ? nil : ClipAugmentation()
                 config.model = SyncEncoder.Config().scaled(width)
                 config.learningRate = learningRate
                 config.cosineDecay = cosineDecay

@@ -49,6 +49,34 @@ final class L2FTrainingTests: XCTestCase {
         XCTAssertEqual(Array(windows.values.suffix(expected.count)), expected.values)
     }
 
+    /// The augmentation changes reference, visible half and L1 target with one draw, and the
+    /// target's lower half stays hidden from the generator.
+    func testAugmentationChangesReferenceAndTargetAlike() {
+        let t = 2, f = frames(t, seed: 2), r = frames(t, seed: 3)
+        var greyOnly = ClipAugmentation.none
+        greyOnly.greyChance = 1
+        var rng = RandomGenerator(seed: 9)
+        let lip = Tensor(shape: [t, 16])
+        let plain = L2FBatch.make(frames: [f], references: [r], mel: [[Float](repeating: -4, count: t * 320)], lip: lip)
+        let grey = L2FBatch.make(frames: [f], references: [r], mel: [[Float](repeating: -4, count: t * 320)], lip: lip) { greyOnly.apply(to: $0, rng: &rng) }
+        let plane = 128 * 128, half = 64 * 128
+        func luma(_ x: UnsafeMutablePointer<Float>, _ p: Int) -> Float {
+            0.299 * x[p] + 0.587 * x[plane + p] + 0.114 * x[2 * plane + p]
+        }
+        for i in 0..<t {
+            let id = grey.identity.data + i * 6 * plane, idPlain = plain.identity.data + i * 6 * plane
+            let target = grey.target.data + i * 3 * plane, targetPlain = plain.target.data + i * 3 * plane
+            for p in stride(from: 0, to: plane, by: 97) {
+                for ch in 0..<3 {
+                    XCTAssertEqual(id[ch * plane + p], luma(idPlain, p), accuracy: 1e-6)                 // reference
+                    XCTAssertEqual(target[ch * plane + p], luma(targetPlain, p), accuracy: 1e-6)     // L1 target
+                    XCTAssertEqual(id[(3 + ch) * plane + p], p < half ? target[ch * plane + p] : 0)  // visible half
+                }
+            }
+        }
+        XCTAssertNotEqual(plain.target.values, grey.target.values)
+    }
+
     func testTinyRunLowersL1AndLogsEveryTerm() throws {
         let models = tinyModels(seed: 3, learningRate: 1e-3)
         let b = batch(windows: 2, frames: 5)

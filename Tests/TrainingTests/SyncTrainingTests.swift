@@ -164,7 +164,7 @@ final class OffsetAccuracyTests: XCTestCase {
     }
 }
 
-final class SyncAugmentationTests: XCTestCase {
+final class ClipAugmentationTests: XCTestCase {
     /// A flip alone gives the input or its mirror image; a shift moves the picture by the drawn
     /// amount with edges repeated; colour jitter keeps values in 0…1 and changes them.
     func testFlipShiftAndJitter() {
@@ -173,7 +173,7 @@ final class SyncAugmentationTests: XCTestCase {
         for i in 0..<windows.count { windows.data[i] = Float(i % w) / Float(w) }   // value = column / w
         let original = windows.values
 
-        var flipOnly = SyncAugmentation.none
+        var flipOnly = ClipAugmentation.none
         flipOnly.flip = true
         var sawMirror = false, sawSame = false
         var rng = RandomGenerator(seed: 3)
@@ -188,7 +188,7 @@ final class SyncAugmentationTests: XCTestCase {
         }
         XCTAssertTrue(sawMirror && sawSame)
 
-        var shiftOnly = SyncAugmentation.none
+        var shiftOnly = ClipAugmentation.none
         shiftOnly.maxShift = 4
         for seed in 0..<6 {
             let t = Tensor(shape: windows.shape, values: original)
@@ -201,7 +201,7 @@ final class SyncAugmentationTests: XCTestCase {
 
         let jittered = Tensor(shape: windows.shape, values: original)
         rng = RandomGenerator(seed: 9)
-        SyncAugmentation().apply(to: jittered, rng: &rng)
+        ClipAugmentation().apply(to: jittered, rng: &rng)
         XCTAssertNotEqual(jittered.values, original)
         XCTAssertTrue(jittered.values.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
@@ -212,7 +212,7 @@ final class SyncAugmentationTests: XCTestCase {
     func testRotationZoomGreyBlurAndOldConfigs() throws {
         let (h, w) = (64, 128), plane = h * w
         let centre = (h / 3) * w + w / 2, beside = (h / 3) * w + w / 2 + 20
-        var turn = SyncAugmentation.none
+        var turn = ClipAugmentation.none
         (turn.maxRotation, turn.zoom) = (15, 0.15)
         var moved = 0
         for seed in 0..<8 {
@@ -226,7 +226,7 @@ final class SyncAugmentationTests: XCTestCase {
         }
         XCTAssertGreaterThan(moved, 4)
 
-        var greyOnly = SyncAugmentation.none
+        var greyOnly = ClipAugmentation.none
         greyOnly.greyChance = 1
         let colour = Tensor(shape: [1, 15, h, w])
         for i in 0..<colour.count { colour.data[i] = Float((i / plane) % 3) / 2 }   // R 0, G 0.5, B 1
@@ -235,7 +235,7 @@ final class SyncAugmentationTests: XCTestCase {
         for i in 0..<plane { XCTAssertEqual(colour.values[i], 0.587 * 0.5 + 0.114, accuracy: 1e-6) }
         XCTAssertEqual(colour.values[plane + 7], colour.values[7])
 
-        var blurOnly = SyncAugmentation.none
+        var blurOnly = ClipAugmentation.none
         blurOnly.blurChance = 1
         let checker = Tensor(shape: [1, 15, h, w])
         for i in 0..<checker.count { checker.data[i] = ((i % w) + (i / w)) % 2 == 0 ? 1 : 0 }
@@ -246,7 +246,7 @@ final class SyncAugmentationTests: XCTestCase {
         XCTAssertLessThan(contrast, 0.499)
 
         let old = #"{"maxShift": 6, "colourJitter": 0.25, "flip": true}"#
-        let decoded = try JSONDecoder().decode(SyncAugmentation.self, from: Data(old.utf8))
+        let decoded = try JSONDecoder().decode(ClipAugmentation.self, from: Data(old.utf8))
         XCTAssertNil(decoded.maxRotation)
         let t = Tensor(shape: [1, 15, h, w])
         for i in 0..<t.count { t.data[i] = Float(i % w) / Float(w) }

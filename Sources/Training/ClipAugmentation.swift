@@ -1,16 +1,17 @@
 import Foundation
 import Tensor
 
-/// Per-clip augmentation of the sync trainer's visual windows, so the visual stream cannot key on
-/// the few training faces' exact colours, sizes, tilts and sharpness: one draw per clip of a
-/// horizontal flip, a rotation, a zoom and a shift (one bilinear warp), a grey conversion, a
-/// per-channel gain/bias and a Gaussian blur, applied alike to all windows and frames of the clip
-/// (lip motion across the 5 frames is untouched). The audio stream is not augmented
-/// (a mel frequency stretch ±12% and level ±0.4 per clip was tried: no held-out gain).
+/// Per-clip augmentation of training faces, so a model cannot key on the few training faces'
+/// exact colours, sizes, tilts and sharpness: one draw per clip of a horizontal flip, a rotation,
+/// a zoom and a shift (one bilinear warp), a grey conversion, a per-channel gain/bias and a
+/// Gaussian blur, applied alike to every frame given (lip motion across frames is untouched).
+/// The sync trainer augments its visual windows (the audio stream is not augmented: a mel
+/// frequency stretch ±12% and level ±0.4 per clip was tried, no held-out gain); the L2F trainer
+/// augments each window's reference and target frames together.
 ///
 /// The optional fields came later: a config decoded from an older checkpoint lacks them, and nil
 /// means off, so such a run resumes as it was trained.
-public struct SyncAugmentation: Codable, Equatable, Sendable {
+public struct ClipAugmentation: Codable, Equatable, Sendable {
     /// Largest shift in pixels, in x and y alike (edges repeat).
     public var maxShift = 6
     /// Gains are drawn from 1 ± jitter and biases from ± jitter / 2, per RGB channel.
@@ -28,14 +29,15 @@ public struct SyncAugmentation: Codable, Equatable, Sendable {
     public init() {}
 
     /// No augmentation at all (each part can then be switched on alone).
-    public static var none: SyncAugmentation {
-        var a = SyncAugmentation()
+    public static var none: ClipAugmentation {
+        var a = ClipAugmentation()
         (a.maxShift, a.colourJitter, a.flip) = (0, 0, false)
         (a.maxRotation, a.zoom, a.greyChance, a.blurChance) = (0, 0, 0, 0)
         return a
     }
 
-    /// Augments windows [W, 15, 64, 128] (RGB 0…1) in place, all with one draw from `rng`.
+    /// Augments frames [W, 3k, H, W'] (RGB 0…1, frame j in channels 3j…3j+2; the sync windows are
+    /// [W, 15, 64, 128]) in place, all with one draw from `rng`.
     public func apply(to windows: Tensor, rng: inout RandomGenerator) {
         let (h, w) = (windows.shape[2], windows.shape[3]), plane = h * w, frames = windows.count / (3 * plane)
         func symmetric(_ limit: Float) -> Float { limit * (2 * rng.uniform() - 1) }
