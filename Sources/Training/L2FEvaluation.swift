@@ -16,7 +16,9 @@ public struct L2FScores: Codable, Equatable {
     public var lmd: Double?
 }
 
-/// Generated frames, the copy-the-reference baseline and the real video, scored alike.
+/// Generated frames, the copy-the-reference baseline and the real video, scored alike. Like the
+/// generator's output, the baseline keeps each target frame's visible upper half (the pose prior
+/// both are given) and puts the reference frame's lower half below it.
 public struct L2FEvaluation: Codable, Equatable {
     public var split: String
     /// The speakers scored; nil = all.
@@ -91,12 +93,12 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
                 return quantisedFrames(generator(batch.identity, lip: batch.lip, ctx))
             }
         }
-        let reference = Array(repeatElement(middle, count: n).joined())
+        let reference = pastingLowerHalf(of: middle, under: rows.frames)
         let maxOffset = min(15, (n - 5) / 2)
         if let landmarks {
-            let real = shapes(rows.frames, landmarks), generated = shapes(fake, landmarks), copied = shapes(middle, landmarks)[0]
+            let real = shapes(rows.frames, landmarks), generated = shapes(fake, landmarks), copied = shapes(reference, landmarks)
             for i in 0..<n {
-                for (k, shape) in [generated[i], copied, real[i]].enumerated() { lmd[k] += FaceLandmarks.meanDistance(shape, real[i]) }
+                for (k, shape) in [generated[i], copied[i], real[i]].enumerated() { lmd[k] += FaceLandmarks.meanDistance(shape, real[i]) }
             }
         }
         for (k, video) in [fake, reference, rows.frames].enumerated() {
@@ -128,4 +130,16 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
             + " and those of the real frame, found in the fixed box x \(landmarkBox.x), y \(landmarkBox.y), side \(landmarkBox.width)"
     }
     return result
+}
+
+/// The copy-the-reference baseline: frames [N, S, S, 3] uint8 with rows S/2…S−1 of every frame
+/// replaced by those of `reference` [S, S, 3] (S even).
+public func pastingLowerHalf(of reference: [UInt8], under frames: [UInt8]) -> [UInt8] {
+    let frameBytes = reference.count, half = frameBytes / 2
+    precondition(frameBytes > 0 && frames.count % frameBytes == 0, "\(frames.count) bytes are not frames of \(frameBytes)")
+    var out = frames
+    for start in stride(from: 0, to: frames.count, by: frameBytes) {
+        out.replaceSubrange((start + half)..<(start + frameBytes), with: reference[half...])
+    }
+    return out
 }

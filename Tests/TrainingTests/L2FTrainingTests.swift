@@ -200,6 +200,15 @@ final class L2FTrainerTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: scratch.path("window/checkpoint.safetensors"))), saved)
     }
 
+    func testCopyBaselineKeepsTheVisibleHalfAndCopiesTheReferencesLowerHalf() {
+        let side = 4, frameBytes = side * side * 3
+        let frames = (0..<(3 * frameBytes)).map { UInt8($0 % 251) }, reference = [UInt8](repeating: 255, count: frameBytes)
+        let copied = pastingLowerHalf(of: reference, under: frames)
+        for i in 0..<3 { for b in 0..<frameBytes {
+            XCTAssertEqual(copied[i * frameBytes + b], b < frameBytes / 2 ? frames[i * frameBytes + b] : 255)
+        } }
+    }
+
     func testEvaluationScoresRealVideoAsPerfectAndReportsTheBaseline() throws {
         let (data, sync, a2l) = try fixtures()
         let trainer = try L2FTrainer(config: tinyL2FConfig(steps: 1), data: data, out: scratch.path("eval"), syncPath: sync, a2lPath: a2l)
