@@ -15,7 +15,11 @@ import Tensor
 ///                     projection of the lip unit, the way Wav2Lip joins its audio embedding.)
 ///   decoder: up_i (i = L−2…0): h = nearest ×2 → conv 3×3 → BN → ReLU to c_i, concat e_i (skip),
 ///            conv 3×3 → BN → ReLU to c_i (resize-conv: no checkerboard, unlike a 4×4 s2 convT)
-///   head: the same block to c_0 at 128 with x as the skip, conv 1×1 → 3, sigmoid → g
+///   head: the same block to c_0 at 128 with x as the skip, conv 1×1 → 4: a colour image
+///         C = sigmoid(o_0…2) and a blend mask α = sigmoid(o_3) [N, 1, S, S]
+///   g = α·reference + (1 − α)·C: the generator can take skin, teeth and lighting straight from
+///       the reference frame (channels 0…2 of x) and paint only what differs, the mouth (as
+///       GANimation blends its input with a colour map through an attention mask)
 ///   out = the target's known upper half (rows 0…63 of x's channels 3…5) over g's lower half:
 ///         the generator paints only what the pose prior hides, so every parameter serves the
 ///         mouth and the visible half is reproduced exactly (as `cals dub` pastes only the lower half).
@@ -65,7 +69,7 @@ public final class Generator: Module {
             UpBlock(c[i + 1], c[i], skip: c[i], rng: &rng)
         }
         head = UpBlock(c[0], c[0], skip: Self.inputChannels, rng: &rng)
-        out = Conv2d(c[0], 3, kernel: 1, rng: &rng)
+        out = Conv2d(c[0], 4, kernel: 1, rng: &rng)
     }
 
     /// x [N, 6, S, S], lip [N, lipDim] → faces [N, 3, S, S] in [0, 1]
@@ -79,7 +83,9 @@ public final class Generator: Module {
         let lipMap = relu(lipProj(lip)).reshaped([n, config.lipChannels, s, s])
         h = fuse(concat([h, lipMap], axis: 1), ctx)
         for (j, block) in up.enumerated() { h = block(h, skip: skips[skips.count - 2 - j], ctx) }
-        let painted = sigmoid(out(head(h, skip: x, ctx)))
+        let o = out(head(h, skip: x, ctx))                                                    // [N, 4, S, S]
+        let colour = sigmoid(o.slice(axis: 1, 0..<3)), alpha = sigmoid(o.slice(axis: 1, 3..<4))
+        let painted = colour + alpha * (x.slice(axis: 1, 0..<3) - colour)
         return x.slice(axis: 1, 3..<6) * Self.rowMask(size: size, lower: false) + painted * Self.rowMask(size: size, lower: true)
     }
 

@@ -45,7 +45,7 @@ class Generator(nn.Module):
         self.fuse = ConvBNReLU(c[-1] + lip_channels, c[-1], 1)
         self.up = nn.ModuleList(UpBlock(c[i + 1], c[i], c[i]) for i in range(len(c) - 2, -1, -1))
         self.head = UpBlock(c[0], c[0], 6)
-        self.out = nn.Conv2d(c[0], 3, 1)
+        self.out = nn.Conv2d(c[0], 4, 1)
 
     def forward(self, x, lip):
         skips = []
@@ -57,7 +57,9 @@ class Generator(nn.Module):
         h = self.fuse(torch.cat([h, lip_map], 1))
         for j, block in enumerate(self.up):
             h = block(h, skips[len(skips) - 2 - j])
-        painted = torch.sigmoid(self.out(self.head(h, x)))
+        o = self.out(self.head(h, x))
+        colour, alpha = torch.sigmoid(o[:, :3]), torch.sigmoid(o[:, 3:4])
+        painted = colour + alpha * (x[:, :3] - colour)
         lower = (torch.arange(x.shape[-2]) >= x.shape[-2] // 2).to(x.dtype).reshape(1, 1, -1, 1)
         return x[:, 3:6] * (1 - lower) + painted * lower
 
