@@ -9,8 +9,11 @@ import Tensor
 ///                       rows 64…127 zeroed (the pose prior)
 ///   lip [N, 1024]
 ///   encoder: down_i = conv 3×3 s2 → BN → ReLU, channels c_0…c_{L−1}: e_i at 128 / 2^(i+1)
-///   lip conditioning: lip → linear → ReLU → reshape to a [N, lipChannels, s, s] map (s = side
-///                     of e_{L−1}); concatenated with e_{L−1}, fused by conv 3×3 → BN → ReLU.
+///   lip conditioning: lip → linear (no bias) → reshape to a [N, lipChannels, s, s] map (s = side
+///                     of e_{L−1}) → BN → ReLU; concatenated with e_{L−1}, fused by conv 3×3 → BN
+///                     → ReLU. The BN matters: lip units are non-negative unit vectors (components
+///                     ≈ 0.03) whose frame-to-frame change is a small part of their length, so the
+///                     bare projection was almost constant and lip motion never reached the output.
 ///                     (A spatial map rather than FiLM: each bottleneck position gets its own
 ///                     projection of the lip unit, the way Wav2Lip joins its audio embedding.)
 ///   decoder: up_i (i = L−2…0): h = nearest ×2 → conv 3×3 → BN → ReLU to c_i, concat e_i (skip),
@@ -24,7 +27,7 @@ import Tensor
 ///         the generator paints only what the pose prior hides, so every parameter serves the
 ///         mouth and the visible half is reproduced exactly (as `cals dub` pastes only the lower half).
 /// State-dict names (Tests/TensorTests/golden/l2f_reference.py builds the same modules):
-///   down.<i>.conv/bn, lip_proj.*, fuse.conv/bn, up.<j>.up.*/up_bn.*/conv.*/bn.* (j = 0 is the
+///   down.<i>.conv/bn, lip_proj.weight, lip_bn.*, fuse.conv/bn, up.<j>.up.*/up_bn.*/conv.*/bn.* (j = 0 is the
 ///   deepest), head.up.*/up_bn.*/conv.*/bn.*, out.*.
 public final class Generator: Module {
     public struct Config: Codable, Equatable, Sendable {
@@ -44,7 +47,7 @@ public final class Generator: Module {
 
     public let config: Config
     public let down: [ConvBNReLU]
-    public let lipProj: Linear
+    public let lipProj: Linear, lipBN: BatchNorm2d
     public let fuse: ConvBNReLU
     public let up: [UpBlock]
     public let head: UpBlock
@@ -63,7 +66,8 @@ public final class Generator: Module {
             previous = width
         }
         self.down = down
-        lipProj = Linear(config.lipDim, config.lipChannels * s * s, rng: &rng)
+        lipProj = Linear(config.lipDim, config.lipChannels * s * s, bias: false, rng: &rng)
+        lipBN = BatchNorm2d(config.lipChannels)
         fuse = ConvBNReLU(c[c.count - 1] + config.lipChannels, c[c.count - 1], stride: 1, residual: false, rng: &rng)
         up = stride(from: c.count - 2, through: 0, by: -1).map { i in
             UpBlock(c[i + 1], c[i], skip: c[i], rng: &rng)
@@ -80,7 +84,7 @@ public final class Generator: Module {
         var skips: [Tensor] = []
         var h = x
         for block in down { h = block(h, ctx); skips.append(h) }
-        let lipMap = relu(lipProj(lip)).reshaped([n, config.lipChannels, s, s])
+        let lipMap = relu(lipBN(lipProj(lip).reshaped([n, config.lipChannels, s, s]), ctx))
         h = fuse(concat([h, lipMap], axis: 1), ctx)
         for (j, block) in up.enumerated() { h = block(h, skip: skips[skips.count - 2 - j], ctx) }
         let o = out(head(h, skip: x, ctx))                                                    // [N, 4, S, S]
@@ -97,13 +101,13 @@ public final class Generator: Module {
 
     public var parameters: [(String, Tensor)] {
         down.enumerated().flatMap { prefixed("down.\($0.offset)", $0.element.parameters) }
-            + prefixed("lip_proj", lipProj.parameters) + prefixed("fuse", fuse.parameters)
+            + prefixed("lip_proj", lipProj.parameters) + prefixed("lip_bn", lipBN.parameters) + prefixed("fuse", fuse.parameters)
             + up.enumerated().flatMap { prefixed("up.\($0.offset)", $0.element.parameters) }
             + prefixed("head", head.parameters) + prefixed("out", out.parameters)
     }
     public var buffers: [(String, Tensor)] {
         down.enumerated().flatMap { prefixed("down.\($0.offset)", $0.element.buffers) }
-            + prefixed("fuse", fuse.buffers)
+            + prefixed("lip_bn", lipBN.buffers) + prefixed("fuse", fuse.buffers)
             + up.enumerated().flatMap { prefixed("up.\($0.offset)", $0.element.buffers) }
             + prefixed("head", head.buffers)
     }

@@ -41,7 +41,8 @@ class Generator(nn.Module):
         self.side = image_size >> len(c)
         self.lip_channels = lip_channels
         self.down = nn.ModuleList(ConvBNReLU(a, b, 2) for a, b in zip([6] + c[:-1], c))
-        self.lip_proj = nn.Linear(lip_dim, lip_channels * self.side * self.side)
+        self.lip_proj = nn.Linear(lip_dim, lip_channels * self.side * self.side, bias=False)
+        self.lip_bn = nn.BatchNorm2d(lip_channels)
         self.fuse = ConvBNReLU(c[-1] + lip_channels, c[-1], 1)
         self.up = nn.ModuleList(UpBlock(c[i + 1], c[i], c[i]) for i in range(len(c) - 2, -1, -1))
         self.head = UpBlock(c[0], c[0], 6)
@@ -53,7 +54,7 @@ class Generator(nn.Module):
         for block in self.down:
             h = block(h)
             skips.append(h)
-        lip_map = torch.relu(self.lip_proj(lip)).reshape(x.shape[0], self.lip_channels, self.side, self.side)
+        lip_map = torch.relu(self.lip_bn(self.lip_proj(lip).reshape(x.shape[0], self.lip_channels, self.side, self.side)))
         h = self.fuse(torch.cat([h, lip_map], 1))
         for j, block in enumerate(self.up):
             h = block(h, skips[len(skips) - 2 - j])
