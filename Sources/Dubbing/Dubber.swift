@@ -111,11 +111,13 @@ public final class Dubber {
     }
 
     /// The generator's faces [K, S, S, 3] uint8 for K tracked faces and their lip units [K, D]:
-    /// identity input = the face's segment reference ++ its crop with the lower half zeroed.
+    /// identity input = the face's segment reference (moved onto the crop if the run was trained
+    /// so) ++ its crop with the lower half zeroed.
     func generate(_ faces: [TrackedFrame], references: [Int: [UInt8]], lip: [Float]) -> [UInt8] {
         guard !faces.isEmpty else { return [] }
         let targets = Array(faces.map(\.crop.pixels).joined())
-        let refs = Array(faces.map { references[$0.segment]! }.joined())
+        var refs = Array(faces.map { references[$0.segment]! }.joined())
+        if config.alignsReferences { refs = ReferenceAlignment.aligned(refs, to: targets, side: generator.config.imageSize) }
         return withoutGrad {
             let identity = targets.withUnsafeBufferPointer { t in
                 refs.withUnsafeBufferPointer { Generator.identityInput(target: t, reference: $0, size: generator.config.imageSize) }

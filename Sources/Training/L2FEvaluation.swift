@@ -16,15 +16,17 @@ public struct L2FScores: Codable, Equatable {
     public var lmd: Double?
 }
 
-/// Generated frames, the copy-the-reference baseline and the real video, scored alike. Like the
-/// generator's output, the baseline keeps each target frame's visible upper half (the pose prior
-/// both are given) and puts the reference frame's lower half below it.
+/// Generated frames, the copy-the-reference baselines and the real video, scored alike. Like the
+/// generator's output, a baseline keeps each target frame's visible upper half (the pose prior
+/// both are given) and puts the reference frame's lower half below it: the reference as it is,
+/// and moved onto the target by ReferenceAlignment (what a generator trained with aligned
+/// references is given).
 public struct L2FEvaluation: Codable, Equatable {
     public var split: String
     /// The speakers scored; nil = all.
     public var speakers: [String]?
     public var clips: Int, frames: Int
-    public var generated: L2FScores, copyReference: L2FScores
+    public var generated: L2FScores, copyReference: L2FScores, copyAlignedReference: L2FScores
     /// Real video's own sync distance / confidence (its PSNR/SSIM fields are against itself: ∞ / 1).
     public var real: L2FScores
     public var syncNote = "sync distance/confidence from our own sync encoder; not comparable with published LSE-D/LSE-C"
@@ -36,7 +38,8 @@ public struct L2FEvaluation: Codable, Equatable {
         let who = speakers.map { ", speakers " + $0.joined(separator: ",") } ?? ""
         var lines = ["L2F evaluation on split '\(split)'\(who): \(clips) clips, \(frames) frames (\(syncNote))",
                      "system            PSNR    SSIM  mouth PSNR  sync dist  sync conf" + (real.lmd == nil ? "" : "     LMD")]
-        for (name, s) in [("generated", generated), ("copy reference", copyReference), ("real video", real)] {
+        for (name, s) in [("generated", generated), ("copy reference", copyReference), ("copy aligned", copyAlignedReference),
+                          ("real video", real)] {
             lines.append(name.padding(toLength: 14, withPad: " ", startingAt: 0)
                          + ([f(s.psnr), f(s.ssim), f(s.mouthPSNR), f(s.syncDistance), f(s.syncConfidence)] + (s.lmd.map { [f($0)] } ?? []))
                             .enumerated().map { $0.element.leftPad([8, 8, 12, 11, 11, 8][$0.offset]) }.joined())
@@ -51,12 +54,13 @@ extension String {
 }
 
 /// Evaluates a generator on every clip of `split` ("all": any split) of `speakers` (nil: all): each clip is cut into windows of T frames
-/// (a remainder shorter than T is dropped), the reference is the clip's middle frame, and the
+/// (a remainder shorter than T is dropped), the reference is the clip's middle frame (moved onto
+/// each target frame first when `alignReferences`, as the generator was trained), and the
 /// sync offsets searched are ±min(15, (frames − 5)/2). With `landmarks`, LMD (SPEC §4) is the
 /// mean over frames of the mean distance between the 20 mouth landmarks of a frame and of the
 /// real frame, in pixels of the crop, each found in the fixed box `FaceLandmarks.cropBox`.
 public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder, frames t: Int,
-                        data: FrameDataset, split: String, speakers: [String]? = nil,
+                        alignReferences: Bool, data: FrameDataset, split: String, speakers: [String]? = nil,
                         landmarks: ShapePredictor? = nil) throws -> L2FEvaluation {
     let clips = data.clips.filter {
         (split == "all" || $0.item.split == split) && (speakers?.contains($0.item.speaker) ?? true) && $0.rowCount >= max(t, 7)
@@ -67,8 +71,9 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
     }
     let side = generator.config.imageSize, frameBytes = side * side * 3
     let ctx = Context(training: false)
-    // per system (generated, copy reference, real): Σ MSE, Σ mouth MSE, Σ SSIM over frames; Σ sync over clips
-    var mse = [Double](repeating: 0, count: 3), mouthMSE = mse, ssim = mse, distance = mse, confidence = mse, lmd = mse
+    // per system (generated, copy reference, copy aligned reference, real): Σ MSE, Σ mouth MSE,
+    // Σ SSIM over frames; Σ sync over clips
+    var mse = [Double](repeating: 0, count: 4), mouthMSE = mse, ssim = mse, distance = mse, confidence = mse, lmd = mse
     let landmarkBox = FaceLandmarks.cropBox(side: side)
     /// The landmarks of `frames` [N, side, side, 3] (one image when N = 1).
     func shapes(_ frames: [UInt8], _ predictor: ShapePredictor) -> [[SIMD2<Double>]] {
@@ -89,19 +94,23 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
             fake += withoutGrad { () -> [UInt8] in
                 let audio = m.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(0..<t)) }
                 let batch = L2FBatch.make(frames: [f], references: [Array(repeatElement(middle, count: t).joined())],
-                                          mel: [m], lip: lip(mel: [m], audio: audio, ctx))
+                                          mel: [m], lip: lip(mel: [m], audio: audio, ctx), alignReferences: alignReferences)
                 return quantisedFrames(generator(batch.identity, lip: batch.lip, ctx))
             }
         }
-        let reference = pastingLowerHalf(of: middle, under: rows.frames)
+        let references = Array(repeatElement(middle, count: n).joined())
+        let copied = pastingLowerHalves(of: references, under: rows.frames, side: side)
+        let copiedAligned = pastingLowerHalves(of: ReferenceAlignment.aligned(references, to: rows.frames, side: side),
+                                               under: rows.frames, side: side)
         let maxOffset = min(15, (n - 5) / 2)
         if let landmarks {
-            let real = shapes(rows.frames, landmarks), generated = shapes(fake, landmarks), copied = shapes(reference, landmarks)
+            let real = shapes(rows.frames, landmarks)
+            let others = [fake, copied, copiedAligned].map { shapes($0, landmarks) }
             for i in 0..<n {
-                for (k, shape) in [generated[i], copied[i], real[i]].enumerated() { lmd[k] += FaceLandmarks.meanDistance(shape, real[i]) }
+                for (k, shape) in (others.map { $0[i] } + [real[i]]).enumerated() { lmd[k] += FaceLandmarks.meanDistance(shape, real[i]) }
             }
         }
-        for (k, video) in [fake, reference, rows.frames].enumerated() {
+        for (k, video) in [fake, copied, copiedAligned, rows.frames].enumerated() {
             for i in 0..<n {
                 let a = Array(video[(i * frameBytes)..<((i + 1) * frameBytes)]), b = Array(rows.frames[(i * frameBytes)..<((i + 1) * frameBytes)])
                 a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
@@ -118,13 +127,14 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
         frameCount += n
     }
     let (f, c) = (Double(frameCount), Double(clips.count))
-    let means = (0..<3).map { k in
+    let means = (0..<4).map { k in
         L2FScores(psnr: ImageMetrics.psnr(meanSquaredError: mse[k] / f), ssim: ssim[k] / f,
                   mouthPSNR: ImageMetrics.psnr(meanSquaredError: mouthMSE[k] / f),
                   syncDistance: distance[k] / c, syncConfidence: confidence[k] / c,
                   lmd: landmarks == nil ? nil : lmd[k] / f)
     }
-    var result = L2FEvaluation(split: split, speakers: speakers, clips: clips.count, frames: frameCount, generated: means[0], copyReference: means[1], real: means[2])
+    var result = L2FEvaluation(split: split, speakers: speakers, clips: clips.count, frames: frameCount, generated: means[0], copyReference: means[1],
+                                 copyAlignedReference: means[2], real: means[3])
     if landmarks != nil {
         result.lmdNote = "LMD: mean distance (px of the \(side)×\(side) crop) between mouth landmarks 49-68 of dlib's 68-point model"
             + " and those of the real frame, found in the fixed box x \(landmarkBox.x), y \(landmarkBox.y), side \(landmarkBox.width)"
@@ -132,14 +142,15 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
     return result
 }
 
-/// The copy-the-reference baseline: frames [N, S, S, 3] uint8 with rows S/2…S−1 of every frame
-/// replaced by those of `reference` [S, S, 3] (S even).
-public func pastingLowerHalf(of reference: [UInt8], under frames: [UInt8]) -> [UInt8] {
-    let frameBytes = reference.count, half = frameBytes / 2
-    precondition(frameBytes > 0 && frames.count % frameBytes == 0, "\(frames.count) bytes are not frames of \(frameBytes)")
+/// A copy-the-reference baseline: frames [N, S, S, 3] uint8 with rows S/2…S−1 of frame i
+/// replaced by those of reference i (same layout, S even).
+public func pastingLowerHalves(of references: [UInt8], under frames: [UInt8], side: Int) -> [UInt8] {
+    let frameBytes = side * side * 3, half = frameBytes / 2
+    precondition(references.count == frames.count && frames.count % frameBytes == 0,
+                 "\(references.count) reference bytes for \(frames.count) bytes of \(side)×\(side) frames")
     var out = frames
     for start in stride(from: 0, to: frames.count, by: frameBytes) {
-        out.replaceSubrange((start + half)..<(start + frameBytes), with: reference[half...])
+        out.replaceSubrange((start + half)..<(start + frameBytes), with: references[(start + half)..<(start + frameBytes)])
     }
     return out
 }

@@ -1,4 +1,5 @@
 import Common
+import Face
 import Foundation
 import Models
 import NN
@@ -40,13 +41,15 @@ public struct L2FBatch {
     }
 
     /// A batch from shard windows: frames [T, S, S, 3] uint8, reference frames (same layout), mel
-    /// units [T, 80, 4] and lip units [T, lipDim] per window. `augment`, when given, changes each
+    /// units [T, 80, 4] and lip units [T, lipDim] per window. With `alignReferences` each reference
+    /// frame is first moved onto its target frame (ReferenceAlignment). `augment`, when given, changes each
     /// window's pair [T, 6, S, S] (reference ++ whole target, 0…1) in place before the target's
     /// lower half is hidden, so the reference, the visible half and the L1 target change alike.
     public static func make(frames: [[UInt8]], references: [[UInt8]], mel: [[Float]], lip: Tensor,
-                            augment: ((Tensor) -> Void)? = nil) -> L2FBatch {
+                            alignReferences: Bool, augment: ((Tensor) -> Void)? = nil) -> L2FBatch {
         let b = frames.count, t = frames[0].count / (128 * 128 * 3)
         let pairs = withoutGrad { zip(frames, references).map { f, r in
+            let r = alignReferences ? ReferenceAlignment.aligned(r, to: f, side: 128) : r
             let pair = concat([r, f].map { $0.withUnsafeBufferPointer { Generator.imageTensor($0) } }, axis: 1)
             augment?(pair)
             return pair

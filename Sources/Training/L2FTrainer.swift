@@ -34,6 +34,10 @@ public struct L2FTrainingConfig: Codable, Equatable {
     /// Per-window augmentation of the training reference and target frames; nil = none (and in
     /// checkpoints written before it existed).
     public var augmentation: ClipAugmentation? = ClipAugmentation()
+    /// Move each reference frame onto its target frame (ReferenceAlignment) before the generator
+    /// sees it; nil = no (checkpoints written before it existed).
+    public var alignReferences: Bool? = true
+    public var alignsReferences: Bool { alignReferences == true }
     public init() {}
 }
 
@@ -178,7 +182,8 @@ public final class L2FTrainer: Trainer {
             m.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(0..<config.frames)) }
         }, axis: 0) }
         let units = lip(mel: mel, audio: audio, context)
-        return L2FBatch.make(frames: frames, references: references, mel: mel, lip: units, augment: augment)
+        return L2FBatch.make(frames: frames, references: references, mel: mel, lip: units,
+                             alignReferences: config.alignsReferences, augment: augment)
     }
 
     // MARK: Training

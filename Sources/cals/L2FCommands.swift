@@ -30,6 +30,8 @@ struct TrainL2F: ParsableCommand {
     @Flag(help: "Drop the visual-visual sync loss d_vv.") var noDvv = false
     @Flag(help: "Train without augmenting reference and target frames together (flip, rotation, zoom, shift, grey, colour jitter, blur).")
     var noAugment = false
+    @Flag(help: "Give the generator each reference frame as it is, not moved onto its target frame by the visible upper halves.")
+    var noAlign = false
     @Option(help: "Weight of L1.") var l1Weight: Float = 10
     @Option(help: "Weight of the GAN loss.") var ganWeight: Float = 0.07
     @Option(help: "Weight of d_av + d_vv.") var syncWeight: Float = 0.03
@@ -53,6 +55,7 @@ struct TrainL2F: ParsableCommand {
                 (config.weights.audioVisual, config.weights.visualVisual) = (!noDav, !noDvv)
                 (config.generator.channels, config.discriminator.channels) = (channels, channels)
                 config.augmentation = noAugment ? nil : ClipAugmentation()
+                config.alignReferences = !noAlign
                 return config
             }
             let trainer = try L2FTrainer(config: config, data: try FrameDataset(folder: training.data), out: training.out,
@@ -100,7 +103,7 @@ struct EvalL2F: ParsableCommand {
             Engine.setThreads(threads)
             let (config, generator, lip) = try L2FTrainer.loadModels(checkpointFile(checkpoint))
             let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(checkpointFile(sync)),
-                                         frames: config.frames, data: try FrameDataset(folder: data), split: split,
+                                         frames: config.frames, alignReferences: config.alignsReferences, data: try FrameDataset(folder: data), split: split,
                                          speakers: speakers.map { $0.split(separator: ",").map(String.init) },
                                          landmarks: try landmarkPredictor())
             let encoder = JSONEncoder()

@@ -35,7 +35,7 @@ final class L2FTrainingTests: XCTestCase {
         let references = f.map { Array($0.prefix(128 * 128 * 3)) }.map { first in Array((0..<t).map { _ in first }.joined()) }
         let mel = (0..<windows).map { _ in (0..<(t * 320)).map { _ in rng.normal() } }
         let lip = Tensor(randomNormal: [windows * t, 16], rng: &rng)
-        return L2FBatch.make(frames: f, references: references, mel: mel, lip: lip)
+        return L2FBatch.make(frames: f, references: references, mel: mel, lip: lip, alignReferences: false)
     }
 
     func testSyncWindowsOfFacesMatchTheEncodersInput() {
@@ -57,8 +57,8 @@ final class L2FTrainingTests: XCTestCase {
         greyOnly.greyChance = 1
         var rng = RandomGenerator(seed: 9)
         let lip = Tensor(shape: [t, 16])
-        let plain = L2FBatch.make(frames: [f], references: [r], mel: [[Float](repeating: -4, count: t * 320)], lip: lip)
-        let grey = L2FBatch.make(frames: [f], references: [r], mel: [[Float](repeating: -4, count: t * 320)], lip: lip) { greyOnly.apply(to: $0, rng: &rng) }
+        let plain = L2FBatch.make(frames: [f], references: [r], mel: [[Float](repeating: -4, count: t * 320)], lip: lip, alignReferences: false)
+        let grey = L2FBatch.make(frames: [f], references: [r], mel: [[Float](repeating: -4, count: t * 320)], lip: lip, alignReferences: false) { greyOnly.apply(to: $0, rng: &rng) }
         let plane = 128 * 128, half = 64 * 128
         func luma(_ x: UnsafeMutablePointer<Float>, _ p: Int) -> Float {
             0.299 * x[p] + 0.587 * x[plane + p] + 0.114 * x[2 * plane + p]
@@ -202,10 +202,10 @@ final class L2FTrainerTests: XCTestCase {
 
     func testCopyBaselineKeepsTheVisibleHalfAndCopiesTheReferencesLowerHalf() {
         let side = 4, frameBytes = side * side * 3
-        let frames = (0..<(3 * frameBytes)).map { UInt8($0 % 251) }, reference = [UInt8](repeating: 255, count: frameBytes)
-        let copied = pastingLowerHalf(of: reference, under: frames)
+        let frames = (0..<(3 * frameBytes)).map { UInt8($0 % 251) }, references = (0..<(3 * frameBytes)).map { UInt8(255 - $0 / frameBytes) }
+        let copied = pastingLowerHalves(of: references, under: frames, side: side)
         for i in 0..<3 { for b in 0..<frameBytes {
-            XCTAssertEqual(copied[i * frameBytes + b], b < frameBytes / 2 ? frames[i * frameBytes + b] : 255)
+            XCTAssertEqual(copied[i * frameBytes + b], b < frameBytes / 2 ? frames[i * frameBytes + b] : UInt8(255 - i))
         } }
     }
 
@@ -215,7 +215,7 @@ final class L2FTrainerTests: XCTestCase {
         try trainer.run()
         let (config, generator, lip) = try L2FTrainer.loadModels(trainer.checkpointPath)
         let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
-                                     frames: config.frames, data: data, split: "train")
+                                     frames: config.frames, alignReferences: config.alignsReferences, data: data, split: "train")
         print(result.table)
         XCTAssertEqual(result.clips, 4)
         XCTAssertEqual(result.frames, 4 * 20)
@@ -227,17 +227,17 @@ final class L2FTrainerTests: XCTestCase {
         XCTAssertNil(result.real.lmd, "no LMD without a landmark model")
         let speaker = data.speakers[0]
         let one = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
-                                  frames: config.frames, data: data, split: "all", speakers: [speaker])
+                                  frames: config.frames, alignReferences: config.alignsReferences, data: data, split: "all", speakers: [speaker])
         XCTAssertEqual(one.clips, data.clips.filter { $0.item.speaker == speaker }.count)
         XCTAssertTrue(one.table.contains("speakers \(speaker)"), one.table)
         XCTAssertThrowsError(try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
-                                             frames: config.frames, data: data, split: "all", speakers: ["nobody"]))
+                                             frames: config.frames, alignReferences: config.alignsReferences, data: data, split: "all", speakers: ["nobody"]))
         XCTAssertFalse(String(decoding: try JSONEncoder().encode(result.generated), as: UTF8.self).contains("lmd"))
 
         // LMD with dlib's 68-point model (`make landmarks`): 0 for real video, ≥ 0 for the others.
         let model = TestEnv.repoRoot.appendingPathComponent("data/models/" + ShapePredictor.modelFileName).path
         guard FileManager.default.fileExists(atPath: model) else { throw InputErrorForTests("\(model) is missing: run `make landmarks`") }
-        let withLMD = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync), frames: config.frames,
+        let withLMD = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync), frames: config.frames, alignReferences: config.alignsReferences,
                                       data: data, split: "train", landmarks: try ShapePredictor(contentsOfFile: model))
         print(withLMD.table)
         XCTAssertEqual(withLMD.real.lmd, 0)
