@@ -87,21 +87,22 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
         let n = clip.rowCount / t * t
         let rows = try clip.rows(0..<n)
         let middle = try clip.rows((clip.rowCount / 2)..<(clip.rowCount / 2 + 1)).frames
+        let references = Array(repeatElement(middle, count: n).joined())
+        let aligned = ReferenceAlignment.aligned(references, to: rows.frames, side: side)
+        let given = alignReferences ? aligned : references     // what the generator was trained with
         var fake: [UInt8] = []
         for w in 0..<(n / t) {
-            let f = Array(rows.frames[(w * t * frameBytes)..<((w + 1) * t * frameBytes)])
+            let window = (w * t * frameBytes)..<((w + 1) * t * frameBytes)
             let m = Array(rows.mel[(w * t * 320)..<((w + 1) * t * 320)])
             fake += withoutGrad { () -> [UInt8] in
                 let audio = m.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(0..<t)) }
-                let batch = L2FBatch.make(frames: [f], references: [Array(repeatElement(middle, count: t).joined())],
-                                          mel: [m], lip: lip(mel: [m], audio: audio, ctx), alignReferences: alignReferences)
+                let batch = L2FBatch.make(frames: [Array(rows.frames[window])], references: [Array(given[window])],
+                                          mel: [m], lip: lip(mel: [m], audio: audio, ctx), alignReferences: false)
                 return quantisedFrames(generator(batch.identity, lip: batch.lip, ctx))
             }
         }
-        let references = Array(repeatElement(middle, count: n).joined())
         let copied = pastingLowerHalves(of: references, under: rows.frames, side: side)
-        let copiedAligned = pastingLowerHalves(of: ReferenceAlignment.aligned(references, to: rows.frames, side: side),
-                                               under: rows.frames, side: side)
+        let copiedAligned = pastingLowerHalves(of: aligned, under: rows.frames, side: side)
         let maxOffset = min(15, (n - 5) / 2)
         if let landmarks {
             let real = shapes(rows.frames, landmarks)
