@@ -114,8 +114,9 @@ public final class Generator: Module {
     }
 }
 
-/// One decoder level: nearest ×2 → conv 3×3 (padding 1, no bias) → BN → ReLU doubles the side,
-/// the skip is concatenated, conv 3×3 → BN → ReLU mixes them.
+/// One decoder level: nearest ×2 → conv 3×3 (padding 1, no bias) → BN → ReLU doubles the side
+/// (the first two as one folded op, `upsampleConv3x3`), the skip is concatenated, conv 3×3 → BN →
+/// ReLU mixes them.
 ///   x [N, inChannels, H, W], skip [N, skipChannels, 2H, 2W] → [N, outChannels, 2H, 2W]
 public final class UpBlock: Module {
     public let up: Conv2d, upBN: BatchNorm2d
@@ -128,7 +129,7 @@ public final class UpBlock: Module {
     }
 
     public func callAsFunction(_ x: Tensor, skip: Tensor, _ ctx: Context) -> Tensor {
-        let h = relu(upBN(up(upsampleNearest2x(x)), ctx))
+        let h = relu(upBN(upsampleConv3x3(x, weight: up.weight), ctx))
         return mix(concat([h, skip], axis: 1), ctx)
     }
 

@@ -1,4 +1,5 @@
-// 2-D convolution and transposed convolution: im2col + GEMM per image, col2im for the adjoint.
+// 2-D convolution (im2col + GEMM per image, col2im for the adjoint) and the resize-convolution
+// nearest ×2 → conv 3×3 as one folded 2×2 convolution.
 
 /// Geometry of a convolution window sliding over an image.
 struct ConvGeometry {
@@ -16,10 +17,12 @@ struct ConvGeometry {
         return lo..<(last < 0 ? lo : max(lo, min(outW, last / stride + 1)))
     }
 
-    /// col[(c, ki, kj), (oy, ox)] = image[c, oy·s − p + ki, ox·s − p + kj] (0 outside).
-    func im2col(_ image: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
+    /// col[(c, ki, kj), (oy, ox)] = image[c, oy·s − p + ki, ox·s − p + kj] (0 outside); col's rows
+    /// are `rowStride` floats apart (default `cols`; larger when several images share one col).
+    func im2col(_ image: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+        let ld = rowStride ?? cols
         for c in 0..<channels { for ki in 0..<kernelH { for kj in 0..<kernelW {
-            let row = col + ((c * kernelH + ki) * kernelW + kj) * cols
+            let row = col + ((c * kernelH + ki) * kernelW + kj) * ld
             let valid = validColumns(kj), shift = kj - padding
             for oy in 0..<outH {
                 let y = oy * stride - padding + ki
@@ -27,25 +30,35 @@ struct ConvGeometry {
                 guard y >= 0 && y < height else { dst.update(repeating: 0, count: outW); continue }
                 let src = image + (c * height + y) * width + shift
                 dst.update(repeating: 0, count: valid.lowerBound)
-                for ox in valid { dst[ox] = src[ox * stride] }
+                if stride == 1 { (dst + valid.lowerBound).update(from: src + valid.lowerBound, count: valid.count) }
+                else { for ox in valid { dst[ox] = src[ox * stride] } }
                 (dst + valid.upperBound).update(repeating: 0, count: outW - valid.upperBound)
             }
         } } }
     }
 
     /// The adjoint of im2col: image[c, y, x] += every col entry that im2col read from it.
-    func col2im(_ col: UnsafePointer<Float>, _ image: UnsafeMutablePointer<Float>) {
+    func col2im(_ col: UnsafePointer<Float>, _ image: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+        let ld = rowStride ?? cols
         for c in 0..<channels { for ki in 0..<kernelH { for kj in 0..<kernelW {
-            let row = col + ((c * kernelH + ki) * kernelW + kj) * cols
+            let row = col + ((c * kernelH + ki) * kernelW + kj) * ld
             let valid = validColumns(kj), shift = kj - padding
             for oy in 0..<outH {
                 let y = oy * stride - padding + ki
                 guard y >= 0 && y < height else { continue }
                 let src = row + oy * outW, dst = image + (c * height + y) * width + shift
-                for ox in valid { dst[ox * stride] += src[ox] }
+                if stride == 1 {   // a separate loop the compiler vectorises
+                    let d = dst + valid.lowerBound, s = src + valid.lowerBound
+                    for k in 0..<valid.count { d[k] += s[k] }
+                } else { for ox in valid { dst[ox * stride] += src[ox] } }
             }
         } } }
     }
+}
+
+/// dst [B, A, P] = src [A, B, P]: the blocks of P floats change order.
+private func swapOuterAxes(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ a: Int, _ b: Int, _ p: Int) {
+    parallelRows(a * b, width: p) { row in (dst + (row % b * a + row / b) * p).update(from: src + row * p, count: p) }
 }
 
 /// Adds bias[o] to every element of channel o of y [N, O, HW], or (backward) sums g into db.
@@ -57,9 +70,10 @@ private func sumChannels(_ g: UnsafePointer<Float>, into db: UnsafeMutablePointe
 }
 
 /// PyTorch Conv2d: x [N, C, H, W], weight [O, C, kh, kw], bias [O] → [N, O, Ho, Wo],
-/// Ho = (H + 2p − kh) / s + 1.
-///   forward:  col_n = im2col(x_n) [C·kh·kw, Ho·Wo];  y_n = W [O, C·kh·kw] · col_n
-///   backward: dW += dy_n · col_nᵀ;  dx_n += col2im(Wᵀ · dy_n);  db += Σ dy
+/// Ho = (H + 2p − kh) / s + 1, P = Ho·Wo. All N images share one col, so each pass is a single
+/// GEMM (per-image GEMMs at the 4×4 and 8×8 levels are too small to use the cores).
+///   forward:  col [C·kh·kw, N·P] = im2col of every image;  r [O, N·P] = W · col;  y [N, O, P] = r + b
+///   backward: dr [O, N·P] = dy;  dW += dr · colᵀ;  dx += col2im(Wᵀ · dr);  db += Σ dy
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
     precondition(x.rank == 4 && weight.rank == 4 && weight.shape[1] == x.shape[1],
                  "conv2d of \(x.shape) with weight \(weight.shape)")
@@ -70,51 +84,99 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
     let g = ConvGeometry(channels: x.shape[1], height: x.shape[2], width: x.shape[3],
                          kernelH: weight.shape[2], kernelW: weight.shape[3], stride: stride, padding: padding,
                          outH: hOut, outW: wOut)
-    let imageSize = g.channels * g.height * g.width, colSize = g.rows * g.cols
-    let cols = Storage(count: n * colSize)   // saved for backward
+    let p = g.cols, ld = n * p, imageSize = g.channels * g.height * g.width
+    let cols = Storage(count: g.rows * ld)   // saved for backward
     let out = Tensor(shape: [n, o, hOut, wOut])
     let X = x.data, C = cols.pointer, Y = out.data, W = weight.data
-    parallelItems(n) { i in g.im2col(X + i * imageSize, C + i * colSize) }
-    for i in 0..<n { gemm(false, false, o, g.cols, g.rows, 1, W, C + i * colSize, 0, Y + i * o * g.cols) }
-    if let bias { addChannelBias(Y, bias.data, n: n, o: o, hw: g.cols) }
+    parallelItems(n) { i in g.im2col(X + i * imageSize, C + i * p, rowStride: ld) }
+    let r = Storage(count: o * ld)
+    gemm(false, false, o, ld, g.rows, 1, W, C, 0, r.pointer)
+    swapOuterAxes(r.pointer, Y, o, n, p)
+    if let bias { addChannelBias(Y, bias.data, n: n, o: o, hw: p) }
 
     out.record([x, weight] + (bias.map { [$0] } ?? [])) { out in
         let C = cols.pointer   // saved im2col buffer, kept alive by this closure
         let G = out.grad!.pointer
-        if weight.requiresGrad {
-            let DW = weight.gradPointer()
-            for i in 0..<n { gemm(false, true, o, g.rows, g.cols, 1, G + i * o * g.cols, C + i * colSize, 1, DW) }
-        }
-        if let bias, bias.requiresGrad { sumChannels(G, into: bias.gradPointer(), n: n, o: o, hw: g.cols) }
+        let dr = Storage(count: o * ld)
+        swapOuterAxes(G, dr.pointer, n, o, p)
+        if weight.requiresGrad { gemm(false, true, o, g.rows, ld, 1, dr.pointer, C, 1, weight.gradPointer()) }
+        if let bias, bias.requiresGrad { sumChannels(G, into: bias.gradPointer(), n: n, o: o, hw: p) }
         if x.requiresGrad {
             let DX = x.gradPointer()
-            let dcols = Storage(count: n * colSize)
-            for i in 0..<n { gemm(true, false, g.rows, g.cols, o, 1, W, G + i * o * g.cols, 0, dcols.pointer + i * colSize) }
-            parallelItems(n) { i in g.col2im(dcols.pointer + i * colSize, DX + i * imageSize) }
+            let dcols = Storage(count: g.rows * ld)
+            gemm(true, false, g.rows, ld, o, 1, W, dr.pointer, 0, dcols.pointer)
+            parallelItems(n) { i in g.col2im(dcols.pointer + i * p, DX + i * imageSize, rowStride: ld) }
         }
     }
     return out
 }
 
-/// Nearest-neighbour upsampling by 2 (nn.Upsample(scale_factor=2, mode="nearest")):
-/// x [N, C, H, W] → [N, C, 2H, 2W], y[.., i, j] = x[.., i/2, j/2].
-///   backward: dx[.., i, j] += the sum of dy over its 2×2 block
-public func upsampleNearest2x(_ x: Tensor) -> Tensor {
-    precondition(x.rank == 4, "upsampleNearest2x of \(x.shape)")
-    let rows = x.shape[0] * x.shape[1] * x.shape[2], w = x.shape[3], w2 = 2 * w
-    let out = Tensor(shape: [x.shape[0], x.shape[1], 2 * x.shape[2], w2])
-    let X = x.data, Y = out.data
-    // Input row r (plane p, row i) becomes output rows 2i and 2i + 1 of plane p: offset r · 2 · w2.
-    parallelRows(rows, width: 2 * w2) { r in
-        let src = X + r * w, dst = Y + r * 2 * w2
-        for j in 0..<w { dst[2 * j] = src[j]; dst[2 * j + 1] = src[j] }
-        (dst + w2).update(from: dst, count: w2)
+/// Nearest ×2 upsampling followed by a 3×3 convolution (padding 1, no bias), as one op:
+/// x [N, C, H, W], weight [O, C, 3, 3] → [N, O, 2H, 2W], what nn.Upsample(scale_factor=2) then
+/// nn.Conv2d(C, O, 3, padding=1, bias=False) compute.
+/// Output pixel (2i + a, 2j + b) sees only a 2×2 block of x: along each axis the taps k = 0, 1, 2
+/// land on input rows i−1, i, i (a = 0) or i, i, i+1 (a = 1). So the op is a 2×2 convolution of x
+/// (padding 1, P = (H+1)(W+1) positions) with four folded kernels, one per output parity (a, b):
+/// 16·O·C multiply-adds per input pixel instead of 36, and a col 9× smaller than the upsampled
+/// image's. All N images share one col, so each pass is a single GEMM.
+///   fold:     wf[(a, b, o), (c, ti, tj)] = Σ w[o, c, ki, kj] over tap(a, ki) = ti, tap(b, kj) = tj,
+///             tap(a, k) = (a + k + 1) / 2 − a   (a = 0: 0, 1, 1;  a = 1: 0, 0, 1)
+///   forward:  col [4C, N·P] = the 2×2 windows of every image;  r [4O, N·P] = wf · col
+///             y[n, o, 2i + a, 2j + b] = r[(a, b, o), n·P + (i + a)(W + 1) + j + b]
+///   backward: dr = the adjoint of that gather (0 where no parity reads);
+///             dwf = dr · colᵀ, dw = the fold's adjoint of dwf;  dx = col2im(wfᵀ · dr)
+public func upsampleConv3x3(_ x: Tensor, weight: Tensor) -> Tensor {
+    precondition(x.rank == 4 && weight.shape.count == 4 && weight.shape[1] == x.shape[1] && weight.shape.suffix(2) == [3, 3],
+                 "upsampleConv3x3 of \(x.shape) with weight \(weight.shape)")
+    let (n, c, h, w, o) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], weight.shape[0])
+    let g = ConvGeometry(channels: c, height: h, width: w, kernelH: 2, kernelW: 2, stride: 1, padding: 1,
+                         outH: h + 1, outW: w + 1)
+    let p = g.cols, ld = n * p, imageSize = c * h * w, planeOut = 4 * h * w
+
+    // The fold is linear in w: index pairs (folded, original) it adds, used forward and (adjoint) backward.
+    func tap(_ a: Int, _ k: Int) -> Int { (a + k + 1) / 2 - a }
+    func eachFoldedTap(_ body: (_ folded: Int, _ original: Int) -> Void) {
+        for a in 0..<2 { for b in 0..<2 { for oo in 0..<o { for cc in 0..<c { for ki in 0..<3 { for kj in 0..<3 {
+            body(((a * 2 + b) * o + oo) * 4 * c + cc * 4 + tap(a, ki) * 2 + tap(b, kj), ((oo * c + cc) * 3 + ki) * 3 + kj)
+        } } } } } }
     }
-    out.record([x]) { out in
-        let G = out.grad!.pointer, D = x.gradPointer()
-        parallelRows(rows, width: 2 * w2) { r in
-            let g = G + r * 2 * w2, d = D + r * w
-            for j in 0..<w { d[j] += g[2 * j] + g[2 * j + 1] + g[w2 + 2 * j] + g[w2 + 2 * j + 1] }
+    let folded = Storage(count: 16 * o * c, zeroed: true)                    // wf [4O, 4C]
+    let F = folded.pointer, W = weight.data
+    eachFoldedTap { F[$0] += W[$1] }
+
+    let cols = Storage(count: 4 * c * ld), r = Storage(count: 4 * o * ld)    // saved for backward: cols
+    let X = x.data, C = cols.pointer, R = r.pointer
+    parallelItems(n) { i in g.im2col(X + i * imageSize, C + i * p, rowStride: ld) }
+    gemm(false, false, 4 * o, ld, 4 * c, 1, F, C, 0, R)
+
+    // Moves between r (parity-major, padded grid) and y [N, O, 2H, 2W], one (n, o) plane per item.
+    func eachParity(_ no: Int, _ body: (_ plane: Int, _ grid: Int) -> Void) {
+        let (i, oo) = (no / o, no % o)
+        for a in 0..<2 { for b in 0..<2 {
+            let grid = ((a * 2 + b) * o + oo) * ld + i * p + a * (w + 1) + b
+            for y in 0..<h { for xx in 0..<w { body(no * planeOut + (2 * y + a) * 2 * w + 2 * xx + b, grid + y * (w + 1) + xx) } }
+        } }
+    }
+    let out = Tensor(shape: [n, o, 2 * h, 2 * w])
+    let Y = out.data
+    parallelItems(n * o) { no in eachParity(no) { Y[$0] = R[$1] } }
+
+    out.record([x, weight]) { out in
+        let G = out.grad!.pointer, C = cols.pointer, F = folded.pointer   // saved buffers, kept alive by this closure
+        let dr = Storage(count: 4 * o * ld, zeroed: true)
+        let DR = dr.pointer
+        parallelItems(n * o) { no in eachParity(no) { DR[$1] = G[$0] } }
+        if weight.requiresGrad {
+            let dFolded = Storage(count: 16 * o * c)
+            let DF = dFolded.pointer, DW = weight.gradPointer()
+            gemm(false, true, 4 * o, 4 * c, ld, 1, DR, C, 0, DF)
+            eachFoldedTap { DW[$1] += DF[$0] }
+        }
+        if x.requiresGrad {
+            let dcols = Storage(count: 4 * c * ld)
+            let DC = dcols.pointer, DX = x.gradPointer()
+            gemm(true, false, 4 * c, ld, 4 * o, 1, F, DR, 0, DC)
+            parallelItems(n) { i in g.col2im(DC + i * p, DX + i * imageSize, rowStride: ld) }
         }
     }
     return out

@@ -81,15 +81,31 @@ final class GradientTests: XCTestCase {
         checkGradients("conv2d", [randomTensor([2, 3, 6, 5], seed: 1), randomTensor([4, 3, 3, 3], seed: 2), randomTensor([4], seed: 3)]) {
             conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
         }
-        checkGradients("upsampleNearest2x", [randomTensor([2, 3, 3, 4], seed: 4)]) { upsampleNearest2x($0[0]) }
+        checkGradients("upsampleConv3x3", [randomTensor([2, 3, 3, 4], seed: 4), randomTensor([5, 3, 3, 3], seed: 5)]) {
+            upsampleConv3x3($0[0], weight: $0[1])
+        }
     }
 
-    func testNearestUpsamplingRepeatsEachPixelInA2x2Block() {
-        let x = Tensor(shape: [1, 2, 2, 3], values: (0..<12).map(Float.init))
-        let y = upsampleNearest2x(x)
-        XCTAssertEqual(y.shape, [1, 2, 4, 6])
-        XCTAssertEqual(Array(y.values[0..<12]), [0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2])
-        XCTAssertEqual(Array(y.values[36..<48]), [9, 9, 10, 10, 11, 11, 9, 9, 10, 10, 11, 11])
+    /// The folded resize-convolution against its definition: upsample by repeating each pixel in a
+    /// 2×2 block, then the 3×3 sum with zero padding, in Double; odd and unequal sides, N > 1.
+    func testUpsampleConvMatchesNearestUpsamplingThenConvolution() {
+        for (h, w) in [(3, 5), (1, 1), (4, 2)] {
+            let (n, c, o) = (2, 3, 4)
+            let x = randomTensor([n, c, h, w], seed: 1), weight = randomTensor([o, c, 3, 3], seed: 2)
+            let y = upsampleConv3x3(x, weight: weight)
+            XCTAssertEqual(y.shape, [n, o, 2 * h, 2 * w])
+            var worst: Double = 0
+            for b in 0..<n { for oo in 0..<o { for oy in 0..<(2 * h) { for ox in 0..<(2 * w) {
+                var sum: Double = 0
+                for cc in 0..<c { for ki in 0..<3 { for kj in 0..<3 {
+                    let uy = oy - 1 + ki, ux = ox - 1 + kj      // in the upsampled image
+                    guard uy >= 0 && uy < 2 * h && ux >= 0 && ux < 2 * w else { continue }
+                    sum += Double(x.data[((b * c + cc) * h + uy / 2) * w + ux / 2]) * Double(weight.data[((oo * c + cc) * 3 + ki) * 3 + kj])
+                } } }
+                worst = max(worst, abs(sum - Double(y.data[((b * o + oo) * 2 * h + oy) * 2 * w + ox])))
+            } } } }
+            XCTAssertLessThan(worst, 1e-5, "upsampleConv3x3 \(h)×\(w)")
+        }
     }
 
     /// conv2d against the defining sum, for geometries where windows hang over every edge
