@@ -17,16 +17,18 @@ struct ConvGeometry {
         return lo..<(last < 0 ? lo : max(lo, min(outW, last / stride + 1)))
     }
 
-    /// col[(c, ki, kj), (oy, ox)] = image[c, oy·s − p + ki, ox·s − p + kj] (0 outside); col's rows
-    /// are `rowStride` floats apart (default `cols`; larger when several images share one col).
-    func im2col(_ image: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
-        let ld = rowStride ?? cols
+    /// col[(c, ki, kj), (oy, ox)] = image[c, oy·s − p + ki, ox·s − p + kj] (0 outside), for the
+    /// window rows oy in `band` (default all); col's rows are `rowStride` floats apart (default
+    /// band.count · outW; larger when several images share one col).
+    func im2col(_ image: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, rowStride: Int? = nil,
+                band: Range<Int>? = nil) {
+        let band = band ?? 0..<outH, ld = rowStride ?? band.count * outW
         for c in 0..<channels { for ki in 0..<kernelH { for kj in 0..<kernelW {
             let row = col + ((c * kernelH + ki) * kernelW + kj) * ld
             let valid = validColumns(kj), shift = kj - padding
-            for oy in 0..<outH {
+            for oy in band {
                 let y = oy * stride - padding + ki
-                let dst = row + oy * outW
+                let dst = row + (oy - band.lowerBound) * outW
                 guard y >= 0 && y < height else { dst.update(repeating: 0, count: outW); continue }
                 let src = image + (c * height + y) * width + shift
                 dst.update(repeating: 0, count: valid.lowerBound)
@@ -38,15 +40,16 @@ struct ConvGeometry {
     }
 
     /// The adjoint of im2col: image[c, y, x] += every col entry that im2col read from it.
-    func col2im(_ col: UnsafePointer<Float>, _ image: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
-        let ld = rowStride ?? cols
+    func col2im(_ col: UnsafePointer<Float>, _ image: UnsafeMutablePointer<Float>, rowStride: Int? = nil,
+                band: Range<Int>? = nil) {
+        let band = band ?? 0..<outH, ld = rowStride ?? band.count * outW
         for c in 0..<channels { for ki in 0..<kernelH { for kj in 0..<kernelW {
             let row = col + ((c * kernelH + ki) * kernelW + kj) * ld
             let valid = validColumns(kj), shift = kj - padding
-            for oy in 0..<outH {
+            for oy in band {
                 let y = oy * stride - padding + ki
                 guard y >= 0 && y < height else { continue }
-                let src = row + oy * outW, dst = image + (c * height + y) * width + shift
+                let src = row + (oy - band.lowerBound) * outW, dst = image + (c * height + y) * width + shift
                 if stride == 1 {   // a separate loop the compiler vectorises
                     let d = dst + valid.lowerBound, s = src + valid.lowerBound
                     for k in 0..<valid.count { d[k] += s[k] }
@@ -70,10 +73,12 @@ private func sumChannels(_ g: UnsafePointer<Float>, into db: UnsafeMutablePointe
 }
 
 /// PyTorch Conv2d: x [N, C, H, W], weight [O, C, kh, kw], bias [O] → [N, O, Ho, Wo],
-/// Ho = (H + 2p − kh) / s + 1, P = Ho·Wo. All N images share one col, so each pass is a single
-/// GEMM (per-image GEMMs at the 4×4 and 8×8 levels are too small to use the cores).
-///   forward:  col [C·kh·kw, N·P] = im2col of every image;  r [O, N·P] = W · col;  y [N, O, P] = r + b
-///   backward: dr [O, N·P] = dy;  dW += dr · colᵀ;  dx += col2im(Wᵀ · dr);  db += Σ dy
+/// Ho = (H + 2p − kh) / s + 1, P = Ho·Wo, by im2col + GEMM in one of two layouts:
+/// - one col for all N images, one GEMM per pass (`conv2dBatched`): small maps, where per-image
+///   GEMMs are too small to use the cores;
+/// - per image, in bands of window rows whose col stays in cache (`conv2dBanded`): large maps, where
+///   a whole col is tens of MB (at 128×128 with 22 channels, 13 MB per image) and every pass over it
+///   goes to memory.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
     precondition(x.rank == 4 && weight.rank == 4 && weight.shape[1] == x.shape[1],
                  "conv2d of \(x.shape) with weight \(weight.shape)")
@@ -84,23 +89,42 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
     let g = ConvGeometry(channels: x.shape[1], height: x.shape[2], width: x.shape[3],
                          kernelH: weight.shape[2], kernelW: weight.shape[3], stride: stride, padding: padding,
                          outH: hOut, outW: wOut)
+    let out = Tensor(shape: [n, o, hOut, wOut])
+    let banded = g.rows * g.cols > ConvGeometry.bandFloats && n >= Engine.threads
+    let backward = (banded ? conv2dBanded : conv2dBatched)(x, weight, out.data, g)
+    if let bias { addChannelBias(out.data, bias.data, n: n, o: o, hw: g.cols) }
+    out.record([x, weight] + (bias.map { [$0] } ?? [])) { out in
+        let G = out.grad!.pointer
+        backward(G)
+        if let bias, bias.requiresGrad { sumChannels(G, into: bias.gradPointer(), n: n, o: o, hw: g.cols) }
+    }
+    return out
+}
+
+extension ConvGeometry {
+    /// A band's col holds at most this many floats (512 KB: in L2 beside the GEMM's packed panels).
+    static let bandFloats = 1 << 17
+}
+
+/// y [N, O, P] = conv(x, weight) with one col for all images; returns the backward pass (dy → dW, dx).
+///   forward:  col [C·kh·kw, N·P] = im2col of every image;  r [O, N·P] = W · col;  y = r
+///   backward: dr [O, N·P] = dy;  dW += dr · colᵀ;  dx += col2im(Wᵀ · dr)
+private func conv2dBatched(_ x: Tensor, _ weight: Tensor, _ y: UnsafeMutablePointer<Float>,
+                           _ g: ConvGeometry) -> (UnsafePointer<Float>) -> Void {
+    let n = x.shape[0], o = weight.shape[0]
     let p = g.cols, ld = n * p, imageSize = g.channels * g.height * g.width
     let cols = Storage(count: g.rows * ld)   // saved for backward
-    let out = Tensor(shape: [n, o, hOut, wOut])
-    let X = x.data, C = cols.pointer, Y = out.data, W = weight.data
+    let X = x.data, C = cols.pointer, W = weight.data
     parallelItems(n) { i in g.im2col(X + i * imageSize, C + i * p, rowStride: ld) }
     let r = Storage(count: o * ld)
     gemm(false, false, o, ld, g.rows, 1, W, C, 0, r.pointer)
-    swapOuterAxes(r.pointer, Y, o, n, p)
-    if let bias { addChannelBias(Y, bias.data, n: n, o: o, hw: p) }
+    swapOuterAxes(r.pointer, y, o, n, p)
 
-    out.record([x, weight] + (bias.map { [$0] } ?? [])) { out in
+    return { dy in
         let C = cols.pointer   // saved im2col buffer, kept alive by this closure
-        let G = out.grad!.pointer
         let dr = Storage(count: o * ld)
-        swapOuterAxes(G, dr.pointer, n, o, p)
+        swapOuterAxes(dy, dr.pointer, n, o, p)
         if weight.requiresGrad { gemm(false, true, o, g.rows, ld, 1, dr.pointer, C, 1, weight.gradPointer()) }
-        if let bias, bias.requiresGrad { sumChannels(G, into: bias.gradPointer(), n: n, o: o, hw: p) }
         if x.requiresGrad {
             let DX = x.gradPointer()
             let dcols = Storage(count: g.rows * ld)
@@ -108,7 +132,53 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
             parallelItems(n) { i in g.col2im(dcols.pointer + i * p, DX + i * imageSize, rowStride: ld) }
         }
     }
-    return out
+}
+
+/// y [N, O, P] = conv(x, weight) image by image (across threads), each in bands of window rows whose
+/// col fits in cache; returns the backward pass, which builds each band's col again instead of keeping it.
+///   forward:  per band b of image n: col_b = im2col(x_n, b);  y_n[:, b] = W · col_b
+///   backward: dW_n = Σ_b dy_n[:, b] · col_bᵀ (dW += Σ_n dW_n);  dx_n += col2im(Wᵀ · dy_n[:, b], b)
+private func conv2dBanded(_ x: Tensor, _ weight: Tensor, _ y: UnsafeMutablePointer<Float>,
+                          _ g: ConvGeometry) -> (UnsafePointer<Float>) -> Void {
+    let n = x.shape[0], o = weight.shape[0]
+    let p = g.cols, imageSize = g.channels * g.height * g.width, weightSize = weight.count
+    let bandRows = max(1, min(g.outH, ConvGeometry.bandFloats / (g.rows * g.outW)))
+    let bands = stride(from: 0, to: g.outH, by: bandRows).map { $0..<min(g.outH, $0 + bandRows) }
+    let X = x.data, W = weight.data
+    parallelItems(n) { i in
+        let col = Storage(count: g.rows * bandRows * g.outW)
+        for band in bands {
+            let width = band.count * g.outW
+            g.im2col(X + i * imageSize, col.pointer, band: band)
+            gemm(false, false, o, width, g.rows, 1, W, g.rows, col.pointer, width, 0,
+                 y + i * o * p + band.lowerBound * g.outW, p, splitting: false)
+        }
+    }
+
+    return { dy in
+        let dWs = weight.requiresGrad ? Storage(count: n * weightSize, zeroed: true) : nil
+        parallelItems(n) { i in
+            let col = Storage(count: g.rows * bandRows * g.outW), dcol = Storage(count: col.count)
+            for band in bands {
+                let width = band.count * g.outW, dyBand = dy + i * o * p + band.lowerBound * g.outW   // [O, width], rows p apart
+                if let dWs {
+                    g.im2col(X + i * imageSize, col.pointer, band: band)
+                    gemm(false, true, o, g.rows, width, 1, dyBand, p, col.pointer, width, 1, dWs.pointer + i * weightSize, g.rows,
+                         splitting: false)
+                }
+                if x.requiresGrad {
+                    gemm(true, false, g.rows, width, o, 1, W, g.rows, dyBand, p, 0, dcol.pointer, width, splitting: false)
+                    g.col2im(dcol.pointer, x.gradPointer() + i * imageSize, band: band)
+                }
+            }
+        }
+        if let dWs {
+            let DW = weight.gradPointer()
+            parallelRanges(weightSize, grain: 1 << 12) { range in
+                for i in 0..<n { let src = dWs.pointer + i * weightSize; for k in range { DW[k] += src[k] } }
+            }
+        }
+    }
 }
 
 /// Nearest ×2 upsampling followed by a 3×3 convolution (padding 1, no bias), as one op:

@@ -55,15 +55,16 @@ func store(_ d: UnsafeMutablePointer<Float>, fresh: Bool, _ range: Range<Int>, _
 
 /// C = alpha · op(A) · op(B) + beta · C, row-major; op(X) = Xᵀ when `transX`.
 /// A is M×K after op, B is K×N after op, C is M×N; lda/ldb/ldc are the row strides as stored.
+/// `splitting: false` keeps it on the calling thread (for callers that already run one item per thread).
 @inline(__always)
 func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
           _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
-          _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+          _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, splitting: Bool = true) {
     func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
-    let parts = Engine.blasThreads == 1 && m * n * k >= 1 << 20 ? Engine.threads : 1
+    let parts = splitting && Engine.blasThreads == 1 && m * n * k >= 1 << 20 ? Engine.threads : 1
     if parts == 1 { call(m, n, a, b, c); return }
     if m >= n {   // split C's rows: A's rows (columns of the stored A when transposed)
         DispatchQueue.concurrentPerform(iterations: parts) { p in

@@ -111,7 +111,9 @@ final class GradientTests: XCTestCase {
     /// conv2d against the defining sum, for geometries where windows hang over every edge
     /// (including kernel columns that never touch the image); the gradient checks use its adjoint.
     func testConv2dMatchesTheDefiningSum() {
-        for (h, w, k, s, p) in [(7, 6, 3, 2, 1), (5, 9, 5, 3, 2), (4, 4, 2, 1, 0), (1, 3, 5, 1, 2), (6, 5, 4, 2, 3)] {
+        // The last two are large enough for the banded path (col per image > ConvGeometry.bandFloats).
+        for (h, w, k, s, p) in [(7, 6, 3, 2, 1), (5, 9, 5, 3, 2), (4, 4, 2, 1, 0), (1, 3, 5, 1, 2), (6, 5, 4, 2, 3),
+                                (75, 70, 3, 1, 1), (150, 139, 4, 2, 1)] {
             let x = randomTensor([2, 3, h, w], seed: 1), weight = randomTensor([4, 3, k, k], seed: 2)
             let y = conv2d(x, weight: weight, bias: nil, stride: s, padding: p)
             let ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1
@@ -128,6 +130,37 @@ final class GradientTests: XCTestCase {
             } } } }
             XCTAssertLessThan(worst, 1e-5, "conv2d \(h)×\(w) kernel \(k) stride \(s) padding \(p)")
         }
+    }
+
+    /// The banded conv2d's backward on a map too large for finite differences, by linearity: for
+    /// L = Σ r ⊙ conv(x, W) + b, ⟨x, ∂L/∂x⟩ = ⟨W, ∂L/∂W⟩ = L − ⟨b, ∂L/∂b⟩ and ∂L/∂b_o = Σ r over channel o.
+    /// Checked against the small-map path too: the same conv on a batch of one image each.
+    func testBandedConvolutionBackwardIsTheAdjoint() {
+        let x = randomTensor([2, 5, 80, 75], seed: 1), weight = randomTensor([6, 5, 3, 3], seed: 2), bias = randomTensor([6], seed: 3)
+        for t in [x, weight, bias] { t.requiresGrad = true }
+        let r = randomTensor([2, 6, 80, 75], seed: 4)
+        let loss = (conv2d(x, weight: weight, bias: bias, padding: 1) * r).sum()
+        loss.backward()
+        func dot(_ a: [Float], _ b: [Float]) -> Double { zip(a, b).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+        let l = Double(loss.item), biasPart = dot(bias.values, bias.gradValues!)
+        XCTAssertEqual(dot(x.values, x.gradValues!), l - biasPart, accuracy: 1e-3 * abs(l))
+        XCTAssertEqual(dot(weight.values, weight.gradValues!), l - biasPart, accuracy: 1e-3 * abs(l))
+        for o in 0..<6 {
+            var sum: Double = 0
+            for n in 0..<2 { let start = (n * 6 + o) * 6000; for k in start..<(start + 6000) { sum += Double(r.data[k]) } }
+            XCTAssertEqual(Double(bias.gradValues![o]), sum, accuracy: 1e-2)
+        }
+        // One image per call (n = 1, fewer than the engine's 2 threads) takes the batched path: same gradients.
+        let single = (0..<2).map { n -> (Tensor, [Float]) in
+            let xn = x.slice(axis: 0, n..<(n + 1)).detached(), w = weight.detached()
+            xn.requiresGrad = true; w.requiresGrad = true
+            (conv2d(xn, weight: w, bias: nil, padding: 1) * r.slice(axis: 0, n..<(n + 1)).detached()).sum().backward()
+            return (xn, w.gradValues!)
+        }
+        let dxSingle = single.flatMap { $0.0.gradValues! }
+        XCTAssertLessThan(zip(dxSingle, x.gradValues!).map { abs($0 - $1) }.max()!, 1e-4)
+        let dwSingle = zip(single[0].1, single[1].1).map { $0 + $1 }
+        XCTAssertLessThan(zip(dwSingle, weight.gradValues!).map { abs($0 - $1) / max(1, abs($1)) }.max()!, 1e-4)
     }
 
     /// GELU against the erf formula in Double, over the range where its tails and the fast exp's
