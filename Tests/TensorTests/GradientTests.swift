@@ -86,6 +86,26 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// Flows with fractional parts in 0.2…0.8 (no finite-difference probe crosses a pixel, where the
+    /// bilinear weights have kinks), some large enough to clamp at the border (gradient 0 there).
+    func testWarpGradients() {
+        var rng = RandomGenerator(seed: 7)
+        let flow = Tensor(shape: [2, 2, 4, 5], values: (0..<80).map { i in
+            let whole = Float(rng.int(below: 7) - 3) * (i % 9 == 0 ? 3 : 1)
+            return whole + 0.2 + 0.6 * rng.uniform()
+        })
+        checkGradients("warpBilinear", [randomTensor([2, 3, 4, 5], seed: 6), flow]) { warpBilinear($0[0], flow: $0[1]) }
+    }
+
+    /// A whole-pixel flow moves the image (sampling clamps at the border); a half-pixel flow averages neighbours.
+    func testWarpByWholeAndHalfPixels() {
+        let image = Tensor(shape: [1, 1, 2, 3], values: [0, 1, 2, 10, 11, 12])
+        let right = Tensor(shape: [1, 2, 2, 3], values: [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0])   // sample x + 1
+        XCTAssertEqual(warpBilinear(image, flow: right).values, [1, 2, 2, 11, 12, 12])
+        let down = Tensor(shape: [1, 2, 2, 3], values: [0, 0, 0, 0, 0, 0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
+        XCTAssertEqual(warpBilinear(image, flow: down).values, [5, 6, 7, 10, 11, 12])
+    }
+
     /// The folded resize-convolution against its definition: upsample by repeating each pixel in a
     /// 2×2 block, then the 3×3 sum with zero padding, in Double; odd and unequal sides, N > 1.
     func testUpsampleConvMatchesNearestUpsamplingThenConvolution() {

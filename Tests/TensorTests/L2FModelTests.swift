@@ -9,9 +9,10 @@ import XCTest
 /// hand-computed loss values.
 final class L2FModelTests: XCTestCase {
     /// A generator small enough for finite differences: 16×16 faces, three levels, 10-d lip units.
-    static func tinyGenerator(seed: UInt64) -> Generator {
+    static func tinyGenerator(seed: UInt64, warpsReference: Bool = true) -> Generator {
         var config = Generator.Config()
         (config.channels, config.lipChannels, config.lipDim, config.imageSize) = ([4, 6, 8], 3, 10, 16)
+        config.warpsReference = warpsReference
         var rng = RandomGenerator(seed: seed)
         return Generator(config, rng: &rng)
     }
@@ -28,7 +29,11 @@ final class L2FModelTests: XCTestCase {
     /// ε = 1e-3 so that probes rarely cross a ReLU kink; tolerance 1e-2 covers float32 noise of
     /// the ~10² summed outputs at that ε (a wrong backward is off by O(1)).
     func testGeneratorGradients() {
-        let model = Self.tinyGenerator(seed: 71)
+        // Without the warp: its bilinear weights have a kink wherever a sample point crosses a pixel,
+        // and a probe that moves the flow crosses some of them (measured: 10% and 70% off at two
+        // elements). The warp alone is checked in GradientTests.testWarpGradients, away from
+        // pixels, and the generator with it against PyTorch's grid_sample in testGeneratorMatchesPyTorch.
+        let model = Self.tinyGenerator(seed: 71, warpsReference: false)
         let ctx = Context(training: true)
         checkGradients("generator (x, lip)", [randomTensor([2, 6, 16, 16], seed: 72), randomTensor([2, 10], seed: 73)],
                        eps: 1e-3, tol: 1e-2) { model($0[0], lip: $0[1], ctx) }

@@ -35,9 +35,11 @@ class UpBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    def __init__(self, channels=(16, 32, 64, 128, 128), lip_channels=32, lip_dim=1024, image_size=128):
+    def __init__(self, channels=(16, 32, 64, 128, 128), lip_channels=32, lip_dim=1024, image_size=128,
+                 warps_reference=True):
         super().__init__()
         c = list(channels)
+        self.warps_reference = warps_reference
         self.side = image_size >> len(c)
         self.lip_channels = lip_channels
         self.down = nn.ModuleList(ConvBNReLU(a, b, 2) for a, b in zip([6] + c[:-1], c))
@@ -46,7 +48,7 @@ class Generator(nn.Module):
         self.fuse = ConvBNReLU(c[-1] + lip_channels, c[-1], 1)
         self.up = nn.ModuleList(UpBlock(c[i + 1], c[i], c[i]) for i in range(len(c) - 2, -1, -1))
         self.head = UpBlock(c[0], c[0], 6)
-        self.out = nn.Conv2d(c[0], 4, 1)
+        self.out = nn.Conv2d(c[0], 6 if warps_reference else 4, 1)
 
     def forward(self, x, lip):
         skips = []
@@ -60,9 +62,19 @@ class Generator(nn.Module):
             h = block(h, skips[len(skips) - 2 - j])
         o = self.out(self.head(h, x))
         colour, alpha = torch.sigmoid(o[:, :3]), torch.sigmoid(o[:, 3:4])
-        painted = colour + alpha * (x[:, :3] - colour)
+        reference = warp(x[:, :3], o[:, 4:6]) if self.warps_reference else x[:, :3]
+        painted = colour + alpha * (reference - colour)
         lower = (torch.arange(x.shape[-2]) >= x.shape[-2] // 2).to(x.dtype).reshape(1, 1, -1, 1)
         return x[:, 3:6] * (1 - lower) + painted * lower
+
+
+def warp(image, flow):
+    """Backward bilinear warp by a flow in pixels (channel 0: x, 1: y), border clamping (Tensor.warpBilinear)."""
+    n, _, h, w = image.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=image.dtype), torch.arange(w, dtype=image.dtype), indexing="ij")
+    gx = (xs + flow[:, 0]) / (w - 1) * 2 - 1
+    gy = (ys + flow[:, 1]) / (h - 1) * 2 - 1
+    return F.grid_sample(image, torch.stack([gx, gy], -1), mode="bilinear", padding_mode="border", align_corners=True)
 
 
 class Discriminator(nn.Module):
