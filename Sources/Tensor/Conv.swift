@@ -1,4 +1,4 @@
-// 2-D convolution (im2col + GEMM per image, col2im for the adjoint) and the resize-convolution
+// 2-D convolution by im2col + GEMM (col2im for the adjoint), and the resize-convolution
 // nearest ×2 → conv 3×3 as one folded 2×2 convolution.
 
 /// Geometry of a convolution window sliding over an image.
@@ -157,6 +157,7 @@ private func conv2dBanded(_ x: Tensor, _ weight: Tensor, _ y: UnsafeMutablePoint
 
     return { dy in
         let dWs = weight.requiresGrad ? Storage(count: n * weightSize, zeroed: true) : nil
+        let DX = x.requiresGrad ? x.gradPointer() : nil   // allocated here, not by racing threads
         parallelItems(n) { i in
             let col = Storage(count: g.rows * bandRows * g.outW), dcol = Storage(count: col.count)
             for band in bands {
@@ -166,9 +167,9 @@ private func conv2dBanded(_ x: Tensor, _ weight: Tensor, _ y: UnsafeMutablePoint
                     gemm(false, true, o, g.rows, width, 1, dyBand, p, col.pointer, width, 1, dWs.pointer + i * weightSize, g.rows,
                          splitting: false)
                 }
-                if x.requiresGrad {
+                if let DX {
                     gemm(true, false, g.rows, width, o, 1, W, g.rows, dyBand, p, 0, dcol.pointer, width, splitting: false)
-                    g.col2im(dcol.pointer, x.gradPointer() + i * imageSize, band: band)
+                    g.col2im(dcol.pointer, DX + i * imageSize, band: band)
                 }
             }
         }
