@@ -29,7 +29,7 @@ public struct LipUnitsStage: Stage {
     public init(parameters: Parameters = Parameters()) { self.parameters = parameters }
 
     /// Windows embedded per forward pass.
-    static let chunk = 64
+    public static let chunk = 64
 
     /// Writes the unit shards missing for the frame shards `ledger` records (and rebuilds
     /// recorded ones that are missing, torn or from another stage version), recording each in
