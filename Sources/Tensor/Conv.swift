@@ -187,68 +187,60 @@ private func conv2dBanded(_ x: Tensor, _ weight: Tensor, _ y: UnsafeMutablePoint
 /// nn.Conv2d(C, O, 3, padding=1, bias=False) compute.
 /// Output pixel (2i + a, 2j + b) sees only a 2×2 block of x: along each axis the taps k = 0, 1, 2
 /// land on input rows i−1, i, i (a = 0) or i, i, i+1 (a = 1). So the op is a 2×2 convolution of x
-/// (padding 1, P = (H+1)(W+1) positions) with four folded kernels, one per output parity (a, b):
+/// (padding 1, (H+1)×(W+1) positions) with four folded kernels, one per output parity (a, b):
 /// 16·O·C multiply-adds per input pixel instead of 36, and a col 9× smaller than the upsampled
-/// image's. All N images share one col, so each pass is a single GEMM.
-///   fold:     wf[(a, b, o), (c, ti, tj)] = Σ w[o, c, ki, kj] over tap(a, ki) = ti, tap(b, kj) = tj,
-///             tap(a, k) = (a + k + 1) / 2 − a   (a = 0: 0, 1, 1;  a = 1: 0, 0, 1)
-///   forward:  col [4C, N·P] = the 2×2 windows of every image;  r [4O, N·P] = wf · col
-///             y[n, o, 2i + a, 2j + b] = r[(a, b, o), n·P + (i + a)(W + 1) + j + b]
-///   backward: dr = the adjoint of that gather (0 where no parity reads);
-///             dwf = dr · colᵀ, dw = the fold's adjoint of dwf;  dx = col2im(wfᵀ · dr)
+/// image's.
+///   y = interleavingParities(conv2d(x, foldedUpsamplingKernels(weight), padding: 1))
 public func upsampleConv3x3(_ x: Tensor, weight: Tensor) -> Tensor {
     precondition(x.rank == 4 && weight.shape.count == 4 && weight.shape[1] == x.shape[1] && weight.shape.suffix(2) == [3, 3],
                  "upsampleConv3x3 of \(x.shape) with weight \(weight.shape)")
-    let (n, c, h, w, o) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], weight.shape[0])
-    let g = ConvGeometry(channels: c, height: h, width: w, kernelH: 2, kernelW: 2, stride: 1, padding: 1,
-                         outH: h + 1, outW: w + 1)
-    let p = g.cols, ld = n * p, imageSize = c * h * w, planeOut = 4 * h * w
+    return interleavingParities(conv2d(x, weight: foldedUpsamplingKernels(weight), bias: nil, padding: 1))
+}
 
-    // The fold is linear in w: index pairs (folded, original) it adds, used forward and (adjoint) backward.
+/// w [O, C, 3, 3] → wf [4·O, C, 2, 2], one 2×2 kernel per output parity (a, b) of a nearest ×2
+/// upsampling followed by w (see upsampleConv3x3):
+///   wf[(a, b, o), c, ti, tj] = Σ w[o, c, ki, kj] over tap(a, ki) = ti, tap(b, kj) = tj,
+///   tap(a, k) = (a + k + 1) / 2 − a   (a = 0: 0, 1, 1;  a = 1: 0, 0, 1)
+///   backward: the fold is linear; dw[o, c, ki, kj] = Σ over the four parities of dwf at the same index pairs
+func foldedUpsamplingKernels(_ w: Tensor) -> Tensor {
+    let (o, c) = (w.shape[0], w.shape[1])
     func tap(_ a: Int, _ k: Int) -> Int { (a + k + 1) / 2 - a }
+    /// Every (folded, original) index pair the fold adds.
     func eachFoldedTap(_ body: (_ folded: Int, _ original: Int) -> Void) {
         for a in 0..<2 { for b in 0..<2 { for oo in 0..<o { for cc in 0..<c { for ki in 0..<3 { for kj in 0..<3 {
-            body(((a * 2 + b) * o + oo) * 4 * c + cc * 4 + tap(a, ki) * 2 + tap(b, kj), ((oo * c + cc) * 3 + ki) * 3 + kj)
+            body((((a * 2 + b) * o + oo) * c + cc) * 4 + tap(a, ki) * 2 + tap(b, kj), ((oo * c + cc) * 3 + ki) * 3 + kj)
         } } } } } }
     }
-    let folded = Storage(count: 16 * o * c, zeroed: true)                    // wf [4O, 4C]
-    let F = folded.pointer, W = weight.data
+    let out = Tensor(shape: [4 * o, c, 2, 2], zeroed: true)
+    let F = out.data, W = w.data
     eachFoldedTap { F[$0] += W[$1] }
+    out.record([w]) { out in
+        let DF = out.grad!.pointer, DW = w.gradPointer()
+        eachFoldedTap { DW[$1] += DF[$0] }
+    }
+    return out
+}
 
-    let cols = Storage(count: 4 * c * ld), r = Storage(count: 4 * o * ld)    // saved for backward: cols
-    let X = x.data, C = cols.pointer, R = r.pointer
-    parallelItems(n) { i in g.im2col(X + i * imageSize, C + i * p, rowStride: ld) }
-    gemm(false, false, 4 * o, ld, 4 * c, 1, F, C, 0, R)
-
-    // Moves between r (parity-major, padded grid) and y [N, O, 2H, 2W], one (n, o) plane per item.
+/// r [N, 4·O, H+1, W+1] (the folded 2×2 convolution, one block of O channels per parity (a, b))
+/// → y [N, O, 2H, 2W], y[n, o, 2i + a, 2j + b] = r[n, (a, b, o), i + a, j + b].
+///   backward: dr = the adjoint of that gather (0 where no parity reads)
+func interleavingParities(_ r: Tensor) -> Tensor {
+    let (n, o, h, w) = (r.shape[0], r.shape[1] / 4, r.shape[2] - 1, r.shape[3] - 1)
+    let planeIn = (h + 1) * (w + 1), planeOut = 4 * h * w
+    /// Every (output, r) index pair of one (n, o) output plane.
     func eachParity(_ no: Int, _ body: (_ plane: Int, _ grid: Int) -> Void) {
         let (i, oo) = (no / o, no % o)
         for a in 0..<2 { for b in 0..<2 {
-            let grid = ((a * 2 + b) * o + oo) * ld + i * p + a * (w + 1) + b
+            let grid = (i * 4 * o + (a * 2 + b) * o + oo) * planeIn + a * (w + 1) + b
             for y in 0..<h { for xx in 0..<w { body(no * planeOut + (2 * y + a) * 2 * w + 2 * xx + b, grid + y * (w + 1) + xx) } }
         } }
     }
     let out = Tensor(shape: [n, o, 2 * h, 2 * w])
-    let Y = out.data
+    let R = r.data, Y = out.data
     parallelItems(n * o) { no in eachParity(no) { Y[$0] = R[$1] } }
-
-    out.record([x, weight]) { out in
-        let G = out.grad!.pointer, C = cols.pointer, F = folded.pointer   // saved buffers, kept alive by this closure
-        let dr = Storage(count: 4 * o * ld, zeroed: true)
-        let DR = dr.pointer
-        parallelItems(n * o) { no in eachParity(no) { DR[$1] = G[$0] } }
-        if weight.requiresGrad {
-            let dFolded = Storage(count: 16 * o * c)
-            let DF = dFolded.pointer, DW = weight.gradPointer()
-            gemm(false, true, 4 * o, 4 * c, ld, 1, DR, C, 0, DF)
-            eachFoldedTap { DW[$1] += DF[$0] }
-        }
-        if x.requiresGrad {
-            let dcols = Storage(count: 4 * c * ld)
-            let DC = dcols.pointer, DX = x.gradPointer()
-            gemm(true, false, 4 * c, ld, 4 * o, 1, F, DR, 0, DC)
-            parallelItems(n) { i in g.col2im(DC + i * p, DX + i * imageSize, rowStride: ld) }
-        }
+    out.record([r]) { out in
+        let G = out.grad!.pointer, DR = r.gradPointer()
+        parallelItems(n * o) { no in eachParity(no) { DR[$1] += G[$0] } }
     }
     return out
 }
