@@ -128,24 +128,18 @@ public final class Dubber {
     }
 
     /// Lip units [N, D] of audio units [N, 80, 4], as training and evaluation make them: the lip
-    /// encoder over windows of T = config.frames units (each window's positions start at 0, the
-    /// window encoder sees mel edges repeated at the window's ends). Windows start at 0, T, 2T, …;
-    /// the last one is moved back to end at N (overlapping its predecessor, whose units it
-    /// replaces there), and speech shorter than T is one window.
+    /// encoder over windows of T = config.frames units, each with the run's audio context on both
+    /// sides (within 0 ..< N). Windows start at 0, T, 2T, …; the last one is moved back to end at
+    /// N (overlapping its predecessor, whose units it replaces there), and speech shorter than T
+    /// is one window.
     func lipUnits(_ units: [Float], frames n: Int) -> [Float] {
-        let t = min(config.frames, n), unitSize = MelSpectrogram.melBinCount * MelSpectrogram.framesPerUnit
-        let d = generator.config.lipDim
+        let t = min(config.frames, n), d = generator.config.lipDim
         let starts = stride(from: 0, to: n, by: t).map { min($0, n - t) }
         var out = [Float](repeating: 0, count: n * d)
         for chunk in stride(from: 0, to: starts.count, by: batchSize) {
             let windows = Array(starts[chunk..<min(starts.count, chunk + batchSize)])
-            let mel = windows.map { Array(units[($0 * unitSize)..<(($0 + t) * unitSize)]) }
-            let values = withoutGrad { () -> [Float] in
-                let audio = concat(mel.map { m in
-                    m.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(0..<t)) }
-                }, axis: 0)
-                return lip(mel: mel, audio: audio, context).values                 // [B·T, D]
-            }
+            let audio = windows.map { WindowAudio(units: units, window: $0..<($0 + t), context: config.audioContextUnits) }
+            let values = withoutGrad { lip(audio, context).values }                 // [B·T, D]
             for (w, s) in windows.enumerated() {
                 out.replaceSubrange((s * d)..<((s + t) * d), with: values[(w * t * d)..<((w + 1) * t * d)])
             }

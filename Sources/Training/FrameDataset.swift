@@ -50,4 +50,11 @@ extension FrameDataset.Clip {
         let w = try reader.window(item, offset: rows.lowerBound, length: rows.count)
         return (w.frames, w.mel)
     }
+
+    /// The audio of window `rows` (counted within the clip) with up to `context` units on each side.
+    public func audio(for rows: Range<Int>, context: Int) throws -> WindowAudio {
+        let span = WindowAudio.span(around: rows, context: context, within: rowCount)
+        return WindowAudio(mel: try reader.mel(rows: (item.firstRow + span.lowerBound)..<(item.firstRow + span.upperBound)),
+                           span: span, window: rows)
+    }
 }

@@ -53,15 +53,16 @@ extension String {
     func leftPad(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
 
-/// Evaluates a generator on every clip of `split` ("all": any split) of `speakers` (nil: all): each clip is cut into windows of T frames
-/// (a remainder shorter than T is dropped), the reference is the clip's middle frame (moved onto
-/// each target frame first when `alignReferences`, as the generator was trained), and the
+/// Evaluates a generator on every clip of `split` ("all": any split) of `speakers` (nil: all), as
+/// the run's `config` trained it: each clip is cut into windows of T frames (a remainder shorter
+/// than T is dropped), each voiced from its audio with the run's context, the reference is the
+/// clip's middle frame (moved onto each target frame first when the run aligned references), and the
 /// sync offsets searched are ±min(15, (frames − 5)/2). With `landmarks`, LMD (SPEC §4) is the
 /// mean over frames of the mean distance between the 20 mouth landmarks of a frame and of the
 /// real frame, in pixels of the crop, each found in the fixed box `FaceLandmarks.cropBox`.
-public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder, frames t: Int,
-                        alignReferences: Bool, data: FrameDataset, split: String, speakers: [String]? = nil,
+public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder, config: L2FTrainingConfig, data: FrameDataset, split: String, speakers: [String]? = nil,
                         landmarks: ShapePredictor? = nil) throws -> L2FEvaluation {
+    let t = config.frames
     let clips = data.clips.filter {
         (split == "all" || $0.item.split == split) && (speakers?.contains($0.item.speaker) ?? true) && $0.rowCount >= max(t, 7)
     }
@@ -89,15 +90,14 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
         let middle = try clip.rows((clip.rowCount / 2)..<(clip.rowCount / 2 + 1)).frames
         let references = Array(repeatElement(middle, count: n).joined())
         let aligned = ReferenceAlignment.aligned(references, to: rows.frames, side: side)
-        let given = alignReferences ? aligned : references     // what the generator was trained with
+        let given = config.alignsReferences ? aligned : references     // what the generator was trained with
         var fake: [UInt8] = []
         for w in 0..<(n / t) {
             let window = (w * t * frameBytes)..<((w + 1) * t * frameBytes)
-            let m = Array(rows.mel[(w * t * 320)..<((w + 1) * t * 320)])
+            let audio = try clip.audio(for: (w * t)..<((w + 1) * t), context: config.audioContextUnits)
             fake += withoutGrad { () -> [UInt8] in
-                let audio = m.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(0..<t)) }
                 let batch = L2FBatch.make(frames: [Array(rows.frames[window])], references: [Array(given[window])],
-                                          mel: [m], lip: lip(mel: [m], audio: audio, ctx), alignReferences: false)
+                                          audio: [audio], lip: lip([audio], ctx), alignReferences: false)
                 return quantisedFrames(generator(batch.identity, lip: batch.lip, ctx))
             }
         }

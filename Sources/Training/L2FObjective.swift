@@ -27,7 +27,7 @@ public struct L2FLossTerms: Equatable, Sendable {
 ///   identity [N, 6, S, S]: reference ++ target with its lower half zeroed (Generator.identityInput)
 ///   target   [N, 3, S, S]: the real frames, 0…1
 ///   lip      [N, lipDim]:  lip units (from A2L, or any encoder; may require gradients)
-///   audio    [N, 1, 80, 20]: the sync encoder's audio window centred on each frame
+///   audio    [N, 1, 80, 20]: the sync encoder's audio window centred on each frame (WindowAudio.syncInput)
 public struct L2FBatch {
     public let windows: Int, frames: Int
     public let identity: Tensor, target: Tensor, lip: Tensor, audio: Tensor
@@ -40,12 +40,12 @@ public struct L2FBatch {
         (self.windows, self.frames, self.identity, self.target, self.lip, self.audio) = (windows, frames, identity, target, lip, audio)
     }
 
-    /// A batch from shard windows: frames [T, S, S, 3] uint8, reference frames (same layout), mel
-    /// units [T, 80, 4] and lip units [T, lipDim] per window. With `alignReferences` each reference
+    /// A batch from shard windows: frames [T, S, S, 3] uint8, reference frames (same layout), the
+    /// audio of each window and lip units [T, lipDim] per window. With `alignReferences` each reference
     /// frame is first moved onto its target frame (ReferenceAlignment). `augment`, when given, changes each
     /// window's pair [T, 6, S, S] (reference ++ whole target, 0…1) in place before the target's
     /// lower half is hidden, so the reference, the visible half and the L1 target change alike.
-    public static func make(frames: [[UInt8]], references: [[UInt8]], mel: [[Float]], lip: Tensor,
+    public static func make(frames: [[UInt8]], references: [[UInt8]], audio windowAudio: [WindowAudio], lip: Tensor,
                             alignReferences: Bool, augment: ((Tensor) -> Void)? = nil) -> L2FBatch {
         let b = frames.count, t = frames[0].count / (128 * 128 * 3)
         let pairs = withoutGrad { zip(frames, references).map { f, r in
@@ -56,10 +56,46 @@ public struct L2FBatch {
         } }
         let identity = withoutGrad { Generator.hidingTargetLowerHalf(concat(pairs, axis: 0)) }
         let target = withoutGrad { concat(pairs.map { $0.slice(axis: 1, 3..<6) }, axis: 0) }
-        let audio = withoutGrad { concat(mel.map { m in
-            m.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(0..<t)) }
-        }, axis: 0) }
+        precondition(windowAudio.count == b && windowAudio.allSatisfy { $0.frames == t }, "audio of other windows than the frames")
+        let audio = withoutGrad { concat(windowAudio.map(\.syncInput), axis: 0) }
         return L2FBatch(windows: b, frames: t, identity: identity, target: target, lip: lip, audio: audio)
+    }
+}
+
+/// The audio of one window of T frames: mel units [U, 80, 4] covering the window and up to
+/// `context` units on each side of it (fewer at the ends of the clip); the window's own units are
+/// start ..< start + frames. A2L reads all U units, so a frame's lip unit can use speech beyond
+/// its window; the 0.2 s audio windows (window encoder, d_av) read the real units across the
+/// window's edges, repeating an edge unit only at the ends of the clip.
+public struct WindowAudio {
+    public static let unitSize = 320
+    public let mel: [Float]
+    public let start: Int
+    public let frames: Int
+
+    /// The units a window reads: `window` widened by `context` on each side, within 0 ..< count.
+    public static func span(around window: Range<Int>, context: Int, within count: Int) -> Range<Int> {
+        max(0, window.lowerBound - context)..<min(count, window.upperBound + context)
+    }
+
+    /// `mel` holds units `span` of a clip; the window is units `window` of the same clip.
+    public init(mel: [Float], span: Range<Int>, window: Range<Int>) {
+        precondition(mel.count == span.count * WindowAudio.unitSize && span.lowerBound <= window.lowerBound
+                     && window.upperBound <= span.upperBound && !window.isEmpty,
+                     "mel of \(mel.count / WindowAudio.unitSize) units for span \(span) around window \(window)")
+        (self.mel, start, frames) = (mel, window.lowerBound - span.lowerBound, window.count)
+    }
+
+    /// Window `window` of `units` [N, 80, 4] (a whole clip or speech track) with `context`.
+    public init(units: [Float], window: Range<Int>, context: Int) {
+        let span = WindowAudio.span(around: window, context: context, within: units.count / WindowAudio.unitSize)
+        self.init(mel: Array(units[(span.lowerBound * WindowAudio.unitSize)..<(span.upperBound * WindowAudio.unitSize)]),
+                  span: span, window: window)
+    }
+
+    /// The sync encoder's 0.2 s audio windows centred on the window's frames: [T, 1, 80, 20].
+    public var syncInput: Tensor {
+        mel.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(start..<(start + frames))) }
     }
 }
 

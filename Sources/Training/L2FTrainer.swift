@@ -38,6 +38,12 @@ public struct L2FTrainingConfig: Codable, Equatable {
     /// sees it; nil = no (checkpoints written before it existed).
     public var alignReferences: Bool? = true
     public var alignsReferences: Bool { alignReferences == true }
+    /// Audio units on each side of a window that the lip encoder sees (fewer at the ends of a
+    /// clip): A2L reads all T + 2·context, the window encoder ±2 around each frame. 13 gives A2L
+    /// 31 units with T = 5, the length it is pretrained on. nil (checkpoints from before the
+    /// option) is 0: each window's own units, edges repeated.
+    public var audioContext: Int? = 13
+    public var audioContextUnits: Int { audioContext ?? 0 }
     public init() {}
 }
 
@@ -68,14 +74,18 @@ public final class LipEncoder: Module {
         for (_, p) in parameters { p.requiresGrad = trainable }
     }
 
-    /// Lip units [N, D] of a batch: A2L on mel units [B, T, 320], or the window encoder on batch.audio.
-    public func callAsFunction(mel: [[Float]], audio: Tensor, _ ctx: Context) -> Tensor {
+    /// Lip units [N, D] of B windows (window-major): A2L over each window's whole audio span
+    /// [1, U, 320] (spans differ in length at clip ends), keeping the window's T rows; or the
+    /// window encoder on the 0.2 s windows centred on the window's frames.
+    public func callAsFunction(_ audio: [WindowAudio], _ ctx: Context) -> Tensor {
         if let a2l {
-            let t = mel[0].count / 320
-            let units = Tensor(shape: [mel.count, t, 320], values: Array(mel.joined()))
-            return a2l(units, ctx).reshaped([mel.count * t, -1])
+            return concat(audio.map { w in
+                let u = w.mel.count / WindowAudio.unitSize
+                return a2l(Tensor(shape: [1, u, WindowAudio.unitSize], values: w.mel), ctx)
+                    .reshaped([u, -1]).slice(axis: 0, w.start..<(w.start + w.frames))      // [T, D]
+            }, axis: 0)
         }
-        return window!.embedAudio(audio, ctx)
+        return window!.embedAudio(concat(audio.map(\.syncInput), axis: 0), ctx)
     }
 
     public var parameters: [(String, Tensor)] { a2l?.parameters ?? prefixed("audio", window!.audio.parameters) }
@@ -161,29 +171,24 @@ public final class L2FTrainer: Trainer {
 
     /// One batch: for each window a random training clip (speaker first), T consecutive frames and
     /// a random reference frame of the same clip, augmented together (one draw per window).
-    func sampleBatch() throws -> (batch: L2FBatch, mel: [[Float]]) {
-        var frames: [[UInt8]] = [], references: [[UInt8]] = [], mel: [[Float]] = []
+    func sampleBatch() throws -> L2FBatch {
+        var frames: [[UInt8]] = [], references: [[UInt8]] = [], audio: [WindowAudio] = []
         for _ in 0..<config.windows {
             let speaker = trainClips[context.rng.int(below: trainClips.count)]
             let clip = speaker[context.rng.int(below: speaker.count)]
             let start = context.rng.int(below: clip.rowCount - config.frames + 1)
             let r = context.rng.int(below: clip.rowCount)
-            let rows = try clip.rows(start..<(start + config.frames))
-            frames.append(rows.frames)
-            mel.append(rows.mel)
+            frames.append(try clip.rows(start..<(start + config.frames)).frames)
+            audio.append(try clip.audio(for: start..<(start + config.frames), context: config.audioContextUnits))
             references.append(Array(repeatElement(try clip.rows(r..<(r + 1)).frames, count: config.frames).joined()))
         }
         let augment = config.augmentation.map { a in { (pair: Tensor) in a.apply(to: pair, rng: &self.context.rng) } }
-        return (try makeBatch(frames: frames, references: references, mel: mel, augment: augment), mel)
+        return makeBatch(frames: frames, references: references, audio: audio, augment: augment)
     }
 
-    func makeBatch(frames: [[UInt8]], references: [[UInt8]], mel: [[Float]], augment: ((Tensor) -> Void)? = nil) throws -> L2FBatch {
-        let audio = withoutGrad { concat(mel.map { m in
-            m.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(0..<config.frames)) }
-        }, axis: 0) }
-        let units = lip(mel: mel, audio: audio, context)
-        return L2FBatch.make(frames: frames, references: references, mel: mel, lip: units,
-                             alignReferences: config.alignsReferences, augment: augment)
+    func makeBatch(frames: [[UInt8]], references: [[UInt8]], audio: [WindowAudio], augment: ((Tensor) -> Void)? = nil) -> L2FBatch {
+        L2FBatch.make(frames: frames, references: references, audio: audio, lip: lip(audio, context),
+                      alignReferences: config.alignsReferences, augment: augment)
     }
 
     // MARK: Training
@@ -191,7 +196,7 @@ public final class L2FTrainer: Trainer {
     /// One step on a fresh batch (lip units computed with gradients when the encoder trains).
     public func trainStep() throws -> L2FRecord {
         context.training = true
-        let (batch, _) = try sampleBatch()
+        let batch = try sampleBatch()
         let terms = try models.trainStep(batch)
         return L2FRecord(step: step, terms: terms)
     }
@@ -320,7 +325,8 @@ public final class L2FTrainer: Trainer {
         context.training = false
         defer { context.training = true }
         let fake = try withoutGrad { () throws -> [UInt8] in
-            let batch = try makeBatch(frames: [rows.frames], references: [reference], mel: [rows.mel])
+            let batch = makeBatch(frames: [rows.frames], references: [reference],
+                                  audio: [try gridClip.audio(for: 0..<t, context: config.audioContextUnits)])
             return quantisedFrames(models.generator(batch.identity, lip: batch.lip, context))
         }
         var image = RGBImage(width: t * side, height: 2 * side)

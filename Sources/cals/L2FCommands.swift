@@ -38,14 +38,16 @@ struct TrainL2F: ParsableCommand {
     @Option(help: "Channel widths of generator and discriminator, comma-separated (5 levels at 128×128).") var widths = "16,32,64,128,128"
     @Option(help: "Adam learning rate (generator and discriminator).") var learningRate: Float = 1e-4
     @Option(help: "Steps between real-vs-generated grids.") var gridEvery = L2FTrainingConfig().gridEvery
+    @Option(help: "Audio units on each side of a window the lip encoder sees (A2L reads them all, the window encoder ±2 per frame); 0: the window's own.")
+    var audioContext = L2FTrainingConfig().audioContextUnits
 
     func run() throws {
         try reportingErrors {
             Engine.setThreads(training.threads)
             let channels = widths.split(separator: ",").compactMap { Int($0) }
-            guard batch > 0, frames > 0, training.checkpointEvery > 0, gridEvery > 0, training.steps.map({ $0 > 0 }) ?? true,
+            guard batch > 0, frames > 0, audioContext >= 0, training.checkpointEvery > 0, gridEvery > 0, training.steps.map({ $0 > 0 }) ?? true,
                   channels.count == 5, channels.allSatisfy({ $0 > 0 }) else {
-                throw ValidationError("--steps, --batch, --frames and the intervals must be positive; --widths needs 5 positive numbers")
+                throw ValidationError("--steps, --batch, --frames and the intervals must be positive, --audio-context not negative; --widths needs 5 positive numbers")
             }
             let config = try training.config {
                 var config = L2FTrainingConfig()
@@ -56,6 +58,7 @@ struct TrainL2F: ParsableCommand {
                 (config.generator.channels, config.discriminator.channels) = (channels, channels)
                 config.augmentation = noAugment ? nil : ClipAugmentation()
                 config.alignReferences = !noAlign
+                config.audioContext = audioContext
                 return config
             }
             let trainer = try L2FTrainer(config: config, data: try FrameDataset(folder: training.data), out: training.out,
@@ -103,7 +106,7 @@ struct EvalL2F: ParsableCommand {
             Engine.setThreads(threads)
             let (config, generator, lip) = try L2FTrainer.loadModels(checkpointFile(checkpoint))
             let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(checkpointFile(sync)),
-                                         frames: config.frames, alignReferences: config.alignsReferences, data: try FrameDataset(folder: data), split: split,
+                                         config: config, data: try FrameDataset(folder: data), split: split,
                                          speakers: speakers.map { $0.split(separator: ",").map(String.init) },
                                          landmarks: try landmarkPredictor())
             let encoder = JSONEncoder()

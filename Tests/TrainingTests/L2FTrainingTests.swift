@@ -33,9 +33,9 @@ final class L2FTrainingTests: XCTestCase {
         var rng = RandomGenerator(seed: 5)
         let f = (0..<windows).map { frames(t, seed: $0) }
         let references = f.map { Array($0.prefix(128 * 128 * 3)) }.map { first in Array((0..<t).map { _ in first }.joined()) }
-        let mel = (0..<windows).map { _ in (0..<(t * 320)).map { _ in rng.normal() } }
+        let audio = (0..<windows).map { _ in WindowAudio(units: (0..<(t * 320)).map { _ in rng.normal() }, window: 0..<t, context: 0) }
         let lip = Tensor(randomNormal: [windows * t, 16], rng: &rng)
-        return L2FBatch.make(frames: f, references: references, mel: mel, lip: lip, alignReferences: false)
+        return L2FBatch.make(frames: f, references: references, audio: audio, lip: lip, alignReferences: false)
     }
 
     func testSyncWindowsOfFacesMatchTheEncodersInput() {
@@ -49,6 +49,54 @@ final class L2FTrainingTests: XCTestCase {
         XCTAssertEqual(Array(windows.values.suffix(expected.count)), expected.values)
     }
 
+    /// A window's audio is the window widened by the context within the clip, and its 0.2 s sync
+    /// windows read the clip's real units across the window's edges (repeating an edge unit only
+    /// at the clip's ends), exactly as the sync encoder's input over the whole clip does.
+    func testWindowAudioReadsTheClipAroundTheWindow() {
+        var rng = RandomGenerator(seed: 3)
+        let n = 12, units = (0..<(n * 320)).map { _ in rng.normal() }
+        XCTAssertEqual(WindowAudio.span(around: 4..<9, context: 3, within: n), 1..<12)
+        XCTAssertEqual(WindowAudio.span(around: 0..<5, context: 3, within: n), 0..<8)
+        for (window, context) in [(4..<9, 3), (0..<5, 2), (7..<12, 13), (3..<8, 0)] {
+            let audio = WindowAudio(units: units, window: window, context: context)
+            let span = WindowAudio.span(around: window, context: context, within: n)
+            XCTAssertEqual(audio.mel, Array(units[(span.lowerBound * 320)..<(span.upperBound * 320)]))
+            XCTAssertEqual(audio.start, window.lowerBound - span.lowerBound)
+            let whole = units.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(window)) }
+            let own = Array(units[(window.lowerBound * 320)..<(window.upperBound * 320)])
+                .withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(0..<window.count)) }
+            if context >= 2 {
+                XCTAssertEqual(audio.syncInput.values, whole.values, "\(window) ± \(context)")
+            } else {
+                XCTAssertEqual(audio.syncInput.values, own.values)
+                XCTAssertNotEqual(own.values, whole.values, "the window's own units repeat its edges")
+            }
+        }
+    }
+
+    /// A2L voices a window from its whole span: changing a unit outside the window but inside the
+    /// context changes the window's lip units, which are A2L's rows of the span; with no context
+    /// the unit cannot reach them.
+    func testA2LLipUnitsHearTheContextAroundTheWindow() {
+        var config = L2FTrainingConfig()
+        var a2l = A2L.Config()
+        (a2l.dim, a2l.layers, a2l.heads, a2l.feedForward, a2l.outputDim) = (16, 1, 2, 32, 12)
+        config.a2l = a2l
+        var rng = RandomGenerator(seed: 4)
+        let lip = LipEncoder(config: config, rng: &rng), ctx = Context(training: false)
+        let units = (0..<(12 * 320)).map { _ in rng.normal() }
+        var changed = units
+        for i in 320..<640 { changed[i] = rng.normal() }                  // unit 1
+        for context in [0, 3] {
+            let before = lip([WindowAudio(units: units, window: 4..<9, context: context)], ctx)
+            let after = lip([WindowAudio(units: changed, window: 4..<9, context: context)], ctx)
+            XCTAssertEqual(before.shape, [5, 12])
+            if context == 0 { XCTAssertEqual(before.values, after.values) } else { XCTAssertNotEqual(before.values, after.values) }
+        }
+        let span = lip.a2l!(Tensor(shape: [1, 11, 320], values: Array(units[320...])), ctx).values   // units 1..<12
+        XCTAssertEqual(lip([WindowAudio(units: units, window: 4..<9, context: 3)], ctx).values, Array(span[(3 * 12)..<(8 * 12)]))
+    }
+
     /// The augmentation changes reference, visible half and L1 target with one draw, and the
     /// target's lower half stays hidden from the generator.
     func testAugmentationChangesReferenceAndTargetAlike() {
@@ -56,9 +104,9 @@ final class L2FTrainingTests: XCTestCase {
         var greyOnly = ClipAugmentation.none
         greyOnly.greyChance = 1
         var rng = RandomGenerator(seed: 9)
-        let lip = Tensor(shape: [t, 16])
-        let plain = L2FBatch.make(frames: [f], references: [r], mel: [[Float](repeating: -4, count: t * 320)], lip: lip, alignReferences: false)
-        let grey = L2FBatch.make(frames: [f], references: [r], mel: [[Float](repeating: -4, count: t * 320)], lip: lip, alignReferences: false) { greyOnly.apply(to: $0, rng: &rng) }
+        let lip = Tensor(shape: [t, 16]), silence = WindowAudio(units: [Float](repeating: -4, count: t * 320), window: 0..<t, context: 0)
+        let plain = L2FBatch.make(frames: [f], references: [r], audio: [silence], lip: lip, alignReferences: false)
+        let grey = L2FBatch.make(frames: [f], references: [r], audio: [silence], lip: lip, alignReferences: false) { greyOnly.apply(to: $0, rng: &rng) }
         let plane = 128 * 128, half = 64 * 128
         func luma(_ x: UnsafeMutablePointer<Float>, _ p: Int) -> Float {
             0.299 * x[p] + 0.587 * x[plane + p] + 0.114 * x[2 * plane + p]
@@ -215,7 +263,7 @@ final class L2FTrainerTests: XCTestCase {
         try trainer.run()
         let (config, generator, lip) = try L2FTrainer.loadModels(trainer.checkpointPath)
         let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
-                                     frames: config.frames, alignReferences: config.alignsReferences, data: data, split: "train")
+                                     config: config, data: data, split: "train")
         print(result.table)
         XCTAssertEqual(result.clips, 4)
         XCTAssertEqual(result.frames, 4 * 20)
@@ -227,17 +275,17 @@ final class L2FTrainerTests: XCTestCase {
         XCTAssertNil(result.real.lmd, "no LMD without a landmark model")
         let speaker = data.speakers[0]
         let one = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
-                                  frames: config.frames, alignReferences: config.alignsReferences, data: data, split: "all", speakers: [speaker])
+                                  config: config, data: data, split: "all", speakers: [speaker])
         XCTAssertEqual(one.clips, data.clips.filter { $0.item.speaker == speaker }.count)
         XCTAssertTrue(one.table.contains("speakers \(speaker)"), one.table)
         XCTAssertThrowsError(try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
-                                             frames: config.frames, alignReferences: config.alignsReferences, data: data, split: "all", speakers: ["nobody"]))
+                                             config: config, data: data, split: "all", speakers: ["nobody"]))
         XCTAssertFalse(String(decoding: try JSONEncoder().encode(result.generated), as: UTF8.self).contains("lmd"))
 
         // LMD with dlib's 68-point model (`make landmarks`): 0 for real video, ≥ 0 for the others.
         let model = TestEnv.repoRoot.appendingPathComponent("data/models/" + ShapePredictor.modelFileName).path
         guard FileManager.default.fileExists(atPath: model) else { throw InputErrorForTests("\(model) is missing: run `make landmarks`") }
-        let withLMD = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync), frames: config.frames, alignReferences: config.alignsReferences,
+        let withLMD = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync), config: config,
                                       data: data, split: "train", landmarks: try ShapePredictor(contentsOfFile: model))
         print(withLMD.table)
         XCTAssertEqual(withLMD.real.lmd, 0)
