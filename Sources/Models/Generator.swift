@@ -106,9 +106,8 @@ public final class Generator: Module {
     /// FiLM: h [N, C, H, W] ⊙ (1 + γ) + β, where [γ, β] = layer(features) [N, 2C].
     func modulated(_ h: Tensor, by layer: Linear?, _ features: Tensor) -> Tensor {
         guard let layer else { return h }
-        let n = h.shape[0], c = h.shape[1], gb = layer(features)
-        let gamma = gb.slice(axis: 1, 0..<c).reshaped([n, c, 1, 1]), beta = gb.slice(axis: 1, c..<(2 * c)).reshaped([n, c, 1, 1])
-        return h * (gamma + 1) + beta
+        let c = h.shape[1], gb = layer(features)                                              // [N, 2C]
+        return channelAffine(h, scale: gb.slice(axis: 1, 0..<c) + 1, shift: gb.slice(axis: 1, c..<(2 * c)))
     }
 
     /// x [N, 6, S, S], lip [N, lipDim] → faces [N, 3, S, S] in [0, 1]
