@@ -15,15 +15,11 @@ import Tensor
 ///                     non-negative unit vectors (components ≈ 0.006), and through the bare
 ///                     projection the map and its change between frames were ≈ 0.02, beside image
 ///                     features of order 1, a gap Adam at 1e-4 closes only very slowly.
-///                     (At the bottleneck a spatial map rather than FiLM: each position gets its own
+///                     (A spatial map rather than FiLM: each bottleneck position gets its own
 ///                     projection of the lip unit, the way Wav2Lip joins its audio embedding.)
 ///   decoder: up_i (i = L−2…0): h = nearest ×2 → conv 3×3 → BN → ReLU to c_i, concat e_i (skip),
-///            conv 3×3 → BN → ReLU to c_i (resize-conv: no checkerboard, unlike a 4×4 s2 convT),
-///            then FiLM: h ⊙ (1 + γ_i) + β_i with [γ_i, β_i] = linear_i(lip map flattened) [N, 2c_i]
-///            (zero at initialisation). Joined only at the bottleneck, the lip signal was mostly
-///            ignored beside the skips: the same +0.75 dB over the copy baseline on training clips
-///            as on unseen ones, and +0.3 dB of it lost when the units are zeroed.
-///   head: the same block (and FiLM) to c_0 at 128 with x as the skip, conv 1×1 → 6: a colour image
+///            conv 3×3 → BN → ReLU to c_i (resize-conv: no checkerboard, unlike a 4×4 s2 convT)
+///   head: the same block to c_0 at 128 with x as the skip, conv 1×1 → 6: a colour image
 ///         C = sigmoid(o_0…2), a blend mask α = sigmoid(o_3) [N, 1, S, S] and a flow o_4…5 (pixels)
 ///   r = the reference frame (channels 0…2 of x) warped by the flow (warpBilinear): the mouth of
 ///       the reference moves into the target's shape instead of being painted anew, which carries
@@ -35,11 +31,10 @@ import Tensor
 ///   out = the target's known upper half (rows 0…63 of x's channels 3…5) over g's lower half:
 ///         the generator paints only what the pose prior hides, so every parameter serves the
 ///         mouth and the visible half is reproduced exactly (as `cals dub` pastes only the lower half).
-/// Checkpoints from before the flow have `warpsReference` nil: a 4-channel head and no warp;
-/// from before FiLM, `modulatesDecoder` nil: no film layers.
+/// Checkpoints from before the flow have `warpsReference` nil: a 4-channel head and no warp.
 /// State-dict names (Tests/TensorTests/golden/l2f_reference.py builds the same modules):
 ///   down.<i>.conv/bn, lip_proj.weight, lip_bn.*, fuse.conv/bn, up.<j>.up.*/up_bn.*/conv.*/bn.* (j = 0 is the
-///   deepest), head.up.*/up_bn.*/conv.*/bn.*, film.<j>.* (j = L − 1 is the head's), out.*.
+///   deepest), head.up.*/up_bn.*/conv.*/bn.*, out.*.
 public final class Generator: Module {
     public struct Config: Codable, Equatable, Sendable {
         /// Encoder channels, one stride-2 level each (128 → 64 → … ).
@@ -51,9 +46,6 @@ public final class Generator: Module {
         /// The output also gives a flow (2 channels, pixels) that warps the reference before the
         /// blend. nil (a checkpoint from before the option) is off.
         public var warpsReference: Bool? = true
-        /// The lip map also scales and shifts the channels of every decoder level (FiLM). nil (a
-        /// checkpoint from before the option) is off.
-        public var modulatesDecoder: Bool? = true
         public init() {}
 
         var outputChannels: Int { warpsReference == true ? 6 : 4 }
@@ -70,8 +62,6 @@ public final class Generator: Module {
     public let fuse: ConvBNReLU
     public let up: [UpBlock]
     public let head: UpBlock
-    /// One per decoder level (the up blocks, then the head); empty without `modulatesDecoder`.
-    public let film: [Linear]
     public let out: Conv2d
 
     public init(_ config: Config = Config(), rng: inout RandomGenerator) {
@@ -94,20 +84,7 @@ public final class Generator: Module {
             UpBlock(c[i + 1], c[i], skip: c[i], rng: &rng)
         }
         head = UpBlock(c[0], c[0], skip: Self.inputChannels, rng: &rng)
-        // Zero weights and biases: a new generator starts as the unmodulated one.
-        film = config.modulatesDecoder != true ? [] : (Array(c.dropLast().reversed()) + [c[0]]).map { width in
-            let layer = Linear(config.lipChannels * s * s, 2 * width, rng: &rng)
-            for (_, p) in layer.parameters { p.data.update(repeating: 0, count: p.count) }
-            return layer
-        }
         out = Conv2d(c[0], config.outputChannels, kernel: 1, rng: &rng)
-    }
-
-    /// FiLM: h [N, C, H, W] ⊙ (1 + γ) + β, where [γ, β] = layer(features) [N, 2C].
-    func modulated(_ h: Tensor, by layer: Linear?, _ features: Tensor) -> Tensor {
-        guard let layer else { return h }
-        let c = h.shape[1], gb = layer(features)                                              // [N, 2C]
-        return channelAffine(h, scale: gb.slice(axis: 1, 0..<c) + 1, shift: gb.slice(axis: 1, c..<(2 * c)))
     }
 
     /// x [N, 6, S, S], lip [N, lipDim] → faces [N, 3, S, S] in [0, 1]
@@ -120,12 +97,8 @@ public final class Generator: Module {
         for block in down { h = block(h, ctx); skips.append(h) }
         let lipMap = relu(lipBN(lipProj(lip).reshaped([n, config.lipChannels, s, s]), ctx))
         h = fuse(concat([h, lipMap], axis: 1), ctx)
-        let features = lipMap.reshaped([n, -1])                                               // [N, lipChannels·s²]
-        func level(_ j: Int) -> Linear? { film.isEmpty ? nil : film[j] }
-        for (j, block) in up.enumerated() {
-            h = modulated(block(h, skip: skips[skips.count - 2 - j], ctx), by: level(j), features)
-        }
-        let o = out(modulated(head(h, skip: x, ctx), by: level(up.count), features))          // [N, 4 or 6, S, S]
+        for (j, block) in up.enumerated() { h = block(h, skip: skips[skips.count - 2 - j], ctx) }
+        let o = out(head(h, skip: x, ctx))                                                    // [N, 4 or 6, S, S]
         let colour = sigmoid(o.slice(axis: 1, 0..<3)), alpha = sigmoid(o.slice(axis: 1, 3..<4))
         let reference = config.warpsReference == true
             ? warpBilinear(x.slice(axis: 1, 0..<3), flow: o.slice(axis: 1, 4..<6)) : x.slice(axis: 1, 0..<3)
@@ -143,8 +116,7 @@ public final class Generator: Module {
         down.enumerated().flatMap { prefixed("down.\($0.offset)", $0.element.parameters) }
             + prefixed("lip_proj", lipProj.parameters) + prefixed("lip_bn", lipBN.parameters) + prefixed("fuse", fuse.parameters)
             + up.enumerated().flatMap { prefixed("up.\($0.offset)", $0.element.parameters) }
-            + prefixed("head", head.parameters)
-            + film.enumerated().flatMap { prefixed("film.\($0.offset)", $0.element.parameters) } + prefixed("out", out.parameters)
+            + prefixed("head", head.parameters) + prefixed("out", out.parameters)
     }
     public var buffers: [(String, Tensor)] {
         down.enumerated().flatMap { prefixed("down.\($0.offset)", $0.element.buffers) }

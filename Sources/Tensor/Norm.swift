@@ -120,34 +120,3 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
     }
     return out
 }
-
-// MARK: - Per-channel affine (FiLM): y = x · scale + shift, one scale and shift per (image, channel)
-
-/// x [N, C, H, W], scale and shift [N, C] → [N, C, H, W]. One pass per plane instead of the
-/// strided broadcast loops of `x * scale + shift`; backward: dx = g · scale, dscale = Σ g · x,
-/// dshift = Σ g over each plane.
-public func channelAffine(_ x: Tensor, scale: Tensor, shift: Tensor) -> Tensor {
-    let n = x.shape[0], c = x.shape[1], plane = x.count / max(n * c, 1)
-    precondition(x.rank == 4 && scale.shape == [n, c] && shift.shape == [n, c],
-                 "channelAffine of \(x.shape) with scale \(scale.shape) and shift \(shift.shape)")
-    let out = Tensor(shape: x.shape)
-    let X = x.data, S = scale.data, B = shift.data, Y = out.data
-    parallelItems(n * c) { p in
-        let s = S[p], b = B[p], src = X + p * plane, dst = Y + p * plane
-        for i in 0..<plane { dst[i] = src[i] * s + b }
-    }
-    out.record([x, scale, shift]) { out in
-        let G = out.grad!.pointer
-        let dx = x.requiresGrad ? x.gradForWriting() : nil
-        let DS = scale.requiresGrad ? scale.gradPointer() : nil, DB = shift.requiresGrad ? shift.gradPointer() : nil
-        parallelItems(n * c) { p in
-            let g = G + p * plane, src = X + p * plane
-            if let dx { store(dx.pointer + p * plane, fresh: dx.fresh, 0..<plane) { g[$0] * S[p] } }
-            var gx: Float = 0, gs: Float = 0
-            for i in 0..<plane { gx += g[i] * src[i]; gs += g[i] }
-            DS?[p] += gx
-            DB?[p] += gs
-        }
-    }
-    return out
-}

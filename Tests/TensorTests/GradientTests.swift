@@ -97,15 +97,6 @@ final class GradientTests: XCTestCase {
         checkGradients("warpBilinear", [randomTensor([2, 3, 4, 5], seed: 6), flow]) { warpBilinear($0[0], flow: $0[1]) }
     }
 
-    func testChannelAffineGradientsAndValues() {
-        checkGradients("channelAffine", [randomTensor([2, 3, 4, 5], seed: 11), randomTensor([2, 3], seed: 12), randomTensor([2, 3], seed: 13)]) {
-            channelAffine($0[0], scale: $0[1], shift: $0[2])
-        }
-        let x = randomTensor([2, 3, 4, 5], seed: 14), scale = randomTensor([2, 3], seed: 15), shift = randomTensor([2, 3], seed: 16)
-        let broadcast = x * scale.reshaped([2, 3, 1, 1]) + shift.reshaped([2, 3, 1, 1])
-        XCTAssertEqual(channelAffine(x, scale: scale, shift: shift).values, broadcast.values)
-    }
-
     /// A whole-pixel flow moves the image (sampling clamps at the border); a half-pixel flow averages neighbours.
     func testWarpByWholeAndHalfPixels() {
         let image = Tensor(shape: [1, 1, 2, 3], values: [0, 1, 2, 10, 11, 12])

@@ -36,7 +36,7 @@ class UpBlock(nn.Module):
 
 class Generator(nn.Module):
     def __init__(self, channels=(16, 32, 64, 128, 128), lip_channels=32, lip_dim=1024, image_size=128,
-                 warps_reference=True, modulates_decoder=True):
+                 warps_reference=True):
         super().__init__()
         c = list(channels)
         self.warps_reference = warps_reference
@@ -48,9 +48,6 @@ class Generator(nn.Module):
         self.fuse = ConvBNReLU(c[-1] + lip_channels, c[-1], 1)
         self.up = nn.ModuleList(UpBlock(c[i + 1], c[i], c[i]) for i in range(len(c) - 2, -1, -1))
         self.head = UpBlock(c[0], c[0], 6)
-        # FiLM per decoder level (the up blocks, then the head) from the flattened lip map
-        self.film = nn.ModuleList(nn.Linear(lip_channels * self.side * self.side, 2 * w) for w in c[-2::-1] + [c[0]]) \
-            if modulates_decoder else None
         self.out = nn.Conv2d(c[0], 6 if warps_reference else 4, 1)
 
     def forward(self, x, lip):
@@ -61,24 +58,14 @@ class Generator(nn.Module):
             skips.append(h)
         lip_map = torch.relu(self.lip_bn(self.lip_proj(lip).reshape(x.shape[0], self.lip_channels, self.side, self.side)))
         h = self.fuse(torch.cat([h, lip_map], 1))
-        features = lip_map.flatten(1)
-        levels = list(self.film) if self.film is not None else [None] * (len(self.up) + 1)
         for j, block in enumerate(self.up):
-            h = modulated(block(h, skips[len(skips) - 2 - j]), levels[j], features)
-        o = self.out(modulated(self.head(h, x), levels[-1], features))
+            h = block(h, skips[len(skips) - 2 - j])
+        o = self.out(self.head(h, x))
         colour, alpha = torch.sigmoid(o[:, :3]), torch.sigmoid(o[:, 3:4])
         reference = warp(x[:, :3], o[:, 4:6]) if self.warps_reference else x[:, :3]
         painted = colour + alpha * (reference - colour)
         lower = (torch.arange(x.shape[-2]) >= x.shape[-2] // 2).to(x.dtype).reshape(1, 1, -1, 1)
         return x[:, 3:6] * (1 - lower) + painted * lower
-
-
-def modulated(h, layer, features):
-    """FiLM: h * (1 + gamma) + beta with [gamma, beta] = layer(features), per channel (Generator.modulated)."""
-    if layer is None:
-        return h
-    gamma, beta = layer(features).chunk(2, 1)
-    return h * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
 
 
 def warp(image, flow):
