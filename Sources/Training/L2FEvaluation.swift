@@ -87,6 +87,7 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
     for clip in clips {
         let n = clip.rowCount / t * t
         let rows = try clip.rows(0..<n)
+        let units = try clip.audio(for: 0..<clip.rowCount, context: 0).mel     // the whole clip's audio, read once
         let middle = try clip.rows((clip.rowCount / 2)..<(clip.rowCount / 2 + 1)).frames
         let references = Array(repeatElement(middle, count: n).joined())
         let aligned = ReferenceAlignment.aligned(references, to: rows.frames, side: side)
@@ -94,7 +95,7 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
         var fake: [UInt8] = []
         for w in 0..<(n / t) {
             let window = (w * t * frameBytes)..<((w + 1) * t * frameBytes)
-            let audio = try clip.audio(for: (w * t)..<((w + 1) * t), context: config.audioContextUnits)
+            let audio = WindowAudio(units: units, window: (w * t)..<((w + 1) * t), context: config.audioContextUnits)
             fake += withoutGrad { () -> [UInt8] in
                 let batch = L2FBatch.make(frames: [Array(rows.frames[window])], references: [Array(given[window])],
                                           audio: [audio], lip: lip([audio], ctx), alignReferences: false)
