@@ -17,10 +17,13 @@ public struct L2FLossWeights: Codable, Equatable, Sendable {
     public init() {}
 }
 
-/// The loss terms of one step, as logged (d_av / d_vv are nil when switched off).
+/// The loss terms of one step, as logged (d_av / d_vv are nil when switched off), and the global
+/// L2 norm of the generator-side gradient (generator + lip encoder) before clipping (nil in logs
+/// written before it was logged).
 public struct L2FLossTerms: Equatable, Sendable {
     public var l1: Double, gan: Double, audioVisual: Double?, visualVisual: Double?
     public var generator: Double, discriminator: Double
+    public var gradientNorm: Double? = nil
 }
 
 /// One batch of B windows of T frames (N = B·T rows, window-major).
@@ -124,6 +127,11 @@ public final class L2FModels {
     public var weights: L2FLossWeights
     /// A loss above this (or not finite) stops training before any update is applied.
     public var explodingLoss: Double = 1e4
+    /// The generator-side gradient is scaled down to this global L2 norm when above it (nil: never).
+    /// d_av = −log cos has gradient −1/cos: one window the sync encoder scores near cos 0 can
+    /// outweigh the rest of the batch by orders of magnitude, and through Adam's second moment
+    /// slow the generator's learning for thousands of steps.
+    public var clipNorm: Float?
     /// The frozen sync encoder runs in eval mode (BN running statistics) in its own context.
     let syncContext = Context(training: false)
 
@@ -177,11 +185,12 @@ public final class L2FModels {
         defer { for (_, p) in discriminator.parameters { p.requiresGrad = true } }
         generatorOptimizer.zeroGrad()
         let g = generatorLoss(fake, batch)
-        let terms = L2FLossTerms(l1: Double(g.l1.item), gan: Double(g.gan.item), audioVisual: g.av.map { Double($0.item) },
+        var terms = L2FLossTerms(l1: Double(g.l1.item), gan: Double(g.gan.item), audioVisual: g.av.map { Double($0.item) },
                                  visualVisual: g.vv.map { Double($0.item) }, generator: Double(g.total.item),
                                  discriminator: Double(dLoss.item))
         try check("generator", terms.generator)
         g.total.backward()
+        terms.gradientNorm = Double(clipGradNorm(generatorOptimizer.parameters, maxNorm: clipNorm ?? .infinity))
         generatorOptimizer.update()
         return terms
     }

@@ -44,6 +44,9 @@ public struct L2FTrainingConfig: Codable, Equatable {
     /// option) is 0: each window's own units, edges repeated.
     public var audioContext: Int? = 13
     public var audioContextUnits: Int { audioContext ?? 0 }
+    /// Global L2 norm the generator-side gradient is clipped to (L2FModels.clipNorm); nil: no
+    /// clipping (and in checkpoints from before the option).
+    public var clipNorm: Float? = 1
     public init() {}
 }
 
@@ -149,6 +152,7 @@ public final class L2FTrainer: Trainer {
         models = L2FModels(generator: generator, discriminator: discriminator, sync: sync, weights: config.weights,
                            lipParameters: lip.trainable ? lip.parameters : [], learningRate: config.learningRate,
                            context: context)
+        models.clipNorm = config.clipNorm
 
         let (trainSpeakers, heldOut) = try config.splitSpeakers(data.speakers, folder: data.folder, use: "the grids")
         trainClips = trainSpeakers.map { s in data.clips.filter { $0.item.speaker == s && $0.rowCount >= config.frames } }
@@ -260,22 +264,23 @@ public final class L2FTrainer: Trainer {
 
     // MARK: Log, plot, grid
 
-    static let logHeader = "step,l1,gan,d_av,d_vv,generator,discriminator"
+    static let logHeader = "step,l1,gan,d_av,d_vv,generator,discriminator,grad_norm"
 
     static func row(_ r: L2FRecord) -> String {
-        let t = r.terms
-        return "\(r.step),\(t.l1),\(t.gan),\(t.audioVisual.map { "\($0)" } ?? ""),\(t.visualVisual.map { "\($0)" } ?? ""),"
-            + "\(t.generator),\(t.discriminator)"
+        let t = r.terms, optional = { (x: Double?) in x.map { "\($0)" } ?? "" }
+        return "\(r.step),\(t.l1),\(t.gan),\(optional(t.audioVisual)),\(optional(t.visualVisual)),"
+            + "\(t.generator),\(t.discriminator),\(optional(t.gradientNorm))"
     }
 
     static func readLog(_ path: String, upTo step: Int) throws -> [L2FRecord] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         return try text.split(separator: "\n").enumerated().dropFirst().compactMap { n, line in
             let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 7, let s = Int(f[0]), let l1 = Double(f[1]), let gan = Double(f[2]),
+            // 7 columns in logs written before grad_norm was logged.
+            guard f.count == 7 || f.count == 8, let s = Int(f[0]), let l1 = Double(f[1]), let gan = Double(f[2]),
                   let g = Double(f[5]), let d = Double(f[6]) else { throw InputError(path, "line \(n + 1): not a log row") }
             let terms = L2FLossTerms(l1: l1, gan: gan, audioVisual: Double(f[3]), visualVisual: Double(f[4]),
-                                     generator: g, discriminator: d)
+                                     generator: g, discriminator: d, gradientNorm: f.count == 8 ? Double(f[7]) : nil)
             return s <= step ? L2FRecord(step: s, terms: terms) : nil
         }
     }

@@ -40,14 +40,16 @@ struct TrainL2F: ParsableCommand {
     @Option(help: "Steps between real-vs-generated grids.") var gridEvery = L2FTrainingConfig().gridEvery
     @Option(help: "Audio units on each side of a window the lip encoder sees (A2L reads them all, the window encoder ±2 per frame); 0: the window's own.")
     var audioContext = L2FTrainingConfig().audioContextUnits
+    @Option(help: "Clip the generator and lip encoder's gradient to this global L2 norm; 0: no clipping.")
+    var clipNorm: Float = L2FTrainingConfig().clipNorm ?? 0
 
     func run() throws {
         try reportingErrors {
             Engine.setThreads(training.threads)
             let channels = widths.split(separator: ",").compactMap { Int($0) }
-            guard batch > 0, frames > 0, audioContext >= 0, training.checkpointEvery > 0, gridEvery > 0, training.steps.map({ $0 > 0 }) ?? true,
+            guard batch > 0, frames > 0, audioContext >= 0, clipNorm >= 0, training.checkpointEvery > 0, gridEvery > 0, training.steps.map({ $0 > 0 }) ?? true,
                   channels.count == 5, channels.allSatisfy({ $0 > 0 }) else {
-                throw ValidationError("--steps, --batch, --frames and the intervals must be positive, --audio-context not negative; --widths needs 5 positive numbers")
+                throw ValidationError("--steps, --batch, --frames and the intervals must be positive, --audio-context and --clip-norm not negative; --widths needs 5 positive numbers")
             }
             let config = try training.config {
                 var config = L2FTrainingConfig()
@@ -59,6 +61,7 @@ struct TrainL2F: ParsableCommand {
                 config.augmentation = noAugment ? nil : ClipAugmentation()
                 config.alignReferences = !noAlign
                 config.audioContext = audioContext
+                config.clipNorm = clipNorm > 0 ? clipNorm : nil
                 return config
             }
             let trainer = try L2FTrainer(config: config, data: try FrameDataset(folder: training.data), out: training.out,

@@ -154,6 +154,28 @@ final class L2FTrainingTests: XCTestCase {
         XCTAssertEqual(terms.generator, 10 * terms.l1 + 0.07 * terms.gan, accuracy: 1e-4)
     }
 
+    func testClippingBoundsTheGeneratorSideGradientAndLogsItsNorm() throws {
+        func gradientNorm(_ models: L2FModels) -> Double {
+            var sum: Double = 0
+            for (_, p) in models.generatorOptimizer.parameters {
+                guard let g = p.grad else { continue }
+                for x in g.buffer { sum += Double(x) * Double(x) }
+            }
+            return sum.squareRoot()
+        }
+        let free = tinyModels(seed: 7, learningRate: 1e-4)
+        let unclipped = try free.trainStep(batch(windows: 1, frames: 5))
+        XCTAssertEqual(unclipped.gradientNorm!, gradientNorm(free), accuracy: 1e-4 * unclipped.gradientNorm!)
+
+        let clipped = tinyModels(seed: 7, learningRate: 1e-4)
+        clipped.clipNorm = Float(unclipped.gradientNorm! / 10)
+        let terms = try clipped.trainStep(batch(windows: 1, frames: 5))
+        XCTAssertEqual(terms.gradientNorm!, unclipped.gradientNorm!, accuracy: 1e-4 * unclipped.gradientNorm!, "the norm before clipping")
+        XCTAssertEqual(gradientNorm(clipped), unclipped.gradientNorm! / 10, accuracy: 1e-3 * unclipped.gradientNorm!)
+        // Adam is invariant to one step's gradient scale, so the first step moves alike; the moments differ.
+        XCTAssertNotEqual(clipped.generatorOptimizer.v[0].values, free.generatorOptimizer.v[0].values)
+    }
+
     func testExplodingLossStopsBeforeAnyUpdate() {
         let models = tinyModels(seed: 6, learningRate: 1e-4)
         models.explodingLoss = 1e-3
