@@ -1,6 +1,6 @@
 """PyTorch side of bench/l2f_step.sh: the same L2F step as `cals bench l2f-step` — discriminator
 update (BCE real vs detached fake), then generator update on 10*L1 + 0.07*GAN + 0.03*(d_av + d_vv)
-through the frozen sync encoder (eval mode) — with the default widths of Sources/Models
+through the frozen sync encoder (eval mode), its gradient clipped to global norm 1 — with the default widths of Sources/Models
 (Tests/TensorTests/golden/l2f_reference.py, Tests/TrainingTests/golden/sync_reference.py).
 
 usage: l2f_step.py [--batch 2] [--frames 5] [--threads 2] [--steps 5] [--warmup 1]
@@ -68,6 +68,7 @@ def main():
                 + 0.03 * (l2f_reference.d_av(sound, visual)
                           + l2f_reference.d_vv(visual.reshape(b, t, -1), real.reshape(b, t, -1))))
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(g.parameters(), 1.0)
         g_opt.step()
         for q in d.parameters():
             q.requires_grad_(True)
