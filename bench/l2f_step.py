@@ -1,6 +1,7 @@
 """PyTorch side of bench/l2f_step.sh: the same L2F step as `cals bench l2f-step` — discriminator
 update (BCE real vs detached fake), then generator update on 10*L1 + 0.07*GAN + 0.03*(d_av + d_vv)
-through the frozen sync encoder (eval mode), its gradient clipped to global norm 1 — with the default widths of Sources/Models
+through the frozen sync encoder (eval mode), its gradient clipped to global norm 1, and the
+moving average of its weights updated — with the default widths of Sources/Models
 (Tests/TensorTests/golden/l2f_reference.py, Tests/TrainingTests/golden/sync_reference.py).
 
 usage: l2f_step.py [--batch 2] [--frames 5] [--threads 2] [--steps 5] [--warmup 1]
@@ -47,6 +48,7 @@ def main():
     for q in sync.parameters():
         q.requires_grad_(False)
     g_opt, d_opt = torch.optim.Adam(g.parameters(), lr=1e-4), torch.optim.Adam(d.parameters(), lr=1e-4)
+    average = [q.detach().clone() for q in g.parameters()]
     b, t = a.batch, a.frames
     n = b * t
     identity, target = torch.rand(n, 6, 128, 128), torch.rand(n, 3, 128, 128)
@@ -70,6 +72,9 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(g.parameters(), 1.0)
         g_opt.step()
+        with torch.no_grad():
+            for a_, q in zip(average, g.parameters()):
+                a_.mul_(0.999).add_(q, alpha=0.001)
         for q in d.parameters():
             q.requires_grad_(True)
 

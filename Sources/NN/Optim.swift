@@ -83,6 +83,41 @@ public final class Adam {
     }
 }
 
+/// An exponential moving average of parameters (Polyak averaging), kept beside training for
+/// evaluation, as GAN generators usually are. After the optimiser's update number t:
+///   avg ← d·avg + (1−d)·p,   d = min(decay, (1 + t) / (10 + t))
+/// (the warm-up of tf.train.ExponentialMovingAverage's num_updates, so early steps do not leave
+/// the random initialisation in the average).
+public final class ParameterAverage {
+    public let parameters: [(String, Tensor)]
+    /// The averages, by parameter (same order as `parameters`).
+    public let averages: [Tensor]
+    public let decay: Float
+
+    /// Starts at the parameters' current values.
+    public init(_ parameters: [(String, Tensor)], decay: Float = 0.999) {
+        self.parameters = parameters
+        self.decay = decay
+        averages = parameters.map { Tensor(shape: $0.1.shape, zeroed: true) }
+        restart()
+    }
+
+    /// Sets every average to its parameter's current value.
+    public func restart() { for (average, (_, p)) in zip(averages, parameters) { average.assign(p) } }
+
+    /// Folds in the parameters after update number `step` (counted from 1).
+    public func update(step: Int) {
+        let d = min(decay, Float(1 + step) / Float(10 + step))
+        for (average, (_, p)) in zip(averages, parameters) {
+            let A = average.data, P = p.data
+            parallelRanges(p.count) { r in for j in r { A[j] = d * A[j] + (1 - d) * P[j] } }
+        }
+    }
+
+    /// The averages under their parameters' names.
+    public var named: [(String, Tensor)] { zip(parameters, averages).map { ($0.0, $1) } }
+}
+
 /// torch.nn.utils.clip_grad_norm_: scales all gradients by maxNorm / (‖g‖ + 1e-6) when the
 /// global L2 norm ‖g‖ exceeds maxNorm. Returns ‖g‖ before clipping.
 @discardableResult

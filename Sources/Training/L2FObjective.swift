@@ -123,6 +123,9 @@ public final class L2FModels {
     public let generator: Generator, discriminator: Discriminator
     public let sync: SyncEncoder
     public let generatorOptimizer: Adam, discriminatorOptimizer: Adam
+    /// The moving average of the generator side (generator + trainable lip encoder), updated after
+    /// every generator step; evaluation and dubbing use it.
+    public let average: ParameterAverage
     public let context: Context
     public var weights: L2FLossWeights
     /// A loss above this (or not finite) stops training before any update is applied.
@@ -141,8 +144,16 @@ public final class L2FModels {
                 lipParameters: [(String, Tensor)] = [], learningRate: Float = 1e-4, context: Context) {
         (self.generator, self.discriminator, self.sync, self.weights, self.context) = (generator, discriminator, sync, weights, context)
         for (_, p) in sync.parameters { p.requiresGrad = false }   // frozen: gradients only flow through it
-        generatorOptimizer = Adam(generator.parameters + prefixed("lip", lipParameters), learningRate: learningRate)
+        let generatorSide = Self.generatorSide(generator, lipParameters: lipParameters)
+        generatorOptimizer = Adam(generatorSide, learningRate: learningRate)
         discriminatorOptimizer = Adam(discriminator.parameters, learningRate: learningRate)
+        average = ParameterAverage(generatorSide)
+    }
+
+    /// What the generator's optimiser trains: the generator's parameters and the lip encoder's
+    /// trainable ones under `lip.<name>`.
+    public static func generatorSide(_ generator: Generator, lipParameters: [(String, Tensor)]) -> [(String, Tensor)] {
+        generator.parameters + prefixed("lip", lipParameters)
     }
 
     /// The generator's objective on generated faces [N, 3, S, S] and its terms.
@@ -192,6 +203,7 @@ public final class L2FModels {
         g.total.backward()
         terms.gradientNorm = Double(clipGradNorm(generatorOptimizer.parameters, maxNorm: clipNorm ?? .infinity))
         generatorOptimizer.update()
+        average.update(step: generatorOptimizer.step)
         return terms
     }
 

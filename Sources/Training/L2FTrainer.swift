@@ -103,9 +103,10 @@ public struct L2FRecord: Equatable {
 
 /// Trains L2F (SPEC §3) on a FrameDataset: batches of windows from training speakers, one
 /// discriminator + generator step each, an atomic checkpoint (`checkpoint.safetensors`: generator,
-/// discriminator, lip encoder, both Adam states, random state, config) every `checkpointEvery`
-/// steps and at the end, `log.csv` with every loss term, `loss.png`, and `grid-<step>.png`
-/// (real frames above generated ones) of a fixed held-out window.
+/// discriminator, lip encoder, both Adam states, the generator side's moving average under
+/// `average.<name>`, random state, config) every `checkpointEvery` steps and at the end, `log.csv`
+/// with every loss term, `loss.png`, and `grid-<step>.png` (real frames above generated ones, last
+/// weights) of a fixed held-out window.
 public final class L2FTrainer: Trainer {
     public let config: L2FTrainingConfig
     public let models: L2FModels
@@ -226,7 +227,9 @@ public final class L2FTrainer: Trainer {
 
     // MARK: Checkpoints
 
-    var checkpointTensors: [(String, Tensor)] {
+    var checkpointTensors: [(String, Tensor)] { trainingTensors + prefixed("average", models.average.named) }
+
+    var trainingTensors: [(String, Tensor)] {
         prefixed("generator", models.generator.stateDict) + prefixed("discriminator", models.discriminator.stateDict)
             + prefixed("lip", lip.stateDict)
             + models.generatorOptimizer.state(prefix: "optimizer.generator.")
@@ -243,7 +246,9 @@ public final class L2FTrainer: Trainer {
     }
 
     func load(_ tensors: [String: Tensor], _ metadata: [String: String], path: String) throws {
-        try Checkpoint.copy(tensors, into: checkpointTensors, path: path)
+        try Checkpoint.copy(tensors, into: trainingTensors, path: path)
+        // Checkpoints from before the moving average: it starts at the loaded weights.
+        if try !Self.copyAverage(tensors, into: prefixed("average", models.average.named), path: path) { models.average.restart() }
         let words = (metadata["rng"] ?? "").split(separator: ",").compactMap { UInt64($0) }
         guard let g = metadata["generator_step"].flatMap(Int.init), let d = metadata["discriminator_step"].flatMap(Int.init),
               words.count == 4 else { throw InputError(path, "metadata lacks the optimiser steps or the random state") }
@@ -252,14 +257,29 @@ public final class L2FTrainer: Trainer {
         context.rng = RandomGenerator(state: words)
     }
 
-    /// Generator and lip encoder of a checkpoint, for evaluation.
-    public static func loadModels(_ path: String) throws -> (config: L2FTrainingConfig, generator: Generator, lip: LipEncoder) {
+    /// Generator and lip encoder of a checkpoint, for evaluation and dubbing: with `averaged`, their
+    /// moving average where the checkpoint holds one (BN statistics are the last weights'), else
+    /// the last weights.
+    public static func loadModels(_ path: String, averaged: Bool = true) throws
+        -> (config: L2FTrainingConfig, generator: Generator, lip: LipEncoder) {
         let (tensors, metadata) = try Safetensors.read(path)
         let config = try L2FTrainingConfig.stored.read(metadata, path: path)
         var rng = RandomGenerator(seed: 0)
         let generator = Generator(config.generator, rng: &rng), lip = LipEncoder(config: config, rng: &rng)
         try Checkpoint.copy(tensors, into: prefixed("generator", generator.stateDict) + prefixed("lip", lip.stateDict), path: path)
+        if averaged {
+            let side = L2FModels.generatorSide(generator, lipParameters: lip.trainable ? lip.parameters : [])
+            _ = try copyAverage(tensors, into: prefixed("average", side), path: path)
+        }
         return (config, generator, lip)
+    }
+
+    /// Copies the `average.*` tensors into `targets` when the checkpoint has them all; false when
+    /// it has none (written before the average existed); a partial set is a missing-tensor error.
+    static func copyAverage(_ tensors: [String: Tensor], into targets: [(String, Tensor)], path: String) throws -> Bool {
+        guard targets.contains(where: { tensors[$0.0] != nil }) else { return false }
+        try Checkpoint.copy(tensors, into: targets, path: path)
+        return true
     }
 
     // MARK: Log, plot, grid

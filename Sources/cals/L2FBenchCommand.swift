@@ -6,7 +6,7 @@ import Training
 
 /// `cals bench l2f-step`: one L2F training step (discriminator update, then generator update on
 /// 10·L1 + 0.07·GAN + 0.03·(d_av + d_vv) through the frozen sync encoder, its gradient clipped as
-/// training's default clips it) on random windows. The
+/// training's default clips it, and the moving average of its weights updated) on random windows. The
 /// PyTorch side is bench/l2f_step.py; bench/l2f_step.sh compares them.
 struct L2FBenchStep: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "l2f-step",

@@ -105,4 +105,21 @@ final class CheckpointTests: XCTestCase {
         XCTAssertFalse(y.requiresGrad)
         XCTAssertTrue((p * p).requiresGrad)
     }
+
+    func testParameterAverageWarmsUpItsDecay() {
+        let p = Tensor(shape: [2], values: [1, -2])
+        let average = ParameterAverage([("p", p)], decay: 0.9)
+        XCTAssertEqual(average.averages[0].values, [1, -2], "starts at the parameters")
+        p.assign(Tensor(shape: [2], values: [3, 0]))
+        average.update(step: 1)                                 // d = min(0.9, 2/11)
+        let d1: Float = 2.0 / 11
+        XCTAssertEqual(average.averages[0].values[0], d1 * 1 + (1 - d1) * 3, accuracy: 1e-6)
+        XCTAssertEqual(average.averages[0].values[1], d1 * -2, accuracy: 1e-6)
+        let before = average.averages[0].values
+        average.update(step: 500)                               // d = 0.9: the cap
+        XCTAssertEqual(average.averages[0].values[0], 0.9 * before[0] + 0.1 * 3, accuracy: 1e-6)
+        XCTAssertEqual(average.named.map(\.0), ["p"])
+        average.restart()
+        XCTAssertEqual(average.averages[0].values, [3, 0])
+    }
 }

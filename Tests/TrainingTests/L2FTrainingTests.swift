@@ -231,6 +231,13 @@ final class L2FTrainerTests: XCTestCase {
                            a2lPath: resume ? nil : a2l, resume: resume)
         }
         XCTAssertTrue(a.tensors.keys.contains("lip.output_proj.weight") && a.tensors.keys.contains("optimizer.discriminator.m.out.weight"))
+        // The moving average is checkpointed (and resumed exactly: all tensors are compared), and
+        // evaluation loads it unless told to take the last weights.
+        XCTAssertTrue(a.tensors.keys.contains("average.lip.output_proj.weight"))
+        let averaged = try L2FTrainer.loadModels(straight.checkpointPath), last = try L2FTrainer.loadModels(straight.checkpointPath, averaged: false)
+        XCTAssertEqual(averaged.lip.parameters.first { $0.0 == "output_proj.weight" }!.1.values, a.tensors["average.lip.output_proj.weight"]!.values)
+        XCTAssertEqual(last.lip.parameters.first { $0.0 == "output_proj.weight" }!.1.values, a.tensors["lip.output_proj.weight"]!.values)
+        XCTAssertNotEqual(averaged.generator.parameters[0].1.values, last.generator.parameters[0].1.values)
         XCTAssertEqual(straight.records.map(\.terms), resumed.records.map(\.terms))
         for file in ["log.csv", "loss.png", "grid-000002.png", "grid-000004.png"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.path("b/\(file)")), file)
