@@ -124,7 +124,7 @@ public final class L2FModels {
     public let sync: SyncEncoder
     public let generatorOptimizer: Adam, discriminatorOptimizer: Adam
     /// The moving average of the generator side (generator + trainable lip encoder), updated after
-    /// every generator step; evaluation and dubbing use it.
+    /// every generator step (`cals eval l2f --averaged` scores it).
     public let average: ParameterAverage
     public let context: Context
     public var weights: L2FLossWeights

@@ -257,10 +257,10 @@ public final class L2FTrainer: Trainer {
         context.rng = RandomGenerator(state: words)
     }
 
-    /// Generator and lip encoder of a checkpoint, for evaluation and dubbing: with `averaged`, their
-    /// moving average where the checkpoint holds one (BN statistics are the last weights'), else
-    /// the last weights.
-    public static func loadModels(_ path: String, averaged: Bool = true) throws
+    /// Generator and lip encoder of a checkpoint, for evaluation and dubbing: their last weights, or
+    /// with `averaged` their moving average where the checkpoint holds one (BN statistics are the
+    /// last weights').
+    public static func loadModels(_ path: String, averaged: Bool = false) throws
         -> (config: L2FTrainingConfig, generator: Generator, lip: LipEncoder) {
         let (tensors, metadata) = try Safetensors.read(path)
         let config = try L2FTrainingConfig.stored.read(metadata, path: path)

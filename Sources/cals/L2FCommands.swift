@@ -101,14 +101,15 @@ struct EvalL2F: ParsableCommand {
     @Option(help: "Comma-separated speakers to evaluate, e.g. the run's held-out ones (default: all).") var speakers: String?
     @Option(help: "Write the JSON here (default: print it).") var json: String?
     @Option(help: "Threads.") var threads = 2
-    @Flag(help: "Score the generator's last weights instead of their moving average.") var lastWeights = false
+    @Flag(help: "Score the moving average of the generator's weights (kept in checkpoints) instead of its last weights.")
+    var averaged = false
     @Option(help: "dlib 68-point landmark model for LMD (`make landmarks`); LMD is omitted when it is absent.")
     var landmarkModel = ShapePredictor.defaultModelPath
 
     func run() throws {
         try reportingErrors {
             Engine.setThreads(threads)
-            let (config, generator, lip) = try L2FTrainer.loadModels(checkpointFile(checkpoint), averaged: !lastWeights)
+            let (config, generator, lip) = try L2FTrainer.loadModels(checkpointFile(checkpoint), averaged: averaged)
             let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(checkpointFile(sync)),
                                          config: config, data: try FrameDataset(folder: data), split: split,
                                          speakers: speakers.map { $0.split(separator: ",").map(String.init) },

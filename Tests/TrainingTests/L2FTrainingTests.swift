@@ -232,9 +232,9 @@ final class L2FTrainerTests: XCTestCase {
         }
         XCTAssertTrue(a.tensors.keys.contains("lip.output_proj.weight") && a.tensors.keys.contains("optimizer.discriminator.m.out.weight"))
         // The moving average is checkpointed (and resumed exactly: all tensors are compared), and
-        // evaluation loads it unless told to take the last weights.
+        // evaluation loads it when asked to, and the last weights by default.
         XCTAssertTrue(a.tensors.keys.contains("average.lip.output_proj.weight"))
-        let averaged = try L2FTrainer.loadModels(straight.checkpointPath), last = try L2FTrainer.loadModels(straight.checkpointPath, averaged: false)
+        let averaged = try L2FTrainer.loadModels(straight.checkpointPath, averaged: true), last = try L2FTrainer.loadModels(straight.checkpointPath)
         XCTAssertEqual(averaged.lip.parameters.first { $0.0 == "output_proj.weight" }!.1.values, a.tensors["average.lip.output_proj.weight"]!.values)
         XCTAssertEqual(last.lip.parameters.first { $0.0 == "output_proj.weight" }!.1.values, a.tensors["lip.output_proj.weight"]!.values)
         XCTAssertNotEqual(averaged.generator.parameters[0].1.values, last.generator.parameters[0].1.values)
