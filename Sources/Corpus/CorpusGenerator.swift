@@ -11,6 +11,8 @@ public struct CorpusOptions: Sendable {
     public var clips = 20                   // per speaker
     public var seconds = 4.0                // per clip
     public var seed: UInt64 = 1
+    /// How words follow each other in a clip's sentence.
+    public var grammar = Grammar.words
     /// Where the face photos are (`make faces` fills it).
     public var faces = "data/faces"
     /// espeak-ng voices for the speakers in order (cycled); nil: each identity's own voice.
@@ -136,7 +138,7 @@ public final class CorpusGenerator: @unchecked Sendable {
         let wordSeed = g.next()
         func speak(_ words: Int) throws -> (String, Utterance) {
             var w = SeededGenerator(seed: wordSeed)
-            let text = SentenceGenerator.sentence(words: words, using: &w)
+            let text = SentenceGenerator.sentence(words: words, grammar: options.grammar, using: &w)
             return (text, try synthesizer.synthesize(text, voice: speaker.voice, sampleRate: CorpusGenerator.sampleRate))
         }
         var words = max(1, Int(Double(speaker.voice.rate) / 60 * room))

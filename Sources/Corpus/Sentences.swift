@@ -29,10 +29,21 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     public mutating func index(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
-/// Sentences drawn from a built-in word list: a mix of rounded (`who`, `two`, `show`),
-/// spread (`see`, `eat`), open (`father`, `hot`) and bilabial (`map`, `bob`) words so every
-/// mouth shape occurs often.
+/// How the demo corpus strings words together.
+public enum Grammar: String, CaseIterable, Sendable {
+    /// Words drawn independently from `SentenceGenerator.words`: no structure beyond the word, so
+    /// a masked stretch of audio can be filled from its neighbours only through co-articulation.
+    case words
+    /// The GRID corpus's grammar (Cooke et al., 2006): command, colour, preposition, letter, digit,
+    /// adverb, each from a small set, repeated. Its words are predictable from their position and
+    /// their first sounds, so the context around a masked stretch says what was said in it.
+    case grid
+}
+
+/// Sentences for the demo corpus, by `Grammar`.
 public enum SentenceGenerator {
+    /// The word list of `.words`: a mix of rounded (`who`, `two`, `show`), spread (`see`, `eat`),
+    /// open (`father`, `hot`) and bilabial (`map`, `bob`) words so every mouth shape occurs often.
     public static let words: [String] = """
         the a we you they she he it this that my your our their who what when where why how
         see say seem speak keep need read eat sit give live make take play meet move lose choose
@@ -51,11 +62,31 @@ public enum SentenceGenerator {
         fish dish measure usual vision chair church judge orange
         """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
 
-    /// `count` words drawn with `generator`, capitalised and ended with a full stop.
-    public static func sentence(words count: Int, using generator: inout SeededGenerator) -> String {
+    /// The six slots of `.grid`, in order. Letters are GRID's without A and I, which espeak-ng
+    /// reads as the words "a" and "I" rather than as letter names.
+    public static let gridSlots: [[String]] = [
+        ["bin", "lay", "place", "set"],
+        ["blue", "green", "red", "white"],
+        ["at", "by", "in", "with"],
+        "BCDEFGHJKLMNOPQRSTUVXYZ".map { String($0) },
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
+        ["again", "now", "please", "soon"],
+    ]
+
+    /// `count` words drawn with `generator`, capitalised and ended with a full stop. `.grid`
+    /// fills the slots in order and starts the next sentence after the sixth.
+    public static func sentence(words count: Int, grammar: Grammar = .words,
+                                using generator: inout SeededGenerator) -> String {
         var chosen: [String] = []
-        for _ in 0..<max(1, count) { chosen.append(words[generator.index(words.count)]) }
-        return chosen.joined(separator: " ").prefix(1).uppercased()
-            + chosen.joined(separator: " ").dropFirst() + "."
+        for i in 0..<max(1, count) {
+            switch grammar {
+            case .words: chosen.append(words[generator.index(words.count)])
+            case .grid:
+                let slot = gridSlots[i % gridSlots.count]
+                chosen.append(slot[generator.index(slot.count)])
+            }
+        }
+        let text = chosen.joined(separator: " ")
+        return text.prefix(1).uppercased() + text.dropFirst() + "."
     }
 }

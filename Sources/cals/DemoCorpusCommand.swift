@@ -25,6 +25,9 @@ struct DemoCorpusCommand: ParsableCommand {
     @Option(help: "Random seed: the same seed gives the same files.")
     var seed: UInt64 = 1
 
+    @Option(help: "How words follow each other: words (drawn independently from a word list) or grid (the GRID corpus's six-slot grammar, whose context predicts its words).")
+    var grammar = Grammar.words
+
     @Option(help: "Folder with the face photos (filled by `make faces`).")
     var faces = "data/faces"
 
@@ -43,6 +46,7 @@ struct DemoCorpusCommand: ParsableCommand {
         options.clips = clips
         options.seconds = seconds
         options.seed = seed
+        options.grammar = grammar
         options.faces = faces
         options.voices = voices.map { $0.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) } }
         options.frameSize = size
@@ -63,3 +67,5 @@ struct DemoCorpusCommand: ParsableCommand {
         }
     }
 }
+
+extension Grammar: ExpressibleByArgument {}

@@ -75,6 +75,25 @@ final class SpeechTests: XCTestCase {
         XCTAssertEqual(s.split(separator: " ").count, 6)
         XCTAssertTrue(s.hasSuffix("."))
     }
+
+    func testGridSentencesFillTheSlotsInOrderAndUseEveryWord() {
+        var g = SeededGenerator(seed: 3)
+        var seen = SentenceGenerator.gridSlots.map { _ in Set<String>() }
+        for _ in 0..<200 {
+            let text = SentenceGenerator.sentence(words: 15, grammar: .grid, using: &g)
+            let words = text.dropLast().split(separator: " ").map(String.init)
+            XCTAssertEqual(words.count, 15)
+            for (i, word) in words.enumerated() {
+                let slot = i % 6
+                // the capitalised first word is still its slot's word
+                let canonical = SentenceGenerator.gridSlots[slot].first { $0.lowercased() == word.lowercased() }
+                XCTAssertNotNil(canonical, "\(word) at position \(i) is not a word of slot \(slot): \(text)")
+                canonical.map { seen[slot].insert($0) }
+            }
+        }
+        // 500 draws per slot of at most 23 words: every word occurs
+        XCTAssertEqual(seen.map(\.count), SentenceGenerator.gridSlots.map(\.count))
+    }
 }
 
 final class MouthModelTests: XCTestCase {
