@@ -93,6 +93,8 @@ public final class LipEncoder: Module {
 
     public var parameters: [(String, Tensor)] { a2l?.parameters ?? prefixed("audio", window!.audio.parameters) }
     public var buffers: [(String, Tensor)] { a2l?.buffers ?? prefixed("audio", window!.audio.buffers) }
+    /// The parameters the generator's optimiser updates: none when frozen.
+    public var trainedParameters: [(String, Tensor)] { trainable ? parameters : [] }
 }
 
 /// One logged step of L2F training.
@@ -151,7 +153,7 @@ public final class L2FTrainer: Trainer {
             try Checkpoint.copy(try Safetensors.read(a2lPath).tensors, into: lip.stateDict, path: a2lPath)
         }
         models = L2FModels(generator: generator, discriminator: discriminator, sync: sync, weights: config.weights,
-                           lipParameters: lip.trainable ? lip.parameters : [], learningRate: config.learningRate,
+                           lipParameters: lip.trainedParameters, learningRate: config.learningRate,
                            context: context)
         models.clipNorm = config.clipNorm
 
@@ -268,7 +270,7 @@ public final class L2FTrainer: Trainer {
         let generator = Generator(config.generator, rng: &rng), lip = LipEncoder(config: config, rng: &rng)
         try Checkpoint.copy(tensors, into: prefixed("generator", generator.stateDict) + prefixed("lip", lip.stateDict), path: path)
         if averaged {
-            let side = L2FModels.generatorSide(generator, lipParameters: lip.trainable ? lip.parameters : [])
+            let side = L2FModels.generatorSide(generator, lipParameters: lip.trainedParameters)
             _ = try copyAverage(tensors, into: prefixed("average", side), path: path)
         }
         return (config, generator, lip)
