@@ -64,6 +64,25 @@ extension RGBImage {
                   pixels: Array(UnsafeBufferPointer(start: data, count: count)))
     }
 
+    /// Draws ASCII `text` in place, anti-aliased, in OpenCV's Hershey simplex font; (x, y) is the
+    /// left end of its baseline, and `scale` 1 is about 22 pixels tall.
+    public mutating func drawText(_ text: String, x: Int, y: Int, scale: Double, colour: (UInt8, UInt8, UInt8)) throws {
+        let (width, height) = (self.width, self.height)
+        try pixels.withUnsafeMutableBufferPointer { buffer in
+            try OpenCVError.check {
+                cvshim_put_text(buffer.baseAddress, Int32(width), Int32(height), text, Int32(clamping: x),
+                                Int32(clamping: y), scale, colour.0, colour.1, colour.2, $0, $1)
+            }
+        }
+    }
+
+    /// The width and the height above the baseline, in pixels, of `text` drawn at `scale`.
+    public static func textSize(_ text: String, scale: Double) throws -> (width: Int, height: Int) {
+        var width: Int32 = 0, height: Int32 = 0
+        try OpenCVError.check { cvshim_text_size(text, scale, &width, &height, $0, $1) }
+        return (Int(width), Int(height))
+    }
+
     /// This image resized to `width x height` with area resampling.
     public func resized(width: Int, height: Int) throws -> RGBImage {
         let pixels = try self.pixels.withUnsafeBufferPointer { src in

@@ -189,7 +189,9 @@ public final class A2LTrainer: Trainer {
     public func saveCheckpoint() throws {
         try Checkpoint.save(model, optimizer: optimizer, context: context, to: checkpointPath,
                             extra: try A2LCheckpoint.metadata(config))
-        try plotLosses(train: log.records, heldOut: evalLog.records, to: plotPath)
+        try plotLosses(train: log.records, heldOut: evalLog.records,
+                       titles: ("masked-unit MSE, log scale: training (blue), held-out (red)",
+                                "cosine to the true units: training (light blue), held-out (red)"), to: plotPath)
     }
 
     /// Trains until `config.steps`, reporting each step to `progress`.

@@ -321,22 +321,23 @@ public final class L2FTrainer: Trainer {
         handle.write((Self.row(record) + "\n").data(using: .utf8)!)
     }
 
-    /// loss.png: three panels over steps, each scaled to its own maximum — L1 (blue); GAN:
+    /// loss.png: three panels over steps, each from 0 to the largest value in it — L1 (blue); GAN:
     /// generator (blue) and discriminator (red); sync: d_av (blue) and d_vv (red).
     func plot() throws {
-        let (width, height, margin) = (800, 600, 20)
-        var canvas = Canvas(width: width, height: height)
-        let panelHeight = (height - 4 * margin) / 3
+        var canvas = Canvas(width: 800, height: 660)
+        let panels = Canvas.stackedPanels(3, width: 800, height: 660)
         let lastStep = Double(max(records.last?.step ?? 1, 1))
-        let series: [[(L2FLossTerms) -> Double?]] = [[{ $0.l1 }], [{ $0.gan }, { $0.discriminator }],
-                                                    [{ $0.audioVisual }, { $0.visualVisual }]]
-        for (i, curves) in series.enumerated() {
-            let panel = Canvas.Panel(x: margin, y: margin + i * (panelHeight + margin), width: width - 2 * margin, height: panelHeight)
-            canvas.frame(panel, gridLines: 4)
-            for (j, value) in curves.enumerated() {
-                let points = records.compactMap { r in value(r.terms).map { (Double(r.step) / lastStep, $0) } }
-                let top = max(points.map(\.1).max() ?? 1, 1e-9)
-                canvas.polyline(panel, points.map { ($0.0, $0.1 / top) }, colour: j == 0 ? (30, 80, 200) : (210, 40, 40))
+        let series: [(String, [(L2FLossTerms) -> Double?])] = [
+            ("L1", [{ $0.l1 }]),
+            ("GAN: generator (blue), discriminator (red)", [{ $0.gan }, { $0.discriminator }]),
+            ("sync: d_av (blue), d_vv (red)", [{ $0.audioVisual }, { $0.visualVisual }]),
+        ]
+        for ((title, curves), panel) in zip(series, panels) {
+            let points = curves.map { value in records.compactMap { r in value(r.terms).map { (Double(r.step) / lastStep, $0) } } }
+            let top = max(points.joined().map(\.1).max() ?? 1, 1e-9)
+            try canvas.axes(panel, title: title, y: (0, top), x: ("0", "\(Int(lastStep)) steps"))
+            for (j, curve) in points.enumerated() {
+                canvas.polyline(panel, curve.map { ($0.0, $0.1 / top) }, colour: j == 0 ? (30, 80, 200) : (210, 40, 40))
             }
         }
         try PNG.write(canvas.image, to: plotPath)

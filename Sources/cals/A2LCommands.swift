@@ -215,7 +215,9 @@ struct ContextExperiment: ParsableCommand {
                 throw InputError(csvPath, "cannot write: \(error.localizedDescription)")
             }
             let pngPath = (folder as NSString).appendingPathComponent("window-curve.png")
-            try plotCurve(curve.map { (Double($0.w), $0.masked.mse) }, marker: Double(flat), to: pngPath)
+            try plotCurve(curve.map { (Double($0.w), $0.masked.mse) },
+                          title: "unit MSE at the middle frame (its audio zeroed), audio kept within +-w frames",
+                          xName: "w", marker: Double(flat), to: pngPath)
             print("window curve (\(set.windows.count) windows of \(config.frames) frames; unit error at the middle frame, whose "
                   + "audio is zeroed as in pretraining; last columns: its audio kept):")
             print("   w    MSE        cosine    MSE (audio kept)  cosine")

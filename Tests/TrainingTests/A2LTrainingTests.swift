@@ -171,7 +171,7 @@ final class A2LTrainingTests: XCTestCase {
         XCTAssertEqual(saved, trainer.config)
         XCTAssertEqual(trainer.evaluation.score(model), after)
         let decoded = try TestSupport.run(TestEnv.python, ["-c", "import cv2, sys; print(cv2.imread(sys.argv[1]).shape)", trainer.plotPath])
-        XCTAssertEqual(decoded.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "(520, 800, 3)", decoded.stderr)
+        XCTAssertEqual(decoded.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "(540, 800, 3)", decoded.stderr)
         // The window curve covers w = 0…(T−1)/2 and the gap test scores 7 frames per window.
         let curve = trainer.evaluation.windowCurve(model)
         XCTAssertEqual(curve.map(\.w), Array(0...4))

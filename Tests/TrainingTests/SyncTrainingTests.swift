@@ -74,7 +74,7 @@ final class SyncTrainingTests: XCTestCase {
         XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         // The PNG decodes (OpenCV through the reference Python) to the plot's size.
         let decoded = try TestSupport.run(TestEnv.python, ["-c", "import cv2, sys; print(cv2.imread(sys.argv[1]).shape)", trainer.plotPath])
-        XCTAssertEqual(decoded.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "(520, 800, 3)", decoded.stderr)
+        XCTAssertEqual(decoded.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "(540, 800, 3)", decoded.stderr)
     }
 
     /// Training 6 steps straight equals training 3, stopping, and resuming to 6: same weights,
