@@ -21,7 +21,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: setup apt python faces landmarks build test demo bench preprocess train-sync pretrain-a2l train-l2f dub clean
+.PHONY: setup apt python faces landmarks build test demo bench context-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
 
 ## setup: install system packages and Python test tools, then build (idempotent)
 setup: apt python faces landmarks build
@@ -111,6 +111,30 @@ A2L_RUN ?= runs/a2l-$(DATASET)
 A2L_FLAGS ?=
 pretrain-a2l: build
 	$(CALS) train a2l --data $(OUT) --out $(A2L_RUN) $(A2L_FLAGS)
+
+## context-experiment: issue 8's A2L context experiment end to end (about 2 hours on 2 cores).
+## A sync encoder trained on a 12-speaker word-list corpus makes the lip units of a GRID-grammar
+## corpus; full-context and --context 2 A2L models train on it with the same steps and data; then
+## the window curve and the 7-frame gap test. Results: $(CTX_RUNS)/a2l-*/eval.csv and context/.
+CTX_RUNS ?= runs/context
+CTX_STEPS ?= 100000
+CTX_VOICES := en+m3,en+f2,en-us+f4,en-us+m1,en+m7,en+f4,en+m1,en+f3,en-us+f2,en+m4,en+m2,en+f1
+CTX_HELD_OUT := s04_matthew,s10_matthew
+CTX_A2L = $(CALS) train a2l --data data/processed/context-grid --steps $(CTX_STEPS) --threads 1 \
+  --layers 2 --dim 128 --heads 4 --ff 512 --held-out $(CTX_HELD_OUT) --eval-windows 180 \
+  $(if $(wildcard $(CTX_RUNS)/a2l-$(1)/checkpoint.safetensors),--resume) --out $(CTX_RUNS)/a2l-$(1)
+context-experiment: build faces
+	@test -d data/raw/context-words || $(CALS) demo-corpus --out data/raw/context-words --speakers 12 --clips 30 --voices $(CTX_VOICES)
+	$(CALS) preprocess manifests/demo.yaml --data data/raw/context-words --out data/processed/context-words
+	@test -f $(CTX_RUNS)/sync/checkpoint.safetensors || $(CALS) train sync --data data/processed/context-words \
+	  --out $(CTX_RUNS)/sync --steps 8000 --cosine-decay --loss-offsets 15 --exclude-near 2 --held-out $(CTX_HELD_OUT)
+	@test -d data/raw/context-grid || $(CALS) demo-corpus --out data/raw/context-grid --speakers 12 --clips 60 \
+	  --grammar grid --voices $(CTX_VOICES)
+	$(CALS) preprocess manifests/demo.yaml --data data/raw/context-grid --out data/processed/context-grid \
+	  --lip-units $(CTX_RUNS)/sync/checkpoint.safetensors
+	$(call CTX_A2L,full) & full=$$!; $(call CTX_A2L,ctx2) --context 2 & ctx2=$$!; wait $$full && wait $$ctx2
+	$(CALS) experiment context --checkpoint $(CTX_RUNS)/a2l-full/checkpoint.safetensors \
+	  --baseline $(CTX_RUNS)/a2l-ctx2/checkpoint.safetensors --data data/processed/context-grid
 
 ## bench: speed and memory against the Python reference stack, measured in the same run
 bench: build python landmarks
