@@ -335,7 +335,7 @@ public final class L2FTrainer: Trainer {
         for ((title, curves), panel) in zip(series, panels) {
             let points = curves.map { value in records.compactMap { r in value(r.terms).map { (Double(r.step) / lastStep, $0) } } }
             let top = max(points.joined().map(\.1).max() ?? 1, 1e-9)
-            try canvas.axes(panel, title: title, y: (0, top), x: ("0", "\(Int(lastStep)) steps"))
+            try canvas.axes(panel, title: title, y: (0, top), x: Canvas.stepRange(lastStep))
             for (j, curve) in points.enumerated() {
                 canvas.polyline(panel, curve.map { ($0.0, $0.1 / top) }, colour: j == 0 ? (30, 80, 200) : (210, 40, 40))
             }

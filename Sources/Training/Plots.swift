@@ -15,7 +15,7 @@ public func plotLosses(train: [TrainingRecord], heldOut: [TrainingRecord], title
     let spanLog = max(log(high) - log(low), 1e-9)
     let lossScale = { (loss: Double) in (log(max(loss, 1e-30)) - log(low)) / spanLog }
     let maxOther = max((train + heldOut).map(\.accuracy).max() ?? 1, 1e-9)
-    let steps = ("0", "\(Int(lastStep)) steps")
+    let steps = Canvas.stepRange(lastStep)
     try canvas.axes(panels[0], title: titles.loss, y: (low, high), x: steps)
     try canvas.axes(panels[1], title: titles.metric, y: (0, maxOther), x: steps)
     canvas.polyline(panels[0], train.map { (Double($0.step) / lastStep, lossScale($0.loss)) }, colour: (30, 80, 200))
@@ -80,6 +80,9 @@ public struct Canvas {
         try text(x.left, x: p.x, y: p.y + p.height + 16)
         try text(x.right, x: p.x + p.width, y: p.y + p.height + 16, alignRight: true)
     }
+
+    /// The x labels of a panel over training steps 0…`last`.
+    static func stepRange(_ last: Double) -> (left: String, right: String) { ("0", "\(Int(last)) steps") }
 
     /// A value for an axis: whole numbers as they are, others with three significant digits.
     public static func label(_ v: Double) -> String {

@@ -58,7 +58,7 @@ public final class TrainingLog {
         let panels = Canvas.stackedPanels(2, width: 800, height: 540)
         let lastStep = Double(max(records.last?.step ?? 1, 1))
         let maxLoss = max(records.map(\.loss).max() ?? 1, 1e-6)
-        let steps = ("0", "\(Int(lastStep)) steps")
+        let steps = Canvas.stepRange(lastStep)
         try canvas.axes(panels[0], title: "loss (multi-way matching)", y: (0, maxLoss), x: steps)
         try canvas.axes(panels[1], title: "offset accuracy: batch (light blue), held-out (red), chance (dashed)",
                         y: (0, 1), x: steps)
