@@ -117,7 +117,7 @@ pretrain-a2l: build
 ## corpus; full-context and --context 2 A2L models train on it with the same steps and data; then
 ## the window curve and the 7-frame gap test. Results: $(CTX_RUNS)/a2l-*/eval.csv and context/.
 CTX_RUNS ?= runs/context
-CTX_STEPS ?= 100000
+CTX_STEPS ?= 200000
 CTX_VOICES := en+m3,en+f2,en-us+f4,en-us+m1,en+m7,en+f4,en+m1,en+f3,en-us+f2,en+m4,en+m2,en+f1
 CTX_HELD_OUT := s04_matthew,s10_matthew
 CTX_A2L = $(CALS) train a2l --data data/processed/context-grid --steps $(CTX_STEPS) --threads 1 \
