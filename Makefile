@@ -115,7 +115,8 @@ pretrain-a2l: build
 ## context-experiment: issue 8's A2L context experiment end to end (about 2 hours on 2 cores).
 ## A sync encoder trained on a 12-speaker word-list corpus makes the lip units of a GRID-grammar
 ## corpus; full-context and --context 2 A2L models train on it with the same steps and data; then
-## the window curve and the 7-frame gap test. Results: $(CTX_RUNS)/a2l-*/eval.csv and context/.
+## the masked-unit MSE of both on every held-out window, the window curve and the 7-frame gap test.
+## Results: $(CTX_RUNS)/a2l-*/eval-all.json and $(CTX_RUNS)/a2l-full/context/.
 CTX_RUNS ?= runs/context
 CTX_STEPS ?= 200000
 CTX_VOICES := en+m3,en+f2,en-us+f4,en-us+m1,en+m7,en+f4,en+m1,en+f3,en-us+f2,en+m4,en+m2,en+f1
@@ -133,8 +134,10 @@ context-experiment: build faces
 	$(CALS) preprocess manifests/demo.yaml --data data/raw/context-grid --out data/processed/context-grid \
 	  --lip-units $(CTX_RUNS)/sync/checkpoint.safetensors
 	$(call CTX_A2L,full) & full=$$!; $(call CTX_A2L,ctx2) --context 2 & ctx2=$$!; wait $$full && wait $$ctx2
+	for arm in full ctx2; do $(CALS) eval a2l --checkpoint $(CTX_RUNS)/a2l-$$arm/checkpoint.safetensors \
+	  --data data/processed/context-grid --windows 720 || exit 1; done
 	$(CALS) experiment context --checkpoint $(CTX_RUNS)/a2l-full/checkpoint.safetensors \
-	  --baseline $(CTX_RUNS)/a2l-ctx2/checkpoint.safetensors --data data/processed/context-grid
+	  --baseline $(CTX_RUNS)/a2l-ctx2/checkpoint.safetensors --data data/processed/context-grid --windows 360
 
 ## bench: speed and memory against the Python reference stack, measured in the same run
 bench: build python landmarks
