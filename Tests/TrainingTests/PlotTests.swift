@@ -7,7 +7,7 @@ import XCTest
 
 /// The PNG plots carry their numbers: titles, the value at each end of the y axis, the x range.
 final class PlotTests: XCTestCase {
-    /// Columns and rows of `image` inside the box that hold ink (darker than mid grey).
+    /// The columns of `image` inside the box that hold ink (darker than mid grey), and the count of inked pixels.
     private func inked(_ image: RGBImage, x: Range<Int>, y: Range<Int>) -> (columns: Set<Int>, count: Int) {
         var columns = Set<Int>(), count = 0
         for row in y { for column in x where image.pixels[(row * image.width + column) * 3] < 128 {
