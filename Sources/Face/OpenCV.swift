@@ -68,7 +68,7 @@ extension RGBImage {
     /// left end of its baseline, and `scale` 1 is about 22 pixels tall.
     public mutating func drawText(_ text: String, x: Int, y: Int, scale: Double, colour: (UInt8, UInt8, UInt8)) throws {
         let (width, height) = (self.width, self.height)
-        try pixels.withUnsafeMutableBufferPointer { buffer in
+        _ = try pixels.withUnsafeMutableBufferPointer { buffer in
             try OpenCVError.check {
                 cvshim_put_text(buffer.baseAddress, Int32(width), Int32(height), text, Int32(clamping: x),
                                 Int32(clamping: y), scale, colour.0, colour.1, colour.2, $0, $1)
