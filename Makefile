@@ -21,7 +21,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: setup apt python faces landmarks build test demo bench context-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
+.PHONY: setup apt python faces landmarks build test demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
 
 ## setup: install system packages and Python test tools, then build (idempotent)
 setup: apt python faces landmarks build
@@ -138,6 +138,26 @@ context-experiment: build faces
 	  --data data/processed/context-grid --windows 720 || exit 1; done
 	$(CALS) experiment context --checkpoint $(CTX_RUNS)/a2l-full/checkpoint.safetensors \
 	  --baseline $(CTX_RUNS)/a2l-ctx2/checkpoint.safetensors --data data/processed/context-grid --windows 360
+
+## ablation-experiment: issue 9's main ablation, A2L against `--audio-encoder window`, on the context
+## experiment's GRID-grammar corpus (run `make context-experiment` first): for each seed in
+## ABL_SEEDS both L2F arms train ABL_STEPS steps side by side with the same seed and data (the
+## A2L arm fine-tunes that experiment's full-context A2L), then `cals eval l2f` scores both on all
+## clips of the held-out speakers. About 30 min per seed on 2 cores.
+## Results: $(CTX_RUNS)/l2f-{a2l,window}-s<seed>/eval.json.
+ABL_SEEDS ?= 1 2 3
+ABL_STEPS ?= 3000
+ABL_L2F = $(CALS) train l2f --data data/processed/context-grid --sync $(CTX_RUNS)/sync --audio-encoder $(1) \
+  $(if $(filter a2l,$(1)),--a2l $(CTX_RUNS)/a2l-full) --held-out $(CTX_HELD_OUT) --steps $(ABL_STEPS) \
+  --threads 1 --seed $(2) $(if $(wildcard $(CTX_RUNS)/l2f-$(1)-s$(2)/checkpoint.safetensors),--resume) \
+  --out $(CTX_RUNS)/l2f-$(1)-s$(2)
+ablation-experiment: build
+	@test -f $(CTX_RUNS)/a2l-full/checkpoint.safetensors || { echo "no $(CTX_RUNS)/a2l-full: run make context-experiment first"; exit 1; }
+	$(foreach seed,$(ABL_SEEDS),$(call ABL_L2F,a2l,$(seed)) & a2l=$$!; $(call ABL_L2F,window,$(seed)) & window=$$!; \
+	  wait $$a2l && wait $$window || exit 1;)
+	for run in $(foreach seed,$(ABL_SEEDS),$(CTX_RUNS)/l2f-a2l-s$(seed) $(CTX_RUNS)/l2f-window-s$(seed)); do \
+	  $(CALS) eval l2f --checkpoint $$run --sync $(CTX_RUNS)/sync --data data/processed/context-grid --split all \
+	    --speakers $(CTX_HELD_OUT) --json $$run/eval.json || exit 1; done
 
 ## bench: speed and memory against the Python reference stack, measured in the same run
 bench: build python landmarks
