@@ -117,6 +117,11 @@ public final class L2FTrainer: Trainer {
     public let trainClips: [[FrameDataset.Clip]]
     public let gridClip: FrameDataset.Clip
     public private(set) var records: [L2FRecord] = []
+    /// Checkpoint.fingerprint of the frozen sync encoder and of the A2L the run started from (nil
+    /// for the window encoder, and in runs from before fingerprints): a resume given other
+    /// checkpoints is refused.
+    let syncFingerprint: String
+    let a2lFingerprint: String?
 
     public var logPath: String { folder.file("log.csv") }
     public var plotPath: String { folder.file("loss.png") }
@@ -124,8 +129,10 @@ public final class L2FTrainer: Trainer {
     var context: Context { models.context }
 
     /// A new run from the sync encoder at `syncPath` and (for `.a2l`) the A2L checkpoint at
-    /// `a2lPath`, or with `resume` the run in `out` (its config wins, except `steps`). A new run
-    /// into a folder holding a checkpoint is an error unless `fresh` (which discards that checkpoint).
+    /// `a2lPath`, or with `resume` the run in `out` (its config wins, except `steps` and
+    /// `checkpointEvery`; `syncPath` must be the run's sync encoder, and `a2lPath`, if given, the A2L
+    /// it started from). A new run into a folder holding a checkpoint is an error unless `fresh`
+    /// (which discards that checkpoint).
     public init(config: L2FTrainingConfig, data: FrameDataset, out: String, syncPath: String, a2lPath: String?,
                 resume: Bool = false, fresh: Bool = false) throws {
         folder = RunFolder(out)
@@ -143,15 +150,34 @@ public final class L2FTrainer: Trainer {
         precondition(config.frames >= 1 && config.windows >= 1 && config.checkpointEvery >= 1 && config.gridEvery >= 1,
                      "L2F config with non-positive sizes or intervals")
         let sync = try SyncCheckpoint.loadModel(syncPath)
-        try folder.prepare(resume: resume, fresh: fresh, stepKey: "generator_step")
-        self.config = config
+        syncFingerprint = Checkpoint.fingerprint(sync.stateDict)
         let context = Context(training: true, seed: config.seed)
         let generator = Generator(config.generator, rng: &context.rng)
         let discriminator = Discriminator(config.discriminator, rng: &context.rng)
         lip = LipEncoder(config: config, rng: &context.rng)
-        if saved == nil, config.audioEncoder == .a2l, let a2lPath {
+        if let saved {
+            try Self.requireSame(syncFingerprint, saved.metadata, key: "sync_fingerprint", path: syncPath, model: "sync encoder", run: out)
+            if let a2lPath {
+                guard config.audioEncoder == .a2l else {
+                    throw InputError(a2lPath, "given to resume \(out), which trains the window audio encoder, not A2L")
+                }
+                let start = try Safetensors.read(a2lPath).tensors
+                let named = try lip.stateDict.map { name, _ in
+                    guard let t = start[name] else { throw InputError(a2lPath, "missing tensor \(name)") }
+                    return (name, t)
+                }
+                try Self.requireSame(Checkpoint.fingerprint(named), saved.metadata, key: "a2l_fingerprint", path: a2lPath,
+                                     model: "A2L", run: out)
+            }
+            a2lFingerprint = saved.metadata["a2l_fingerprint"]
+        } else if config.audioEncoder == .a2l, let a2lPath {
             try Checkpoint.copy(try Safetensors.read(a2lPath).tensors, into: lip.stateDict, path: a2lPath)
+            a2lFingerprint = Checkpoint.fingerprint(lip.stateDict)
+        } else {
+            a2lFingerprint = nil
         }
+        try folder.prepare(resume: resume, fresh: fresh, stepKey: "generator_step")
+        self.config = config
         models = L2FModels(generator: generator, discriminator: discriminator, sync: sync, weights: config.weights,
                            lipParameters: lip.trainedParameters, learningRate: config.learningRate,
                            context: context)
@@ -242,7 +268,9 @@ public final class L2FTrainer: Trainer {
         let metadata = try L2FTrainingConfig.stored.metadata(config).merging([
             "generator_step": String(models.generatorOptimizer.step),
             "discriminator_step": String(models.discriminatorOptimizer.step),
-            "rng": context.rng.stateWords.map(String.init).joined(separator: ",")]) { $1 }
+            "rng": context.rng.stateWords.map(String.init).joined(separator: ","),
+            "sync_fingerprint": syncFingerprint]) { $1 }
+            .merging(a2lFingerprint.map { ["a2l_fingerprint": $0] } ?? [:]) { $1 }
         try Safetensors.write(checkpointTensors, metadata: metadata, to: checkpointPath)
         try plot()
     }
@@ -274,6 +302,15 @@ public final class L2FTrainer: Trainer {
             _ = try copyAverage(tensors, into: prefixed("average", side), path: path)
         }
         return (config, generator, lip)
+    }
+
+    /// A checkpoint given to resume a run must be the one the run recorded under `key` (runs from
+    /// before fingerprints accept any).
+    static func requireSame(_ fingerprint: String, _ metadata: [String: String], key: String, path: String, model: String,
+                            run: String) throws {
+        guard let recorded = metadata[key], recorded != fingerprint else { return }
+        throw InputError(path, "is not the \(model) the run in \(run) started from (weights \(fingerprint), the run's \(recorded)); "
+                         + "resume with that one")
     }
 
     /// Copies the `average.*` tensors into `targets` when the checkpoint has them all; false when

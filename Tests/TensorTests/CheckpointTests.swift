@@ -29,6 +29,18 @@ final class CheckpointTests: XCTestCase {
                        "(2, 3) \(String(format: "%.6f", a.values.reduce(0, +))) () 3")
     }
 
+    func testFingerprintTellsWeightsApart() {
+        let a = randomTensor([2, 3], seed: 1), b = randomTensor([4], seed: 2)
+        let fingerprint = Checkpoint.fingerprint([("a", a), ("b", b)])
+        XCTAssertEqual(fingerprint.count, 16)
+        XCTAssertEqual(Checkpoint.fingerprint([("a", Tensor(shape: [2, 3], values: a.values)), ("b", b)]), fingerprint, "same weights")
+        let nudged = Tensor(shape: [4], values: b.values)
+        nudged.data[3] = nudged.data[3].nextUp
+        XCTAssertNotEqual(Checkpoint.fingerprint([("a", a), ("b", nudged)]), fingerprint, "one value one ulp off")
+        XCTAssertNotEqual(Checkpoint.fingerprint([("a", a), ("c", b)]), fingerprint, "another name")
+        XCTAssertNotEqual(Checkpoint.fingerprint([("a", a.reshaped([3, 2])), ("b", b)]), fingerprint, "another shape")
+    }
+
     func testMalformedFilesThrowInputError() throws {
         let dir = ScratchDir("st")
         let good = dir.path("good.safetensors")

@@ -227,8 +227,7 @@ final class L2FTrainerTests: XCTestCase {
         let (data, sync, a2l) = try fixtures()
         let (straight, resumed, (a, _)) = try trainStraightAndResumed(
             steps: 4, stoppingAt: 2, folders: (scratch.path("a"), scratch.path("b"))) { steps, out, resume in
-            try L2FTrainer(config: tinyL2FConfig(steps: steps), data: data, out: out, syncPath: sync,
-                           a2lPath: resume ? nil : a2l, resume: resume)
+            try L2FTrainer(config: tinyL2FConfig(steps: steps), data: data, out: out, syncPath: sync, a2lPath: a2l, resume: resume)
         }
         XCTAssertTrue(a.tensors.keys.contains("lip.output_proj.weight") && a.tensors.keys.contains("optimizer.discriminator.m.out.weight"))
         // The moving average is checkpointed (and resumed exactly: all tensors are compared), and
@@ -275,6 +274,46 @@ final class L2FTrainerTests: XCTestCase {
         let error = message { try resumed.run() }
         XCTAssertTrue(error.contains("training diverged") && error.contains("the last good checkpoint is"), error)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: scratch.path("window/checkpoint.safetensors"))), saved)
+    }
+
+    /// A resume is refused, leaving the run as it was, when given a sync encoder other than the
+    /// run's, an A2L other than the one it started from, or an A2L for a window-encoder run.
+    func testResumeRefusesOtherSyncAndA2LCheckpoints() throws {
+        let (data, sync, a2l) = try fixtures()
+        /// A copy of the checkpoint at `path` with one weight changed by one ulp.
+        func nudged(_ path: String, _ name: String) throws -> String {
+            let (tensors, metadata) = try Safetensors.read(path)
+            let named = tensors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            let weight = try XCTUnwrap(named.first { !$0.0.hasPrefix("optimizer") }).1
+            weight.data[0] = weight.data[0].nextUp
+            try Safetensors.write(named, metadata: metadata, to: scratch.path(name))
+            return scratch.path(name)
+        }
+        let otherSync = try nudged(sync, "other-sync.safetensors"), otherA2L = try nudged(a2l, "other-a2l.safetensors")
+        func refusal(out: String, config: L2FTrainingConfig, sync: String, a2l: String?) -> String {
+            do { _ = try L2FTrainer(config: config, data: data, out: out, syncPath: sync, a2lPath: a2l, resume: true); return "no error" } catch {
+                return "\(error)"
+            }
+        }
+        let run = scratch.path("fingerprints")
+        try L2FTrainer(config: tinyL2FConfig(steps: 2), data: data, out: run, syncPath: sync, a2lPath: a2l, fresh: true).run()
+        let checkpoint = try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint.safetensors"))
+        XCTAssertEqual(refusal(out: run, config: tinyL2FConfig(steps: 3), sync: otherSync, a2l: nil),
+                       "\(otherSync): is not the sync encoder the run in \(run) started from (weights "
+                       + "\(Checkpoint.fingerprint(try SyncCheckpoint.loadModel(otherSync).stateDict)), the run's "
+                       + "\(Checkpoint.fingerprint(try SyncCheckpoint.loadModel(sync).stateDict))); resume with that one")
+        XCTAssertTrue(refusal(out: run, config: tinyL2FConfig(steps: 3), sync: sync, a2l: otherA2L)
+            .hasPrefix("\(otherA2L): is not the A2L the run in \(run) started from (weights "))
+        XCTAssertEqual(refusal(out: run, config: tinyL2FConfig(steps: 3), sync: sync, a2l: a2l), "no error", "the same ones")
+
+        var config = tinyL2FConfig(steps: 1)
+        config.audioEncoder = .window
+        config.windowEncoder = tinyConfig()
+        let window = scratch.path("fingerprints-window")
+        try L2FTrainer(config: config, data: data, out: window, syncPath: sync, a2lPath: nil, fresh: true).run()
+        XCTAssertEqual(refusal(out: window, config: config, sync: sync, a2l: a2l),
+                       "\(a2l): given to resume \(window), which trains the window audio encoder, not A2L")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint.safetensors")), checkpoint, "left alone")
     }
 
     func testCopyBaselineKeepsTheVisibleHalfAndCopiesTheReferencesLowerHalf() {
