@@ -61,11 +61,12 @@ public struct StoredConfig<Config: TrainingRunConfig> {
         }
     }
 
-    /// The config of the run whose checkpoint is at `path`, with the `steps` of `config` (a
-    /// resumed run may be asked to train longer; everything else is the run's own).
+    /// The config of the run whose checkpoint is at `path`, with the `steps` and `checkpointEvery`
+    /// of `config` (a resumed run may be asked to train longer, or to checkpoint more often;
+    /// everything else is the run's own).
     func resumed(_ config: Config, path: String, metadata: [String: String]? = nil) throws -> Config {
         var saved = try metadata.map { try read($0, path: path) } ?? read(path)
-        saved.steps = config.steps
+        (saved.steps, saved.checkpointEvery) = (config.steps, config.checkpointEvery)
         return saved
     }
 }

@@ -47,7 +47,7 @@ struct TrainL2F: ParsableCommand {
         try reportingErrors {
             Engine.setThreads(training.threads)
             let channels = widths.split(separator: ",").compactMap { Int($0) }
-            guard batch > 0, frames > 0, audioContext >= 0, clipNorm >= 0, training.checkpointEvery > 0, gridEvery > 0, training.steps.map({ $0 > 0 }) ?? true,
+            guard batch > 0, frames > 0, audioContext >= 0, clipNorm >= 0, gridEvery > 0, training.steps.map({ $0 > 0 }) ?? true, training.checkpointEvery.map({ $0 > 0 }) ?? true,
                   channels.count == 5, channels.allSatisfy({ $0 > 0 }) else {
                 throw ValidationError("--steps, --batch, --frames and the intervals must be positive, --audio-context and --clip-norm not negative; --widths needs 5 positive numbers")
             }

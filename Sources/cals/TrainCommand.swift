@@ -18,9 +18,9 @@ struct TrainingRunOptions<Config: TrainingRunConfig>: ParsableArguments {
     @Option(help: "Processed dataset folder (the --out of `cals preprocess`).") var data: String
     @Option(help: "Run folder for checkpoint, logs and plots.") var out: String
     @Option(help: "Train until this many steps in total (default \(Config().steps); on --resume, the run's own).") var steps: Int?
-    @Option(help: "Steps between checkpoints.") var checkpointEvery = Config().checkpointEvery
-    @Option(help: "Comma-separated held-out speakers (default: the last one).") var heldOut: String?
-    @Option(help: "Random seed (weights, batches).") var seed = Config().seed
+    @Option(help: "Steps between checkpoints (default \(Config().checkpointEvery); on --resume, the run's own).") var checkpointEvery: Int?
+    @Option(help: "Comma-separated held-out speakers (default: the last one; on --resume, must be the run's).") var heldOut: String?
+    @Option(help: "Random seed of weights and batches (default \(Config().seed); on --resume, must be the run's).") var seed: UInt64?
     @Option(help: "Threads (OpenBLAS and the engine's loops).") var threads = 2
     @Flag(help: "Continue the run in --out from its checkpoint (same config, same random state).") var resume = false
     @Flag(help: "Discard the checkpoint in --out and start a new run.") var fresh = false
@@ -29,17 +29,29 @@ struct TrainingRunOptions<Config: TrainingRunConfig>: ParsableArguments {
         if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
     }
 
-    /// The run's config: with --resume the checkpoint's, else `newRun` with these flags; --steps on top.
+    /// The run's config: with --resume the checkpoint's, else `newRun` with these flags; --steps and
+    /// --checkpoint-every on top. A resumed run keeps its seed and held-out speakers: naming others
+    /// is an error rather than silently ignored.
     func config(_ newRun: () -> Config) throws -> Config {
         var config: Config
+        let heldOutSpeakers = heldOut.map { $0.split(separator: ",").map(String.init) }
         if resume {
-            config = try Config.stored.read(RunFolder(out).checkpointPath)
+            let path = RunFolder(out).checkpointPath
+            config = try Config.stored.read(path)
+            if let seed, seed != config.seed {
+                throw InputError(path, "--seed \(seed) differs from the run's seed \(config.seed); a resumed run keeps its own")
+            }
+            if let heldOutSpeakers, heldOutSpeakers != config.heldOutSpeakers {
+                throw InputError(path, "--held-out \(heldOut!) differs from the run's held-out speakers "
+                                 + "\(config.heldOutSpeakers.isEmpty ? "(the last one)" : config.heldOutSpeakers.joined(separator: ","))"
+                                 + "; a resumed run keeps its own")
+            }
         } else {
             config = newRun()
-            config.checkpointEvery = checkpointEvery
-            config.heldOutSpeakers = heldOut.map { $0.split(separator: ",").map(String.init) } ?? []
-            config.seed = seed
+            config.heldOutSpeakers = heldOutSpeakers ?? []
+            config.seed = seed ?? config.seed
         }
+        if let checkpointEvery { config.checkpointEvery = checkpointEvery }
         if let steps { config.steps = steps }
         return config
     }

@@ -44,5 +44,23 @@ final class RunFolderTests: XCTestCase {
             "--windows", "4", "--width", "0.125", "--eval-clips", "1"])
         XCTAssertEqual(cliFresh.status, 0, cliFresh.stderr)
         XCTAssertEqual(try Safetensors.read(run + "/checkpoint.safetensors").metadata["step"], "1")
+
+        // A resumed run keeps its seed and held-out speakers: naming others is refused, not ignored;
+        // the same ones are fine, and --checkpoint-every applies to the rest of the run.
+        let resumed = try XCTUnwrap(FileManager.default.contents(atPath: run + "/checkpoint.safetensors"))
+        let resume = ["train", "sync", "--data", scratch.path("data"), "--out", run, "--resume", "--steps", "3"]
+        let otherSeed = try TestSupport.run(TestEnv.calsBinary, resume + ["--seed", "3"])
+        XCTAssertEqual(otherSeed.status, 1)
+        XCTAssertEqual(otherSeed.stderr, "error: \(run)/checkpoint.safetensors: --seed 3 differs from the run's seed 1; a resumed run keeps its own\n")
+        let otherHeldOut = try TestSupport.run(TestEnv.calsBinary, resume + ["--held-out", "s0"])
+        XCTAssertEqual(otherHeldOut.status, 1)
+        XCTAssertTrue(otherHeldOut.stderr.hasSuffix("--held-out s0 differs from the run's held-out speakers (the last one); a resumed run keeps its own\n"),
+                      otherHeldOut.stderr)
+        XCTAssertEqual(FileManager.default.contents(atPath: run + "/checkpoint.safetensors"), resumed, "left alone")
+        let same = try TestSupport.run(TestEnv.calsBinary, resume + ["--seed", "1", "--checkpoint-every", "1"])
+        XCTAssertEqual(same.status, 0, same.stderr)
+        let metadata = try Safetensors.read(run + "/checkpoint.safetensors").metadata
+        XCTAssertEqual(metadata["step"], "3")
+        XCTAssertEqual(try SyncTrainingConfig.stored.read(metadata, path: run).checkpointEvery, 1)
     }
 }
