@@ -117,13 +117,15 @@ pretrain-a2l: build
 ## corpus; full-context and --context 2 A2L models train on it with the same steps and data; then
 ## the masked-unit MSE of both on every held-out window, the window curve and the 7-frame gap test.
 ## Results: $(CTX_RUNS)/a2l-*/eval-all.json and $(CTX_RUNS)/a2l-full/context/.
+# --resume when the run folder $(1) already holds a checkpoint (the experiments continue stopped runs)
+RESUME_IF = $(if $(wildcard $(1)/checkpoint.safetensors),--resume)
 CTX_RUNS ?= runs/context
 CTX_STEPS ?= 200000
 CTX_VOICES := en+m3,en+f2,en-us+f4,en-us+m1,en+m7,en+f4,en+m1,en+f3,en-us+f2,en+m4,en+m2,en+f1
 CTX_HELD_OUT := s04_matthew,s10_matthew
 CTX_A2L = $(CALS) train a2l --data data/processed/context-grid --steps $(CTX_STEPS) --threads 1 \
   --layers 2 --dim 128 --heads 4 --ff 512 --held-out $(CTX_HELD_OUT) --eval-windows 180 \
-  $(if $(wildcard $(CTX_RUNS)/a2l-$(1)/checkpoint.safetensors),--resume) --out $(CTX_RUNS)/a2l-$(1)
+  $(call RESUME_IF,$(CTX_RUNS)/a2l-$(1)) --out $(CTX_RUNS)/a2l-$(1)
 context-experiment: build faces
 	@test -d data/raw/context-words || $(CALS) demo-corpus --out data/raw/context-words --speakers 12 --clips 30 --voices $(CTX_VOICES)
 	$(CALS) preprocess manifests/demo.yaml --data data/raw/context-words --out data/processed/context-words
@@ -149,7 +151,7 @@ ABL_SEEDS ?= 1 2 3
 ABL_STEPS ?= 3000
 ABL_L2F = $(CALS) train l2f --data data/processed/context-grid --sync $(CTX_RUNS)/sync --audio-encoder $(1) \
   $(if $(filter a2l,$(1)),--a2l $(CTX_RUNS)/a2l-full) --held-out $(CTX_HELD_OUT) --steps $(ABL_STEPS) \
-  --threads 1 --seed $(2) $(if $(wildcard $(CTX_RUNS)/l2f-$(1)-s$(2)/checkpoint.safetensors),--resume) \
+  --threads 1 --seed $(2) $(call RESUME_IF,$(CTX_RUNS)/l2f-$(1)-s$(2)) \
   --out $(CTX_RUNS)/l2f-$(1)-s$(2)
 ablation-experiment: build
 	@test -f $(CTX_RUNS)/a2l-full/checkpoint.safetensors || { echo "no $(CTX_RUNS)/a2l-full: run make context-experiment first"; exit 1; }
