@@ -98,20 +98,18 @@ public enum Checkpoint {
         return metadata
     }
 
-    /// 16 hex digits of a 64-bit FNV-1a hash over the tensors' names, shapes and values (as 32-bit
-    /// words): equal for the same weights, different after any change. L2F runs record their
-    /// frozen sync encoder's and their starting A2L's, so a resume can tell it was given others.
+    /// xxHash64 of the tensors' names, shapes and values, as 16 hex digits: equal for the same
+    /// weights, different after any change. L2F runs record their frozen sync encoder's and their
+    /// starting A2L's, so a resume can tell it was given others.
     public static func fingerprint(_ tensors: [(String, Tensor)]) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ word: UInt64) { hash = (hash ^ word) &* 0x0000_0100_0000_01b3 }
+        var hasher = XXH64()
         for (name, tensor) in tensors {
-            name.utf8.forEach { mix(UInt64($0)) }
-            tensor.shape.forEach { mix(UInt64(truncatingIfNeeded: $0)) }
-            UnsafeRawPointer(tensor.data).withMemoryRebound(to: UInt32.self, capacity: tensor.count) { words in
-                for i in 0..<tensor.count { mix(UInt64(words[i])) }
-            }
+            var header = Array(name.utf8) + [0]
+            for size in [tensor.shape.count] + tensor.shape { withUnsafeBytes(of: Int64(size).littleEndian) { header += $0 } }
+            header.withUnsafeBytes { hasher.update($0) }
+            hasher.update(UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * MemoryLayout<Float>.stride))
         }
-        return String(format: "%016llx", hash)
+        return hasher.hexDigest
     }
 
     /// Copies tensors by name into `targets`; every target must be present with its shape.
