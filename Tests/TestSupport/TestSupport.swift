@@ -54,8 +54,9 @@ public func run(_ executable: String, _ arguments: [String], environment: [Strin
     let scratch = ScratchDir("cmd")
     let outURL = scratch.url.appendingPathComponent("out")
     let errURL = scratch.url.appendingPathComponent("err")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    // A file that cannot be created shows as an error when its handle opens below.
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
     process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
