@@ -101,6 +101,7 @@ public final class A2LTrainer: Trainer {
     public let optimizer: Adam
     public let context: Context
     public let folder: RunFolder
+    public var keepEvery = 0
     /// Training clips grouped by speaker.
     public let trainClips: [[A2LDataset.Clip]]
     public let evaluation: A2LEvaluationSet
@@ -206,7 +207,7 @@ public final class A2LTrainer: Trainer {
                                      step, record.loss, score.mse, score.cosine))
             }
             try log.append(record)
-            if step % config.checkpointEvery == 0 || step == config.steps { try saveCheckpoint() }
+            try checkpointIfDue(every: config.checkpointEvery, last: config.steps)
             progress?.advance(note: String(format: "loss %.6f", record.loss))
         }
     }

@@ -114,6 +114,7 @@ public final class L2FTrainer: Trainer {
     public let models: L2FModels
     public let lip: LipEncoder
     public let folder: RunFolder
+    public var keepEvery = 0
     public let trainClips: [[FrameDataset.Clip]]
     public let gridClip: FrameDataset.Clip
     public private(set) var records: [L2FRecord] = []
@@ -247,7 +248,7 @@ public final class L2FTrainer: Trainer {
             records.append(record)
             try appendLog(record)
             if step % config.gridEvery == 0 || step == config.steps { try writeGrid() }
-            if step % config.checkpointEvery == 0 || step == config.steps { try saveCheckpoint() }
+            try checkpointIfDue(every: config.checkpointEvery, last: config.steps)
             progress?.advance(note: String(format: "L1 %.4f  G %.3f  D %.3f", record.terms.l1, record.terms.generator,
                                            record.terms.discriminator))
         }

@@ -55,6 +55,7 @@ public final class SyncTrainer: Trainer {
     public let optimizer: Adam
     public let context: Context
     public let folder: RunFolder
+    public var keepEvery = 0
     /// Training clips grouped by speaker; held-out clips.
     public let trainClips: [[FrameDataset.Clip]]
     public let evalClips: [FrameDataset.Clip]
@@ -157,7 +158,7 @@ public final class SyncTrainer: Trainer {
                 progress?.log(String(format: "step %d  loss %.4f  batch accuracy %.3f  held-out accuracy %.3f",
                                      step, record.loss, record.accuracy, eval))
             }
-            if step % config.checkpointEvery == 0 || step == config.steps { try saveCheckpoint() }
+            try checkpointIfDue(every: config.checkpointEvery, last: config.steps)
             progress?.advance(note: String(format: "loss %.3f", record.loss))
         }
     }

@@ -99,16 +99,44 @@ public struct RunFolder {
 
     /// `<path>/<name>`
     public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    /// `checkpoint-<step>.safetensors`: a kept copy of the checkpoint at `step`.
+    public func keptCheckpointPath(step: Int) -> String { file(String(format: "checkpoint-%06d.safetensors", step)) }
+
+    /// Keeps the checkpoint as it is now as `checkpoint-<step>.safetensors` (replacing one kept
+    /// before): a hard link, which later saves leave alone since they rename a new file over the
+    /// checkpoint; a copy where the file system has no hard links.
+    func keepCheckpoint(step: Int) throws {
+        let kept = keptCheckpointPath(step: step), manager = FileManager.default
+        do {
+            if manager.fileExists(atPath: kept) { try manager.removeItem(atPath: kept) }
+            do { try manager.linkItem(atPath: checkpointPath, toPath: kept) } catch {
+                try manager.copyItem(atPath: checkpointPath, toPath: kept)
+            }
+        } catch { throw InputError(kept, "cannot keep the checkpoint: \(error.localizedDescription)") }
+    }
 }
 
-/// What the trainers share: a run folder, an optimiser step and a training loop.
+/// What the trainers share: a run folder, an optimiser step, checkpoints and a training loop.
 public protocol Trainer: AnyObject {
     var folder: RunFolder { get }
     var step: Int { get }
+    /// Steps between kept copies of the checkpoint (`checkpoint-<step>.safetensors`); 0: none.
+    var keepEvery: Int { get set }
     /// Trains until the config's `steps`, reporting each step to `progress`.
     func run(progress: Common.Progress?) throws
+    func saveCheckpoint() throws
 }
 
 extension Trainer {
     public var checkpointPath: String { folder.checkpointPath }
+
+    /// After a step: saves the checkpoint every `every` steps, at the `last` step and at each step
+    /// to keep, and keeps a copy every `keepEvery` steps.
+    func checkpointIfDue(every: Int, last: Int) throws {
+        let keep = keepEvery > 0 && step % keepEvery == 0
+        guard keep || step % every == 0 || step == last else { return }
+        try saveCheckpoint()
+        if keep { try folder.keepCheckpoint(step: step) }
+    }
 }

@@ -96,9 +96,7 @@ struct TrainA2L: ParsableCommand {
                   + "\(trainer.trainClips.joined().count) training clips of \(trainer.trainClips.count) speakers, "
                   + "\(trainer.evaluation.windows.count) held-out windows of \(trainer.config.heldOutSpeakers); "
                   + "units of sync checkpoint \(dataset.unitsCheckpoint); from step \(trainer.step) to \(config.steps)")
-            let progress = Common.Progress(label: "train a2l", total: config.steps - trainer.step, unit: "steps")
-            try trainer.run(progress: progress)
-            progress.finish()
+            try training.train(trainer, to: config.steps, label: "train a2l")
             if let last = trainer.evalLog.records.last {
                 print(String(format: "held-out masked-unit MSE %.6f, cosine %.4f at step %d", last.loss, last.accuracy, last.step))
             }

@@ -71,9 +71,7 @@ struct TrainL2F: ParsableCommand {
                   + "\(trainer.models.discriminator.parameterCount), lip encoder \(trainer.lip.parameterCount) "
                   + "(\(trainer.config.audioEncoder.rawValue)\(trainer.lip.trainable ? ", trained" : ", frozen")); "
                   + "\(trainer.trainClips.joined().count) training clips; from step \(trainer.step) to \(trainer.config.steps)")
-            let progress = Common.Progress(label: "train l2f", total: trainer.config.steps - trainer.step, unit: "steps")
-            try trainer.run(progress: progress)
-            progress.finish()
+            try training.train(trainer, to: trainer.config.steps, label: "train l2f")
             print("checkpoint: \(trainer.checkpointPath)\nlog: \(trainer.logPath)\nplot: \(trainer.plotPath)")
         }
     }

@@ -21,12 +21,15 @@ struct TrainingRunOptions<Config: TrainingRunConfig>: ParsableArguments {
     @Option(help: "Steps between checkpoints (default \(Config().checkpointEvery); on --resume, the run's own).") var checkpointEvery: Int?
     @Option(help: "Comma-separated held-out speakers (default: the last one; on --resume, must be the run's).") var heldOut: String?
     @Option(help: "Random seed of weights and batches (default \(Config().seed); on --resume, must be the run's).") var seed: UInt64?
+    @Option(help: "Also keep the checkpoint as checkpoint-<step>.safetensors every this many steps (0: only the latest).")
+    var keepEvery = 0
     @Option(help: "Threads (OpenBLAS and the engine's loops).") var threads = 2
     @Flag(help: "Continue the run in --out from its checkpoint (same config, same random state).") var resume = false
     @Flag(help: "Discard the checkpoint in --out and start a new run.") var fresh = false
 
     func validate() throws {
         if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
+        if keepEvery < 0 { throw ValidationError("--keep-every must not be negative") }
     }
 
     /// The run's config: with --resume the checkpoint's, else `newRun` with these flags; --steps and
@@ -54,6 +57,15 @@ struct TrainingRunOptions<Config: TrainingRunConfig>: ParsableArguments {
         if let checkpointEvery { config.checkpointEvery = checkpointEvery }
         if let steps { config.steps = steps }
         return config
+    }
+
+    /// Runs `trainer` from its step to `steps` with a progress line, keeping a copy of the
+    /// checkpoint every --keep-every steps.
+    func train(_ trainer: Trainer, to steps: Int, label: String) throws {
+        trainer.keepEvery = keepEvery
+        let progress = Common.Progress(label: label, total: steps - trainer.step, unit: "steps")
+        try trainer.run(progress: progress)
+        progress.finish()
     }
 }
 
@@ -108,9 +120,7 @@ struct TrainSync: ParsableCommand {
             print("sync encoder: \(trainer.model.parameterCount) parameters; \(trainer.trainClips.joined().count) training clips "
                   + "of \(trainer.trainClips.count) speakers, \(trainer.evalClips.count) held-out clips of "
                   + "\(Set(trainer.evalClips.map(\.item.speaker)).sorted()); from step \(trainer.step) to \(config.steps)")
-            let progress = Common.Progress(label: "train sync", total: config.steps - trainer.step, unit: "steps")
-            try trainer.run(progress: progress)
-            progress.finish()
+            try training.train(trainer, to: config.steps, label: "train sync")
             if let last = trainer.log.records.last(where: { $0.evalAccuracy != nil }) {
                 print(String(format: "held-out offset accuracy %.3f among %d candidates at step %d (chance %.3f)",
                              last.evalAccuracy!, 2 * config.maxOffset + 1, last.step, 1 / Double(2 * config.maxOffset + 1)))

@@ -57,10 +57,43 @@ final class RunFolderTests: XCTestCase {
         XCTAssertTrue(otherHeldOut.stderr.hasSuffix("--held-out s0 differs from the run's held-out speakers (the last one); a resumed run keeps its own\n"),
                       otherHeldOut.stderr)
         XCTAssertEqual(FileManager.default.contents(atPath: run + "/checkpoint.safetensors"), resumed, "left alone")
-        let same = try TestSupport.run(TestEnv.calsBinary, resume + ["--seed", "1", "--checkpoint-every", "1"])
+        let same = try TestSupport.run(TestEnv.calsBinary, resume + ["--seed", "1", "--checkpoint-every", "1", "--keep-every", "3"])
         XCTAssertEqual(same.status, 0, same.stderr)
         let metadata = try Safetensors.read(run + "/checkpoint.safetensors").metadata
         XCTAssertEqual(metadata["step"], "3")
         XCTAssertEqual(try SyncTrainingConfig.stored.read(metadata, path: run).checkpointEvery, 1)
+        XCTAssertEqual(try Safetensors.read(run + "/checkpoint-000003.safetensors").metadata["step"], "3")
+    }
+
+    /// --keep-every: copies of the checkpoint at those steps stay as they were while training goes
+    /// on (and on in a resumed run); the other checkpoint steps keep none.
+    func testKeptCheckpointsStayAsTheyWere() throws {
+        let scratch = ScratchDir("kept-checkpoints")
+        try writeSyntheticDataset(scratch.path("data"))
+        let data = try FrameDataset(folder: scratch.path("data"))
+        let run = RunFolder(scratch.path("run"))
+        var config = tinyTrainingConfig()
+        (config.steps, config.checkpointEvery) = (5, 3)
+        let trainer = try SyncTrainer(config: config, data: data, out: run.path)
+        trainer.keepEvery = 2
+        try trainer.run()
+        config.steps = 6
+        let resumed = try SyncTrainer(config: config, data: data, out: run.path, resume: true)
+        resumed.keepEvery = 2
+        try resumed.run()
+        let files = try FileManager.default.contentsOfDirectory(atPath: run.path).filter { $0.hasPrefix("checkpoint") }.sorted()
+        XCTAssertEqual(files, ["checkpoint-000002.safetensors", "checkpoint-000004.safetensors", "checkpoint-000006.safetensors",
+                               "checkpoint.safetensors"])
+        for step in [2, 4, 6] {
+            XCTAssertEqual(try Safetensors.read(run.keptCheckpointPath(step: step)).metadata["step"], String(step))
+        }
+        // A kept checkpoint loads as the run was then: resuming a copy of it at step 4 to 6
+        // reproduces the kept step-6 weights.
+        let copy = RunFolder(scratch.path("from-4"))
+        try FileManager.default.createDirectory(atPath: copy.path, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: run.keptCheckpointPath(step: 4), toPath: copy.checkpointPath)
+        try SyncTrainer(config: config, data: data, out: copy.path, resume: true).run()
+        XCTAssertEqual(try Safetensors.read(copy.checkpointPath).tensors.mapValues(\.values),
+                       try Safetensors.read(run.keptCheckpointPath(step: 6)).tensors.mapValues(\.values))
     }
 }
