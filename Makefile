@@ -145,13 +145,14 @@ context-experiment: build faces
 ## experiment's GRID-grammar corpus (run `make context-experiment` first): for each seed in
 ## ABL_SEEDS both L2F arms train ABL_STEPS steps side by side with the same seed and data (the
 ## A2L arm fine-tunes that experiment's full-context A2L), then `cals eval l2f` scores both on all
-## clips of the held-out speakers. About 30 min per seed on 2 cores.
+## clips of the held-out speakers (checkpoints of every 1000th step are kept for scoring several).
+## About 30 min per seed on 2 cores.
 ## Results: $(CTX_RUNS)/l2f-{a2l,window}-s<seed>/eval.json.
 ABL_SEEDS ?= 1 2 3
 ABL_STEPS ?= 3000
 ABL_L2F = $(CALS) train l2f --data data/processed/context-grid --sync $(CTX_RUNS)/sync --audio-encoder $(1) \
   $(if $(filter a2l,$(1)),--a2l $(CTX_RUNS)/a2l-full) --held-out $(CTX_HELD_OUT) --steps $(ABL_STEPS) \
-  --threads 1 --seed $(2) $(call RESUME_IF,$(CTX_RUNS)/l2f-$(1)-s$(2)) \
+  --threads 1 --seed $(2) --keep-every 1000 $(call RESUME_IF,$(CTX_RUNS)/l2f-$(1)-s$(2)) \
   --out $(CTX_RUNS)/l2f-$(1)-s$(2)
 ablation-experiment: build
 	@test -f $(CTX_RUNS)/a2l-full/checkpoint.safetensors || { echo "no $(CTX_RUNS)/a2l-full: run make context-experiment first"; exit 1; }
