@@ -156,26 +156,22 @@ public final class L2FTrainer: Trainer {
         let generator = Generator(config.generator, rng: &context.rng)
         let discriminator = Discriminator(config.discriminator, rng: &context.rng)
         lip = LipEncoder(config: config, rng: &context.rng)
+        var givenA2L: String?       // the fingerprint of the A2L at a2lPath
+        if let a2lPath, config.audioEncoder == .a2l {
+            // A resumed run only compares these weights: load() below puts the run's own in their place.
+            try Checkpoint.copy(try Safetensors.read(a2lPath).tensors, into: lip.stateDict, path: a2lPath)
+            givenA2L = Checkpoint.fingerprint(lip.stateDict)
+        } else if let a2lPath, saved != nil {
+            throw InputError(a2lPath, "given to resume \(out), which trains the window audio encoder, not A2L")
+        }
         if let saved {
             try Self.requireSame(syncFingerprint, saved.metadata, key: "sync_fingerprint", path: syncPath, model: "sync encoder", run: out)
-            if let a2lPath {
-                guard config.audioEncoder == .a2l else {
-                    throw InputError(a2lPath, "given to resume \(out), which trains the window audio encoder, not A2L")
-                }
-                let start = try Safetensors.read(a2lPath).tensors
-                let named = try lip.stateDict.map { name, _ in
-                    guard let t = start[name] else { throw InputError(a2lPath, "missing tensor \(name)") }
-                    return (name, t)
-                }
-                try Self.requireSame(Checkpoint.fingerprint(named), saved.metadata, key: "a2l_fingerprint", path: a2lPath,
-                                     model: "A2L", run: out)
+            if let givenA2L {
+                try Self.requireSame(givenA2L, saved.metadata, key: "a2l_fingerprint", path: a2lPath!, model: "A2L", run: out)
             }
             a2lFingerprint = saved.metadata["a2l_fingerprint"]
-        } else if config.audioEncoder == .a2l, let a2lPath {
-            try Checkpoint.copy(try Safetensors.read(a2lPath).tensors, into: lip.stateDict, path: a2lPath)
-            a2lFingerprint = Checkpoint.fingerprint(lip.stateDict)
         } else {
-            a2lFingerprint = nil
+            a2lFingerprint = givenA2L
         }
         try folder.prepare(resume: resume, fresh: fresh, stepKey: "generator_step")
         self.config = config
