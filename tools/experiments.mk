@@ -1,0 +1,53 @@
+# Research recipes (included by the Makefile): the experiments of issues 8 and 9, hours long.
+# They use the main Makefile's variables (CALS) and its build and faces targets.
+
+## context-experiment: issue 8's A2L context experiment end to end (about 2 hours on 2 cores).
+## A sync encoder trained on a 12-speaker word-list corpus makes the lip units of a GRID-grammar
+## corpus; full-context and --context 2 A2L models train on it with the same steps and data; then
+## the masked-unit MSE of both on every held-out window, the window curve and the 7-frame gap test.
+## Results: $(CTX_RUNS)/a2l-*/eval-all.json and $(CTX_RUNS)/a2l-full/context/.
+# --resume when the run folder $(1) already holds a checkpoint (the experiments continue stopped runs)
+RESUME_IF = $(if $(wildcard $(1)/checkpoint.safetensors),--resume)
+CTX_RUNS ?= runs/context
+CTX_STEPS ?= 200000
+CTX_VOICES := en+m3,en+f2,en-us+f4,en-us+m1,en+m7,en+f4,en+m1,en+f3,en-us+f2,en+m4,en+m2,en+f1
+CTX_HELD_OUT := s04_matthew,s10_matthew
+CTX_A2L = $(CALS) train a2l --data data/processed/context-grid --steps $(CTX_STEPS) --threads 1 \
+  --layers 2 --dim 128 --heads 4 --ff 512 --held-out $(CTX_HELD_OUT) --eval-windows 180 \
+  $(call RESUME_IF,$(CTX_RUNS)/a2l-$(1)) --out $(CTX_RUNS)/a2l-$(1)
+context-experiment: build faces
+	@test -d data/raw/context-words || $(CALS) demo-corpus --out data/raw/context-words --speakers 12 --clips 30 --voices $(CTX_VOICES)
+	$(CALS) preprocess manifests/demo.yaml --data data/raw/context-words --out data/processed/context-words
+	@test -f $(CTX_RUNS)/sync/checkpoint.safetensors || $(CALS) train sync --data data/processed/context-words \
+	  --out $(CTX_RUNS)/sync --steps 8000 --cosine-decay --loss-offsets 15 --exclude-near 2 --held-out $(CTX_HELD_OUT)
+	@test -d data/raw/context-grid || $(CALS) demo-corpus --out data/raw/context-grid --speakers 12 --clips 60 \
+	  --grammar grid --voices $(CTX_VOICES)
+	$(CALS) preprocess manifests/demo.yaml --data data/raw/context-grid --out data/processed/context-grid \
+	  --lip-units $(CTX_RUNS)/sync/checkpoint.safetensors
+	$(call CTX_A2L,full) & full=$$!; $(call CTX_A2L,ctx2) --context 2 & ctx2=$$!; wait $$full && wait $$ctx2
+	for arm in full ctx2; do $(CALS) eval a2l --checkpoint $(CTX_RUNS)/a2l-$$arm/checkpoint.safetensors \
+	  --data data/processed/context-grid --windows 720 || exit 1; done
+	$(CALS) experiment context --checkpoint $(CTX_RUNS)/a2l-full/checkpoint.safetensors \
+	  --baseline $(CTX_RUNS)/a2l-ctx2/checkpoint.safetensors --data data/processed/context-grid --windows 360
+
+## ablation-experiment: issue 9's main ablation, A2L against `--audio-encoder window`, on the context
+## experiment's GRID-grammar corpus (run `make context-experiment` first): for each seed in
+## ABL_SEEDS both L2F arms train ABL_STEPS steps side by side with the same seed and data (the
+## A2L arm fine-tunes that experiment's full-context A2L), then `cals eval l2f` scores both on all
+## clips of the held-out speakers (checkpoints of every 1000th step are kept for scoring several).
+## About 30 min per seed on 2 cores.
+## Results: $(CTX_RUNS)/l2f-{a2l,window}-s<seed>/eval.json.
+ABL_SEEDS ?= 1 2 3
+ABL_STEPS ?= 3000
+ABL_L2F = $(CALS) train l2f --data data/processed/context-grid --sync $(CTX_RUNS)/sync --audio-encoder $(1) \
+  $(if $(filter a2l,$(1)),--a2l $(CTX_RUNS)/a2l-full) --held-out $(CTX_HELD_OUT) --steps $(ABL_STEPS) \
+  --threads 1 --seed $(2) --keep-every 1000 $(call RESUME_IF,$(CTX_RUNS)/l2f-$(1)-s$(2)) \
+  --out $(CTX_RUNS)/l2f-$(1)-s$(2)
+ablation-experiment: build
+	@test -f $(CTX_RUNS)/a2l-full/checkpoint.safetensors || { echo "no $(CTX_RUNS)/a2l-full: run make context-experiment first"; exit 1; }
+	$(foreach seed,$(ABL_SEEDS),$(call ABL_L2F,a2l,$(seed)) & a2l=$$!; $(call ABL_L2F,window,$(seed)) & window=$$!; \
+	  wait $$a2l && wait $$window || exit 1;)
+	for run in $(foreach seed,$(ABL_SEEDS),$(CTX_RUNS)/l2f-a2l-s$(seed) $(CTX_RUNS)/l2f-window-s$(seed)); do \
+	  $(CALS) eval l2f --checkpoint $$run --sync $(CTX_RUNS)/sync --data data/processed/context-grid --split all \
+	    --speakers $(CTX_HELD_OUT) --json $$run/eval.json || exit 1; done
+
