@@ -1,4 +1,5 @@
 import Common
+import Dataset
 import Foundation
 import Models
 import NN
@@ -50,7 +51,7 @@ public struct A2LEvaluationSet {
     public init(clips: [A2LDataset.Clip], frames t: Int, count: Int, masking: SpanMasking) throws {
         frames = t
         var rng = RandomGenerator(seed: Self.maskSeed)
-        let sorted = clips.sorted { $0.item.id < $1.item.id }
+        let sorted = clips.sorted { $0.id < $1.id }
         var next = [Int](repeating: 0, count: sorted.count)
         while windows.count < count {
             var added = false
@@ -145,9 +146,10 @@ public final class A2LTrainer: Trainer {
         }
 
         let train = try data.clips(of: trainSpeakers, minRows: config.frames, role: "training")
-        trainClips = trainSpeakers.map { s in train.filter { $0.item.speaker == s } }.filter { !$0.isEmpty }
-        evaluation = try A2LEvaluationSet(clips: try data.clips(of: heldOut, minRows: config.frames, role: "held-out"),
-                                          frames: config.frames, count: config.evalWindows, masking: config.masking)
+        trainClips = trainSpeakers.map { s in train.filter { $0.speaker == s } }.filter { !$0.isEmpty }
+        let heldOutClips = try data.clips(of: heldOut, minRows: config.frames, role: "held-out")
+        evaluation = try A2LEvaluationSet(clips: heldOutClips, frames: config.frames, count: config.evalWindows, masking: config.masking)
+        try folder.recordData((train + heldOutClips).map(\.frames))
         let keep = resume ? optimizer.step : nil
         log = try TrainingLog(path: folder.file("log.csv"), keepingUpTo: keep)
         evalLog = try TrainingLog(path: folder.file("eval.csv"), keepingUpTo: keep)

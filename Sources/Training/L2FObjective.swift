@@ -1,4 +1,5 @@
 import Common
+import Dataset
 import Face
 import Foundation
 import Models
@@ -99,6 +100,14 @@ public struct WindowAudio {
     /// The sync encoder's 0.2 s audio windows centred on the window's frames: [T, 1, 80, 20].
     public var syncInput: Tensor {
         mel.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(start..<(start + frames))) }
+    }
+}
+
+extension ProcessedDataset.Clip {
+    /// The audio of window `rows` (counted within the clip) with up to `context` units on each side.
+    public func audio(for rows: Range<Int>, context: Int) throws -> WindowAudio {
+        let span = WindowAudio.span(around: rows, context: context, within: rowCount)
+        return WindowAudio(mel: try mel(span), span: span, window: rows)
     }
 }
 

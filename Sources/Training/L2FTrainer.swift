@@ -1,4 +1,5 @@
 import Common
+import Dataset
 import Foundation
 import Models
 import NN
@@ -103,7 +104,7 @@ public struct L2FRecord: Equatable {
     public var terms: L2FLossTerms
 }
 
-/// Trains L2F (SPEC §3) on a FrameDataset: batches of windows from training speakers, one
+/// Trains L2F (SPEC §3) on a ProcessedDataset: batches of windows from training speakers, one
 /// discriminator + generator step each, an atomic checkpoint (`checkpoint.safetensors`: generator,
 /// discriminator, lip encoder, both Adam states, the generator side's moving average under
 /// `average.<name>`, random state, config) every `checkpointEvery` steps and at the end, `log.csv`
@@ -115,8 +116,8 @@ public final class L2FTrainer: Trainer {
     public let lip: LipEncoder
     public let folder: RunFolder
     public var keepEvery = 0
-    public let trainClips: [[FrameDataset.Clip]]
-    public let gridClip: FrameDataset.Clip
+    public let trainClips: [[ProcessedDataset.Clip]]
+    public let gridClip: ProcessedDataset.Clip
     public private(set) var records: [L2FRecord] = []
     /// Checkpoint.fingerprint of the frozen sync encoder and of the A2L the run started from (nil
     /// for the window encoder, and in runs from before fingerprints): a resume given other
@@ -134,7 +135,7 @@ public final class L2FTrainer: Trainer {
     /// `checkpointEvery`; `syncPath` must be the run's sync encoder, and `a2lPath`, if given, the A2L
     /// it started from). A new run into a folder holding a checkpoint is an error unless `fresh`
     /// (which discards that checkpoint).
-    public init(config: L2FTrainingConfig, data: FrameDataset, out: String, syncPath: String, a2lPath: String?,
+    public init(config: L2FTrainingConfig, data: ProcessedDataset, out: String, syncPath: String, a2lPath: String?,
                 resume: Bool = false, fresh: Bool = false) throws {
         folder = RunFolder(out)
         var config = config
@@ -180,16 +181,17 @@ public final class L2FTrainer: Trainer {
                            context: context)
         models.clipNorm = config.clipNorm
 
-        let (trainSpeakers, heldOut) = try config.splitSpeakers(data.speakers, folder: data.folder, use: "the grids")
-        trainClips = trainSpeakers.map { s in data.clips.filter { $0.item.speaker == s && $0.rowCount >= config.frames } }
+        let (trainSpeakers, heldOut) = try config.splitSpeakers(data.speakers, folder: data.outFolder, use: "the grids")
+        trainClips = trainSpeakers.map { s in data.clips.filter { $0.speaker == s && $0.rowCount >= config.frames } }
             .filter { !$0.isEmpty }
         guard !trainClips.isEmpty else {
-            throw InputError(data.folder, "no training clip has the \(config.frames) frames a window needs")
+            throw InputError(data.outFolder, "no training clip has the \(config.frames) frames a window needs")
         }
-        guard let grid = data.clips.first(where: { heldOut.contains($0.item.speaker) && $0.rowCount >= config.frames }) else {
-            throw InputError(data.folder, "held-out speakers \(heldOut) have no clip of \(config.frames) frames or more")
+        guard let grid = data.clips.first(where: { heldOut.contains($0.speaker) && $0.rowCount >= config.frames }) else {
+            throw InputError(data.outFolder, "held-out speakers \(heldOut) have no clip of \(config.frames) frames or more")
         }
         gridClip = grid
+        try folder.recordData(trainClips.joined() + [grid])
         if let saved {
             try load(saved.tensors, saved.metadata, path: checkpoint)
             records = try Self.readLog(logPath, upTo: step)

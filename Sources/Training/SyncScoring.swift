@@ -1,4 +1,5 @@
 import Common
+import Dataset
 import Foundation
 import Models
 import NN
@@ -155,10 +156,10 @@ public struct SyncAccuracy: Encodable {
     public var distance = 0.0, confidence = 0.0
 
     /// Scores `clips` (each at least 2M + 5 frames) with `model` in eval mode.
-    public init(model: SyncEncoder, clips: [FrameDataset.Clip], maxOffset: Int) throws {
+    public init(model: SyncEncoder, clips: [ProcessedDataset.Clip], maxOffset: Int) throws {
         for clip in clips {
             let rows = try clip.rows(0..<clip.rowCount)
-            let s = try OffsetSimilarities(model: model, frames: rows.frames, mel: rows.mel, maxOffset: maxOffset, source: clip.item.id)
+            let s = try OffsetSimilarities(model: model, frames: rows.frames, mel: rows.mel, maxOffset: maxOffset, source: clip.id)
             let n = Double(s.centres.count), score = s.score
             exact += s.accuracy * n
             withinOne += s.accuracy(tolerance: 1) * n

@@ -1,4 +1,5 @@
 import Common
+import Dataset
 import Foundation
 import NN
 
@@ -99,6 +100,17 @@ public struct RunFolder {
 
     /// `<path>/<name>`
     public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    /// `data.tsv`: the ledger rows the run reads (`ProcessedDataset.table`), so what a model saw
+    /// can be checked against the ledger (a removed item must not appear).
+    public var dataPath: String { file("data.tsv") }
+
+    /// Writes `data.tsv` for `clips` (rewritten when a run is resumed on the ledger's rows of now).
+    func recordData(_ clips: [ProcessedDataset.Clip]) throws {
+        do { try ProcessedDataset.table(clips).write(toFile: dataPath, atomically: true, encoding: .utf8) } catch {
+            throw InputError(dataPath, "cannot write: \(error.localizedDescription)")
+        }
+    }
 
     /// `checkpoint-<step>.safetensors`: a kept copy of the checkpoint at `step`.
     public func keptCheckpointPath(step: Int) -> String { file(String(format: "checkpoint-%06d.safetensors", step)) }

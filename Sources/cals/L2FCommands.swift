@@ -1,5 +1,6 @@
 import ArgumentParser
 import Common
+import Dataset
 import Face
 import Foundation
 import Models
@@ -64,7 +65,7 @@ struct TrainL2F: ParsableCommand {
                 config.clipNorm = clipNorm > 0 ? clipNorm : nil
                 return config
             }
-            let trainer = try L2FTrainer(config: config, data: try FrameDataset(folder: training.data), out: training.out,
+            let trainer = try L2FTrainer(config: config, data: try ProcessedDataset(outFolder: training.data), out: training.out,
                                          syncPath: checkpointFile(sync), a2lPath: a2l.map(checkpointFile),
                                          resume: training.resume, fresh: training.fresh)
             print("L2F: generator \(trainer.models.generator.parameterCount) parameters, discriminator "
@@ -109,7 +110,7 @@ struct EvalL2F: ParsableCommand {
             Engine.setThreads(threads)
             let (config, generator, lip) = try L2FTrainer.loadModels(checkpointFile(checkpoint), averaged: averaged)
             let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(checkpointFile(sync)),
-                                         config: config, data: try FrameDataset(folder: data), split: split,
+                                         config: config, data: try ProcessedDataset(outFolder: data), split: split,
                                          speakers: speakers.map { $0.split(separator: ",").map(String.init) },
                                          landmarks: try landmarkPredictor())
             let encoder = JSONEncoder()

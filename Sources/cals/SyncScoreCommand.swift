@@ -1,5 +1,6 @@
 import ArgumentParser
 import Common
+import Dataset
 import Foundation
 import Pipelines
 import Tensor
@@ -57,7 +58,7 @@ struct SyncScoreCommand: ParsableCommand {
     /// Frames [T, 128, 128, 3] and units [T, 80, 4] of the item, or of the longest face segment of the video.
     func clipRows() throws -> (String, [UInt8], [Float]) {
         if let item, let data {
-            let clip = try FrameDataset(folder: data).clip(id: item)
+            let clip = try ProcessedDataset(outFolder: data).clip(id: item)
             let rows = try clip.rows(0..<clip.rowCount)
             return (item, rows.frames, rows.mel)
         }
@@ -110,7 +111,7 @@ struct EvalSync: ParsableCommand {
             Engine.setThreads(threads)
             let file = checkpointFile(checkpoint)
             let (model, config) = (try SyncCheckpoint.loadModel(file), try SyncCheckpoint.trainingConfig(file))
-            let set = try FrameDataset(folder: data)
+            let set = try ProcessedDataset(outFolder: data)
             let heldOut = config.heldOut(among: set.speakers)
             let chosen: [String]
             switch speakers {
@@ -121,7 +122,7 @@ struct EvalSync: ParsableCommand {
             let minimum = OffsetSimilarities.minimumFrames(maxOffset: maxOffset)
             if !json { print("speaker       clips  windows  exact   ±1      speech windows: exact  ctx 15  clip offset  LSE-D   LSE-C   (among \(2 * maxOffset + 1) offsets)") }
             for speaker in chosen {
-                var clipsOfSpeaker = set.clips.filter { $0.item.speaker == speaker && $0.rowCount >= minimum }
+                var clipsOfSpeaker = set.clips.filter { $0.speaker == speaker && $0.rowCount >= minimum }
                 guard !clipsOfSpeaker.isEmpty else { throw InputError(data, "speaker '\(speaker)' has no clip of \(minimum) frames or more") }
                 if clips > 0 { clipsOfSpeaker = Array(clipsOfSpeaker.prefix(clips)) }
                 let a = try SyncAccuracy(model: model, clips: clipsOfSpeaker, maxOffset: maxOffset)

@@ -1,3 +1,4 @@
+import Dataset
 import Face
 import Foundation
 import TestSupport
@@ -193,7 +194,7 @@ final class L2FTrainerTests: XCTestCase {
     let scratch = ScratchDir("l2f-trainer")
 
     /// Dataset, a tiny sync checkpoint and a tiny A2L checkpoint; returns (data, sync, a2l).
-    func fixtures() throws -> (FrameDataset, String, String) {
+    func fixtures() throws -> (ProcessedDataset, String, String) {
         let data = scratch.path("data")
         if !FileManager.default.fileExists(atPath: data) {
             try writeSyntheticDataset(data, speakers: 2, clips: 2, frames: 20)
@@ -211,7 +212,7 @@ final class L2FTrainerTests: XCTestCase {
             try Checkpoint.save(a2l, optimizer: Adam(a2l.parameters), context: Context(), to: scratch.path("a2l.safetensors"),
                                 extra: try A2LCheckpoint.metadata(a2lTraining))
         }
-        return (try FrameDataset(folder: data), scratch.path("sync.safetensors"), scratch.path("a2l.safetensors"))
+        return (try ProcessedDataset(outFolder: data), scratch.path("sync.safetensors"), scratch.path("a2l.safetensors"))
     }
 
     func tinyL2FConfig(steps: Int) -> L2FTrainingConfig {
@@ -344,7 +345,7 @@ final class L2FTrainerTests: XCTestCase {
         let speaker = data.speakers[0]
         let one = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
                                   config: config, data: data, split: "all", speakers: [speaker])
-        XCTAssertEqual(one.clips, data.clips.filter { $0.item.speaker == speaker }.count)
+        XCTAssertEqual(one.clips, data.clips.filter { $0.speaker == speaker }.count)
         XCTAssertTrue(one.table.contains("speakers \(speaker)"), one.table)
         XCTAssertThrowsError(try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
                                              config: config, data: data, split: "all", speakers: ["nobody"]))

@@ -29,10 +29,8 @@ final class LipUnitsStageTests: XCTestCase {
         var parameters = LipUnitsStage.Parameters()
         parameters.checkpoint = scratch.path("a.safetensors")
         let stage = LipUnitsStage(parameters: parameters)
-        // The stage works on the frame shards the ledger records.
-        let ledger = try Ledger(outFolder: out, dataset: "synthetic", adapter: "folder")
-        try ledger.recordShard(ShardRecord(file: "shard-synthetic.h5", rows: try ShardReader(path: frameShard).rowCount,
-                                           bytes: try FileFingerprint.stat(frameShard).size, checksum: frameChecksum), items: [])
+        // The stage works on the frame shards the ledger records (writeSyntheticDataset recorded it).
+        let ledger = try Ledger(existing: out)
         let written = try stage.run(outFolder: out, ledger: ledger) { _ in }
         XCTAssertEqual(written.count, 1)
 
