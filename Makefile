@@ -21,7 +21,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: setup apt python faces landmarks build test demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
+.PHONY: setup apt python faces landmarks build check-deps test demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
 
 ## setup: install system packages and Python test tools, then build (idempotent)
 setup: apt python faces landmarks build
@@ -71,8 +71,12 @@ $(LANDMARK_MODEL): | $(VENV)/.installed
 build:
 	swift build -c release
 
-## test: unit, golden (against the Python reference stack) and end-to-end tests
-test: python faces landmarks
+## check-deps: every module imports only modules below it (tools/check_deps.py; no build needed)
+check-deps:
+	@python3 tools/check_deps.py
+
+## test: the dependency check, then unit, golden (against the Python reference stack) and end-to-end tests
+test: check-deps python faces landmarks
 	@mkdir -p $(TEST_BUILD)
 	set -o pipefail; CALS_BIN=$(CURDIR)/$(TEST_BUILD)/release/cals CALS_PYTHON=$(CURDIR)/$(PY) \
 	  swift test -c release --scratch-path $(TEST_BUILD) --disable-swift-testing 2>&1 | tee $(TEST_BUILD)/test.log

@@ -77,6 +77,9 @@ public struct CurrentRows: Equatable, Sendable {
     public var shard: String
     public var firstRow: Int
     public var rowCount: Int
+    public init(item: String, segment: Int, shard: String, firstRow: Int, rowCount: Int) {
+        (self.item, self.segment, self.shard, self.firstRow, self.rowCount) = (item, segment, shard, firstRow, rowCount)
+    }
 }
 
 /// The read side of an output folder's ledger (`<out>/ledger.sqlite`, written by

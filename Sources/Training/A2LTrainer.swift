@@ -216,7 +216,7 @@ public final class A2LTrainer: Trainer {
 }
 
 extension A2LTrainingConfig: TrainingRunConfig {
-    public static let stored = StoredConfig<Self>(kind: "cals-a2l", configKey: "a2l_training_config", name: ("an", "A2L"))
+    public static let stored = StoredConfig<Self>(.a2l)
 
     /// `layers 6, dim 512, heads 8, ff 2048, context full`
     public var sizeDescription: String {
@@ -225,8 +225,7 @@ extension A2LTrainingConfig: TrainingRunConfig {
     }
 }
 
-/// Reading A2L checkpoints: the metadata keys the trainer writes, and the model alone for
-/// evaluation.
+/// The run config in A2L checkpoints, and the model with it for evaluation.
 public enum A2LCheckpoint {
     public static func metadata(_ config: A2LTrainingConfig) throws -> [String: String] {
         try A2LTrainingConfig.stored.metadata(config)
@@ -239,10 +238,6 @@ public enum A2LCheckpoint {
     /// The model of a checkpoint and the config it was trained with.
     public static func load(_ path: String) throws -> (model: A2L, config: A2LTrainingConfig) {
         let (tensors, metadata) = try Safetensors.read(path)
-        let config = try A2LTrainingConfig.stored.read(metadata, path: path)
-        var rng = RandomGenerator(seed: 0)
-        let model = A2L(config.model, rng: &rng)
-        try Checkpoint.copy(tensors, into: model.stateDict, path: path)
-        return (model, config)
+        return (try A2L.load(tensors, metadata, path: path), try A2LTrainingConfig.stored.read(metadata, path: path))
     }
 }

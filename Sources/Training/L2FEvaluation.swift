@@ -61,7 +61,7 @@ extension String {
 /// sync offsets searched are ±min(15, (frames − 5)/2). With `landmarks`, LMD (SPEC §4) is the
 /// mean over frames of the mean distance between the 20 mouth landmarks of a frame and of the
 /// real frame, in pixels of the crop, each found in the fixed box `FaceLandmarks.cropBox`.
-public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder, config: L2FTrainingConfig, data: ProcessedDataset, split: String, speakers: [String]? = nil,
+public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder, config: L2FCheckpoint.Use, data: ProcessedDataset, split: String, speakers: [String]? = nil,
                         landmarks: ShapePredictor? = nil) throws -> L2FEvaluation {
     let t = config.frames
     let clips = data.clips.filter {

@@ -167,12 +167,11 @@ public final class SyncTrainer: Trainer {
 }
 
 extension SyncTrainingConfig: TrainingRunConfig {
-    public static let stored = StoredConfig<Self>(kind: "cals-sync-encoder", configKey: "sync_training_config",
-                                                  name: ("a", "sync encoder"))
+    public static let stored = StoredConfig<Self>(.syncEncoder)
 }
 
-/// Reading sync-encoder checkpoints: the metadata keys the trainer writes, and the model alone
-/// for inference (lip units, sync scores).
+/// The run config in sync-encoder checkpoints (the model alone for inference:
+/// `Models.SyncEncoder.load(checkpoint:)`).
 public enum SyncCheckpoint {
     /// The metadata `Checkpoint.save` gets: the kind and the training config as JSON.
     public static func metadata(_ config: SyncTrainingConfig) throws -> [String: String] {
@@ -182,15 +181,5 @@ public enum SyncCheckpoint {
     /// The training config stored in the checkpoint at `path`.
     public static func trainingConfig(_ path: String) throws -> SyncTrainingConfig {
         try SyncTrainingConfig.stored.read(path)
-    }
-
-    /// The model of a checkpoint, in eval mode use (BN running statistics).
-    public static func loadModel(_ path: String) throws -> SyncEncoder {
-        let (tensors, metadata) = try Safetensors.read(path)
-        let config = try SyncTrainingConfig.stored.read(metadata, path: path)
-        var rng = RandomGenerator(seed: 0)
-        let model = SyncEncoder(config.model, rng: &rng)
-        try Checkpoint.copy(tensors, into: model.stateDict, path: path)
-        return model
     }
 }

@@ -1,6 +1,7 @@
 import Common
 import Dataset
 import Foundation
+import Models
 import NN
 
 /// What every trainer's config holds: the run's length, checkpoint interval, held-out speakers
@@ -36,15 +37,15 @@ extension TrainingRunConfig {
 
 /// A training config as it sits in checkpoint metadata: a kind tag and the config as JSON.
 public struct StoredConfig<Config: TrainingRunConfig> {
-    let kindKey = "kind", kind: String, configKey: String
-    /// The model's name in messages, with its article: "a sync encoder", "an A2L".
-    let name: (article: String, model: String)
+    let kind: CheckpointKind
+
+    public init(_ kind: CheckpointKind) { self.kind = kind }
 
     /// The metadata `Checkpoint.save` gets: the kind and the config as JSON.
     public func metadata(_ config: Config) throws -> [String: String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return [kindKey: kind, configKey: String(decoding: try encoder.encode(config), as: UTF8.self)]
+        return [CheckpointKind.kindKey: kind.kind, kind.configKey: String(decoding: try encoder.encode(config), as: UTF8.self)]
     }
 
     /// The config stored in the checkpoint at `path`.
@@ -54,12 +55,7 @@ public struct StoredConfig<Config: TrainingRunConfig> {
 
     /// The config in the `metadata` of the checkpoint at `path`.
     public func read(_ metadata: [String: String], path: String) throws -> Config {
-        guard metadata[kindKey] == kind, let json = metadata[configKey] else {
-            throw InputError(path, "not \(name.article) \(name.model) checkpoint (no '\(kind)' metadata)")
-        }
-        do { return try JSONDecoder().decode(Config.self, from: Data(json.utf8)) } catch {
-            throw InputError(path, "unreadable \(name.model) config in the metadata: \(error)")
-        }
+        try kind.decode(Config.self, from: metadata, path: path)
     }
 
     /// The config of the run whose checkpoint is at `path`, with the `steps` and `checkpointEvery`

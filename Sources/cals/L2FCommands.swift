@@ -108,8 +108,8 @@ struct EvalL2F: ParsableCommand {
     func run() throws {
         try reportingErrors {
             Engine.setThreads(threads)
-            let (config, generator, lip) = try L2FTrainer.loadModels(checkpointFile(checkpoint), averaged: averaged)
-            let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(checkpointFile(sync)),
+            let (config, generator, lip) = try L2FCheckpoint.load(checkpointFile(checkpoint), averaged: averaged)
+            let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncEncoder.load(checkpoint: checkpointFile(sync)),
                                          config: config, data: try ProcessedDataset(outFolder: data), split: split,
                                          speakers: speakers.map { $0.split(separator: ",").map(String.init) },
                                          landmarks: try landmarkPredictor())

@@ -2,6 +2,7 @@ import ArgumentParser
 import Common
 import Dataset
 import Foundation
+import Models
 import Pipelines
 import Tensor
 import Training
@@ -37,7 +38,7 @@ struct SyncScoreCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             Engine.setThreads(threads)
-            let model = try SyncCheckpoint.loadModel(checkpoint)
+            let model = try SyncEncoder.load(checkpoint: checkpoint)
             let (source, frames, mel) = try clipRows()
             let shifted = shiftUnits(mel, by: shiftAudio)
             let scores = try OffsetSimilarities(model: model, frames: frames, mel: shifted, maxOffset: maxOffset, source: source)
@@ -110,7 +111,7 @@ struct EvalSync: ParsableCommand {
         try reportingErrors {
             Engine.setThreads(threads)
             let file = checkpointFile(checkpoint)
-            let (model, config) = (try SyncCheckpoint.loadModel(file), try SyncCheckpoint.trainingConfig(file))
+            let (model, config) = (try SyncEncoder.load(checkpoint: file), try SyncCheckpoint.trainingConfig(file))
             let set = try ProcessedDataset(outFolder: data)
             let heldOut = config.heldOut(among: set.speakers)
             let chosen: [String]

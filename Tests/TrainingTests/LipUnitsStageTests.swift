@@ -40,7 +40,7 @@ final class LipUnitsStageTests: XCTestCase {
         XCTAssertEqual(units.frameShard, "shard-synthetic.h5")
         XCTAssertEqual(units.checkpoint, try fileChecksum(scratch.path("a.safetensors")))
         // Row r of item 1 is the visual embedding of the window centred on r within that item.
-        let model = try SyncCheckpoint.loadModel(scratch.path("a.safetensors"))
+        let model = try SyncEncoder.load(checkpoint: scratch.path("a.safetensors"))
         let item = frames.items[1]
         let expected = try frames.frames(rows: item.rows).withUnsafeBufferPointer {
             // The stage's chunk: conv2d runs a batch as one GEMM, whose rounding depends on the batch size.

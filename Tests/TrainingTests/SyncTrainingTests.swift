@@ -130,19 +130,19 @@ final class SyncTrainingTests: XCTestCase {
         let wide = SyncEncoder(tinyConfig().scaled(2), rng: &rng)
         let wrong = scratch.path("wrong.safetensors")
         try Safetensors.write(wide.stateDict, metadata: try SyncCheckpoint.metadata(config), to: wrong)
-        XCTAssertThrowsError(try SyncCheckpoint.loadModel(wrong)) {
+        XCTAssertThrowsError(try SyncEncoder.load(checkpoint: wrong)) {
             XCTAssertTrue("\($0)".hasPrefix("\(wrong): tensor ") && "\($0)".contains("has shape"), "\($0)")
         }
         let corrupt = scratch.path("corrupt.safetensors")
         let good = scratch.path("good.safetensors")
         try Safetensors.write(model.stateDict, metadata: try SyncCheckpoint.metadata(config), to: good)
-        XCTAssertNoThrow(try SyncCheckpoint.loadModel(good))
+        XCTAssertNoThrow(try SyncEncoder.load(checkpoint: good))
         let bytes = try XCTUnwrap(FileManager.default.contents(atPath: good))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: corrupt))
-        XCTAssertThrowsError(try SyncCheckpoint.loadModel(corrupt)) { XCTAssertTrue("\($0)".hasPrefix(corrupt), "\($0)") }
+        XCTAssertThrowsError(try SyncEncoder.load(checkpoint: corrupt)) { XCTAssertTrue("\($0)".hasPrefix(corrupt), "\($0)") }
         let foreign = scratch.path("foreign.safetensors")
         try Safetensors.write(model.stateDict, to: foreign)
-        XCTAssertThrowsError(try SyncCheckpoint.loadModel(foreign)) {
+        XCTAssertThrowsError(try SyncEncoder.load(checkpoint: foreign)) {
             XCTAssertTrue("\($0)".contains("not a sync encoder checkpoint"), "\($0)")
         }
     }
