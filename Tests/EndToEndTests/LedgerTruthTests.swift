@@ -117,5 +117,23 @@ final class LedgerTruthTests: XCTestCase {
                                                                 "--data", out, "--speakers", removed, "--json", scratch.path("a2l.json")])
         XCTAssertNotEqual(unscored.status, 0)
         XCTAssertTrue(unscored.stderr.contains("no evaluation segment (speakers \(removed))"), unscored.stderr)
+        let experiment = try TestSupport.run(TestEnv.calsBinary, ["experiment", "context", "--checkpoint", a2l + "/checkpoint.safetensors",
+                                                                  "--data", out, "--speakers", removed, "--out", scratch.path("context")])
+        XCTAssertNotEqual(experiment.status, 0)
+        XCTAssertTrue(experiment.stderr.contains("no evaluation segment (speakers \(removed))"), experiment.stderr)
+
+        let l2f = scratch.path("l2f")
+        try cals(["train", "l2f", "--data", out, "--sync", sync2, "--a2l", a2l, "--out", l2f, "--steps", "1",
+                  "--batch", "1", "--widths", "4,8,8,8,8", "--grid-every", "1", "--checkpoint-every", "1"])
+        let l2fRows = try runRows(l2f)
+        XCTAssertEqual(l2fRows.count, 3, "2 training clips and the grid's held-out clip")
+        XCTAssertTrue(Set(l2fRows).isSubset(of: remaining), "\(l2fRows)")
+        let scored = try cals(["eval", "l2f", "--checkpoint", l2f, "--sync", sync2, "--data", out, "--split", "all",
+                               "--landmark-model", scratch.path("no-landmarks.dat")])   // every speaker by default
+        XCTAssertTrue(scored.contains("L2F evaluation on split 'all': 4 clips"), scored)
+        let notScored = try TestSupport.run(TestEnv.calsBinary, ["eval", "l2f", "--checkpoint", l2f, "--sync", sync2, "--data", out,
+                                                                 "--split", "all", "--speakers", removed])
+        XCTAssertNotEqual(notScored.status, 0)
+        XCTAssertTrue(notScored.stderr.contains("no clip of split 'all' of speakers \(removed)"), notScored.stderr)
     }
 }
