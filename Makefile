@@ -23,7 +23,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: help setup apt python faces landmarks build test demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
+.PHONY: help setup apt python faces landmarks build check-deps test demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
 
 ## help: list the targets with what each does
 help:
@@ -80,8 +80,12 @@ $(LANDMARK_MODEL): | $(VENV)/.installed
 build: apt
 	swift build -c release
 
-## test: unit, golden (against the Python reference stack) and end-to-end tests
-test: apt python faces landmarks
+## check-deps: every module imports only modules below it (tools/check_deps.py; no build needed)
+check-deps:
+	@python3 tools/check_deps.py
+
+## test: the dependency check, then unit, golden (against the Python reference stack) and end-to-end tests
+test: apt check-deps python faces landmarks
 	@mkdir -p $(TEST_BUILD)
 	set -o pipefail; CALS_BIN=$(CURDIR)/$(TEST_BUILD)/release/cals CALS_PYTHON=$(CURDIR)/$(PY) \
 	  swift test -c release --scratch-path $(TEST_BUILD) --disable-swift-testing 2>&1 | tee $(TEST_BUILD)/test.log; \

@@ -30,25 +30,28 @@ let package = Package(
         .target(name: "COpenCVShim", dependencies: ["COpenCV"],
                 cxxSettings: [.unsafeFlags(["-std=c++17", "-O2"])]),
 
-        // MARK: Swift modules
+        // MARK: Swift modules, lowest first (a module depends only on modules above it here;
+        // `make check-deps` checks the imports against the same order, tools/check_deps.py)
         .target(name: "Common"),
         .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "Common"]),
         .target(name: "Face", dependencies: ["COpenCVShim", "Common"]),
         .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"]),
         .target(name: "Shards", dependencies: ["CHDF5", "Common"]),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"]),
+        // The ledger's read side and the processed dataset: what every reader of processed data uses.
+        .target(name: "Dataset", dependencies: ["Shards", "Common", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "NN", dependencies: ["Tensor", "Common"]),
-        .target(name: "Models", dependencies: ["NN"]),
-        .target(name: "Training", dependencies: ["Models", "Shards", "Face", "CZlib", "Common"]),
-        .target(name: "Dubbing", dependencies: ["Media", "Face", "AudioFeatures", "Models", "NN", "Tensor", "Training", "Common"]),
-        .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"]),
+        .target(name: "Models", dependencies: ["NN", "Tensor", "Common"]),
+        .target(name: "Training", dependencies: ["Models", "Dataset", "Shards", "Face", "CZlib", "Common"]),
         .target(name: "Pipelines", dependencies: [
-            "Media", "Face", "AudioFeatures", "Shards", "Common", "Training",
+            "Media", "Face", "AudioFeatures", "Shards", "Dataset", "Models", "Common",
             .product(name: "Yams", package: "Yams"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "Pipelines"),
+        .target(name: "Dubbing", dependencies: ["Media", "Face", "AudioFeatures", "Models", "NN", "Tensor", "Common"]),
+        .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"]),
         .executableTarget(name: "cals", dependencies: [
-            "Common", "Media", "Face", "AudioFeatures", "Shards", "Tensor", "NN", "Models",
+            "Common", "Media", "Face", "AudioFeatures", "Shards", "Dataset", "Tensor", "NN", "Models",
             "Training", "Corpus", "Pipelines", "Dubbing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -60,10 +63,11 @@ let package = Package(
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "Media", "TestSupport"],
                     exclude: ["golden"]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "TestSupport"], exclude: ["golden"]),
+        .testTarget(name: "DatasetTests", dependencies: ["Dataset", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Models", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Media", "Face", "TestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Shards", "Training", "Models", "NN", "Tensor", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Shards", "Pipelines", "Face", "TestSupport"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Dataset", "Models", "NN", "Tensor", "Shards", "Pipelines", "Face", "TestSupport"],
                     exclude: ["golden"]),
         .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "Face", "Common", "TestSupport"], exclude: ["check_dub.py"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], exclude: ["check_extract.py"]),

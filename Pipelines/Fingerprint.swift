@@ -16,20 +16,7 @@ func stringHash64(_ text: String) -> UInt64 {
     return h
 }
 
-/// What identifies one version of a source file: its size and modification time (the fast
-/// path) and a hash of its content (computed only when size or mtime differ from the ledger).
-public struct FileFingerprint: Equatable, Sendable {
-    public var size: Int64
-    public var mtime: Double
-    /// xxHash64 of the content, 16 hex digits (`Shards.fileChecksum`).
-    public var contentHash: String
-
-    public init(size: Int64, mtime: Double, contentHash: String) {
-        self.size = size
-        self.mtime = mtime
-        self.contentHash = contentHash
-    }
-
+extension FileFingerprint {
     /// Size and mtime of a regular file; throws `InputError` for anything else (a FIFO or
     /// device would hang the hash, a folder is not a video).
     public static func stat(_ path: String) throws -> (size: Int64, mtime: Double) {

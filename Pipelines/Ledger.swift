@@ -1,26 +1,8 @@
+// The ledger's record types and every query live in Dataset (the read side, below Training and
+// Pipelines); re-exported so users of Pipelines see one ledger API.
+@_exported import Dataset
 import Foundation
 import GRDB
-
-/// A problem with an output folder or its ledger that the user must resolve.
-public struct LedgerError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
-/// What the ledger knows of one item (the latest processing of it).
-public struct LedgerItem: Equatable, Sendable {
-    public var id: String
-    public var source: String
-    public var fingerprint: FileFingerprint
-    public var speaker: String
-    public var split: String
-    public var label: String
-    /// `done`, `quarantined` or `removed`.
-    public var state: String
-    public var error: String
-    /// The key of the item's final output (shard stage) when it was processed.
-    public var key: String
-}
 
 /// Where a run of rows of one item segment lives.
 public struct RowRange: Equatable, Sendable {
@@ -31,39 +13,6 @@ public struct RowRange: Equatable, Sendable {
         self.segment = segment
         self.firstRow = firstRow
         self.rowCount = rowCount
-    }
-}
-
-/// One shard file recorded in the ledger (file name relative to `<out>/shards`).
-public struct ShardRecord: Equatable, Sendable {
-    public var file: String
-    public var rows: Int
-    public var bytes: Int64
-    public var checksum: String
-    public init(file: String, rows: Int, bytes: Int64, checksum: String) {
-        self.file = file
-        self.rows = rows
-        self.bytes = bytes
-        self.checksum = checksum
-    }
-}
-
-/// One lip-unit shard recorded in the ledger: the units of checkpoint `checkpoint` for frame
-/// shard `file` (stored at `<out>/lip_units/<checkpoint>/<file>`), made by `lip_units` v`stageVersion`.
-public struct LipUnitShardRecord: Equatable, Sendable {
-    public var checkpoint: String
-    public var file: String
-    public var rows: Int
-    public var bytes: Int64
-    public var checksum: String
-    public var stageVersion: Int
-    public init(checkpoint: String, file: String, rows: Int, bytes: Int64, checksum: String, stageVersion: Int) {
-        self.checkpoint = checkpoint
-        self.file = file
-        self.rows = rows
-        self.bytes = bytes
-        self.checksum = checksum
-        self.stageVersion = stageVersion
     }
 }
 
@@ -90,11 +39,13 @@ public struct ProcessedItem: Sendable {
 ///   lip_unit_shards(checkpoint, file REFERENCES shards, rows, bytes, checksum, stage_version, created,
 ///         PRIMARY KEY(checkpoint, file))
 public final class Ledger {
-    public static let schemaVersion = 2
-    public static let fileName = "ledger.sqlite"
+    public static let schemaVersion = LedgerReader.schemaVersion
+    public static let fileName = LedgerReader.fileName
 
     public let path: String
     private let db: DatabaseQueue
+    /// Every read goes through the read side's queries, over this connection.
+    private let reader: LedgerReader
 
     /// Opens (or creates) the ledger of `outFolder` for `dataset` read with `adapter`. Throws
     /// `LedgerError` if the folder belongs to another dataset or adapter, or the ledger has a
@@ -108,6 +59,7 @@ public final class Ledger {
         do {
             try FileManager.default.createDirectory(atPath: outFolder, withIntermediateDirectories: true)
             db = try DatabaseQueue(path: path, configuration: configuration)
+            reader = LedgerReader(database: db, path: path)
             try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
             try db.write { db in
                 try db.execute(sql: "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
@@ -138,15 +90,7 @@ public final class Ledger {
         try self.init(outFolder: outFolder, dataset: "", adapter: "", create: false)
     }
 
-    private func readMeta() throws -> [String: String] {
-        try guarded {
-            try db.read { db in
-                Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM meta").map {
-                    ($0["key"] as String, $0["value"] as String)
-                })
-            }
-        }
-    }
+    private func readMeta() throws -> [String: String] { try reader.meta() }
 
     public var dataset: String { (try? readMeta()["dataset"]) ?? "" }
     public var adapter: String { (try? readMeta()["adapter"]) ?? "" }
@@ -195,67 +139,21 @@ public final class Ledger {
     }
 
     /// Turns SQLite errors into `LedgerError` naming the ledger file.
-    private func guarded<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as DatabaseError {
-            throw LedgerError("\(path): \(error.message ?? "\(error)")")
-        }
-    }
+    private func guarded<T>(_ body: () throws -> T) throws -> T { try reader.guarded(body) }
 
-    // MARK: Reading
+    // MARK: Reading (the queries of `Dataset.LedgerReader`)
 
-    public func items() throws -> [String: LedgerItem] {
-        try guarded {
-            try db.read { db in
-                var out: [String: LedgerItem] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM items") {
-                    let item = LedgerItem(
-                        id: row["id"], source: row["source"],
-                        fingerprint: FileFingerprint(size: row["size"], mtime: row["mtime"], contentHash: row["fingerprint"]),
-                        speaker: row["speaker"], split: row["split"], label: row["label"],
-                        state: row["state"], error: row["error"], key: row["key"])
-                    out[item.id] = item
-                }
-                return out
-            }
-        }
-    }
+    public func items() throws -> [String: LedgerItem] { try reader.items() }
 
-    public func shards() throws -> [ShardRecord] {
-        try guarded {
-            try db.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM shards ORDER BY created, file").map {
-                    ShardRecord(file: $0["file"], rows: $0["rows"], bytes: $0["bytes"], checksum: $0["checksum"])
-                }
-            }
-        }
-    }
+    public func shards() throws -> [ShardRecord] { try reader.shards() }
 
     /// The recorded lip-unit shards (of `checkpoint` only, when given), by checkpoint and file.
     public func lipUnitShards(checkpoint: String? = nil) throws -> [LipUnitShardRecord] {
-        try guarded {
-            try db.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT * FROM lip_unit_shards WHERE ? IS NULL OR checkpoint = ? ORDER BY checkpoint, file
-                    """, arguments: [checkpoint, checkpoint]).map {
-                    LipUnitShardRecord(checkpoint: $0["checkpoint"], file: $0["file"], rows: $0["rows"], bytes: $0["bytes"],
-                                       checksum: $0["checksum"], stageVersion: $0["stage_version"])
-                }
-            }
-        }
+        try reader.lipUnitShards(checkpoint: checkpoint)
     }
 
-    /// The rows of the current output of every done item: (item id, segment, shard file, first, count).
-    public func currentRows() throws -> [(item: String, segment: Int, shard: String, firstRow: Int, rowCount: Int)] {
-        try guarded {
-            try db.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT r.item_id, r.segment, r.shard_file, r.first_row, r.row_count FROM item_rows r
-                    JOIN items i ON i.id = r.item_id AND i.key = r.key WHERE i.state = 'done'
-                    ORDER BY r.item_id, r.segment
-                    """).map { ($0[0], $0[1], $0[2], $0[3], $0[4]) }
-            }
-        }
-    }
+    /// The rows of the current output of every done item.
+    public func currentRows() throws -> [CurrentRows] { try reader.currentRows() }
 
     /// Counts of the latest result of each (item, stage) by (stage, state), removed items left out.
     public func stageCounts() throws -> [(stage: String, state: String, count: Int)] {

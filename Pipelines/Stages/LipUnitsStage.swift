@@ -2,7 +2,6 @@ import Common
 import Foundation
 import Models
 import Shards
-import Training
 
 /// `lip_units` (SPEC §1, after `shard`): a 1024-d lip-motion unit for every frame of every frame
 /// shard of the output folder, from the visual stream of a sync encoder checkpoint over the 5
@@ -40,7 +39,7 @@ public struct LipUnitsStage: Stage {
         let checkpoint = parameters.checkpoint
         guard !checkpoint.isEmpty else { throw InputError("lip_units", "parameter 'checkpoint' is required") }
         let hash = try fileChecksum(checkpoint)
-        let model = try SyncCheckpoint.loadModel(checkpoint)
+        let model = try SyncEncoder.load(checkpoint: checkpoint)
         guard model.config.outputDim == ShardFormat.lipUnitSize else {
             throw InputError(checkpoint, "encoder gives \(model.config.outputDim)-d units; lip-unit shards hold \(ShardFormat.lipUnitSize)")
         }

@@ -6,7 +6,6 @@ import Media
 import Models
 import NN
 import Tensor
-import Training
 
 /// What one `Dubber.dub` call did.
 public struct DubSummary: Equatable, Sendable {
@@ -40,7 +39,7 @@ public struct DubSummary: Equatable, Sendable {
 /// The video is decoded twice (tracking, then output) so that only face crops stay in memory;
 /// its frames are kept only when it is shorter than the speech and must play back and forth.
 public final class Dubber {
-    public let config: L2FTrainingConfig
+    public let config: L2FCheckpoint.Use
     public let faceParameters: FaceParameters
     /// Frames per generator call (and windows per lip-encoder call).
     public var batchSize = 16
@@ -52,7 +51,7 @@ public final class Dubber {
     /// Loads the generator and lip encoder of the L2F checkpoint at `checkpoint`; faces are
     /// tracked and cropped with `faceParameters` (use those the run's dataset was made with).
     public init(checkpoint: String, faceParameters: FaceParameters = FaceParameters()) throws {
-        (config, generator, lip) = try L2FTrainer.loadModels(checkpoint)
+        (config, generator, lip) = try L2FCheckpoint.load(checkpoint)
         let side = generator.config.imageSize
         guard side == faceParameters.cropSize else {
             throw InputError(checkpoint, "generator makes \(side)×\(side) faces but the face crops are "

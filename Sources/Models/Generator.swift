@@ -186,3 +186,14 @@ extension Generator {
         return out
     }
 }
+
+/// Faces [N, 3, S, S] in 0…1 → frames [N, S, S, 3] uint8 (rounded).
+public func quantisedFrames(_ faces: Tensor) -> [UInt8] {
+    let n = faces.shape[0], s = faces.shape[2], plane = s * s
+    var out = [UInt8](repeating: 0, count: n * plane * 3)
+    let X = faces.data
+    for i in 0..<n { for ch in 0..<3 { for p in 0..<plane {
+        out[(i * plane + p) * 3 + ch] = UInt8(max(0, min(255, (X[(i * 3 + ch) * plane + p] * 255).rounded())))
+    } } }
+    return out
+}

@@ -187,3 +187,20 @@ extension SyncEncoder {
         return out
     }
 }
+
+/// Visual embeddings (eval mode) of the windows centred on `centres`: [centres.count, D] flat.
+public func embedVisualInChunks(_ model: SyncEncoder, frames: UnsafeBufferPointer<UInt8>, centres: [Int], chunk: Int) -> [Float] {
+    let ctx = Context(training: false)
+    return embedInChunks(centres, chunk) { model.embedVisual(SyncEncoder.visualInput(frames: frames, centres: $0), ctx) }
+}
+
+/// Runs `embed` on `centres` in chunks without recording gradients: [centres.count, D] flat.
+public func embedInChunks(_ centres: [Int], _ chunk: Int, _ embed: ([Int]) -> Tensor) -> [Float] {
+    var out: [Float] = []
+    withoutGrad {
+        for start in stride(from: 0, to: centres.count, by: chunk) {
+            out += embed(Array(centres[start..<min(start + chunk, centres.count)])).values
+        }
+    }
+    return out
+}

@@ -1,4 +1,5 @@
 import Common
+import Dataset
 import Foundation
 import Models
 import NN
@@ -50,7 +51,7 @@ public struct A2LEvaluationSet {
     public init(clips: [A2LDataset.Clip], frames t: Int, count: Int, masking: SpanMasking) throws {
         frames = t
         var rng = RandomGenerator(seed: Self.maskSeed)
-        let sorted = clips.sorted { $0.item.id < $1.item.id }
+        let sorted = clips.sorted { $0.id < $1.id }
         var next = [Int](repeating: 0, count: sorted.count)
         while windows.count < count {
             var added = false
@@ -145,9 +146,10 @@ public final class A2LTrainer: Trainer {
         }
 
         let train = try data.clips(of: trainSpeakers, minRows: config.frames, role: "training")
-        trainClips = trainSpeakers.map { s in train.filter { $0.item.speaker == s } }.filter { !$0.isEmpty }
-        evaluation = try A2LEvaluationSet(clips: try data.clips(of: heldOut, minRows: config.frames, role: "held-out"),
-                                          frames: config.frames, count: config.evalWindows, masking: config.masking)
+        trainClips = trainSpeakers.map { s in train.filter { $0.speaker == s } }.filter { !$0.isEmpty }
+        let heldOutClips = try data.clips(of: heldOut, minRows: config.frames, role: "held-out")
+        evaluation = try A2LEvaluationSet(clips: heldOutClips, frames: config.frames, count: config.evalWindows, masking: config.masking)
+        try folder.recordData((train + heldOutClips).map(\.frames))
         let keep = resume ? optimizer.step : nil
         log = try TrainingLog(path: folder.file("log.csv"), keepingUpTo: keep)
         evalLog = try TrainingLog(path: folder.file("eval.csv"), keepingUpTo: keep)
@@ -214,7 +216,7 @@ public final class A2LTrainer: Trainer {
 }
 
 extension A2LTrainingConfig: TrainingRunConfig {
-    public static let stored = StoredConfig<Self>(kind: "cals-a2l", configKey: "a2l_training_config", name: ("an", "A2L"))
+    public static let stored = StoredConfig<Self>(.a2l)
 
     /// `layers 6, dim 512, heads 8, ff 2048, context full`
     public var sizeDescription: String {
@@ -223,8 +225,7 @@ extension A2LTrainingConfig: TrainingRunConfig {
     }
 }
 
-/// Reading A2L checkpoints: the metadata keys the trainer writes, and the model alone for
-/// evaluation.
+/// The run config in A2L checkpoints, and the model with it for evaluation.
 public enum A2LCheckpoint {
     public static func metadata(_ config: A2LTrainingConfig) throws -> [String: String] {
         try A2LTrainingConfig.stored.metadata(config)
@@ -237,10 +238,6 @@ public enum A2LCheckpoint {
     /// The model of a checkpoint and the config it was trained with.
     public static func load(_ path: String) throws -> (model: A2L, config: A2LTrainingConfig) {
         let (tensors, metadata) = try Safetensors.read(path)
-        let config = try A2LTrainingConfig.stored.read(metadata, path: path)
-        var rng = RandomGenerator(seed: 0)
-        let model = A2L(config.model, rng: &rng)
-        try Checkpoint.copy(tensors, into: model.stateDict, path: path)
-        return (model, config)
+        return (try A2L.load(tensors, metadata, path: path), try A2LTrainingConfig.stored.read(metadata, path: path))
     }
 }

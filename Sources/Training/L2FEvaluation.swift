@@ -1,4 +1,5 @@
 import Common
+import Dataset
 import Face
 import Foundation
 import Models
@@ -60,14 +61,14 @@ extension String {
 /// sync offsets searched are ±min(15, (frames − 5)/2). With `landmarks`, LMD (SPEC §4) is the
 /// mean over frames of the mean distance between the 20 mouth landmarks of a frame and of the
 /// real frame, in pixels of the crop, each found in the fixed box `FaceLandmarks.cropBox`.
-public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder, config: L2FTrainingConfig, data: FrameDataset, split: String, speakers: [String]? = nil,
+public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder, config: L2FCheckpoint.Use, data: ProcessedDataset, split: String, speakers: [String]? = nil,
                         landmarks: ShapePredictor? = nil) throws -> L2FEvaluation {
     let t = config.frames
     let clips = data.clips.filter {
-        (split == "all" || $0.item.split == split) && (speakers?.contains($0.item.speaker) ?? true) && $0.rowCount >= max(t, 7)
+        (split == "all" || $0.split == split) && (speakers?.contains($0.speaker) ?? true) && $0.rowCount >= max(t, 7)
     }
     guard !clips.isEmpty else {
-        throw InputError(data.folder, "no clip of split '\(split)'\(speakers.map { " of speakers " + $0.joined(separator: ",") } ?? "") "
+        throw InputError(data.outFolder, "no clip of split '\(split)'\(speakers.map { " of speakers " + $0.joined(separator: ",") } ?? "") "
                          + "with at least \(max(t, 7)) frames")
     }
     let side = generator.config.imageSize, frameBytes = side * side * 3
@@ -122,7 +123,7 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
                 } }
             }
             let score = try OffsetSimilarities(model: sync, frames: video, mel: rows.mel, maxOffset: maxOffset,
-                                               source: clip.item.id).score
+                                               source: clip.id).score
             distance[k] += Double(score.distance)
             confidence[k] += Double(score.confidence)
         }

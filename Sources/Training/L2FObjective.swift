@@ -1,4 +1,5 @@
 import Common
+import Dataset
 import Face
 import Foundation
 import Models
@@ -65,40 +66,11 @@ public struct L2FBatch {
     }
 }
 
-/// The audio of one window of T frames: mel units [U, 80, 4] covering the window and up to
-/// `context` units on each side of it (fewer at the ends of the clip); the window's own units are
-/// start ..< start + frames. A2L reads all U units, so a frame's lip unit can use speech beyond
-/// its window; the 0.2 s audio windows (window encoder, d_av) read the real units across the
-/// window's edges, repeating an edge unit only at the ends of the clip.
-public struct WindowAudio {
-    public static let unitSize = 320
-    public let mel: [Float]
-    public let start: Int
-    public let frames: Int
-
-    /// The units a window reads: `window` widened by `context` on each side, within 0 ..< count.
-    public static func span(around window: Range<Int>, context: Int, within count: Int) -> Range<Int> {
-        max(0, window.lowerBound - context)..<min(count, window.upperBound + context)
-    }
-
-    /// `mel` holds units `span` of a clip; the window is units `window` of the same clip.
-    public init(mel: [Float], span: Range<Int>, window: Range<Int>) {
-        precondition(mel.count == span.count * WindowAudio.unitSize && span.lowerBound <= window.lowerBound
-                     && window.upperBound <= span.upperBound && !window.isEmpty,
-                     "mel of \(mel.count / WindowAudio.unitSize) units for span \(span) around window \(window)")
-        (self.mel, start, frames) = (mel, window.lowerBound - span.lowerBound, window.count)
-    }
-
-    /// Window `window` of `units` [N, 80, 4] (a whole clip or speech track) with `context`.
-    public init(units: [Float], window: Range<Int>, context: Int) {
-        let span = WindowAudio.span(around: window, context: context, within: units.count / WindowAudio.unitSize)
-        self.init(mel: Array(units[(span.lowerBound * WindowAudio.unitSize)..<(span.upperBound * WindowAudio.unitSize)]),
-                  span: span, window: window)
-    }
-
-    /// The sync encoder's 0.2 s audio windows centred on the window's frames: [T, 1, 80, 20].
-    public var syncInput: Tensor {
-        mel.withUnsafeBufferPointer { SyncEncoder.audioInput(mel: $0, centres: Array(start..<(start + frames))) }
+extension ProcessedDataset.Clip {
+    /// The audio of window `rows` (counted within the clip) with up to `context` units on each side.
+    public func audio(for rows: Range<Int>, context: Int) throws -> WindowAudio {
+        let span = WindowAudio.span(around: rows, context: context, within: rowCount)
+        return WindowAudio(mel: try mel(span), span: span, window: rows)
     }
 }
 
@@ -144,16 +116,10 @@ public final class L2FModels {
                 lipParameters: [(String, Tensor)] = [], learningRate: Float = 1e-4, context: Context) {
         (self.generator, self.discriminator, self.sync, self.weights, self.context) = (generator, discriminator, sync, weights, context)
         for (_, p) in sync.parameters { p.requiresGrad = false }   // frozen: gradients only flow through it
-        let generatorSide = Self.generatorSide(generator, lipParameters: lipParameters)
+        let generatorSide = L2FCheckpoint.generatorSide(generator, lipParameters: lipParameters)
         generatorOptimizer = Adam(generatorSide, learningRate: learningRate)
         discriminatorOptimizer = Adam(discriminator.parameters, learningRate: learningRate)
         average = ParameterAverage(generatorSide)
-    }
-
-    /// What the generator's optimiser trains: the generator's parameters and the lip encoder's
-    /// trainable ones under `lip.<name>`.
-    public static func generatorSide(_ generator: Generator, lipParameters: [(String, Tensor)]) -> [(String, Tensor)] {
-        generator.parameters + prefixed("lip", lipParameters)
     }
 
     /// The generator's objective on generated faces [N, 3, S, S] and its terms.

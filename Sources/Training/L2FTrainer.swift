@@ -1,4 +1,5 @@
 import Common
+import Dataset
 import Foundation
 import Models
 import NN
@@ -7,9 +8,8 @@ import Tensor
 /// Everything that defines an L2F training run; stored in its checkpoint so `--resume` continues
 /// the same run.
 public struct L2FTrainingConfig: Codable, Equatable {
-    /// Where lip units come from: A2L on the window's audio units (CALS), or a 0.2 s conv audio
-    /// encoder trained from scratch (the paper's baseline row, `--audio-encoder window`).
-    public enum AudioEncoder: String, Codable, Sendable, CaseIterable { case a2l, window }
+    /// Where lip units come from (`--audio-encoder`).
+    public typealias AudioEncoder = LipEncoder.Source
 
     public var steps = 1000
     /// Windows per batch (each of `frames` consecutive frames of one clip; N = windows·frames).
@@ -48,53 +48,15 @@ public struct L2FTrainingConfig: Codable, Equatable {
     /// clipping (and in checkpoints from before the option).
     public var clipNorm: Float? = 1
     public init() {}
+
+    /// The lip encoder this run trains.
+    public var lipEncoder: LipEncoder.Config {
+        LipEncoder.Config(source: audioEncoder, a2l: a2l, windowEncoder: windowEncoder, lipDim: generator.lipDim, frozen: freezeA2L)
+    }
 }
 
 extension L2FTrainingConfig: TrainingRunConfig {
-    public static let stored = StoredConfig<Self>(kind: "cals-l2f", configKey: "l2f_training_config", name: ("an", "L2F"))
-}
-
-/// The lip-unit source: A2L over a window's audio units, or the window audio encoder over the
-/// 0.2 s mel windows. Its state dict is A2L's, or `audio.*` of a SyncEncoder (only that stream is used).
-public final class LipEncoder: Module {
-    public let a2l: A2L?
-    let window: SyncEncoder?
-    public let trainable: Bool
-
-    public init(config: L2FTrainingConfig, rng: inout RandomGenerator) {
-        switch config.audioEncoder {
-        case .a2l:
-            a2l = A2L(config.a2l ?? A2L.Config(), rng: &rng)
-            window = nil
-            trainable = !config.freezeA2L
-        case .window:
-            var c = config.windowEncoder ?? SyncEncoder.Config()
-            c.outputDim = config.generator.lipDim
-            window = SyncEncoder(c, rng: &rng)
-            a2l = nil
-            trainable = true
-        }
-        for (_, p) in parameters { p.requiresGrad = trainable }
-    }
-
-    /// Lip units [N, D] of B windows (window-major): A2L over each window's whole audio span
-    /// [1, U, 320] (spans differ in length at clip ends), keeping the window's T rows; or the
-    /// window encoder on the 0.2 s windows centred on the window's frames.
-    public func callAsFunction(_ audio: [WindowAudio], _ ctx: Context) -> Tensor {
-        if let a2l {
-            return concat(audio.map { w in
-                let u = w.mel.count / WindowAudio.unitSize
-                return a2l(Tensor(shape: [1, u, WindowAudio.unitSize], values: w.mel), ctx)
-                    .reshaped([u, -1]).slice(axis: 0, w.start..<(w.start + w.frames))      // [T, D]
-            }, axis: 0)
-        }
-        return window!.embedAudio(concat(audio.map(\.syncInput), axis: 0), ctx)
-    }
-
-    public var parameters: [(String, Tensor)] { a2l?.parameters ?? prefixed("audio", window!.audio.parameters) }
-    public var buffers: [(String, Tensor)] { a2l?.buffers ?? prefixed("audio", window!.audio.buffers) }
-    /// The parameters the generator's optimiser updates: none when frozen.
-    public var trainedParameters: [(String, Tensor)] { trainable ? parameters : [] }
+    public static let stored = StoredConfig<Self>(.l2f)
 }
 
 /// One logged step of L2F training.
@@ -103,7 +65,7 @@ public struct L2FRecord: Equatable {
     public var terms: L2FLossTerms
 }
 
-/// Trains L2F (SPEC §3) on a FrameDataset: batches of windows from training speakers, one
+/// Trains L2F (SPEC §3) on a ProcessedDataset: batches of windows from training speakers, one
 /// discriminator + generator step each, an atomic checkpoint (`checkpoint.safetensors`: generator,
 /// discriminator, lip encoder, both Adam states, the generator side's moving average under
 /// `average.<name>`, random state, config) every `checkpointEvery` steps and at the end, `log.csv`
@@ -115,8 +77,8 @@ public final class L2FTrainer: Trainer {
     public let lip: LipEncoder
     public let folder: RunFolder
     public var keepEvery = 0
-    public let trainClips: [[FrameDataset.Clip]]
-    public let gridClip: FrameDataset.Clip
+    public let trainClips: [[ProcessedDataset.Clip]]
+    public let gridClip: ProcessedDataset.Clip
     public private(set) var records: [L2FRecord] = []
     /// Checkpoint.fingerprint of the frozen sync encoder and of the A2L the run started from (nil
     /// for the window encoder, and in runs from before fingerprints): a resume given other
@@ -134,7 +96,7 @@ public final class L2FTrainer: Trainer {
     /// `checkpointEvery`; `syncPath` must be the run's sync encoder, and `a2lPath`, if given, the A2L
     /// it started from). A new run into a folder holding a checkpoint is an error unless `fresh`
     /// (which discards that checkpoint).
-    public init(config: L2FTrainingConfig, data: FrameDataset, out: String, syncPath: String, a2lPath: String?,
+    public init(config: L2FTrainingConfig, data: ProcessedDataset, out: String, syncPath: String, a2lPath: String?,
                 resume: Bool = false, fresh: Bool = false) throws {
         folder = RunFolder(out)
         var config = config
@@ -150,12 +112,12 @@ public final class L2FTrainer: Trainer {
         }
         precondition(config.frames >= 1 && config.windows >= 1 && config.checkpointEvery >= 1 && config.gridEvery >= 1,
                      "L2F config with non-positive sizes or intervals")
-        let sync = try SyncCheckpoint.loadModel(syncPath)
+        let sync = try SyncEncoder.load(checkpoint: syncPath)
         syncFingerprint = Checkpoint.fingerprint(sync.stateDict)
         let context = Context(training: true, seed: config.seed)
         let generator = Generator(config.generator, rng: &context.rng)
         let discriminator = Discriminator(config.discriminator, rng: &context.rng)
-        lip = LipEncoder(config: config, rng: &context.rng)
+        lip = LipEncoder(config.lipEncoder, rng: &context.rng)
         var givenA2L: String?       // the fingerprint of the A2L at a2lPath
         if let a2lPath, config.audioEncoder == .a2l {
             // A resumed run only compares these weights: load() below puts the run's own in their place.
@@ -180,16 +142,17 @@ public final class L2FTrainer: Trainer {
                            context: context)
         models.clipNorm = config.clipNorm
 
-        let (trainSpeakers, heldOut) = try config.splitSpeakers(data.speakers, folder: data.folder, use: "the grids")
-        trainClips = trainSpeakers.map { s in data.clips.filter { $0.item.speaker == s && $0.rowCount >= config.frames } }
+        let (trainSpeakers, heldOut) = try config.splitSpeakers(data.speakers, folder: data.outFolder, use: "the grids")
+        trainClips = trainSpeakers.map { s in data.clips.filter { $0.speaker == s && $0.rowCount >= config.frames } }
             .filter { !$0.isEmpty }
         guard !trainClips.isEmpty else {
-            throw InputError(data.folder, "no training clip has the \(config.frames) frames a window needs")
+            throw InputError(data.outFolder, "no training clip has the \(config.frames) frames a window needs")
         }
-        guard let grid = data.clips.first(where: { heldOut.contains($0.item.speaker) && $0.rowCount >= config.frames }) else {
-            throw InputError(data.folder, "held-out speakers \(heldOut) have no clip of \(config.frames) frames or more")
+        guard let grid = data.clips.first(where: { heldOut.contains($0.speaker) && $0.rowCount >= config.frames }) else {
+            throw InputError(data.outFolder, "held-out speakers \(heldOut) have no clip of \(config.frames) frames or more")
         }
         gridClip = grid
+        try folder.recordData(trainClips.joined() + [grid])
         if let saved {
             try load(saved.tensors, saved.metadata, path: checkpoint)
             records = try Self.readLog(logPath, upTo: step)
@@ -275,30 +238,13 @@ public final class L2FTrainer: Trainer {
     func load(_ tensors: [String: Tensor], _ metadata: [String: String], path: String) throws {
         try Checkpoint.copy(tensors, into: trainingTensors, path: path)
         // Checkpoints from before the moving average: it starts at the loaded weights.
-        if try !Self.copyAverage(tensors, into: prefixed("average", models.average.named), path: path) { models.average.restart() }
+        if try !L2FCheckpoint.copyAverage(tensors, into: prefixed("average", models.average.named), path: path) { models.average.restart() }
         let words = (metadata["rng"] ?? "").split(separator: ",").compactMap { UInt64($0) }
         guard let g = metadata["generator_step"].flatMap(Int.init), let d = metadata["discriminator_step"].flatMap(Int.init),
               words.count == 4 else { throw InputError(path, "metadata lacks the optimiser steps or the random state") }
         models.generatorOptimizer.step = g
         models.discriminatorOptimizer.step = d
         context.rng = RandomGenerator(state: words)
-    }
-
-    /// Generator and lip encoder of a checkpoint, for evaluation and dubbing: their last weights, or
-    /// with `averaged` their moving average where the checkpoint holds one (BN statistics are the
-    /// last weights').
-    public static func loadModels(_ path: String, averaged: Bool = false) throws
-        -> (config: L2FTrainingConfig, generator: Generator, lip: LipEncoder) {
-        let (tensors, metadata) = try Safetensors.read(path)
-        let config = try L2FTrainingConfig.stored.read(metadata, path: path)
-        var rng = RandomGenerator(seed: 0)
-        let generator = Generator(config.generator, rng: &rng), lip = LipEncoder(config: config, rng: &rng)
-        try Checkpoint.copy(tensors, into: prefixed("generator", generator.stateDict) + prefixed("lip", lip.stateDict), path: path)
-        if averaged {
-            let side = L2FModels.generatorSide(generator, lipParameters: lip.trainedParameters)
-            _ = try copyAverage(tensors, into: prefixed("average", side), path: path)
-        }
-        return (config, generator, lip)
     }
 
     /// A checkpoint given to resume a run must be the one the run recorded under `key` (runs from
@@ -308,14 +254,6 @@ public final class L2FTrainer: Trainer {
         guard let recorded = metadata[key], recorded != fingerprint else { return }
         throw InputError(path, "is not the \(model) the run in \(run) started from (weights \(fingerprint), the run's \(recorded)); "
                          + "resume with that one")
-    }
-
-    /// Copies the `average.*` tensors into `targets` when the checkpoint has them all; false when
-    /// it has none (written before the average existed); a partial set is a missing-tensor error.
-    static func copyAverage(_ tensors: [String: Tensor], into targets: [(String, Tensor)], path: String) throws -> Bool {
-        guard targets.contains(where: { tensors[$0.0] != nil }) else { return false }
-        try Checkpoint.copy(tensors, into: targets, path: path)
-        return true
     }
 
     // MARK: Log, plot, grid
@@ -400,15 +338,4 @@ public final class L2FTrainer: Trainer {
         }
         try PNG.write(image, to: folder.file(String(format: "grid-%06d.png", step)))
     }
-}
-
-/// Faces [N, 3, S, S] in 0…1 → frames [N, S, S, 3] uint8 (rounded).
-public func quantisedFrames(_ faces: Tensor) -> [UInt8] {
-    let n = faces.shape[0], s = faces.shape[2], plane = s * s
-    var out = [UInt8](repeating: 0, count: n * plane * 3)
-    let X = faces.data
-    for i in 0..<n { for ch in 0..<3 { for p in 0..<plane {
-        out[(i * plane + p) * 3 + ch] = UInt8(max(0, min(255, (X[(i * 3 + ch) * plane + p] * 255).rounded())))
-    } } }
-    return out
 }

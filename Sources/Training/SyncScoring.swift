@@ -1,4 +1,5 @@
 import Common
+import Dataset
 import Foundation
 import Models
 import NN
@@ -118,23 +119,6 @@ public struct OffsetSimilarities {
     }
 }
 
-/// Visual embeddings (eval mode) of the windows centred on `centres`: [centres.count, D] flat.
-public func embedVisualInChunks(_ model: SyncEncoder, frames: UnsafeBufferPointer<UInt8>, centres: [Int], chunk: Int) -> [Float] {
-    let ctx = Context(training: false)
-    return embedInChunks(centres, chunk) { model.embedVisual(SyncEncoder.visualInput(frames: frames, centres: $0), ctx) }
-}
-
-/// Runs `embed` on `centres` in chunks without recording gradients: [centres.count, D] flat.
-func embedInChunks(_ centres: [Int], _ chunk: Int, _ embed: ([Int]) -> Tensor) -> [Float] {
-    var out: [Float] = []
-    withoutGrad {
-        for start in stride(from: 0, to: centres.count, by: chunk) {
-            out += embed(Array(centres[start..<min(start + chunk, centres.count)])).values
-        }
-    }
-    return out
-}
-
 /// Offset accuracy of a sync encoder on a set of clips (SPEC §3 evaluation), window by window and
 /// clip by clip.
 public struct SyncAccuracy: Encodable {
@@ -155,10 +139,10 @@ public struct SyncAccuracy: Encodable {
     public var distance = 0.0, confidence = 0.0
 
     /// Scores `clips` (each at least 2M + 5 frames) with `model` in eval mode.
-    public init(model: SyncEncoder, clips: [FrameDataset.Clip], maxOffset: Int) throws {
+    public init(model: SyncEncoder, clips: [ProcessedDataset.Clip], maxOffset: Int) throws {
         for clip in clips {
             let rows = try clip.rows(0..<clip.rowCount)
-            let s = try OffsetSimilarities(model: model, frames: rows.frames, mel: rows.mel, maxOffset: maxOffset, source: clip.item.id)
+            let s = try OffsetSimilarities(model: model, frames: rows.frames, mel: rows.mel, maxOffset: maxOffset, source: clip.id)
             let n = Double(s.centres.count), score = s.score
             exact += s.accuracy * n
             withinOne += s.accuracy(tolerance: 1) * n

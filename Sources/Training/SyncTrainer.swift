@@ -1,4 +1,5 @@
 import Common
+import Dataset
 import Foundation
 import Models
 import NN
@@ -45,7 +46,7 @@ public struct SyncTrainingConfig: Codable, Equatable, Sendable {
     public var minimumTrainingFrames: Int { windowsPerClip + 2 * lossOffsets + 4 }
 }
 
-/// Trains the sync encoder (SPEC §3) on a `FrameDataset`: Adam on the multi-way matching loss,
+/// Trains the sync encoder (SPEC §3) on a `ProcessedDataset`: Adam on the multi-way matching loss,
 /// held-out offset accuracy every `evalEvery` steps, an atomic checkpoint (model, Adam moments,
 /// random state, config) every `checkpointEvery` steps and at the end, `log.csv` and `plot.png`
 /// beside it.
@@ -57,8 +58,8 @@ public final class SyncTrainer: Trainer {
     public let folder: RunFolder
     public var keepEvery = 0
     /// Training clips grouped by speaker; held-out clips.
-    public let trainClips: [[FrameDataset.Clip]]
-    public let evalClips: [FrameDataset.Clip]
+    public let trainClips: [[ProcessedDataset.Clip]]
+    public let evalClips: [ProcessedDataset.Clip]
     public let log: TrainingLog
 
     public var plotPath: String { folder.file("plot.png") }
@@ -67,7 +68,7 @@ public final class SyncTrainer: Trainer {
     /// A new run, or with `resume` the run whose checkpoint is in `out` (its config wins, except
     /// `steps`, which may be raised to train longer). A new run into a folder holding a
     /// checkpoint is an error unless `fresh` (which discards that checkpoint).
-    public init(config: SyncTrainingConfig, data: FrameDataset, out: String, resume: Bool = false, fresh: Bool = false) throws {
+    public init(config: SyncTrainingConfig, data: ProcessedDataset, out: String, resume: Bool = false, fresh: Bool = false) throws {
         folder = RunFolder(out)
         try folder.prepare(resume: resume, fresh: fresh)
         var config = config
@@ -78,19 +79,20 @@ public final class SyncTrainer: Trainer {
         optimizer = Adam(model.parameters, learningRate: config.learningRate)
         if resume { try Checkpoint.load(folder.checkpointPath, into: model, optimizer: optimizer, context: context) }
 
-        let (trainSpeakers, heldOut) = try config.splitSpeakers(data.speakers, folder: data.folder, use: "evaluation")
+        let (trainSpeakers, heldOut) = try config.splitSpeakers(data.speakers, folder: data.outFolder, use: "evaluation")
         trainClips = trainSpeakers.map { s in
-            data.clips.filter { $0.item.speaker == s && $0.rowCount >= config.minimumTrainingFrames }
+            data.clips.filter { $0.speaker == s && $0.rowCount >= config.minimumTrainingFrames }
         }.filter { !$0.isEmpty }
         guard !trainClips.isEmpty else {
-            throw InputError(data.folder, "no training clip has the \(config.minimumTrainingFrames) frames a batch window needs "
+            throw InputError(data.outFolder, "no training clip has the \(config.minimumTrainingFrames) frames a batch window needs "
                              + "(\(config.windowsPerClip) windows ± \(config.lossOffsets) offsets)")
         }
         let minimum = OffsetSimilarities.minimumFrames(maxOffset: config.maxOffset)
-        evalClips = Array(data.clips.filter { heldOut.contains($0.item.speaker) && $0.rowCount >= minimum }.prefix(config.evalClips))
+        evalClips = Array(data.clips.filter { heldOut.contains($0.speaker) && $0.rowCount >= minimum }.prefix(config.evalClips))
         guard !evalClips.isEmpty else {
-            throw InputError(data.folder, "held-out speakers \(heldOut) have no clip of \(minimum) frames or more")
+            throw InputError(data.outFolder, "held-out speakers \(heldOut) have no clip of \(minimum) frames or more")
         }
+        try folder.recordData(trainClips.joined() + evalClips)
         log = try TrainingLog(path: folder.file("log.csv"), keepingUpTo: resume ? optimizer.step : nil)
     }
 
@@ -165,12 +167,11 @@ public final class SyncTrainer: Trainer {
 }
 
 extension SyncTrainingConfig: TrainingRunConfig {
-    public static let stored = StoredConfig<Self>(kind: "cals-sync-encoder", configKey: "sync_training_config",
-                                                  name: ("a", "sync encoder"))
+    public static let stored = StoredConfig<Self>(.syncEncoder)
 }
 
-/// Reading sync-encoder checkpoints: the metadata keys the trainer writes, and the model alone
-/// for inference (lip units, sync scores).
+/// The run config in sync-encoder checkpoints (the model alone for inference:
+/// `Models.SyncEncoder.load(checkpoint:)`).
 public enum SyncCheckpoint {
     /// The metadata `Checkpoint.save` gets: the kind and the training config as JSON.
     public static func metadata(_ config: SyncTrainingConfig) throws -> [String: String] {
@@ -180,15 +181,5 @@ public enum SyncCheckpoint {
     /// The training config stored in the checkpoint at `path`.
     public static func trainingConfig(_ path: String) throws -> SyncTrainingConfig {
         try SyncTrainingConfig.stored.read(path)
-    }
-
-    /// The model of a checkpoint, in eval mode use (BN running statistics).
-    public static func loadModel(_ path: String) throws -> SyncEncoder {
-        let (tensors, metadata) = try Safetensors.read(path)
-        let config = try SyncTrainingConfig.stored.read(metadata, path: path)
-        var rng = RandomGenerator(seed: 0)
-        let model = SyncEncoder(config.model, rng: &rng)
-        try Checkpoint.copy(tensors, into: model.stateDict, path: path)
-        return model
     }
 }

@@ -1,5 +1,7 @@
 import Common
+import Dataset
 import Foundation
+import Models
 import NN
 
 /// What every trainer's config holds: the run's length, checkpoint interval, held-out speakers
@@ -35,15 +37,15 @@ extension TrainingRunConfig {
 
 /// A training config as it sits in checkpoint metadata: a kind tag and the config as JSON.
 public struct StoredConfig<Config: TrainingRunConfig> {
-    let kindKey = "kind", kind: String, configKey: String
-    /// The model's name in messages, with its article: "a sync encoder", "an A2L".
-    let name: (article: String, model: String)
+    let kind: CheckpointKind
+
+    public init(_ kind: CheckpointKind) { self.kind = kind }
 
     /// The metadata `Checkpoint.save` gets: the kind and the config as JSON.
     public func metadata(_ config: Config) throws -> [String: String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return [kindKey: kind, configKey: String(decoding: try encoder.encode(config), as: UTF8.self)]
+        return [CheckpointKind.kindKey: kind.kind, kind.configKey: String(decoding: try encoder.encode(config), as: UTF8.self)]
     }
 
     /// The config stored in the checkpoint at `path`.
@@ -53,12 +55,7 @@ public struct StoredConfig<Config: TrainingRunConfig> {
 
     /// The config in the `metadata` of the checkpoint at `path`.
     public func read(_ metadata: [String: String], path: String) throws -> Config {
-        guard metadata[kindKey] == kind, let json = metadata[configKey] else {
-            throw InputError(path, "not \(name.article) \(name.model) checkpoint (no '\(kind)' metadata)")
-        }
-        do { return try JSONDecoder().decode(Config.self, from: Data(json.utf8)) } catch {
-            throw InputError(path, "unreadable \(name.model) config in the metadata: \(error)")
-        }
+        try kind.decode(Config.self, from: metadata, path: path)
     }
 
     /// The config of the run whose checkpoint is at `path`, with the `steps` and `checkpointEvery`
@@ -99,6 +96,17 @@ public struct RunFolder {
 
     /// `<path>/<name>`
     public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    /// `data.tsv`: the ledger rows the run reads (`ProcessedDataset.table`), so what a model saw
+    /// can be checked against the ledger (a removed item must not appear).
+    public var dataPath: String { file("data.tsv") }
+
+    /// Writes `data.tsv` for `clips` (rewritten when a run is resumed on the ledger's rows of now).
+    func recordData(_ clips: [ProcessedDataset.Clip]) throws {
+        do { try ProcessedDataset.table(clips).write(toFile: dataPath, atomically: true, encoding: .utf8) } catch {
+            throw InputError(dataPath, "cannot write: \(error.localizedDescription)")
+        }
+    }
 
     /// `checkpoint-<step>.safetensors`: a kept copy of the checkpoint at `step`.
     public func keptCheckpointPath(step: Int) -> String { file(String(format: "checkpoint-%06d.safetensors", step)) }

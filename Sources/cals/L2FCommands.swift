@@ -1,5 +1,6 @@
 import ArgumentParser
 import Common
+import Dataset
 import Face
 import Foundation
 import Models
@@ -64,7 +65,7 @@ struct TrainL2F: ParsableCommand {
                 config.clipNorm = clipNorm > 0 ? clipNorm : nil
                 return config
             }
-            let trainer = try L2FTrainer(config: config, data: try FrameDataset(folder: training.data), out: training.out,
+            let trainer = try L2FTrainer(config: config, data: try ProcessedDataset(outFolder: training.data), out: training.out,
                                          syncPath: checkpointFile(sync), a2lPath: a2l.map(checkpointFile),
                                          resume: training.resume, fresh: training.fresh)
             print("L2F: generator \(trainer.models.generator.parameterCount) parameters, discriminator "
@@ -107,9 +108,9 @@ struct EvalL2F: ParsableCommand {
     func run() throws {
         try reportingErrors {
             Engine.setThreads(threads)
-            let (config, generator, lip) = try L2FTrainer.loadModels(checkpointFile(checkpoint), averaged: averaged)
-            let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(checkpointFile(sync)),
-                                         config: config, data: try FrameDataset(folder: data), split: split,
+            let (config, generator, lip) = try L2FCheckpoint.load(checkpointFile(checkpoint), averaged: averaged)
+            let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncEncoder.load(checkpoint: checkpointFile(sync)),
+                                         config: config, data: try ProcessedDataset(outFolder: data), split: split,
                                          speakers: speakers.map { $0.split(separator: ",").map(String.init) },
                                          landmarks: try landmarkPredictor())
             let encoder = JSONEncoder()

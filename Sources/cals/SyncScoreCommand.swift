@@ -1,6 +1,8 @@
 import ArgumentParser
 import Common
+import Dataset
 import Foundation
+import Models
 import Pipelines
 import Tensor
 import Training
@@ -36,7 +38,7 @@ struct SyncScoreCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             Engine.setThreads(threads)
-            let model = try SyncCheckpoint.loadModel(checkpoint)
+            let model = try SyncEncoder.load(checkpoint: checkpoint)
             let (source, frames, mel) = try clipRows()
             let shifted = shiftUnits(mel, by: shiftAudio)
             let scores = try OffsetSimilarities(model: model, frames: frames, mel: shifted, maxOffset: maxOffset, source: source)
@@ -57,7 +59,7 @@ struct SyncScoreCommand: ParsableCommand {
     /// Frames [T, 128, 128, 3] and units [T, 80, 4] of the item, or of the longest face segment of the video.
     func clipRows() throws -> (String, [UInt8], [Float]) {
         if let item, let data {
-            let clip = try FrameDataset(folder: data).clip(id: item)
+            let clip = try ProcessedDataset(outFolder: data).clip(id: item)
             let rows = try clip.rows(0..<clip.rowCount)
             return (item, rows.frames, rows.mel)
         }
@@ -109,8 +111,8 @@ struct EvalSync: ParsableCommand {
         try reportingErrors {
             Engine.setThreads(threads)
             let file = checkpointFile(checkpoint)
-            let (model, config) = (try SyncCheckpoint.loadModel(file), try SyncCheckpoint.trainingConfig(file))
-            let set = try FrameDataset(folder: data)
+            let (model, config) = (try SyncEncoder.load(checkpoint: file), try SyncCheckpoint.trainingConfig(file))
+            let set = try ProcessedDataset(outFolder: data)
             let heldOut = config.heldOut(among: set.speakers)
             let chosen: [String]
             switch speakers {
@@ -121,7 +123,7 @@ struct EvalSync: ParsableCommand {
             let minimum = OffsetSimilarities.minimumFrames(maxOffset: maxOffset)
             if !json { print("speaker       clips  windows  exact   ±1      speech windows: exact  ctx 15  clip offset  LSE-D   LSE-C   (among \(2 * maxOffset + 1) offsets)") }
             for speaker in chosen {
-                var clipsOfSpeaker = set.clips.filter { $0.item.speaker == speaker && $0.rowCount >= minimum }
+                var clipsOfSpeaker = set.clips.filter { $0.speaker == speaker && $0.rowCount >= minimum }
                 guard !clipsOfSpeaker.isEmpty else { throw InputError(data, "speaker '\(speaker)' has no clip of \(minimum) frames or more") }
                 if clips > 0 { clipsOfSpeaker = Array(clipsOfSpeaker.prefix(clips)) }
                 let a = try SyncAccuracy(model: model, clips: clipsOfSpeaker, maxOffset: maxOffset)

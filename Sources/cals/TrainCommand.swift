@@ -1,5 +1,6 @@
 import ArgumentParser
 import Common
+import Dataset
 import Foundation
 import Models
 import Tensor
@@ -115,11 +116,11 @@ struct TrainSync: ParsableCommand {
                   config.evalEvery > 0, config.lossOffsets > 0, width > 0, excludeNear >= 0, excludeNear < lossOffsets else {
                 throw ValidationError("--steps, --batch, --windows, --loss-offsets, --width and the intervals must be positive, --exclude-near below --loss-offsets")
             }
-            let dataset = try FrameDataset(folder: training.data)
+            let dataset = try ProcessedDataset(outFolder: training.data)
             let trainer = try SyncTrainer(config: config, data: dataset, out: training.out, resume: training.resume, fresh: training.fresh)
             print("sync encoder: \(trainer.model.parameterCount) parameters; \(trainer.trainClips.joined().count) training clips "
                   + "of \(trainer.trainClips.count) speakers, \(trainer.evalClips.count) held-out clips of "
-                  + "\(Set(trainer.evalClips.map(\.item.speaker)).sorted()); from step \(trainer.step) to \(config.steps)")
+                  + "\(Set(trainer.evalClips.map(\.speaker)).sorted()); from step \(trainer.step) to \(config.steps)")
             try training.train(trainer, to: config.steps, label: "train sync")
             if let last = trainer.log.records.last(where: { $0.evalAccuracy != nil }) {
                 print(String(format: "held-out offset accuracy %.3f among %d candidates at step %d (chance %.3f)",

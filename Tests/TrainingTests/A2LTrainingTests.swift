@@ -1,7 +1,9 @@
 import Common
+import Dataset
 import Foundation
 import Models
 import NN
+import Pipelines
 import Shards
 import Tensor
 import TestSupport
@@ -29,7 +31,10 @@ func writeSyntheticUnits(_ folder: String, hash: String = "synthetic-sync", seed
         }
         try writer.append(units: units)
     }
-    try writer.finish()
+    let summary = try writer.finish()
+    try Ledger(existing: folder).recordLipUnitShard(LipUnitShardRecord(
+        checkpoint: hash, file: "shard-synthetic.h5", rows: summary.rows, bytes: Int64(summary.bytes), checksum: summary.checksum,
+        stageVersion: LipUnitsStage.version))
 }
 
 func tinyA2LConfig() -> A2LTrainingConfig {

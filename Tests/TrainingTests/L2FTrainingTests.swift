@@ -1,3 +1,4 @@
+import Dataset
 import Face
 import Foundation
 import TestSupport
@@ -83,7 +84,7 @@ final class L2FTrainingTests: XCTestCase {
         (a2l.dim, a2l.layers, a2l.heads, a2l.feedForward, a2l.outputDim) = (16, 1, 2, 32, 12)
         config.a2l = a2l
         var rng = RandomGenerator(seed: 4)
-        let lip = LipEncoder(config: config, rng: &rng), ctx = Context(training: false)
+        let lip = LipEncoder(config.lipEncoder, rng: &rng), ctx = Context(training: false)
         let units = (0..<(12 * 320)).map { _ in rng.normal() }
         var changed = units
         for i in 320..<640 { changed[i] = rng.normal() }                  // unit 1
@@ -193,7 +194,7 @@ final class L2FTrainerTests: XCTestCase {
     let scratch = ScratchDir("l2f-trainer")
 
     /// Dataset, a tiny sync checkpoint and a tiny A2L checkpoint; returns (data, sync, a2l).
-    func fixtures() throws -> (FrameDataset, String, String) {
+    func fixtures() throws -> (ProcessedDataset, String, String) {
         let data = scratch.path("data")
         if !FileManager.default.fileExists(atPath: data) {
             try writeSyntheticDataset(data, speakers: 2, clips: 2, frames: 20)
@@ -211,7 +212,7 @@ final class L2FTrainerTests: XCTestCase {
             try Checkpoint.save(a2l, optimizer: Adam(a2l.parameters), context: Context(), to: scratch.path("a2l.safetensors"),
                                 extra: try A2LCheckpoint.metadata(a2lTraining))
         }
-        return (try FrameDataset(folder: data), scratch.path("sync.safetensors"), scratch.path("a2l.safetensors"))
+        return (try ProcessedDataset(outFolder: data), scratch.path("sync.safetensors"), scratch.path("a2l.safetensors"))
     }
 
     func tinyL2FConfig(steps: Int) -> L2FTrainingConfig {
@@ -233,7 +234,7 @@ final class L2FTrainerTests: XCTestCase {
         // The moving average is checkpointed (and resumed exactly: all tensors are compared), and
         // evaluation loads it when asked to, and the last weights by default.
         XCTAssertTrue(a.tensors.keys.contains("average.lip.output_proj.weight"))
-        let averaged = try L2FTrainer.loadModels(straight.checkpointPath, averaged: true), last = try L2FTrainer.loadModels(straight.checkpointPath)
+        let averaged = try L2FCheckpoint.load(straight.checkpointPath, averaged: true), last = try L2FCheckpoint.load(straight.checkpointPath)
         XCTAssertEqual(averaged.lip.parameters.first { $0.0 == "output_proj.weight" }!.1.values, a.tensors["average.lip.output_proj.weight"]!.values)
         XCTAssertEqual(last.lip.parameters.first { $0.0 == "output_proj.weight" }!.1.values, a.tensors["lip.output_proj.weight"]!.values)
         XCTAssertNotEqual(averaged.generator.parameters[0].1.values, last.generator.parameters[0].1.values)
@@ -300,8 +301,8 @@ final class L2FTrainerTests: XCTestCase {
         let checkpoint = try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint.safetensors"))
         XCTAssertEqual(refusal(out: run, config: tinyL2FConfig(steps: 3), sync: otherSync, a2l: nil),
                        "\(otherSync): is not the sync encoder the run in \(run) started from (weights "
-                       + "\(Checkpoint.fingerprint(try SyncCheckpoint.loadModel(otherSync).stateDict)), the run's "
-                       + "\(Checkpoint.fingerprint(try SyncCheckpoint.loadModel(sync).stateDict))); resume with that one")
+                       + "\(Checkpoint.fingerprint(try SyncEncoder.load(checkpoint: otherSync).stateDict)), the run's "
+                       + "\(Checkpoint.fingerprint(try SyncEncoder.load(checkpoint: sync).stateDict))); resume with that one")
         XCTAssertTrue(refusal(out: run, config: tinyL2FConfig(steps: 3), sync: sync, a2l: otherA2L)
             .hasPrefix("\(otherA2L): is not the A2L the run in \(run) started from (weights "))
         XCTAssertEqual(refusal(out: run, config: tinyL2FConfig(steps: 3), sync: sync, a2l: a2l), "no error", "the same ones")
@@ -329,8 +330,8 @@ final class L2FTrainerTests: XCTestCase {
         let (data, sync, a2l) = try fixtures()
         let trainer = try L2FTrainer(config: tinyL2FConfig(steps: 1), data: data, out: scratch.path("eval"), syncPath: sync, a2lPath: a2l)
         try trainer.run()
-        let (config, generator, lip) = try L2FTrainer.loadModels(trainer.checkpointPath)
-        let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
+        let (config, generator, lip) = try L2FCheckpoint.load(trainer.checkpointPath)
+        let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncEncoder.load(checkpoint: sync),
                                      config: config, data: data, split: "train")
         print(result.table)
         XCTAssertEqual(result.clips, 4)
@@ -342,18 +343,18 @@ final class L2FTrainerTests: XCTestCase {
         XCTAssertTrue(result.table.contains("our own sync encoder"))
         XCTAssertNil(result.real.lmd, "no LMD without a landmark model")
         let speaker = data.speakers[0]
-        let one = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
+        let one = try evaluateL2F(generator: generator, lip: lip, sync: try SyncEncoder.load(checkpoint: sync),
                                   config: config, data: data, split: "all", speakers: [speaker])
-        XCTAssertEqual(one.clips, data.clips.filter { $0.item.speaker == speaker }.count)
+        XCTAssertEqual(one.clips, data.clips.filter { $0.speaker == speaker }.count)
         XCTAssertTrue(one.table.contains("speakers \(speaker)"), one.table)
-        XCTAssertThrowsError(try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync),
+        XCTAssertThrowsError(try evaluateL2F(generator: generator, lip: lip, sync: try SyncEncoder.load(checkpoint: sync),
                                              config: config, data: data, split: "all", speakers: ["nobody"]))
         XCTAssertFalse(String(decoding: try JSONEncoder().encode(result.generated), as: UTF8.self).contains("lmd"))
 
         // LMD with dlib's 68-point model (`make landmarks`): 0 for real video, ≥ 0 for the others.
         let model = TestEnv.repoRoot.appendingPathComponent("data/models/" + ShapePredictor.modelFileName).path
         guard FileManager.default.fileExists(atPath: model) else { throw InputErrorForTests("\(model) is missing: run `make landmarks`") }
-        let withLMD = try evaluateL2F(generator: generator, lip: lip, sync: try SyncCheckpoint.loadModel(sync), config: config,
+        let withLMD = try evaluateL2F(generator: generator, lip: lip, sync: try SyncEncoder.load(checkpoint: sync), config: config,
                                       data: data, split: "train", landmarks: try ShapePredictor(contentsOfFile: model))
         print(withLMD.table)
         XCTAssertEqual(withLMD.real.lmd, 0)

@@ -29,10 +29,8 @@ final class LipUnitsStageTests: XCTestCase {
         var parameters = LipUnitsStage.Parameters()
         parameters.checkpoint = scratch.path("a.safetensors")
         let stage = LipUnitsStage(parameters: parameters)
-        // The stage works on the frame shards the ledger records.
-        let ledger = try Ledger(outFolder: out, dataset: "synthetic", adapter: "folder")
-        try ledger.recordShard(ShardRecord(file: "shard-synthetic.h5", rows: try ShardReader(path: frameShard).rowCount,
-                                           bytes: try FileFingerprint.stat(frameShard).size, checksum: frameChecksum), items: [])
+        // The stage works on the frame shards the ledger records (writeSyntheticDataset recorded it).
+        let ledger = try Ledger(existing: out)
         let written = try stage.run(outFolder: out, ledger: ledger) { _ in }
         XCTAssertEqual(written.count, 1)
 
@@ -42,7 +40,7 @@ final class LipUnitsStageTests: XCTestCase {
         XCTAssertEqual(units.frameShard, "shard-synthetic.h5")
         XCTAssertEqual(units.checkpoint, try fileChecksum(scratch.path("a.safetensors")))
         // Row r of item 1 is the visual embedding of the window centred on r within that item.
-        let model = try SyncCheckpoint.loadModel(scratch.path("a.safetensors"))
+        let model = try SyncEncoder.load(checkpoint: scratch.path("a.safetensors"))
         let item = frames.items[1]
         let expected = try frames.frames(rows: item.rows).withUnsafeBufferPointer {
             // The stage's chunk: conv2d runs a batch as one GEMM, whose rounding depends on the batch size.

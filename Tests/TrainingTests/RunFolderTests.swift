@@ -1,4 +1,5 @@
 import Foundation
+import Dataset
 import NN
 import TestSupport
 import Training
@@ -10,7 +11,7 @@ final class RunFolderTests: XCTestCase {
     func testANewRunDoesNotOverwriteACheckpoint() throws {
         let scratch = ScratchDir("run-folder")
         try writeSyntheticDataset(scratch.path("data"))
-        let data = try FrameDataset(folder: scratch.path("data"))
+        let data = try ProcessedDataset(outFolder: scratch.path("data"))
         let run = scratch.path("run")
         var config = tinyTrainingConfig()
         config.steps = 2
@@ -70,7 +71,7 @@ final class RunFolderTests: XCTestCase {
     func testKeptCheckpointsStayAsTheyWere() throws {
         let scratch = ScratchDir("kept-checkpoints")
         try writeSyntheticDataset(scratch.path("data"))
-        let data = try FrameDataset(folder: scratch.path("data"))
+        let data = try ProcessedDataset(outFolder: scratch.path("data"))
         let run = RunFolder(scratch.path("run"))
         var config = tinyTrainingConfig()
         (config.steps, config.checkpointEvery) = (5, 3)

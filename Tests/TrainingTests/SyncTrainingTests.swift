@@ -1,16 +1,19 @@
 import Common
+import Dataset
 import Foundation
 import Models
 import NN
+import Pipelines
 import Shards
 import Tensor
 import TestSupport
 import Training
 import XCTest
 
-/// Writes `<folder>/shards/shard-synthetic.h5`: `speakers` × `clips` items of `frames` rows in
-/// which a random signal r_t drives both the mouth (a bright box in the lower half of frame t)
-/// and the audio unit t (its mel rows), so that only the true offset pairs them up.
+/// Writes `<folder>/shards/shard-synthetic.h5`, recorded in the folder's ledger as `cals
+/// preprocess` would: `speakers` × `clips` items (one segment each) of `frames` rows in which a
+/// random signal r_t drives both the mouth (a bright box in the lower half of frame t) and the
+/// audio unit t (its mel rows), so that only the true offset pairs them up.
 func writeSyntheticDataset(_ folder: String, speakers: Int = 2, clips: Int = 2, frames: Int = 40, seed: UInt64 = 5) throws {
     let shards = (folder as NSString).appendingPathComponent("shards")
     try FileManager.default.createDirectory(atPath: shards, withIntermediateDirectories: true)
@@ -19,7 +22,7 @@ func writeSyntheticDataset(_ folder: String, speakers: Int = 2, clips: Int = 2, 
                                  parameters: "{}", creator: "TrainingTests")
     for s in 0..<speakers {
         for c in 0..<clips {
-            writer.beginItem(ShardItem(id: "s\(s)/c\(c)", source: "s\(s)/c\(c).mp4", fingerprint: "f\(s)\(c)",
+            writer.beginItem(ShardItem(id: "s\(s)/c\(c)#0", source: "s\(s)/c\(c).mp4", fingerprint: "f\(s)\(c)",
                                        speaker: "s\(s)", split: "train", firstRow: 0, rowCount: 0))
             var units: [Float] = []
             for _ in 0..<frames {
@@ -37,7 +40,7 @@ func writeSyntheticDataset(_ folder: String, speakers: Int = 2, clips: Int = 2, 
             try writer.endItem()
         }
     }
-    try writer.finish()
+    try recordInLedger(folder, "shard-synthetic.h5", try writer.finish())
 }
 
 func tinyTrainingConfig() -> SyncTrainingConfig {
@@ -60,7 +63,7 @@ final class SyncTrainingTests: XCTestCase {
         var config = tinyTrainingConfig()
         config.steps = 40
         config.augmentation = nil   // fitting speed of the plain loop; augmentation is tested below
-        let trainer = try SyncTrainer(config: config, data: try FrameDataset(folder: scratch.path("data")), out: scratch.path("run"))
+        let trainer = try SyncTrainer(config: config, data: try ProcessedDataset(outFolder: scratch.path("data")), out: scratch.path("run"))
         try trainer.run()
         let losses = trainer.log.records.map(\.loss)
         XCTAssertEqual(losses.count, 40)
@@ -82,7 +85,7 @@ final class SyncTrainingTests: XCTestCase {
     func testResumeContinuesExactly() throws {
         let scratch = ScratchDir("sync-resume")
         try writeSyntheticDataset(scratch.path("data"), clips: 1, frames: 30)
-        let data = try FrameDataset(folder: scratch.path("data"))
+        let data = try ProcessedDataset(outFolder: scratch.path("data"))
         var config = tinyTrainingConfig()
         config.checkpointEvery = 3
         let (straight, resumed, (a, b)) = try trainStraightAndResumed(
@@ -98,17 +101,20 @@ final class SyncTrainingTests: XCTestCase {
 
     func testBadInputsAreClearErrors() throws {
         let scratch = ScratchDir("sync-bad")
-        // A dataset folder without frame shards.
-        XCTAssertThrowsError(try FrameDataset(folder: scratch.path("nothing"))) {
-            XCTAssertTrue("\($0)".contains("no shards folder"), "\($0)")
+        // A dataset folder without a ledger, and a ledger without current rows (a frame shard
+        // it does not record is not read).
+        XCTAssertThrowsError(try ProcessedDataset(outFolder: scratch.path("nothing"))) {
+            XCTAssertTrue("\($0)".contains("no ledger") && "\($0)".contains("cals preprocess"), "\($0)")
         }
-        try FileManager.default.createDirectory(atPath: scratch.path("empty/shards"), withIntermediateDirectories: true)
-        XCTAssertThrowsError(try FrameDataset(folder: scratch.path("empty"))) {
-            XCTAssertTrue("\($0)".contains("no frame shards"), "\($0)")
+        try writeSyntheticDataset(scratch.path("empty"), clips: 1, frames: 12)
+        _ = try Ledger(outFolder: scratch.path("unrecorded"), dataset: "synthetic", adapter: "test")
+        try FileManager.default.copyItem(atPath: scratch.path("empty/shards"), toPath: scratch.path("unrecorded/shards"))
+        XCTAssertThrowsError(try ProcessedDataset(outFolder: scratch.path("unrecorded"))) {
+            XCTAssertTrue("\($0)".contains("no current rows"), "\($0)")
         }
         // Clips too short for a training window, and for scoring.
         try writeSyntheticDataset(scratch.path("short"), clips: 1, frames: 12)
-        let short = try FrameDataset(folder: scratch.path("short"))
+        let short = try ProcessedDataset(outFolder: scratch.path("short"))
         XCTAssertThrowsError(try SyncTrainer(config: tinyTrainingConfig(), data: short, out: scratch.path("run"))) {
             XCTAssertTrue("\($0)".contains("frames a batch window needs"), "\($0)")
         }
@@ -124,19 +130,19 @@ final class SyncTrainingTests: XCTestCase {
         let wide = SyncEncoder(tinyConfig().scaled(2), rng: &rng)
         let wrong = scratch.path("wrong.safetensors")
         try Safetensors.write(wide.stateDict, metadata: try SyncCheckpoint.metadata(config), to: wrong)
-        XCTAssertThrowsError(try SyncCheckpoint.loadModel(wrong)) {
+        XCTAssertThrowsError(try SyncEncoder.load(checkpoint: wrong)) {
             XCTAssertTrue("\($0)".hasPrefix("\(wrong): tensor ") && "\($0)".contains("has shape"), "\($0)")
         }
         let corrupt = scratch.path("corrupt.safetensors")
         let good = scratch.path("good.safetensors")
         try Safetensors.write(model.stateDict, metadata: try SyncCheckpoint.metadata(config), to: good)
-        XCTAssertNoThrow(try SyncCheckpoint.loadModel(good))
+        XCTAssertNoThrow(try SyncEncoder.load(checkpoint: good))
         let bytes = try XCTUnwrap(FileManager.default.contents(atPath: good))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: corrupt))
-        XCTAssertThrowsError(try SyncCheckpoint.loadModel(corrupt)) { XCTAssertTrue("\($0)".hasPrefix(corrupt), "\($0)") }
+        XCTAssertThrowsError(try SyncEncoder.load(checkpoint: corrupt)) { XCTAssertTrue("\($0)".hasPrefix(corrupt), "\($0)") }
         let foreign = scratch.path("foreign.safetensors")
         try Safetensors.write(model.stateDict, to: foreign)
-        XCTAssertThrowsError(try SyncCheckpoint.loadModel(foreign)) {
+        XCTAssertThrowsError(try SyncEncoder.load(checkpoint: foreign)) {
             XCTAssertTrue("\($0)".contains("not a sync encoder checkpoint"), "\($0)")
         }
     }

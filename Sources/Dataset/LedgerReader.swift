@@ -1,0 +1,200 @@
+import Foundation
+import GRDB
+
+/// A problem with an output folder or its ledger that the user must resolve.
+public struct LedgerError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What identifies one version of a source file: its size and modification time (the fast
+/// path) and a hash of its content (computed only when size or mtime differ from the ledger).
+public struct FileFingerprint: Equatable, Sendable {
+    public var size: Int64
+    public var mtime: Double
+    /// xxHash64 of the content, 16 hex digits (`Shards.fileChecksum`).
+    public var contentHash: String
+
+    public init(size: Int64, mtime: Double, contentHash: String) {
+        self.size = size
+        self.mtime = mtime
+        self.contentHash = contentHash
+    }
+}
+
+/// What the ledger knows of one item (the latest processing of it).
+public struct LedgerItem: Equatable, Sendable {
+    public var id: String
+    public var source: String
+    public var fingerprint: FileFingerprint
+    public var speaker: String
+    public var split: String
+    public var label: String
+    /// `done`, `quarantined` or `removed`.
+    public var state: String
+    public var error: String
+    /// The key of the item's final output (shard stage) when it was processed.
+    public var key: String
+}
+
+/// One shard file recorded in the ledger (file name relative to `<out>/shards`).
+public struct ShardRecord: Equatable, Sendable {
+    public var file: String
+    public var rows: Int
+    public var bytes: Int64
+    public var checksum: String
+    public init(file: String, rows: Int, bytes: Int64, checksum: String) {
+        self.file = file
+        self.rows = rows
+        self.bytes = bytes
+        self.checksum = checksum
+    }
+}
+
+/// One lip-unit shard recorded in the ledger: the units of checkpoint `checkpoint` for frame
+/// shard `file` (stored at `<out>/lip_units/<checkpoint>/<file>`), made by `lip_units` v`stageVersion`.
+public struct LipUnitShardRecord: Equatable, Sendable {
+    public var checkpoint: String
+    public var file: String
+    public var rows: Int
+    public var bytes: Int64
+    public var checksum: String
+    public var stageVersion: Int
+    public init(checkpoint: String, file: String, rows: Int, bytes: Int64, checksum: String, stageVersion: Int) {
+        self.checkpoint = checkpoint
+        self.file = file
+        self.rows = rows
+        self.bytes = bytes
+        self.checksum = checksum
+        self.stageVersion = stageVersion
+    }
+}
+
+/// The rows of one segment of a current item: rows `firstRow ..< firstRow + rowCount` of `shard`.
+public struct CurrentRows: Equatable, Sendable {
+    public var item: String
+    public var segment: Int
+    public var shard: String
+    public var firstRow: Int
+    public var rowCount: Int
+    public init(item: String, segment: Int, shard: String, firstRow: Int, rowCount: Int) {
+        (self.item, self.segment, self.shard, self.firstRow, self.rowCount) = (item, segment, shard, firstRow, rowCount)
+    }
+}
+
+/// The read side of an output folder's ledger (`<out>/ledger.sqlite`, written by
+/// `Pipelines.Ledger`): every query that says what exists. What the ledger does not record does
+/// not exist, so every reader of processed data (trainers, evaluators, dubbing, the lip_units
+/// stage) asks here rather than listing folders. The one place these queries are written:
+/// `Pipelines.Ledger` reads through a `LedgerReader` over its own connection.
+public final class LedgerReader {
+    /// The newest ledger schema this cals reads (see `Pipelines.Ledger` for the tables).
+    public static let schemaVersion = 2
+    public static let fileName = "ledger.sqlite"
+
+    public let path: String
+    private let db: any DatabaseReader
+
+    /// Opens the ledger of `outFolder` read-only. Throws `LedgerError` when there is none, it is
+    /// not a ledger, or its schema is newer than this cals reads.
+    public convenience init(outFolder: String) throws {
+        let path = (outFolder as NSString).appendingPathComponent(Self.fileName)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw LedgerError("\(outFolder): no ledger (\(Self.fileName)); nothing was preprocessed here (run `cals preprocess` first)")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        let queue: DatabaseQueue
+        do { queue = try DatabaseQueue(path: path, configuration: configuration) } catch let error as DatabaseError {
+            throw LedgerError("\(path): not a usable ledger: \(error.message ?? "\(error)")")
+        }
+        self.init(database: queue, path: path)
+        if let version = try meta()["schema_version"].flatMap(Int.init), version > Self.schemaVersion {
+            throw LedgerError("\(path): ledger format version \(version) is newer than this cals reads (\(Self.schemaVersion)); use a newer cals")
+        }
+    }
+
+    /// Reads through `database`, an open connection to the ledger at `path` (the writer's own).
+    public init(database: any DatabaseReader, path: String) {
+        self.db = database
+        self.path = path
+    }
+
+    /// Turns SQLite errors into `LedgerError` naming the ledger file.
+    public func guarded<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as DatabaseError {
+            throw LedgerError("\(path): \(error.message ?? "\(error)")")
+        }
+    }
+
+    /// The meta table: schema_version, dataset, adapter.
+    public func meta() throws -> [String: String] {
+        try guarded {
+            try db.read { db in
+                Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM meta").map {
+                    ($0["key"] as String, $0["value"] as String)
+                })
+            }
+        }
+    }
+
+    /// Every item the ledger knows (done, quarantined or removed), by id.
+    public func items() throws -> [String: LedgerItem] {
+        try guarded {
+            try db.read { db in
+                var out: [String: LedgerItem] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM items") {
+                    let item = LedgerItem(
+                        id: row["id"], source: row["source"],
+                        fingerprint: FileFingerprint(size: row["size"], mtime: row["mtime"], contentHash: row["fingerprint"]),
+                        speaker: row["speaker"], split: row["split"], label: row["label"],
+                        state: row["state"], error: row["error"], key: row["key"])
+                    out[item.id] = item
+                }
+                return out
+            }
+        }
+    }
+
+    /// The recorded frame shards, oldest first.
+    public func shards() throws -> [ShardRecord] {
+        try guarded {
+            try db.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM shards ORDER BY created, file").map {
+                    ShardRecord(file: $0["file"], rows: $0["rows"], bytes: $0["bytes"], checksum: $0["checksum"])
+                }
+            }
+        }
+    }
+
+    /// The recorded lip-unit shards (of `checkpoint` only, when given), by checkpoint and file.
+    /// A version 1 ledger (before the lip_units stage) has none.
+    public func lipUnitShards(checkpoint: String? = nil) throws -> [LipUnitShardRecord] {
+        try guarded {
+            try db.read { db in
+                guard try db.tableExists("lip_unit_shards") else { return [] }
+                return try Row.fetchAll(db, sql: """
+                    SELECT * FROM lip_unit_shards WHERE ? IS NULL OR checkpoint = ? ORDER BY checkpoint, file
+                    """, arguments: [checkpoint, checkpoint]).map {
+                    LipUnitShardRecord(checkpoint: $0["checkpoint"], file: $0["file"], rows: $0["rows"], bytes: $0["bytes"],
+                                       checksum: $0["checksum"], stageVersion: $0["stage_version"])
+                }
+            }
+        }
+    }
+
+    /// The rows of the current output of every done item (the rows of its current key), by item
+    /// and segment.
+    public func currentRows() throws -> [CurrentRows] {
+        try guarded {
+            try db.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT r.item_id, r.segment, r.shard_file, r.first_row, r.row_count FROM item_rows r
+                    JOIN items i ON i.id = r.item_id AND i.key = r.key WHERE i.state = 'done'
+                    ORDER BY r.item_id, r.segment
+                    """).map { CurrentRows(item: $0[0], segment: $0[1], shard: $0[2], firstRow: $0[3], rowCount: $0[4]) }
+            }
+        }
+    }
+}
