@@ -10,9 +10,14 @@ import TestSupport
 /// compute in float32 with different summation orders; the errors seen are ≲1e-6, except Adam on
 /// the attention key bias: its loss gradient is exactly zero (softmax ignores a shift shared by a
 /// row), so its update is weight decay plus float noise, ~1e-5 relative. Weight decay is on so
-/// that this update is well defined.
+/// that this update is well defined. Parameters after the three Adam steps get `adamTolerance`:
+/// Adam divides each gradient entry by its running RMS, which amplifies the ~5e-7 gradient
+/// agreement where gradients are near zero. ConvBlock's conv2 feeds a batch norm, which makes
+/// the loss invariant to each output channel's scale, so its weight gradient has such entries:
+/// 1.1e-4 measured with OpenBLAS's Haswell kernels (under 1e-4 on the machines before).
 final class GoldenTests: XCTestCase {
     let tolerance: Float = 1e-4
+    let adamTolerance: Float = 3e-4
 
     func testEncoderLayerMatchesPyTorch() throws {
         var rng = RandomGenerator(seed: 11)
@@ -88,7 +93,7 @@ final class GoldenTests: XCTestCase {
             guard let ours, let theirs = torch[key] else { return XCTFail("\(name): \(key) missing") }
             let err = relativeError(ours, theirs)
             print("golden \(name) \(key): relative error \(err)")
-            XCTAssertLessThanOrEqual(err, tolerance, "\(name): \(key)")
+            XCTAssertLessThanOrEqual(err, key.hasPrefix("adam.") ? adamTolerance : tolerance, "\(name): \(key)")
         }
         x.requiresGrad = true
         let (y, loss) = step()
