@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 # System packages: the C libraries we link, the tools tests use, and the Python reference stack.
 APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
-  libswresample-dev libsndfile1-dev libfftw3-dev libopencv-dev opencv-data libopenblas-dev \
+  libswresample-dev libavfilter-dev libsndfile1-dev libfftw3-dev libopencv-dev opencv-data libopenblas-dev \
   libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
   python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
   python3-scipy python-matplotlib-data pocketsphinx-testdata zlib1g-dev

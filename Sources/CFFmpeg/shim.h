@@ -7,6 +7,9 @@
 #include <libavutil/channel_layout.h>
 #include <libavutil/error.h>
 #include <libswscale/swscale.h>
+#include <libavfilter/avfilter.h>
+#include <libavfilter/buffersrc.h>
+#include <libavfilter/buffersink.h>
 #include <libswresample/swresample.h>
 
 // Function-like and cast macros that Swift cannot import, as inline functions.
@@ -14,3 +17,4 @@ static inline int cals_averror_eof(void) { return AVERROR_EOF; }
 static inline int cals_averror_eagain(void) { return AVERROR(EAGAIN); }
 static inline int cals_averror_exit(void) { return AVERROR_EXIT; }
 static inline int64_t cals_nopts_value(void) { return AV_NOPTS_VALUE; }
+static inline int cals_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
