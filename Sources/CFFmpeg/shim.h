@@ -17,4 +17,3 @@ static inline int cals_averror_eof(void) { return AVERROR_EOF; }
 static inline int cals_averror_eagain(void) { return AVERROR(EAGAIN); }
 static inline int cals_averror_exit(void) { return AVERROR_EXIT; }
 static inline int64_t cals_nopts_value(void) { return AV_NOPTS_VALUE; }
-static inline int cals_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }

@@ -38,6 +38,12 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
         var resampler: MonoResampler?
         var firstPosition = 0  // where the first decoded sample lies on the timeline (negative: cut)
         var cut = 0            // samples still to drop from the start
+        var lastFrameLength = 0
+        /// Where a frame's first sample lies on the timeline, in its samples; nil without timestamps.
+        func position(of f: AVFrame) -> Int? {
+            guard f.pts != cals_nopts_value(), let origin else { return nil }
+            return clampedInt(Double(saturatingDifference(f.pts, origin)) * av_q2d(timeBase) * Double(f.sample_rate))
+        }
         while try decoder.next(into: frame) {
             defer { av_frame_unref(frame.pointer) }
             let f = frame.pointer.pointee
@@ -45,9 +51,7 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
             if resampler == nil {
                 resampler = try MonoResampler(channels: Int(f.ch_layout.nb_channels), sampleRate: rate,
                                               format: AVSampleFormat(f.format), outputRate: sampleRate)
-                if f.pts != cals_nopts_value(), let origin {
-                    firstPosition = clampedInt(Double(saturatingDifference(f.pts, origin)) * av_q2d(timeBase) * Double(rate))
-                }
+                firstPosition = position(of: f) ?? 0
                 if Double(firstPosition) > maxStreamOffset * Double(rate) {
                     throw InputError(path, String(format: "audio starts %.1f s after the video", Double(firstPosition) / Double(rate)))
                 }
@@ -58,7 +62,23 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
             guard rate == resampler.sampleRate else {
                 throw InputError(path, "audio sample rate changes mid-stream (\(resampler.sampleRate) → \(rate) Hz)")
             }
-            try resampler.pushSilence(count: Int(av_rescale_q(decoder.takeLostTime(), timeBase, AVRational(num: 1, den: f.sample_rate))))
+            // Silence for the packets lost before this frame: up to where its timestamp puts it
+            // (a parser may have merged a damaged frame with the next), else their stated
+            // durations; never more than 1 s per lost packet. Timestamps are only as exact as
+            // the time base (1 ms in Matroska): a gap within one tick of a whole number of
+            // frames is taken as those frames.
+            let lost = decoder.takeLost()
+            if lost.packets > 0 {
+                var silence = Int(av_rescale_q(lost.duration, timeBase, AVRational(num: 1, den: f.sample_rate)))
+                if let position = position(of: f) {
+                    let gap = position - (resampler.inputCount - cut)
+                    let tick = clampedInt((av_q2d(timeBase) * Double(rate)).rounded(.up)) + 1
+                    let frames = lastFrameLength > 0 ? ((gap + lastFrameLength / 2) / lastFrameLength) * lastFrameLength : gap
+                    if gap <= lost.packets * rate { silence = abs(frames - gap) <= tick ? frames : gap }
+                }
+                try resampler.pushSilence(count: silence)
+            }
+            lastFrameLength = Int(f.nb_samples)
             let skip = min(cut, Int(f.nb_samples))
             cut -= skip
             try resampler.push(f, from: skip)
@@ -68,7 +88,7 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
             if damage.undecodable > 0 { throw InputError(path, "no decodable audio: \(damage.undecodable) of \(damage.packets) packets failed") }
             return AudioClip(sampleRate: sampleRate, samples: [], damage: damage)
         }
-        try resampler.pushSilence(count: Int(av_rescale_q(decoder.takeLostTime(), timeBase, AVRational(num: 1, den: Int32(resampler.sampleRate)))))
+        try resampler.pushSilence(count: Int(av_rescale_q(decoder.takeLost().duration, timeBase, AVRational(num: 1, den: Int32(resampler.sampleRate)))))
         // Encoders pad the last frame (AAC up to 1024 samples) and FFmpeg 5 does not trim that
         // padding by the MP4 edit list: cut what runs past the stream's stated duration when it
         // is less than one frame (so a 10 s clip gives 160000 samples).
@@ -163,12 +183,24 @@ final class MonoResampler {
         try planes.withUnsafeMutableBufferPointer { try push(UnsafeRawPointer($0.baseAddress), count: count, channels: channels, format: format) }
     }
 
-    /// Feeds `count` samples of silence (none when `count` ≤ 0).
+    /// Feeds `count` samples of silence (none when `count` ≤ 0), as zero samples in the current
+    /// input format (swr_inject_silence crashed inside soxr on a damaged file's many gaps).
     func pushSilence(count: Int) throws {
-        guard count > 0 else { return }
-        inputCount += count
-        try check(swr_inject_silence(context, Int32(clamping: count)), "swr_inject_silence")
+        let bytes = Int(av_get_bytes_per_sample(format)), planar = av_sample_fmt_is_planar(format) != 0
+        guard count > 0, bytes > 0 else { return }
+        let chunk = min(count, 4096)
+        let unsigned = format == AV_SAMPLE_FMT_U8 || format == AV_SAMPLE_FMT_U8P
+        let silence = [UInt8](repeating: unsigned ? 0x80 : 0, count: chunk * bytes * channels)  // [channels][chunk] or [chunk][channels]
+        try silence.withUnsafeBytes { raw in
+            let planes = (0..<(planar ? channels : 1)).map { Optional(raw.baseAddress! + $0 * chunk * bytes) }
+            try planes.withUnsafeBufferPointer { pointers in
+                for start in stride(from: 0, to: count, by: chunk) {
+                    try push(UnsafeRawPointer(pointers.baseAddress), count: min(chunk, count - start), channels: channels, format: format)
+                }
+            }
+        }
     }
+
     /// Flushes the resampler and returns ⌈n·outputRate/sampleRate⌉ samples for n pushed (n at
     /// most `inputLimit`).
     func finish(inputLimit: Int? = nil) throws -> AudioClip {

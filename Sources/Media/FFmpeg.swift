@@ -224,8 +224,9 @@ final class InputFile {
 ///
 /// Damaged packets are skipped as the ffmpeg program does and counted in `damage`: a packet the
 /// decoder rejects, or one the demuxer flags corrupt (video: still given to the decoder, whose
-/// error concealment makes the most of it; audio: dropped). Each dropped audio packet adds its
-/// duration to `takeLostTime()`, so the caller can put silence in its place.
+/// error concealment makes the most of it; audio: dropped), and an audio frame the decoder
+/// concealed (decode_error_flags, e.g. a truncated last AC-3 frame). Dropped audio packets are
+/// reported by `takeLost()`, so the caller can put silence in their place.
 final class StreamDecoder {
     let input: InputFile
     let stream: UnsafeMutablePointer<AVStream>
@@ -239,7 +240,7 @@ final class StreamDecoder {
     private var packets = 0, undecodable = 0, receiveErrors = 0
     private var firstPacketTime: Double?
     private var decodedInFirstSecond = false, failedInFirstSecond = false
-    private var lostTime: Int64 = 0  // summed duration of dropped packets, in stream time base
+    private var lost = (packets: 0, duration: Int64(0))  // audio packets dropped; duration in stream time base
     private var lastFrameDuration: Int64 = 0  // of the last decoded audio frame, in stream time base
 
     init(input: InputFile, stream: UnsafeMutablePointer<AVStream>, threads: Int = 0) throws {
@@ -267,10 +268,11 @@ final class StreamDecoder {
         return StreamDamage(packets: packets, undecodable: min(undecodable, packets), firstSecondLost: lost)
     }
 
-    /// The duration of the audio packets dropped since the last call, in stream time base.
-    func takeLostTime() -> Int64 {
-        defer { lostTime = 0 }
-        return lostTime
+    /// The audio packets dropped since the last call and their summed duration in stream time
+    /// base (each its stated duration, else that of the last decoded frame; at most 1 s).
+    func takeLost() -> (packets: Int, duration: Int64) {
+        defer { lost = (0, 0) }
+        return lost
     }
 
     /// Decodes the next frame of the stream into `frame`; false when the stream has ended.
@@ -317,10 +319,9 @@ final class StreamDecoder {
         guard corrupt || failed else { return }
         noteFailure(at: at)
         if failed && !isVideo {
-            // Its stated duration, else that of the last decoded frame; at most 1 s (no codec
-            // has longer packets), so a damaged file cannot make hours of silence.
+            // At most 1 s (no codec has longer packets), so a damaged file cannot make hours of silence.
             let duration = min(p.duration > 0 ? p.duration : lastFrameDuration, av_rescale_q(1, AVRational(num: 1, den: 1), stream.pointee.time_base))
-            lostTime = saturatingSum(lostTime, max(0, duration))
+            lost = (lost.packets + 1, saturatingSum(lost.duration, max(0, duration)))
         }
     }
 
@@ -338,12 +339,17 @@ final class StreamDecoder {
     private func noteDecoded(_ frame: Frame) {
         receiveErrors = 0
         let f = frame.pointer.pointee
-        if !isVideo, f.sample_rate > 0 {
-            lastFrameDuration = av_rescale_q(Int64(f.nb_samples), AVRational(num: 1, den: f.sample_rate), stream.pointee.time_base)
-        }
-        guard !decodedInFirstSecond else { return }
         let stated = f.best_effort_timestamp != cals_nopts_value() ? f.best_effort_timestamp : f.pts
-        if inFirstSecond(seconds(stated, stream.pointee.time_base)) ?? !failedInFirstSecond { decodedInFirstSecond = true }
+        let time = seconds(stated, stream.pointee.time_base)
+        if !isVideo {
+            if f.sample_rate > 0 {
+                lastFrameDuration = av_rescale_q(Int64(f.nb_samples), AVRational(num: 1, den: f.sample_rate), stream.pointee.time_base)
+            }
+            // Video decoders flag every frame concealed after a lost packet; audio ones only the
+            // damaged frame itself.
+            if f.decode_error_flags != 0 { noteFailure(at: time) }
+        }
+        if !decodedInFirstSecond, inFirstSecond(time) ?? !failedInFirstSecond { decodedInFirstSecond = true }
     }
 
     /// Throws when the packets ended well before the duration the container states (a file cut
