@@ -21,7 +21,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: setup apt python faces landmarks build test demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
+.PHONY: setup apt python faces landmarks build test sanitize fuzz demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
 
 ## setup: install system packages and Python test tools, then build (idempotent)
 setup: apt python faces landmarks build
@@ -78,6 +78,27 @@ test: python faces landmarks
 	  swift test -c release --scratch-path $(TEST_BUILD) --disable-swift-testing 2>&1 | tee $(TEST_BUILD)/test.log
 	@# The plain closing line: the last "Executed N tests, with F failures" is XCTest's total.
 	@awk '/Executed [0-9]+ tests?, with [0-9]+ failures?/ {n = $$2; f = $$5} END {print n - f " passed, " f " failed"}' $(TEST_BUILD)/test.log
+
+## sanitize: the Media tests, the container/codec matrix and the fuzz corpus built with the
+## address sanitizer (SwiftPM's --sanitize=address: -sanitize=address for Swift, -fsanitize=address
+## for the C++ shim) in their own scratch folder; the `cals` they run is the sanitized one.
+ASAN_BUILD := .build-asan
+ASAN_SWIFT := swift build -c release --scratch-path $(ASAN_BUILD) --sanitize=address
+sanitize: python faces
+	$(ASAN_SWIFT)
+	set -o pipefail; ASAN_OPTIONS=detect_leaks=0 CALS_BIN=$(CURDIR)/$(ASAN_BUILD)/release/cals CALS_PYTHON=$(CURDIR)/$(PY) \
+	  swift test -c release --scratch-path $(ASAN_BUILD) --sanitize=address --disable-swift-testing \
+	  --filter 'MediaTests|MediaMatrixTests|MediaFuzzTests' 2>&1 | tee $(ASAN_BUILD)/sanitize.log
+
+## fuzz: the byte-flip fuzzing of `cals extract` for FUZZ_SECONDS (default 20 min; `make test`
+## runs it for about 2 minutes), from seed FUZZ_SEED
+FUZZ_SECONDS ?= 1200
+FUZZ_SEED ?= 1000
+fuzz: python faces
+	swift build -c release --scratch-path $(TEST_BUILD)
+	CALS_FUZZ_SECONDS=$(FUZZ_SECONDS) CALS_FUZZ_SEED=$(FUZZ_SEED) CALS_BIN=$(CURDIR)/$(TEST_BUILD)/release/cals \
+	  CALS_PYTHON=$(CURDIR)/$(PY) swift test -c release --scratch-path $(TEST_BUILD) --disable-swift-testing \
+	  --filter MediaFuzzTests
 
 ## demo: generate the demo corpus (if absent) and run the main job on it end to end
 ## demo: the main job end to end on the generated demo corpus, with short training runs:
@@ -181,4 +202,4 @@ dub: build
 	$(CALS) dub $(VIDEO) --audio $(AUDIO) --l2f $(L2F) --out $(DUB_OUT)
 
 clean:
-	rm -rf .build $(TEST_BUILD)
+	rm -rf .build $(TEST_BUILD) $(ASAN_BUILD)

@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "NN", "Tensor", "Shards", "Pipelines", "Face", "TestSupport"],
                     exclude: ["golden"]),
         .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "Face", "Common", "TestSupport"], exclude: ["check_dub.py"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], exclude: ["check_extract.py"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], exclude: ["check_extract.py", "compare_extracts.py"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17
