@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 # System packages: the C libraries we link, the tools tests use, and the Python reference stack.
 APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
-  libswresample-dev libsndfile1-dev libfftw3-dev libopencv-dev opencv-data libopenblas-dev \
+  libswresample-dev libavfilter-dev libsndfile1-dev libfftw3-dev libopencv-dev opencv-data libopenblas-dev \
   libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
   python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
   python3-scipy python-matplotlib-data pocketsphinx-testdata zlib1g-dev
@@ -23,7 +23,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: help setup apt python faces landmarks build check-deps test demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
+.PHONY: help setup apt python faces landmarks build check-deps test sanitize fuzz demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
 
 ## help: list the targets with what each does
 help:
@@ -91,6 +91,27 @@ test: apt check-deps python faces landmarks
 	  swift test -c release --scratch-path $(TEST_BUILD) --disable-swift-testing 2>&1 | tee $(TEST_BUILD)/test.log; \
 	  status=$$?; tools/test-summary.sh $(TEST_BUILD)/test.log; exit $$status
 
+## sanitize: the Media tests, the container/codec matrix and the fuzz corpus built with the
+## address sanitizer (SwiftPM's --sanitize=address: -sanitize=address for Swift, -fsanitize=address
+## for the C++ shim) in their own scratch folder; the `cals` they run is the sanitized one.
+ASAN_BUILD := .build-asan
+ASAN_SWIFT := swift build -c release --scratch-path $(ASAN_BUILD) --sanitize=address
+sanitize: apt python faces
+	$(ASAN_SWIFT)
+	set -o pipefail; ASAN_OPTIONS=detect_leaks=0 CALS_BIN=$(CURDIR)/$(ASAN_BUILD)/release/cals CALS_PYTHON=$(CURDIR)/$(PY) \
+	  swift test -c release --scratch-path $(ASAN_BUILD) --sanitize=address --disable-swift-testing \
+	  --filter 'MediaTests|MediaMatrixTests|MediaFuzzTests' 2>&1 | tee $(ASAN_BUILD)/sanitize.log
+
+## fuzz: the byte-flip fuzzing of `cals extract` for FUZZ_SECONDS (default 20 min; `make test`
+## runs it for about 2 minutes), from seed FUZZ_SEED
+FUZZ_SECONDS ?= 1200
+FUZZ_SEED ?= 1000
+fuzz: apt python faces
+	swift build -c release --scratch-path $(TEST_BUILD)
+	CALS_FUZZ_SECONDS=$(FUZZ_SECONDS) CALS_FUZZ_SEED=$(FUZZ_SEED) CALS_BIN=$(CURDIR)/$(TEST_BUILD)/release/cals \
+	  CALS_PYTHON=$(CURDIR)/$(PY) swift test -c release --scratch-path $(TEST_BUILD) --disable-swift-testing \
+	  --filter MediaFuzzTests
+
 ## demo: the main job end to end on the generated demo corpus, with short training runs:
 ## corpus → preprocess → sync encoder → lip units → A2L → L2F → evaluation (a few minutes)
 DEMO_RUNS := runs/demo
@@ -146,4 +167,4 @@ dub: build
 
 ## clean: remove the build folders (not data/ or runs/)
 clean:
-	rm -rf .build $(TEST_BUILD)
+	rm -rf .build $(TEST_BUILD) $(ASAN_BUILD)

@@ -7,6 +7,9 @@
 #include <libavutil/channel_layout.h>
 #include <libavutil/error.h>
 #include <libswscale/swscale.h>
+#include <libavfilter/avfilter.h>
+#include <libavfilter/buffersrc.h>
+#include <libavfilter/buffersink.h>
 #include <libswresample/swresample.h>
 
 // Function-like and cast macros that Swift cannot import, as inline functions.

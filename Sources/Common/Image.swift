@@ -24,10 +24,14 @@ public struct RGBImage: Equatable, Sendable {
 public struct AudioClip: Equatable, Sendable {
     public let sampleRate: Int
     public var samples: [Float]
+    /// Packets of the decoded stream that failed (replaced by silence of their duration);
+    /// all zero for audio that was not decoded from a file.
+    public var damage: StreamDamage
 
-    public init(sampleRate: Int, samples: [Float]) {
+    public init(sampleRate: Int, samples: [Float], damage: StreamDamage = StreamDamage()) {
         self.sampleRate = sampleRate
         self.samples = samples
+        self.damage = damage
     }
 
     public var duration: Double { Double(samples.count) / Double(sampleRate) }

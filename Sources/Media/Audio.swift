@@ -6,16 +6,21 @@ import Foundation
 /// The sample rate every clip is resampled to.
 public let audioSampleRate = 16_000
 
-/// Decodes the first audio stream of `path` to mono float at `sampleRate` Hz.
+/// Decodes the audio of `path` to mono float at `sampleRate` Hz.
 ///
 /// Channels are averaged (the plain mean, as librosa's `to_mono`; not FFmpeg's default downmix
-/// with its −3 dB centre weights), then resampled with libswresample. Formats libsndfile reads
-/// (WAV, FLAC, OGG, ...) go through libsndfile, everything else through libavformat. The result
-/// has ⌈n·sampleRate/sourceRate⌉ samples for n source samples, as `librosa.resample` gives.
-/// In a container, sample 0 is at the container's start, as frame 0 of `VideoDecoder`: audio
-/// that starts later is preceded by silence.
-/// Throws `InputError` for missing, empty, unreadable or audio-less files and when decoding
-/// takes longer than `timeLimit` seconds.
+/// with its −3 dB centre weights; any layout, 1 to 64 channels), then resampled with
+/// libswresample. Formats libsndfile reads (WAV, FLAC, OGG, ...) go through libsndfile,
+/// everything else through libavformat. The result has ⌈n·sampleRate/sourceRate⌉ samples for n
+/// source samples, as `librosa.resample` gives.
+/// In a container the stream decoded is the audio stream with the default disposition, else the
+/// first (cover art, subtitles and data are ignored), and sample 0 is at the timeline's start,
+/// as frame 0 of `VideoDecoder`: audio that starts later is preceded by silence, audio before
+/// that start is cut (FFmpeg applies edit lists and encoder delay). A packet that fails to
+/// decode is replaced by silence of its duration, so later audio keeps its place, and counted
+/// in the clip's `damage`.
+/// Throws `InputError` for missing, empty, unreadable or audio-less files, audio of which no
+/// packet decodes, and when decoding takes longer than `timeLimit` seconds.
 public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
                         timeLimit: TimeInterval = defaultDecodeTimeLimit) throws -> AudioClip {
     _ = quietFFmpegLog
@@ -24,83 +29,176 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
         return try reportingInput(path) { try sound.decode(sampleRate: sampleRate, deadline: Deadline(seconds: timeLimit)) }
     }
     let input = try InputFile(path: path, timeLimit: timeLimit)
-    guard let stream = input.bestStream(AVMEDIA_TYPE_AUDIO) else { throw InputError(path, "no audio stream") }
+    guard let stream = input.audioStream else { throw InputError(path, "no audio stream") }
     return try reportingInput(path) {
         let decoder = try StreamDecoder(input: input, stream: stream)
-        let codec = decoder.context.pointee
-        guard codec.sample_rate > 0, codec.ch_layout.nb_channels > 0 else {
-            throw InputError(path, "audio stream has no sample rate or channels")
-        }
-        let resampler = try MonoResampler(channels: Int(codec.ch_layout.nb_channels), sampleRate: Int(codec.sample_rate),
-                                          format: codec.sample_fmt, outputRate: sampleRate)
+        let timeBase = stream.pointee.time_base  // checked by StreamDecoder
+        let origin = input.timelineStart(in: timeBase)
         let frame = Frame()
-        var lead = 0  // silent samples before the stream's first one
-        while try decoder.next(into: frame) {
-            let f = frame.pointer.pointee
-            if resampler.inputCount == 0, f.pts != cals_nopts_value(), let start = input.startTime(in: stream.pointee.time_base) {
-                lead = max(0, Int(av_rescale_q(f.pts - start, stream.pointee.time_base, AVRational(num: 1, den: codec.sample_rate))))
-                try resampler.pushSilence(count: lead)
-            }
-            guard f.sample_rate == codec.sample_rate, f.ch_layout.nb_channels == codec.ch_layout.nb_channels,
-                  f.format == codec.sample_fmt.rawValue else {
-                throw InputError(path, "audio format changes mid-stream")
-            }
-            try resampler.push(UnsafeRawPointer(f.extended_data!), count: Int(f.nb_samples))
-            av_frame_unref(frame.pointer)
+        var resampler: MonoResampler?
+        var firstPosition = 0  // where the first decoded sample lies on the timeline (negative: cut)
+        var cut = 0            // samples still to drop from the start
+        var lastFrameLength = 0
+        /// Where a frame's first sample lies on the timeline, in its samples; nil without timestamps.
+        func position(of f: AVFrame) -> Int? {
+            guard f.pts != cals_nopts_value(), let origin else { return nil }
+            return clampedInt(Double(saturatingDifference(f.pts, origin)) * av_q2d(timeBase) * Double(f.sample_rate))
         }
+        while try decoder.next(into: frame) {
+            defer { av_frame_unref(frame.pointer) }
+            let f = frame.pointer.pointee
+            let rate = Int(f.sample_rate)
+            if resampler == nil {
+                resampler = try MonoResampler(channels: Int(f.ch_layout.nb_channels), sampleRate: rate,
+                                              format: AVSampleFormat(f.format), outputRate: sampleRate)
+                firstPosition = position(of: f) ?? 0
+                if Double(firstPosition) > maxStreamOffset * Double(rate) {
+                    throw InputError(path, String(format: "audio starts %.1f s after the video", Double(firstPosition) / Double(rate)))
+                }
+                try resampler?.pushSilence(count: firstPosition)
+                cut = max(0, -firstPosition)
+            }
+            guard let resampler else { break }
+            guard rate == resampler.sampleRate else {
+                throw InputError(path, "audio sample rate changes mid-stream (\(resampler.sampleRate) → \(rate) Hz)")
+            }
+            // Silence for the packets lost before this frame: up to where its timestamp puts it
+            // (a parser may have merged a damaged frame with the next), else their stated
+            // durations; never more than 1 s per lost packet. Timestamps are only as exact as
+            // the time base (1 ms in Matroska): a gap within one tick of a whole number of
+            // frames is taken as those frames.
+            let lost = decoder.takeLost()
+            if lost.packets > 0 {
+                var silence = Int(av_rescale_q(lost.duration, timeBase, AVRational(num: 1, den: f.sample_rate)))
+                if let position = position(of: f) {
+                    let gap = position - (resampler.inputCount - cut)
+                    let tick = clampedInt((av_q2d(timeBase) * Double(rate)).rounded(.up)) + 1
+                    let frames = lastFrameLength > 0 ? ((gap + lastFrameLength / 2) / lastFrameLength) * lastFrameLength : gap
+                    if gap <= lost.packets * rate { silence = abs(frames - gap) <= tick ? frames : gap }
+                }
+                try resampler.pushSilence(count: silence)
+            }
+            lastFrameLength = Int(f.nb_samples)
+            let skip = min(cut, Int(f.nb_samples))
+            cut -= skip
+            try resampler.push(f, from: skip)
+        }
+        let damage = decoder.damage
+        guard let resampler else {
+            if damage.undecodable > 0 { throw InputError(path, "no decodable audio: \(damage.undecodable) of \(damage.packets) packets failed") }
+            return AudioClip(sampleRate: sampleRate, samples: [], damage: damage)
+        }
+        try resampler.pushSilence(count: Int(av_rescale_q(decoder.takeLost().duration, timeBase, AVRational(num: 1, den: Int32(resampler.sampleRate)))))
         // Encoders pad the last frame (AAC up to 1024 samples) and FFmpeg 5 does not trim that
         // padding by the MP4 edit list: cut what runs past the stream's stated duration when it
         // is less than one frame (so a 10 s clip gives 160000 samples).
-        let stated = Int(av_rescale_q(stream.pointee.duration, stream.pointee.time_base,
-                                      AVRational(num: 1, den: codec.sample_rate)))
-        let padding = resampler.inputCount - lead - stated
-        return try resampler.finish(inputLimit: stream.pointee.duration > 0 && padding > 0 && padding <= 2048 ? lead + stated : nil)
+        var limit: Int?
+        if stream.pointee.duration > 0, let stated = seconds(stream.pointee.duration, timeBase) {
+            let end = firstPosition + clampedInt(stated * Double(resampler.sampleRate))
+            if (1...2048).contains(resampler.inputCount - end) { limit = end }
+        }
+        var clip = try resampler.finish(inputLimit: limit)
+        clip.damage = damage
+        return clip
     }
 }
 
 /// Averages the channels of any layout to mono and resamples to float at `outputRate`
 /// (SwrContext with a custom mixing matrix of 1/channels; soxr engine as librosa's default).
+/// The channel count and sample format may change between pushes (the context is rebuilt);
+/// the sample rate may not.
 final class MonoResampler {
-    let channels: Int
     let sampleRate: Int
     let outputRate: Int
-    private let context: OpaquePointer
+    private var channels: Int
+    private var format: AVSampleFormat
+    private var context: OpaquePointer
     private var samples: [Float] = []
     /// Samples per channel pushed so far.
     private(set) var inputCount = 0
 
     init(channels: Int, sampleRate: Int, format: AVSampleFormat, outputRate: Int) throws {
-        self.channels = channels
+        guard (1_000...768_000).contains(sampleRate) else { throw FFmpegError(-EINVAL, "audio sample rate \(sampleRate) Hz") }
         self.sampleRate = sampleRate
         self.outputRate = outputRate
-        var inLayout = AVChannelLayout(), outLayout = AVChannelLayout()
-        av_channel_layout_default(&inLayout, Int32(channels))
-        av_channel_layout_default(&outLayout, 1)
-        var swr: OpaquePointer?
-        try check(swr_alloc_set_opts2(&swr, &outLayout, AV_SAMPLE_FMT_FLT, Int32(outputRate),
-                                      &inLayout, format, Int32(sampleRate), 0, nil), "swr_alloc_set_opts2")
-        context = swr!
-        // The mean of the channels: one output row of `channels` weights 1/channels.
-        let matrix = [Double](repeating: 1 / Double(channels), count: channels)
-        try check(swr_set_matrix(context, matrix, Int32(channels)), "swr_set_matrix")
-        try check(av_opt_set(UnsafeMutableRawPointer(context), "resampler", "soxr", 0), "choosing soxr resampler")
-        try check(swr_init(context), "swr_init \(channels) ch \(sampleRate) Hz → mono \(outputRate) Hz")
+        self.channels = channels
+        self.format = format
+        context = try MonoResampler.makeContext(channels: channels, sampleRate: sampleRate, format: format, outputRate: outputRate)
     }
 
     deinit { var p: OpaquePointer? = context; swr_free(&p) }
 
-    /// Feeds `count` samples per channel; `planes` points at the plane pointers (one for
-    /// interleaved formats, `channels` for planar ones), as `AVFrame.extended_data`.
-    func push(_ planes: UnsafeRawPointer?, count: Int) throws {
+    private static func makeContext(channels: Int, sampleRate: Int, format: AVSampleFormat, outputRate: Int) throws -> OpaquePointer {
+        guard (1...64).contains(channels) else { throw FFmpegError(-EINVAL, "audio with \(channels) channels") }
+        var inLayout = AVChannelLayout(), outLayout = AVChannelLayout()
+        av_channel_layout_default(&inLayout, Int32(channels))
+        av_channel_layout_default(&outLayout, 1)
+        defer { av_channel_layout_uninit(&inLayout) }
+        var swr: OpaquePointer?
+        try check(swr_alloc_set_opts2(&swr, &outLayout, AV_SAMPLE_FMT_FLT, Int32(outputRate),
+                                      &inLayout, format, Int32(sampleRate), 0, nil), "swr_alloc_set_opts2")
+        guard let context = swr else { throw FFmpegError(-EINVAL, "swr_alloc_set_opts2") }
+        do {
+            // The mean of the channels: one output row of `channels` weights 1/channels; the
+            // order of the channels does not matter.
+            let matrix = [Double](repeating: 1 / Double(channels), count: channels)
+            try check(swr_set_matrix(context, matrix, Int32(channels)), "swr_set_matrix")
+            try check(av_opt_set(UnsafeMutableRawPointer(context), "resampler", "soxr", 0), "choosing soxr resampler")
+            try check(swr_init(context), "swr_init \(channels) ch \(sampleRate) Hz → mono \(outputRate) Hz")
+        } catch {
+            var p: OpaquePointer? = context
+            swr_free(&p)
+            throw error
+        }
+        return context
+    }
+
+    /// Feeds `count` samples per channel of `channels` channels in `format`; `planes` points at
+    /// the plane pointers (one for interleaved formats, `channels` for planar ones), as
+    /// `AVFrame.extended_data`.
+    func push(_ planes: UnsafeRawPointer?, count: Int, channels: Int, format: AVSampleFormat) throws {
+        if channels != self.channels || format != self.format {
+            try convert(nil, count: 0)  // what the old context holds
+            let next = try MonoResampler.makeContext(channels: channels, sampleRate: sampleRate, format: format, outputRate: outputRate)
+            var p: OpaquePointer? = context
+            swr_free(&p)
+            (context, self.channels, self.format) = (next, channels, format)
+        }
         inputCount += count
         try convert(planes, count: count)
     }
 
-    /// Feeds `count` samples of silence.
-    func pushSilence(count: Int) throws {
+    /// Feeds samples `skip ..< nb_samples` of a decoded frame.
+    func push(_ frame: AVFrame, from skip: Int) throws {
+        let format = AVSampleFormat(frame.format)
+        let channels = Int(frame.ch_layout.nb_channels)
+        let count = Int(frame.nb_samples) - skip
         guard count > 0 else { return }
-        inputCount += count
-        try check(swr_inject_silence(context, Int32(count)), "swr_inject_silence")
+        guard let data = frame.extended_data, av_get_bytes_per_sample(format) > 0 else {
+            throw FFmpegError(-EINVAL, "audio frame without samples")
+        }
+        let planar = av_sample_fmt_is_planar(format) != 0
+        let offset = skip * Int(av_get_bytes_per_sample(format)) * (planar ? 1 : channels)
+        var planes = (0..<(planar ? channels : 1)).map { data[$0].map { UnsafeRawPointer($0 + offset) } }
+        try planes.withUnsafeMutableBufferPointer { try push(UnsafeRawPointer($0.baseAddress), count: count, channels: channels, format: format) }
+    }
+
+    /// Feeds `count` samples of silence (none when `count` ≤ 0), as zero samples in the current
+    /// input format (swr_inject_silence crashed inside soxr on a damaged file's many gaps).
+    func pushSilence(count: Int) throws {
+        let bytes = Int(av_get_bytes_per_sample(format)), planar = av_sample_fmt_is_planar(format) != 0
+        guard count > 0, bytes > 0 else { return }
+        let chunk = min(count, 4096)
+        let unsigned = format == AV_SAMPLE_FMT_U8 || format == AV_SAMPLE_FMT_U8P
+        let silence = [UInt8](repeating: unsigned ? 0x80 : 0, count: chunk * bytes * channels)  // [channels][chunk] or [chunk][channels]
+        try silence.withUnsafeBytes { raw in
+            let planes = (0..<(planar ? channels : 1)).map { Optional(raw.baseAddress! + $0 * chunk * bytes) }
+            try planes.withUnsafeBufferPointer { pointers in
+                for start in stride(from: 0, to: count, by: chunk) {
+                    try push(UnsafeRawPointer(pointers.baseAddress), count: min(chunk, count - start), channels: channels, format: format)
+                }
+            }
+        }
     }
 
     /// Flushes the resampler and returns ⌈n·outputRate/sampleRate⌉ samples for n pushed (n at
@@ -157,8 +255,10 @@ final class SoundFile {
             if read <= 0 { break }
             if deadline.hasPassed { throw InputError(path, deadline.exceededReason) }
             try buffer.withUnsafeBufferPointer { samples in
-                var plane: UnsafeRawPointer? = UnsafeRawPointer(samples.baseAddress!)
-                try withUnsafePointer(to: &plane) { try resampler.push(UnsafeRawPointer($0), count: read) }
+                var plane: UnsafeRawPointer? = UnsafeRawPointer(samples.baseAddress)
+                try withUnsafePointer(to: &plane) {
+                    try resampler.push(UnsafeRawPointer($0), count: read, channels: channels, format: AV_SAMPLE_FMT_FLT)
+                }
             }
         }
         if sf_error(handle) != 0 { throw InputError(path, "libsndfile: \(String(cString: sf_strerror(handle)))") }

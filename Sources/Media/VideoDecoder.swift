@@ -2,26 +2,35 @@ import CFFmpeg
 import Common
 import Foundation
 
-/// Streams the pictures of a video file as upright RGB frames at a constant 25 fps.
+/// Streams the pictures of a video file as upright RGB frames with square pixels at a constant
+/// 25 fps.
 ///
-/// Output frame i is the source frame on screen at time i/25 s after the container's start (the
-/// earliest start of its streams, usually the first frame; `decodeAudio` counts from the same
-/// point, so frame i and audio samples 640·i ..< 640·(i+1) at 16 kHz are simultaneous): the
-/// latest decoded frame whose presentation time is ≤ i/25, or the first frame before it
-/// appears (frames are duplicated or dropped to reach 25 fps; variable-frame-rate input works).
-/// Frames stop at the end of the last source frame, so a clip of d seconds gives ⌈25·d⌉ frames. Rotation metadata (display matrix) is
-/// applied. Only two decoded frames and one RGB image are held at a time, whatever the length
-/// or size of the input.
+/// Output frame i is the source frame on screen at time i/25 s after the timeline's start (the
+/// earlier start of the video and the decoded audio stream, usually the first frame;
+/// `decodeAudio` counts from the same point, so frame i and audio samples 640·i ..< 640·(i+1) at
+/// 16 kHz are simultaneous): the latest decoded frame whose presentation time is ≤ i/25, or the
+/// first frame before it appears (frames are duplicated or dropped to reach 25 fps;
+/// variable-frame-rate input works). Frames stop at the end of the last source frame, so a clip
+/// of d seconds gives ⌈25·d⌉ frames. Before anything else sees them, pictures are deinterlaced
+/// (bwdif) when the stream or its first frame says it is interlaced, widened or narrowed to
+/// square pixels by their sample aspect ratio, and turned upright by the rotation metadata
+/// (display matrix). Only two decoded frames and one RGB image are held at a time, whatever
+/// the length or size of the input. Damaged packets are skipped and counted in `damage`.
 public final class VideoDecoder {
     public static let frameRate = 25
 
     public let path: String
-    /// Picture size as displayed (after rotation), before any `maxSide` downscale.
+    /// Picture size as displayed (square pixels, after rotation), before any `maxSide` downscale.
     public let sourceWidth: Int
     public let sourceHeight: Int
     /// Size of the frames `nextFrame` returns.
     public let width: Int
     public let height: Int
+    /// Width of a stored pixel over its height (sample aspect ratio; 1 for square pixels):
+    /// pictures are scaled horizontally by it.
+    public let pixelAspectRatio: Double
+    /// Whether pictures are deinterlaced.
+    public let deinterlaces: Bool
     /// Average source frame rate (frames/s) as FFmpeg guesses it; 0 when unknown.
     public let sourceFrameRate: Double
     /// Duration in seconds from the container or stream; 0 when unknown.
@@ -32,67 +41,80 @@ public final class VideoDecoder {
     public let hasAudio: Bool
     /// Index of the frame the next `nextFrame()` call returns.
     public private(set) var frameIndex = 0
+    /// Packets of the video stream read so far and how many failed; complete once `nextFrame`
+    /// returned nil.
+    public var damage: StreamDamage { decoder.damage }
 
     private let input: InputFile
     private let decoder: StreamDecoder
+    private let deinterlacer: Deinterlacer?
     private let timeBase: AVRational
     private let scaler = Scaler()
-    private var shown = Frame()    // the source frame on screen at the current output time
+    private var shown: Frame       // the source frame on screen at the current output time
     private var upcoming = Frame() // the next source frame, when `upcomingValid`
     // Presentation start and end of `shown` and `upcoming`, in stream time-base units from the origin.
     private var shownTime: Int64 = 0, shownEnd: Int64 = 0, upcomingTime: Int64 = 0, upcomingEnd: Int64 = 0
-    private let containerStart: Int64?  // in stream time-base units
-    private var origin: Int64?          // output time 0 in stream time-base units
-    private var started = false, upcomingValid = false
+    private let timelineStart: Int64?  // in stream time-base units
+    private var origin: Int64?         // output time 0 in stream time-base units
+    private var upcomingValid = false
     private var image: RGBImage?   // `shown` converted, reused for duplicated output frames
 
-    /// Opens `path`. `maxSide` downscales (area filter) so that the longer side is at most that
-    /// many pixels; `timeLimit` bounds the wall-clock time spent on this file; `threads` is the
-    /// decoder's thread count (0: FFmpeg chooses).
+    /// Opens `path` and decodes its first picture. `maxSide` downscales (area filter) so that
+    /// the longer side is at most that many pixels; `timeLimit` bounds the wall-clock time spent
+    /// on this file; `threads` is the decoder's thread count (0: FFmpeg chooses). Throws
+    /// `InputError` for files that cannot be opened, have no video stream or no decodable picture.
     public init(path: String, maxSide: Int? = nil, timeLimit: TimeInterval = defaultDecodeTimeLimit, threads: Int = 0) throws {
         self.path = path
         let input = try InputFile(path: path, timeLimit: timeLimit)
-        guard let stream = input.bestStream(AVMEDIA_TYPE_VIDEO) else { throw InputError(path, "no video stream") }
+        guard let stream = input.videoStream else { throw InputError(path, "no video stream") }
         self.input = input
-        hasAudio = input.bestStream(AVMEDIA_TYPE_AUDIO) != nil
-        decoder = try reportingInput(path) { try StreamDecoder(input: input, stream: stream, threads: threads) }
-        timeBase = stream.pointee.time_base
-        guard timeBase.num > 0, timeBase.den > 0 else { throw InputError(path, "video stream has no time base") }
-        containerStart = input.startTime(in: timeBase)
-
-        let parameters = stream.pointee.codecpar.pointee
-        guard parameters.width > 0, parameters.height > 0 else { throw InputError(path, "video stream has no picture size") }
+        hasAudio = input.audioStream != nil
+        let decoder = try reportingInput(path) { try StreamDecoder(input: input, stream: stream, threads: threads) }
+        self.decoder = decoder
+        timeBase = stream.pointee.time_base  // checked by StreamDecoder
+        timelineStart = input.timelineStart(in: timeBase)
         rotation = VideoDecoder.rotation(of: stream)
+        let rate = av_guess_frame_rate(input.context, stream, nil)
+        sourceFrameRate = isValid(rate) ? av_q2d(rate) : 0
+        let containerSeconds = max(0, Double(input.context.pointee.duration) / Double(AV_TIME_BASE))
+        duration = stream.pointee.duration > 0 ? seconds(stream.pointee.duration, timeBase) ?? 0 : containerSeconds
+
+        // The first picture: its size, pixel shape and interlacing set up the rest.
+        let first = Frame()
+        deinterlacer = try reportingInput(path) {
+            guard try decoder.next(into: first) else { throw InputError(path, "no decodable video frames") }
+            guard VideoDecoder.isInterlaced(stream, first) else { return nil }
+            let deinterlacer = try Deinterlacer(timeBase: stream.pointee.time_base, like: first)
+            try deinterlacer.push(first)
+            guard try deinterlacer.next(into: first, from: decoder) else { throw InputError(path, "no decodable video frames") }
+            return deinterlacer
+        }
+        deinterlaces = deinterlacer != nil
+        shown = first
+        let f = first.pointer.pointee
+        pixelAspectRatio = VideoDecoder.pixelAspectRatio([f.sample_aspect_ratio, stream.pointee.sample_aspect_ratio,
+                                                          stream.pointee.codecpar.pointee.sample_aspect_ratio])
+        let squareWidth = max(1, clampedInt(Double(f.width) * pixelAspectRatio)), squareHeight = max(1, Int(f.height))
         let transposed = rotation == 90 || rotation == 270
-        let (displayWidth, displayHeight) = transposed ? (parameters.height, parameters.width) : (parameters.width, parameters.height)
-        sourceWidth = Int(displayWidth)
-        sourceHeight = Int(displayHeight)
+        let (displayWidth, displayHeight) = transposed ? (squareHeight, squareWidth) : (squareWidth, squareHeight)
+        (sourceWidth, sourceHeight) = (displayWidth, displayHeight)
         let scale = maxSide.map { min(1, Double($0) / Double(max(displayWidth, displayHeight))) } ?? 1
         width = max(1, Int((Double(displayWidth) * scale).rounded()))
         height = max(1, Int((Double(displayHeight) * scale).rounded()))
 
-        let rate = av_guess_frame_rate(input.context, stream, nil)
-        sourceFrameRate = rate.den > 0 ? av_q2d(rate) : 0
-        if stream.pointee.duration > 0 {
-            duration = Double(stream.pointee.duration) * av_q2d(timeBase)
-        } else {
-            duration = max(0, Double(input.context.pointee.duration) / Double(AV_TIME_BASE))
+        try reportingInput(path) {
+            (shownTime, shownEnd) = try timing(of: shown, after: nil)
+            try decodeUpcoming()
         }
     }
 
     /// About how many frames `nextFrame` will return (from the stated duration).
-    public var estimatedFrameCount: Int { Int((duration * Double(VideoDecoder.frameRate)).rounded()) }
+    public var estimatedFrameCount: Int { clampedInt(duration * Double(VideoDecoder.frameRate)) }
 
-    /// The next 25 fps frame, or nil after the last one. Throws `InputError` for undecodable
-    /// data, a video with no pictures, or when the time limit is exceeded.
+    /// The next 25 fps frame, or nil after the last one. Throws `InputError` when the time limit
+    /// is exceeded or a picture cannot be converted.
     public func nextFrame() throws -> RGBImage? {
         try reportingInput(path) {
-            if !started {
-                started = true
-                guard try decode(into: shown) else { throw InputError(path, "no decodable video frames") }
-                (shownTime, shownEnd) = timing(of: shown, after: nil)
-                try decodeUpcoming()
-            }
             // Advance to the latest source frame with time ≤ frameIndex/25.
             while upcomingValid && showsBy(upcomingTime) {
                 swap(&shown, &upcoming)
@@ -108,63 +130,68 @@ public final class VideoDecoder {
         }
     }
 
-    /// Whether stream time `t` (from the origin) is ≤ the output time frameIndex/25 (exact integers).
+    /// Whether stream time `t` (from the origin) is ≤ the output time frameIndex/25.
     private func showsBy(_ t: Int64) -> Bool {
-        t * Int64(timeBase.num) * Int64(VideoDecoder.frameRate) <= Int64(frameIndex) * Int64(timeBase.den)
+        av_compare_ts(t, timeBase, Int64(frameIndex), AVRational(num: 1, den: Int32(VideoDecoder.frameRate))) <= 0
     }
 
     private func decodeUpcoming() throws {
-        upcomingValid = try decode(into: upcoming)
-        if upcomingValid { (upcomingTime, upcomingEnd) = timing(of: upcoming, after: shownTime) }
-    }
-
-    private func decode(into frame: Frame) throws -> Bool {
-        av_frame_unref(frame.pointer)
-        return try decoder.next(into: frame)
+        av_frame_unref(upcoming.pointer)
+        if let deinterlacer {
+            upcomingValid = try deinterlacer.next(into: upcoming, from: decoder)
+        } else {
+            upcomingValid = try decoder.next(into: upcoming)
+        }
+        if upcomingValid { (upcomingTime, upcomingEnd) = try timing(of: upcoming, after: shownTime) }
     }
 
     /// Presentation start of `frame` from the origin (kept increasing after `previous`) and its
     /// end by its stated duration, in time-base units; a frame without a timestamp follows the
-    /// previous one.
-    private func timing(of frame: Frame, after previous: Int64?) -> (time: Int64, end: Int64) {
+    /// previous one. Throws when the first timed picture comes more than `maxStreamOffset`
+    /// after the audio's start.
+    private func timing(of frame: Frame, after previous: Int64?) throws -> (time: Int64, end: Int64) {
         let f = frame.pointer.pointee
         let stated = f.best_effort_timestamp != cals_nopts_value() ? f.best_effort_timestamp : f.pts
-        var time: Int64
+        var time = saturatingSum(previous ?? -1, 1)
         if stated != cals_nopts_value() {
-            if origin == nil { origin = min(containerStart ?? stated, stated) }
-            time = stated - origin!
-        } else {
-            time = (previous ?? -1) + 1
+            let origin = self.origin ?? min(timelineStart ?? stated, stated)
+            if self.origin == nil, let late = seconds(saturatingDifference(stated, origin), timeBase), late > maxStreamOffset {
+                throw InputError(path, String(format: "video starts %.1f s after the audio", late))
+            }
+            self.origin = origin
+            time = saturatingDifference(stated, origin)
         }
-        if let previous, time <= previous { time = previous + 1 }
-        return (time, time + (f.pkt_duration > 0 ? f.pkt_duration : fallbackFrameDuration))
+        if let previous, time <= previous { time = saturatingSum(previous, 1) }
+        return (time, saturatingSum(time, f.pkt_duration > 0 ? f.pkt_duration : fallbackFrameDuration))
     }
 
     /// One frame at the source frame rate in time-base units (for a last frame of unknown length).
     private var fallbackFrameDuration: Int64 {
         let rate = sourceFrameRate > 0 ? sourceFrameRate : Double(VideoDecoder.frameRate)
-        return max(1, Int64((Double(timeBase.den) / (Double(timeBase.num) * rate)).rounded()))
+        return Int64(max(1, clampedInt(Double(timeBase.den) / (Double(timeBase.num) * rate))))
     }
 
     /// Converts a decoded frame to upright RGB24 at the output size.
     private func convert(_ frame: Frame) throws -> RGBImage {
-        let f = frame.pointer.pointee
         let transposed = rotation == 90 || rotation == 270
         let (w, h) = transposed ? (height, width) : (width, height)  // size before rotation
-        let pixels = try [UInt8](unsafeUninitializedCapacity: w * h * 3) { buffer, count in  // [h, w, 3]
-            var plane: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
-            var stride = Int32(w * 3)
-            try frame.data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { source in
-                try scaler.convert(source: source, sourceStrides: frame.linesize,
-                                   sourceWidth: Int(f.width), sourceHeight: Int(f.height),
-                                   sourceFormat: AVPixelFormat(f.format),
-                                   destination: &plane, destinationStrides: &stride,
-                                   width: w, height: h, format: AV_PIX_FMT_RGB24, colorOf: f)
-            }
-            count = w * h * 3
-        }
+        let pixels = try scaler.rgb(of: frame, width: w, height: h)  // [h, w, 3]
         let upright = rotation == 0 ? pixels : VideoDecoder.rotate(pixels, width: w, height: h, clockwise: rotation)
         return RGBImage(width: width, height: height, pixels: upright)
+    }
+
+    /// Whether the stream states an interlaced field order or its first frame is interlaced.
+    private static func isInterlaced(_ stream: UnsafeMutablePointer<AVStream>, _ first: Frame) -> Bool {
+        let order = stream.pointee.codecpar.pointee.field_order
+        return first.pointer.pointee.interlaced_frame != 0 || [AV_FIELD_TT, AV_FIELD_BB, AV_FIELD_TB, AV_FIELD_BT].contains(order)
+    }
+
+    /// The first usable sample aspect ratio of `candidates` (frame, stream, codec); 1 when none
+    /// is stated or it is outside 1/4 ... 4 (no real format has such pixels).
+    private static func pixelAspectRatio(_ candidates: [AVRational]) -> Double {
+        guard let stated = candidates.first(where: isValid) else { return 1 }
+        let ratio = av_q2d(stated)
+        return ratio >= 0.25 && ratio <= 4 ? ratio : 1
     }
 
     /// Clockwise degrees (0/90/180/270) that make the stream upright, from its display matrix.

@@ -98,4 +98,100 @@ final class AudioDecodeTests: XCTestCase {
         try python(reference, in: scratch, ["mean", downmixRaw, "1", "48000", downmix])
         XCTAssertGreaterThan(maxDifference(clip.samples, try floats(downmix)), 0.05)
     }
+
+    /// The ffmpeg program's decoding of `path`'s audio stream `stream` (all channels, native
+    /// rate), averaged over channels and resampled to 16 kHz by the Python reference.
+    private func referenceMean(_ path: String, stream: Int = 0, channels: Int, rate: Int) throws -> [Float] {
+        let raw = scratch.path("channels-\(UUID().uuidString.prefix(6)).f32"), out = scratch.path("mean-\(UUID().uuidString.prefix(6)).f32")
+        try ffmpeg(["-i", path, "-map", "0:a:\(stream)", "-f", "f32le", "-c:a", "pcm_f32le", raw])
+        try python(reference, in: scratch, ["mean", raw, "\(channels)", "\(rate)", out])
+        return try floats(out)
+    }
+
+    /// Matroska, WebM, FLV and AVI state no stream duration (AV_NOPTS_VALUE), which once trapped
+    /// on arithmetic overflow: the audio decodes to the ffmpeg program's samples (channel mean,
+    /// librosa's resampling), 3 s long. The ffmpeg program's raw output starts at the first
+    /// decoded sample, ours at the timeline's start: codecs with a start delay (Opus, Vorbis)
+    /// are compared at the shift that matches best, at most 15 ms; PCM and AAC at none.
+    func testContainersWithoutStreamDurations() throws {
+        let cases: [(name: String, options: [String], shifted: Bool)] = [
+            ("pcm.mkv", ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "pcm_s16le"], false),
+            ("vorbis.mkv", ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "libvorbis"], true),
+            ("opus.webm", ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"], true),
+            ("aac.flv", ["-c:v", "flv", "-c:a", "aac"], false),
+            ("pcm.avi", ["-c:v", "mjpeg", "-c:a", "pcm_s16le"], false),
+        ]
+        for (name, options, shifted) in cases {
+            let path = scratch.path(name)
+            try ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=64x64:r=25:d=3", "-f", "lavfi",
+                        "-i", "aevalsrc=0.4*sin(2*PI*300*t)|0.2*sin(2*PI*1100*t):s=48000:d=3", "-pix_fmt", "yuv420p"] + options + [path])
+            let clip = try decodeAudio(path: path)
+            XCTAssertEqual(Double(clip.samples.count), 48_000, accuracy: 600, name)
+            XCTAssertEqual(clip.damage.undecodable, 0, name)
+            XCTAssertGreaterThan(clip.damage.packets, 10, name)
+            let expected = try referenceMean(path, channels: 2, rate: 48_000)
+            // Compare 2.5 s from 0.2 s on, ours shifted by `lag` samples.
+            let difference = { (lag: Int) -> Float in
+                self.maxDifference(Array(clip.samples[(3200 + lag)..<(43_200 + lag)]), Array(expected[3200..<43_200]))
+            }
+            let lags = shifted ? Array(-240...240) : [0]
+            let best = try XCTUnwrap(lags.min { difference($0) < difference($1) })
+            XCTAssertLessThan(difference(best), 1e-4, "\(name) at a shift of \(best) samples")
+        }
+    }
+
+    /// Any layout, rate and sample format the decoder gives: 7.1 and 5.1(side) with channels in
+    /// unusual orders, 8 kHz mono 8-bit, 96 kHz 32-bit, 64-bit float: the plain channel mean.
+    func testLayoutsRatesAndSampleFormats() throws {
+        let cases: [(name: String, layout: String, channels: Int, rate: Int, codec: String)] = [
+            ("7.1.mov", "LFE+FC+FL+FR+SL+SR+BL+BR", 8, 48_000, "pcm_s24le"),
+            ("side.mov", "FL+FR+FC+LFE+SL+SR", 6, 44_100, "pcm_s16le"),
+            ("mono8k.mkv", "mono", 1, 8_000, "pcm_u8"),
+            ("96k.mkv", "stereo", 2, 96_000, "pcm_s32le"),
+            ("double.mov", "stereo", 2, 22_050, "pcm_f64le"),
+        ]
+        for c in cases {
+            let path = scratch.path(c.name)
+            let tones = (0..<c.channels).map { "0.1*sin(2*PI*\(150 + 170 * $0)*t)" }.joined(separator: "|")
+            try ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=64x64:r=25:d=2", "-f", "lavfi",
+                        "-i", "aevalsrc=\(tones):c=\(c.layout):s=\(c.rate):d=2", "-c:v", "libx264", "-preset", "ultrafast",
+                        "-pix_fmt", "yuv420p", "-c:a", c.codec, path])
+            let clip = try decodeAudio(path: path)
+            XCTAssertEqual(clip.samples.count, 32_000, c.name)
+            let expected = try referenceMean(path, channels: c.channels, rate: c.rate)
+            XCTAssertEqual(expected.count, 32_000, c.name)
+            XCTAssertLessThan(maxDifference(clip.samples, expected), c.codec == "pcm_u8" ? 1e-2 : 1e-4, c.name)
+        }
+    }
+
+    /// Two audio streams: the one with the default disposition is decoded (the second here),
+    /// else the first. Tones of different loudness tell them apart.
+    func testDefaultAudioStreamIsChosen() throws {
+        for (dispositions, loud) in [(["0", "default"], true), (["0", "0"], false)] {
+            let path = scratch.path("two-\(loud).mkv")
+            try ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=64x64:r=25:d=1", "-f", "lavfi", "-i", "sine=f=300:r=16000:d=1",
+                        "-f", "lavfi", "-i", "aevalsrc=0.8*sin(2*PI*500*t):s=16000:d=1", "-map", "0", "-map", "1", "-map", "2",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le",
+                        "-disposition:a:0", dispositions[0], "-disposition:a:1", dispositions[1], path])
+            let samples = try decodeAudio(path: path).samples
+            let rms = (samples.map { Double($0 * $0) }.reduce(0, +) / Double(samples.count)).squareRoot()
+            // sine's default amplitude is 1/8: RMS 0.088; the loud tone's 0.57.
+            XCTAssertEqual(rms, loud ? 0.8 / 2.0.squareRoot() : 0.125 / 2.0.squareRoot(), accuracy: 0.02, "\(dispositions)")
+        }
+    }
+
+    /// Audio starting 0.4 s before the video in an MP4: the edit list puts the early part before
+    /// the timeline's start (FFmpeg marks those packets discarded) and it is cut; sample 0 is
+    /// the audio heard with video frame 0.
+    func testEarlyAudioIsCut() throws {
+        let path = scratch.path("early.mp4")
+        // A loud 660 Hz first 0.4 s (the part to cut), then a quiet 220 Hz tone.
+        try ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=64x64:r=25:d=2", "-itsoffset", "-0.4", "-f", "lavfi",
+                    "-i", "aevalsrc='if(lt(t,0.4),0.5*sin(2*PI*660*t),0.2*sin(2*PI*220*t))':s=16000:d=2.4",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", path])
+        let samples = try decodeAudio(path: path).samples
+        XCTAssertEqual(Double(samples.count), 32_000, accuracy: 1024)
+        let peak = samples.dropFirst(400).map { abs($0) }.max() ?? 0
+        XCTAssertEqual(Double(peak), 0.2, accuracy: 0.03, "only the quiet tone is left")
+    }
 }

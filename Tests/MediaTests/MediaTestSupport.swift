@@ -57,3 +57,31 @@ func inputError(_ body: () throws -> Void, file: StaticString = #filePath, line:
     }
     return nil
 }
+
+/// The first `count` frames of `path` as the ffmpeg program decodes them to packed RGB24 (after
+/// the video filter `filter` when given), [count, height, width, 3] flattened.
+func ffmpegFrames(_ path: String, count: Int, filter: String? = nil, in scratch: ScratchDir) throws -> [UInt8] {
+    let raw = scratch.path("frames-\(UUID().uuidString.prefix(6)).rgb")
+    try ffmpeg(["-i", path] + (filter.map { ["-vf", $0] } ?? []) + ["-frames:v", "\(count)", "-f", "rawvideo", "-pix_fmt", "rgb24", raw])
+    return [UInt8](try Data(contentsOf: URL(fileURLWithPath: raw)))
+}
+
+/// Mean absolute difference of two byte arrays of the same length (infinity when they differ in length).
+func meanAbsoluteDifference(_ a: [UInt8], _ b: [UInt8]) -> Double {
+    guard a.count == b.count, !a.isEmpty else { return .infinity }
+    var sum = 0
+    for i in 0..<a.count { sum += abs(Int(a[i]) - Int(b[i])) }
+    return Double(sum) / Double(a.count)
+}
+
+/// A 3 s clip of the face photo drifting over a test pattern with a tone, made by the ffmpeg
+/// program with `videoOptions` (codec, pixel format, ...) at `size`, and `audioOptions`.
+func makeFaceClip(_ path: String, size: String, seconds: Double = 3, filter: String = "null",
+                  videoOptions: [String] = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+                  audioOptions: [String] = ["-c:a", "aac"]) throws {
+    let side = (size.split(separator: "x").compactMap { Int($0) }.min() ?? 256) / 2
+    try ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=\(size):rate=25:duration=\(seconds)", "-loop", "1", "-i", TestMedia.facePhoto,
+                "-f", "lavfi", "-i", "sine=frequency=220:sample_rate=44100:duration=\(seconds)",
+                "-filter_complex", "[1:v]scale=\(side):\(side)[f];[0:v][f]overlay=x='(W-w)/2+10*sin(2*t)':y='(H-h)/2':shortest=1,\(filter)[v]",
+                "-map", "[v]", "-map", "2:a", "-t", "\(seconds)"] + videoOptions + audioOptions + [path])
+}
