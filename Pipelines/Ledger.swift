@@ -1,3 +1,4 @@
+import Common
 import Foundation
 import GRDB
 
@@ -20,6 +21,25 @@ public struct LedgerItem: Equatable, Sendable {
     public var error: String
     /// The key of the item's final output (shard stage) when it was processed.
     public var key: String
+    /// The decode damage of the item's streams (done items; none in ledgers before schema 3).
+    public var videoDamage = StreamDamage()
+    public var audioDamage = StreamDamage()
+    /// For a quarantined item: whether the reason may pass, and the cals version and item time
+    /// limit it was quarantined under (to retry it when they change).
+    public var quarantineCause = QuarantineCause.input
+    public var quarantineVersion = ""
+    public var quarantineTimeLimit = 0.0
+}
+
+/// Why an item is quarantined, as far as retrying it goes.
+public enum QuarantineCause: String, Sendable {
+    /// Its file (or its damage): retried when the file or the parameters change, or on
+    /// `--retry-quarantined`.
+    case input = ""
+    /// Its worker died on a signal: also retried by another cals version.
+    case crashed
+    /// It ran past the item time limit: also retried under a higher limit or another cals version.
+    case timedOut = "timed_out"
 }
 
 /// Where a run of rows of one item segment lives.
@@ -74,23 +94,29 @@ public struct ProcessedItem: Sendable {
     public var fingerprint: FileFingerprint
     public var stageKeys: [(stage: String, key: String)]
     public var rows: [RowRange]
+    public var videoDamage = StreamDamage()
+    public var audioDamage = StreamDamage()
 }
 
 /// The SQLite ledger of an output folder (`<out>/ledger.sqlite`): items, stage results,
 /// shards and item rows. What is not in the ledger does not exist: shard files are recorded
 /// only after they are complete on disk, in one transaction with the rows they hold.
 ///
-/// Schema (version 2; version 1 had no lip_unit_shards and is upgraded on open):
+/// Schema (version 3; older ledgers are upgraded on open: version 1 had no lip_unit_shards,
+/// version 2 not the items' damage and quarantine columns):
 ///   meta(key PRIMARY KEY, value)                    schema_version, dataset, adapter
 ///   items(id PRIMARY KEY, source, size, mtime, fingerprint, speaker, split, label,
-///         state, error, key, updated)               state: done | quarantined | removed
+///         state, error, key, updated,               state: done | quarantined | removed
+///         video_packets, video_undecodable, video_first_second_lost,
+///         audio_packets, audio_undecodable, audio_first_second_lost,   decode damage (integers)
+///         quarantine_cause, quarantine_version, quarantine_time_limit) see QuarantineCause
 ///   stage_results(item_id, stage, key, state, error, PRIMARY KEY(item_id, stage, key))
 ///   shards(file PRIMARY KEY, rows, bytes, checksum, created)
 ///   item_rows(item_id, key, segment, shard_file, first_row, row_count)
 ///   lip_unit_shards(checkpoint, file REFERENCES shards, rows, bytes, checksum, stage_version, created,
 ///         PRIMARY KEY(checkpoint, file))
 public final class Ledger {
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
     public static let fileName = "ledger.sqlite"
 
     public let path: String
@@ -113,6 +139,7 @@ public final class Ledger {
                 try db.execute(sql: "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             }
         } catch let error as DatabaseError {
+            if let environment = Ledger.environmentError(error, path) { throw environment }
             throw LedgerError("\(path): not a usable ledger: \(error.message ?? "\(error)")")
         }
         let meta = try readMeta()
@@ -169,6 +196,7 @@ public final class Ledger {
                     CREATE INDEX item_rows_item ON item_rows(item_id, key);
                     """)
                 try db.execute(sql: Ledger.lipUnitShardsTable)
+                try db.execute(sql: Ledger.itemColumnsOfVersion3)
                 for (key, value) in [("schema_version", "\(Ledger.schemaVersion)"), ("dataset", dataset), ("adapter", adapter)] {
                     try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?)", arguments: [key, value])
                 }
@@ -183,22 +211,47 @@ public final class Ledger {
             created REAL NOT NULL, PRIMARY KEY(checkpoint, file))
         """
 
+    /// Added in version 3 (at the end of `items`, so fresh and upgraded ledgers agree on the
+    /// column order `merge` relies on).
+    private static let itemColumnsOfVersion3 = """
+        ALTER TABLE items ADD COLUMN video_packets INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE items ADD COLUMN video_undecodable INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE items ADD COLUMN video_first_second_lost INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE items ADD COLUMN audio_packets INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE items ADD COLUMN audio_undecodable INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE items ADD COLUMN audio_first_second_lost INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE items ADD COLUMN quarantine_cause TEXT NOT NULL DEFAULT '';
+        ALTER TABLE items ADD COLUMN quarantine_version TEXT NOT NULL DEFAULT '';
+        ALTER TABLE items ADD COLUMN quarantine_time_limit REAL NOT NULL DEFAULT 0;
+        """
+
     /// Upgrades a ledger of an older schema `version` in place, in one transaction.
     private func migrate(from version: Int) throws {
         try guarded {
             try db.write { db in
                 if version < 2 { try db.execute(sql: Ledger.lipUnitShardsTable) }
+                if version < 3 { try db.execute(sql: Ledger.itemColumnsOfVersion3) }
                 try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'schema_version'",
                                arguments: ["\(Ledger.schemaVersion)"])
             }
         }
     }
 
-    /// Turns SQLite errors into `LedgerError` naming the ledger file.
+    /// Turns SQLite errors into `EnvironmentError` (a full disk, an I/O error, a read-only or
+    /// vanished folder) or else `LedgerError`, naming the ledger file.
     private func guarded<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as DatabaseError {
+            if let environment = Ledger.environmentError(error, path) { throw environment }
             throw LedgerError("\(path): \(error.message ?? "\(error)")")
         }
+    }
+
+    /// The machine's fault behind an SQLite result code, if it is one.
+    private static func environmentError(_ error: DatabaseError, _ path: String) -> EnvironmentError? {
+        let codes: [(ResultCode, Int32)] = [(.SQLITE_FULL, ENOSPC), (.SQLITE_IOERR, EIO), (.SQLITE_READONLY, EROFS),
+                                            (.SQLITE_CANTOPEN, EACCES), (.SQLITE_PERM, EPERM), (.SQLITE_NOMEM, ENOMEM)]
+        guard let code = codes.first(where: { $0.0 == error.resultCode.primaryResultCode })?.1 else { return nil }
+        return EnvironmentError("\(path): \(error.message ?? "SQLite error")", code: code)
     }
 
     // MARK: Reading
@@ -212,7 +265,13 @@ public final class Ledger {
                         id: row["id"], source: row["source"],
                         fingerprint: FileFingerprint(size: row["size"], mtime: row["mtime"], contentHash: row["fingerprint"]),
                         speaker: row["speaker"], split: row["split"], label: row["label"],
-                        state: row["state"], error: row["error"], key: row["key"])
+                        state: row["state"], error: row["error"], key: row["key"],
+                        videoDamage: StreamDamage(packets: row["video_packets"], undecodable: row["video_undecodable"],
+                                                  firstSecondLost: row["video_first_second_lost"]),
+                        audioDamage: StreamDamage(packets: row["audio_packets"], undecodable: row["audio_undecodable"],
+                                                  firstSecondLost: row["audio_first_second_lost"]),
+                        quarantineCause: QuarantineCause(rawValue: row["quarantine_cause"]) ?? .input,
+                        quarantineVersion: row["quarantine_version"], quarantineTimeLimit: row["quarantine_time_limit"])
                     out[item.id] = item
                 }
                 return out
@@ -282,7 +341,8 @@ public final class Ledger {
                                arguments: [shard.file, shard.rows, shard.bytes, shard.checksum, Date().timeIntervalSince1970])
                 for processed in items {
                     let finalKey = processed.stageKeys.last!.key
-                    try upsertItem(db, processed.item, processed.fingerprint, state: "done", error: "", key: finalKey)
+                    try upsertItem(db, processed.item, processed.fingerprint, state: "done", error: "", key: finalKey,
+                                   videoDamage: processed.videoDamage, audioDamage: processed.audioDamage)
                     try recordStages(db, processed.item.id, processed.stageKeys, failedStage: nil, error: "")
                     try db.execute(sql: "DELETE FROM item_rows WHERE item_id = ? AND key = ?",
                                    arguments: [processed.item.id, finalKey])
@@ -312,12 +372,15 @@ public final class Ledger {
         }
     }
 
-    /// Records an item that cannot be processed (at `failedStage`) with its one-line reason.
-    public func recordQuarantine(_ processed: ProcessedItem, failedStage: String, reason: String) throws {
+    /// Records an item that cannot be processed (at `failedStage`) with its one-line reason;
+    /// `cause`, `version` and `timeLimit` say when it is worth retrying (see `QuarantineCause`).
+    public func recordQuarantine(_ processed: ProcessedItem, failedStage: String, reason: String,
+                                 cause: QuarantineCause = .input, version: String = "", timeLimit: Double = 0) throws {
         try guarded {
             try db.write { db in
                 try upsertItem(db, processed.item, processed.fingerprint, state: "quarantined", error: reason,
-                               key: processed.stageKeys.last!.key)
+                               key: processed.stageKeys.last!.key, videoDamage: processed.videoDamage,
+                               audioDamage: processed.audioDamage, quarantine: (cause, version, timeLimit))
                 try recordStages(db, processed.item.id, processed.stageKeys, failedStage: failedStage, error: reason)
             }
         }
@@ -346,12 +409,19 @@ public final class Ledger {
     }
 
     private func upsertItem(_ db: Database, _ item: SourceItem, _ fp: FileFingerprint, state: String,
-                            error: String, key: String) throws {
+                            error: String, key: String, videoDamage: StreamDamage, audioDamage: StreamDamage,
+                            quarantine: (QuarantineCause, String, Double) = (.input, "", 0)) throws {
         try db.execute(sql: """
             INSERT OR REPLACE INTO items(id, source, size, mtime, fingerprint, speaker, split, label,
-                state, error, key, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                state, error, key, updated, video_packets, video_undecodable, video_first_second_lost,
+                audio_packets, audio_undecodable, audio_first_second_lost,
+                quarantine_cause, quarantine_version, quarantine_time_limit)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [item.id, item.source, fp.size, fp.mtime, fp.contentHash, item.speaker, item.split,
-                             item.label, state, error, key, Date().timeIntervalSince1970])
+                             item.label, state, error, key, Date().timeIntervalSince1970,
+                             videoDamage.packets, videoDamage.undecodable, videoDamage.firstSecondLost,
+                             audioDamage.packets, audioDamage.undecodable, audioDamage.firstSecondLost,
+                             quarantine.0.rawValue, quarantine.1, quarantine.2])
     }
 
     /// One result per stage: done up to `failedStage`, which gets `error`; later stages are not run.

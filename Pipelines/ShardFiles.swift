@@ -4,6 +4,8 @@ import Foundation
 public enum ShardFiles {
     /// Our shard names: `shard-<run tag>-<sequence>.h5`.
     static let prefix = "shard-"
+    /// The folder of workers' item files inside `<out>/shards` (only while a run goes on).
+    static let workFolderName = ".work"
 
     /// A tag unique to one run: UTC time, partition, random bits.
     static func runTag(partition: Partition?) -> String {
@@ -31,8 +33,9 @@ public enum ShardFiles {
 
     /// Before a run: every shard the ledger records must be present with its recorded size
     /// (else `LedgerError`: missing or truncated); our files the ledger does not record (left by
-    /// an interrupted run: complete but unrecorded shards, temporary files) are deleted, since
-    /// what is not in the ledger does not exist. Other files are left alone with a warning.
+    /// an interrupted run: complete but unrecorded shards, temporary files, the work folder of
+    /// item files) are deleted, since what is not in the ledger does not exist. Other files are
+    /// left alone with a warning.
     public static func prepare(folder: String, ledger: Ledger, say: (String) -> Void) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let recorded = try ledger.shards()
@@ -49,7 +52,7 @@ public enum ShardFiles {
         let names = Set(recorded.map(\.file))
         for name in try FileManager.default.contentsOfDirectory(atPath: folder) where !names.contains(name) {
             let path = (folder as NSString).appendingPathComponent(name)
-            if name.hasPrefix(prefix) || name.hasPrefix(".\(prefix)") {
+            if name.hasPrefix(prefix) || name.hasPrefix(".\(prefix)") || name == workFolderName {
                 try FileManager.default.removeItem(atPath: path)
                 say("removed \(name): not recorded in the ledger (left by an interrupted run)")
             } else {

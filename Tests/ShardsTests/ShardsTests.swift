@@ -58,12 +58,12 @@ final class ShardsTests: XCTestCase {
         for (index, rows) in [10, 7, 5].enumerated() {
             if index == 1 {
                 writer.beginItem(ShardItem(id: "broken", source: "b.mp4", fingerprint: "f0", speaker: "s", split: "train"))
-                for r in 0..<3 { try writer.append(frame: testFrame(100 + r)) }
+                for r in 0..<3 { try writer.append(frame: testFrame(100 + r), frameIndex: 100 + r) }
                 try writer.discardItem()
             }
             writer.beginItem(ShardItem(id: "item\(index)", source: "/data/clip \(index).mp4", fingerprint: "fp\(index)",
                                        speaker: "spk\(index % 2)", split: index == 2 ? "val" : "train"))
-            for r in row..<(row + rows) { try writer.append(frame: testFrame(r)) }
+            for r in row..<(row + rows) { try writer.append(frame: testFrame(r), frameIndex: 2 * r) }
             try writer.append(melUnits: (row..<(row + rows)).flatMap(testMel))
             try writer.endItem()
             row += rows
@@ -195,7 +195,7 @@ final class ShardsTests: XCTestCase {
         let path = dir.path("clip.h5")
         let writer = try ExtractFileWriter(path: path, source: "/videos/clip.mp4", parameters: #"{"margin":0.2}"#,
                                            attributes: ["detector": .string("haar"), "scales": .doubles([1, 1.5])])
-        for r in 0..<12 { try writer.append(frame: testFrame(r), box: [Int32(r), 20, 64, 64], segment: r / 6) }
+        for r in 0..<12 { try writer.append(frame: testFrame(r), box: [Int32(r), 20, 64, 64], segment: r / 6, frameIndex: 3 + r) }
         try writer.append(melUnits: (0..<12).flatMap(testMel))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path), "visible before finish")
         XCTAssertEqual(try writer.finish().rows, 12)
@@ -222,7 +222,7 @@ final class ShardsTests: XCTestCase {
     func testExtractFileNeedsAlignedRows() throws {
         let dir = ScratchDir("extract")
         let writer = try ExtractFileWriter(path: dir.path("x.h5"), source: "x.mp4", parameters: "{}")
-        try writer.append(frame: testFrame(0), box: [0, 0, 1, 1], segment: 0)
+        try writer.append(frame: testFrame(0), box: [0, 0, 1, 1], segment: 0, frameIndex: 0)
         XCTAssertThrowsError(try writer.finish()) { XCTAssertTrue("\($0)".contains("1 frames but 0 mel units"), "\($0)") }
     }
 
@@ -231,9 +231,9 @@ final class ShardsTests: XCTestCase {
         do {
             let shard = try ShardWriter(path: dir.path("a.h5"), parameters: "{}", creator: "test")
             shard.beginItem(ShardItem(id: "x", source: "x", fingerprint: "x", speaker: "x", split: "train"))
-            try shard.append(frame: testFrame(0))
+            try shard.append(frame: testFrame(0), frameIndex: 0)
             let extract = try ExtractFileWriter(path: dir.path("b.h5"), source: "b.mp4", parameters: "{}")
-            try extract.append(frame: testFrame(0), box: [0, 0, 1, 1], segment: 0)
+            try extract.append(frame: testFrame(0), box: [0, 0, 1, 1], segment: 0, frameIndex: 0)
             let units = try LipUnitWriter(path: dir.path("c.h5"), frameShard: "a.h5", checkpoint: "abc", creator: "test")
             try units.append(units: [Float](repeating: 1, count: 1024))
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).count, 3,
@@ -322,7 +322,7 @@ final class ShardsTests: XCTestCase {
         expectInputError(incomplete, "no dataset 'mel'")
         let extract = dir.path("extract.h5")
         let writer = try ExtractFileWriter(path: extract, source: "x.mp4", parameters: "{}")
-        try writer.append(frame: testFrame(0), box: [0, 0, 1, 1], segment: 0)
+        try writer.append(frame: testFrame(0), box: [0, 0, 1, 1], segment: 0, frameIndex: 0)
         try writer.append(melUnits: testMel(0))
         try writer.finish()
         expectInputError(extract, "not a cals-shard file")
