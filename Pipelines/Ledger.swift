@@ -131,8 +131,10 @@ public final class Ledger {
         if !exists && !create { throw LedgerError("\(outFolder): no ledger (\(Ledger.fileName)); nothing was preprocessed here") }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
-        do {
+        try EnvironmentError.fileOperation(outFolder, "cannot make the output folder") {
             try FileManager.default.createDirectory(atPath: outFolder, withIntermediateDirectories: true)
+        }
+        do {
             db = try DatabaseQueue(path: path, configuration: configuration)
             try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
             try db.write { db in

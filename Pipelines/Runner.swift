@@ -190,7 +190,9 @@ public final class Runner {
     /// Processes `work` on `manifest.workers` slots; results are appended to the open shard
     /// (closed and recorded once it reaches the target size, and at the end).
     private func process(_ work: [Work], ledger: Ledger, summary: inout RunSummary) throws {
-        try FileManager.default.createDirectory(atPath: workFolder, withIntermediateDirectories: true)
+        try EnvironmentError.fileOperation(workFolder, "cannot make the work folder") {
+            try FileManager.default.createDirectory(atPath: workFolder, withIntermediateDirectories: true)
+        }
         defer { try? FileManager.default.removeItem(atPath: workFolder) }
         // A worker that dies must not take the run with it through a write to its pipe.
         if workerExecutable != nil { signal(SIGPIPE, SIG_IGN) }

@@ -28,6 +28,23 @@ public struct EnvironmentError: Error, CustomStringConvertible, Equatable, Senda
 
     static func name(of code: Int32) -> String { codes.first { $0.code == code }?.name ?? "errno \(code)" }
 
+    /// Runs a Foundation file operation on an output (`FileManager`), turning its error into an
+    /// `EnvironmentError` when the POSIX error under it is one of `codes`.
+    public static func fileOperation<T>(_ path: String, _ what: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch {
+            if let code = posixCode(error), isEnvironmental(code) { throw EnvironmentError("\(path): \(what)", code: code) }
+            throw error
+        }
+    }
+
+    /// The errno under a Foundation error (itself, or its underlying error).
+    private static func posixCode(_ error: Error) -> Int32? {
+        if let posix = error as? POSIXError { return posix.code.rawValue }
+        let error = error as NSError
+        if error.domain == NSPOSIXErrorDomain { return Int32(error.code) }
+        return (error.userInfo[NSUnderlyingErrorKey] as? Error).flatMap(posixCode)
+    }
+
     /// After a failed system call on an output: an `EnvironmentError` if `errno` is one of
     /// `codes`, else an `InputError` with the system's words.
     public static func fromErrno(_ path: String, _ what: String) -> Error {

@@ -25,9 +25,15 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
 enum HDF5 {
     static let lock = NSRecursiveLock()
 
+    /// No clean-up of HDF5 at process exit: every file we keep is closed explicitly, and closing
+    /// at exit a file whose writes failed (a full disk) crashes inside HDF5 (H5F__close_cb).
+    /// Must run before any other HDF5 call.
+    private static let noCleanupAtExit: Void = { _ = H5dont_atexit() }()
+
     static func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
+        noCleanupAtExit
         // No printing of error stacks to stderr: errors are collected by `stackMessage` instead.
         // (The setting is per thread in thread-safe builds, so it is made on every entry.)
         H5Eset_auto2(chdf5_e_default(), nil, nil)
