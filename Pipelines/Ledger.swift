@@ -94,8 +94,18 @@ public struct ProcessedItem: Sendable {
     public var fingerprint: FileFingerprint
     public var stageKeys: [(stage: String, key: String)]
     public var rows: [RowRange]
-    public var videoDamage = StreamDamage()
-    public var audioDamage = StreamDamage()
+    public var videoDamage: StreamDamage
+    public var audioDamage: StreamDamage
+
+    public init(item: SourceItem, fingerprint: FileFingerprint, stageKeys: [(stage: String, key: String)], rows: [RowRange],
+                videoDamage: StreamDamage = StreamDamage(), audioDamage: StreamDamage = StreamDamage()) {
+        self.item = item
+        self.fingerprint = fingerprint
+        self.stageKeys = stageKeys
+        self.rows = rows
+        self.videoDamage = videoDamage
+        self.audioDamage = audioDamage
+    }
 }
 
 /// The SQLite ledger of an output folder (`<out>/ledger.sqlite`): items, stage results,
