@@ -257,18 +257,29 @@ public final class Runner {
                 }
             }
             defer { processor.stop() }
-            while true {
-                lock.lock()
-                guard firstError == nil, next < work.count else { lock.unlock(); return }
-                let w = work[next]
-                next += 1
-                lock.unlock()
-                let outcome = processor.process(w.item, path: (runner.dataRoot as NSString).appendingPathComponent(w.item.source))
+            var current = take()
+            if let current { processor.begin(current.item, path: path(current)) }
+            while let w = current {
+                let outcome = processor.finish()
+                // The worker starts on the next item while this one's rows go to the shard.
+                current = take()
+                if let next = current { processor.begin(next.item, path: path(next)) }
                 lock.lock()
                 do { try deliver(w, outcome) } catch { firstError = firstError ?? error }
                 lock.unlock()
             }
         }
+
+        /// The next item to process, or nil when there is none or the run is stopping.
+        private func take() -> Work? {
+            lock.lock()
+            defer { lock.unlock() }
+            guard firstError == nil, next < work.count else { return nil }
+            next += 1
+            return work[next - 1]
+        }
+
+        private func path(_ w: Work) -> String { (runner.dataRoot as NSString).appendingPathComponent(w.item.source) }
 
         /// Under `lock`: hands one result to the open shard, or quarantines the item, or (a
         /// fault of the machine) throws to stop the run. Once the run is stopping, results are

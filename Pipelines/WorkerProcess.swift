@@ -11,9 +11,12 @@ enum ItemOutcome {
     case environment(Error)
 }
 
-/// Processes items one at a time, one per run slot.
+/// Processes items one at a time, one per run slot: `begin` an item, then `finish` it. A worker
+/// process starts on the item at `begin`, so the runner begins the next item before it appends
+/// the last one's rows to the shard.
 protocol ItemProcessor: AnyObject {
-    func process(_ item: SourceItem, path: String) -> ItemOutcome
+    func begin(_ item: SourceItem, path: String)
+    func finish() -> ItemOutcome
     func stop()
 }
 
@@ -23,13 +26,16 @@ protocol ItemProcessor: AnyObject {
 final class InProcessItems: ItemProcessor {
     let pipeline: ItemPipeline
     let timeLimit: Double
+    private var path = ""
 
     init(stages: PipelineStages, spoolFolder: String, timeLimit: Double) throws {
         pipeline = try ItemPipeline(stages: stages, spoolFolder: spoolFolder)
         self.timeLimit = timeLimit
     }
 
-    func process(_ item: SourceItem, path: String) -> ItemOutcome {
+    func begin(_ item: SourceItem, path: String) { self.path = path }
+
+    func finish() -> ItemOutcome {
         do {
             return .done(try pipeline.process(path, timeLimit: timeLimit), itemFile: nil)
         } catch let error as EnvironmentError {
@@ -63,6 +69,10 @@ final class WorkerProcess: ItemProcessor {
     private var requests: Int32 = -1
     private var answers: Int32 = -1
     private var pending: [UInt8] = []
+    /// The item begun: its path and when the worker started on it, or why it could not be sent.
+    private var path = ""
+    private var sent = Date()
+    private var sendFailure: Error?
 
     init(executable: String, configuration: WorkerConfiguration, slot: Int) {
         self.executable = executable
@@ -70,17 +80,25 @@ final class WorkerProcess: ItemProcessor {
         logPath = (configuration.workFolder as NSString).appendingPathComponent("worker-\(slot).log")
     }
 
-    func process(_ item: SourceItem, path: String) -> ItemOutcome {
+    /// Sends the item to the worker (starting one if none runs), which starts on it at once.
+    func begin(_ item: SourceItem, path: String) {
+        self.path = path
+        sendFailure = nil
         do {
             if pid == 0 { try start() }
-            let line = try JSONEncoder().encode(WorkerRequest(id: item.id, path: path)) + Data("\n".utf8)
-            try send(line)
+            try send(try JSONEncoder().encode(WorkerRequest(id: item.id, path: path)) + Data("\n".utf8))
+            sent = Date()
         } catch {
             stop()
-            return .environment(error)
+            sendFailure = error
         }
+    }
+
+    /// Waits for the worker's answer for the item begun, at most its time limit plus `grace`.
+    func finish() -> ItemOutcome {
+        if let sendFailure { return .environment(sendFailure) }
         let limit = configuration.timeLimit
-        switch readLine(deadline: Date().addingTimeInterval(limit + Self.grace)) {
+        switch readLine(deadline: sent.addingTimeInterval(limit + Self.grace)) {
         case .line(let text):
             guard let answer = try? JSONDecoder().decode(WorkerAnswer.self, from: Data(text.utf8)) else {
                 stop()

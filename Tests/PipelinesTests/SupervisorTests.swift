@@ -90,29 +90,35 @@ final class SupervisorTests: XCTestCase {
         XCTAssertEqual(try Fixture.readback(out).items.keys.sorted(), ["spk/c0", "spk/c1", "spk/c2"])
     }
 
-    /// The lines of a failed run's stderr that are not progress lines.
-    private func messages(_ r: CommandResult) -> [String] {
-        r.stderr.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.hasPrefix("clips: ") }
+    /// A run that failed with the one line `error: <out>…<cause>` (besides progress lines).
+    private func expectStopped(_ r: CommandResult, _ out: String, _ cause: String,
+                               file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(r.status, 0, file: file, line: line)
+        let lines = r.stderr.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("clips: ") }
+        XCTAssertEqual(lines.count, 1, r.stderr, file: file, line: line)
+        let first = lines.first.map(String.init) ?? ""
+        XCTAssertTrue(first.hasPrefix("error: \(out)") && first.hasSuffix(cause), first, file: file, line: line)
+        XCTAssertFalse(r.stdout.contains("quarantined"), r.stdout, file: file, line: line)
+    }
+
+    /// The three clips and an output folder on a 40 MB tmpfs `disk`.
+    private func datasetWithOutputOnTmpfs(_ s: ScratchDir) throws -> (data: String, manifest: String, disk: String, out: String) {
+        let (data, manifest) = try dataset(s)
+        let disk = s.path("disk")
+        try mountTmpfs(disk, megabytes: 40)
+        return (data, manifest, disk, disk + "/out")
     }
 
     func testFullDiskStopsTheRunAndQuarantinesNothing() throws {
         let s = ScratchDir("full")
-        let (data, manifest) = try dataset(s)
-        let disk = s.path("disk")
-        try mountTmpfs(disk, megabytes: 40)
-        let out = disk + "/out"
+        let (data, manifest, disk, out) = try datasetWithOutputOnTmpfs(s)
         // Leave about 1 MB: less than the rows of one item (≈ 30 crops of 48 KiB).
         let filler = disk + "/filler"
         let free = try XCTUnwrap(try FileManager.default.attributesOfFileSystem(forPath: disk)[.systemFreeSize] as? NSNumber).intValue
         XCTAssertTrue(FileManager.default.createFile(atPath: filler, contents: Data(count: free - 1_000_000)))
 
-        let r = try preprocess(manifest, data, out)
-        XCTAssertNotEqual(r.status, 0)
-        XCTAssertEqual(messages(r).count, 1, r.stderr)
-        let line = messages(r).first ?? ""
-        XCTAssertTrue(line.hasPrefix("error: ") && line.contains(out) && line.hasSuffix("No space left on device (ENOSPC)"), line)
+        expectStopped(try preprocess(manifest, data, out), out, "No space left on device (ENOSPC)")
         XCTAssertEqual(try quarantined(out), [:])
-        XCTAssertFalse(r.stdout.contains("quarantined"), r.stdout)
 
         // Space freed: the re-run processes every item, and h5py reads them.
         try FileManager.default.removeItem(atPath: filler)
@@ -125,19 +131,12 @@ final class SupervisorTests: XCTestCase {
 
     func testReadOnlyOutputStopsTheRunAndQuarantinesNothing() throws {
         let s = ScratchDir("readonly")
-        let (data, manifest) = try dataset(s)
-        let disk = s.path("disk")
-        try mountTmpfs(disk, megabytes: 40)
-        let out = disk + "/out"
+        let (data, manifest, disk, out) = try datasetWithOutputOnTmpfs(s)
         XCTAssertEqual(try preprocess(manifest, data, out).status, 0)
         try Fixture.clip(s.path("data/spk/c1.mp4"), frequency: 880)  // changed: to process again
 
         try remount(disk, "ro")
-        let r = try preprocess(manifest, data, out)
-        XCTAssertNotEqual(r.status, 0)
-        XCTAssertEqual(messages(r).count, 1, r.stderr)
-        let line = messages(r).first ?? ""
-        XCTAssertTrue(line.hasPrefix("error: \(out)") && line.hasSuffix("Read-only file system (EROFS)"), line)
+        expectStopped(try preprocess(manifest, data, out), out, "Read-only file system (EROFS)")
 
         try remount(disk, "rw")
         XCTAssertEqual(try quarantined(out), [:])
