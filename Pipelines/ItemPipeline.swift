@@ -47,7 +47,12 @@ public struct PipelineStages: Sendable {
                                     "stages: unexpected stage '\(name)' (the stages are \(expected), in this order)")
             }
             switch name {
-            case DecodeStage.name: decode = DecodeStage(parameters: try decodeParameters(NoParameters.self, from: parameters, file: file, context: context))
+            case DecodeStage.name:
+                let limit = try decodeParameters(DamageLimit.self, from: parameters, file: file, context: context)
+                guard (0...1).contains(limit.maxDamagedFraction) else {
+                    throw ManifestError(file, YAMLMapping.line(parameters), "\(context): 'max_damaged_fraction' must be between 0 and 1")
+                }
+                decode = DecodeStage(damageLimit: limit)
             case FaceStage.name:
                 let p = try decodeParameters(FaceParameters.self, from: parameters, file: file, context: context)
                 do { try p.validate() } catch {
@@ -103,10 +108,13 @@ public struct ItemOutput: Sendable {
     public var boxes: [Int32]
     /// [N] int32: segment number (0, 1, … in order).
     public var segments: [Int32]
-    /// [N] int32: 25 fps frame index in the source.
-    public var frameIndices: [Int32]
+    /// [N] int64: the row's frame on the source's 25 fps timeline (shards' `frame_index`).
+    public var frameIndices: [Int64]
     /// 25 fps frames decoded from the source (kept or not).
     public var decodedFrameCount: Int
+    /// Packets read and packets that failed to decode, per stream.
+    public var videoDamage = StreamDamage()
+    public var audioDamage = StreamDamage()
 
     public var rowCount: Int { segments.count }
     /// Bytes of frames + mel (what the shard target size counts).
@@ -131,6 +139,14 @@ public struct StageFailure: Error, CustomStringConvertible {
     public var description: String { "\(error)" }
 }
 
+/// An item that took longer than its time limit: a reason that may pass (a raised
+/// `item_time_limit` retries it), unlike the `InputError`s of a bad file.
+public struct TimeLimitExceeded: Error, CustomStringConvertible {
+    public let path: String
+    public let seconds: Double
+    public var description: String { "\(path): took longer than the time limit of \(Int(seconds)) s" }
+}
+
 /// Runs decode → face (+crop) → mel → align on one video: the single per-item path used by
 /// both `cals extract` and the preprocess runner. Owns a face detector and a mel transform, so
 /// use one per thread.
@@ -147,10 +163,12 @@ public final class ItemPipeline {
         detector = try FaceDetector()
     }
 
-    /// Processes `path`, giving up with an `InputError` after `timeLimit` seconds. Errors are
-    /// `StageFailure`s naming the stage. Audio decoding and mel run on a second thread while the
-    /// video is decoded and tracked.
-    public func process(_ path: String, timeLimit: TimeInterval) throws -> ItemOutput {
+    /// Processes `path`, giving up with `TimeLimitExceeded` after `timeLimit` seconds. Errors
+    /// are `StageFailure`s naming the stage; an `EnvironmentError` (the spool's disk) is thrown
+    /// as it is, since it is no fault of the item. Audio decoding and mel run on a second thread
+    /// while the video is decoded and tracked. The crops go to an unlinked spool in
+    /// `spoolFolder`, or to a new file at `spoolPath` that stays (a worker's item file).
+    public func process(_ path: String, timeLimit: TimeInterval, spoolPath: String? = nil) throws -> ItemOutput {
         let deadline = Date().addingTimeInterval(timeLimit)
         let fail = StageFailure.init(stage:error:)
 
@@ -164,27 +182,32 @@ public final class ItemPipeline {
         let tracker: FaceTrackProcessor
         do { tracker = try stages.face.tracker(detector: detector) } catch { throw fail(FaceStage.name, error) }
         let cropSize = stages.face.parameters.cropSize
-        var out = ItemOutput(cropSize: cropSize, crops: try CropSpool(folder: spoolFolder, size: cropSize), mel: [],
-                             boxes: [], segments: [], frameIndices: [], decodedFrameCount: 0)
+        let spool = try spoolPath.map { try CropSpool(creating: $0, size: cropSize) }
+            ?? CropSpool(folder: spoolFolder, size: cropSize)
+        var out = ItemOutput(cropSize: cropSize, crops: spool, mel: [], boxes: [], segments: [], frameIndices: [],
+                             decodedFrameCount: 0)
         func keep(_ tracked: [TrackedFrame]) throws {
             for t in tracked {
                 try out.crops.append(t.crop)
                 out.boxes += [t.box.x, t.box.y, t.box.width, t.box.height]
                 out.segments.append(Int32(t.segment))
-                out.frameIndices.append(Int32(t.index))
+                out.frameIndices.append(Int64(t.index))
             }
+        }
+        // The spool's errors are the machine's: thrown as they are, not as the item's failure.
+        func stage(_ name: String, _ body: () throws -> Void) throws {
+            do { try body() } catch let error as EnvironmentError { throw error } catch { throw fail(name, error) }
         }
         while true {
             let frame: RGBImage?
             do { frame = try decoder.nextFrame() } catch { throw fail(DecodeStage.name, error) }
             guard let frame else { break }
             out.decodedFrameCount += 1
-            do { try keep(try tracker.push(frame)) } catch { throw fail(FaceStage.name, error) }
-            if Date() > deadline {
-                throw fail(DecodeStage.name, InputError(path, "took longer than the time limit of \(Int(timeLimit)) s"))
-            }
+            try stage(FaceStage.name) { try keep(try tracker.push(frame)) }
+            if Date() > deadline { throw fail(DecodeStage.name, TimeLimitExceeded(path: path, seconds: timeLimit)) }
         }
-        do { try keep(try tracker.finish()) } catch { throw fail(FaceStage.name, error) }
+        try stage(FaceStage.name) { try keep(try tracker.finish()) }
+        out.videoDamage = videoDamage(decoder)
 
         let minimum = stages.face.parameters.minSegmentLength
         if out.decodedFrameCount < minimum {
@@ -193,7 +216,13 @@ public final class ItemPipeline {
         if out.rowCount == 0 {
             throw fail(FaceStage.name, InputError(path, "no face found in \(minimum) or more consecutive frames"))
         }
-        let units = stages.align.run(logMel: try audio.result().get(), videoFrameCount: out.decodedFrameCount)
+        let (logMel, audioDamage) = try audio.result().get()
+        out.audioDamage = audioDamage
+        do {
+            try stages.decode.checkDamage(out.videoDamage, stream: "video", path: path)
+            try stages.decode.checkDamage(out.audioDamage, stream: "audio", path: path)
+        } catch { throw fail(DecodeStage.name, error) }
+        let units = stages.align.run(logMel: logMel, videoFrameCount: out.decodedFrameCount)
         // Keep the unit of each kept frame: [N, 80, 4].
         let unitSize = MelSpectrogram.melBinCount * MelSpectrogram.framesPerUnit
         out.mel.reserveCapacity(out.rowCount * unitSize)
@@ -206,10 +235,15 @@ public final class ItemPipeline {
     }
 }
 
+/// The video stream's damage once `nextFrame` returned nil. The one place that reads the
+/// decoder's damage count: `decoder.damage` once the Media branch's `VideoDecoder.damage` lands;
+/// until then no packet is counted.
+private func videoDamage(_ decoder: VideoDecoder) -> StreamDamage { StreamDamage() }
+
 /// Decodes a file's audio and computes its log-mel on a thread of its own.
 private final class AudioTask: @unchecked Sendable {
     private let done = DispatchGroup()
-    private var logMel: Result<[Float], StageFailure>?
+    private var logMel: Result<([Float], StreamDamage), StageFailure>?
 
     init(path: String, stages: PipelineStages, mel: MelSpectrogram, timeLimit: TimeInterval) {
         done.enter()
@@ -219,7 +253,8 @@ private final class AudioTask: @unchecked Sendable {
             do { audio = try stages.decode.audio(path, timeLimit: timeLimit) } catch {
                 logMel = .failure(StageFailure(stage: DecodeStage.name, error: error)); return
             }
-            do { logMel = .success(try stages.mel.run(audio, mel: mel)) } catch {
+            // `audio.damage` once the Media branch's `AudioClip.damage` lands.
+            do { logMel = .success((try stages.mel.run(audio, mel: mel), StreamDamage())) } catch {
                 logMel = .failure(StageFailure(stage: MelStage.name, error: error))
             }
         }
@@ -227,8 +262,8 @@ private final class AudioTask: @unchecked Sendable {
 
     func wait() { done.wait() }
 
-    /// Waits, then gives the log-mel [F, 80] or the failure.
-    func result() -> Result<[Float], StageFailure> {
+    /// Waits, then gives the log-mel [F, 80] and the audio stream's damage, or the failure.
+    func result() -> Result<([Float], StreamDamage), StageFailure> {
         done.wait()
         return logMel!
     }

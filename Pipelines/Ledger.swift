@@ -1,5 +1,6 @@
 // The ledger's record types and every query live in Dataset (the read side, below Training and
 // Pipelines); re-exported so users of Pipelines see one ledger API.
+import Common
 @_exported import Dataset
 import Foundation
 import GRDB
@@ -23,16 +24,32 @@ public struct ProcessedItem: Sendable {
     public var fingerprint: FileFingerprint
     public var stageKeys: [(stage: String, key: String)]
     public var rows: [RowRange]
+    public var videoDamage: StreamDamage
+    public var audioDamage: StreamDamage
+
+    public init(item: SourceItem, fingerprint: FileFingerprint, stageKeys: [(stage: String, key: String)], rows: [RowRange],
+                videoDamage: StreamDamage = StreamDamage(), audioDamage: StreamDamage = StreamDamage()) {
+        self.item = item
+        self.fingerprint = fingerprint
+        self.stageKeys = stageKeys
+        self.rows = rows
+        self.videoDamage = videoDamage
+        self.audioDamage = audioDamage
+    }
 }
 
 /// The SQLite ledger of an output folder (`<out>/ledger.sqlite`): items, stage results,
 /// shards and item rows. What is not in the ledger does not exist: shard files are recorded
 /// only after they are complete on disk, in one transaction with the rows they hold.
 ///
-/// Schema (version 2; version 1 had no lip_unit_shards and is upgraded on open):
+/// Schema (version 3; older ledgers are upgraded on open: version 1 had no lip_unit_shards,
+/// version 2 not the items' damage and quarantine columns):
 ///   meta(key PRIMARY KEY, value)                    schema_version, dataset, adapter
 ///   items(id PRIMARY KEY, source, size, mtime, fingerprint, speaker, split, label,
-///         state, error, key, updated)               state: done | quarantined | removed
+///         state, error, key, updated,               state: done | quarantined | removed
+///         video_packets, video_undecodable, video_first_second_lost,
+///         audio_packets, audio_undecodable, audio_first_second_lost,   decode damage (integers)
+///         quarantine_cause, quarantine_version, quarantine_time_limit) see QuarantineCause
 ///   stage_results(item_id, stage, key, state, error, PRIMARY KEY(item_id, stage, key))
 ///   shards(file PRIMARY KEY, rows, bytes, checksum, created)
 ///   item_rows(item_id, key, segment, shard_file, first_row, row_count)
@@ -56,8 +73,10 @@ public final class Ledger {
         if !exists && !create { throw LedgerError("\(outFolder): no ledger (\(Ledger.fileName)); nothing was preprocessed here") }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
-        do {
+        try EnvironmentError.fileOperation(outFolder, "cannot make the output folder") {
             try FileManager.default.createDirectory(atPath: outFolder, withIntermediateDirectories: true)
+        }
+        do {
             db = try DatabaseQueue(path: path, configuration: configuration)
             reader = LedgerReader(database: db, path: path)
             try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
@@ -65,6 +84,7 @@ public final class Ledger {
                 try db.execute(sql: "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             }
         } catch let error as DatabaseError {
+            if let environment = LedgerReader.environmentError(error, path) { throw environment }
             throw LedgerError("\(path): not a usable ledger: \(error.message ?? "\(error)")")
         }
         let meta = try readMeta()
@@ -113,6 +133,7 @@ public final class Ledger {
                     CREATE INDEX item_rows_item ON item_rows(item_id, key);
                     """)
                 try db.execute(sql: Ledger.lipUnitShardsTable)
+                try db.execute(sql: Ledger.itemColumnsOfVersion3)
                 for (key, value) in [("schema_version", "\(Ledger.schemaVersion)"), ("dataset", dataset), ("adapter", adapter)] {
                     try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?)", arguments: [key, value])
                 }
@@ -127,18 +148,33 @@ public final class Ledger {
             created REAL NOT NULL, PRIMARY KEY(checkpoint, file))
         """
 
+    /// Added in version 3 (at the end of `items`, so fresh and upgraded ledgers agree on the
+    /// column order `merge` relies on).
+    private static let itemColumnsOfVersion3 = """
+        ALTER TABLE items ADD COLUMN video_packets INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE items ADD COLUMN video_undecodable INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE items ADD COLUMN video_first_second_lost INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE items ADD COLUMN audio_packets INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE items ADD COLUMN audio_undecodable INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE items ADD COLUMN audio_first_second_lost INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE items ADD COLUMN quarantine_cause TEXT NOT NULL DEFAULT '';
+        ALTER TABLE items ADD COLUMN quarantine_version TEXT NOT NULL DEFAULT '';
+        ALTER TABLE items ADD COLUMN quarantine_time_limit REAL NOT NULL DEFAULT 0;
+        """
+
     /// Upgrades a ledger of an older schema `version` in place, in one transaction.
     private func migrate(from version: Int) throws {
         try guarded {
             try db.write { db in
                 if version < 2 { try db.execute(sql: Ledger.lipUnitShardsTable) }
+                if version < 3 { try db.execute(sql: Ledger.itemColumnsOfVersion3) }
                 try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'schema_version'",
                                arguments: ["\(Ledger.schemaVersion)"])
             }
         }
     }
 
-    /// Turns SQLite errors into `LedgerError` naming the ledger file.
+    /// SQLite errors as `EnvironmentError` or `LedgerError` (see `LedgerReader.guarded`).
     private func guarded<T>(_ body: () throws -> T) throws -> T { try reader.guarded(body) }
 
     // MARK: Reading (the queries of `Dataset.LedgerReader`)
@@ -180,7 +216,8 @@ public final class Ledger {
                                arguments: [shard.file, shard.rows, shard.bytes, shard.checksum, Date().timeIntervalSince1970])
                 for processed in items {
                     let finalKey = processed.stageKeys.last!.key
-                    try upsertItem(db, processed.item, processed.fingerprint, state: "done", error: "", key: finalKey)
+                    try upsertItem(db, processed.item, processed.fingerprint, state: "done", error: "", key: finalKey,
+                                   videoDamage: processed.videoDamage, audioDamage: processed.audioDamage)
                     try recordStages(db, processed.item.id, processed.stageKeys, failedStage: nil, error: "")
                     try db.execute(sql: "DELETE FROM item_rows WHERE item_id = ? AND key = ?",
                                    arguments: [processed.item.id, finalKey])
@@ -210,12 +247,15 @@ public final class Ledger {
         }
     }
 
-    /// Records an item that cannot be processed (at `failedStage`) with its one-line reason.
-    public func recordQuarantine(_ processed: ProcessedItem, failedStage: String, reason: String) throws {
+    /// Records an item that cannot be processed (at `failedStage`) with its one-line reason;
+    /// `cause`, `version` and `timeLimit` say when it is worth retrying (see `QuarantineCause`).
+    public func recordQuarantine(_ processed: ProcessedItem, failedStage: String, reason: String,
+                                 cause: QuarantineCause = .input, version: String = "", timeLimit: Double = 0) throws {
         try guarded {
             try db.write { db in
                 try upsertItem(db, processed.item, processed.fingerprint, state: "quarantined", error: reason,
-                               key: processed.stageKeys.last!.key)
+                               key: processed.stageKeys.last!.key, videoDamage: processed.videoDamage,
+                               audioDamage: processed.audioDamage, quarantine: (cause, version, timeLimit))
                 try recordStages(db, processed.item.id, processed.stageKeys, failedStage: failedStage, error: reason)
             }
         }
@@ -244,12 +284,19 @@ public final class Ledger {
     }
 
     private func upsertItem(_ db: Database, _ item: SourceItem, _ fp: FileFingerprint, state: String,
-                            error: String, key: String) throws {
+                            error: String, key: String, videoDamage: StreamDamage, audioDamage: StreamDamage,
+                            quarantine: (QuarantineCause, String, Double) = (.input, "", 0)) throws {
         try db.execute(sql: """
             INSERT OR REPLACE INTO items(id, source, size, mtime, fingerprint, speaker, split, label,
-                state, error, key, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                state, error, key, updated, video_packets, video_undecodable, video_first_second_lost,
+                audio_packets, audio_undecodable, audio_first_second_lost,
+                quarantine_cause, quarantine_version, quarantine_time_limit)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [item.id, item.source, fp.size, fp.mtime, fp.contentHash, item.speaker, item.split,
-                             item.label, state, error, key, Date().timeIntervalSince1970])
+                             item.label, state, error, key, Date().timeIntervalSince1970,
+                             videoDamage.packets, videoDamage.undecodable, videoDamage.firstSecondLost,
+                             audioDamage.packets, audioDamage.undecodable, audioDamage.firstSecondLost,
+                             quarantine.0.rawValue, quarantine.1, quarantine.2])
     }
 
     /// One result per stage: done up to `failedStage`, which gets `error`; later stages are not run.

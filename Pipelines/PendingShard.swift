@@ -23,8 +23,18 @@ final class PendingShard {
     /// Bytes written to the open shard so far (0 when none is open).
     var byteCount: Int { writer?.bytesWritten ?? 0 }
 
-    /// Writes the rows of one item to the open shard (opening one if needed).
+    /// Writes the rows of one item to the open shard (opening one if needed). On an error the
+    /// open shard is dropped (its partial file deleted, none of its items recorded): the caller
+    /// stops the run, and the next run processes those items again.
     func append(_ item: ProcessedItem, _ output: ItemOutput) throws {
+        do { try write(item, output) } catch {
+            writer = nil
+            items = []
+            throw error
+        }
+    }
+
+    private func write(_ item: ProcessedItem, _ output: ItemOutput) throws {
         if writer == nil {
             name = "\(ShardFiles.prefix)\(runTag)-\(String(format: "%04d", sequence)).h5"
             writer = try ShardWriter(path: (folder as NSString).appendingPathComponent(name),
@@ -32,12 +42,17 @@ final class PendingShard {
         }
         let writer = writer!
         var processed = item
+        processed.videoDamage = output.videoDamage
+        processed.audioDamage = output.audioDamage
         let unit = output.mel.count / max(output.rowCount, 1)
         for range in output.segmentRanges {
             writer.beginItem(ShardItem(id: "\(item.item.id)#\(range.segment)", source: item.item.source,
                                        fingerprint: item.fingerprint.contentHash, speaker: item.item.speaker,
-                                       split: item.item.split))
-            for row in range.firstRow ..< range.firstRow + range.rowCount { try writer.append(frame: output.crops.crop(row)) }
+                                       split: item.item.split, videoDamage: output.videoDamage,
+                                       audioDamage: output.audioDamage))
+            for row in range.firstRow ..< range.firstRow + range.rowCount {
+                try writer.append(frame: output.crops.crop(row), frameIndex: Int(output.frameIndices[row]))
+            }
             try writer.append(melUnits: Array(output.mel[range.firstRow * unit ..< (range.firstRow + range.rowCount) * unit]))
             let written = try writer.endItem()
             processed.rows.append(RowRange(segment: range.segment, firstRow: written.firstRow, rowCount: written.rowCount))
@@ -63,12 +78,15 @@ public let calsVersion = "0.1.0"
 
 extension ItemOutput {
     /// Writes these rows as the single-video file of `cals extract` (frames, mel, boxes,
-    /// segment; attributes source, fps, sample rate, parameters), renamed into place when complete.
+    /// segment, frame_index; attributes source, fps, sample rate, parameters, damage), renamed
+    /// into place when complete.
     public func writeExtractFile(to path: String, source: String, stages: PipelineStages) throws {
         let writer = try ExtractFileWriter(path: path, source: source, parameters: stages.description,
+                                           videoDamage: videoDamage, audioDamage: audioDamage,
                                            creator: "cals \(calsVersion)")
         for row in 0..<rowCount {
-            try writer.append(frame: crops.crop(row), box: Array(boxes[row * 4 ..< row * 4 + 4]), segment: Int(segments[row]))
+            try writer.append(frame: crops.crop(row), box: Array(boxes[row * 4 ..< row * 4 + 4]), segment: Int(segments[row]),
+                              frameIndex: Int(frameIndices[row]))
         }
         try writer.append(melUnits: mel)
         try writer.finish()

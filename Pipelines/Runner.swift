@@ -64,13 +64,25 @@ public struct RunSummary: Sendable {
 
 /// Runs a manifest over a data folder into an output folder (`<out>/ledger.sqlite`,
 /// `<out>/shards/*.h5`): lists items, skips the up-to-date ones without decoding, processes the
-/// rest on `workers` threads, appends new shards, quarantines bad files.
+/// rest on `workers` slots, appends new shards, quarantines bad files.
+///
+/// Each slot processes its items in a supervised worker process (`workerExecutable worker`,
+/// see `WorkerProcess`), so that a crash or a hang costs one item, not the run; without a
+/// `workerExecutable` the slots are threads of this process. A fault of the machine
+/// (`EnvironmentError`: no space, I/O error, permission denied, a vanished folder, a worker
+/// out of memory) stops the run with that error: what was recorded stays recorded, the open
+/// shard is dropped and the item at hand is not quarantined.
 public final class Runner {
     public let manifest: Manifest
     public let dataRoot: String
     public let outFolder: String
     public let partition: Partition?
     public var log: FileHandle = .standardError
+    /// The `cals` binary to run workers from (nil: process items on threads of this process).
+    public var workerExecutable: String?
+    /// Retry every quarantined item (`--retry-quarantined`), not only those whose reason may
+    /// have passed (see `QuarantineCause`).
+    public var retryQuarantined = false
 
     public init(manifest: Manifest, dataRoot: String, outFolder: String, partition: Partition? = nil) {
         self.manifest = manifest
@@ -80,6 +92,8 @@ public final class Runner {
     }
 
     public var shardsFolder: String { (outFolder as NSString).appendingPathComponent("shards") }
+    /// Workers' item files and logs during a run (removed at its end and by the next run).
+    var workFolder: String { (shardsFolder as NSString).appendingPathComponent(ShardFiles.workFolderName) }
 
     /// An item to (re)process, with everything the ledger will need.
     fileprivate struct Work {
@@ -118,7 +132,7 @@ public final class Runner {
             }
             let keys = manifest.stages.keys(fingerprint: fingerprint.contentHash)
             if let old, old.fingerprint.contentHash == fingerprint.contentHash, old.key == keys.last!.key,
-               old.source == item.source, unreadable == nil || old.fingerprint == fingerprint {
+               old.source == item.source, unreadable == nil || old.fingerprint == fingerprint, !mayRetry(old) {
                 if old.fingerprint != fingerprint || (old.speaker, old.split, old.label) != (item.speaker, item.split, item.label) {
                     try ledger.touch(item, fingerprint: fingerprint)
                 }
@@ -151,23 +165,43 @@ public final class Runner {
 
     private func say(_ line: String) { log.write((line + "\n").data(using: .utf8)!) }
 
+    /// Whether a quarantined item (else: nothing) is worth another try though its source and
+    /// parameters did not change: always on `--retry-quarantined`; after a crash, under another
+    /// cals; after a time-out, under another cals or a higher time limit.
+    private func mayRetry(_ old: LedgerItem) -> Bool {
+        guard old.state == "quarantined" else { return false }
+        switch old.quarantineCause {
+        case _ where retryQuarantined: return true
+        case .input: return false
+        case .crashed: return old.quarantineVersion != calsVersion
+        case .timedOut: return old.quarantineVersion != calsVersion || manifest.itemTimeLimit > old.quarantineTimeLimit
+        }
+    }
+
     fileprivate func quarantine(_ work: Work, _ stage: String, _ reason: String, _ ledger: Ledger,
-                            _ summary: inout RunSummary) throws {
+                                _ summary: inout RunSummary, cause: QuarantineCause = .input) throws {
         try ledger.recordQuarantine(ProcessedItem(item: work.item, fingerprint: work.fingerprint,
                                                   stageKeys: work.keys, rows: []),
-                                    failedStage: stage, reason: reason)
+                                    failedStage: stage, reason: reason, cause: cause, version: calsVersion,
+                                    timeLimit: manifest.itemTimeLimit)
         summary.quarantined.append((work.item.id, reason))
     }
 
-    /// Processes `work` on `manifest.workers` threads; results are appended to the open shard
+    /// Processes `work` on `manifest.workers` slots; results are appended to the open shard
     /// (closed and recorded once it reaches the target size, and at the end).
     private func process(_ work: [Work], ledger: Ledger, summary: inout RunSummary) throws {
+        try EnvironmentError.fileOperation(workFolder, "cannot make the work folder") {
+            try FileManager.default.createDirectory(atPath: workFolder, withIntermediateDirectories: true)
+        }
+        defer { try? FileManager.default.removeItem(atPath: workFolder) }
+        // A worker that dies must not take the run with it through a write to its pipe.
+        if workerExecutable != nil { signal(SIGPIPE, SIG_IGN) }
         let batch = Batch(runner: self, work: work, ledger: ledger, summary: summary)
         let group = DispatchGroup()
-        for _ in 0..<min(manifest.workers, work.count) {
+        for slot in 0..<min(manifest.workers, work.count) {
             group.enter()
             let thread = Thread {
-                batch.workerLoop()
+                batch.slotLoop(slot)
                 group.leave()
             }
             thread.stackSize = 8 << 20
@@ -205,41 +239,67 @@ public final class Runner {
                                  runTag: ShardFiles.runTag(partition: runner.partition))
         }
 
-        /// One worker: takes the next item, processes it with its own pipeline, delivers.
-        func workerLoop() {
-            let pipeline: ItemPipeline
-            do { pipeline = try ItemPipeline(stages: runner.manifest.stages, spoolFolder: runner.shardsFolder) } catch {
-                lock.lock(); firstError = firstError ?? error; lock.unlock()
-                return
+        /// One slot: takes the next item, processes it (in its worker process, or on this
+        /// thread), delivers.
+        func slotLoop(_ slot: Int) {
+            let manifest = runner.manifest
+            let processor: ItemProcessor
+            if let executable = runner.workerExecutable {
+                processor = WorkerProcess(executable: executable, configuration: WorkerConfiguration(
+                    stages: manifest.stages, workFolder: runner.workFolder, timeLimit: manifest.itemTimeLimit), slot: slot)
+            } else {
+                do {
+                    processor = try InProcessItems(stages: manifest.stages, spoolFolder: runner.shardsFolder,
+                                                   timeLimit: manifest.itemTimeLimit)
+                } catch {
+                    lock.lock(); firstError = firstError ?? error; lock.unlock()
+                    return
+                }
             }
-            while true {
+            defer { processor.stop() }
+            var current = take()
+            if let current { processor.begin(current.item, path: path(current)) }
+            while let w = current {
+                let outcome = processor.finish()
+                // The worker starts on the next item while this one's rows go to the shard.
+                current = take()
+                if let next = current { processor.begin(next.item, path: path(next)) }
                 lock.lock()
-                guard firstError == nil, next < work.count else { lock.unlock(); return }
-                let w = work[next]
-                next += 1
-                lock.unlock()
-                let path = (runner.dataRoot as NSString).appendingPathComponent(w.item.source)
-                let result = Result { try pipeline.process(path, timeLimit: runner.manifest.itemTimeLimit) }
-                lock.lock()
-                do { try deliver(w, result) } catch { firstError = firstError ?? error }
+                do { try deliver(w, outcome) } catch { firstError = firstError ?? error }
                 lock.unlock()
             }
         }
 
-        /// Under `lock`: hands one result to the open shard, or quarantines the item.
-        private func deliver(_ w: Work, _ result: Result<ItemOutput, Error>) throws {
-            switch result {
-            case .success(let output):
+        /// The next item to process, or nil when there is none or the run is stopping.
+        private func take() -> Work? {
+            lock.lock()
+            defer { lock.unlock() }
+            guard firstError == nil, next < work.count else { return nil }
+            next += 1
+            return work[next - 1]
+        }
+
+        private func path(_ w: Work) -> String { (runner.dataRoot as NSString).appendingPathComponent(w.item.source) }
+
+        /// Under `lock`: hands one result to the open shard, or quarantines the item, or (a
+        /// fault of the machine) throws to stop the run. Once the run is stopping, results are
+        /// dropped.
+        private func deliver(_ w: Work, _ outcome: ItemOutcome) throws {
+            switch outcome {
+            case .done(let output, let itemFile):
+                defer { if let itemFile { unlink(itemFile) } }
+                guard firstError == nil else { return }
                 summary.processed += 1
                 summary.rows += output.rowCount
                 frames += output.decodedFrameCount
                 try shard.append(ProcessedItem(item: w.item, fingerprint: w.fingerprint, stageKeys: w.keys, rows: []), output)
                 if shard.byteCount >= runner.manifest.shardTargetBytes { try flush() }
-            case .failure(let error):
-                let failure = error as? StageFailure
-                let reason = "\(failure?.error ?? error)"
-                try runner.quarantine(w, failure?.stage ?? DecodeStage.name, reason, ledger, &summary)
+            case .failed(let stage, let reason, let cause):
+                guard firstError == nil else { return }
+                try runner.quarantine(w, stage, reason, ledger, &summary, cause: cause)
                 progress.log("quarantined \(w.item.id): \(reason)")
+            case .environment(let error):
+                throw error
             }
             let rate = Double(frames) / max(Date().timeIntervalSince(started), 1e-6)
             progress.advance(note: String(format: "%.0f frames/s", rate))

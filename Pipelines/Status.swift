@@ -32,9 +32,22 @@ public struct StatusReport {
 
         lines += try Self.lipUnitLines(outFolder: outFolder, ledger: ledger, frameShards: shards)
 
+        let damaged = items.filter { $0.state == "done" && $0.videoDamage.undecodable + $0.audioDamage.undecodable > 0 }
+        lines.append("processed with damage: \(damaged.count)")
+        for item in damaged {
+            lines.append("  \(item.id): " + [("video", item.videoDamage), ("audio", item.audioDamage)].map { name, damage in
+                "\(name) \(damage.undecodable) of \(damage.packets) packets undecodable"
+                    + (damage.firstSecondLost ? " (first second lost)" : "")
+            }.joined(separator: ", "))
+        }
+
         let quarantined = items.filter { $0.state == "quarantined" }
         lines.append("quarantined: \(quarantined.count)")
-        for item in quarantined { lines.append("  \(item.id): \(item.error)") }
+        for item in quarantined {
+            let retry = [QuarantineCause.crashed: " [retried under another cals]",
+                         .timedOut: " [retried under a higher item_time_limit]"][item.quarantineCause] ?? ""
+            lines.append("  \(item.id): \(item.error)\(retry)")
+        }
         text = lines.joined(separator: "\n") + "\n"
     }
 

@@ -4,6 +4,8 @@
 # 1. `cals preprocess` over CLIPS talking-face clips (720p, SECONDS long) against `cals extract`
 #    on the same files one by one (target: preprocess time ≤ 1.1 × extract time, i.e. the runner
 #    adds little; with 2 workers it should be faster).
+#    The supervised worker processes against the same run in-process (`--in-process`, the
+#    baseline: items on threads of the runner): overhead target ≤ 5%.
 # 2. The no-change re-run over 1,000 items (target < 2 s).
 set -euo pipefail
 CALS=${CALS:-.build/release/cals}
@@ -41,6 +43,9 @@ for w in 1 2; do
   t0=$(now)
   "$CALS" preprocess "$WORK/m$w.yaml" --data "$WORK/data" --out "$WORK/out$w" > /dev/null 2>&1
   declare "t_pre$w=$(echo "$(now) - $t0" | bc)"
+  t0=$(now)
+  "$CALS" preprocess "$WORK/m$w.yaml" --data "$WORK/data" --out "$WORK/in$w" --in-process > /dev/null 2>&1
+  declare "t_in$w=$(echo "$(now) - $t0" | bc)"
 done
 
 # 1,000 short items (copies of one 0.4 s clip), processed once, then re-run with nothing changed.
@@ -60,5 +65,9 @@ printf '%-44s %10s %12s %10s\n' "what ($CLIPS clips x ${SECONDS_PER_CLIP}s 720p,
 printf '%-44s %10.2f %12.1f %10s\n' "cals extract, one file at a time" "$t_extract" "$(echo "$frames / $t_extract" | bc -l)" "1.00"
 printf '%-44s %10.2f %12.1f %10.2f\n' "cals preprocess, 1 worker" "$t_pre1" "$(echo "$frames / $t_pre1" | bc -l)" "$(echo "$t_pre1 / $t_extract" | bc -l)"
 printf '%-44s %10.2f %12.1f %10.2f\n' "cals preprocess, 2 workers" "$t_pre2" "$(echo "$frames / $t_pre2" | bc -l)" "$(echo "$t_pre2 / $t_extract" | bc -l)"
+printf '%-44s %10.2f %12.1f %10.2f\n' "cals preprocess --in-process, 1 thread" "$t_in1" "$(echo "$frames / $t_in1" | bc -l)" "$(echo "$t_in1 / $t_extract" | bc -l)"
+printf '%-44s %10.2f %12.1f %10.2f\n' "cals preprocess --in-process, 2 threads" "$t_in2" "$(echo "$frames / $t_in2" | bc -l)" "$(echo "$t_in2 / $t_extract" | bc -l)"
+printf '%-44s %10.3f   (target <= 1.05)\n' "worker processes / in-process, 1 worker" "$(echo "$t_pre1 / $t_in1" | bc -l)"
+printf '%-44s %10.3f   (target <= 1.05)\n' "worker processes / in-process, 2 workers" "$(echo "$t_pre2 / $t_in2" | bc -l)"
 printf '%-44s %10.2f\n' "1,000 items, first run" "$t_first"
 printf '%-44s %10.2f   (target < 2 s)\n' "1,000 items, no-change re-run" "$t_again"

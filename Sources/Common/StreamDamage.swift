@@ -2,7 +2,7 @@
 ///
 /// Made by the decoders in Media (`VideoDecoder.damage`, `AudioClip.damage`); Media's
 /// `DamageBound` decides when damage makes an item unusable.
-public struct StreamDamage: Codable, Equatable, Sendable {
+public struct StreamDamage: Codable, Hashable, Sendable {
     public var packets: Int          // packets of this stream read
     public var undecodable: Int      // packets that failed to decode (skipped)
     public var firstSecondLost: Bool // no packet of the stream's first second decoded

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 import GRDB
 
@@ -35,6 +36,25 @@ public struct LedgerItem: Equatable, Sendable {
     public var error: String
     /// The key of the item's final output (shard stage) when it was processed.
     public var key: String
+    /// The decode damage of the item's streams (done items; none in ledgers before schema 3).
+    public var videoDamage = StreamDamage()
+    public var audioDamage = StreamDamage()
+    /// For a quarantined item: whether the reason may pass, and the cals version and item time
+    /// limit it was quarantined under (to retry it when they change).
+    public var quarantineCause = QuarantineCause.input
+    public var quarantineVersion = ""
+    public var quarantineTimeLimit = 0.0
+}
+
+/// Why an item is quarantined, as far as retrying it goes.
+public enum QuarantineCause: String, Sendable {
+    /// Its file (or its damage): retried when the file or the parameters change, or on
+    /// `--retry-quarantined`.
+    case input = ""
+    /// Its worker died on a signal: also retried by another cals version.
+    case crashed
+    /// It ran past the item time limit: also retried under a higher limit or another cals version.
+    case timedOut = "timed_out"
 }
 
 /// One shard file recorded in the ledger (file name relative to `<out>/shards`).
@@ -89,7 +109,7 @@ public struct CurrentRows: Equatable, Sendable {
 /// `Pipelines.Ledger` reads through a `LedgerReader` over its own connection.
 public final class LedgerReader {
     /// The newest ledger schema this cals reads (see `Pipelines.Ledger` for the tables).
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
     public static let fileName = "ledger.sqlite"
 
     public let path: String
@@ -121,11 +141,21 @@ public final class LedgerReader {
         self.path = path
     }
 
-    /// Turns SQLite errors into `LedgerError` naming the ledger file.
+    /// Turns SQLite errors into `EnvironmentError` (a full disk, an I/O error, a read-only or
+    /// vanished folder) or else `LedgerError`, naming the ledger file.
     public func guarded<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as DatabaseError {
+            if let environment = LedgerReader.environmentError(error, path) { throw environment }
             throw LedgerError("\(path): \(error.message ?? "\(error)")")
         }
+    }
+
+    /// The machine's fault behind an SQLite result code, if it is one.
+    public static func environmentError(_ error: DatabaseError, _ path: String) -> EnvironmentError? {
+        let codes: [(ResultCode, Int32)] = [(.SQLITE_FULL, ENOSPC), (.SQLITE_IOERR, EIO), (.SQLITE_READONLY, EROFS),
+                                            (.SQLITE_CANTOPEN, EACCES), (.SQLITE_PERM, EPERM), (.SQLITE_NOMEM, ENOMEM)]
+        guard let code = codes.first(where: { $0.0 == error.resultCode.primaryResultCode })?.1 else { return nil }
+        return EnvironmentError("\(path): \(error.message ?? "SQLite error")", code: code)
     }
 
     /// The meta table: schema_version, dataset, adapter.
@@ -149,7 +179,14 @@ public final class LedgerReader {
                         id: row["id"], source: row["source"],
                         fingerprint: FileFingerprint(size: row["size"], mtime: row["mtime"], contentHash: row["fingerprint"]),
                         speaker: row["speaker"], split: row["split"], label: row["label"],
-                        state: row["state"], error: row["error"], key: row["key"])
+                        state: row["state"], error: row["error"], key: row["key"],
+                        // Columns of schema 3; a read-only reader of an older ledger sees none.
+                        videoDamage: StreamDamage(packets: row["video_packets"] ?? 0, undecodable: row["video_undecodable"] ?? 0,
+                                                  firstSecondLost: row["video_first_second_lost"] ?? false),
+                        audioDamage: StreamDamage(packets: row["audio_packets"] ?? 0, undecodable: row["audio_undecodable"] ?? 0,
+                                                  firstSecondLost: row["audio_first_second_lost"] ?? false),
+                        quarantineCause: (row["quarantine_cause"] as String?).flatMap(QuarantineCause.init(rawValue:)) ?? .input,
+                        quarantineVersion: row["quarantine_version"] ?? "", quarantineTimeLimit: row["quarantine_time_limit"] ?? 0)
                     out[item.id] = item
                 }
                 return out

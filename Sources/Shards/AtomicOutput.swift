@@ -16,7 +16,7 @@ final class AtomicOutput {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
         guard FileManager.default.fileExists(atPath: folder) else {
-            throw InputError(path, "output folder \(folder) does not exist")
+            throw EnvironmentError("\(path): output folder \(folder)", code: ENOENT)
         }
         guard !FileManager.default.fileExists(atPath: path) else {
             throw InputError(path, "output file exists already (shards are written once, never replaced)")
@@ -33,7 +33,7 @@ final class AtomicOutput {
     func commit() throws {
         try Self.fsync(temporaryPath)
         guard rename(temporaryPath, path) == 0 else {
-            throw InputError(path, "cannot rename \(temporaryPath) into place: \(String(cString: strerror(errno)))")
+            throw EnvironmentError.fromErrno(path, "cannot rename \(temporaryPath) into place")
         }
         isCommitted = true
         try Self.fsync(URL(fileURLWithPath: path).deletingLastPathComponent().path)
@@ -43,9 +43,9 @@ final class AtomicOutput {
 
     static func fsync(_ path: String) throws {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw InputError(path, "cannot open to sync: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw EnvironmentError.fromErrno(path, "cannot open to sync") }
         defer { close(fd) }
-        guard Foundation.fsync(fd) == 0 else { throw InputError(path, "fsync failed: \(String(cString: strerror(errno)))") }
+        guard Foundation.fsync(fd) == 0 else { throw EnvironmentError.fromErrno(path, "fsync failed") }
     }
 }
 

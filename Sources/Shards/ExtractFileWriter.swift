@@ -6,7 +6,7 @@ import Foundation
 /// when `finish()` succeeds; a writer dropped before that leaves nothing behind.
 ///
 ///     let out = try ExtractFileWriter(path: "clip.h5", source: "clip.mp4", parameters: json)
-///     for each frame: try out.append(frame: crop, box: [x, y, w, h], segment: s)
+///     for each frame: try out.append(frame: crop, box: [x, y, w, h], segment: s, frameIndex: i)
 ///     try out.append(melUnits: units)          // [N, 80, 4], in one go or in pieces
 ///     let summary = try out.finish()
 public final class ExtractFileWriter {
@@ -19,8 +19,11 @@ public final class ExtractFileWriter {
     /// - Parameters:
     ///   - source: the input video path (attribute `source`).
     ///   - parameters: JSON of every extraction parameter (attribute `parameters`).
+    ///   - videoDamage, audioDamage: the decode damage of the source's streams (attributes
+    ///     `video_packets`, `video_undecodable`, `audio_packets`, `audio_undecodable`).
     ///   - attributes: more attributes to store on the file root.
     public init(path: String, source: String, parameters: String, fps: Double = 25, sampleRate: Int = 16_000,
+                videoDamage: StreamDamage = StreamDamage(), audioDamage: StreamDamage = StreamDamage(),
                 attributes: [String: HDF5Attribute] = [:], creator: String = "cals",
                 deflateLevel: Int = ShardFormat.defaultDeflateLevel) throws {
         output = try AtomicOutput(path: path)
@@ -29,6 +32,10 @@ public final class ExtractFileWriter {
         try file.setAttribute("fps", .double(fps))
         try file.setAttribute("sample_rate", .int(sampleRate))
         try file.setAttribute("parameters", .string(parameters))
+        for (stream, damage) in [("video", videoDamage), ("audio", audioDamage)] {
+            try file.setAttribute("\(stream)_packets", .int(damage.packets))
+            try file.setAttribute("\(stream)_undecodable", .int(damage.undecodable))
+        }
         for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(name, value) }
         tables = try FrameTables(in: file, deflateLevel: deflateLevel)
         boxes = try file.createDataset("boxes", type: .int32, shape: [0, 4], extendable: true,
@@ -41,12 +48,12 @@ public final class ExtractFileWriter {
     /// Rows (frames) written so far.
     public var rowCount: Int { tables?.frames.rowCount ?? 0 }
 
-    /// Appends one 128×128 crop, its face box `[x, y, width, height]` in source pixels and the
-    /// index of the segment (face track) it belongs to.
-    public func append(frame: RGBImage, box: [Int32], segment: Int) throws {
+    /// Appends one 128×128 crop, its face box `[x, y, width, height]` in source pixels, the
+    /// index of the segment (face track) it belongs to and its frame on the source's 25 fps timeline.
+    public func append(frame: RGBImage, box: [Int32], segment: Int, frameIndex: Int) throws {
         guard let tables, let boxes, let segments else { preconditionFailure("ExtractFileWriter used after finish") }
         precondition(box.count == 4, "box must be [x, y, width, height]")
-        try tables.append(frame: frame)
+        try tables.append(frame: frame, frameIndex: frameIndex)
         try boxes.append(box)
         try segments.append([Int32(segment)])
     }

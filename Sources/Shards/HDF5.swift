@@ -1,4 +1,5 @@
 import CHDF5
+import Common
 import Foundation
 
 /// A failed HDF5 call: what we were doing, then HDF5's own error stack (innermost last).
@@ -24,25 +25,43 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
 enum HDF5 {
     static let lock = NSRecursiveLock()
 
+    /// No clean-up of HDF5 at process exit: every file we keep is closed explicitly, and closing
+    /// at exit a file whose writes failed (a full disk) crashes inside HDF5 (H5F__close_cb).
+    /// Must run before any other HDF5 call.
+    private static let noCleanupAtExit: Void = { _ = H5dont_atexit() }()
+
     static func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
+        noCleanupAtExit
         // No printing of error stacks to stderr: errors are collected by `stackMessage` instead.
         // (The setting is per thread in thread-safe builds, so it is made on every entry.)
         H5Eset_auto2(chdf5_e_default(), nil, nil)
+        errno = 0
         return try body()
     }
 
     /// Throws `HDF5Error` when an id-returning call failed (negative id).
     @discardableResult
     static func check(_ id: hid_t, _ what: @autoclosure () -> String) throws -> hid_t {
-        if id < 0 { throw HDF5Error(what(), stack: stackMessage()) }
+        if id < 0 { throw failure(what()) }
         return id
     }
 
     /// Throws `HDF5Error` when a status-returning call failed (negative status).
     static func check(_ status: herr_t, _ what: @autoclosure () -> String) throws {
-        if status < 0 { throw HDF5Error(what(), stack: stackMessage()) }
+        if status < 0 { throw failure(what()) }
+    }
+
+    /// The error of a failed call: an `EnvironmentError` when the system call under it failed
+    /// for a fault of the machine (HDF5's file driver leaves `errno` as the failed read, write
+    /// or open set it; `locked` clears it before every body), else `HDF5Error`. ENOENT is left
+    /// out: HDF5 probes for files that need not exist, and writers check their folder first.
+    private static func failure(_ what: String) -> Error {
+        let code = errno
+        let stack = stackMessage()
+        if code != ENOENT && EnvironmentError.isEnvironmental(code) { return EnvironmentError(what, code: code) }
+        return HDF5Error(what, stack: stack)
     }
 
     /// The messages on the current thread's error stack, outermost first, then clears it.

@@ -5,17 +5,28 @@ import Foundation
 ///
 /// - extract file (`cals extract`, one video): `frames` uint8 [N,128,128,3] (one frame per chunk,
 ///   deflate), `mel` float32 [N,80,4], `boxes` int32 [N,4] (x, y, width, height in source pixels),
-///   `segment` int32 [N]; attributes `format` = "cals-extract", `format_version`, `creator`,
-///   `source`, `fps`, `sample_rate`, `parameters` (JSON) and whatever the caller adds.
-/// - frame shard (pipeline): `frames`, `mel` as above; group `items` of parallel 1-D datasets,
-///   one row per segment: `id`, `source`, `fingerprint`, `speaker`, `split` (UTF-8 strings),
-///   `first_row`, `row_count` (int64); attributes `format` = "cals-shard", `format_version`,
-///   `parameters` (JSON of the stage parameters), `creator`.
+///   `segment` int32 [N], `frame_index` int64 [N] (the row's frame on the source's 25 fps
+///   timeline: time = frame_index / 25 s); attributes `format` = "cals-extract",
+///   `format_version`, `creator`, `source`, `fps`, `sample_rate`, `parameters` (JSON), the decode
+///   damage `video_packets`, `video_undecodable`, `audio_packets`, `audio_undecodable` (int) and
+///   whatever the caller adds.
+/// - frame shard (pipeline): `frames`, `mel`, `frame_index` as above; group `items` of parallel
+///   1-D datasets, one row per segment: `id`, `source`, `fingerprint`, `speaker`, `split` (UTF-8
+///   strings), `first_row`, `row_count`, and the item's decode damage `video_packets`,
+///   `video_undecodable`, `video_first_second_lost`, `audio_packets`, `audio_undecodable`,
+///   `audio_first_second_lost` (int64; the last of each three is 0 or 1); attributes `format` =
+///   "cals-shard", `format_version`, `parameters` (JSON of the stage parameters), `creator`.
 /// - lip-unit shard: `units` float32 or float16 [N,1024], row r = frame row r of the frame shard
 ///   named by attribute `frame_shard`; attributes `format` = "cals-lip-units", `format_version`,
 ///   `checkpoint` (hash of the sync encoder checkpoint), `creator`.
+///
+/// Versions: 2 added `frame_index` and the damage columns and attributes. Version 1 files (no
+/// `frame_index`, no damage) are still read: their frame indices are unknown (nil) and their
+/// damage reads as none.
 public enum ShardFormat {
-    public static let version = 1
+    public static let version = 2
+    /// The oldest version this cals reads.
+    public static let oldestReadableVersion = 1
     public static let extractFormat = "cals-extract"
     public static let shardFormat = "cals-shard"
     public static let lipUnitFormat = "cals-lip-units"
@@ -36,9 +47,11 @@ public enum ShardFormat {
     public static let defaultDeflateLevel = 1
 }
 
-/// The `frames` and `mel` datasets of extract files and frame shards, appended row by row.
+/// The `frames`, `frame_index` and `mel` datasets of extract files and frame shards, appended
+/// row by row.
 final class FrameTables {
     let frames: HDF5Dataset
+    let frameIndex: HDF5Dataset
     let mel: HDF5Dataset
 
     init(in file: HDF5File, deflateLevel: Int) throws {
@@ -48,13 +61,23 @@ final class FrameTables {
         mel = try file.createDataset("mel", type: .float32, shape: [0, ShardFormat.melBins, ShardFormat.melFramesPerUnit],
                                      extendable: true, chunk: [ShardFormat.rowChunk, ShardFormat.melBins,
                                                                ShardFormat.melFramesPerUnit])
+        frameIndex = try file.createDataset("frame_index", type: .int64, shape: [0], extendable: true,
+                                            chunk: [ShardFormat.rowChunk * 16])
     }
 
-    /// Appends one 128×128 RGB frame.
-    func append(frame: RGBImage) throws {
+    /// Appends one 128×128 RGB frame and its frame index on the source's 25 fps timeline.
+    func append(frame: RGBImage, frameIndex index: Int) throws {
         precondition(frame.width == ShardFormat.frameSize && frame.height == ShardFormat.frameSize,
                      "frames must be \(ShardFormat.frameSize)x\(ShardFormat.frameSize), got \(frame.width)x\(frame.height)")
         try frames.append(frame.pixels)
+        try frameIndex.append([Int64(index)])
+    }
+
+    /// Drops every row from `rows` on.
+    func truncate(to rows: Int) throws {
+        try frames.setRowCount(rows)
+        try frameIndex.setRowCount(rows)
+        try mel.setRowCount(rows)
     }
 
     /// Appends audio units: [k, 80, 4] floats for any k.
@@ -91,9 +114,13 @@ public struct ShardItem: Equatable, Hashable, Sendable {
     public var split: String
     public var firstRow: Int
     public var rowCount: Int
+    /// The decode damage of the item's video and audio streams (none for version 1 files).
+    public var videoDamage: StreamDamage
+    public var audioDamage: StreamDamage
 
     public init(id: String, source: String, fingerprint: String, speaker: String, split: String,
-                firstRow: Int = 0, rowCount: Int = 0) {
+                firstRow: Int = 0, rowCount: Int = 0, videoDamage: StreamDamage = StreamDamage(),
+                audioDamage: StreamDamage = StreamDamage()) {
         self.id = id
         self.source = source
         self.fingerprint = fingerprint
@@ -101,12 +128,30 @@ public struct ShardItem: Equatable, Hashable, Sendable {
         self.split = split
         self.firstRow = firstRow
         self.rowCount = rowCount
+        self.videoDamage = videoDamage
+        self.audioDamage = audioDamage
     }
 
     public var rows: Range<Int> { firstRow..<(firstRow + rowCount) }
 
     static let stringFields = ["id", "source", "fingerprint", "speaker", "split"]
     var strings: [String] { [id, source, fingerprint, speaker, split] }
+
+    /// The int64 columns of the `items` table after `first_row` and `row_count` (version 2).
+    static let damageFields = ["video_packets", "video_undecodable", "video_first_second_lost",
+                               "audio_packets", "audio_undecodable", "audio_first_second_lost"]
+    var damageValues: [Int64] {
+        [videoDamage, audioDamage].flatMap { [Int64($0.packets), Int64($0.undecodable), $0.firstSecondLost ? 1 : 0] }
+    }
+
+    /// The damage of both streams from the six `damageFields` values.
+    static func damage(_ values: [Int64]) -> (video: StreamDamage, audio: StreamDamage) {
+        func stream(_ v: ArraySlice<Int64>) -> StreamDamage {
+            StreamDamage(packets: Int(clamping: v[v.startIndex]), undecodable: Int(clamping: v[v.startIndex + 1]),
+                         firstSecondLost: v[v.startIndex + 2] != 0)
+        }
+        return (stream(values[0..<3]), stream(values[3..<6]))
+    }
 }
 
 /// Closes a writer's file and gives it its final name: shared end of every writer.

@@ -23,26 +23,39 @@ public final class ShardReader: @unchecked Sendable {
     /// Segments in row order.
     public let items: [ShardItem]
     public let rowCount: Int
+    /// The file's `format_version` (1 or 2).
+    public let formatVersion: Int
     private let frames: HDF5Dataset
     private let mel: HDF5Dataset
+    /// `frame_index` (nil in version 1 files).
+    private let frameIndex: HDF5Dataset?
 
     /// - Parameter cacheBytes: chunk cache for `frames` (a frame chunk is ≤ 48 KiB).
     public init(path: String, cacheBytes: Int = 16 << 20) throws {
         self.path = path
-        let file = try openChecked(path, ShardFormat.shardFormat)
-        (parameters, creator, frames, mel, rowCount, items) = try reportingDamage(path, "unreadable shard") {
+        let (file, version) = try openChecked(path, ShardFormat.shardFormat)
+        formatVersion = version
+        (parameters, creator, frames, mel, frameIndex, rowCount, items) = try reportingDamage(path, "unreadable shard") {
             let frames = try checkedDataset(file, "frames", .uint8, [ShardFormat.frameSize, ShardFormat.frameSize, 3],
                                             cacheBytes: cacheBytes)
             let mel = try checkedDataset(file, "mel", .float32, [ShardFormat.melBins, ShardFormat.melFramesPerUnit])
             guard mel.rowCount == frames.rowCount else {
                 throw InputError(path, "\(frames.rowCount) frames but \(mel.rowCount) mel rows")
             }
+            var frameIndex: HDF5Dataset?
+            if version >= 2 {
+                let index = try checkedDataset(file, "frame_index", .int64, [])
+                guard index.rowCount == frames.rowCount else {
+                    throw InputError(path, "\(frames.rowCount) frames but \(index.rowCount) frame indices")
+                }
+                frameIndex = index
+            }
             return (try stringAttribute(file, "parameters"), try stringAttribute(file, "creator"), frames, mel,
-                    frames.rowCount, try Self.readItems(file, rowCount: frames.rowCount))
+                    frameIndex, frames.rowCount, try Self.readItems(file, rowCount: frames.rowCount, version: version))
         }
     }
 
-    private static func readItems(_ file: HDF5File, rowCount: Int) throws -> [ShardItem] {
+    private static func readItems(_ file: HDF5File, rowCount: Int, version: Int) throws -> [ShardItem] {
         let path = file.path
         let columns = try ShardItem.stringFields.map { name -> [String] in
             let column = try checkedDataset(file, "items/\(name)", .string, [])
@@ -50,15 +63,20 @@ public final class ShardReader: @unchecked Sendable {
         }
         let first: [Int64] = try checkedDataset(file, "items/first_row", .int64, []).read(rows: 0..<columns[0].count)
         let count: [Int64] = try checkedDataset(file, "items/row_count", .int64, []).read(rows: 0..<columns[0].count)
+        // Damage columns (version 2): damage[field][item].
+        let damage: [[Int64]] = version >= 2
+            ? try ShardItem.damageFields.map { try checkedDataset(file, "items/\($0)", .int64, []).read(rows: 0..<columns[0].count) }
+            : []
         guard columns.allSatisfy({ $0.count == columns[0].count }) else {
             throw InputError(path, "items table columns differ in length")
         }
         var items: [ShardItem] = []
         var end = 0
         for i in 0..<columns[0].count {
-            let item = ShardItem(id: columns[0][i], source: columns[1][i], fingerprint: columns[2][i],
+            var item = ShardItem(id: columns[0][i], source: columns[1][i], fingerprint: columns[2][i],
                                  speaker: columns[3][i], split: columns[4][i],
-                                 firstRow: Int(first[i]), rowCount: Int(count[i]))
+                                 firstRow: Int(clamping: first[i]), rowCount: Int(clamping: count[i]))
+            if !damage.isEmpty { (item.videoDamage, item.audioDamage) = ShardItem.damage(damage.map { $0[i] }) }
             guard item.firstRow == end, item.rowCount > 0 else {
                 throw InputError(path, "item \(item.id) rows \(item.firstRow)+\(item.rowCount) do not follow row \(end)")
             }
@@ -88,6 +106,13 @@ public final class ShardReader: @unchecked Sendable {
     /// Audio units of shard rows `rows`: [rows.count, 80, 4].
     public func mel(rows: Range<Int>) throws -> [Float] { try read(mel, rows) }
 
+    /// Source frame (25 fps timeline) of shard rows `rows`: [rows.count]; nil for a version 1
+    /// file, which does not record it.
+    public func frameIndices(rows: Range<Int>) throws -> [Int64]? {
+        guard let frameIndex else { return nil }
+        return try read(frameIndex, rows) as [Int64]
+    }
+
     private func read<T: HDF5Element>(_ dataset: HDF5Dataset, _ rows: Range<Int>) throws -> [T] {
         try reportingDamage(path, "damaged shard") { try dataset.read(rows: rows) }
     }
@@ -105,7 +130,7 @@ public final class LipUnitReader: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let file = try openChecked(path, ShardFormat.lipUnitFormat)
+        let (file, _) = try openChecked(path, ShardFormat.lipUnitFormat)
         (frameShard, checkpoint, units) = try reportingDamage(path, "unreadable lip-unit shard") {
             let units = try file.dataset("units")
             guard units.type == .float32 || units.type == .float16, units.shape.count == 2,
@@ -132,30 +157,32 @@ func reportingDamage<T>(_ path: String, _ what: String, _ body: () throws -> T) 
 }
 
 /// Opens a file of `format` for reading and checks its format attributes, with plain words
-/// for the commonest problems.
-func openChecked(_ path: String, _ format: String) throws -> HDF5File {
+/// for the commonest problems; gives the file and its format version.
+func openChecked(_ path: String, _ format: String) throws -> (HDF5File, Int) {
     guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
         throw InputError(path, "no such file")
     }
     guard (attributes[.size] as? NSNumber)?.intValue ?? 0 > 0 else { throw InputError(path, "empty file") }
     return try reportingDamage(path, "unreadable \(format) file") {
         let file = try HDF5File(readingAt: path)
-        try checkFormat(file, format)
-        return file
+        return (file, try checkFormat(file, format))
     }
 }
 
-/// Checks the `format` and `format_version` attributes of a file we are about to read.
-func checkFormat(_ file: HDF5File, _ format: String) throws {
+/// Checks the `format` and `format_version` attributes of a file we are about to read; gives
+/// the version (one of `oldestReadableVersion ... version`).
+func checkFormat(_ file: HDF5File, _ format: String) throws -> Int {
     guard case .string(let found)? = try file.attribute("format"), found == format else {
         throw InputError(file.path, "not a \(format) file (no matching 'format' attribute)")
     }
     guard case .int(let version)? = try file.attribute("format_version") else {
         throw InputError(file.path, "no format_version attribute")
     }
-    guard version == ShardFormat.version else {
-        throw InputError(file.path, "\(format) format version \(version); this cals reads version \(ShardFormat.version)")
+    guard (ShardFormat.oldestReadableVersion...ShardFormat.version).contains(version) else {
+        throw InputError(file.path, "\(format) format version \(version); this cals reads versions "
+                         + "\(ShardFormat.oldestReadableVersion) to \(ShardFormat.version)")
     }
+    return version
 }
 
 func stringAttribute(_ file: HDF5File, _ name: String) throws -> String {

@@ -7,7 +7,7 @@ import Foundation
 ///
 ///     let shard = try ShardWriter(path: "shards/hdtf-0001.h5", parameters: json, creator: "cals 0.1.0")
 ///     try shard.beginItem(ShardItem(id: "WDA_x", source: …, fingerprint: …, speaker: …, split: "train"))
-///     for each frame: try shard.append(frame: crop)
+///     for each frame: try shard.append(frame: crop, frameIndex: i)   // i: frame on the 25 fps timeline
 ///     try shard.append(melUnits: units)         // [rows, 80, 4]
 ///     try shard.endItem()                       // or discardItem() if the item failed half-way
 ///     let summary = try shard.finish()
@@ -44,10 +44,11 @@ public final class ShardWriter {
         current = item
     }
 
-    /// Appends one 128×128 RGB frame of the current item.
-    public func append(frame: RGBImage) throws {
+    /// Appends one 128×128 RGB frame of the current item and its frame index on the source's
+    /// 25 fps timeline.
+    public func append(frame: RGBImage, frameIndex: Int) throws {
         precondition(current != nil, "ShardWriter: append outside an item")
-        try tables!.append(frame: frame)
+        try tables!.append(frame: frame, frameIndex: frameIndex)
     }
 
     /// Appends audio units [k, 80, 4] of the current item (all at once or in pieces).
@@ -72,9 +73,8 @@ public final class ShardWriter {
     /// Drops the rows of the current item (the shard goes on as if it had never begun).
     public func discardItem() throws {
         precondition(current != nil, "ShardWriter: discardItem outside an item")
-        try tables!.frames.setRowCount(rowCount)
-        try tables!.mel.setRowCount(rowCount)
         current = nil
+        try tables!.truncate(to: rowCount)
     }
 
     /// Writes the `items` table, closes, syncs and renames the file.
@@ -98,6 +98,10 @@ public final class ShardWriter {
         try first.write(items.map { Int64($0.firstRow) }, atRow: 0)
         let count = try file.createDataset("items/row_count", type: .int64, shape: [items.count])
         try count.write(items.map { Int64($0.rowCount) }, atRow: 0)
+        for (index, name) in ShardItem.damageFields.enumerated() {
+            let column = try file.createDataset("items/\(name)", type: .int64, shape: [items.count])
+            try column.write(items.map { $0.damageValues[index] }, atRow: 0)
+        }
     }
 }
 

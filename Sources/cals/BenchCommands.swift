@@ -83,7 +83,7 @@ struct ShardBenchCommand: ParsableCommand {
                         let x = i / 3 % 128, y = i / 384
                         pixels[i] = UInt8(truncatingIfNeeded: x + y + r + Int(noise & 7))
                     }
-                    try writer.append(frame: RGBImage(width: 128, height: 128, pixels: pixels))
+                    try writer.append(frame: RGBImage(width: 128, height: 128, pixels: pixels), frameIndex: r)
                 }
                 try writer.append(melUnits: [Float](repeating: -1, count: count * ShardFormat.melUnitSize))
                 try writer.endItem()

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import Pipelines
 
-/// `cals preprocess MANIFEST --data DIR --out DIR [--partition i/n] [--lip-units CKPT] [--strict]`
+/// `cals preprocess MANIFEST --data DIR --out DIR [--partition i/n] [--lip-units CKPT] [--strict]
+///  [--retry-quarantined] [--in-process]`
 struct PreprocessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preprocess",
@@ -10,7 +11,10 @@ struct PreprocessCommand: ParsableCommand {
         discussion: """
             Re-running processes only new or changed items (or all items of a stage whose \
             parameters changed), into new shard files; unchanged items are skipped without \
-            decoding. Bad files are quarantined with their reason (see `cals status`).
+            decoding. Bad files are quarantined with their reason (see `cals status`). Each item \
+            is processed in a supervised worker process: a crash or a hang quarantines that \
+            item, and the run goes on. A fault of the machine (no space, an I/O error, \
+            permission denied) stops the run with one line, and quarantines nothing.
             """)
 
     @Argument(help: "The manifest, e.g. manifests/hdtf.yaml.")
@@ -25,19 +29,26 @@ struct PreprocessCommand: ParsableCommand {
     @Option(help: "Process only part i of n (0 ≤ i < n, by item id); use one --out per part, then `cals merge`.")
     var partition: String?
 
-    @Option(help: "Worker threads (default: the manifest's `workers`).")
+    @Option(help: "Worker processes (default: the manifest's `workers`).")
     var workers: Int?
 
     @Option(help: "Add (or replace) the lip_units stage with this sync encoder checkpoint.")
     var lipUnits: String?
 
-    @Flag(help: "Exit non-zero when any item is quarantined.")
+    @Flag(help: "Quarantine items with any undecodable packet, and exit non-zero when any item is quarantined.")
     var strict = false
+
+    @Flag(help: "Retry every quarantined item (items that crashed or timed out are retried anyway under a new cals or a higher item_time_limit).")
+    var retryQuarantined = false
+
+    @Flag(help: "Process items on threads of this process, without worker processes (the baseline of bench/pipeline.sh; a crash ends the run).")
+    var inProcess = false
 
     func run() throws {
         try reportingErrors {
             var manifest = try Manifest.load(self.manifest)
             if let workers { manifest.workers = max(1, workers) }
+            if strict { manifest.stages.decode.damageLimit.strict = true }
             if let lipUnits {
                 var parameters = manifest.stages.lipUnits?.parameters ?? LipUnitsStage.Parameters()
                 parameters.checkpoint = lipUnits
@@ -45,6 +56,8 @@ struct PreprocessCommand: ParsableCommand {
             }
             let runner = Runner(manifest: manifest, dataRoot: data, outFolder: out,
                                 partition: try partition.map(Partition.init(parsing:)))
+            runner.retryQuarantined = retryQuarantined
+            if !inProcess { runner.workerExecutable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") }
             let summary = try runner.run()
             for line in summary.lines { print(line) }
             if strict && !summary.quarantined.isEmpty { throw ExitCode(2) }

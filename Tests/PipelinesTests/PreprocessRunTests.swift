@@ -235,6 +235,8 @@ final class PreprocessRunTests: XCTestCase {
             assert e["segment"].dtype == np.int32 and e["mel"].dtype == np.float32
             assert np.array_equal(e["frames"][:], f["frames"][first:first + count])
             assert np.array_equal(e["mel"][:], f["mel"][first:first + count])
+            assert e["frame_index"].dtype == np.int64 and f["frame_index"].dtype == np.int64
+            assert np.array_equal(e["frame_index"][:], f["frame_index"][first:first + count])
             print(count)
             """.write(toFile: script, atomically: true, encoding: .utf8)
         XCTAssertGreaterThan(Int(try runPython(script, [s.path("out"), s.path("one.h5")]).trimmingCharacters(in: .whitespacesAndNewlines))!, 20)
@@ -260,6 +262,33 @@ final class PreprocessRunTests: XCTestCase {
             check(w)
         }
         XCTAssertGreaterThan(offsets.count, 3, "random offsets")
+
+        // Rows map back to the source's time: a clip whose face is hidden for its first 0.8 s (20
+        // frames at 25 fps) gives rows from frame 20 on, in both kinds of file.
+        try ffmpeg(["-loop", "1", "-framerate", "25", "-t", "2", "-i", Fixture.face, "-f", "lavfi", "-t", "2",
+                    "-i", "sine=frequency=500:sample_rate=16000",
+                    "-vf", "scale=256:256,drawbox=enable='lt(t,0.8)':color=gray:t=fill,format=yuv420p",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-r", "25", "-c:a", "aac", "-shortest", s.path("data/late.mp4")])
+        try Fixture.preprocess(s.path("clips.yaml"), data: s.path("data"), out: s.path("out"))
+        XCTAssertEqual(try Fixture.cals(["extract", s.path("data/late.mp4"), "--out", s.path("late.h5")]).status, 0)
+        let indices = s.path("indices.py")
+        try """
+            import sys, h5py, sqlite3, os
+            out, single = sys.argv[1], sys.argv[2]
+            db = sqlite3.connect(os.path.join(out, "ledger.sqlite"))
+            shard, first, count = db.execute("SELECT shard_file, first_row, row_count FROM item_rows WHERE item_id = 'late'").fetchone()
+            shard_rows = h5py.File(os.path.join(out, "shards", shard), "r")["frame_index"][first:first + count].tolist()
+            extract_rows = h5py.File(single, "r")["frame_index"][:].tolist()
+            assert shard_rows == extract_rows, (shard_rows, extract_rows)
+            print(" ".join(map(str, extract_rows)))
+            """.write(toFile: indices, atomically: true, encoding: .utf8)
+        let rows = try runPython(indices, [s.path("out"), s.path("late.h5")]).split(separator: " ").compactMap {
+            Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        XCTAssertGreaterThanOrEqual(rows.first ?? -1, 20, "\(rows)")
+        XCTAssertLessThanOrEqual(rows.first ?? 99, 22, "\(rows)")
+        XCTAssertEqual(rows, Array((rows.first ?? 0)..<((rows.first ?? 0) + rows.count)), "consecutive frames")
+        XCTAssertLessThan(rows.last ?? 99, 50)
 
         let bad = try Fixture.cals(["extract", s.path("data/missing.mp4"), "--out", s.path("x.h5")])
         XCTAssertEqual(bad.status, 1)

@@ -58,12 +58,14 @@ final class ShardsTests: XCTestCase {
         for (index, rows) in [10, 7, 5].enumerated() {
             if index == 1 {
                 writer.beginItem(ShardItem(id: "broken", source: "b.mp4", fingerprint: "f0", speaker: "s", split: "train"))
-                for r in 0..<3 { try writer.append(frame: testFrame(100 + r)) }
+                for r in 0..<3 { try writer.append(frame: testFrame(100 + r), frameIndex: 100 + r) }
                 try writer.discardItem()
             }
             writer.beginItem(ShardItem(id: "item\(index)", source: "/data/clip \(index).mp4", fingerprint: "fp\(index)",
-                                       speaker: "spk\(index % 2)", split: index == 2 ? "val" : "train"))
-            for r in row..<(row + rows) { try writer.append(frame: testFrame(r)) }
+                                       speaker: "spk\(index % 2)", split: index == 2 ? "val" : "train",
+                                       videoDamage: StreamDamage(packets: 30 + index, undecodable: index),
+                                       audioDamage: StreamDamage(packets: 50, undecodable: 2 * index, firstSecondLost: index == 2)))
+            for r in row..<(row + rows) { try writer.append(frame: testFrame(r), frameIndex: 2 * r) }
             try writer.append(melUnits: (row..<(row + rows)).flatMap(testMel))
             try writer.endItem()
             row += rows
@@ -84,7 +86,7 @@ final class ShardsTests: XCTestCase {
         let h5 = try H5Description.of(path)
         XCTAssertEqual(summary.checksum, h5.xxh64)
         XCTAssertEqual(h5.attrs["format"], .string("cals-shard"))
-        XCTAssertEqual(h5.attrs["format_version"], .number(1))
+        XCTAssertEqual(h5.attrs["format_version"], .number(Double(ShardFormat.version)))
         XCTAssertEqual(h5.attrs["creator"], .string("cals test"))
         XCTAssertEqual(h5.attrs["parameters"], .string(#"{"crop":{"margin":0.2}}"#))
         let frames = try XCTUnwrap(h5.datasets["frames"])
@@ -104,9 +106,22 @@ final class ShardsTests: XCTestCase {
         XCTAssertEqual(h5.datasets["items/first_row"]?.head, [0, 10, 17])
         XCTAssertEqual(h5.datasets["items/row_count"]?.head, [10, 7, 5])
         XCTAssertEqual(h5.datasets["items/row_count"]?.dtype, "int64")
+        // Version 2: each row's source frame, each item's decode damage.
+        XCTAssertEqual(h5.datasets["frame_index"]?.shape, [22])
+        XCTAssertEqual(h5.datasets["frame_index"]?.dtype, "int64")
+        XCTAssertEqual(h5.datasets["frame_index"]?.head, (0..<8).map { Double(2 * $0) })
+        XCTAssertEqual(h5.datasets["frame_index"]?.sum, Double((0..<22).reduce(0) { $0 + 2 * $1 }))
+        XCTAssertEqual(h5.datasets["items/video_packets"]?.head, [30, 31, 32])
+        XCTAssertEqual(h5.datasets["items/video_undecodable"]?.head, [0, 1, 2])
+        XCTAssertEqual(h5.datasets["items/audio_undecodable"]?.head, [0, 2, 4])
+        XCTAssertEqual(h5.datasets["items/audio_first_second_lost"]?.head, [0, 0, 1])
+        XCTAssertEqual(h5.datasets["items/audio_packets"]?.dtype, "int64")
 
         let reader = try ShardReader(path: path)
+        XCTAssertEqual(reader.formatVersion, ShardFormat.version)
         XCTAssertEqual(reader.items, summary.items)
+        XCTAssertEqual(reader.items[2].audioDamage, StreamDamage(packets: 50, undecodable: 4, firstSecondLost: true))
+        XCTAssertEqual(try reader.frameIndices(rows: 10..<13), [20, 22, 24])
         XCTAssertEqual(reader.rowCount, 22)
         XCTAssertEqual(reader.parameters, #"{"crop":{"margin":0.2}}"#)
         let item = try XCTUnwrap(reader.item(id: "item1"))
@@ -195,7 +210,7 @@ final class ShardsTests: XCTestCase {
         let path = dir.path("clip.h5")
         let writer = try ExtractFileWriter(path: path, source: "/videos/clip.mp4", parameters: #"{"margin":0.2}"#,
                                            attributes: ["detector": .string("haar"), "scales": .doubles([1, 1.5])])
-        for r in 0..<12 { try writer.append(frame: testFrame(r), box: [Int32(r), 20, 64, 64], segment: r / 6) }
+        for r in 0..<12 { try writer.append(frame: testFrame(r), box: [Int32(r), 20, 64, 64], segment: r / 6, frameIndex: 3 + r) }
         try writer.append(melUnits: (0..<12).flatMap(testMel))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path), "visible before finish")
         XCTAssertEqual(try writer.finish().rows, 12)
@@ -217,12 +232,33 @@ final class ShardsTests: XCTestCase {
         XCTAssertEqual(h5.datasets["segment"]?.shape, [12])
         XCTAssertEqual(h5.datasets["segment"]?.dtype, "int32")
         XCTAssertEqual(h5.datasets["segment"]?.sum, 6)
+        XCTAssertEqual(h5.datasets["frame_index"]?.dtype, "int64")
+        XCTAssertEqual(h5.datasets["frame_index"]?.head, (3..<11).map(Double.init))
+        XCTAssertEqual(h5.attrs["video_undecodable"], .number(0))
+        XCTAssertEqual(h5.attrs["audio_packets"], .number(0))
+    }
+
+    /// A version 1 shard (written by h5py the way version 1 writers did) still reads: no frame
+    /// indices, no damage.
+    func testVersionOneShardStillReads() throws {
+        let dir = ScratchDir("v1")
+        let path = dir.path("v1.h5")
+        try runPython("Tests/ShardsTests/golden/describe_h5.py", ["make-v1", path])
+        let reader = try ShardReader(path: path)
+        XCTAssertEqual(reader.formatVersion, 1)
+        XCTAssertEqual(reader.items.map(\.id), ["a", "b"])
+        XCTAssertEqual(reader.items.map(\.rows), [0..<3, 3..<5])
+        XCTAssertEqual(reader.items[1].videoDamage, StreamDamage())
+        XCTAssertNil(try reader.frameIndices(rows: 0..<5))
+        let window = try reader.window(reader.items[1], offset: 0, length: 2)
+        XCTAssertEqual(window.frames, [UInt8](repeating: 3, count: 49152) + [UInt8](repeating: 4, count: 49152))
+        XCTAssertEqual(window.mel, [Float](repeating: 3, count: 320) + [Float](repeating: 4, count: 320))
     }
 
     func testExtractFileNeedsAlignedRows() throws {
         let dir = ScratchDir("extract")
         let writer = try ExtractFileWriter(path: dir.path("x.h5"), source: "x.mp4", parameters: "{}")
-        try writer.append(frame: testFrame(0), box: [0, 0, 1, 1], segment: 0)
+        try writer.append(frame: testFrame(0), box: [0, 0, 1, 1], segment: 0, frameIndex: 0)
         XCTAssertThrowsError(try writer.finish()) { XCTAssertTrue("\($0)".contains("1 frames but 0 mel units"), "\($0)") }
     }
 
@@ -231,9 +267,9 @@ final class ShardsTests: XCTestCase {
         do {
             let shard = try ShardWriter(path: dir.path("a.h5"), parameters: "{}", creator: "test")
             shard.beginItem(ShardItem(id: "x", source: "x", fingerprint: "x", speaker: "x", split: "train"))
-            try shard.append(frame: testFrame(0))
+            try shard.append(frame: testFrame(0), frameIndex: 0)
             let extract = try ExtractFileWriter(path: dir.path("b.h5"), source: "b.mp4", parameters: "{}")
-            try extract.append(frame: testFrame(0), box: [0, 0, 1, 1], segment: 0)
+            try extract.append(frame: testFrame(0), box: [0, 0, 1, 1], segment: 0, frameIndex: 0)
             let units = try LipUnitWriter(path: dir.path("c.h5"), frameShard: "a.h5", checkpoint: "abc", creator: "test")
             try units.append(units: [Float](repeating: 1, count: 1024))
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).count, 3,
@@ -316,13 +352,13 @@ final class ShardsTests: XCTestCase {
         }
         let newer = dir.path("newer.h5")
         try runPython("Tests/ShardsTests/golden/describe_h5.py", ["make-foreign", newer, "99"])
-        expectInputError(newer, "cals-shard format version 99; this cals reads version 1")
+        expectInputError(newer, "cals-shard format version 99; this cals reads versions 1 to \(ShardFormat.version)")
         let incomplete = dir.path("incomplete.h5")
         try runPython("Tests/ShardsTests/golden/describe_h5.py", ["make-foreign", incomplete, "1"])
         expectInputError(incomplete, "no dataset 'mel'")
         let extract = dir.path("extract.h5")
         let writer = try ExtractFileWriter(path: extract, source: "x.mp4", parameters: "{}")
-        try writer.append(frame: testFrame(0), box: [0, 0, 1, 1], segment: 0)
+        try writer.append(frame: testFrame(0), box: [0, 0, 1, 1], segment: 0, frameIndex: 0)
         try writer.append(melUnits: testMel(0))
         try writer.finish()
         expectInputError(extract, "not a cals-shard file")

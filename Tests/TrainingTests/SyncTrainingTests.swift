@@ -25,7 +25,7 @@ func writeSyntheticDataset(_ folder: String, speakers: Int = 2, clips: Int = 2, 
             writer.beginItem(ShardItem(id: "s\(s)/c\(c)#0", source: "s\(s)/c\(c).mp4", fingerprint: "f\(s)\(c)",
                                        speaker: "s\(s)", split: "train", firstRow: 0, rowCount: 0))
             var units: [Float] = []
-            for _ in 0..<frames {
+            for frame in 0..<frames {
                 let r = rng.uniform()
                 var image = RGBImage(width: 128, height: 128)
                 for y in 0..<128 { for x in 0..<128 {
@@ -33,7 +33,7 @@ func writeSyntheticDataset(_ folder: String, speakers: Int = 2, clips: Int = 2, 
                     let v = inMouth ? UInt8(200) : UInt8(60 + 20 * s)
                     for ch in 0..<3 { image.pixels[(y * 128 + x) * 3 + ch] = v }
                 } }
-                try writer.append(frame: image)
+                try writer.append(frame: image, frameIndex: frame)
                 units += (0..<320).map { i in (i / 4) < Int(r * 80) ? 2 : -3 }
             }
             try writer.append(melUnits: units)

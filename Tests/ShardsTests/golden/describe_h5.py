@@ -3,6 +3,7 @@ tests can check what h5py users will see.
 
     describe_h5.py FILE            # datasets (shape, dtype, chunks, compression, sum, head), attrs, xxh64
     describe_h5.py make-foreign FILE VERSION   # a shard-looking file with format_version VERSION
+    describe_h5.py make-v1 FILE    # a complete shard of format version 1 (no frame_index, no damage)
 """
 import json
 import sys
@@ -56,8 +57,29 @@ def make_foreign(path, version):
         f.create_dataset("frames", data=np.zeros((2, 128, 128, 3), np.uint8))
 
 
+def make_v1(path):
+    """The layout version 1 writers produced: two items of 3 and 2 rows, frame r all r, mel r all r."""
+    strings = h5py.string_dtype("utf-8")
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = "cals-shard"
+        f.attrs["format_version"] = 1
+        f.attrs["parameters"] = "{}"
+        f.attrs["creator"] = "cals 0.1.0"
+        f.create_dataset("frames", data=np.arange(5, dtype=np.uint8).reshape(5, 1, 1, 1) * np.ones((1, 128, 128, 3), np.uint8),
+                         chunks=(1, 128, 128, 3), maxshape=(None, 128, 128, 3), compression="gzip")
+        f.create_dataset("mel", data=np.arange(5, dtype=np.float32).reshape(5, 1, 1) * np.ones((1, 80, 4), np.float32),
+                         chunks=(64, 80, 4), maxshape=(None, 80, 4))
+        for name, values in [("id", ["a", "b"]), ("source", ["a.mp4", "b.mp4"]), ("fingerprint", ["fa", "fb"]),
+                             ("speaker", ["s", "s"]), ("split", ["train", "val"])]:
+            f.create_dataset("items/" + name, data=np.array(values, dtype=object), dtype=strings)
+        f.create_dataset("items/first_row", data=np.array([0, 3], np.int64))
+        f.create_dataset("items/row_count", data=np.array([3, 2], np.int64))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "make-foreign":
         make_foreign(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "make-v1":
+        make_v1(sys.argv[2])
     else:
         json.dump(describe(sys.argv[1]), sys.stdout)

@@ -1,0 +1,104 @@
+import Common
+import Face
+import Foundation
+
+/// What a worker process needs to run `ItemPipeline` as the supervisor would in-process
+/// (passed as JSON in the worker's arguments).
+public struct WorkerConfiguration: Codable, Sendable {
+    public var face: FaceParameters
+    public var damageLimit: DamageLimit
+    /// Where item files go (`<out>/shards/.work`).
+    public var workFolder: String
+    public var timeLimit: Double
+
+    init(stages: PipelineStages, workFolder: String, timeLimit: Double) {
+        face = stages.face.parameters
+        damageLimit = stages.decode.damageLimit
+        self.workFolder = workFolder
+        self.timeLimit = timeLimit
+    }
+
+    /// The stages of the item pipeline (mel, align and shard have no parameters).
+    var stages: PipelineStages {
+        var stages = PipelineStages()
+        stages.decode = DecodeStage(damageLimit: damageLimit)
+        stages.face = FaceStage(parameters: face)
+        return stages
+    }
+}
+
+/// One request line to a worker: process the item `id` from the file at `path`.
+struct WorkerRequest: Codable {
+    var id: String
+    var path: String
+}
+
+/// A worker's one answer line for one item.
+struct WorkerAnswer: Codable {
+    enum Kind: String, Codable {
+        /// The rows are in `file` (an `ItemFile`).
+        case done
+        /// The item failed in `stage` for `reason` (a one-line input error).
+        case failed
+        /// Like `failed`, for running past the time limit (a reason that may pass).
+        case timedOut
+        /// A fault of the machine (`reason`): the supervisor stops the run.
+        case environment
+    }
+    var kind: Kind
+    var file: String?
+    var stage: String?
+    var reason: String?
+}
+
+/// The worker side of supervised processing (`cals worker`): reads one `WorkerRequest` JSON line
+/// per item on stdin, runs `ItemPipeline.process` writing the rows to an item file in the work
+/// folder, and answers one `WorkerAnswer` JSON line on stdout (after a first line `ready` once
+/// the face detector is loaded). Ends at the end of stdin.
+///
+/// Test hooks (for the supervisor's tests; never set them otherwise):
+/// - `CALS_TEST_CRASH_ITEM=<id>`: the worker calls abort() when asked for item `<id>`.
+/// - `CALS_TEST_HANG_ITEM=<id>`: the worker sleeps for ever when asked for item `<id>`.
+public enum Worker {
+    public static func run(_ configuration: WorkerConfiguration) throws {
+        // Answers go to the original stdout only; anything a library prints goes to stderr.
+        let answers = FileHandle(fileDescriptor: dup(1), closeOnDealloc: true)
+        dup2(2, 1)
+        let pipeline = try ItemPipeline(stages: configuration.stages, spoolFolder: configuration.workFolder)
+        answers.write(Data("ready\n".utf8))
+        let environment = ProcessInfo.processInfo.environment
+        let encoder = JSONEncoder()
+        var sequence = 0
+        while let line = readLine() {
+            let request = try JSONDecoder().decode(WorkerRequest.self, from: Data(line.utf8))
+            if environment["CALS_TEST_CRASH_ITEM"] == request.id {
+                FileHandle.standardError.write(Data("cals worker: test hook CALS_TEST_CRASH_ITEM, aborting on \(request.id)\n".utf8))
+                abort()
+            }
+            if environment["CALS_TEST_HANG_ITEM"] == request.id {
+                while true { sleep(3600) }
+            }
+            let file = (configuration.workFolder as NSString).appendingPathComponent("item-\(getpid())-\(sequence).bin")
+            sequence += 1
+            let answer = process(request, pipeline, configuration.timeLimit, file)
+            if answer.kind != .done { unlink(file) }
+            answers.write(try encoder.encode(answer) + Data("\n".utf8))
+        }
+    }
+
+    private static func process(_ request: WorkerRequest, _ pipeline: ItemPipeline, _ timeLimit: Double,
+                                _ file: String) -> WorkerAnswer {
+        func oneLine(_ error: Error) -> String { "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ") }
+        do {
+            try ItemFile.finish(try pipeline.process(request.path, timeLimit: timeLimit, spoolPath: file))
+            return WorkerAnswer(kind: .done, file: file)
+        } catch let error as EnvironmentError {
+            return WorkerAnswer(kind: .environment, reason: oneLine(error))
+        } catch let failure as StageFailure {
+            return WorkerAnswer(kind: failure.error is TimeLimitExceeded ? .timedOut : .failed, stage: failure.stage,
+                                reason: oneLine(failure.error))
+        } catch {
+            return WorkerAnswer(kind: .failed, stage: DecodeStage.name, reason: oneLine(error))
+        }
+    }
+}
