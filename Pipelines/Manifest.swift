@@ -9,7 +9,7 @@ import Yams
 ///   kind: hdtf            # hdtf | lrs2 | lrw | folder | demo
 ///   options: {}           # adapter options (see Adapters.swift)
 /// stages:                 # decode, face, crop, mel, align, shard, in this order
-///   - decode: {time_limit: 600}
+///   - decode: {max_damaged_fraction: 0.02}   # see DamageLimit; not part of the key
 ///   - face: {}
 ///   - crop: {margin_below_chin: 0.1}
 ///   - mel: {}
@@ -17,8 +17,8 @@ import Yams
 ///   - shard: {}
 /// shards:
 ///   target_bytes: 1073741824
-/// workers: 2
-/// item_time_limit: 900    # seconds one item may take before it is quarantined
+/// workers: 2             # worker processes (cals worker), each supervised
+/// item_time_limit: 900    # seconds one item may take before its worker is killed and it is quarantined
 /// ```
 public struct Manifest: Sendable {
     public var file: String
