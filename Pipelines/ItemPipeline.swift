@@ -48,7 +48,7 @@ public struct PipelineStages: Sendable {
             }
             switch name {
             case DecodeStage.name:
-                let limit = try decodeParameters(DamageLimit.self, from: parameters, file: file, context: context)
+                let limit = try decodeParameters(DamageBound.self, from: parameters, file: file, context: context)
                 guard (0...1).contains(limit.maxDamagedFraction) else {
                     throw ManifestError(file, YAMLMapping.line(parameters), "\(context): 'max_damaged_fraction' must be between 0 and 1")
                 }
@@ -207,7 +207,7 @@ public final class ItemPipeline {
             if Date() > deadline { throw fail(DecodeStage.name, TimeLimitExceeded(path: path, seconds: timeLimit)) }
         }
         try stage(FaceStage.name) { try keep(try tracker.finish()) }
-        out.videoDamage = videoDamage(decoder)
+        out.videoDamage = decoder.damage
 
         let minimum = stages.face.parameters.minSegmentLength
         if out.decodedFrameCount < minimum {
@@ -219,8 +219,8 @@ public final class ItemPipeline {
         let (logMel, audioDamage) = try audio.result().get()
         out.audioDamage = audioDamage
         do {
-            try stages.decode.checkDamage(out.videoDamage, stream: "video", path: path)
-            try stages.decode.checkDamage(out.audioDamage, stream: "audio", path: path)
+            try stages.decode.damageLimit.check(out.videoDamage, stream: "video", path: path)
+            try stages.decode.damageLimit.check(out.audioDamage, stream: "audio", path: path)
         } catch { throw fail(DecodeStage.name, error) }
         let units = stages.align.run(logMel: logMel, videoFrameCount: out.decodedFrameCount)
         // Keep the unit of each kept frame: [N, 80, 4].
@@ -235,11 +235,6 @@ public final class ItemPipeline {
     }
 }
 
-/// The video stream's damage once `nextFrame` returned nil. The one place that reads the
-/// decoder's damage count: `decoder.damage` once the Media branch's `VideoDecoder.damage` lands;
-/// until then no packet is counted.
-private func videoDamage(_ decoder: VideoDecoder) -> StreamDamage { StreamDamage() }
-
 /// Decodes a file's audio and computes its log-mel on a thread of its own.
 private final class AudioTask: @unchecked Sendable {
     private let done = DispatchGroup()
@@ -253,8 +248,7 @@ private final class AudioTask: @unchecked Sendable {
             do { audio = try stages.decode.audio(path, timeLimit: timeLimit) } catch {
                 logMel = .failure(StageFailure(stage: DecodeStage.name, error: error)); return
             }
-            // `audio.damage` once the Media branch's `AudioClip.damage` lands.
-            do { logMel = .success((try stages.mel.run(audio, mel: mel), StreamDamage())) } catch {
+            do { logMel = .success((try stages.mel.run(audio, mel: mel), audio.damage)) } catch {
                 logMel = .failure(StageFailure(stage: MelStage.name, error: error))
             }
         }

@@ -9,7 +9,7 @@ import Yams
 ///   kind: hdtf            # hdtf | lrs2 | lrw | folder | demo
 ///   options: {}           # adapter options (see Adapters.swift)
 /// stages:                 # decode, face, crop, mel, align, shard, in this order
-///   - decode: {max_damaged_fraction: 0.02}   # see DamageLimit; not part of the key
+///   - decode: {max_damaged_fraction: 0.02}   # see DecodeStage.damageLimit; not part of the key
 ///   - face: {}
 ///   - crop: {margin_below_chin: 0.1}
 ///   - mel: {}

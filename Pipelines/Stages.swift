@@ -11,41 +11,21 @@ public struct NoParameters: Codable, Equatable, Sendable, DefaultConstructible {
 
 extension FaceParameters: DefaultConstructible {}
 
-/// How much decode damage an item may have (`decode: {max_damaged_fraction: 0.02, strict: false}`):
-/// more than `maxDamagedFraction` of a stream's packets undecodable, or a stream's first second
-/// lost, quarantines the item; `strict` (also `cals preprocess --strict`) quarantines on any
-/// damaged packet.
-///
-/// Not part of the decode stage's key: it decides which items pass, not what their rows are, so
-/// changing it must not re-decode a whole dataset. Each item's damage is recorded in the ledger
-/// and the shard instead, and items quarantined for damage are retried by
-/// `--retry-quarantined`.
-public struct DamageLimit: Codable, Equatable, Sendable, DefaultConstructible {
-    public var maxDamagedFraction = 0.02
-    public var strict = false
-    public init() {}
-}
+extension DamageBound: DefaultConstructible {}
 
 /// `decode`: video file → 25 fps RGB frames (streamed) and 16 kHz mono audio.
 public struct DecodeStage: Stage {
     public static let name = "decode"
     public static let version = 1
     public let parameters: NoParameters
-    public var damageLimit = DamageLimit()
+    /// How much decode damage an item may have (`decode: {max_damaged_fraction: 0.02, strict: false}`;
+    /// `cals preprocess --strict` sets `strict`). Not part of the decode stage's key: it decides
+    /// which items pass, not what their rows are, so changing it must not re-decode a whole
+    /// dataset. Each item's damage is recorded in the ledger and the shard instead, and items
+    /// quarantined for damage are retried by `--retry-quarantined`.
+    public var damageLimit = DamageBound()
     public init(parameters: NoParameters = NoParameters()) { self.parameters = parameters }
-    public init(damageLimit: DamageLimit) { self.damageLimit = damageLimit; parameters = NoParameters() }
-
-    /// Throws `InputError` when `damage` of `stream` is more than `damageLimit` allows. (To be
-    /// one call of the Media branch's `DamageBound.check` once it lands.)
-    public func checkDamage(_ damage: StreamDamage, stream: String, path: String) throws {
-        guard damage.undecodable > 0 else { return }
-        let fraction = Double(damage.undecodable) / Double(max(damage.packets, 1))
-        if damageLimit.strict || damage.firstSecondLost || fraction > damageLimit.maxDamagedFraction {
-            throw InputError(path, "\(damage.undecodable) of \(damage.packets) \(stream) packets undecodable"
-                             + (damage.firstSecondLost ? ", the first second lost" : "")
-                             + (damageLimit.strict ? " (--strict allows none)" : " (the limit is \(damageLimit.maxDamagedFraction))"))
-        }
-    }
+    public init(damageLimit: DamageBound) { self.damageLimit = damageLimit; parameters = NoParameters() }
 
     /// Opens the video stream; throws `InputError` for unreadable files and files without audio.
     public func openVideo(_ path: String, timeLimit: TimeInterval) throws -> VideoDecoder {

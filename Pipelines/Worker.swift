@@ -1,12 +1,13 @@
 import Common
 import Face
 import Foundation
+import Media
 
 /// What a worker process needs to run `ItemPipeline` as the supervisor would in-process
 /// (passed as JSON in the worker's arguments).
 public struct WorkerConfiguration: Codable, Sendable {
     public var face: FaceParameters
-    public var damageLimit: DamageLimit
+    public var damageLimit: DamageBound
     /// Where item files go (`<out>/shards/.work`).
     public var workFolder: String
     public var timeLimit: Double

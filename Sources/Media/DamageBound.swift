@@ -1,14 +1,16 @@
 import Common
 import Foundation
 
-/// When damage makes an item unusable: more than `maxFraction` of a stream's packets failed,
+/// When damage makes an item unusable: more than `maxDamagedFraction` of a stream's packets failed,
 /// or its first second is undecodable; `strict` rejects any failed packet.
 public struct DamageBound: Codable, Equatable, Sendable {
-    public var maxFraction: Double = 0.02
+    public var maxDamagedFraction: Double = 0.02
     public var strict: Bool = false
 
-    public init(maxFraction: Double = 0.02, strict: Bool = false) {
-        self.maxFraction = maxFraction
+    public init() {}
+
+    public init(maxDamagedFraction: Double = 0.02, strict: Bool = false) {
+        self.maxDamagedFraction = maxDamagedFraction
         self.strict = strict
     }
 
@@ -20,8 +22,8 @@ public struct DamageBound: Codable, Equatable, Sendable {
         if strict { throw InputError(path, "\(counted) (strict)") }
         if damage.firstSecondLost { throw InputError(path, "\(stream): first second undecodable (\(damage.undecodable) of \(damage.packets) packets)") }
         let fraction = Double(damage.undecodable) / Double(max(1, damage.packets))
-        if fraction > maxFraction {
-            throw InputError(path, "\(counted) (\(String(format: "%.1f", 100 * fraction)) %, bound \(String(format: "%g", 100 * maxFraction)) %)")
+        if fraction > maxDamagedFraction {
+            throw InputError(path, "\(counted) (\(String(format: "%.1f", 100 * fraction)) %, bound \(String(format: "%g", 100 * maxDamagedFraction)) %)")
         }
     }
 }

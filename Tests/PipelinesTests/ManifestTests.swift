@@ -1,5 +1,6 @@
 import Common
 import Foundation
+import Media
 import Pipelines
 import TestSupport
 import XCTest
@@ -85,25 +86,10 @@ final class ManifestTests: XCTestCase {
         let stages = try Manifest.parse(strict, file: "m.yaml").stages
         XCTAssertEqual(stages.decode.damageLimit.maxDamagedFraction, 0.1)
         XCTAssertTrue(stages.decode.damageLimit.strict)
-        XCTAssertEqual(try Manifest.parse(valid, file: "m.yaml").stages.decode.damageLimit, DamageLimit())
+        XCTAssertEqual(try Manifest.parse(valid, file: "m.yaml").stages.decode.damageLimit, DamageBound())
         XCTAssertEqual(stages.keys(fingerprint: "f").map(\.key),
                        try Manifest.parse(valid, file: "m.yaml").stages.keys(fingerprint: "f").map(\.key))
         assertError(valid.replacingOccurrences(of: "- decode: {}", with: "- decode: {max_damaged_fraction: 2}"), line: 5,
                     contains: "'max_damaged_fraction' must be between 0 and 1")
-    }
-
-    /// One item's damage against the limit: a fraction above it, a lost first second, or any
-    /// damage under `strict` quarantine (an `InputError` naming the stream).
-    func testDamageLimit() throws {
-        var decode = DecodeStage()
-        XCTAssertNoThrow(try decode.checkDamage(StreamDamage(packets: 100, undecodable: 2), stream: "video", path: "v.mp4"))
-        XCTAssertThrowsError(try decode.checkDamage(StreamDamage(packets: 100, undecodable: 3), stream: "audio", path: "v.mp4")) {
-            XCTAssertEqual("\($0)", "v.mp4: 3 of 100 audio packets undecodable (the limit is 0.02)")
-        }
-        XCTAssertThrowsError(try decode.checkDamage(StreamDamage(packets: 100, undecodable: 1, firstSecondLost: true),
-                                                    stream: "video", path: "v.mp4"))
-        decode.damageLimit.strict = true
-        XCTAssertThrowsError(try decode.checkDamage(StreamDamage(packets: 100, undecodable: 1), stream: "video", path: "v.mp4"))
-        XCTAssertNoThrow(try decode.checkDamage(StreamDamage(packets: 100), stream: "video", path: "v.mp4"))
     }
 }
