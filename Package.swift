@@ -58,7 +58,7 @@ let package = Package(
 
         // MARK: Tests (one target per module; golden tests call the Python reference stack)
         .target(name: "TestSupport", dependencies: ["Common"], path: "Tests/TestSupport"),
-        .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "Corpus", "TestSupport"]),
         .testTarget(name: "FaceTests", dependencies: ["Face", "Media", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "Media", "TestSupport"],
                     exclude: ["golden"]),
@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Dataset", "Models", "NN", "Tensor", "Shards", "Pipelines", "Face", "TestSupport"],
                     exclude: ["golden"]),
         .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "Face", "Common", "TestSupport"], exclude: ["check_dub.py"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], exclude: ["check_extract.py", "compare_extracts.py"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Corpus", "TestSupport"], exclude: ["check_extract.py", "compare_extracts.py"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

@@ -6,14 +6,11 @@ tracking alone), on the same 720p talking-face clip, in one run. Frames per seco
 Run from the repository root after `make build`:  .venv/bin/python bench/extract.py [SECONDS]
 Targets (issue 3): extract >= 3x the Python pipeline; extract <= 1.3x the floor (decode + track).
 """
-import os, subprocess, sys, tempfile
-from harness import CALS, PY, OUT, REPO, measure, table
+import os, sys, tempfile
+from harness import CALS, PY, REPO, measure, table, talking_clip
 
 seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-os.makedirs(OUT, exist_ok=True)
-clip = os.path.join(OUT, f"talk720-{seconds}s.mp4")
-if not os.path.exists(clip):
-    subprocess.run([os.path.join(REPO, "bench/make_clip.sh"), clip, str(seconds)], check=True)
+clip = talking_clip(seconds)
 frames = seconds * 25
 
 with tempfile.TemporaryDirectory() as tmp:

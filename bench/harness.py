@@ -27,6 +27,16 @@ def measure(cmd, runs=3, warmup=1, env=None):
     return statistics.median(walls), max(rss)
 
 
+def talking_clip(seconds):
+    """The 720p 30 fps talking-face benchmark clip of `seconds` s (bench/make_clip.sh), made once
+    into bench/out."""
+    os.makedirs(OUT, exist_ok=True)
+    clip = os.path.join(OUT, f"talk720-{seconds}s.mp4")
+    if not os.path.exists(clip):
+        subprocess.run([os.path.join(REPO, "bench/make_clip.sh"), clip, str(seconds)], check=True)
+    return clip
+
+
 def table(title, header, rows):
     """Prints a plain-text table."""
     print(f"\n## {title}")

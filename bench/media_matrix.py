@@ -4,13 +4,10 @@ clip re-encoded by the ffmpeg program in each variant, against the H.264/AAC MP4
 measured in the same run. Run from the repository root after `make build`:
     .venv/bin/python bench/media_matrix.py [SECONDS]"""
 import os, subprocess, sys, tempfile
-from harness import CALS, OUT, REPO, measure, table
+from harness import CALS, measure, table, talking_clip
 
 seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-os.makedirs(OUT, exist_ok=True)
-clip = os.path.join(OUT, f"talk720-{seconds}s.mp4")
-if not os.path.exists(clip):
-    subprocess.run([os.path.join(REPO, "bench/make_clip.sh"), clip, str(seconds)], check=True)
+clip = talking_clip(seconds)
 frames = seconds * 25
 x264 = ["-c:v", "libx264", "-preset", "veryfast"]
 variants = {  # name: ffmpeg output options

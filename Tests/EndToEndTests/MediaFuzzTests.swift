@@ -1,3 +1,4 @@
+import Corpus
 import Foundation
 import TestSupport
 import XCTest
@@ -51,7 +52,7 @@ final class MediaFuzzTests: XCTestCase {
     /// `data` with 1-16 random bytes replaced, and in every fourth mutant also a run of up to 256
     /// random bytes (the container's headers are fair game too).
     static func mutate(_ data: Data, seed: UInt64) -> Data {
-        var random = SplitMix64(seed: seed)
+        var random = SeededGenerator(seed: seed)
         var bytes = [UInt8](data)
         for _ in 0..<Int.random(in: 1...16, using: &random) {
             bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)

@@ -1,4 +1,5 @@
 import Common
+import Corpus
 import Foundation
 import Media
 import TestSupport
@@ -122,7 +123,7 @@ final class DamageTests: XCTestCase {
         let clean = scratch.path("clean.ts"), garbage = scratch.path("garbage.ts")
         try makeFaceClip(clean, size: "160x120", videoOptions: ["-c:v", "mpeg2video", "-q:v", "4"], audioOptions: ["-c:a", "mp2"])
         try flippingBytes(of: clean, to: garbage) { data in
-            var random = SplitMix64(seed: 21)
+            var random = SeededGenerator(seed: 21)
             for block in stride(from: 65_536, to: data.count, by: 8192) {
                 for i in block ..< min(block + 4096, data.count) { data[i] = UInt8(truncatingIfNeeded: random.next()) }
             }
