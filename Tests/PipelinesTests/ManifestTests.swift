@@ -1,3 +1,4 @@
+import Face
 import Foundation
 import Pipelines
 import TestSupport
@@ -76,5 +77,53 @@ final class ManifestTests: XCTestCase {
         for i in 1..<5 { XCTAssertNotEqual(ka[i].key, kb[i].key) }
         XCTAssertNotEqual(a.keys(fingerprint: "g").last!.key, ka.last!.key)
         XCTAssertEqual(a.keys(fingerprint: "f").last!.key, ka.last!.key)
+    }
+
+    /// The face stage's key for the input key "decode-key", as computed by the code before
+    /// detectors were named (FaceParameters with scaleFactor, minNeighbors and minFaceSize of
+    /// its own): outputs made then must keep their keys when the manifest says nothing about the
+    /// detector or says `detector: haar`.
+    func testHaarFaceStageKeepsTheKeysFromBeforeDetectorsWereNamed() throws {
+        let defaultKey = "064b61ac88b1f0d2"
+        // min_neighbors: 4, detection_long_side: 320, the rest default.
+        let changedKey = "4c658bf7cda919db"
+        func faceKey(_ face: String) throws -> String {
+            let text = valid.replacingOccurrences(of: "{chin_margin: 0.25, min_iou: 0.5}", with: face)
+            return try Manifest.parse(text, file: "m.yaml").stages.face.key(input: "decode-key")
+        }
+        XCTAssertEqual(PipelineStages().face.key(input: "decode-key"), defaultKey)
+        XCTAssertEqual(try faceKey("{}"), defaultKey)
+        XCTAssertEqual(try faceKey("{detector: haar}"), defaultKey)
+        XCTAssertEqual(try faceKey("{detector: haar, min_neighbors: 5, detection_long_side: 480}"), defaultKey)
+        XCTAssertEqual(try faceKey("{min_neighbors: 4, detection_long_side: 320}"), changedKey)
+        XCTAssertEqual(try faceKey("{detector: haar, detection_long_side: 320, min_neighbors: 4}"), changedKey)
+        let demo = try Manifest.load(TestEnv.repoRoot.appendingPathComponent("manifests/demo.yaml").path)
+        XCTAssertEqual(demo.stages.face.key(input: "decode-key"), defaultKey)
+        XCTAssertNotEqual(try faceKey("{min_neighbors: 4}"), defaultKey)
+    }
+
+    func testFaceStageDetectorIsNamedAndItsParametersRead() throws {
+        let text = valid.replacingOccurrences(of: "{chin_margin: 0.25, min_iou: 0.5}",
+                                              with: "{detector: haar, min_neighbors: 3, scale_factor: 1.2, chin_margin: 0.25}")
+        let face = try Manifest.parse(text, file: "m.yaml").stages.face
+        XCTAssertEqual(face.parameters.detector.name, "haar")
+        let haar = try XCTUnwrap(face.parameters.detector.parameters as? HaarFaceDetector.Parameters)
+        XCTAssertEqual(haar.minNeighbors, 3)
+        XCTAssertEqual(haar.scaleFactor, 1.2)
+        XCTAssertEqual(haar.minFaceSize, 32)  // default kept
+        XCTAssertEqual(face.parameters.chinMargin, 0.25)
+        let detector = try XCTUnwrap(try face.makeDetector() as? HaarFaceDetector)
+        XCTAssertEqual(detector.parameters, haar)
+    }
+
+    func testUnknownDetectorOrBadDetectorParameterIsAManifestError() {
+        func face(_ text: String) -> String {
+            valid.replacingOccurrences(of: "{chin_margin: 0.25, min_iou: 0.5}", with: text)
+        }
+        assertError(face("{detector: cnn}"), line: 6, contains: "key 'detector' is 'cnn', not one of haar")
+        assertError(face("{detector: ''}"), line: 6, contains: "key 'detector' must be a non-empty string")
+        assertError(face("{min_neighbors: many}"), line: 6, contains: "key 'min_neighbors' must be an integer")
+        assertError(face("{min_neighbors: -1}"), line: 6, contains: "minNeighbors must be >= 0")
+        assertError(face("{detector: haar, score_threshold: 0.5}"), line: 6, contains: "unknown key 'score_threshold'")
     }
 }
