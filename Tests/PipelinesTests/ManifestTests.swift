@@ -1,5 +1,5 @@
-import Face
 import Foundation
+import Face
 import Pipelines
 import TestSupport
 import XCTest
@@ -68,17 +68,6 @@ final class ManifestTests: XCTestCase {
         assertError(valid.replacingOccurrences(of: "chin_margin: 0.25", with: "chin_margin: -1"), line: 6, contains: "chinMargin")
     }
 
-    func testParameterChangeChangesKeysFromThatStageOn() throws {
-        let a = try Manifest.parse(valid, file: "a").stages
-        let b = try Manifest.parse(valid.replacingOccurrences(of: "0.25", with: "0.3"), file: "b").stages
-        let ka = a.keys(fingerprint: "f"), kb = b.keys(fingerprint: "f")
-        XCTAssertEqual(ka.map(\.stage), ["decode", "face", "mel", "align", "shard"])
-        XCTAssertEqual(ka[0].key, kb[0].key)
-        for i in 1..<5 { XCTAssertNotEqual(ka[i].key, kb[i].key) }
-        XCTAssertNotEqual(a.keys(fingerprint: "g").last!.key, ka.last!.key)
-        XCTAssertEqual(a.keys(fingerprint: "f").last!.key, ka.last!.key)
-    }
-
     /// The face stage's key for the input key "decode-key", as computed by the code before
     /// detectors were named (FaceParameters with scaleFactor, minNeighbors and minFaceSize of
     /// its own): outputs made then must keep their keys when the manifest says nothing about the
@@ -125,5 +114,16 @@ final class ManifestTests: XCTestCase {
         assertError(face("{min_neighbors: many}"), line: 6, contains: "key 'min_neighbors' must be an integer")
         assertError(face("{min_neighbors: -1}"), line: 6, contains: "minNeighbors must be >= 0")
         assertError(face("{detector: haar, score_threshold: 0.5}"), line: 6, contains: "unknown key 'score_threshold'")
+    }
+
+    func testParameterChangeChangesKeysFromThatStageOn() throws {
+        let a = try Manifest.parse(valid, file: "a").stages
+        let b = try Manifest.parse(valid.replacingOccurrences(of: "0.25", with: "0.3"), file: "b").stages
+        let ka = a.keys(fingerprint: "f"), kb = b.keys(fingerprint: "f")
+        XCTAssertEqual(ka.map(\.stage), ["decode", "face", "mel", "align", "shard"])
+        XCTAssertEqual(ka[0].key, kb[0].key)
+        for i in 1..<5 { XCTAssertNotEqual(ka[i].key, kb[i].key) }
+        XCTAssertNotEqual(a.keys(fingerprint: "g").last!.key, ka.last!.key)
+        XCTAssertEqual(a.keys(fingerprint: "f").last!.key, ka.last!.key)
     }
 }
