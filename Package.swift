@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Models", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Media", "Face", "TestSupport"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Media", "Shards", "Training", "Models", "NN", "Tensor", "TestSupport"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Media", "Face", "Shards", "Training", "Models", "NN", "Tensor", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Dataset", "Models", "NN", "Tensor", "Shards", "Pipelines", "Face", "TestSupport"],
                     exclude: ["golden"]),
         .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "Face", "Common", "TestSupport"], exclude: ["check_dub.py"]),

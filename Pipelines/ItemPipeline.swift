@@ -54,7 +54,7 @@ public struct PipelineStages: Sendable {
                 }
                 decode = DecodeStage(damageLimit: limit)
             case FaceStage.name:
-                let p = try decodeParameters(FaceParameters.self, from: parameters, file: file, context: context)
+                let p = try FaceStage.readParameters(parameters, file: file, context: context)
                 do { try p.validate() } catch {
                     throw ManifestError(file, YAMLMapping.line(parameters), "\(context): \(error)")
                 }
@@ -154,13 +154,13 @@ public final class ItemPipeline {
     public let stages: PipelineStages
     /// Where the crops of an item wait on disk until the item is done (see `CropSpool`).
     public let spoolFolder: String
-    private let detector: FaceDetector
+    private let detector: any FaceDetecting
     private let melSpectrogram = MelSpectrogram()
 
     public init(stages: PipelineStages, spoolFolder: String = NSTemporaryDirectory()) throws {
         self.stages = stages
         self.spoolFolder = spoolFolder
-        detector = try FaceDetector()
+        detector = try stages.face.makeDetector()
     }
 
     /// Processes `path`, giving up with `TimeLimitExceeded` after `timeLimit` seconds. Errors

@@ -3,6 +3,7 @@ import Common
 import Face
 import Foundation
 import Media
+import Yams
 
 /// For stages whose numbers are all fixed by SPEC §1: nothing to set, only the version keys them.
 public struct NoParameters: Codable, Equatable, Sendable, DefaultConstructible {
@@ -46,8 +47,30 @@ public struct FaceStage: Stage {
     public let parameters: FaceParameters
     public init(parameters: FaceParameters = FaceParameters()) { self.parameters = parameters }
 
-    public func tracker(detector: FaceDetector) throws -> FaceTrackProcessor {
+    /// A new detector of the kind `parameters.detector` names (one per thread).
+    public func makeDetector() throws -> any FaceDetecting {
+        try parameters.detector.makeDetector()
+    }
+
+    public func tracker(detector: any FaceDetecting) throws -> FaceTrackProcessor {
         try FaceTrackProcessor(detector: detector, parameters: parameters)
+    }
+
+    /// Reads the stage's manifest mapping: `detector` (default `haar`) names a registered
+    /// detector; the other keys are FaceParameters' own and that detector's parameters, side by
+    /// side (`- face: {detector: haar, min_neighbors: 4, chin_margin: 0.2}`).
+    static func readParameters(_ node: Node?, file: String, context: String) throws -> FaceParameters {
+        guard let node, node.null == nil else { return FaceParameters() }
+        var mapping = try YAMLMapping(node, file: file, context: context)
+        let name = try mapping.string("detector", default: HaarFaceDetector.name)
+        guard let detector = FaceDetectorChoice(named: name) else {
+            throw mapping.error("detector", "is '\(name)', not one of \(FaceDetectors.names.joined(separator: ", "))")
+        }
+        var fields = try readFields(like: FaceParameters(), from: &mapping, except: ["detector"])
+        fields.merge(try readFields(like: detector.parameters, from: &mapping)) { own, _ in own }
+        fields["detector"] = name
+        try mapping.finish()
+        return try JSONDecoder().decode(FaceParameters.self, from: JSONSerialization.data(withJSONObject: fields))
     }
 }
 

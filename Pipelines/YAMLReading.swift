@@ -65,6 +65,11 @@ struct YAMLMapping {
         return s
     }
 
+    mutating func string(_ key: String, default fallback: String) throws -> String {
+        guard value(key) != nil else { return fallback }
+        return try string(key)
+    }
+
     mutating func int(_ key: String, default fallback: Int) throws -> Int {
         guard let v = value(key) else { return fallback }
         guard let i = v.int else { throw error(key, "must be an integer, got '\(v.string ?? "\(v)")'") }
@@ -95,9 +100,18 @@ func decodeParameters<T: Codable & DefaultConstructible>(_ type: T.Type, from no
                                                          file: String, context: String) throws -> T {
     guard let node, node.null == nil else { return T() }
     var mapping = try YAMLMapping(node, file: file, context: context)
+    let fields = try readFields(like: T(), from: &mapping)
+    try mapping.finish()
+    return try JSONDecoder().decode(T.self, from: JSONSerialization.data(withJSONObject: fields))
+}
+
+/// The stored properties of `defaults` (by property name, for JSONDecoder), each read from its
+/// snake_case key of `mapping` or kept at its default; properties named in `except` are left
+/// to the caller.
+func readFields(like defaults: Any, from mapping: inout YAMLMapping, except: Set<String> = []) throws -> [String: Any] {
     var fields: [String: Any] = [:]
-    for child in Mirror(reflecting: T()).children {
-        guard let property = child.label else { continue }
+    for child in Mirror(reflecting: defaults).children {
+        guard let property = child.label, !except.contains(property) else { continue }
         let key = snakeCase(property)
         if let valueNode = mapping.value(key) {
             fields[property] = try yamlValue(valueNode, like: child.value) { mapping.error(key, $0) }
@@ -105,8 +119,7 @@ func decodeParameters<T: Codable & DefaultConstructible>(_ type: T.Type, from no
             fields[property] = child.value
         }
     }
-    try mapping.finish()
-    return try JSONDecoder().decode(T.self, from: JSONSerialization.data(withJSONObject: fields))
+    return fields
 }
 
 /// `chinMargin` → `chin_margin`, `minIoU` → `min_iou`.

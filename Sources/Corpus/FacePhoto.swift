@@ -72,7 +72,7 @@ public struct FacePhoto: Sendable {
             (x0, y0) = (r[0], r[1])
             searched = try image.croppedSquare(x: r[0], y: r[1], side: r[2], size: r[2])
         }
-        let faces = try FaceDetector().detect(in: searched)
+        let faces = try HaarFaceDetector().detect(in: searched).map(\.box.rounded)
         guard let largest = faces.first else {
             throw InputError(path, "no face found by the Haar frontal-face detector (identity \(identity.name))")
         }

@@ -45,7 +45,7 @@ public final class Dubber {
     public var batchSize = 16
     let generator: Generator
     let lip: LipEncoder
-    let detector: FaceDetector
+    let detector: any FaceDetecting
     let context = Context(training: false)
 
     /// Loads the generator and lip encoder of the L2F checkpoint at `checkpoint`; faces are
@@ -58,7 +58,7 @@ public final class Dubber {
                              + "\(faceParameters.cropSize)×\(faceParameters.cropSize)")
         }
         self.faceParameters = faceParameters
-        detector = try FaceDetector()
+        detector = try faceParameters.detector.makeDetector()
     }
 
     /// Dubs `video` with the speech of `speech` into `out` (written under a temporary name and

@@ -3,19 +3,19 @@
 /// Parameters of detection, tracking and cropping (SPEC §1, stages `face` and `crop`).
 /// The pipeline keys outputs on (parameters, `FaceParameters.version`): bump the version when
 /// the code changes what the same parameters produce.
+///
+/// As JSON (the stage key) the detector's own parameters sit beside the others, and the
+/// detector's name is left out when it is `haar`: the JSON of Haar parameters is what it was
+/// before detectors were named, so outputs made then keep their keys.
 public struct FaceParameters: Codable, Equatable, Sendable {
     public static let version = 1
 
-    // Detection (Haar frontal-face cascade on a downscaled grey image).
-    /// Frames are downscaled (never upscaled) so their longest side is at most this many pixels
-    /// before detection; boxes are mapped back to source pixels.
+    // Detection.
+    /// The detector and its own parameters (`detector: haar` in the manifest).
+    public var detector = FaceDetectorChoice(HaarFaceDetector.self)
+    /// Each frame gets a grey copy whose longest side is at most this many pixels (downscaled,
+    /// never upscaled): shot cuts are found on it, and grey detectors (Haar) detect on it.
     public var detectionLongSide = 480
-    /// detectMultiScale's scale step between pyramid levels (> 1).
-    public var scaleFactor = 1.1
-    /// detectMultiScale's minNeighbors: overlapping hits needed to accept a face.
-    public var minNeighbors = 5
-    /// Smallest face searched for, in pixels of the downscaled detection image.
-    public var minFaceSize = 32
 
     // Tracking.
     /// A detection continues the track when its IoU with the track's last box is at least this.
@@ -48,15 +48,55 @@ public struct FaceParameters: Codable, Equatable, Sendable {
 
     public init() {}
 
-    /// Throws when a value is out of its range.
+    private enum CodingKeys: String, CodingKey {
+        case detector, detectionLongSide, minIoU, searchRegionScale, searchSizeRatio, cutThreshold,
+             smoothingWindow, maxGap, minSegmentLength, cropScale, chinMargin, cropSize
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let name = try c.decodeIfPresent(String.self, forKey: .detector) ?? HaarFaceDetector.name
+        guard let type = FaceDetectors.all.first(where: { $0.name == name }) else {
+            throw DecodingError.dataCorruptedError(forKey: .detector, in: c, debugDescription: "unknown face detector '\(name)'")
+        }
+        detector = try FaceDetectorChoice(type, from: decoder)
+        detectionLongSide = try c.decode(Int.self, forKey: .detectionLongSide)
+        minIoU = try c.decode(Double.self, forKey: .minIoU)
+        searchRegionScale = try c.decode(Double.self, forKey: .searchRegionScale)
+        searchSizeRatio = try c.decode(Double.self, forKey: .searchSizeRatio)
+        cutThreshold = try c.decode(Double.self, forKey: .cutThreshold)
+        smoothingWindow = try c.decode(Int.self, forKey: .smoothingWindow)
+        maxGap = try c.decode(Int.self, forKey: .maxGap)
+        minSegmentLength = try c.decode(Int.self, forKey: .minSegmentLength)
+        cropScale = try c.decode(Double.self, forKey: .cropScale)
+        chinMargin = try c.decode(Double.self, forKey: .chinMargin)
+        cropSize = try c.decode(Int.self, forKey: .cropSize)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        if detector.name != HaarFaceDetector.name { try c.encode(detector.name, forKey: .detector) }
+        try detector.parameters.encode(to: encoder)   // flat, beside the keys below
+        try c.encode(detectionLongSide, forKey: .detectionLongSide)
+        try c.encode(minIoU, forKey: .minIoU)
+        try c.encode(searchRegionScale, forKey: .searchRegionScale)
+        try c.encode(searchSizeRatio, forKey: .searchSizeRatio)
+        try c.encode(cutThreshold, forKey: .cutThreshold)
+        try c.encode(smoothingWindow, forKey: .smoothingWindow)
+        try c.encode(maxGap, forKey: .maxGap)
+        try c.encode(minSegmentLength, forKey: .minSegmentLength)
+        try c.encode(cropScale, forKey: .cropScale)
+        try c.encode(chinMargin, forKey: .chinMargin)
+        try c.encode(cropSize, forKey: .cropSize)
+    }
+
+    /// Throws when a value (the detector's included) is out of its range.
     public func validate() throws {
         func require(_ ok: Bool, _ what: String) throws {
             if !ok { throw FaceParameterError(what) }
         }
+        try detector.parameters.validate()
         try require(detectionLongSide >= 24, "detectionLongSide must be >= 24")
-        try require(scaleFactor > 1, "scaleFactor must be > 1")
-        try require(minNeighbors >= 0, "minNeighbors must be >= 0")
-        try require(minFaceSize >= 1, "minFaceSize must be >= 1")
         try require(minIoU > 0 && minIoU <= 1, "minIoU must be in (0, 1]")
         try require(searchRegionScale >= 1, "searchRegionScale must be >= 1")
         try require(searchSizeRatio > 1, "searchSizeRatio must be > 1")

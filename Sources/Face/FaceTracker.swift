@@ -27,15 +27,16 @@ public struct TrackedFrame: Sendable {
 ///
 /// Rules: a segment starts on the largest face of a whole-frame detection; each later frame
 /// continues it with the detection of highest IoU (≥ `minIoU`) against the last seen box,
-/// searched only near that box and at similar sizes (`searchRegionScale`,
-/// `searchSizeRatio`: about 6× less work than a whole-frame search). Frames where it is not
+/// the detector being asked to search near that box and at similar sizes (`searchRegionScale`,
+/// `searchSizeRatio`). Any `FaceDetecting` detector will do; `parameters.detector` is not
+/// read here (it names the detector the face stage builds). Frames where it is not
 /// found form a gap: gaps of at most `maxGap` frames are filled by linear interpolation, a
 /// longer gap ends the segment at its last detection. A shot cut (grey-histogram change above
 /// `cutThreshold`) ends the segment before the cut frame. Segments shorter than
 /// `minSegmentLength` frames are dropped. Frames outside kept segments are not emitted.
 public final class FaceTrackProcessor {
     public let parameters: FaceParameters
-    private let detector: FaceDetector
+    private let detector: any FaceDetecting
     private var nextIndex = 0
     private var nextSegment = 0
     private var previousHistogram: [Double]? = nil
@@ -68,7 +69,7 @@ public final class FaceTrackProcessor {
         var lastBox: Box { boxes[boxes.count - 1] }
     }
 
-    public init(detector: FaceDetector, parameters: FaceParameters = FaceParameters()) throws {
+    public init(detector: any FaceDetecting, parameters: FaceParameters = FaceParameters()) throws {
         try parameters.validate()
         self.detector = detector
         self.parameters = parameters
@@ -78,8 +79,8 @@ public final class FaceTrackProcessor {
     public func push(_ frame: RGBImage) throws -> [TrackedFrame] {
         let index = nextIndex
         nextIndex += 1
-        let grey = try FaceDetector.detectionImage(frame, parameters: parameters)
-        let histogram = FaceTrackProcessor.histogram(grey)
+        let analysed = try FaceFrame(frame, analysisLongSide: parameters.detectionLongSide)
+        let histogram = FaceTrackProcessor.histogram(analysed.grey)
         defer { previousHistogram = histogram }
         var out: [TrackedFrame] = []
         if let previous = previousHistogram,
@@ -87,10 +88,10 @@ public final class FaceTrackProcessor {
             out += try closeTrack()
         }
         if var current = track {
-            let window = searchWindow(current.lastBox, grey: grey, frame: frame)
-            let faces = try detector.detect(grey: grey, sourceWidth: frame.width, sourceHeight: frame.height,
-                                            parameters: parameters, region: window.region, sizes: window.sizes)
-            let match = faces.map { ($0, $0.iou(current.lastBox)) }
+            let search = FaceSearch(box: current.lastBox, regionScale: parameters.searchRegionScale,
+                                    sizeRatio: parameters.searchSizeRatio)
+            let faces = try detector.detect(in: analysed, near: search)
+            let match = faces.map { ($0.box, $0.box.iou(current.lastBox)) }
                 .filter { $0.1 >= parameters.minIoU }
                 .max { $0.1 < $1.1 }?.0
             if let match {
@@ -110,27 +111,14 @@ public final class FaceTrackProcessor {
             }
         }
         if track == nil {
-            let faces = try detector.detect(grey: grey, sourceWidth: frame.width, sourceHeight: frame.height,
-                                            parameters: parameters)
-            if let largest = faces.first { track = Track(index: index, box: largest, image: frame) }
+            let faces = try detector.detect(in: analysed, near: nil)
+            // The first of the largest, should several tie.
+            if let largest = faces.max(by: { $0.box.area < $1.box.area }) {
+                track = Track(index: index, box: largest.box, image: frame)
+            }
         }
         out += try emitReady(closing: false)
         return out
-    }
-
-    /// Where to look for the tracked face in the next frame, in detection pixels: a square of
-    /// `searchRegionScale` box sides centred on `box` (clipped to the image), for faces between
-    /// side / `searchSizeRatio` and side * `searchSizeRatio` (but not below `minFaceSize`).
-    private func searchWindow(_ box: Box, grey: GreyImage, frame: RGBImage) -> (region: Region, sizes: ClosedRange<Int>) {
-        let sx = Double(grey.width) / Double(frame.width), sy = Double(grey.height) / Double(frame.height)
-        let side = (box.width * sx + box.height * sy) / 2
-        let half = side * parameters.searchRegionScale / 2
-        let centreX = (box.x + box.width / 2) * sx, centreY = (box.y + box.height / 2) * sy
-        let x0 = max(0, Int((centreX - half).rounded(.down))), y0 = max(0, Int((centreY - half).rounded(.down)))
-        let x1 = min(grey.width, Int((centreX + half).rounded(.up))), y1 = min(grey.height, Int((centreY + half).rounded(.up)))
-        let low = max(parameters.minFaceSize, Int(side / parameters.searchSizeRatio))
-        let high = max(low, Int((side * parameters.searchSizeRatio).rounded(.up)))
-        return (Region(x: x0, y: y0, width: max(1, x1 - x0), height: max(1, y1 - y0)), low...high)
     }
 
     /// Ends the stream: returns the remaining frames of the last segment.

@@ -17,7 +17,7 @@ struct FloorBench: ParsableCommand {
         let stages = PipelineStages()
         let start = DispatchTime.now().uptimeNanoseconds
         let decoder = try stages.decode.openVideo(video, timeLimit: 3600)
-        let tracker = track ? try stages.face.tracker(detector: FaceDetector()) : nil
+        let tracker = track ? try stages.face.tracker(detector: stages.face.makeDetector()) : nil
         var frames = 0
         while let frame = try decoder.nextFrame() {
             frames += 1

@@ -89,7 +89,7 @@ final class CorpusGeneratorTests: XCTestCase {
     func testFaceStageFindsTheFaceInAlmostEveryFrame() throws {
         for (mp4, sidecar) in try clips() {
             let frames = try decodeFrames(mp4)
-            let stage = try FaceTrackProcessor(detector: FaceDetector())
+            let stage = try FaceTrackProcessor(detector: HaarFaceDetector())
             var tracked: [TrackedFrame] = []
             for f in frames { tracked += try stage.push(f) }
             tracked += try stage.finish()

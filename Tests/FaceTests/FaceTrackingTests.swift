@@ -98,8 +98,8 @@ final class FaceTrackingTests: XCTestCase {
                        face: (x: 120 + 3 * t + Int(rng.next() % 13) - 6, y: 60 + Int(rng.next() % 13) - 6))
         }
         let astronaut = try Scenes.astronaut()
-        let detector = try FaceDetector()
-        let raw = try scenes.map { try XCTUnwrap(detector.detect(in: Scenes.render($0, astronaut: astronaut)).first) }
+        let detector = try HaarFaceDetector()
+        let raw = try scenes.map { try XCTUnwrap(detector.detect(in: Scenes.render($0, astronaut: astronaut)).first?.box.rounded) }
         let frames = try Scenes.track(scenes).frames
         XCTAssertEqual(frames.count, 40)
         // Roughness: mean |second difference| of the box centre.
@@ -125,22 +125,22 @@ final class FaceTrackingTests: XCTestCase {
     }
 }
 
-final class FaceDetectorTests: XCTestCase {
+final class HaarFaceDetectorTests: XCTestCase {
     func testMissingCascadeNamesThePathsSearched() throws {
         let scratch = ScratchDir("face")
-        XCTAssertThrowsError(try FaceDetector(searchDirectories: [scratch.url.path])) { error in
+        XCTAssertThrowsError(try HaarFaceDetector(searchDirectories: [scratch.url.path])) { error in
             let inputError = error as? InputError
             XCTAssertNotNil(inputError, "\(error)")
-            XCTAssertEqual(inputError?.path, scratch.path(FaceDetector.cascadeFileName))
+            XCTAssertEqual(inputError?.path, scratch.path(HaarFaceDetector.cascadeFileName))
             XCTAssertTrue(inputError?.reason.contains("not found") ?? false, "\(error)")
         }
     }
 
     func testUnreadableCascadeIsInputError() throws {
         let scratch = ScratchDir("face")
-        let path = scratch.path(FaceDetector.cascadeFileName)
+        let path = scratch.path(HaarFaceDetector.cascadeFileName)
         try "not a cascade".write(toFile: path, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try FaceDetector(searchDirectories: [scratch.url.path])) { error in
+        XCTAssertThrowsError(try HaarFaceDetector(searchDirectories: [scratch.url.path])) { error in
             XCTAssertEqual((error as? InputError)?.path, path, "\(error)")
         }
     }
@@ -148,16 +148,14 @@ final class FaceDetectorTests: XCTestCase {
     func testCascadeDirectoryFromEnvironmentComesFirst() {
         setenv("CALS_HAAR_DIR", "/somewhere", 1)
         defer { unsetenv("CALS_HAAR_DIR") }
-        XCTAssertEqual(FaceDetector.searchDirectories.first, "/somewhere")
+        XCTAssertEqual(HaarFaceDetector.searchDirectories.first, "/somewhere")
     }
 
     func testDetectsThePhotoFaceInSourcePixels() throws {
-        // astronaut.png is 512 px; at detectionLongSide 256 the detector works at half size and
+        // astronaut.png is 512 px; analysed at long side 256 the detector works at half size and
         // must still report the box in the photo's own pixels.
-        var parameters = FaceParameters()
-        parameters.detectionLongSide = 256
-        let faces = try FaceDetector().detect(in: try Scenes.astronaut(), parameters: parameters)
-        let face = try XCTUnwrap(faces.first)
+        let frame = try FaceFrame(try Scenes.astronaut(), analysisLongSide: 256)
+        let face = try XCTUnwrap(try HaarFaceDetector().detect(in: frame, near: nil).first?.box.rounded)
         XCTAssertEqual(Double(face.x) + Double(face.width) / 2, 224.5, accuracy: 8)
         XCTAssertEqual(Double(face.y) + Double(face.height) / 2, 113.5, accuracy: 8)
         XCTAssertEqual(Double(face.width), Scenes.faceSide, accuracy: 20)
@@ -169,7 +167,7 @@ final class FaceDetectorTests: XCTestCase {
         let data = try JSONEncoder().encode(parameters)
         XCTAssertEqual(try JSONDecoder().decode(FaceParameters.self, from: data), parameters)
         parameters.smoothingWindow = 4
-        XCTAssertThrowsError(try FaceTrackProcessor(detector: try FaceDetector(), parameters: parameters))
+        XCTAssertThrowsError(try FaceTrackProcessor(detector: try HaarFaceDetector(), parameters: parameters))
     }
 }
 
@@ -258,7 +256,7 @@ final class EncodedClipTests: XCTestCase {
         let frameBytes = Scenes.width * Scenes.height * 3
         XCTAssertEqual(bytes.count, scenes.count * frameBytes)
 
-        let processor = try FaceTrackProcessor(detector: try FaceDetector())
+        let processor = try FaceTrackProcessor(detector: try HaarFaceDetector())
         var frames: [TrackedFrame] = []
         for start in stride(from: 0, to: bytes.count, by: frameBytes) {
             let image = RGBImage(width: Scenes.width, height: Scenes.height,

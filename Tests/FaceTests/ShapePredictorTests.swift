@@ -31,7 +31,7 @@ final class ShapePredictorTests: XCTestCase {
         var images: [(image: RGBImage, boxes: [FaceBox])] = []
         for file in ["astronaut.png", "t1.jpg", "Tom_Hanks_54745.png"] {
             let photo = try RGBImage(contentsOfFile: folder.appendingPathComponent(file).path)
-            let faces = try FaceDetector().detect(in: photo)
+            let faces = try HaarFaceDetector().detect(in: photo).map(\.box.rounded)
             XCTAssertFalse(faces.isEmpty, "no face found in \(file)")
             var boxes: [FaceBox] = []
             for face in faces {
@@ -83,7 +83,7 @@ final class ShapePredictorTests: XCTestCase {
     func testMouthPointsOnACropAreOnTheMouth() throws {
         let predictor = try LandmarkModel.load()
         let photo = try RGBImage(contentsOfFile: TestMedia.facePhoto)
-        let face = try XCTUnwrap(try FaceDetector().detect(in: photo).first)
+        let face = try XCTUnwrap(try HaarFaceDetector().detect(in: photo).first?.box.rounded)
         let side = Int(Double(face.width) * 1.15)
         let crop = try photo.croppedSquare(x: Int(face.x) + Int(face.width) / 2 - side / 2, y: Int(face.y),
                                            side: side, size: 128)
@@ -101,7 +101,7 @@ final class ShapePredictorTests: XCTestCase {
     func testLMDOfAShiftedCropIsTheShift() throws {
         let predictor = try LandmarkModel.load()
         let photo = try RGBImage(contentsOfFile: TestMedia.facePhoto)
-        let face = try XCTUnwrap(try FaceDetector().detect(in: photo).first)
+        let face = try XCTUnwrap(try HaarFaceDetector().detect(in: photo).first?.box.rounded)
         // photo pixels per crop pixel, and the whole photo pixels nearest to 4 crop pixels
         let side = Int(Double(face.width) * 1.15), step = Double(side) / 128, shift = Int((4 * step).rounded())
         let x = Int(face.x) + Int(face.width) / 2 - side / 2

@@ -107,7 +107,7 @@ enum Scenes {
     static func track(_ scenes: [SceneFrame], parameters: FaceParameters = FaceParameters())
         throws -> (frames: [TrackedFrame], maxHeld: Int) {
         let astronaut = try astronaut()
-        let processor = try FaceTrackProcessor(detector: try FaceDetector(), parameters: parameters)
+        let processor = try FaceTrackProcessor(detector: try HaarFaceDetector(), parameters: parameters)
         var out: [TrackedFrame] = []
         var maxHeld = 0
         for (pushed, scene) in scenes.enumerated() {

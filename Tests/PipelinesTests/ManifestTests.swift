@@ -1,5 +1,6 @@
 import Common
 import Foundation
+import Face
 import Media
 import Pipelines
 import TestSupport
@@ -67,6 +68,54 @@ final class ManifestTests: XCTestCase {
         assertError(valid.replacingOccurrences(of: "dataset: hdtf\n", with: ""), line: 1, contains: "missing key 'dataset'")
         assertError("dataset: [unclosed", line: 2, contains: "not valid YAML")
         assertError(valid.replacingOccurrences(of: "chin_margin: 0.25", with: "chin_margin: -1"), line: 6, contains: "chinMargin")
+    }
+
+    /// The face stage's key for the input key "decode-key", as computed by the code before
+    /// detectors were named (FaceParameters with scaleFactor, minNeighbors and minFaceSize of
+    /// its own): outputs made then must keep their keys when the manifest says nothing about the
+    /// detector or says `detector: haar`.
+    func testHaarFaceStageKeepsTheKeysFromBeforeDetectorsWereNamed() throws {
+        let defaultKey = "064b61ac88b1f0d2"
+        // min_neighbors: 4, detection_long_side: 320, the rest default.
+        let changedKey = "4c658bf7cda919db"
+        func faceKey(_ face: String) throws -> String {
+            let text = valid.replacingOccurrences(of: "{chin_margin: 0.25, min_iou: 0.5}", with: face)
+            return try Manifest.parse(text, file: "m.yaml").stages.face.key(input: "decode-key")
+        }
+        XCTAssertEqual(PipelineStages().face.key(input: "decode-key"), defaultKey)
+        XCTAssertEqual(try faceKey("{}"), defaultKey)
+        XCTAssertEqual(try faceKey("{detector: haar}"), defaultKey)
+        XCTAssertEqual(try faceKey("{detector: haar, min_neighbors: 5, detection_long_side: 480}"), defaultKey)
+        XCTAssertEqual(try faceKey("{min_neighbors: 4, detection_long_side: 320}"), changedKey)
+        XCTAssertEqual(try faceKey("{detector: haar, detection_long_side: 320, min_neighbors: 4}"), changedKey)
+        let demo = try Manifest.load(TestEnv.repoRoot.appendingPathComponent("manifests/demo.yaml").path)
+        XCTAssertEqual(demo.stages.face.key(input: "decode-key"), defaultKey)
+        XCTAssertNotEqual(try faceKey("{min_neighbors: 4}"), defaultKey)
+    }
+
+    func testFaceStageDetectorIsNamedAndItsParametersRead() throws {
+        let text = valid.replacingOccurrences(of: "{chin_margin: 0.25, min_iou: 0.5}",
+                                              with: "{detector: haar, min_neighbors: 3, scale_factor: 1.2, chin_margin: 0.25}")
+        let face = try Manifest.parse(text, file: "m.yaml").stages.face
+        XCTAssertEqual(face.parameters.detector.name, "haar")
+        let haar = try XCTUnwrap(face.parameters.detector.parameters as? HaarFaceDetector.Parameters)
+        XCTAssertEqual(haar.minNeighbors, 3)
+        XCTAssertEqual(haar.scaleFactor, 1.2)
+        XCTAssertEqual(haar.minFaceSize, 32)  // default kept
+        XCTAssertEqual(face.parameters.chinMargin, 0.25)
+        let detector = try XCTUnwrap(try face.makeDetector() as? HaarFaceDetector)
+        XCTAssertEqual(detector.parameters, haar)
+    }
+
+    func testUnknownDetectorOrBadDetectorParameterIsAManifestError() {
+        func face(_ text: String) -> String {
+            valid.replacingOccurrences(of: "{chin_margin: 0.25, min_iou: 0.5}", with: text)
+        }
+        assertError(face("{detector: cnn}"), line: 6, contains: "key 'detector' is 'cnn', not one of haar")
+        assertError(face("{detector: ''}"), line: 6, contains: "key 'detector' must be a non-empty string")
+        assertError(face("{min_neighbors: many}"), line: 6, contains: "key 'min_neighbors' must be an integer")
+        assertError(face("{min_neighbors: -1}"), line: 6, contains: "minNeighbors must be >= 0")
+        assertError(face("{detector: haar, score_threshold: 0.5}"), line: 6, contains: "unknown key 'score_threshold'")
     }
 
     func testParameterChangeChangesKeysFromThatStageOn() throws {
