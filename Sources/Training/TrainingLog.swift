@@ -90,9 +90,9 @@ public final class MetricsLog<Record: LoggedMetrics> {
         return record
     }
 
-    /// The (step, value) points of the column named `column` where it has a value.
+    /// The (step, value) points of the column named `column` (one of `Record.columns`) where it has a value.
     public func series(_ column: String) -> [(step: Int, value: Double)] {
-        guard let i = Record.columns.firstIndex(of: column) else { return [] }
+        guard let i = Record.columns.firstIndex(of: column) else { preconditionFailure("no column \(column) in \(Record.columns)") }
         return records.compactMap { r in r.values[i].map { (r.step, $0) } }
     }
 }
