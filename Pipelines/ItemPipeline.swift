@@ -168,15 +168,17 @@ public final class ItemPipeline {
     /// as it is, since it is no fault of the item. Audio decoding and mel run on a second thread
     /// while the video is decoded and tracked. The crops go to an unlinked spool in
     /// `spoolFolder`, or to a new file at `spoolPath` that stays (a worker's item file).
-    public func process(_ path: String, timeLimit: TimeInterval, spoolPath: String? = nil) throws -> ItemOutput {
+    /// `frames`: only those 25 fps timeline frames of the file and their audio (an interval item).
+    public func process(_ path: String, frames: Range<Int>? = nil, timeLimit: TimeInterval,
+                        spoolPath: String? = nil) throws -> ItemOutput {
         let deadline = Date().addingTimeInterval(timeLimit)
         let fail = StageFailure.init(stage:error:)
 
         let decoder: VideoDecoder
-        do { decoder = try stages.decode.openVideo(path, timeLimit: timeLimit) } catch { throw fail(DecodeStage.name, error) }
+        do { decoder = try stages.decode.openVideo(path, frames: frames, timeLimit: timeLimit) } catch { throw fail(DecodeStage.name, error) }
 
         // Audio → log-mel beside the video loop.
-        let audio = AudioTask(path: path, stages: stages, mel: melSpectrogram, timeLimit: timeLimit)
+        let audio = AudioTask(path: path, frames: frames, stages: stages, mel: melSpectrogram, timeLimit: timeLimit)
         defer { audio.wait() }
 
         let tracker: FaceTrackProcessor
@@ -240,12 +242,12 @@ private final class AudioTask: @unchecked Sendable {
     private let done = DispatchGroup()
     private var logMel: Result<([Float], StreamDamage), StageFailure>?
 
-    init(path: String, stages: PipelineStages, mel: MelSpectrogram, timeLimit: TimeInterval) {
+    init(path: String, frames: Range<Int>?, stages: PipelineStages, mel: MelSpectrogram, timeLimit: TimeInterval) {
         done.enter()
         Thread.detachNewThread { [self] in
             defer { done.leave() }
             let audio: AudioClip
-            do { audio = try stages.decode.audio(path, timeLimit: timeLimit) } catch {
+            do { audio = try stages.decode.audio(path, frames: frames, timeLimit: timeLimit) } catch {
                 logMel = .failure(StageFailure(stage: DecodeStage.name, error: error)); return
             }
             do { logMel = .success((try stages.mel.run(audio, mel: mel), audio.damage)) } catch {

@@ -28,15 +28,16 @@ public struct DecodeStage: Stage {
     public init(parameters: NoParameters = NoParameters()) { self.parameters = parameters }
     public init(damageLimit: DamageBound) { self.damageLimit = damageLimit; parameters = NoParameters() }
 
-    /// Opens the video stream; throws `InputError` for unreadable files and files without audio.
-    public func openVideo(_ path: String, timeLimit: TimeInterval) throws -> VideoDecoder {
-        let decoder = try VideoDecoder(path: path, timeLimit: timeLimit)
+    /// Opens the video stream (only timeline frames `frames`, when given); throws `InputError`
+    /// for unreadable files and files without audio.
+    public func openVideo(_ path: String, frames: Range<Int>? = nil, timeLimit: TimeInterval) throws -> VideoDecoder {
+        let decoder = try VideoDecoder(path: path, frames: frames, timeLimit: timeLimit)
         guard decoder.hasAudio else { throw InputError(path, "no audio stream") }
         return decoder
     }
 
-    public func audio(_ path: String, timeLimit: TimeInterval) throws -> AudioClip {
-        try decodeAudio(path: path, sampleRate: MelSpectrogram.sampleRate, timeLimit: timeLimit)
+    public func audio(_ path: String, frames: Range<Int>? = nil, timeLimit: TimeInterval) throws -> AudioClip {
+        try decodeAudio(path: path, sampleRate: MelSpectrogram.sampleRate, frames: frames, timeLimit: timeLimit)
     }
 }
 
