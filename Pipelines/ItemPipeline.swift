@@ -108,7 +108,8 @@ public struct ItemOutput: Sendable {
     public var boxes: [Int32]
     /// [N] int32: segment number (0, 1, … in order).
     public var segments: [Int32]
-    /// [N] int64: the row's frame on the source's 25 fps timeline (shards' `frame_index`).
+    /// [N] int64: the row's frame on the source's 25 fps timeline (shards' `frame_index`); for an
+    /// interval item (`SourceItem.frames`), counted from the interval's first frame.
     public var frameIndices: [Int64]
     /// 25 fps frames decoded from the source (kept or not).
     public var decodedFrameCount: Int
