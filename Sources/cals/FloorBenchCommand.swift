@@ -16,8 +16,8 @@ struct FloorBench: ParsableCommand {
     func run() throws {
         let stages = PipelineStages()
         let start = DispatchTime.now().uptimeNanoseconds
-        let decoder = try stages.decode.openVideo(video, timeLimit: 3600)
-        let tracker = track ? try stages.face.tracker(detector: stages.face.makeDetector()) : nil
+        let decoder = try stages[DecodeStage.self].openVideo(video, timeLimit: 3600)
+        let tracker = track ? try stages[FaceStage.self].tracker(detector: stages[FaceStage.self].makeDetector()) : nil
         var frames = 0
         while let frame = try decoder.nextFrame() {
             frames += 1
