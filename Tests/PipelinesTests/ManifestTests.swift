@@ -25,7 +25,8 @@ final class ManifestTests: XCTestCase {
     func testEveryShippedManifestParses() throws {
         let folder = TestEnv.repoRoot.appendingPathComponent("manifests")
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
-        XCTAssertEqual(Set(names), ["hdtf.yaml", "lrs2.yaml", "lrw.yaml", "folder.yaml", "demo.yaml"])
+        XCTAssertEqual(Set(names), ["hdtf.yaml", "lrs2.yaml", "lrs3.yaml", "voxceleb2.yaml", "grid.yaml", "lrw.yaml",
+                                    "folder.yaml", "demo.yaml"])
         for name in names {
             let manifest = try Manifest.load(folder.appendingPathComponent(name).path)
             XCTAssertEqual(manifest.dataset + ".yaml", name)
