@@ -332,29 +332,30 @@ public final class MTCNNFaceDetector: FaceDetecting {
     /// Output row i averages the rows ⌊i·H/height⌋ ..< ⌈(i+1)·H/height⌉ (columns alike).
     private func areaResample(_ image: RGBImage, _ region: Region, width: Int, height: Int,
                               into out: UnsafeMutablePointer<Float>) {
-        let rw = region.width, rh = region.height
-        var rows = [Float](repeating: 0, count: height * rw * 3)   // [height, rw, 3]: vertical means
-        image.pixels.withUnsafeBufferPointer { px in
+        let rw = region.width, rh = region.height, rowFloats = rw * 3
+        var rows = [Float](repeating: 0, count: height * rowFloats)   // [height, rw, 3]: vertical means
+        image.pixels.withUnsafeBufferPointer { px in rows.withUnsafeMutableBufferPointer { rows in
             for i in 0..<height {
                 let y0 = i * rh / height, y1 = ((i + 1) * rh + height - 1) / height
-                let dst = i * rw * 3
+                let dst = rows.baseAddress! + i * rowFloats
                 for y in y0..<y1 {
-                    let src = ((region.y + y) * image.width + region.x) * 3
-                    for k in 0..<rw * 3 { rows[dst + k] += Float(px[src + k]) }
+                    let src = px.baseAddress! + ((region.y + y) * image.width + region.x) * 3
+                    for k in 0..<rowFloats { dst[k] += Float(src[k]) }
                 }
                 let inv = 1 / Float(y1 - y0)
-                for k in 0..<rw * 3 { rows[dst + k] *= inv }
+                for k in 0..<rowFloats { dst[k] *= inv }
             }
-        }
-        for j in 0..<width {
-            let x0 = j * rw / width, x1 = ((j + 1) * rw + width - 1) / width, inv = 1 / Float(x1 - x0)
-            for i in 0..<height {
-                for c in 0..<3 {
-                    var s: Float = 0
-                    for x in x0..<x1 { s += rows[(i * rw + x) * 3 + c] }
-                    out[(c * height + i) * width + j] = (s * inv - 127.5) * 0.0078125
+            for j in 0..<width {
+                let x0 = j * rw / width, x1 = ((j + 1) * rw + width - 1) / width, inv = 1 / Float(x1 - x0)
+                for i in 0..<height {
+                    let row = rows.baseAddress! + i * rowFloats
+                    for c in 0..<3 {
+                        var s: Float = 0
+                        for x in x0..<x1 { s += row[x * 3 + c] }
+                        out[(c * height + i) * width + j] = (s * inv - 127.5) * 0.0078125
+                    }
                 }
             }
-        }
+        } }
     }
 }

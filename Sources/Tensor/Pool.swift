@@ -4,8 +4,9 @@
 /// PyTorch MaxPool2d(kernel, stride, ceil_mode): x [N, C, H, W] → [N, C, Ho, Wo],
 /// Ho = ⌊(H − k) / s⌋ + 1 (floor) or ⌈(H − k) / s⌉ + 1 (ceil, minus one when the last window would
 /// start past the input); windows that reach past the edge take the max of the part inside.
-/// Ties keep the first maximum in row-major order (as PyTorch does).
-///   backward: dx[argmax of each window] += dy
+/// Computed separably: per output row the max over its k input rows (column by column), then
+/// over k columns of that. NaN propagates, as in PyTorch.
+///   backward: dx[first maximum of each window in row-major order (PyTorch's choice)] += dy
 public func maxPool2d(_ x: Tensor, kernel: Int, stride: Int, ceilMode: Bool = false) -> Tensor {
     precondition(x.rank == 4 && kernel >= 1 && stride >= 1 && x.shape[2] >= kernel && x.shape[3] >= kernel,
                  "maxPool2d of \(x.shape) with kernel \(kernel)")
@@ -15,31 +16,39 @@ public func maxPool2d(_ x: Tensor, kernel: Int, stride: Int, ceilMode: Bool = fa
         return (o - 1) * stride >= size ? o - 1 : o
     }
     let (ho, wo) = (outSize(h), outSize(w))
+    @inline(__always) func larger(_ a: Float, _ b: Float) -> Float { b > a || b.isNaN ? b : a }
     let out = Tensor(shape: [n, c, ho, wo])
-    // The flat index in its plane of each output's maximum, kept only for backward.
-    var argmax = [Int32](repeating: 0, count: Tensor.recordsGradient(from: [x]) ? out.count : 0)
     let X = x.data, Y = out.data
-    argmax.withUnsafeMutableBufferPointer { A in
-        let keep = !A.isEmpty
-        parallelItems(n * c) { plane in
-            let src = X + plane * h * w
-            for oy in 0..<ho { for ox in 0..<wo {
-                let y0 = oy * stride, x0 = ox * stride
-                var best = -Float.infinity, at = y0 * w + x0
-                for y in y0..<min(h, y0 + kernel) { for xx in x0..<min(w, x0 + kernel) {
-                    let v = src[y * w + xx]
-                    if v > best || v.isNaN { best = v; at = y * w + xx }
-                } }
-                let o = (plane * ho + oy) * wo + ox
-                Y[o] = best
-                if keep { A[o] = Int32(at) }
-            } }
+    parallelItems(n * c) { plane in
+        let src = X + plane * h * w, dst = Y + plane * ho * wo
+        var rowMax = [Float](repeating: 0, count: w)
+        rowMax.withUnsafeMutableBufferPointer { m in
+            for oy in 0..<ho {
+                let y0 = oy * stride
+                m.baseAddress!.update(from: src + y0 * w, count: w)
+                for y in y0 + 1..<min(h, y0 + kernel) { let r = src + y * w; for xx in 0..<w { m[xx] = larger(m[xx], r[xx]) } }
+                for ox in 0..<wo {
+                    let x0 = ox * stride
+                    var best = m[x0]
+                    for xx in x0 + 1..<min(w, x0 + kernel) { best = larger(best, m[xx]) }
+                    dst[oy * wo + ox] = best
+                }
+            }
         }
     }
     out.record([x]) { out in
         let G = out.grad!.pointer, DX = x.gradPointer()
         parallelItems(n * c) { plane in
-            for k in plane * ho * wo..<(plane + 1) * ho * wo { DX[plane * h * w + Int(argmax[k])] += G[k] }
+            let src = X + plane * h * w, dx = DX + plane * h * w, y = Y + plane * ho * wo, g = G + plane * ho * wo
+            for oy in 0..<ho { for ox in 0..<wo {
+                let best = y[oy * wo + ox]
+                search: for yy in oy * stride..<min(h, oy * stride + kernel) {
+                    for xx in ox * stride..<min(w, ox * stride + kernel) where src[yy * w + xx] == best || src[yy * w + xx].isNaN {
+                        dx[yy * w + xx] += g[oy * wo + ox]
+                        break search
+                    }
+                }
+            } }
         }
     }
     return out
