@@ -1,101 +1,8 @@
 import AudioFeatures
 import Common
-import Face
 import Foundation
 import Media
-import Yams
-
-/// The stages of a manifest, in pipeline order, with their parameters.
-public struct PipelineStages: Sendable {
-    public static let order = [DecodeStage.name, FaceStage.name, MelStage.name, AlignStage.name, ShardStage.name]
-
-    public var decode = DecodeStage()
-    public var face = FaceStage()
-    public var mel = MelStage()
-    public var align = AlignStage()
-    public var shard = ShardStage()
-    /// Optional, after `shard`: lip units from a sync encoder over the finished frame shards
-    /// (keyed by its checkpoint, so it never re-keys the frame stages).
-    public var lipUnits: LipUnitsStage?
-
-    public init() {}
-
-    /// Reads the `stages:` list: one single-key mapping per stage (`- face: {chin_margin: 0.2}`),
-    /// every stage of `order` once and in that order.
-    init(_ node: Node, file: String) throws {
-        guard let list = node.sequence else {
-            throw ManifestError(file, YAMLMapping.line(node), "manifest: key 'stages' must be a list")
-        }
-        var names: [String] = []
-        for entry in list {
-            guard let mapping = entry.mapping, mapping.count == 1, let name = mapping.keys.first?.string else {
-                throw ManifestError(file, YAMLMapping.line(entry), "stages: each entry must be '- <stage>: {parameters}'")
-            }
-            let parameters = mapping.values.first
-            let context = "stage '\(name)' parameters"
-            if name == LipUnitsStage.name && names.count == PipelineStages.order.count && lipUnits == nil {
-                let p = try decodeParameters(LipUnitsStage.Parameters.self, from: parameters, file: file, context: context)
-                guard !p.checkpoint.isEmpty else {
-                    throw ManifestError(file, YAMLMapping.line(entry), "\(context): 'checkpoint' is required")
-                }
-                lipUnits = LipUnitsStage(parameters: p)
-                continue
-            }
-            guard names.count < PipelineStages.order.count, name == PipelineStages.order[names.count] else {
-                let expected = PipelineStages.order.joined(separator: ", ")
-                throw ManifestError(file, YAMLMapping.line(entry),
-                                    "stages: unexpected stage '\(name)' (the stages are \(expected), in this order)")
-            }
-            switch name {
-            case DecodeStage.name:
-                let limit = try decodeParameters(DamageBound.self, from: parameters, file: file, context: context)
-                guard (0...1).contains(limit.maxDamagedFraction) else {
-                    throw ManifestError(file, YAMLMapping.line(parameters), "\(context): 'max_damaged_fraction' must be between 0 and 1")
-                }
-                decode = DecodeStage(damageLimit: limit)
-            case FaceStage.name:
-                let p = try FaceStage.readParameters(parameters, file: file, context: context)
-                do { try p.validate() } catch {
-                    throw ManifestError(file, YAMLMapping.line(parameters), "\(context): \(error)")
-                }
-                face = FaceStage(parameters: p)
-            case MelStage.name: mel = MelStage(parameters: try decodeParameters(NoParameters.self, from: parameters, file: file, context: context))
-            case AlignStage.name: align = AlignStage(parameters: try decodeParameters(NoParameters.self, from: parameters, file: file, context: context))
-            default: shard = ShardStage(parameters: try decodeParameters(NoParameters.self, from: parameters, file: file, context: context))
-            }
-            names.append(name)
-        }
-        if names.count < PipelineStages.order.count {
-            throw ManifestError(file, YAMLMapping.line(node),
-                                "stages: missing stage '\(PipelineStages.order[names.count])' (the stages are \(PipelineStages.order.joined(separator: ", ")))")
-        }
-    }
-
-    /// (stage name, output key) in order for an input with this content fingerprint.
-    public func keys(fingerprint: String) -> [(stage: String, key: String)] {
-        var out: [(stage: String, key: String)] = []
-        var key = fingerprint
-        for (name, next) in [(DecodeStage.name, decode.key(input:)), (FaceStage.name, face.key(input:)),
-                             (MelStage.name, mel.key(input:)), (AlignStage.name, align.key(input:)),
-                             (ShardStage.name, shard.key(input:))] {
-            key = next(key)
-            out.append((name, key))
-        }
-        return out
-    }
-
-    /// Every stage's version and parameters, as stored in output attributes:
-    /// `{"decode": {"version": 1, "parameters": {...}}, ...}` (keys sorted).
-    public var description: String {
-        let parts = [(DecodeStage.name, DecodeStage.version, decode.parametersJSON),
-                     (FaceStage.name, FaceStage.version, face.parametersJSON),
-                     (MelStage.name, MelStage.version, mel.parametersJSON),
-                     (AlignStage.name, AlignStage.version, align.parametersJSON),
-                     (ShardStage.name, ShardStage.version, shard.parametersJSON)]
-        return "{" + parts.map { "\"\($0.0)\": {\"version\": \($0.1), \"parameters\": \($0.2)}" }
-            .joined(separator: ", ") + "}"
-    }
-}
+import Shards
 
 /// The rows one video gives: every kept face frame with its crop, audio unit, box and segment.
 public struct ItemOutput: Sendable {
@@ -115,6 +22,8 @@ public struct ItemOutput: Sendable {
     /// Packets read and packets that failed to decode, per stream.
     public var videoDamage = StreamDamage()
     public var audioDamage = StreamDamage()
+    /// Per-row datasets that stages add beside frames and mel (`ItemStream.addColumn`).
+    public var columns: [RowColumn] = []
 
     public var rowCount: Int { segments.count }
     /// Bytes of frames + mel (what the shard target size counts).
@@ -132,6 +41,24 @@ public struct ItemOutput: Sendable {
     }
 }
 
+/// A per-row dataset a stage adds to an item's rows: `values` is [N, rowShape...] float32, N the
+/// item's row count. Shards store it as the dataset `name` of shape [rows, rowShape...],
+/// aligned row for row with `frames`; every item of a run must give the same columns.
+public struct RowColumn: Equatable, Sendable {
+    public var name: String
+    public var rowShape: [Int]
+    public var values: [Float]
+
+    public init(name: String, rowShape: [Int], values: [Float]) {
+        self.name = name
+        self.rowShape = rowShape
+        self.values = values
+    }
+
+    /// Floats per row.
+    public var rowSize: Int { rowShape.reduce(1, *) }
+}
+
 /// Which stage an item failed in, and why (the one-line `InputError` reason).
 public struct StageFailure: Error, CustomStringConvertible {
     public let stage: String
@@ -147,118 +74,153 @@ public struct TimeLimitExceeded: Error, CustomStringConvertible {
     public var description: String { "\(path): took longer than the time limit of \(Int(seconds)) s" }
 }
 
-/// Runs decode → face (+crop) → mel → align on one video: the single per-item path used by
-/// both `cals extract` and the preprocess runner. Owns a face detector and a mel transform, so
-/// use one per thread.
-public final class ItemPipeline {
-    public let stages: PipelineStages
-    /// Where the crops of an item wait on disk until the item is done (see `CropSpool`).
-    public let spoolFolder: String
-    private let detector: any FaceDetecting
-    private let melSpectrogram = MelSpectrogram()
 
-    public init(stages: PipelineStages, spoolFolder: String = NSTemporaryDirectory()) throws {
-        self.stages = stages
+/// One item on its way through the item stages (`ItemPipeline.process`). What each registered
+/// stage sets here for the stages after it:
+///
+///     decode   video (the frame source), audio (decoded on a thread of its own), damage
+///     face     the rows: crops, boxes, segments, frameIndices (`appendRow`)
+///     mel      logMel [F, 80] (computed on the audio's thread)
+///     align    mel [N, 80, 4], the audio unit of each row
+///
+/// A stage that records more per row adds a column (`addColumn`) in its `finish`.
+public final class ItemStream {
+    public let path: String
+    public let timeLimit: TimeInterval
+    public let deadline: Date
+    /// Where the crops wait on disk (an unlinked spool in `spoolFolder`, or a worker's item
+    /// file at `spoolPath`, which stays).
+    let spoolFolder: String
+    let spoolPath: String?
+
+    public var video: VideoDecoder?
+    public var audio: Background<AudioClip>?
+    public var logMel: Background<[Float]>?
+    /// 25 fps frames decoded so far (kept or not); counted by the pipeline.
+    public internal(set) var decodedFrameCount = 0
+    public var videoDamage = StreamDamage()
+    public var audioDamage = StreamDamage()
+
+    public private(set) var crops: CropSpool?
+    /// [N, 4] int32, [N] int32, [N] int64: see `ItemOutput`.
+    public private(set) var boxes: [Int32] = []
+    public private(set) var segments: [Int32] = []
+    public private(set) var frameIndices: [Int64] = []
+    /// [N, 80, 4]
+    public var mel: [Float] = []
+    public private(set) var columns: [RowColumn] = []
+    private var background: [() -> Void] = []
+
+    init(path: String, timeLimit: TimeInterval, spoolFolder: String, spoolPath: String?) {
+        self.path = path
+        self.timeLimit = timeLimit
+        deadline = Date().addingTimeInterval(timeLimit)
         self.spoolFolder = spoolFolder
-        detector = try stages.face.makeDetector()
+        self.spoolPath = spoolPath
     }
 
-    /// Processes `path`, giving up with `TimeLimitExceeded` after `timeLimit` seconds. Errors
-    /// are `StageFailure`s naming the stage; an `EnvironmentError` (the spool's disk) is thrown
-    /// as it is, since it is no fault of the item. Audio decoding and mel run on a second thread
-    /// while the video is decoded and tracked. The crops go to an unlinked spool in
-    /// `spoolFolder`, or to a new file at `spoolPath` that stays (a worker's item file).
-    public func process(_ path: String, timeLimit: TimeInterval, spoolPath: String? = nil) throws -> ItemOutput {
-        let deadline = Date().addingTimeInterval(timeLimit)
-        let fail = StageFailure.init(stage:error:)
+    public var rowCount: Int { segments.count }
 
-        let decoder: VideoDecoder
-        do { decoder = try stages.decode.openVideo(path, timeLimit: timeLimit) } catch { throw fail(DecodeStage.name, error) }
+    /// Keeps one row: a square RGB crop (every crop of an item has the first one's size), its
+    /// face box (x, y, width, height), segment and frame index on the 25 fps timeline.
+    public func appendRow(crop: RGBImage, box: [Int32], segment: Int, frameIndex: Int) throws {
+        precondition(box.count == 4 && crop.width == crop.height, "appendRow: a square crop and a box of 4")
+        if crops == nil {
+            crops = try spoolPath.map { try CropSpool(creating: $0, size: crop.width) }
+                ?? CropSpool(folder: spoolFolder, size: crop.width)
+        }
+        try crops!.append(crop)
+        boxes += box
+        segments.append(Int32(segment))
+        frameIndices.append(Int64(frameIndex))
+    }
 
-        // Audio → log-mel beside the video loop.
-        let audio = AudioTask(path: path, stages: stages, mel: melSpectrogram, timeLimit: timeLimit)
-        defer { audio.wait() }
+    /// Adds a per-row dataset of the item (call it once the rows are final, in `finish`):
+    /// `values` holds `rowCount` rows of `rowShape` floats.
+    public func addColumn(_ name: String, rowShape: [Int], values: [Float]) {
+        let column = RowColumn(name: name, rowShape: rowShape, values: values)
+        precondition(values.count == rowCount * column.rowSize, "column \(name): \(values.count) values for \(rowCount) rows of \(rowShape)")
+        precondition(!columns.contains { $0.name == name } && !ShardFormat.rowDatasets.contains(name),
+                     "column \(name) is already a dataset of the rows")
+        columns.append(column)
+    }
 
-        let tracker: FaceTrackProcessor
-        do { tracker = try stages.face.tracker(detector: detector) } catch { throw fail(FaceStage.name, error) }
-        let cropSize = stages.face.parameters.cropSize
-        let spool = try spoolPath.map { try CropSpool(creating: $0, size: cropSize) }
-            ?? CropSpool(folder: spoolFolder, size: cropSize)
-        var out = ItemOutput(cropSize: cropSize, crops: spool, mel: [], boxes: [], segments: [], frameIndices: [],
-                             decodedFrameCount: 0)
-        func keep(_ tracked: [TrackedFrame]) throws {
-            for t in tracked {
-                try out.crops.append(t.crop)
-                out.boxes += [t.box.x, t.box.y, t.box.width, t.box.height]
-                out.segments.append(Int32(t.segment))
-                out.frameIndices.append(Int64(t.index))
-            }
-        }
-        // The spool's errors are the machine's: thrown as they are, not as the item's failure.
-        func stage(_ name: String, _ body: () throws -> Void) throws {
-            do { try body() } catch let error as EnvironmentError { throw error } catch { throw fail(name, error) }
-        }
-        while true {
-            let frame: RGBImage?
-            do { frame = try decoder.nextFrame() } catch { throw fail(DecodeStage.name, error) }
-            guard let frame else { break }
-            out.decodedFrameCount += 1
-            try stage(FaceStage.name) { try keep(try tracker.push(frame)) }
-            if Date() > deadline { throw fail(DecodeStage.name, TimeLimitExceeded(path: path, seconds: timeLimit)) }
-        }
-        try stage(FaceStage.name) { try keep(try tracker.finish()) }
-        out.videoDamage = decoder.damage
+    /// Runs `body` on a thread of its own; the pipeline waits for it before the item ends, even
+    /// when the item fails.
+    public func inBackground<T>(_ body: @escaping () throws -> T) -> Background<T> {
+        let task = Background(body)
+        background.append(task.wait)
+        return task
+    }
 
-        let minimum = stages.face.parameters.minSegmentLength
-        if out.decodedFrameCount < minimum {
-            throw fail(DecodeStage.name, InputError(path, "too short: \(out.decodedFrameCount) frames at 25 fps, one window needs \(minimum)"))
-        }
-        if out.rowCount == 0 {
-            throw fail(FaceStage.name, InputError(path, "no face found in \(minimum) or more consecutive frames"))
-        }
-        let (logMel, audioDamage) = try audio.result().get()
+    func waitForBackgroundWork() { for wait in background { wait() } }
+
+    /// The finished rows.
+    func output() throws -> ItemOutput {
+        guard let crops else { throw InputError(path, "no rows") }
+        var out = ItemOutput(cropSize: crops.size, crops: crops, mel: mel, boxes: boxes, segments: segments,
+                             frameIndices: frameIndices, decodedFrameCount: decodedFrameCount)
+        out.videoDamage = videoDamage
         out.audioDamage = audioDamage
-        do {
-            try stages.decode.damageLimit.check(out.videoDamage, stream: "video", path: path)
-            try stages.decode.damageLimit.check(out.audioDamage, stream: "audio", path: path)
-        } catch { throw fail(DecodeStage.name, error) }
-        let units = stages.align.run(logMel: logMel, videoFrameCount: out.decodedFrameCount)
-        // Keep the unit of each kept frame: [N, 80, 4].
-        let unitSize = MelSpectrogram.melBinCount * MelSpectrogram.framesPerUnit
-        out.mel.reserveCapacity(out.rowCount * unitSize)
-        units.withUnsafeBufferPointer { u in
-            for index in out.frameIndices {
-                out.mel += UnsafeBufferPointer(rebasing: u[Int(index) * unitSize ..< (Int(index) + 1) * unitSize])
-            }
-        }
+        out.columns = columns
         return out
     }
 }
 
-/// Decodes a file's audio and computes its log-mel on a thread of its own.
-private final class AudioTask: @unchecked Sendable {
+/// A value computed on a thread of its own (an item's audio while its video is decoded).
+public final class Background<T>: @unchecked Sendable {
     private let done = DispatchGroup()
-    private var logMel: Result<([Float], StreamDamage), StageFailure>?
+    private var result: Result<T, Error> = .failure(CancellationError())
 
-    init(path: String, stages: PipelineStages, mel: MelSpectrogram, timeLimit: TimeInterval) {
+    init(_ body: @escaping () throws -> T) {
         done.enter()
         Thread.detachNewThread { [self] in
-            defer { done.leave() }
-            let audio: AudioClip
-            do { audio = try stages.decode.audio(path, timeLimit: timeLimit) } catch {
-                logMel = .failure(StageFailure(stage: DecodeStage.name, error: error)); return
-            }
-            do { logMel = .success((try stages.mel.run(audio, mel: mel), audio.damage)) } catch {
-                logMel = .failure(StageFailure(stage: MelStage.name, error: error))
-            }
+            result = Result { try body() }
+            done.leave()
         }
     }
 
     func wait() { done.wait() }
 
-    /// Waits, then gives the log-mel [F, 80] and the audio stream's damage, or the failure.
-    func result() -> Result<([Float], StreamDamage), StageFailure> {
+    /// Waits for the value; rethrows the error that ended the work.
+    public func value() throws -> T {
         done.wait()
-        return logMel!
+        return try result.get()
+    }
+}
+
+/// Runs the item stages of `stages` on one video: the single per-item path used by both
+/// `cals extract` and the preprocess runner. Owns one processor per stage (a face detector, a
+/// mel transform), so use one per thread.
+public final class ItemPipeline {
+    public let stages: PipelineStages
+    /// Where the crops of an item wait on disk until the item is done (see `CropSpool`).
+    public let spoolFolder: String
+    private let processors: [(stage: String, processor: any StageProcessor)]
+
+    public init(stages: PipelineStages, spoolFolder: String = NSTemporaryDirectory()) throws {
+        self.stages = stages
+        self.spoolFolder = spoolFolder
+        processors = try stages.all.map { (type(of: $0).name, try $0.makeProcessor()) }
+    }
+
+    /// Processes `path`, giving up with `TimeLimitExceeded` after `timeLimit` seconds. Errors
+    /// are `StageFailure`s naming the stage; an `EnvironmentError` (the spool's disk) is thrown
+    /// as it is, since it is no fault of the item. The crops go to an unlinked spool in
+    /// `spoolFolder`, or to a new file at `spoolPath` that stays (a worker's item file).
+    public func process(_ path: String, timeLimit: TimeInterval, spoolPath: String? = nil) throws -> ItemOutput {
+        let item = ItemStream(path: path, timeLimit: timeLimit, spoolFolder: spoolFolder, spoolPath: spoolPath)
+        defer { item.waitForBackgroundWork() }
+        for (stage, processor) in processors { try attributed(to: stage) { try processor.begin(item) } }
+        guard let video = item.video else { preconditionFailure("the first stage (decode) opens the video") }
+        while let frame = try attributed(to: DecodeStage.name, { try video.nextFrame() }) {
+            item.decodedFrameCount += 1
+            for (stage, processor) in processors { try attributed(to: stage) { try processor.push(frame, item) } }
+            if Date() > item.deadline {
+                throw StageFailure(stage: DecodeStage.name, error: TimeLimitExceeded(path: path, seconds: timeLimit))
+            }
+        }
+        for (stage, processor) in processors { try attributed(to: stage) { try processor.finish(item) } }
+        return try attributed(to: ShardStage.name) { try item.output() }
     }
 }

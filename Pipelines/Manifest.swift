@@ -4,14 +4,13 @@ import Yams
 /// A dataset's preprocessing, as declared in `manifests/<dataset>.yaml`:
 ///
 /// ```yaml
-/// dataset: hdtf
+/// dataset: hdtf             # ManifestTests parses this example
 /// adapter:
 ///   kind: hdtf            # hdtf | lrs2 | lrw | folder | demo
 ///   options: {}           # adapter options (see Adapters.swift)
-/// stages:                 # decode, face, crop, mel, align, shard, in this order
+/// stages:                 # PipelineStages.registry, in its order (then optionally lip_units)
 ///   - decode: {max_damaged_fraction: 0.02}   # see DecodeStage.damageLimit; not part of the key
-///   - face: {}
-///   - crop: {margin_below_chin: 0.1}
+///   - face: {detector: haar, chin_margin: 0.1}   # FaceParameters and the detector's own
 ///   - mel: {}
 ///   - align: {}
 ///   - shard: {}

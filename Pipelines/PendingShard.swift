@@ -44,17 +44,12 @@ final class PendingShard {
         var processed = item
         processed.videoDamage = output.videoDamage
         processed.audioDamage = output.audioDamage
-        let unit = output.mel.count / max(output.rowCount, 1)
         for range in output.segmentRanges {
-            writer.beginItem(ShardItem(id: "\(item.item.id)#\(range.segment)", source: item.item.source,
-                                       fingerprint: item.fingerprint.contentHash, speaker: item.item.speaker,
-                                       split: item.item.split, videoDamage: output.videoDamage,
-                                       audioDamage: output.audioDamage))
-            for row in range.firstRow ..< range.firstRow + range.rowCount {
-                try writer.append(frame: output.crops.crop(row), frameIndex: Int(output.frameIndices[row]))
-            }
-            try writer.append(melUnits: Array(output.mel[range.firstRow * unit ..< (range.firstRow + range.rowCount) * unit]))
-            let written = try writer.endItem()
+            let shardItem = ShardItem(id: "\(item.item.id)#\(range.segment)", source: item.item.source,
+                                      fingerprint: item.fingerprint.contentHash, speaker: item.item.speaker,
+                                      split: item.item.split, videoDamage: output.videoDamage,
+                                      audioDamage: output.audioDamage)
+            let written = try ShardStage.write(output, range, shardItem, to: writer)
             processed.rows.append(RowRange(segment: range.segment, firstRow: written.firstRow, rowCount: written.rowCount))
         }
         items.append(processed)
@@ -78,7 +73,7 @@ public let calsVersion = "0.1.0"
 
 extension ItemOutput {
     /// Writes these rows as the single-video file of `cals extract` (frames, mel, boxes,
-    /// segment, frame_index; attributes source, fps, sample rate, parameters, damage), renamed
+    /// segment, frame_index, the stages' columns; attributes source, fps, sample rate, parameters, damage), renamed
     /// into place when complete.
     public func writeExtractFile(to path: String, source: String, stages: PipelineStages) throws {
         let writer = try ExtractFileWriter(path: path, source: source, parameters: stages.description,
@@ -89,6 +84,7 @@ extension ItemOutput {
                               frameIndex: Int(frameIndices[row]))
         }
         try writer.append(melUnits: mel)
+        for column in columns { try writer.append(column: column.name, rowShape: column.rowShape, values: column.values) }
         try writer.finish()
     }
 }

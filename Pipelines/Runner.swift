@@ -244,17 +244,17 @@ public final class Runner {
         func slotLoop(_ slot: Int) {
             let manifest = runner.manifest
             let processor: ItemProcessor
-            if let executable = runner.workerExecutable {
-                processor = WorkerProcess(executable: executable, configuration: WorkerConfiguration(
-                    stages: manifest.stages, workFolder: runner.workFolder, timeLimit: manifest.itemTimeLimit), slot: slot)
-            } else {
-                do {
+            do {
+                if let executable = runner.workerExecutable {
+                    processor = WorkerProcess(executable: executable, configuration: try WorkerConfiguration(
+                        stages: manifest.stages, workFolder: runner.workFolder, timeLimit: manifest.itemTimeLimit), slot: slot)
+                } else {
                     processor = try InProcessItems(stages: manifest.stages, spoolFolder: runner.shardsFolder,
                                                    timeLimit: manifest.itemTimeLimit)
-                } catch {
-                    lock.lock(); firstError = firstError ?? error; lock.unlock()
-                    return
                 }
+            } catch {
+                lock.lock(); firstError = firstError ?? error; lock.unlock()
+                return
             }
             defer { processor.stop() }
             var current = take()

@@ -1,8 +1,10 @@
+import Common
 import Foundation
+import Yams
 
 /// One step of preprocessing: a name, a version (bump it when the output changes for the same
-/// input and parameters) and typed parameters. Each stage type also has a `run` taking the
-/// previous stage's output; `ItemPipeline` chains them.
+/// input and parameters) and typed parameters (every field has a default; a manifest sets any
+/// of them by its snake_case name). The name, version and parameters make the stage's key.
 public protocol Stage: Sendable {
     associatedtype Parameters: Codable & Equatable & Sendable & DefaultConstructible
     static var name: String { get }
@@ -24,4 +26,59 @@ extension Stage {
     public func key(input: String) -> String {
         stringHash("\(input)|\(Self.name)|v\(Self.version)|\(parametersJSON)")
     }
+}
+
+/// A stage every item streams through, in the order of `PipelineStages.registry`. Its one
+/// interface is a processor (one per thread, reused item after item) that gets, for each item,
+/// `begin`, then `push` for every 25 fps frame decoded from the video, then `finish`; it reads
+/// what the stages before it left in the `ItemStream` and adds its own part (see `ItemStream`
+/// for who sets what). Adding a stage: one file under Pipelines/Stages/ with a type conforming
+/// to `ItemStage`, plus its line in `PipelineStages.registry`.
+///
+/// `Codable`: the supervisor hands the stages to its worker processes as JSON.
+public protocol ItemStage: Stage, Codable {
+    /// The stage as the manifest entry `- <name>: <node>` sets it (node nil: every default).
+    /// The default implementation reads `Parameters` strictly: unknown keys and wrong types are
+    /// `ManifestError`s naming the key and line.
+    static func read(_ node: Node?, file: String, context: String) throws -> Self
+    /// A processor for the items of one thread (it may own a detector, a transform, buffers).
+    func makeProcessor() throws -> any StageProcessor
+}
+
+extension ItemStage {
+    static func withDefaults() -> any ItemStage { Self(parameters: Parameters()) }
+
+    /// The stage from its JSON (`JSONEncoder().encode(stage)`).
+    static func decoded(from json: Data) throws -> any ItemStage { try JSONDecoder().decode(Self.self, from: json) }
+
+    public static func read(_ node: Node?, file: String, context: String) throws -> Self {
+        Self(parameters: try decodeParameters(Parameters.self, from: node, file: file, context: context))
+    }
+}
+
+/// The per-thread side of an `ItemStage`. Errors thrown here are the item's failure in this
+/// stage (quarantined with their one-line reason), except `EnvironmentError`s (the machine's
+/// fault: they stop the run) and `StageFailure`s (already attributed to a stage).
+public protocol StageProcessor: AnyObject {
+    /// Before the item's first frame.
+    func begin(_ item: ItemStream) throws
+    /// One 25 fps RGB frame of the item's video (frames arrive in order, `item.decodedFrameCount`
+    /// already counts this one).
+    func push(_ frame: RGBImage, _ item: ItemStream) throws
+    /// After the item's last frame; the stages finish in registry order.
+    func finish(_ item: ItemStream) throws
+}
+
+extension StageProcessor {
+    public func begin(_ item: ItemStream) throws {}
+    public func push(_ frame: RGBImage, _ item: ItemStream) throws {}
+    public func finish(_ item: ItemStream) throws {}
+}
+
+/// Runs `body` as work of stage `stage`: its errors become `StageFailure(stage)`, except errors
+/// already attributed to a stage and the machine's `EnvironmentError`s, which pass as they are.
+func attributed<T>(to stage: String, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as StageFailure { throw error } catch let error as EnvironmentError {
+        throw error
+    } catch { throw StageFailure(stage: stage, error: error) }
 }

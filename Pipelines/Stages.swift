@@ -1,8 +1,4 @@
-import AudioFeatures
-import Common
-import Face
 import Foundation
-import Media
 import Yams
 
 /// For stages whose numbers are all fixed by SPEC §1: nothing to set, only the version keys them.
@@ -10,100 +6,90 @@ public struct NoParameters: Codable, Equatable, Sendable, DefaultConstructible {
     public init() {}
 }
 
-extension FaceParameters: DefaultConstructible {}
+/// The stages of a manifest, in pipeline order, with their parameters.
+public struct PipelineStages: Sendable {
+    /// Every item stage, in pipeline order: the manifest lists them in this order, keys chain
+    /// through them, shards describe them and `cals status` counts them in it. A new stage is
+    /// one line here (and its file in Pipelines/Stages/).
+    public static let registry: [any ItemStage.Type] = [
+        DecodeStage.self,
+        FaceStage.self,
+        MelStage.self,
+        AlignStage.self,
+        ShardStage.self,
+    ]
 
-extension DamageBound: DefaultConstructible {}
+    public static var order: [String] { registry.map { $0.name } }
 
-/// `decode`: video file → 25 fps RGB frames (streamed) and 16 kHz mono audio.
-public struct DecodeStage: Stage {
-    public static let name = "decode"
-    public static let version = 1
-    public let parameters: NoParameters
-    /// How much decode damage an item may have (`decode: {max_damaged_fraction: 0.02, strict: false}`;
-    /// `cals preprocess --strict` sets `strict`). Not part of the decode stage's key: it decides
-    /// which items pass, not what their rows are, so changing it must not re-decode a whole
-    /// dataset. Each item's damage is recorded in the ledger and the shard instead, and items
-    /// quarantined for damage are retried by `--retry-quarantined`.
-    public var damageLimit = DamageBound()
-    public init(parameters: NoParameters = NoParameters()) { self.parameters = parameters }
-    public init(damageLimit: DamageBound) { self.damageLimit = damageLimit; parameters = NoParameters() }
+    /// One stage of each registered type, in registry order.
+    public internal(set) var all: [any ItemStage]
+    /// Optional, after the item stages: lip units from a sync encoder over the finished frame
+    /// shards (keyed by its checkpoint, so it never re-keys the frame stages).
+    public var lipUnits: LipUnitsStage?
 
-    /// Opens the video stream; throws `InputError` for unreadable files and files without audio.
-    public func openVideo(_ path: String, timeLimit: TimeInterval) throws -> VideoDecoder {
-        let decoder = try VideoDecoder(path: path, timeLimit: timeLimit)
-        guard decoder.hasAudio else { throw InputError(path, "no audio stream") }
-        return decoder
-    }
+    /// Every stage with its defaults.
+    public init() { all = Self.registry.map { $0.withDefaults() } }
 
-    public func audio(_ path: String, timeLimit: TimeInterval) throws -> AudioClip {
-        try decodeAudio(path: path, sampleRate: MelSpectrogram.sampleRate, timeLimit: timeLimit)
-    }
-}
-
-/// `face` (with `crop`): frames → face tracks per shot → 128×128 crops (FaceTrackProcessor).
-public struct FaceStage: Stage {
-    public static let name = "face"
-    public static let version = FaceParameters.version
-    public let parameters: FaceParameters
-    public init(parameters: FaceParameters = FaceParameters()) { self.parameters = parameters }
-
-    /// A new detector of the kind `parameters.detector` names (one per thread).
-    public func makeDetector() throws -> any FaceDetecting {
-        try parameters.detector.makeDetector()
-    }
-
-    public func tracker(detector: any FaceDetecting) throws -> FaceTrackProcessor {
-        try FaceTrackProcessor(detector: detector, parameters: parameters)
-    }
-
-    /// Reads the stage's manifest mapping: `detector` (default `haar`) names a registered
-    /// detector; the other keys are FaceParameters' own and that detector's parameters, side by
-    /// side (`- face: {detector: haar, min_neighbors: 4, chin_margin: 0.2}`).
-    static func readParameters(_ node: Node?, file: String, context: String) throws -> FaceParameters {
-        guard let node, node.null == nil else { return FaceParameters() }
-        var mapping = try YAMLMapping(node, file: file, context: context)
-        let name = try mapping.string("detector", default: HaarFaceDetector.name)
-        guard let detector = FaceDetectorChoice(named: name) else {
-            throw mapping.error("detector", "is '\(name)', not one of \(FaceDetectors.names.joined(separator: ", "))")
+    /// The stage of type `S`, read or replaced.
+    public subscript<S: ItemStage>(_ type: S.Type) -> S {
+        get {
+            guard let stage = all.lazy.compactMap({ $0 as? S }).first else { preconditionFailure("\(S.name) is not registered") }
+            return stage
         }
-        var fields = try readFields(like: FaceParameters(), from: &mapping, except: ["detector"])
-        fields.merge(try readFields(like: detector.parameters, from: &mapping)) { own, _ in own }
-        fields["detector"] = name
-        try mapping.finish()
-        return try JSONDecoder().decode(FaceParameters.self, from: JSONSerialization.data(withJSONObject: fields))
+        set {
+            guard let index = all.firstIndex(where: { $0 is S }) else { preconditionFailure("\(S.name) is not registered") }
+            all[index] = newValue
+        }
     }
-}
 
-/// `mel`: audio → log-mel [F, 80] (SPEC §1).
-public struct MelStage: Stage {
-    public static let name = "mel"
-    /// 2: the FFT as a 256-point complex transform + split (values move by ≤ 2e-6).
-    public static let version = 2
-    public let parameters: NoParameters
-    public init(parameters: NoParameters = NoParameters()) { self.parameters = parameters }
-
-    public func run(_ audio: AudioClip, mel: MelSpectrogram) throws -> [Float] {
-        guard audio.sampleRate == MelSpectrogram.sampleRate else { throw MelError.sampleRate(audio.sampleRate) }
-        return mel.logMel(audio.samples)
+    /// Reads the `stages:` list: one single-key mapping per stage (`- face: {chin_margin: 0.2}`),
+    /// every registered stage once and in registry order, then optionally `lip_units`.
+    init(_ node: Node, file: String) throws {
+        guard let list = node.sequence else {
+            throw ManifestError(file, YAMLMapping.line(node), "manifest: key 'stages' must be a list")
+        }
+        all = []
+        for entry in list {
+            guard let mapping = entry.mapping, mapping.count == 1, let name = mapping.keys.first?.string else {
+                throw ManifestError(file, YAMLMapping.line(entry), "stages: each entry must be '- <stage>: {parameters}'")
+            }
+            let parameters = mapping.values.first
+            let context = "stage '\(name)' parameters"
+            if name == LipUnitsStage.name && all.count == Self.registry.count && lipUnits == nil {
+                let p = try decodeParameters(LipUnitsStage.Parameters.self, from: parameters, file: file, context: context)
+                guard !p.checkpoint.isEmpty else {
+                    throw ManifestError(file, YAMLMapping.line(entry), "\(context): 'checkpoint' is required")
+                }
+                lipUnits = LipUnitsStage(parameters: p)
+                continue
+            }
+            guard all.count < Self.registry.count, name == Self.registry[all.count].name else {
+                throw ManifestError(file, YAMLMapping.line(entry),
+                                    "stages: unexpected stage '\(name)' (the stages are \(Self.order.joined(separator: ", ")), in this order)")
+            }
+            all.append(try Self.registry[all.count].read(parameters, file: file, context: context))
+        }
+        if all.count < Self.registry.count {
+            throw ManifestError(file, YAMLMapping.line(node),
+                                "stages: missing stage '\(Self.order[all.count])' (the stages are \(Self.order.joined(separator: ", ")))")
+        }
     }
-}
 
-/// `align`: log-mel + video frame count → audio units [N, 80, 4], one per video frame.
-public struct AlignStage: Stage {
-    public static let name = "align"
-    public static let version = 1
-    public let parameters: NoParameters
-    public init(parameters: NoParameters = NoParameters()) { self.parameters = parameters }
-
-    public func run(logMel: [Float], videoFrameCount: Int) -> [Float] {
-        MelSpectrogram.audioUnits(logMel: logMel, videoFrameCount: videoFrameCount)
+    /// (stage name, output key) in order for an input with this content fingerprint.
+    public func keys(fingerprint: String) -> [(stage: String, key: String)] {
+        var out: [(stage: String, key: String)] = []
+        var key = fingerprint
+        for stage in all {
+            key = stage.key(input: key)
+            out.append((type(of: stage).name, key))
+        }
+        return out
     }
-}
 
-/// `shard`: segments → HDF5 shards (SPEC §2); its key is the key of an item's rows.
-public struct ShardStage: Stage {
-    public static let name = "shard"
-    public static let version = 1
-    public let parameters: NoParameters
-    public init(parameters: NoParameters = NoParameters()) { self.parameters = parameters }
+    /// Every stage's version and parameters, as stored in output attributes:
+    /// `{"decode": {"version": 1, "parameters": {...}}, ...}` (keys sorted).
+    public var description: String {
+        "{" + all.map { "\"\(type(of: $0).name)\": {\"version\": \(type(of: $0).version), \"parameters\": \($0.parametersJSON)}" }
+            .joined(separator: ", ") + "}"
+    }
 }

@@ -6,24 +6,30 @@ import Media
 /// What a worker process needs to run `ItemPipeline` as the supervisor would in-process
 /// (passed as JSON in the worker's arguments).
 public struct WorkerConfiguration: Codable, Sendable {
-    public var face: FaceParameters
-    public var damageLimit: DamageBound
+    /// Each item stage as JSON (`{"name": "face", "stage": {...}}`), in registry order.
+    struct StageEntry: Codable, Sendable {
+        var name: String
+        var stage: Data
+    }
+
+    var stageEntries: [StageEntry]
     /// Where item files go (`<out>/shards/.work`).
     public var workFolder: String
     public var timeLimit: Double
 
-    init(stages: PipelineStages, workFolder: String, timeLimit: Double) {
-        face = stages.face.parameters
-        damageLimit = stages.decode.damageLimit
+    init(stages: PipelineStages, workFolder: String, timeLimit: Double) throws {
+        stageEntries = try stages.all.map { StageEntry(name: type(of: $0).name, stage: try JSONEncoder().encode($0)) }
         self.workFolder = workFolder
         self.timeLimit = timeLimit
     }
 
-    /// The stages of the item pipeline (mel, align and shard have no parameters).
-    var stages: PipelineStages {
+    /// The item stages, as the supervisor's manifest set them.
+    func stages() throws -> PipelineStages {
+        guard stageEntries.map(\.name) == PipelineStages.order else {
+            throw InputError("worker configuration", "stages \(stageEntries.map(\.name)), this cals has \(PipelineStages.order)")
+        }
         var stages = PipelineStages()
-        stages.decode = DecodeStage(damageLimit: damageLimit)
-        stages.face = FaceStage(parameters: face)
+        stages.all = try zip(PipelineStages.registry, stageEntries).map { type, entry in try type.decoded(from: entry.stage) }
         return stages
     }
 }
@@ -65,7 +71,7 @@ public enum Worker {
         // Answers go to the original stdout only; anything a library prints goes to stderr.
         let answers = FileHandle(fileDescriptor: dup(1), closeOnDealloc: true)
         dup2(2, 1)
-        let pipeline = try ItemPipeline(stages: configuration.stages, spoolFolder: configuration.workFolder)
+        let pipeline = try ItemPipeline(stages: try configuration.stages(), spoolFolder: configuration.workFolder)
         answers.write(Data("ready\n".utf8))
         let environment = ProcessInfo.processInfo.environment
         let encoder = JSONEncoder()

@@ -127,7 +127,7 @@ final class WorkerProcess: ItemProcessor {
         case .done:
             guard let file = answer.file else { return .environment(InputError(executable, "worker answered done without a file")) }
             do {
-                return .done(try ItemFile.read(file, cropSize: configuration.face.cropSize), itemFile: file)
+                return .done(try ItemFile.read(file), itemFile: file)
             } catch {
                 unlink(file)
                 return .environment(error)

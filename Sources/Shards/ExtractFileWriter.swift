@@ -64,6 +64,13 @@ public final class ExtractFileWriter {
         try tables.append(melUnits: melUnits)
     }
 
+    /// Appends rows [k, rowShape...] of the float32 column `name` a stage added (see
+    /// `ShardWriter.append(column:rowShape:values:)`).
+    public func append(column name: String, rowShape: [Int], values: [Float]) throws {
+        guard let tables else { preconditionFailure("ExtractFileWriter used after finish") }
+        try tables.append(column: name, rowShape: rowShape, values: values)
+    }
+
     /// Checks that every dataset has the same number of rows, closes, syncs and renames the file.
     @discardableResult
     public func finish() throws -> ShardSummary {

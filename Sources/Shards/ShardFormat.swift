@@ -40,6 +40,10 @@ public enum ShardFormat {
     public static let melUnitSize = melBins * melFramesPerUnit
     public static let lipUnitSize = 1024
 
+    /// The datasets every frame shard or extract file has; a column a stage adds to the rows
+    /// (`ShardWriter.append(column:rowShape:values:)`) takes any other name.
+    public static let rowDatasets: Set<String> = ["frames", "frame_index", "mel", "boxes", "segment", "items"]
+
     /// Rows per chunk of the small per-row datasets (mel, boxes, units).
     static let rowChunk = 64
     /// Default zlib level of the frame chunks. On 128×128 face crops levels 1–6 all shrink a
@@ -53,8 +57,12 @@ final class FrameTables {
     let frames: HDF5Dataset
     let frameIndex: HDF5Dataset
     let mel: HDF5Dataset
+    /// Per-row float32 datasets stages added, made on their first rows.
+    private(set) var columns: [(name: String, dataset: HDF5Dataset)] = []
+    private let file: HDF5File
 
     init(in file: HDF5File, deflateLevel: Int) throws {
+        self.file = file
         let side = ShardFormat.frameSize
         frames = try file.createDataset("frames", type: .uint8, shape: [0, side, side, 3], extendable: true,
                                         chunk: [1, side, side, 3], deflate: deflateLevel)
@@ -78,6 +86,23 @@ final class FrameTables {
         try frames.setRowCount(rows)
         try frameIndex.setRowCount(rows)
         try mel.setRowCount(rows)
+        for column in columns { try column.dataset.setRowCount(min(rows, column.dataset.rowCount)) }
+    }
+
+    /// Appends rows [k, rowShape...] of the float32 column `name` (made on its first rows).
+    func append(column name: String, rowShape: [Int], values: [Float]) throws {
+        let rowSize = rowShape.reduce(1, *)
+        precondition(!ShardFormat.rowDatasets.contains(name) && rowSize > 0 && values.count % rowSize == 0,
+                     "column \(name): \(values.count) values are not rows of \(rowShape)")
+        if let column = columns.first(where: { $0.name == name }) {
+            precondition(Array(column.dataset.shape.dropFirst()) == rowShape, "column \(name): rows of \(rowShape), made with \(column.dataset.shape)")
+            try column.dataset.append(values)
+            return
+        }
+        let dataset = try file.createDataset(name, type: .float32, shape: [0] + rowShape,
+                                             extendable: true, chunk: [ShardFormat.rowChunk] + rowShape)
+        columns.append((name, dataset))
+        try dataset.append(values)
     }
 
     /// Appends audio units: [k, 80, 4] floats for any k.
@@ -89,6 +114,9 @@ final class FrameTables {
     func checkAligned(_ path: String) throws {
         guard frames.rowCount == mel.rowCount else {
             throw InputError(path, "\(frames.rowCount) frames but \(mel.rowCount) mel units")
+        }
+        for column in columns where column.dataset.rowCount != frames.rowCount {
+            throw InputError(path, "\(frames.rowCount) frames but \(column.dataset.rowCount) rows of \(column.name)")
         }
     }
 }

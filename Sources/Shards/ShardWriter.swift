@@ -9,6 +9,7 @@ import Foundation
 ///     try shard.beginItem(ShardItem(id: "WDA_x", source: …, fingerprint: …, speaker: …, split: "train"))
 ///     for each frame: try shard.append(frame: crop, frameIndex: i)   // i: frame on the 25 fps timeline
 ///     try shard.append(melUnits: units)         // [rows, 80, 4]
+///     try shard.append(column: "landmarks", rowShape: [68, 2], values: v)   // optional, [rows, 68, 2]
 ///     try shard.endItem()                       // or discardItem() if the item failed half-way
 ///     let summary = try shard.finish()
 public final class ShardWriter {
@@ -57,7 +58,15 @@ public final class ShardWriter {
         try tables!.append(melUnits: melUnits)
     }
 
-    /// Ends the current item: its frames and mel rows must match in number.
+    /// Appends rows [k, rowShape...] of the current item to the float32 dataset `name` of shape
+    /// [rows, rowShape...], made on its first rows: a per-row column a stage adds. Every item of
+    /// the shard must give the column, so that it stays aligned row for row with `frames`.
+    public func append(column name: String, rowShape: [Int], values: [Float]) throws {
+        precondition(current != nil, "ShardWriter: append outside an item")
+        try tables!.append(column: name, rowShape: rowShape, values: values)
+    }
+
+    /// Ends the current item: its frames, mel and column rows must match in number.
     @discardableResult
     public func endItem() throws -> ShardItem {
         guard var item = current, let tables else { preconditionFailure("ShardWriter: endItem outside an item") }

@@ -32,7 +32,7 @@ struct DubCommand: ParsableCommand {
             guard batch > 0, threads > 0 else { throw ValidationError("--batch and --threads must be positive") }
             Engine.setThreads(threads)
             let stages = try manifest.map { try Manifest.load($0).stages } ?? PipelineStages()
-            let dubber = try Dubber(checkpoint: checkpointFile(l2f), faceParameters: stages.face.parameters)
+            let dubber = try Dubber(checkpoint: checkpointFile(l2f), faceParameters: stages[FaceStage.self].parameters)
             dubber.batchSize = batch
             let summary = try dubber.dub(video: video, speech: audio, out: out) { label, total in
                 Common.Progress(label: label, total: total, unit: "frames", output: .standardOutput)

@@ -17,13 +17,13 @@ struct FloorBench: ParsableCommand {
 
     func run() throws {
         let stages = PipelineStages()
-        var face = stages.face.parameters
+        var face = stages[FaceStage.self].parameters
         if let detector {
             guard let choice = FaceDetectorChoice(named: detector) else { throw ValidationError("unknown detector '\(detector)'") }
             face.detector = choice
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let decoder = try stages.decode.openVideo(video, timeLimit: 3600)
+        let decoder = try stages[DecodeStage.self].openVideo(video, timeLimit: 3600)
         let tracker = track ? try FaceTrackProcessor(detector: face.detector.makeDetector(), parameters: face) : nil
         var frames = 0
         while let frame = try decoder.nextFrame() {

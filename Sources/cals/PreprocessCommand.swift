@@ -48,7 +48,7 @@ struct PreprocessCommand: ParsableCommand {
         try reportingErrors {
             var manifest = try Manifest.load(self.manifest)
             if let workers { manifest.workers = max(1, workers) }
-            if strict { manifest.stages.decode.damageLimit.strict = true }
+            if strict { manifest.stages[DecodeStage.self].damageLimit.strict = true }
             if let lipUnits {
                 var parameters = manifest.stages.lipUnits?.parameters ?? LipUnitsStage.Parameters()
                 parameters.checkpoint = lipUnits

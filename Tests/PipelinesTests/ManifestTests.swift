@@ -36,9 +36,9 @@ final class ManifestTests: XCTestCase {
 
     func testTypedValuesAndDefaults() throws {
         let m = try Manifest.parse(valid, file: "m.yaml")
-        XCTAssertEqual(m.stages.face.parameters.chinMargin, 0.25)
-        XCTAssertEqual(m.stages.face.parameters.minIoU, 0.5)
-        XCTAssertEqual(m.stages.face.parameters.cropSize, 128)  // default kept
+        XCTAssertEqual(m.stages[FaceStage.self].parameters.chinMargin, 0.25)
+        XCTAssertEqual(m.stages[FaceStage.self].parameters.minIoU, 0.5)
+        XCTAssertEqual(m.stages[FaceStage.self].parameters.cropSize, 128)  // default kept
         XCTAssertEqual(m.shardTargetBytes, 1000)
         XCTAssertEqual(m.workers, 1)
         XCTAssertEqual(m.itemTimeLimit, 900)
@@ -80,23 +80,23 @@ final class ManifestTests: XCTestCase {
         let changedKey = "4c658bf7cda919db"
         func faceKey(_ face: String) throws -> String {
             let text = valid.replacingOccurrences(of: "{chin_margin: 0.25, min_iou: 0.5}", with: face)
-            return try Manifest.parse(text, file: "m.yaml").stages.face.key(input: "decode-key")
+            return try Manifest.parse(text, file: "m.yaml").stages[FaceStage.self].key(input: "decode-key")
         }
-        XCTAssertEqual(PipelineStages().face.key(input: "decode-key"), defaultKey)
+        XCTAssertEqual(PipelineStages()[FaceStage.self].key(input: "decode-key"), defaultKey)
         XCTAssertEqual(try faceKey("{}"), defaultKey)
         XCTAssertEqual(try faceKey("{detector: haar}"), defaultKey)
         XCTAssertEqual(try faceKey("{detector: haar, min_neighbors: 5, detection_long_side: 480}"), defaultKey)
         XCTAssertEqual(try faceKey("{min_neighbors: 4, detection_long_side: 320}"), changedKey)
         XCTAssertEqual(try faceKey("{detector: haar, detection_long_side: 320, min_neighbors: 4}"), changedKey)
         let demo = try Manifest.load(TestEnv.repoRoot.appendingPathComponent("manifests/demo.yaml").path)
-        XCTAssertEqual(demo.stages.face.key(input: "decode-key"), defaultKey)
+        XCTAssertEqual(demo.stages[FaceStage.self].key(input: "decode-key"), defaultKey)
         XCTAssertNotEqual(try faceKey("{min_neighbors: 4}"), defaultKey)
     }
 
     func testFaceStageDetectorIsNamedAndItsParametersRead() throws {
         let text = valid.replacingOccurrences(of: "{chin_margin: 0.25, min_iou: 0.5}",
                                               with: "{detector: haar, min_neighbors: 3, scale_factor: 1.2, chin_margin: 0.25}")
-        let face = try Manifest.parse(text, file: "m.yaml").stages.face
+        let face = try Manifest.parse(text, file: "m.yaml").stages[FaceStage.self]
         XCTAssertEqual(face.parameters.detector.name, "haar")
         let haar = try XCTUnwrap(face.parameters.detector.parameters as? HaarFaceDetector.Parameters)
         XCTAssertEqual(haar.minNeighbors, 3)
@@ -133,12 +133,49 @@ final class ManifestTests: XCTestCase {
     func testDamageLimitIsReadButDoesNotChangeKeys() throws {
         let strict = valid.replacingOccurrences(of: "- decode: {}", with: "- decode: {max_damaged_fraction: 0.1, strict: true}")
         let stages = try Manifest.parse(strict, file: "m.yaml").stages
-        XCTAssertEqual(stages.decode.damageLimit.maxDamagedFraction, 0.1)
-        XCTAssertTrue(stages.decode.damageLimit.strict)
-        XCTAssertEqual(try Manifest.parse(valid, file: "m.yaml").stages.decode.damageLimit, DamageBound())
+        XCTAssertEqual(stages[DecodeStage.self].damageLimit.maxDamagedFraction, 0.1)
+        XCTAssertTrue(stages[DecodeStage.self].damageLimit.strict)
+        XCTAssertEqual(try Manifest.parse(valid, file: "m.yaml").stages[DecodeStage.self].damageLimit, DamageBound())
         XCTAssertEqual(stages.keys(fingerprint: "f").map(\.key),
                        try Manifest.parse(valid, file: "m.yaml").stages.keys(fingerprint: "f").map(\.key))
         assertError(valid.replacingOccurrences(of: "- decode: {}", with: "- decode: {max_damaged_fraction: 2}"), line: 5,
                     contains: "'max_damaged_fraction' must be between 0 and 1")
+    }
+
+    /// The example in Manifest.swift's documentation is a manifest the parser takes.
+    func testDocumentationExampleParses() throws {
+        let source = try String(contentsOf: TestEnv.repoRoot.appendingPathComponent("Pipelines/Manifest.swift"), encoding: .utf8)
+        let lines = source.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let open = lines.firstIndex(of: "/// ```yaml"),
+              let close = lines[(open + 1)...].firstIndex(of: "/// ```") else { return XCTFail("no yaml example in Manifest.swift") }
+        let example = lines[(open + 1)..<close].map { String($0.dropFirst(4)) }.joined(separator: "\n")
+        let manifest = try Manifest.parse(example, file: "Manifest.swift example")
+        XCTAssertEqual(manifest.stages.all.map { type(of: $0).name }, PipelineStages.order)
+        XCTAssertEqual(manifest.stages[FaceStage.self].parameters.chinMargin, 0.1)
+        XCTAssertEqual(manifest.stages[DecodeStage.self].damageLimit.maxDamagedFraction, 0.02)
+    }
+
+    /// Keys of manifests/demo.yaml's stages, as the ledger of a run made by the cals before the
+    /// stage registry recorded them (item `spk/c1`, content fingerprint bfbeed62f28ad8c0):
+    /// outputs made then stay up to date.
+    func testDemoManifestKeepsTheKeysOfEarlierRuns() throws {
+        let demo = try Manifest.load(TestEnv.repoRoot.appendingPathComponent("manifests/demo.yaml").path)
+        let keys = demo.stages.keys(fingerprint: "bfbeed62f28ad8c0")
+        XCTAssertEqual(keys.map(\.stage), ["decode", "face", "mel", "align", "shard"])
+        XCTAssertEqual(keys.map(\.key), ["57e730ef5d8e66c2", "76249a43b51c4f38", "ec4ee40f85150454", "0a9a70b7dc71cb42",
+                                         "8bf8576bcd69c114"])
+    }
+
+    /// Reading and replacing a stage by its type; `description` names every registered stage.
+    func testStagesAreReachedByTypeAndDescribedInRegistryOrder() throws {
+        var stages = PipelineStages()
+        var face = FaceParameters()
+        face.chinMargin = 0.3
+        stages[FaceStage.self] = FaceStage(parameters: face)
+        XCTAssertEqual(stages[FaceStage.self].parameters.chinMargin, 0.3)
+        XCTAssertNotEqual(stages.keys(fingerprint: "f")[1].key, PipelineStages().keys(fingerprint: "f")[1].key)
+        let described = try JSONSerialization.jsonObject(with: Data(stages.description.utf8)) as? [String: [String: Any]]
+        XCTAssertEqual(described.map { Set($0.keys) }, Set(PipelineStages.order))
+        XCTAssertEqual(described?["face"]?["version"] as? Int, FaceStage.version)
     }
 }

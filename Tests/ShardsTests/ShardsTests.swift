@@ -262,6 +262,35 @@ final class ShardsTests: XCTestCase {
         XCTAssertThrowsError(try writer.finish()) { XCTAssertTrue("\($0)".contains("1 frames but 0 mel units"), "\($0)") }
     }
 
+    /// A column a stage adds to the rows lands as its own dataset, aligned with the frames; an
+    /// item that does not give it leaves the shard misaligned, which `endItem` refuses.
+    func testAddedColumnIsStoredPerRowAndMustCoverEveryItem() throws {
+        let dir = ScratchDir("columns")
+        let writer = try ShardWriter(path: dir.path("c.h5"), parameters: "{}", creator: "cals test")
+        var row = 0
+        for rows in [3, 2] {
+            writer.beginItem(ShardItem(id: "i\(row)", source: "s.mp4", fingerprint: "f", speaker: "s", split: "train"))
+            for r in row..<(row + rows) {
+                try writer.append(frame: testFrame(r), frameIndex: r)
+                try writer.append(melUnits: testMel(r))
+            }
+            try writer.append(column: "landmarks", rowShape: [2, 3], values: (row * 6 ..< (row + rows) * 6).map(Float.init))
+            try writer.endItem()
+            row += rows
+        }
+        writer.beginItem(ShardItem(id: "without", source: "s.mp4", fingerprint: "f", speaker: "s", split: "train"))
+        try writer.append(frame: testFrame(9), frameIndex: 9)
+        try writer.append(melUnits: testMel(9))
+        XCTAssertThrowsError(try writer.endItem()) { XCTAssertTrue("\($0)".contains("6 frames but 5 rows of landmarks"), "\($0)") }
+        try writer.discardItem()
+        try writer.finish()
+        let file = try HDF5File(readingAt: dir.path("c.h5"))
+        let landmarks = try file.dataset("landmarks")
+        XCTAssertEqual(landmarks.shape, [5, 2, 3])
+        XCTAssertEqual(try landmarks.read(rows: 0..<5) as [Float], (0..<30).map(Float.init))
+        XCTAssertEqual(try ShardReader(path: dir.path("c.h5")).rowCount, 5)
+    }
+
     func testDroppedWritersLeaveNothing() throws {
         let dir = ScratchDir("dropped")
         do {

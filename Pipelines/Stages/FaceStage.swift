@@ -1,0 +1,82 @@
+import Common
+import Face
+import Foundation
+import Yams
+
+extension FaceParameters: DefaultConstructible {}
+
+/// `face` (with `crop`): frames → face tracks per shot → 128×128 crops (FaceTrackProcessor).
+/// Adds the item's rows (crop, box, segment, frame index) as the tracker gives them.
+public struct FaceStage: ItemStage {
+    public static let name = "face"
+    public static let version = FaceParameters.version
+    public let parameters: FaceParameters
+    public init(parameters: FaceParameters = FaceParameters()) { self.parameters = parameters }
+
+    /// A new detector of the kind `parameters.detector` names (one per thread).
+    public func makeDetector() throws -> any FaceDetecting {
+        try parameters.detector.makeDetector()
+    }
+
+    public func tracker(detector: any FaceDetecting) throws -> FaceTrackProcessor {
+        try FaceTrackProcessor(detector: detector, parameters: parameters)
+    }
+
+    /// Reads the stage's manifest mapping: `detector` (default `haar`) names a registered
+    /// detector; the other keys are FaceParameters' own and that detector's parameters, side by
+    /// side (`- face: {detector: haar, min_neighbors: 4, chin_margin: 0.2}`).
+    public static func read(_ node: Node?, file: String, context: String) throws -> FaceStage {
+        guard let node, node.null == nil else { return FaceStage() }
+        var mapping = try YAMLMapping(node, file: file, context: context)
+        let name = try mapping.string("detector", default: HaarFaceDetector.name)
+        guard let detector = FaceDetectorChoice(named: name) else {
+            throw mapping.error("detector", "is '\(name)', not one of \(FaceDetectors.names.joined(separator: ", "))")
+        }
+        var fields = try readFields(like: FaceParameters(), from: &mapping, except: ["detector"])
+        fields.merge(try readFields(like: detector.parameters, from: &mapping)) { own, _ in own }
+        fields["detector"] = name
+        try mapping.finish()
+        let parameters = try JSONDecoder().decode(FaceParameters.self, from: JSONSerialization.data(withJSONObject: fields))
+        do { try parameters.validate() } catch {
+            throw ManifestError(file, YAMLMapping.line(node), "\(context): \(error)")
+        }
+        return FaceStage(parameters: parameters)
+    }
+
+    public func makeProcessor() throws -> any StageProcessor { Processor(stage: self, detector: try makeDetector()) }
+
+    private final class Processor: StageProcessor {
+        let stage: FaceStage
+        let detector: any FaceDetecting
+        var tracker: FaceTrackProcessor?
+
+        init(stage: FaceStage, detector: any FaceDetecting) {
+            self.stage = stage
+            self.detector = detector
+        }
+
+        func begin(_ item: ItemStream) throws { tracker = try stage.tracker(detector: detector) }
+
+        func push(_ frame: RGBImage, _ item: ItemStream) throws {
+            try keep(try tracker?.push(frame) ?? [], item)
+        }
+
+        func finish(_ item: ItemStream) throws {
+            try keep(try tracker?.finish() ?? [], item)
+            tracker = nil
+            let minimum = stage.parameters.minSegmentLength
+            if item.decodedFrameCount < minimum {
+                throw StageFailure(stage: DecodeStage.name, error: InputError(
+                    item.path, "too short: \(item.decodedFrameCount) frames at 25 fps, one window needs \(minimum)"))
+            }
+            if item.rowCount == 0 { throw InputError(item.path, "no face found in \(minimum) or more consecutive frames") }
+        }
+
+        private func keep(_ tracked: [TrackedFrame], _ item: ItemStream) throws {
+            for t in tracked {
+                try item.appendRow(crop: t.crop, box: [t.box.x, t.box.y, t.box.width, t.box.height], segment: t.segment,
+                                   frameIndex: t.index)
+            }
+        }
+    }
+}
