@@ -8,6 +8,6 @@ struct Cals: ParsableCommand {
         version: "0.1.0",
         subcommands: [ExtractCommand.self, PreprocessCommand.self, StatusCommand.self, MergeCommand.self,
                       DemoCorpusCommand.self, TrainCommand.self, SyncScoreCommand.self, EvalCommand.self,
-                      ExperimentCommand.self, BenchCommand.self, DubCommand.self,
+                      ExperimentCommand.self, BenchCommand.self, DubCommand.self, DemoReportCommand.self,
                       WorkerCommand.self])
 }
