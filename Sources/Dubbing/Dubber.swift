@@ -18,6 +18,8 @@ public struct DubSummary: Equatable, Sendable {
     public var faceFrames: Int
     /// Wall-clock seconds of the whole job (decode, track, generate, encode).
     public var seconds: Double
+    /// Where those seconds went.
+    public var times = DubTimes()
 
     public var passedThrough: Int { frames - faceFrames }
     public var framesPerSecond: Double { Double(frames) / max(seconds, 1e-9) }
@@ -27,6 +29,36 @@ public struct DubSummary: Equatable, Sendable {
         String(format: "dubbed %@: %d frames (%.2f s of speech) from %d video frames; face in %d, %d passed through unchanged; %.1f s, %.1f frames/s",
                out, frames, Double(frames) / Double(MediaWriter.frameRate), videoFrames, faceFrames, passedThrough,
                seconds, framesPerSecond)
+    }
+}
+
+/// Wall-clock seconds of each part of a dub (the rest of `DubSummary.seconds` is audio decoding,
+/// mel and set-up).
+public struct DubTimes: Equatable, Sendable {
+    /// Video decoding, both passes.
+    public var decode = 0.0
+    /// Face detection, tracking and cropping.
+    public var track = 0.0
+    /// Lip units from the speech (A2L or the window encoder).
+    public var lipUnits = 0.0
+    /// The generator, reference alignment included.
+    public var generate = 0.0
+    /// Blending the generated faces back into the frames (and composing side-by-side panels).
+    public var paste = 0.0
+    /// H.264 + AAC encoding and muxing.
+    public var encode = 0.0
+
+    /// `time per part: decode 1.20 s, track 3.40 s, lip units 0.10 s, generator 5.00 s, paste-back 0.80 s, encode 2.00 s`
+    public var line: String {
+        String(format: "time per part: decode %.2f s, track %.2f s, lip units %.2f s, generator %.2f s, paste-back %.2f s, encode %.2f s",
+               decode, track, lipUnits, generate, paste, encode)
+    }
+
+    /// Runs `body`, adding its wall-clock seconds to `part`.
+    static func measure<T>(_ part: inout Double, _ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { part += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        return try body()
     }
 }
 
@@ -61,10 +93,16 @@ public final class Dubber {
         detector = try faceParameters.detector.makeDetector()
     }
 
+    /// The panels of a side-by-side output, left to right.
+    public static let panelLabels = ["real", "copy the reference", "generated"]
+
     /// Dubs `video` with the speech of `speech` into `out` (written under a temporary name and
-    /// renamed when complete; nothing is left behind on failure). `progress` makes a progress
-    /// reporter for a phase (label, total frames).
-    public func dub(video: String, speech: String, out: String,
+    /// renamed when complete; nothing is left behind on failure). With `sideBySide` each output
+    /// frame is three labelled panels instead (`panelLabels`): the source frame as it is, the
+    /// copy-the-reference baseline (the face's reference crop pasted back as the generated one
+    /// is) and the dubbed frame. `progress` makes a progress reporter for a phase (label, total
+    /// frames).
+    public func dub(video: String, speech: String, out: String, sideBySide: Bool = false,
                     progress: (String, Int) -> Common.Progress? = { _, _ in nil }) throws -> DubSummary {
         let start = Date()
         let audio = try decodeAudio(path: speech, sampleRate: MelSpectrogram.sampleRate)
@@ -72,11 +110,13 @@ public final class Dubber {
         let n = (audio.samples.count + samplesPerFrame - 1) / samplesPerFrame
         guard n > 0 else { throw InputError(speech, "the audio stream has no samples") }
         let units = try MelSpectrogram().audioUnits(audio, videoFrameCount: n)   // [N, 80, 4]
-        let lipUnits = lipUnits(units, frames: n)                                 // [N, D]
-        let track = try self.track(video, upTo: n, progress: progress("dub: track", n))
+        var times = DubTimes()
+        let lipUnits = DubTimes.measure(&times.lipUnits) { self.lipUnits(units, frames: n) }   // [N, D]
+        let track = try self.track(video, upTo: n, times: &times, progress: progress("dub: track", n))
         let source = try SourceFrames(path: video, count: track.faces.count, keep: track.faces.count < n)
 
-        let writer = try MediaWriter(path: out, width: source.decoder.width, height: source.decoder.height,
+        let panels = sideBySide ? Dubber.panelLabels.count : 1
+        let writer = try MediaWriter(path: out, width: panels * source.decoder.width, height: source.decoder.height,
                                      audioSampleRate: MelSpectrogram.sampleRate)
         try writer.appendAudio(audio.samples)
         let reporter = progress("dub: generate", n)
@@ -88,25 +128,33 @@ public final class Dubber {
             let faces = shown.map { track.faces[$0] }
             var lipRows = [Float]()
             for (i, face) in zip(rows, faces) where face != nil { lipRows += lipUnits[(i * d)..<((i + 1) * d)] }
-            let generated = generate(faces.compactMap { $0 }, references: track.references, lip: lipRows)
+            let generated = DubTimes.measure(&times.generate) { generate(faces.compactMap { $0 }, references: track.references, lip: lipRows) }
             var k = 0
             for (s, face) in zip(shown, faces) {
-                var frame = try source.frame(s)
-                if let face {
-                    let crop = RGBImage(width: side, height: side,
-                                        pixels: Array(generated[(k * side * side * 3)..<((k + 1) * side * side * 3)]))
-                    try frame.blendLowerHalf(of: crop, into: face.cropBox)
-                    k += 1
+                let real = try DubTimes.measure(&times.decode) { try source.frame(s) }
+                let output = try DubTimes.measure(&times.paste) { () throws -> RGBImage in
+                    var frame = real, copied = real
+                    if let face {
+                        let crop = RGBImage(width: side, height: side,
+                                            pixels: Array(generated[(k * side * side * 3)..<((k + 1) * side * side * 3)]))
+                        try frame.blendLowerHalf(of: crop, into: face.cropBox)
+                        if sideBySide {
+                            let reference = RGBImage(width: side, height: side, pixels: track.references[face.segment]!)
+                            try copied.blendLowerHalf(of: reference, into: face.cropBox)
+                        }
+                        k += 1
+                    }
+                    return sideBySide ? try .sideBySide([real, copied, frame], labels: Dubber.panelLabels) : frame
                 }
-                try writer.append(frame)
+                try DubTimes.measure(&times.encode) { try writer.append(output) }
             }
             faceFrames += k
             reporter?.advance(by: rows.count)
         }
-        try writer.finish()
+        try DubTimes.measure(&times.encode) { try writer.finish() }
         reporter?.finish()
         return DubSummary(out: out, frames: n, videoFrames: track.faces.count, faceFrames: faceFrames,
-                          seconds: Date().timeIntervalSince(start))
+                          seconds: Date().timeIntervalSince(start), times: times)
     }
 
     /// The generator's faces [K, S, S, 3] uint8 for K tracked faces and their lip units [K, D]:
@@ -162,18 +210,18 @@ public final class Dubber {
         var references: [Int: [UInt8]] = [:]
     }
 
-    func track(_ path: String, upTo limit: Int, progress: Common.Progress?) throws -> FaceTrack {
+    func track(_ path: String, upTo limit: Int, times: inout DubTimes, progress: Common.Progress?) throws -> FaceTrack {
         let decoder = try VideoDecoder(path: path)
         let tracker = try FaceTrackProcessor(detector: detector, parameters: faceParameters)
         progress?.setTotal(min(limit, max(1, decoder.estimatedFrameCount)))
         var track = FaceTrack()
         func keep(_ tracked: [TrackedFrame]) { for face in tracked { track.faces[face.index] = face } }
-        while track.faces.count < limit, let frame = try decoder.nextFrame() {
+        while track.faces.count < limit, let frame = try DubTimes.measure(&times.decode, { try decoder.nextFrame() }) {
             track.faces.append(nil)
-            keep(try tracker.push(frame))
+            keep(try DubTimes.measure(&times.track) { try tracker.push(frame) })
             progress?.advance()
         }
-        keep(try tracker.finish())
+        keep(try DubTimes.measure(&times.track) { try tracker.finish() })
         progress?.finish()
         guard !track.faces.isEmpty else { throw InputError(path, "no video frames") }
         let segments = Dictionary(grouping: track.faces.compactMap { $0 }, by: \.segment)

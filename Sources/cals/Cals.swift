@@ -9,5 +9,6 @@ struct Cals: ParsableCommand {
         subcommands: [ExtractCommand.self, PreprocessCommand.self, StatusCommand.self, MergeCommand.self,
                       DemoCorpusCommand.self, TrainCommand.self, SyncScoreCommand.self, EvalCommand.self,
                       ExperimentCommand.self, BenchCommand.self, DubCommand.self, HDTFCommand.self,
+                      DemoReportCommand.self,
                       WorkerCommand.self])
 }

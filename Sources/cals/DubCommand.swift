@@ -5,7 +5,7 @@ import Foundation
 import Pipelines
 import Tensor
 
-/// `cals dub VIDEO --audio SPEECH --l2f RUN --out OUT.mp4 [--manifest M] [--batch B] [--threads N]`
+/// `cals dub VIDEO --audio SPEECH --l2f RUN --out OUT.mp4 [--side-by-side] [--manifest M] [--batch B] [--threads N]`
 struct DubCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dub",
@@ -24,6 +24,8 @@ struct DubCommand: ParsableCommand {
     @Option(help: "The output video (.mp4).") var out: String
     @Option(help: "Take the face stage parameters from this manifest (those the run's data was made with; default: built-in).")
     var manifest: String?
+    @Flag(help: "Write three labelled panels side by side instead: the video as it is, the copy-the-reference baseline, the dubbed video.")
+    var sideBySide = false
     @Option(help: "Frames per generator call.") var batch = 16
     @Option(help: "Threads (OpenBLAS and the engine's loops).") var threads = 2
 
@@ -34,10 +36,11 @@ struct DubCommand: ParsableCommand {
             let stages = try manifest.map { try Manifest.load($0).stages } ?? PipelineStages()
             let dubber = try Dubber(checkpoint: checkpointFile(l2f), faceParameters: stages[FaceStage.self].parameters)
             dubber.batchSize = batch
-            let summary = try dubber.dub(video: video, speech: audio, out: out) { label, total in
+            let summary = try dubber.dub(video: video, speech: audio, out: out, sideBySide: sideBySide) { label, total in
                 Common.Progress(label: label, total: total, unit: "frames", output: .standardOutput)
             }
             print(summary.line)
+            print(summary.times.line)
         }
     }
 }
