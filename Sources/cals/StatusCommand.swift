@@ -11,8 +11,6 @@ struct StatusCommand: ParsableCommand {
     var out: String
 
     func run() throws {
-        try reportingErrors {
-            print(try StatusReport(outFolder: out).text, terminator: "")
-        }
+        print(try StatusReport(outFolder: out).text, terminator: "")
     }
 }
