@@ -9,7 +9,7 @@ APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswsca
   libswresample-dev libavfilter-dev libsndfile1-dev libfftw3-dev libopencv-dev opencv-data libopenblas-dev \
   libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
   python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
-  python3-scipy python-matplotlib-data pocketsphinx-testdata zlib1g-dev
+  python3-scipy python-matplotlib-data pocketsphinx-testdata zlib1g-dev python3-torchvision
 # face-recognition-models ships dlib's 68-point landmark model; dlib-bin is prebuilt dlib (the
 # landmark tests' reference); both are also installed by `make landmarks` into an older .venv.
 LANDMARK_PY_PACKAGES := face-recognition-models dlib-bin
@@ -23,14 +23,14 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: help setup apt python faces landmarks build check-deps test sanitize fuzz demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
+.PHONY: help setup apt python faces landmarks detector build check-deps test sanitize fuzz demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
 
 ## help: list the targets with what each does
 help:
 	@awk '/^## [a-z0-9-]+:/ { sub(/^## /, ""); split($$0, p, ":"); printf "  %-20s%s\n", p[1], substr($$0, length(p[1]) + 2) }' $(MAKEFILE_LIST)
 
 ## setup: install system packages and Python test tools, then build (optional: demo and test do it)
-setup: apt python faces landmarks build
+setup: apt python faces landmarks detector build
 
 ## apt: the Debian packages in APT_PACKAGES that are not installed yet (about a second when none are missing)
 apt:
@@ -76,6 +76,18 @@ $(LANDMARK_MODEL): | $(VENV)/.installed
 	  $(VENV)/bin/pip install -q --disable-pip-version-check $(LANDMARK_PY_PACKAGES)
 	mkdir -p $(@D) && cp "$$($(PY) -c 'import face_recognition_models as m; print(m.pose_predictor_model_location())')" $@
 
+## detector: MTCNN's weights for `detector: cnn` (data/models/mtcnn.safetensors, never committed),
+## converted by tools/mtcnn_weights.py from the facenet-pytorch wheel on PyPI. The wheel pins a newer
+## torch than Debian's, so it goes in without its dependencies (torch and torchvision from apt, tqdm
+## from PyPI); its MTCNN is also the golden tests' reference.
+DETECTOR_MODEL := data/models/mtcnn.safetensors
+detector: $(DETECTOR_MODEL)
+$(DETECTOR_MODEL): tools/mtcnn_weights.py | $(VENV)/.installed
+	$(PY) -c "import facenet_pytorch" 2>/dev/null || { \
+	  $(VENV)/bin/pip install -q --disable-pip-version-check tqdm && \
+	  $(VENV)/bin/pip install -q --disable-pip-version-check --no-deps facenet-pytorch==2.6.0; }
+	mkdir -p $(@D) && $(PY) tools/mtcnn_weights.py $@
+
 ## build: the release build of the cals tool (.build/release/cals)
 build: apt
 	swift build -c release
@@ -85,7 +97,7 @@ check-deps:
 	@python3 tools/check_deps.py
 
 ## test: the dependency check, then unit, golden (against the Python reference stack) and end-to-end tests
-test: apt check-deps python faces landmarks
+test: apt check-deps python faces landmarks detector
 	@mkdir -p $(TEST_BUILD)
 	set -o pipefail; CALS_BIN=$(CURDIR)/$(TEST_BUILD)/release/cals CALS_PYTHON=$(CURDIR)/$(PY) \
 	  swift test -c release --scratch-path $(TEST_BUILD) --disable-swift-testing 2>&1 | tee $(TEST_BUILD)/test.log; \
@@ -115,7 +127,7 @@ fuzz: apt python faces
 ## demo: the main job end to end on the generated demo corpus, with short training runs:
 ## corpus → preprocess → sync encoder → lip units → A2L → L2F → evaluation (a few minutes)
 DEMO_RUNS := runs/demo
-demo: apt build faces landmarks
+demo: apt build faces landmarks detector
 	@test -d $(DATA) || $(CALS) demo-corpus --out $(DATA)
 	$(MAKE) --no-print-directory preprocess DATASET=demo
 	$(CALS) train sync --data $(OUT) --out $(DEMO_RUNS)/sync --fresh --steps 200 --eval-every 100

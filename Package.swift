@@ -34,7 +34,7 @@ let package = Package(
         // `make check-deps` checks the imports against the same order, tools/check_deps.py)
         .target(name: "Common"),
         .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "Common"]),
-        .target(name: "Face", dependencies: ["COpenCVShim", "Common"]),
+        .target(name: "Face", dependencies: ["NN", "Tensor", "COpenCVShim", "Common"]),
         .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"]),
         .target(name: "Shards", dependencies: ["CHDF5", "Common"]),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"]),

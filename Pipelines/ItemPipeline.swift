@@ -15,7 +15,8 @@ public struct ItemOutput: Sendable {
     public var boxes: [Int32]
     /// [N] int32: segment number (0, 1, … in order).
     public var segments: [Int32]
-    /// [N] int64: the row's frame on the source's 25 fps timeline (shards' `frame_index`).
+    /// [N] int64: the row's frame on the source's 25 fps timeline (shards' `frame_index`); for an
+    /// interval item (`SourceItem.frames`), counted from the interval's first frame.
     public var frameIndices: [Int64]
     /// 25 fps frames decoded from the source (kept or not).
     public var decodedFrameCount: Int
@@ -86,6 +87,8 @@ public struct TimeLimitExceeded: Error, CustomStringConvertible {
 /// A stage that records more per row adds a column (`addColumn`) in its `finish`.
 public final class ItemStream {
     public let path: String
+    /// Only these 25 fps timeline frames of the file (an interval item); nil: all of it.
+    public let frames: Range<Int>?
     public let timeLimit: TimeInterval
     public let deadline: Date
     /// Where the crops wait on disk (an unlinked spool in `spoolFolder`, or a worker's item
@@ -111,8 +114,9 @@ public final class ItemStream {
     public private(set) var columns: [RowColumn] = []
     private var background: [() -> Void] = []
 
-    init(path: String, timeLimit: TimeInterval, spoolFolder: String, spoolPath: String?) {
+    init(path: String, frames: Range<Int>?, timeLimit: TimeInterval, spoolFolder: String, spoolPath: String?) {
         self.path = path
+        self.frames = frames
         self.timeLimit = timeLimit
         deadline = Date().addingTimeInterval(timeLimit)
         self.spoolFolder = spoolFolder
@@ -208,8 +212,10 @@ public final class ItemPipeline {
     /// are `StageFailure`s naming the stage; an `EnvironmentError` (the spool's disk) is thrown
     /// as it is, since it is no fault of the item. The crops go to an unlinked spool in
     /// `spoolFolder`, or to a new file at `spoolPath` that stays (a worker's item file).
-    public func process(_ path: String, timeLimit: TimeInterval, spoolPath: String? = nil) throws -> ItemOutput {
-        let item = ItemStream(path: path, timeLimit: timeLimit, spoolFolder: spoolFolder, spoolPath: spoolPath)
+    /// `frames`: only those 25 fps timeline frames of the file and their audio (an interval item).
+    public func process(_ path: String, frames: Range<Int>? = nil, timeLimit: TimeInterval,
+                        spoolPath: String? = nil) throws -> ItemOutput {
+        let item = ItemStream(path: path, frames: frames, timeLimit: timeLimit, spoolFolder: spoolFolder, spoolPath: spoolPath)
         defer { item.waitForBackgroundWork() }
         for (stage, processor) in processors { try attributed(to: stage) { try processor.begin(item) } }
         guard let video = item.video else { preconditionFailure("the first stage (decode) opens the video") }

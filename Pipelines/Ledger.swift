@@ -42,14 +42,15 @@ public struct ProcessedItem: Sendable {
 /// shards and item rows. What is not in the ledger does not exist: shard files are recorded
 /// only after they are complete on disk, in one transaction with the rows they hold.
 ///
-/// Schema (version 3; older ledgers are upgraded on open: version 1 had no lip_unit_shards,
-/// version 2 not the items' damage and quarantine columns):
+/// Schema (version 4; older ledgers are upgraded on open: version 1 had no lip_unit_shards,
+/// version 2 not the items' damage and quarantine columns, version 3 not their metadata):
 ///   meta(key PRIMARY KEY, value)                    schema_version, dataset, adapter
 ///   items(id PRIMARY KEY, source, size, mtime, fingerprint, speaker, split, label,
 ///         state, error, key, updated,               state: done | quarantined | removed
 ///         video_packets, video_undecodable, video_first_second_lost,
 ///         audio_packets, audio_undecodable, audio_first_second_lost,   decode damage (integers)
-///         quarantine_cause, quarantine_version, quarantine_time_limit) see QuarantineCause
+///         quarantine_cause, quarantine_version, quarantine_time_limit, see QuarantineCause
+///         metadata)                                 JSON object of strings (SourceItem.metadata)
 ///   stage_results(item_id, stage, key, state, error, PRIMARY KEY(item_id, stage, key))
 ///   shards(file PRIMARY KEY, rows, bytes, checksum, created)
 ///   item_rows(item_id, key, segment, shard_file, first_row, row_count)
@@ -134,6 +135,7 @@ public final class Ledger {
                     """)
                 try db.execute(sql: Ledger.lipUnitShardsTable)
                 try db.execute(sql: Ledger.itemColumnsOfVersion3)
+                try db.execute(sql: Ledger.itemColumnsOfVersion4)
                 for (key, value) in [("schema_version", "\(Ledger.schemaVersion)"), ("dataset", dataset), ("adapter", adapter)] {
                     try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?)", arguments: [key, value])
                 }
@@ -162,12 +164,16 @@ public final class Ledger {
         ALTER TABLE items ADD COLUMN quarantine_time_limit REAL NOT NULL DEFAULT 0;
         """
 
+    /// Added in version 4: what the dataset says about each item (`ItemMetadata`).
+    private static let itemColumnsOfVersion4 = "ALTER TABLE items ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'"
+
     /// Upgrades a ledger of an older schema `version` in place, in one transaction.
     private func migrate(from version: Int) throws {
         try guarded {
             try db.write { db in
                 if version < 2 { try db.execute(sql: Ledger.lipUnitShardsTable) }
                 if version < 3 { try db.execute(sql: Ledger.itemColumnsOfVersion3) }
+                if version < 4 { try db.execute(sql: Ledger.itemColumnsOfVersion4) }
                 try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'schema_version'",
                                arguments: ["\(Ledger.schemaVersion)"])
             }
@@ -261,12 +267,13 @@ public final class Ledger {
         }
     }
 
-    /// Stores a new size/mtime, speaker, split or label for an item whose content did not change.
+    /// Stores a new size/mtime, speaker, split, label or metadata for an item whose content did not change.
     public func touch(_ item: SourceItem, fingerprint: FileFingerprint) throws {
         try guarded {
             try db.write { db in
-                try db.execute(sql: "UPDATE items SET size = ?, mtime = ?, speaker = ?, split = ?, label = ? WHERE id = ?",
-                               arguments: [fingerprint.size, fingerprint.mtime, item.speaker, item.split, item.label, item.id])
+                try db.execute(sql: "UPDATE items SET size = ?, mtime = ?, speaker = ?, split = ?, label = ?, metadata = ? WHERE id = ?",
+                               arguments: [fingerprint.size, fingerprint.mtime, item.speaker, item.split, item.label,
+                                           ItemMetadata.json(item.metadata), item.id])
             }
         }
     }
@@ -290,13 +297,13 @@ public final class Ledger {
             INSERT OR REPLACE INTO items(id, source, size, mtime, fingerprint, speaker, split, label,
                 state, error, key, updated, video_packets, video_undecodable, video_first_second_lost,
                 audio_packets, audio_undecodable, audio_first_second_lost,
-                quarantine_cause, quarantine_version, quarantine_time_limit)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                quarantine_cause, quarantine_version, quarantine_time_limit, metadata)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [item.id, item.source, fp.size, fp.mtime, fp.contentHash, item.speaker, item.split,
                              item.label, state, error, key, Date().timeIntervalSince1970,
                              videoDamage.packets, videoDamage.undecodable, videoDamage.firstSecondLost,
                              audioDamage.packets, audioDamage.undecodable, audioDamage.firstSecondLost,
-                             quarantine.0.rawValue, quarantine.1, quarantine.2])
+                             quarantine.0.rawValue, quarantine.1, quarantine.2, ItemMetadata.json(item.metadata)])
     }
 
     /// One result per stage: done up to `failedStage`, which gets `error`; later stages are not run.

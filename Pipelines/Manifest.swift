@@ -14,6 +14,7 @@ import Yams
 ///   - mel: {}
 ///   - align: {}
 ///   - shard: {}
+/// split: {by: speaker, test: 0.1, val: 0.05, seed: 1}   # optional, see SplitRule
 /// shards:
 ///   target_bytes: 1073741824
 /// workers: 2             # worker processes (cals worker), each supervised
@@ -23,17 +24,21 @@ public struct Manifest: Sendable {
     public var file: String
     public var dataset: String
     public var adapter: AdapterSpec
+    /// How items get their split (`split:`; default: the adapter's).
+    public var split: SplitRule
     public var stages: PipelineStages
     /// A shard is closed once its frames + mel reach this many bytes (default 1 GiB).
     public var shardTargetBytes: Int
     public var workers: Int
     public var itemTimeLimit: Double
 
-    public init(file: String, dataset: String, adapter: AdapterSpec, stages: PipelineStages = PipelineStages(),
-                shardTargetBytes: Int = 1 << 30, workers: Int = 2, itemTimeLimit: Double = 900) {
+    public init(file: String, dataset: String, adapter: AdapterSpec, split: SplitRule = SplitRule(),
+                stages: PipelineStages = PipelineStages(), shardTargetBytes: Int = 1 << 30, workers: Int = 2,
+                itemTimeLimit: Double = 900) {
         self.file = file
         self.dataset = dataset
         self.adapter = adapter
+        self.split = split
         self.stages = stages
         self.shardTargetBytes = shardTargetBytes
         self.workers = workers
@@ -67,6 +72,10 @@ public struct Manifest: Sendable {
         let adapter = try AdapterSpec(kind: kind, options: adapterMap.value("options"), file: file)
         try adapterMap.finish()
 
+        let splitNode = top.value("split")
+        let split = try decodeParameters(SplitRule.self, from: splitNode, file: file, context: "split")
+        if let problem = split.problem { throw ManifestError(file, YAMLMapping.line(splitNode), "split: \(problem)") }
+
         let stages = try PipelineStages(try top.required("stages"), file: file)
 
         var shardBytes = 1 << 30
@@ -81,7 +90,7 @@ public struct Manifest: Sendable {
         let timeLimit = try top.double("item_time_limit", default: 900)
         guard timeLimit > 0 else { throw top.error("item_time_limit", "must be positive") }
         try top.finish()
-        return Manifest(file: file, dataset: dataset, adapter: adapter, stages: stages,
+        return Manifest(file: file, dataset: dataset, adapter: adapter, split: split, stages: stages,
                         shardTargetBytes: shardBytes, workers: workers, itemTimeLimit: timeLimit)
     }
 

@@ -34,6 +34,8 @@ public struct Partition: Equatable, Sendable, CustomStringConvertible {
 /// What a run did.
 public struct RunSummary: Sendable {
     public var listed = 0
+    /// What the adapter tolerated or skipped (`DatasetListing.notes`).
+    public var notes: [String] = []
     public var processed = 0
     public var upToDate = 0
     /// Items quarantined by this run, with their one-line reasons.
@@ -49,7 +51,7 @@ public struct RunSummary: Sendable {
     public init() {}
 
     public var lines: [String] {
-        var out = ["processed \(processed), up to date \(upToDate), quarantined \(quarantined.count)"
+        var out = notes + ["processed \(processed), up to date \(upToDate), quarantined \(quarantined.count)"
                    + (stillQuarantined > 0 ? " (+\(stillQuarantined) unchanged from earlier runs)" : "")
                    + (removed > 0 ? ", removed \(removed)" : "")
                    + "; \(rows) rows in \(shardsWritten.count) new shard(s); \(Progress.clock(seconds))"]
@@ -110,30 +112,41 @@ public final class Runner {
         try ShardFiles.prepare(folder: shardsFolder, ledger: ledger) { self.say($0) }
 
         var summary = RunSummary()
-        var listing = try manifest.adapter.listItems(root: dataRoot)
+        let found = try manifest.adapter.list(root: dataRoot)
+        summary.notes = found.notes
+        if let missing = found.missing {
+            let file = (outFolder as NSString).appendingPathComponent("missing.txt")
+            try EnvironmentError.fileOperation(file, "cannot write the list of missing videos") {
+                try missing.map { $0 + "\n" }.joined().write(toFile: file, atomically: true, encoding: .utf8)
+            }
+        }
+        var listing = manifest.split.assign(found.items)
         if let partition { listing = listing.filter { partition.contains($0.id) } }
         summary.listed = listing.count
 
         // Decide, without decoding, what needs work.
         let known = try ledger.items()
         var work: [Work] = []
+        var fingerprints: [String: FileFingerprint] = [:]  // by source: the intervals of one video hash it once
         for item in listing {
             let path = (dataRoot as NSString).appendingPathComponent(item.source)
             let old = known[item.id].flatMap { $0.state == "removed" ? nil : $0 }
             var fingerprint: FileFingerprint
             var unreadable: Error?
             do {
-                fingerprint = try FileFingerprint.of(path, known: old?.fingerprint)
+                fingerprint = try fingerprints[item.source] ?? FileFingerprint.of(path, known: old?.fingerprint)
+                fingerprints[item.source] = fingerprint
             } catch {
                 // Not a readable regular file: keyed on what stat says, so a fix re-runs it.
                 let stat = try? FileFingerprint.stat(path)
                 fingerprint = FileFingerprint(size: stat?.size ?? -1, mtime: stat?.mtime ?? 0, contentHash: "unreadable")
                 unreadable = error
             }
-            let keys = manifest.stages.keys(fingerprint: fingerprint.contentHash)
+            let keys = manifest.stages.keys(fingerprint: item.inputKey(contentHash: fingerprint.contentHash))
             if let old, old.fingerprint.contentHash == fingerprint.contentHash, old.key == keys.last!.key,
                old.source == item.source, unreadable == nil || old.fingerprint == fingerprint, !mayRetry(old) {
-                if old.fingerprint != fingerprint || (old.speaker, old.split, old.label) != (item.speaker, item.split, item.label) {
+                if old.fingerprint != fingerprint || (old.speaker, old.split, old.label) != (item.speaker, item.split, item.label)
+                    || old.metadata != item.metadata {
                     try ledger.touch(item, fingerprint: fingerprint)
                 }
                 if old.state == "quarantined" { summary.stillQuarantined += 1 } else { summary.upToDate += 1 }

@@ -15,6 +15,8 @@ public struct StatusReport {
         lines.append("items: \(items.count)" + (byState.isEmpty ? "" : " (" +
             byState.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"))
 
+        lines += Self.splitLines(items.filter { $0.state != "removed" })
+
         lines.append("stages:")
         let counts = try ledger.stageCounts()
         for stage in PipelineStages.order {
@@ -47,6 +49,47 @@ public struct StatusReport {
             let retry = [QuarantineCause.crashed: " [retried under another cals]",
                          .timedOut: " [retried under a higher item_time_limit]"][item.quarantineCause] ?? ""
             lines.append("  \(item.id): \(item.error)\(retry)")
+        }
+        text = lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Items and speakers per split, and the speakers found in more than one split.
+    static func splitLines(_ items: [LedgerItem]) -> [String] {
+        var perSplit: [String: (items: Int, speakers: Set<String>)] = [:]
+        var splitsOf: [String: Set<String>] = [:]
+        for item in items {
+            perSplit[item.split, default: (0, [])].items += 1
+            perSplit[item.split, default: (0, [])].speakers.insert(item.speaker)
+            splitsOf[item.speaker, default: []].insert(item.split)
+        }
+        var lines = ["splits: " + (perSplit.isEmpty ? "none" : perSplit.sorted { $0.key < $1.key }.map {
+            "\($0.key) \($0.value.items) items / \($0.value.speakers.count) speakers"
+        }.joined(separator: ", "))]
+        let shared = splitsOf.filter { $0.value.count > 1 }.keys.sorted()
+        if !shared.isEmpty { lines.append("  speakers in more than one split: \(shared.count) (\(shared.prefix(5).joined(separator: ", "))\(shared.count > 5 ? ", …" : ""))") }
+        return lines
+    }
+
+    /// `cals status --item ID`: what the ledger records of one item, its rows and its metadata.
+    public init(outFolder: String, item id: String) throws {
+        let ledger = try Ledger(existing: outFolder)
+        guard let item = try ledger.items()[id] else { throw LedgerError("\(outFolder): the ledger has no item '\(id)'") }
+        var lines = ["\(item.id): \(item.state)" + (item.error.isEmpty ? "" : ": \(item.error)"),
+                     "  source \(item.source)  content \(item.fingerprint.contentHash)",
+                     "  speaker \(item.speaker)  split \(item.split)" + (item.label.isEmpty ? "" : "  label \(item.label)"),
+                     "  key \(item.key)"]
+        let rows = try ledger.currentRows().filter { $0.item == id }
+        lines.append("  rows: \(rows.reduce(0) { $0 + $1.rowCount }) in \(rows.count) segment(s)")
+        for r in rows { lines.append("    segment \(r.segment): \(r.shard) rows \(r.firstRow)..<\(r.firstRow + r.rowCount)") }
+        lines.append("  metadata:" + (item.metadata.isEmpty ? " none" : ""))
+        for (key, value) in item.metadata.sorted(by: { $0.key < $1.key }) {
+            let rows = value.split(separator: "\n", omittingEmptySubsequences: false)
+            if rows.count == 1 {
+                lines.append("    \(key): \(value)")
+            } else {
+                lines.append("    \(key): (\(rows.count) rows)")
+                lines += rows.map { "      \($0)" }
+            }
         }
         text = lines.joined(separator: "\n") + "\n"
     }

@@ -34,10 +34,12 @@ public struct WorkerConfiguration: Codable, Sendable {
     }
 }
 
-/// One request line to a worker: process the item `id` from the file at `path`.
+/// One request line to a worker: process the item `id` from the file at `path` (only timeline
+/// frames `frames`, when given).
 struct WorkerRequest: Codable {
     var id: String
     var path: String
+    var frames: Range<Int>?
 }
 
 /// A worker's one answer line for one item.
@@ -97,7 +99,7 @@ public enum Worker {
                                 _ file: String) -> WorkerAnswer {
         func oneLine(_ error: Error) -> String { "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ") }
         do {
-            try ItemFile.finish(try pipeline.process(request.path, timeLimit: timeLimit, spoolPath: file))
+            try ItemFile.finish(try pipeline.process(request.path, frames: request.frames, timeLimit: timeLimit, spoolPath: file))
             return WorkerAnswer(kind: .done, file: file)
         } catch let error as EnvironmentError {
             return WorkerAnswer(kind: .environment, reason: oneLine(error))

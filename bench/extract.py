@@ -21,6 +21,8 @@ with tempfile.TemporaryDirectory() as tmp:
         "cals extract": measure(out("c.h5") + [CALS, "extract", clip, "--out", os.path.join(tmp, "c.h5")]),
         "cals floor: decode": measure([CALS, "bench", "floor", clip]),
         "cals floor: decode + track": measure([CALS, "bench", "floor", clip, "--track"]),
+        "cals floor: decode + track (haar)": measure([CALS, "bench", "floor", clip, "--track", "--detector", "haar"]),
+        "cals floor: decode + track (cnn)": measure([CALS, "bench", "floor", clip, "--track", "--detector", "cnn"]),
         "python reference (full)": measure([PY, os.path.join(REPO, "bench/ref_extract.py"), clip,
                                             os.path.join(tmp, "p.h5")]),
         "python: decode": measure([PY, os.path.join(REPO, "bench/ref_extract.py"), clip, "-", "--mode", "decode"]),
@@ -33,3 +35,6 @@ table(f"extract: {seconds} s of 1280x720 30 fps H.264 ({frames} frames at 25 fps
       ["command", "seconds", "frames/s", "peak MiB", "time / cals extract"], rows)
 print(f"\nspeed-up over the Python pipeline: {runs['python reference (full)'][0] / extract:.2f}x (target >= 3)")
 print(f"cals extract / floor (decode + track): {extract / runs['cals floor: decode + track'][0]:.2f} (target <= 1.3)")
+decode = runs["cals floor: decode"][0]
+for name in ("haar", "cnn"):   # issue 23: cnn tracking >= 40% of the decode floor's frames/s
+    print(f"decode + track ({name}) frames/s / decode frames/s: {decode / runs[f'cals floor: decode + track ({name})'][0]:.2f}")

@@ -15,9 +15,9 @@ import sys
 LEVELS = [
     ["CFFmpeg", "CSndFile", "CFFTW", "COpenBLAS", "CHDF5", "CEspeakNG", "CZlib", "COpenCV"],
     ["COpenCVShim", "Common"],
-    ["Media", "Face", "AudioFeatures", "Shards", "Tensor"],
+    ["Media", "AudioFeatures", "Shards", "Tensor"],
     ["Dataset", "NN"],
-    ["Models"],
+    ["Models", "Face"],
     ["Training", "Pipelines", "Dubbing", "Corpus"],
     ["cals"],
 ]

@@ -30,9 +30,10 @@ public struct DecodeStage: ItemStage {
         return DecodeStage(damageLimit: limit)
     }
 
-    /// Opens the video stream; throws `InputError` for unreadable files and files without audio.
-    public func openVideo(_ path: String, timeLimit: TimeInterval) throws -> VideoDecoder {
-        let decoder = try VideoDecoder(path: path, timeLimit: timeLimit)
+    /// Opens the video stream (only timeline frames `frames`, when given); throws `InputError`
+    /// for unreadable files and files without audio.
+    public func openVideo(_ path: String, frames: Range<Int>? = nil, timeLimit: TimeInterval) throws -> VideoDecoder {
+        let decoder = try VideoDecoder(path: path, frames: frames, timeLimit: timeLimit)
         guard decoder.hasAudio else { throw InputError(path, "no audio stream") }
         return decoder
     }
@@ -44,11 +45,11 @@ public struct DecodeStage: ItemStage {
         init(stage: DecodeStage) { self.stage = stage }
 
         func begin(_ item: ItemStream) throws {
-            item.video = try stage.openVideo(item.path, timeLimit: item.timeLimit)
-            let (path, timeLimit) = (item.path, item.timeLimit)
+            item.video = try stage.openVideo(item.path, frames: item.frames, timeLimit: item.timeLimit)
+            let (path, frames, timeLimit) = (item.path, item.frames, item.timeLimit)
             item.audio = item.inBackground {
                 try attributed(to: DecodeStage.name) {
-                    try decodeAudio(path: path, sampleRate: MelSpectrogram.sampleRate, timeLimit: timeLimit)
+                    try decodeAudio(path: path, sampleRate: MelSpectrogram.sampleRate, frames: frames, timeLimit: timeLimit)
                 }
             }
         }

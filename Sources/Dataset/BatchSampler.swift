@@ -16,9 +16,33 @@ public struct BatchSampler: Equatable, Sendable {
         (self.rank, self.worldSize) = (rank, worldSize)
     }
 
+    /// A single process: rank 0 of 1, whose share is the whole batch.
+    public static let single = BatchSampler(checkedRank: 0, worldSize: 1)
+
+    private init(checkedRank rank: Int, worldSize: Int) { (self.rank, self.worldSize) = (rank, worldSize) }
+
     /// The rank that writes checkpoints, logs and plots.
     public var isPrimary: Bool { rank == 0 }
 
     /// The positions of this rank's share of a global batch of `size`.
     public func share(ofBatch size: Int) -> [Int] { Array(stride(from: rank, to: size, by: worldSize)) }
+
+    /// Calls `draw` for each of the `size` positions of a global batch in order (every rank makes
+    /// every draw, so the random states of the ranks stay equal) and returns the draws of this
+    /// rank's share, in order: what the rank then reads.
+    public func share<Draw>(ofBatch size: Int, drawing draw: () throws -> Draw) rethrows -> [Draw] {
+        var share: [Draw] = []
+        for position in 0..<size {
+            let drawn = try draw()
+            if position % worldSize == rank { share.append(drawn) }
+        }
+        return share
+    }
+
+    /// Throws unless every rank has at least one item of a global batch of `size` (`what` names the batch's items).
+    public func requireShare(ofBatch size: Int, of what: String) throws {
+        guard size >= worldSize else {
+            throw InputError("rank \(rank) of \(worldSize)", "a batch of \(size) \(what) leaves some ranks without any")
+        }
+    }
 }

@@ -44,6 +44,24 @@ public struct LedgerItem: Equatable, Sendable {
     public var quarantineCause = QuarantineCause.input
     public var quarantineVersion = ""
     public var quarantineTimeLimit = 0.0
+    /// What the dataset says about the item (transcript, tags, word timings, hints; none in
+    /// ledgers before schema 4).
+    public var metadata: [String: String] = [:]
+}
+
+/// Item metadata as stored in the ledger's `items.metadata`: a JSON object of strings, keys sorted.
+public enum ItemMetadata {
+    public static func json(_ metadata: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // A [String: String] always encodes.
+        return String(decoding: (try? encoder.encode(metadata)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    /// The stored object; [:] for text that is not one (a hand-edited ledger).
+    public static func parse(_ text: String) -> [String: String] {
+        (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
+    }
 }
 
 /// Why an item is quarantined, as far as retrying it goes.
@@ -109,7 +127,7 @@ public struct CurrentRows: Equatable, Sendable {
 /// `Pipelines.Ledger` reads through a `LedgerReader` over its own connection.
 public final class LedgerReader {
     /// The newest ledger schema this cals reads (see `Pipelines.Ledger` for the tables).
-    public static let schemaVersion = 3
+    public static let schemaVersion = 4
     public static let fileName = "ledger.sqlite"
 
     public let path: String
@@ -186,12 +204,24 @@ public final class LedgerReader {
                         audioDamage: StreamDamage(packets: row["audio_packets"] ?? 0, undecodable: row["audio_undecodable"] ?? 0,
                                                   firstSecondLost: row["audio_first_second_lost"] ?? false),
                         quarantineCause: (row["quarantine_cause"] as String?).flatMap(QuarantineCause.init(rawValue:)) ?? .input,
-                        quarantineVersion: row["quarantine_version"] ?? "", quarantineTimeLimit: row["quarantine_time_limit"] ?? 0)
+                        quarantineVersion: row["quarantine_version"] ?? "", quarantineTimeLimit: row["quarantine_time_limit"] ?? 0,
+                        metadata: ItemMetadata.parse(row["metadata"] ?? "{}"))
                     out[item.id] = item
                 }
                 return out
             }
         }
+    }
+
+    /// The speakers of the dataset's test split (items not removed), when no speaker of it has
+    /// items in another split (a split by speaker); else [] (a split by clip holds no speaker
+    /// out). What trainers hold out when `--held-out` names no one.
+    public func testSpeakers() throws -> [String] {
+        var splits: [String: Set<String>] = [:]  // speaker → splits
+        for item in try items().values where item.state != "removed" { splits[item.speaker, default: []].insert(item.split) }
+        let test = splits.filter { $0.value.contains("test") }
+        guard test.allSatisfy({ $0.value.count == 1 }) else { return [] }
+        return test.keys.sorted()
     }
 
     /// The recorded frame shards, oldest first.

@@ -116,7 +116,7 @@ public final class Dubber {
         guard !faces.isEmpty else { return [] }
         let targets = Array(faces.map(\.crop.pixels).joined())
         var refs = Array(faces.map { references[$0.segment]! }.joined())
-        if config.alignsReferences { refs = ReferenceAlignment.aligned(refs, to: targets, side: generator.config.imageSize) }
+        if config.alignReferences { refs = ReferenceAlignment.aligned(refs, to: targets, side: generator.config.imageSize) }
         return withoutGrad {
             let identity = targets.withUnsafeBufferPointer { t in
                 refs.withUnsafeBufferPointer { Generator.identityInput(target: t, reference: $0, size: generator.config.imageSize) }
@@ -137,7 +137,7 @@ public final class Dubber {
         var out = [Float](repeating: 0, count: n * d)
         for chunk in stride(from: 0, to: starts.count, by: batchSize) {
             let windows = Array(starts[chunk..<min(starts.count, chunk + batchSize)])
-            let audio = windows.map { WindowAudio(units: units, window: $0..<($0 + t), context: config.audioContextUnits) }
+            let audio = windows.map { WindowAudio(units: units, window: $0..<($0 + t), context: config.audioContext) }
             let values = withoutGrad { lip(audio, context).values }                 // [B·T, D]
             for (w, s) in windows.enumerated() {
                 out.replaceSubrange((s * d)..<((s + t) * d), with: values[(w * t * d)..<((w + 1) * t * d)])

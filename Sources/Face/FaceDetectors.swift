@@ -5,6 +5,7 @@
 public enum FaceDetectors {
     public static let all: [any FaceDetecting.Type] = [
         HaarFaceDetector.self,
+        MTCNNFaceDetector.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }

@@ -19,14 +19,22 @@ public let audioSampleRate = 16_000
 /// that start is cut (FFmpeg applies edit lists and encoder delay). A packet that fails to
 /// decode is replaced by silence of its duration, so later audio keeps its place, and counted
 /// in the clip's `damage`.
+/// With `frames`, only the audio of those 25 fps timeline frames is returned (the interval
+/// `VideoDecoder(path:frames:)` gives): samples from lowerBound/25 s to upperBound/25 s, or to
+/// the end of the audio, whichever comes first; decoding stops at the interval's end.
 /// Throws `InputError` for missing, empty, unreadable or audio-less files, audio of which no
 /// packet decodes, and when decoding takes longer than `timeLimit` seconds.
-public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
+public func decodeAudio(path: String, sampleRate: Int = audioSampleRate, frames: Range<Int>? = nil,
                         timeLimit: TimeInterval = defaultDecodeTimeLimit) throws -> AudioClip {
     _ = quietFFmpegLog
     try checkInputFile(path)
     if let sound = SoundFile(path: path) {
-        return try reportingInput(path) { try sound.decode(sampleRate: sampleRate, deadline: Deadline(seconds: timeLimit)) }
+        var clip = try reportingInput(path) { try sound.decode(sampleRate: sampleRate, deadline: Deadline(seconds: timeLimit)) }
+        if let frames {
+            let (start, end) = timelineSamples(frames, rate: sampleRate)
+            clip.samples = Array(clip.samples[min(start, clip.samples.count) ..< min(max(start, end), clip.samples.count)])
+        }
+        return clip
     }
     let input = try InputFile(path: path, timeLimit: timeLimit)
     guard let stream = input.audioStream else { throw InputError(path, "no audio stream") }
@@ -39,11 +47,14 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
         var firstPosition = 0  // where the first decoded sample lies on the timeline (negative: cut)
         var cut = 0            // samples still to drop from the start
         var lastFrameLength = 0
-        /// Where a frame's first sample lies on the timeline, in its samples; nil without timestamps.
+        /// Where a frame's first sample lies on the timeline (from the interval's start), in its
+        /// samples; nil without timestamps.
         func position(of f: AVFrame) -> Int? {
             guard f.pts != cals_nopts_value(), let origin else { return nil }
-            return clampedInt(Double(saturatingDifference(f.pts, origin)) * av_q2d(timeBase) * Double(f.sample_rate))
+            let start = frames.map { timelineSamples($0, rate: Int(f.sample_rate)).start } ?? 0
+            return clampedInt(Double(saturatingDifference(f.pts, origin)) * av_q2d(timeBase) * Double(f.sample_rate)) - start
         }
+        var intervalLength: Int?  // with `frames`: source samples to keep
         while try decoder.next(into: frame) {
             defer { av_frame_unref(frame.pointer) }
             let f = frame.pointer.pointee
@@ -57,6 +68,10 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
                 }
                 try resampler?.pushSilence(count: firstPosition)
                 cut = max(0, -firstPosition)
+                intervalLength = frames.map { range in
+                    let (start, end) = timelineSamples(range, rate: rate)
+                    return max(0, end - start)
+                }
             }
             guard let resampler else { break }
             guard rate == resampler.sampleRate else {
@@ -76,12 +91,16 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
                     let frames = lastFrameLength > 0 ? ((gap + lastFrameLength / 2) / lastFrameLength) * lastFrameLength : gap
                     if gap <= lost.packets * rate { silence = abs(frames - gap) <= tick ? frames : gap }
                 }
-                try resampler.pushSilence(count: silence)
+                // Silence before the start (of the timeline or the interval) is cut like audio.
+                let dropped = min(cut, max(0, silence))
+                cut -= dropped
+                try resampler.pushSilence(count: silence - dropped)
             }
             lastFrameLength = Int(f.nb_samples)
             let skip = min(cut, Int(f.nb_samples))
             cut -= skip
             try resampler.push(f, from: skip)
+            if let intervalLength, resampler.inputCount >= intervalLength { break }
         }
         let damage = decoder.damage
         guard let resampler else {
@@ -97,10 +116,17 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate,
             let end = firstPosition + clampedInt(stated * Double(resampler.sampleRate))
             if (1...2048).contains(resampler.inputCount - end) { limit = end }
         }
+        if let intervalLength { limit = min(limit ?? intervalLength, intervalLength) }
         var clip = try resampler.finish(inputLimit: limit)
         clip.damage = damage
         return clip
     }
+}
+
+/// The samples at `rate` Hz of 25 fps timeline frames `frames`: start ..< end.
+private func timelineSamples(_ frames: Range<Int>, rate: Int) -> (start: Int, end: Int) {
+    let perFrame = Double(rate) / 25
+    return (clampedInt(Double(max(0, frames.lowerBound)) * perFrame), clampedInt(Double(max(0, frames.upperBound)) * perFrame))
 }
 
 /// Averages the channels of any layout to mono and resamples to float at `outputRate`

@@ -16,6 +16,12 @@ import Foundation
 /// square pixels by their sample aspect ratio, and turned upright by the rotation metadata
 /// (display matrix). Only two decoded frames and one RGB image are held at a time, whatever
 /// the length or size of the input. Damaged packets are skipped and counted in `damage`.
+///
+/// With `frames`, only timeline frames `frames` are returned (an interval of a long video,
+/// decoded directly): the decoder seeks to the key frame at or before frame `lowerBound` and
+/// drops the frames before it, so the first frame returned is timeline frame `lowerBound`,
+/// exactly as a decode from the start would give it; frames stop at `upperBound` or at the end
+/// of the video, whichever comes first.
 public final class VideoDecoder {
     public static let frameRate = 25
 
@@ -39,8 +45,13 @@ public final class VideoDecoder {
     public let rotation: Int
     /// Whether the file also has an audio stream (read it with `decodeAudio(path:)`).
     public let hasAudio: Bool
-    /// Index of the frame the next `nextFrame()` call returns.
+    /// Timeline index of the frame the next `nextFrame()` call returns.
     public private(set) var frameIndex = 0
+    /// Where frames stop (the interval's end), if before the end of the video.
+    private let endFrame: Int?
+    /// Whether the input was sought to the interval's start (the first picture is then not the
+    /// stream's first, so it says nothing about when the video starts).
+    private let sought: Bool
     /// Packets of the video stream read so far and how many failed; complete once `nextFrame`
     /// returned nil.
     public var damage: StreamDamage { decoder.damage }
@@ -62,9 +73,14 @@ public final class VideoDecoder {
     /// Opens `path` and decodes its first picture. `maxSide` downscales (area filter) so that
     /// the longer side is at most that many pixels; `timeLimit` bounds the wall-clock time spent
     /// on this file; `threads` is the decoder's thread count (0: FFmpeg chooses). Throws
-    /// `InputError` for files that cannot be opened, have no video stream or no decodable picture.
-    public init(path: String, maxSide: Int? = nil, timeLimit: TimeInterval = defaultDecodeTimeLimit, threads: Int = 0) throws {
+    /// `InputError` for files that cannot be opened, have no video stream or no decodable picture;
+    /// `frames` limits the output to those timeline frames (see above).
+    public init(path: String, frames: Range<Int>? = nil, maxSide: Int? = nil,
+                timeLimit: TimeInterval = defaultDecodeTimeLimit, threads: Int = 0) throws {
         self.path = path
+        let startFrame = max(0, frames?.lowerBound ?? 0)
+        frameIndex = startFrame
+        endFrame = frames?.upperBound
         let input = try InputFile(path: path, timeLimit: timeLimit)
         guard let stream = input.videoStream else { throw InputError(path, "no video stream") }
         self.input = input
@@ -76,8 +92,16 @@ public final class VideoDecoder {
         rotation = VideoDecoder.rotation(of: stream)
         let rate = av_guess_frame_rate(input.context, stream, nil)
         sourceFrameRate = isValid(rate) ? av_q2d(rate) : 0
-        let containerSeconds = max(0, Double(input.context.pointee.duration) / Double(AV_TIME_BASE))
-        duration = stream.pointee.duration > 0 ? seconds(stream.pointee.duration, timeBase) ?? 0 : containerSeconds
+        duration = VideoDecoder.duration(of: stream, in: input)
+
+        // An interval: seek to the key frame at or before its first frame (a failed seek
+        // leaves the input at its start, which is slower but gives the same frames).
+        var sought = false
+        if startFrame > 0, let start = timelineStart {
+            let target = saturatingSum(start, av_rescale_q(Int64(startFrame), AVRational(num: 1, den: Int32(VideoDecoder.frameRate)), timeBase))
+            sought = av_seek_frame(input.context, stream.pointee.index, target, AVSEEK_FLAG_BACKWARD) >= 0
+        }
+        self.sought = sought
 
         // The first picture: its size, pixel shape and interlacing set up the rest.
         let first = Frame()
@@ -104,8 +128,29 @@ public final class VideoDecoder {
 
         try reportingInput(path) {
             (shownTime, shownEnd) = try timing(of: shown, after: nil)
+            // A seek must land at or before the interval's start, or its first frames would be
+            // stand-ins (containers without a usable index can land later).
+            if sought && !showsBy(shownTime) {
+                throw InputError(path, String(format: "seeking to %.2f s landed after it; remux the file (ffmpeg -c copy)",
+                                              Double(frameIndex) / Double(VideoDecoder.frameRate)))
+            }
             try decodeUpcoming()
         }
+    }
+
+    /// Seconds from the stream's stated duration, else the container's; 0 when unknown.
+    private static func duration(of stream: UnsafeMutablePointer<AVStream>, in input: InputFile) -> Double {
+        let containerSeconds = max(0, Double(input.context.pointee.duration) / Double(AV_TIME_BASE))
+        return stream.pointee.duration > 0 ? seconds(stream.pointee.duration, stream.pointee.time_base) ?? 0 : containerSeconds
+    }
+
+    /// The duration of a video file's picture stream in seconds (0 when unknown), read from its
+    /// header without decoding. Throws `InputError` for files that cannot be opened or have no
+    /// video stream.
+    public static func duration(ofFile path: String, timeLimit: TimeInterval = defaultDecodeTimeLimit) throws -> Double {
+        let input = try InputFile(path: path, timeLimit: timeLimit)
+        guard let stream = input.videoStream else { throw InputError(path, "no video stream") }
+        return duration(of: stream, in: input)
     }
 
     /// About how many frames `nextFrame` will return (from the stated duration).
@@ -114,7 +159,8 @@ public final class VideoDecoder {
     /// The next 25 fps frame, or nil after the last one. Throws `InputError` when the time limit
     /// is exceeded or a picture cannot be converted.
     public func nextFrame() throws -> RGBImage? {
-        try reportingInput(path) {
+        if let endFrame, frameIndex >= endFrame { return nil }
+        return try reportingInput(path) {
             // Advance to the latest source frame with time ≤ frameIndex/25.
             while upcomingValid && showsBy(upcomingTime) {
                 swap(&shown, &upcoming)
@@ -155,7 +201,7 @@ public final class VideoDecoder {
         var time = saturatingSum(previous ?? -1, 1)
         if stated != cals_nopts_value() {
             let origin = self.origin ?? min(timelineStart ?? stated, stated)
-            if self.origin == nil, let late = seconds(saturatingDifference(stated, origin), timeBase), late > maxStreamOffset {
+            if self.origin == nil, !sought, let late = seconds(saturatingDifference(stated, origin), timeBase), late > maxStreamOffset {
                 throw InputError(path, String(format: "video starts %.1f s after the audio", late))
             }
             self.origin = origin

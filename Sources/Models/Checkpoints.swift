@@ -6,26 +6,85 @@ import Tensor
 /// Where a trainer stores its run's config in a checkpoint's metadata: a kind tag, and the config
 /// as JSON under `configKey`. Training writes and resumes the whole config; using a model (lip
 /// units, sync scores, evaluation, dubbing) decodes only the part it needs from the same JSON.
+///
+/// The JSON is versioned (`versionKey`; JSON without it is version 1): a field added in a later
+/// version reads, in older JSON, as the value that reproduces how those runs were trained.
 public struct CheckpointKind: Sendable {
     public static let kindKey = "kind"
+    public static let versionKey = "version"
     public let kind: String
     public let configKey: String
     /// The model's name in messages, with its article: "a sync encoder", "an A2L".
     public let name: (article: String, model: String)
+    /// The version of the config JSON this code writes.
+    public let version: Int
+    /// The fields added after version 1: JSON key (`outer.inner` for a field of a nested object,
+    /// filled in where that object is present), the version that added it, and its value (JSON)
+    /// in older configs.
+    public let addedFields: [(key: String, since: Int, old: String)]
+
+    /// The clip augmentation's parts added after its first version: off in older configs.
+    static let augmentationFields: [(key: String, since: Int, old: String)] = ["maxRotation", "zoom", "greyChance", "blurChance"].map { ("augmentation.\($0)", 2, "0") }
+        + [("augmentation.maxBlur", 2, "1.5")]
 
     public static let syncEncoder = CheckpointKind(kind: "cals-sync-encoder", configKey: "sync_training_config",
-                                                   name: ("a", "sync encoder"))
-    public static let a2l = CheckpointKind(kind: "cals-a2l", configKey: "a2l_training_config", name: ("an", "A2L"))
-    public static let l2f = CheckpointKind(kind: "cals-l2f", configKey: "l2f_training_config", name: ("an", "L2F"))
+                                                   name: ("a", "sync encoder"), version: 2,
+                                                   addedFields: [("excludeNearOffsets", 2, "0"), ("cosineDecay", 2, "false")]
+                                                       + augmentationFields)
+    public static let a2l = CheckpointKind(kind: "cals-a2l", configKey: "a2l_training_config", name: ("an", "A2L"),
+                                           version: 1, addedFields: [])
+    public static let l2f = CheckpointKind(kind: "cals-l2f", configKey: "l2f_training_config", name: ("an", "L2F"), version: 2,
+                                           addedFields: [("alignReferences", 2, "false"), ("audioContext", 2, "0"), ("clipNorm", 2, "0")]
+                                               + augmentationFields)
 
-    /// The config (or the part of it that `T` declares) in the `metadata` of the checkpoint at `path`.
+    /// The config (or the part of it that `T` declares) in the `metadata` of the checkpoint at
+    /// `path`, older versions with the old values of the fields added since.
     public func decode<T: Decodable>(_ type: T.Type, from metadata: [String: String], path: String) throws -> T {
         guard metadata[Self.kindKey] == kind, let json = metadata[configKey] else {
             throw InputError(path, "not \(name.article) \(name.model) checkpoint (no '\(kind)' metadata)")
         }
-        do { return try JSONDecoder().decode(T.self, from: Data(json.utf8)) } catch {
+        do { return try JSONDecoder().decode(T.self, from: try upgraded(json, path: path)) } catch let error as InputError {
+            throw error
+        } catch {
             throw InputError(path, "unreadable \(name.model) config in the metadata: \(error)")
         }
+    }
+
+    /// `json` with this kind's version, and the old values of the fields added after its own version.
+    func upgraded(_ json: String, path: String) throws -> Data {
+        guard var object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
+            throw InputError(path, "the \(name.model) config in the metadata is not a JSON object")
+        }
+        let stored = object[Self.versionKey].map { $0 as? Int } ?? 1
+        guard let stored, stored >= 1, stored <= version else {
+            throw InputError(path, "\(name.model) config version \(object[Self.versionKey] ?? "?") is not one this cals reads (1…\(version))")
+        }
+        for field in addedFields where field.since > stored {
+            let old = try JSONSerialization.jsonObject(with: Data(field.old.utf8), options: .fragmentsAllowed)
+            Self.fill(&object, field.key.split(separator: "."), with: old)
+        }
+        object[Self.versionKey] = version
+        return try JSONSerialization.data(withJSONObject: object)
+    }
+
+    /// Sets the field at `path` in `object` to `value` when it is absent and its parent objects are present.
+    static func fill(_ object: inout [String: Any], _ path: [Substring], with value: Any) {
+        let key = String(path[0])
+        if path.count == 1 {
+            if object[key] == nil { object[key] = value }
+        } else if var inner = object[key] as? [String: Any] {
+            fill(&inner, Array(path.dropFirst()), with: value)
+            object[key] = inner
+        }
+    }
+
+    /// `config` as the JSON stored under `configKey`: sorted keys, with this kind's version.
+    public func encode<T: Encodable>(_ config: T) throws -> String {
+        guard var object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(config)) as? [String: Any] else {
+            preconditionFailure("\(T.self) does not encode as a JSON object")
+        }
+        object[Self.versionKey] = version
+        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 }
 
@@ -61,23 +120,31 @@ extension A2L {
 /// A trained L2F (`cals train l2f`) as evaluation and dubbing use it: the generator and lip
 /// encoder of its checkpoint, and the part of the run's config that using them needs.
 public enum L2FCheckpoint {
-    /// The fields of an L2F run's config (`Training.L2FTrainingConfig`, the same JSON) that
-    /// using its models needs; the optional ones are absent from checkpoints written before them.
-    public struct Use: Decodable, Equatable {
+    /// The part of an L2F run's config that using its models needs: the one definition of these
+    /// fields, which `Training.L2FTrainingConfig` holds (flat in the same JSON).
+    public struct Use: Codable, Equatable, Sendable {
         /// Frames T per window.
-        public var frames: Int
-        public var generator: Generator.Config
-        var audioEncoder: LipEncoder.Source
-        var freezeA2L: Bool
-        var a2l: A2L.Config?
-        var windowEncoder: SyncEncoder.Config?
-        var audioContext: Int?
-        var alignReferences: Bool?
+        public var frames = 5
+        public var generator = Generator.Config()
+        /// Where lip units come from (`--audio-encoder`).
+        public var audioEncoder = LipEncoder.Source.a2l
+        /// A2L stays as loaded (no gradient, not in the optimiser).
+        public var freezeA2L = false
+        /// The A2L architecture (from its checkpoint) when audioEncoder == .a2l.
+        public var a2l: A2L.Config?
+        /// The window audio encoder (the sync encoder's audio stream architecture) otherwise.
+        public var windowEncoder: SyncEncoder.Config?
+        /// Audio units on each side of a window that the lip encoder sees (fewer at the ends of a
+        /// clip): A2L reads all T + 2·context, the window encoder ±2 around each frame. 13 gives A2L
+        /// 31 units with T = 5, the length it is pretrained on. 0 (checkpoints from before the
+        /// option): each window's own units, edges repeated.
+        public var audioContext = 13
+        /// Move each reference frame onto its target frame (ReferenceAlignment) before the
+        /// generator sees it (false in checkpoints written before the option).
+        public var alignReferences = true
+        public init() {}
 
-        /// Audio units on each side of a window the lip encoder sees (0 before the option).
-        public var audioContextUnits: Int { audioContext ?? 0 }
-        /// Whether each reference frame is moved onto its target frame before the generator sees it.
-        public var alignsReferences: Bool { alignReferences == true }
+        /// The lip encoder of the run.
         public var lipEncoder: LipEncoder.Config {
             LipEncoder.Config(source: audioEncoder, a2l: a2l, windowEncoder: windowEncoder, lipDim: generator.lipDim, frozen: freezeA2L)
         }

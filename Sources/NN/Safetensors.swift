@@ -69,25 +69,41 @@ public enum Safetensors {
     }
 }
 
-/// A training checkpoint: model state dict, Adam moments (`optimizer.m.*`, `optimizer.v.*`), and
-/// in the metadata the Adam step and the random generator's state, so a resumed run continues
-/// exactly where it stopped.
+/// A training checkpoint: model state dicts, Adam moments (`optimizer.m.*`, `optimizer.v.*`), and
+/// in the metadata each Adam's step and the random generator's state, so a resumed run continues
+/// exactly where it stopped. The one place checkpoints are written and restored.
 public enum Checkpoint {
+    /// A model with one optimiser (sync encoder, A2L): its step under `step`.
     public static func save(_ model: Module, optimizer: Adam, context: Context, to path: String,
                             extra: [String: String] = [:]) throws {
+        try save(model.stateDict + optimizer.state(), steps: [("step", optimizer)], context: context, to: path, extra: extra)
+    }
+
+    /// `tensors`, and in the metadata `extra`, each optimiser's step under its key and the random state.
+    public static func save(_ tensors: [(String, Tensor)], steps: [(key: String, optimizer: Adam)], context: Context,
+                            to path: String, extra: [String: String] = [:]) throws {
         var metadata = extra
-        metadata["step"] = String(optimizer.step)
+        for (key, optimizer) in steps { metadata[key] = String(optimizer.step) }
         metadata["rng"] = context.rng.stateWords.map(String.init).joined(separator: ",")
-        try Safetensors.write(model.stateDict + optimizer.state(), metadata: metadata, to: path)
+        try Safetensors.write(tensors, metadata: metadata, to: path)
     }
 
     /// Loads into existing tensors (names and shapes must match). Returns the metadata.
     @discardableResult
     public static func load(_ path: String, into model: Module, optimizer: Adam?, context: Context?) throws -> [String: String] {
         let (tensors, metadata) = try Safetensors.read(path)
-        try copy(tensors, into: model.stateDict + (optimizer?.state() ?? []), path: path)
-        if let optimizer {
-            guard let step = metadata["step"].flatMap(Int.init) else { throw InputError(path, "metadata has no optimiser step") }
+        try restore(tensors, metadata, into: model.stateDict + (optimizer?.state() ?? []),
+                    steps: optimizer.map { [("step", $0)] } ?? [], context: context, path: path)
+        return metadata
+    }
+
+    /// Copies the checkpoint's `tensors` into `targets`, sets each optimiser's step from the
+    /// `metadata` key and, when given, the context's random state.
+    public static func restore(_ tensors: [String: Tensor], _ metadata: [String: String], into targets: [(String, Tensor)],
+                               steps: [(key: String, optimizer: Adam)], context: Context?, path: String) throws {
+        try copy(tensors, into: targets, path: path)
+        for (key, optimizer) in steps {
+            guard let step = metadata[key].flatMap(Int.init) else { throw InputError(path, "metadata has no optimiser step (\(key))") }
             optimizer.step = step
         }
         if let context {
@@ -95,7 +111,6 @@ public enum Checkpoint {
             guard words.count == 4 else { throw InputError(path, "metadata has no random generator state") }
             context.rng = RandomGenerator(state: words)
         }
-        return metadata
     }
 
     /// xxHash64 of the tensors' names, shapes and values, as 16 hex digits: equal for the same

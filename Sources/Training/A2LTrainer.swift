@@ -92,16 +92,17 @@ public struct A2LEvaluationSet {
     }
 }
 
-/// Pretrains A2L (SPEC §3) by masked prediction on an `A2LDataset`: Adam with warm-up and
+/// Pretrains A2L (SPEC §3) by masked prediction on an `A2LDataset` in the training loop: Adam with warm-up and
 /// gradient clipping on the masked MSE, held-out masked MSE every `evalEvery` steps, an atomic
 /// checkpoint (model, Adam moments, random state, config) every `checkpointEvery` steps and at
 /// the end, `log.csv` (training steps), `eval.csv` (held-out scores) and `plot.png` beside it.
-public final class A2LTrainer: Trainer {
+public final class A2LTrainer: TrainingStep {
     public let config: A2LTrainingConfig
     public let model: A2L
     public let optimizer: Adam
     public let context: Context
     public let folder: RunFolder
+    public let rank: TrainingRank
     public var keepEvery = 0
     /// Training clips grouped by speaker.
     public let trainClips: [[A2LDataset.Clip]]
@@ -111,14 +112,17 @@ public final class A2LTrainer: Trainer {
 
     public var plotPath: String { folder.file("plot.png") }
     public var step: Int { optimizer.step }
+    public var lastStep: Int { config.steps }
 
     /// A new run, or with `resume` the run whose checkpoint is in `out` (its config wins, except
     /// `steps`, which may be raised to train longer). The data's lip units must come from the
     /// sync checkpoint the run records. A new run into a folder holding a checkpoint is an error
     /// unless `fresh` (which discards that checkpoint).
-    public init(config: A2LTrainingConfig, data: A2LDataset, out: String, resume: Bool = false, fresh: Bool = false) throws {
+    public init(config: A2LTrainingConfig, data: A2LDataset, out: String, resume: Bool = false, fresh: Bool = false,
+                rank: TrainingRank = .single) throws {
         folder = RunFolder(out)
-        try folder.prepare(resume: resume, fresh: fresh)
+        self.rank = rank
+        try folder.prepare(resume: resume, fresh: fresh, writes: rank.isPrimary)
         var config = config
         let checkpoint = folder.checkpointPath
         if resume {
@@ -132,6 +136,7 @@ public final class A2LTrainer: Trainer {
         }
         let (trainSpeakers, heldOut) = try config.splitSpeakers(data.speakers, folder: data.folder, use: "evaluation")
         config.heldOutSpeakers = heldOut   // recorded, so evaluation finds the same speakers
+        try rank.sampler.requireShare(ofBatch: config.batch, of: "windows")
         self.config = config
         context = Context(training: true, seed: config.seed)
         model = A2L(config.model, rng: &context.rng)
@@ -149,69 +154,86 @@ public final class A2LTrainer: Trainer {
         trainClips = trainSpeakers.map { s in train.filter { $0.speaker == s } }.filter { !$0.isEmpty }
         let heldOutClips = try data.clips(of: heldOut, minRows: config.frames, role: "held-out")
         evaluation = try A2LEvaluationSet(clips: heldOutClips, frames: config.frames, count: config.evalWindows, masking: config.masking)
-        try folder.recordData((train + heldOutClips).map(\.frames))
+        if rank.isPrimary { try folder.recordData((train + heldOutClips).map(\.frames)) }
         let keep = resume ? optimizer.step : nil
-        log = try TrainingLog(path: folder.file("log.csv"), keepingUpTo: keep)
-        evalLog = try TrainingLog(path: folder.file("eval.csv"), keepingUpTo: keep)
+        log = try TrainingLog(path: folder.file("log.csv"), keepingUpTo: keep, writes: rank.isPrimary)
+        evalLog = try TrainingLog(path: folder.file("eval.csv"), keepingUpTo: keep, writes: rank.isPrimary)
     }
 
-    /// A batch of random training windows with fresh span masks (all draws from the run's rng).
-    public func sampleBatch() throws -> A2LBatch {
+    /// This rank's share of a batch of random training windows with fresh span masks (every
+    /// rank draws the whole batch from the run's rng).
+    public func nextBatch() throws -> A2LBatch {
         let t = config.frames
-        var windows: [(audio: [Float], units: [Float], zeroed: [Float], scored: [Float])] = []
-        for _ in 0..<config.batch {
+        let draws = rank.sampler.share(ofBatch: config.batch) { () -> (A2LDataset.Clip, Int, [Float]) in
             let speaker = trainClips[context.rng.int(below: trainClips.count)]
             let clip = speaker[context.rng.int(below: speaker.count)]
             let offset = context.rng.int(below: clip.rowCount - t + 1)
+            return (clip, offset, config.masking.mask(t, starts: config.masking.draw(t, rng: &context.rng)))
+        }
+        let windows = try draws.map { clip, offset, mask in
             let w = try clip.window(offset..<(offset + t))
-            let mask = config.masking.mask(t, starts: config.masking.draw(t, rng: &context.rng))
-            windows.append((w.audio, w.units, mask, mask))
+            return (audio: w.audio, units: w.units, zeroed: mask, scored: mask)
         }
         return A2LBatch(windows, frames: t)
     }
 
-    /// One Adam step on a fresh batch; returns its masked MSE and masked cosine similarity.
-    public func trainStep() throws -> TrainingRecord {
-        let batch = try sampleBatch()
-        context.training = true
-        optimizer.zeroGrad()
-        optimizer.learningRate = warmupLearningRate(base: config.learningRate, step: step + 1, warmupSteps: config.warmupSteps)
-        let predicted = model(batch.input, context)
-        let loss = model.loss(predicted, batch.target, mask: batch.mask)
-        loss.backward()
-        clipGradNorm(model.parameters, maxNorm: config.clipNorm)
-        optimizer.update()
-        let cos = withoutGrad { cosineSimilarity(predicted.detached(), batch.target) }
-        var c = 0.0, n = 0.0
-        for i in 0..<batch.mask.count where batch.mask.data[i] != 0 { c += Double(cos.data[i]); n += 1 }
-        return TrainingRecord(step: step, loss: Double(loss.item), accuracy: c / max(n, 1))
+    /// Adam with warm-up and gradient clipping on the masked MSE; the record holds the masked MSE
+    /// and masked cosine similarity.
+    public func plan(_ batch: A2LBatch) -> StepPlan<TrainingRecord> {
+        var result: (predicted: Tensor, loss: Tensor)?
+        let objective = Objective(optimizer: optimizer, forward: { [self] in
+            context.training = true
+            let predicted = model(batch.input, context)
+            let loss = model.loss(predicted, batch.target, mask: batch.mask)
+            result = (predicted, loss)
+            return loss
+        }, beforeUpdate: { [self] in
+            optimizer.learningRate = warmupLearningRate(base: config.learningRate, step: step + 1, warmupSteps: config.warmupSteps)
+            clipGradNorm(model.parameters, maxNorm: config.clipNorm)
+        })
+        return StepPlan(objectives: [objective]) { [self] in
+            let (predicted, loss) = result!
+            let cos = withoutGrad { cosineSimilarity(predicted.detached(), batch.target) }
+            var c = 0.0, n = 0.0
+            for i in 0..<batch.mask.count where batch.mask.data[i] != 0 { c += Double(cos.data[i]); n += 1 }
+            return TrainingRecord(step: step, loss: Double(loss.item), accuracy: c / max(n, 1))
+        }
     }
+
+    /// One step of the training loop on the next batch.
+    public func trainStep() throws -> TrainingRecord { try TrainingLoop.step(self) }
 
     public func evaluate() -> A2LScore { evaluation.score(model) }
 
     public func saveCheckpoint() throws {
         try Checkpoint.save(model, optimizer: optimizer, context: context, to: checkpointPath,
                             extra: try A2LCheckpoint.metadata(config))
-        try plotLosses(train: log.records, heldOut: evalLog.records,
-                       titles: ("masked-unit MSE, log scale: training (blue), held-out (red)",
-                                "cosine to the true units: training (light blue), held-out (red)"), to: plotPath)
+        let held = (mse: evalLog.series("loss"), cosine: evalLog.series("accuracy"))
+        try plotMetrics([
+            PlotPanel("masked-unit MSE, log scale: training (blue), held-out (red)", scale: .logarithmic, curves: [
+                .init(log.series("loss"), colour: PlotPanel.blue), .init(held.mse, colour: PlotPanel.red, marks: true)]),
+            PlotPanel("cosine to the true units: training (light blue), held-out (red)", curves: [
+                .init(log.series("accuracy"), colour: PlotPanel.lightBlue), .init(held.cosine, colour: PlotPanel.red, marks: true)]),
+        ], to: plotPath)
+    }
+
+    /// Evaluates when due (primary rank) and logs the step.
+    public func finish(_ record: TrainingRecord, progress: Common.Progress?) throws -> String {
+        var record = record
+        if rank.isPrimary && (step % config.evalEvery == 0 || step == config.steps) {
+            let score = evaluate()
+            record.evalAccuracy = score.cosine
+            try evalLog.append(TrainingRecord(step: step, loss: score.mse, accuracy: score.cosine))
+            progress?.log(String(format: "step %d  loss %.6f  held-out masked MSE %.6f  cosine %.4f",
+                                 step, record.loss, score.mse, score.cosine))
+        }
+        try log.append(record)
+        return String(format: "loss %.6f", record.loss)
     }
 
     /// Trains until `config.steps`, reporting each step to `progress`.
     public func run(progress: Common.Progress? = nil) throws {
-        while step < config.steps {
-            var record = try trainStep()
-            if step % config.evalEvery == 0 || step == config.steps {
-                let score = evaluate()
-                record.evalAccuracy = score.cosine
-                try evalLog.append(TrainingRecord(step: step, loss: score.mse, accuracy: score.cosine))
-                progress?.log(String(format: "step %d  loss %.6f  held-out masked MSE %.6f  cosine %.4f",
-                                     step, record.loss, score.mse, score.cosine))
-            }
-            try log.append(record)
-            try checkpointIfDue(every: config.checkpointEvery, last: config.steps)
-            progress?.advance(note: String(format: "loss %.6f", record.loss))
-        }
+        try TrainingLoop.run(self, checkpointEvery: config.checkpointEvery, progress: progress)
     }
 }
 

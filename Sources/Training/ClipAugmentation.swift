@@ -9,8 +9,8 @@ import Tensor
 /// frequency stretch ±12% and level ±0.4 per clip was tried, no held-out gain); the L2F trainer
 /// augments each window's reference and target frames together.
 ///
-/// The optional fields came later: a config decoded from an older checkpoint lacks them, and nil
-/// means off, so such a run resumes as it was trained.
+/// Rotation, zoom, grey and blur came later: in the configs of older checkpoints they read as off
+/// (`CheckpointKind.augmentationFields`), so such a run resumes as it was trained.
 public struct ClipAugmentation: Codable, Equatable, Sendable {
     /// Largest shift in pixels, in x and y alike (edges repeat).
     public var maxShift = 6
@@ -18,14 +18,14 @@ public struct ClipAugmentation: Codable, Equatable, Sendable {
     public var colourJitter: Float = 0.25
     public var flip = true
     /// Largest rotation in degrees, either way, about the crop's mouth area (x centre, y = ⌊h/3⌋).
-    public var maxRotation: Float? = 15
+    public var maxRotation: Float = 15
     /// Zoom drawn from 1 ± zoom.
-    public var zoom: Float? = 0.15
+    public var zoom: Float = 0.15
     /// Chance of converting the clip to grey (luma in all three channels).
-    public var greyChance: Float? = 0.2
+    public var greyChance: Float = 0.2
     /// Chance of a Gaussian blur, its σ drawn from 0.3…maxBlur pixels.
-    public var blurChance: Float? = 0.4
-    public var maxBlur: Float? = 1.5
+    public var blurChance: Float = 0.4
+    public var maxBlur: Float = 1.5
     public init() {}
 
     /// No augmentation at all (each part can then be switched on alone).
@@ -36,10 +36,16 @@ public struct ClipAugmentation: Codable, Equatable, Sendable {
         return a
     }
 
-    /// Augments frames [W, 3k, H, W'] (RGB 0…1, frame j in channels 3j…3j+2; the sync windows are
-    /// [W, 15, 64, 128]) in place, all with one draw from `rng`.
-    public func apply(to windows: Tensor, rng: inout RandomGenerator) {
-        let (h, w) = (windows.shape[2], windows.shape[3]), plane = h * w, frames = windows.count / (3 * plane)
+    /// One clip's random draw: everything `apply` does to its frames.
+    public struct Draw {
+        let shift: (Int, Int), mirror: Bool
+        let gain: [Float], bias: [Float]   // per RGB channel
+        let angle: Float, scale: Float, grey: Bool
+        let sigma: Float?
+    }
+
+    /// Draws one clip's augmentation from `rng` (a fixed sequence of draws, whatever the frames).
+    public func draw(_ rng: inout RandomGenerator) -> Draw {
         func symmetric(_ limit: Float) -> Float { limit * (2 * rng.uniform() - 1) }
         let dx = rng.int(below: 2 * maxShift + 1) - maxShift, dy = rng.int(below: 2 * maxShift + 1) - maxShift
         let mirror = flip && rng.int(below: 2) == 1
@@ -48,12 +54,24 @@ public struct ClipAugmentation: Codable, Equatable, Sendable {
             gain.append(1 + symmetric(colourJitter))
             bias.append(symmetric(colourJitter / 2))
         }
-        let angle = symmetric(maxRotation ?? 0) * .pi / 180, scale = 1 + symmetric(zoom ?? 0)
-        let grey = rng.uniform() < (greyChance ?? 0)
-        let sigma: Float? = rng.uniform() < (blurChance ?? 0) ? 0.3 + rng.uniform() * max(0, (maxBlur ?? 0) - 0.3) : nil
+        let angle = symmetric(maxRotation) * .pi / 180, scale = 1 + symmetric(zoom)
+        let grey = rng.uniform() < greyChance
+        let sigma: Float? = rng.uniform() < blurChance ? 0.3 + rng.uniform() * max(0, maxBlur - 0.3) : nil
+        return Draw(shift: (dx, dy), mirror: mirror, gain: gain, bias: bias, angle: angle, scale: scale, grey: grey, sigma: sigma)
+    }
 
-        let warp = BilinearMap(height: h, width: w, angle: angle, scale: scale, mirror: mirror, shift: (dx, dy))
-        let kernel = sigma.map(gaussianKernel)
+    /// Augments frames [W, 3k, H, W'] (RGB 0…1, frame j in channels 3j…3j+2; the sync windows are
+    /// [W, 15, 64, 128]) in place, all with one draw from `rng`.
+    public func apply(to windows: Tensor, rng: inout RandomGenerator) {
+        Self.apply(draw(&rng), to: windows)
+    }
+
+    /// Augments frames [W, 3k, H, W'] in place as `draw` says.
+    public static func apply(_ draw: Draw, to windows: Tensor) {
+        let (h, w) = (windows.shape[2], windows.shape[3]), plane = h * w, frames = windows.count / (3 * plane)
+        let (mirror, gain, bias, grey) = (draw.mirror, draw.gain, draw.bias, draw.grey)
+        let warp = BilinearMap(height: h, width: w, angle: draw.angle, scale: draw.scale, mirror: mirror, shift: draw.shift)
+        let kernel = draw.sigma.map(gaussianKernel)
         let X = windows.data
         parallelItems(frames) { f in
             let rgb = X + 3 * f * plane

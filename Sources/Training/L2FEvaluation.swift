@@ -92,11 +92,11 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
         let middle = try clip.rows((clip.rowCount / 2)..<(clip.rowCount / 2 + 1)).frames
         let references = Array(repeatElement(middle, count: n).joined())
         let aligned = ReferenceAlignment.aligned(references, to: rows.frames, side: side)
-        let given = config.alignsReferences ? aligned : references     // what the generator was trained with
+        let given = config.alignReferences ? aligned : references     // what the generator was trained with
         var fake: [UInt8] = []
         for w in 0..<(n / t) {
             let window = (w * t * frameBytes)..<((w + 1) * t * frameBytes)
-            let audio = WindowAudio(units: units, window: (w * t)..<((w + 1) * t), context: config.audioContextUnits)
+            let audio = WindowAudio(units: units, window: (w * t)..<((w + 1) * t), context: config.audioContext)
             fake += withoutGrad { () -> [UInt8] in
                 let batch = L2FBatch.make(frames: [Array(rows.frames[window])], references: [Array(given[window])],
                                           audio: [audio], lip: lip([audio], ctx), alignReferences: false)

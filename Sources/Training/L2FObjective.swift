@@ -145,32 +145,38 @@ public final class L2FModels {
         return (total, l1, gan, av, vv)
     }
 
-    /// One step: D on real vs detached fake, then G on the full objective. Throws (before the
-    /// offending update) when a loss is not finite or exceeds `explodingLoss`.
-    public func trainStep(_ batch: L2FBatch) throws -> L2FLossTerms {
-        context.training = true
-        let fake = generator(batch.identity, lip: batch.lip, context)
-
-        discriminatorOptimizer.zeroGrad()
-        let dLoss = discriminatorLoss(real: discriminator(batch.target), fake: discriminator(fake.detached()))
-        try check("discriminator", dLoss.item)
-        dLoss.backward()
-        discriminatorOptimizer.update()
-
-        // The discriminator is a fixed function during the generator's update.
-        for (_, p) in discriminator.parameters { p.requiresGrad = false }
-        defer { for (_, p) in discriminator.parameters { p.requiresGrad = true } }
-        generatorOptimizer.zeroGrad()
-        let g = generatorLoss(fake, batch)
-        var terms = L2FLossTerms(l1: Double(g.l1.item), gan: Double(g.gan.item), audioVisual: g.av.map { Double($0.item) },
+    /// One step: D on real vs detached fake, then G on the full objective (the discriminator
+    /// fixed). Throws (before the offending update) when a loss is not finite or exceeds
+    /// `explodingLoss`. The record is the step's loss terms.
+    public func plan(_ batch: L2FBatch) -> StepPlan<L2FLossTerms> {
+        var fake: Tensor?, dLoss: Tensor?, terms: L2FLossTerms?
+        let discriminatorStep = Objective(optimizer: discriminatorOptimizer, forward: { [self] in
+            context.training = true
+            let generated = generator(batch.identity, lip: batch.lip, context)
+            let loss = discriminatorLoss(real: discriminator(batch.target), fake: discriminator(generated.detached()))
+            try check("discriminator", loss.item)
+            (fake, dLoss) = (generated, loss)
+            return loss
+        })
+        let generatorStep = Objective(optimizer: generatorOptimizer, frozen: discriminator.parameters, forward: { [self] in
+            let g = generatorLoss(fake!, batch)
+            let t = L2FLossTerms(l1: Double(g.l1.item), gan: Double(g.gan.item), audioVisual: g.av.map { Double($0.item) },
                                  visualVisual: g.vv.map { Double($0.item) }, generator: Double(g.total.item),
-                                 discriminator: Double(dLoss.item))
-        try check("generator", terms.generator)
-        g.total.backward()
-        terms.gradientNorm = Double(clipGradNorm(generatorOptimizer.parameters, maxNorm: clipNorm ?? .infinity))
-        generatorOptimizer.update()
-        average.update(step: generatorOptimizer.step)
-        return terms
+                                 discriminator: Double(dLoss!.item))
+            try check("generator", t.generator)
+            terms = t
+            return g.total
+        }, beforeUpdate: { [self] in
+            terms!.gradientNorm = Double(clipGradNorm(generatorOptimizer.parameters, maxNorm: clipNorm ?? .infinity))
+        }, afterUpdate: { [self] in
+            average.update(step: generatorOptimizer.step)
+        })
+        return StepPlan(objectives: [discriminatorStep, generatorStep]) { terms! }
+    }
+
+    /// One step of `plan` on `batch` in one process.
+    public func trainStep(_ batch: L2FBatch) throws -> L2FLossTerms {
+        try TrainingLoop.take(plan(batch), gradients: LocalGradients())
     }
 
     func check(_ name: String, _ value: Float) throws { try check(name, Double(value)) }

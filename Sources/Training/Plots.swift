@@ -2,26 +2,63 @@ import Common
 import Face
 import Foundation
 
-/// A PNG with two panels over steps: `titles.loss` on top on a log scale from its lowest to its
-/// highest value (training in blue, held-out in red with marks) and `titles.metric` below (same
-/// colours, linear from 0 to its largest value).
-public func plotLosses(train: [TrainingRecord], heldOut: [TrainingRecord], titles: (loss: String, metric: String),
-                       to path: String) throws {
-    var canvas = Canvas(width: 800, height: 540)
-    let panels = Canvas.stackedPanels(2, width: 800, height: 540)
-    let lastStep = Double(max(train.last?.step ?? 1, heldOut.last?.step ?? 1, 1))
-    let losses = (train + heldOut).map(\.loss).filter { $0 > 0 }
-    let (low, high) = (losses.min() ?? 1, losses.max() ?? 1)
-    let spanLog = max(log(high) - log(low), 1e-9)
-    let lossScale = { (loss: Double) in (log(max(loss, 1e-30)) - log(low)) / spanLog }
-    let maxOther = max((train + heldOut).map(\.accuracy).max() ?? 1, 1e-9)
+/// One panel of a metrics plot: curves over steps under a title.
+public struct PlotPanel {
+    /// The y axis: 0 to the largest value, 0 to 1, or logarithmic from the lowest to the highest positive value.
+    public enum Scale { case linear, unit, logarithmic }
+
+    public struct Curve {
+        public var points: [(step: Int, value: Double)]
+        public var colour: Canvas.Colour
+        /// A mark at each point (sparse curves: held-out scores).
+        public var marks = false
+
+        public init(_ points: [(step: Int, value: Double)], colour: Canvas.Colour, marks: Bool = false) {
+            (self.points, self.colour, self.marks) = (points, colour, marks)
+        }
+    }
+
+    public var title: String
+    public var scale: Scale
+    public var curves: [Curve]
+    /// A dashed grey horizontal line at this value (chance level).
+    public var reference: Double?
+
+    public init(_ title: String, scale: Scale = .linear, curves: [Curve], reference: Double? = nil) {
+        (self.title, self.scale, self.curves, self.reference) = (title, scale, curves, reference)
+    }
+
+    public static let blue: Canvas.Colour = (30, 80, 200), lightBlue: Canvas.Colour = (140, 180, 240), red: Canvas.Colour = (210, 40, 40)
+}
+
+/// A PNG of `panels` stacked top to bottom over a shared step axis (0 to the last step of any curve).
+public func plotMetrics(_ panels: [PlotPanel], to path: String) throws {
+    let height = 300 + 120 * panels.count
+    var canvas = Canvas(width: 800, height: height)
+    let boxes = Canvas.stackedPanels(panels.count, width: 800, height: height)
+    let lastStep = Double(max(panels.flatMap { $0.curves.compactMap { $0.points.last?.step } }.max() ?? 1, 1))
     let steps = Canvas.stepRange(lastStep)
-    try canvas.axes(panels[0], title: titles.loss, y: (low, high), x: steps)
-    try canvas.axes(panels[1], title: titles.metric, y: (0, maxOther), x: steps)
-    canvas.polyline(panels[0], train.map { (Double($0.step) / lastStep, lossScale($0.loss)) }, colour: (30, 80, 200))
-    canvas.polyline(panels[0], heldOut.map { (Double($0.step) / lastStep, lossScale($0.loss)) }, colour: (210, 40, 40), marks: true)
-    canvas.polyline(panels[1], train.map { (Double($0.step) / lastStep, $0.accuracy / maxOther) }, colour: (140, 180, 240))
-    canvas.polyline(panels[1], heldOut.map { (Double($0.step) / lastStep, $0.accuracy / maxOther) }, colour: (210, 40, 40), marks: true)
+    for (panel, box) in zip(panels, boxes) {
+        let values = panel.curves.flatMap { $0.points.map(\.value) }
+        let y: (bottom: Double, top: Double), scaled: (Double) -> Double
+        switch panel.scale {
+        case .linear:
+            let top = max(values.max() ?? 1, 1e-9)
+            (y, scaled) = ((0, top), { $0 / top })
+        case .unit:
+            (y, scaled) = ((0, 1), { $0 })
+        case .logarithmic:
+            let positive = values.filter { $0 > 0 }
+            let (low, high) = (positive.min() ?? 1, positive.max() ?? 1), span = max(log(high) - log(low), 1e-9)
+            (y, scaled) = ((low, high), { (log(max($0, 1e-30)) - log(low)) / span })
+        }
+        try canvas.axes(box, title: panel.title, y: y, x: steps)
+        if let reference = panel.reference { canvas.dashedLine(box, y: scaled(reference), colour: (150, 150, 150)) }
+        for curve in panel.curves {
+            canvas.polyline(box, curve.points.map { (Double($0.step) / lastStep, scaled($0.value)) }, colour: curve.colour,
+                            marks: curve.marks)
+        }
+    }
     try PNG.write(canvas.image, to: path)
 }
 

@@ -43,9 +43,7 @@ public struct StoredConfig<Config: TrainingRunConfig> {
 
     /// The metadata `Checkpoint.save` gets: the kind and the config as JSON.
     public func metadata(_ config: Config) throws -> [String: String] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return [CheckpointKind.kindKey: kind.kind, kind.configKey: String(decoding: try encoder.encode(config), as: UTF8.self)]
+        [CheckpointKind.kindKey: kind.kind, kind.configKey: try kind.encode(config)]
     }
 
     /// The config stored in the checkpoint at `path`.
@@ -77,9 +75,11 @@ public struct RunFolder {
     public init(_ path: String) { self.path = path }
 
     /// Creates the folder if needed. Without `resume`, a checkpoint already there is an error
-    /// naming its step (metadata `stepKey`), or with `fresh` is deleted.
-    public func prepare(resume: Bool, fresh: Bool, stepKey: String = "step") throws {
+    /// naming its step (metadata `stepKey`), or with `fresh` is deleted. A rank that does not
+    /// write the run's files (`writes` false) leaves the folder to the primary rank.
+    public func prepare(resume: Bool, fresh: Bool, stepKey: String = "step", writes: Bool = true) throws {
         guard !(resume && fresh) else { throw InputError(path, "--resume and --fresh exclude each other") }
+        guard writes else { return }
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
             throw InputError(path, "cannot create the run folder: \(error.localizedDescription)")
         }
@@ -125,7 +125,8 @@ public struct RunFolder {
     }
 }
 
-/// What the trainers share: a run folder, an optimiser step, checkpoints and a training loop.
+/// What the trainers share: a run folder, an optimiser step, checkpoints and a run (the training
+/// loop, `TrainingLoop`).
 public protocol Trainer: AnyObject {
     var folder: RunFolder { get }
     var step: Int { get }

@@ -9,7 +9,7 @@ struct Cals: ParsableCommand {
         version: "0.1.0",
         subcommands: [ExtractCommand.self, PreprocessCommand.self, StatusCommand.self, MergeCommand.self,
                       DemoCorpusCommand.self, TrainCommand.self, SyncScoreCommand.self, EvalCommand.self,
-                      ExperimentCommand.self, BenchCommand.self, DubCommand.self,
+                      ExperimentCommand.self, BenchCommand.self, DubCommand.self, HDTFCommand.self,
                       WorkerCommand.self])
 
     /// Parses and runs a command; every error of every command is reported here. Misuse (an

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Pipelines
 
-/// `cals status --out DIR`
+/// `cals status --out DIR [--item ID]`
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
@@ -10,7 +10,11 @@ struct StatusCommand: ParsableCommand {
     @Option(help: "The output folder of `cals preprocess`.")
     var out: String
 
+    @Option(help: "Show one item: its record, rows and metadata (transcript, tags, word timings).")
+    var item: String?
+
     func run() throws {
-        print(try StatusReport(outFolder: out).text, terminator: "")
+        let report = try item.map { try StatusReport(outFolder: out, item: $0) } ?? StatusReport(outFolder: out)
+        print(report.text, terminator: "")
     }
 }

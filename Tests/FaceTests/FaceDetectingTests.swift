@@ -84,12 +84,13 @@ final class FaceDetectingTests: XCTestCase {
         }
     }
 
-    func testRegistryBuildsHaarAndKnowsNoOtherName() throws {
-        XCTAssertEqual(FaceDetectors.names, ["haar"])
+    func testRegistryKnowsHaarAndCNNOnly() throws {
+        XCTAssertEqual(FaceDetectors.names, ["haar", "cnn"])
         let choice = try XCTUnwrap(FaceDetectorChoice(named: "haar"))
         XCTAssertEqual(choice, FaceParameters().detector)
         XCTAssertTrue(try choice.makeDetector() is HaarFaceDetector)
-        XCTAssertNil(FaceDetectorChoice(named: "cnn"))
+        XCTAssertEqual(FaceDetectorChoice(named: "cnn")?.name, "cnn")
+        XCTAssertNil(FaceDetectorChoice(named: "mtcnn"))
         XCTAssertNil(FaceDetectorChoice(named: "Haar"))
     }
 

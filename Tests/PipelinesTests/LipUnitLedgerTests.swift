@@ -115,11 +115,11 @@ final class LipUnitLedgerTests: XCTestCase {
 
         // A ledger of schema 1 (the same tables without lip_unit_shards) opens, is upgraded, and
         // the whole unit files on disk are recorded, not recomputed.
-        let columnsOfVersion3 = ["video_packets", "video_undecodable", "video_first_second_lost", "audio_packets",
-                                 "audio_undecodable", "audio_first_second_lost", "quarantine_cause",
-                                 "quarantine_version", "quarantine_time_limit"]
+        let columnsAfterVersion1 = ["video_packets", "video_undecodable", "video_first_second_lost", "audio_packets",
+                                    "audio_undecodable", "audio_first_second_lost", "quarantine_cause",
+                                    "quarantine_version", "quarantine_time_limit", "metadata"]
         try sql(out, "DROP TABLE lip_unit_shards; UPDATE meta SET value = '1' WHERE key = 'schema_version'; "
-                + columnsOfVersion3.map { "ALTER TABLE items DROP COLUMN \($0);" }.joined())
+                + columnsAfterVersion1.map { "ALTER TABLE items DROP COLUMN \($0);" }.joined())
         let before = try fileStats(folder)
         let upgraded = try preprocess(manifest, data: data, out: out)
         XCTAssertEqual(upgraded.summary.lipUnitShards, [])

@@ -25,7 +25,8 @@ final class ManifestTests: XCTestCase {
     func testEveryShippedManifestParses() throws {
         let folder = TestEnv.repoRoot.appendingPathComponent("manifests")
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
-        XCTAssertEqual(Set(names), ["hdtf.yaml", "lrs2.yaml", "lrw.yaml", "folder.yaml", "demo.yaml"])
+        XCTAssertEqual(Set(names), ["hdtf.yaml", "lrs2.yaml", "lrs3.yaml", "voxceleb2.yaml", "grid.yaml", "lrw.yaml",
+                                    "folder.yaml", "demo.yaml"])
         for name in names {
             let manifest = try Manifest.load(folder.appendingPathComponent(name).path)
             XCTAssertEqual(manifest.dataset + ".yaml", name)
@@ -88,8 +89,11 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(try faceKey("{detector: haar, min_neighbors: 5, detection_long_side: 480}"), defaultKey)
         XCTAssertEqual(try faceKey("{min_neighbors: 4, detection_long_side: 320}"), changedKey)
         XCTAssertEqual(try faceKey("{detector: haar, detection_long_side: 320, min_neighbors: 4}"), changedKey)
+        XCTAssertEqual(try demoManifest(detector: "haar").stages[FaceStage.self].key(input: "decode-key"), defaultKey)
+        // The demo manifest's own detector, cnn, makes new outputs beside Haar's.
         let demo = try Manifest.load(TestEnv.repoRoot.appendingPathComponent("manifests/demo.yaml").path)
-        XCTAssertEqual(demo.stages[FaceStage.self].key(input: "decode-key"), defaultKey)
+        XCTAssertEqual(demo.stages[FaceStage.self].parameters.detector.name, "cnn")
+        XCTAssertNotEqual(demo.stages[FaceStage.self].key(input: "decode-key"), defaultKey)
         XCTAssertNotEqual(try faceKey("{min_neighbors: 4}"), defaultKey)
     }
 
@@ -111,7 +115,9 @@ final class ManifestTests: XCTestCase {
         func face(_ text: String) -> String {
             valid.replacingOccurrences(of: "{chin_margin: 0.25, min_iou: 0.5}", with: text)
         }
-        assertError(face("{detector: cnn}"), line: 6, contains: "key 'detector' is 'cnn', not one of haar")
+        assertError(face("{detector: mtcnn}"), line: 6, contains: "key 'detector' is 'mtcnn', not one of haar, cnn")
+        assertError(face("{detector: cnn, min_neighbors: 3}"), line: 6, contains: "unknown key 'min_neighbors'")
+        assertError(face("{detector: cnn, pyramid_factor: 1.5}"), line: 6, contains: "pyramidFactor must be in (0, 1)")
         assertError(face("{detector: ''}"), line: 6, contains: "key 'detector' must be a non-empty string")
         assertError(face("{min_neighbors: many}"), line: 6, contains: "key 'min_neighbors' must be an integer")
         assertError(face("{min_neighbors: -1}"), line: 6, contains: "minNeighbors must be >= 0")
@@ -155,11 +161,19 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(manifest.stages[DecodeStage.self].damageLimit.maxDamagedFraction, 0.02)
     }
 
-    /// Keys of manifests/demo.yaml's stages, as the ledger of a run made by the cals before the
-    /// stage registry recorded them (item `spk/c1`, content fingerprint bfbeed62f28ad8c0):
-    /// outputs made then stay up to date.
+    /// manifests/demo.yaml with its face stage's detector replaced by `detector`.
+    func demoManifest(detector: String) throws -> Manifest {
+        let path = TestEnv.repoRoot.appendingPathComponent("manifests/demo.yaml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertTrue(text.contains("detector: cnn"))
+        return try Manifest.parse(text.replacingOccurrences(of: "detector: cnn", with: "detector: \(detector)"), file: path)
+    }
+
+    /// Keys of manifests/demo.yaml's stages (with the Haar detector it named then), as the ledger
+    /// of a run made by the cals before the stage registry recorded them (item `spk/c1`, content
+    /// fingerprint bfbeed62f28ad8c0): outputs made then stay up to date.
     func testDemoManifestKeepsTheKeysOfEarlierRuns() throws {
-        let demo = try Manifest.load(TestEnv.repoRoot.appendingPathComponent("manifests/demo.yaml").path)
+        let demo = try demoManifest(detector: "haar")
         let keys = demo.stages.keys(fingerprint: "bfbeed62f28ad8c0")
         XCTAssertEqual(keys.map(\.stage), ["decode", "face", "mel", "align", "shard"])
         XCTAssertEqual(keys.map(\.key), ["57e730ef5d8e66c2", "76249a43b51c4f38", "ec4ee40f85150454", "0a9a70b7dc71cb42",

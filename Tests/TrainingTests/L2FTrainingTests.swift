@@ -8,6 +8,17 @@ import Tensor
 import Training
 import XCTest
 
+/// A gradient hook that records the parameter names it is given and scales every gradient.
+private final class RecordingHook: GradientHook {
+    var calls: [[String]] = []
+    let scale: Float
+    init(scale: Float) { self.scale = scale }
+    func reduce(_ parameters: [(String, Tensor)]) throws {
+        calls.append(parameters.map(\.0))
+        for (_, p) in parameters { if let g = p.grad { for i in g.buffer.indices { g.buffer[i] *= scale } } }
+    }
+}
+
 /// The L2F objective and training step: sync windows of generated faces, a tiny run lowering
 /// L1, and the divergence guard.
 final class L2FTrainingTests: XCTestCase {
@@ -175,6 +186,25 @@ final class L2FTrainingTests: XCTestCase {
         XCTAssertEqual(gradientNorm(clipped), unclipped.gradientNorm! / 10, accuracy: 1e-3 * unclipped.gradientNorm!)
         // Adam is invariant to one step's gradient scale, so the first step moves alike; the moments differ.
         XCTAssertNotEqual(clipped.generatorOptimizer.v[0].values, free.generatorOptimizer.v[0].values)
+    }
+
+    /// The hook gets each optimiser's parameters after backward and before the update, in the
+    /// step's order (L2F: discriminator, then generator); what it leaves is what the update uses.
+    func testTheGradientHookRunsBetweenBackwardAndUpdate() throws {
+        let models = tinyModels(seed: 3, learningRate: 1e-3), input = batch(windows: 1, frames: 5)
+        let zeroing = RecordingHook(scale: 0)
+        let before = models.generator.parameters.map { $0.1.values } + models.discriminator.parameters.map { $0.1.values }
+        _ = try TrainingLoop.take(models.plan(input), gradients: zeroing)
+        XCTAssertEqual(zeroing.calls, [models.discriminatorOptimizer.parameters.map { $0.0 }, models.generatorOptimizer.parameters.map { $0.0 }])
+        XCTAssertEqual(models.generatorOptimizer.step, 1)
+        // Adam moves nothing on zero gradients.
+        XCTAssertEqual(models.generator.parameters.map { $0.1.values } + models.discriminator.parameters.map { $0.1.values }, before)
+
+        let identity = RecordingHook(scale: 1)
+        _ = try TrainingLoop.take(models.plan(input), gradients: identity)
+        XCTAssertNotEqual(models.generator.parameters.map { $0.1.values }, Array(before.prefix(models.generator.parameters.count)))
+        // The discriminator is trainable again after the generator's objective froze it.
+        XCTAssertTrue(models.discriminator.parameters.allSatisfy { $0.1.requiresGrad })
     }
 
     func testExplodingLossStopsBeforeAnyUpdate() {

@@ -214,7 +214,7 @@ final class ClipAugmentationTests: XCTestCase {
 
     /// Rotation and zoom turn about the point ((w − 1)/2, ⌊h/3⌋) and move a dot off it; grey makes
     /// R = G = B; blur keeps a flat plane flat and lowers a checkerboard's contrast; a config
-    /// without the later fields (an older checkpoint's) decodes with them off.
+    /// without the later fields (an older checkpoint's) decodes with them off and changes nothing.
     func testRotationZoomGreyBlurAndOldConfigs() throws {
         let (h, w) = (64, 128), plane = h * w
         let centre = (h / 3) * w + w / 2, beside = (h / 3) * w + w / 2 + 20
@@ -251,9 +251,13 @@ final class ClipAugmentationTests: XCTestCase {
         let contrast = (plane..<(2 * plane)).map { abs(checker.values[$0] - 0.5) }.max()!
         XCTAssertLessThan(contrast, 0.499)
 
-        let old = #"{"maxShift": 6, "colourJitter": 0.25, "flip": true}"#
-        let decoded = try JSONDecoder().decode(ClipAugmentation.self, from: Data(old.utf8))
-        XCTAssertNil(decoded.maxRotation)
+        // A sync config stored before the versions, its augmentation without the later parts.
+        var stored = try JSONSerialization.jsonObject(with: JSONEncoder().encode(tinyTrainingConfig())) as! [String: Any]
+        stored["augmentation"] = ["maxShift": 6, "colourJitter": 0.25, "flip": true]
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: stored), as: UTF8.self)
+        let decoded = try XCTUnwrap(try SyncTrainingConfig.stored.read([CheckpointKind.kindKey: "cals-sync-encoder",
+                                                                        "sync_training_config": json], path: "old").augmentation)
+        XCTAssertEqual([decoded.maxRotation, decoded.zoom, decoded.greyChance, decoded.blurChance], [0, 0, 0, 0])
         let t = Tensor(shape: [1, 15, h, w])
         for i in 0..<t.count { t.data[i] = Float(i % w) / Float(w) }
         var shiftless = decoded

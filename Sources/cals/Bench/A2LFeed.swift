@@ -36,7 +36,7 @@ struct A2LFeed: ParsableCommand {
             }
             return times.sorted()[times.count / 2]
         }
-        let read = try median { _ = try trainer.sampleBatch() }
+        let read = try median { _ = try trainer.nextBatch() }
         let step = try median { _ = try trainer.trainStep() }
         let reader = Double(config.batch) / read, consumer = Double(config.batch) / (step - read)
         let fields = ["reader_windows_per_s": reader, "trainer_windows_per_s": consumer, "reader_over_trainer": reader / consumer]

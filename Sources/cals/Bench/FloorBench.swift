@@ -12,12 +12,19 @@ struct FloorBench: ParsableCommand {
 
     @Argument(help: "A video file.") var video: String
     @Flag(help: "Also run the face tracker on every frame.") var track = false
+    @Option(help: "The tracker's detector (\(FaceDetectors.names.joined(separator: ", ")); default: the face stage's).")
+    var detector: String?
 
     func run() throws {
         let stages = PipelineStages()
+        var face = stages[FaceStage.self].parameters
+        if let detector {
+            guard let choice = FaceDetectorChoice(named: detector) else { throw ValidationError("unknown detector '\(detector)'") }
+            face.detector = choice
+        }
         let start = DispatchTime.now().uptimeNanoseconds
         let decoder = try stages[DecodeStage.self].openVideo(video, timeLimit: 3600)
-        let tracker = track ? try stages[FaceStage.self].tracker(detector: stages[FaceStage.self].makeDetector()) : nil
+        let tracker = track ? try FaceTrackProcessor(detector: face.detector.makeDetector(), parameters: face) : nil
         var frames = 0
         while let frame = try decoder.nextFrame() {
             frames += 1

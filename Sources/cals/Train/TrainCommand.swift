@@ -20,7 +20,7 @@ struct TrainingRunOptions<Config: TrainingRunConfig>: ParsableArguments {
     @Option(help: "Run folder for checkpoint, logs and plots.") var out: String
     @Option(help: "Train until this many steps in total (default \(Config().steps); on --resume, the run's own).") var steps: Int?
     @Option(help: "Steps between checkpoints (default \(Config().checkpointEvery); on --resume, the run's own).") var checkpointEvery: Int?
-    @Option(help: "Comma-separated held-out speakers (default: the last one; on --resume, must be the run's).") var heldOut: CommaList<String>?
+    @Option(help: "Comma-separated held-out speakers (default: the dataset's test split when it is one by speaker, else the last speaker; on --resume, must be the run's).") var heldOut: CommaList<String>?
     @Option(help: "Random seed of weights and batches (default \(Config().seed); on --resume, must be the run's).") var seed: UInt64?
     @Option(help: "Also keep the checkpoint as checkpoint-<step>.safetensors every this many steps (0: only the latest).")
     var keepEvery = 0
@@ -55,7 +55,7 @@ struct TrainingRunOptions<Config: TrainingRunConfig>: ParsableArguments {
             }
         } else {
             config = newRun()
-            config.heldOutSpeakers = heldOutSpeakers ?? []
+            config.heldOutSpeakers = try heldOutSpeakers ?? LedgerReader(outFolder: data).testSpeakers()
             config.seed = seed ?? config.seed
         }
         if let checkpointEvery { config.checkpointEvery = checkpointEvery }

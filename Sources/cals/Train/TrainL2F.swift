@@ -40,9 +40,9 @@ struct TrainL2F: ParsableCommand {
     @Option(help: "Adam learning rate (generator and discriminator).") var learningRate: Float = 1e-4
     @Option(help: "Steps between real-vs-generated grids.") var gridEvery = L2FTrainingConfig().gridEvery
     @Option(help: "Audio units on each side of a window the lip encoder sees (A2L reads them all, the window encoder ±2 per frame); 0: the window's own.")
-    var audioContext = L2FTrainingConfig().audioContextUnits
+    var audioContext = L2FTrainingConfig().audioContext
     @Option(help: "Clip the generator and lip encoder's gradient to this global L2 norm; 0: no clipping.")
-    var clipNorm: Float = L2FTrainingConfig().clipNorm ?? 0
+    var clipNorm: Float = L2FTrainingConfig().clipNorm
 
     func validate() throws {
         guard batch > 0, frames > 0, gridEvery > 0 else { throw ValidationError("--batch, --frames and --grid-every must be positive") }
@@ -65,7 +65,7 @@ struct TrainL2F: ParsableCommand {
             config.augmentation = noAugment ? nil : ClipAugmentation()
             config.alignReferences = !noAlign
             config.audioContext = audioContext
-            config.clipNorm = clipNorm > 0 ? clipNorm : nil
+            config.clipNorm = clipNorm
             return config
         }
         let trainer = try L2FTrainer(config: config, data: try ProcessedDataset(outFolder: training.data), out: training.out,

@@ -44,7 +44,7 @@ struct TrainSync: ParsableCommand {
             config.clipsPerBatch = batch
             config.windowsPerClip = windows
             config.lossOffsets = lossOffsets
-            config.excludeNearOffsets = excludeNear > 0 ? excludeNear : nil
+            config.excludeNearOffsets = excludeNear
             config.augmentation = noAugment ? nil : ClipAugmentation()
             config.model = SyncEncoder.Config().scaled(width)
             config.learningRate = learningRate

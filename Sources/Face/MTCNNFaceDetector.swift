@@ -1,0 +1,361 @@
+// The CNN face detector (`detector: cnn`): MTCNN (Zhang et al. 2016, "Joint Face Detection and
+// Alignment using Multi-task Cascaded Convolutional Networks") with facenet-pytorch's weights, run
+// on our tensor engine and computed the way facenet-pytorch's `MTCNN.detect` computes it, so the
+// boxes, scores and five landmarks agree with it (the golden test).
+import Common
+import Foundation
+import NN
+import Tensor
+
+/// MTCNN: P-Net proposes faces on an image pyramid, R-Net (24×24 crops) and O-Net (48×48 crops,
+/// with five landmarks) refine and score them. Weights: `mtcnn.safetensors`, converted from the
+/// facenet-pytorch wheel by `make setup` (tools/mtcnn_weights.py). Not thread-safe: give each
+/// thread its own detector.
+public final class MTCNNFaceDetector: FaceDetecting {
+    public static let name = "cnn"
+
+    public struct Parameters: FaceDetectorParameters {
+        /// Smallest face searched for, in pixels of the frame's analysis copy (facenet-pytorch: 20).
+        public var minFaceSize = 20
+        /// Scale step between pyramid levels, in (0, 1) (facenet-pytorch: 0.709).
+        public var pyramidFactor = 0.709
+        /// Face probabilities a candidate needs after P-Net, R-Net and O-Net.
+        public var proposalThreshold = 0.6
+        public var refineThreshold = 0.7
+        public var outputThreshold = 0.7
+
+        public init() {}
+
+        public func validate() throws {
+            guard minFaceSize >= 12 else { throw FaceParameterError("minFaceSize must be >= 12") }
+            guard pyramidFactor > 0 && pyramidFactor < 1 else { throw FaceParameterError("pyramidFactor must be in (0, 1)") }
+            for (name, t) in [("proposalThreshold", proposalThreshold), ("refineThreshold", refineThreshold),
+                              ("outputThreshold", outputThreshold)] {
+                guard t >= 0 && t < 1 else { throw FaceParameterError("\(name) must be in [0, 1)") }
+            }
+        }
+    }
+
+    public static let modelFileName = "mtcnn.safetensors"
+
+    /// The weights where `make setup` puts them (relative to the repository root), or
+    /// `$CALS_MTCNN_MODEL`.
+    public static var defaultModelPath: String {
+        if let path = ProcessInfo.processInfo.environment["CALS_MTCNN_MODEL"], !path.isEmpty { return path }
+        return "data/models/" + modelFileName
+    }
+
+    public let parameters: Parameters
+    private let weights: [String: Tensor]
+
+    public convenience init(parameters: Parameters) throws {
+        try self.init(modelPath: MTCNNFaceDetector.defaultModelPath, parameters: parameters)
+    }
+
+    /// Loads the weights at `modelPath`; a missing file, or one without every tensor at its shape,
+    /// throws one InputError naming the file and `make setup`.
+    public init(modelPath: String, parameters: Parameters = Parameters()) throws {
+        try parameters.validate()
+        guard FileManager.default.fileExists(atPath: modelPath) else {
+            throw InputError(modelPath, "MTCNN weights not found (run `make setup`)")
+        }
+        let tensors: [String: Tensor]
+        do { tensors = try Safetensors.read(modelPath).tensors } catch let error as InputError {
+            throw InputError(modelPath, "\(error.reason) (damaged MTCNN weights: run `make setup` again)")
+        }
+        for (name, shape) in MTCNNFaceDetector.networks.flatMap({ $0.weightShapes }) {
+            guard let t = tensors[name] else { throw InputError(modelPath, "missing tensor \(name) (run `make setup` again)") }
+            guard t.shape == shape else {
+                throw InputError(modelPath, "tensor \(name) has shape \(t.shape), expected \(shape) (run `make setup` again)")
+            }
+        }
+        self.parameters = parameters
+        self.weights = tensors
+    }
+
+    /// Faces on `frame` in source pixels, largest first. The pyramid starts at the analysis copy's
+    /// scale (`minFaceSize` is in its pixels); with `search`, only inside the square around its box
+    /// and at its sizes.
+    public func detect(in frame: FaceFrame, near search: FaceSearch?) throws -> [FaceDetection] {
+        let image = frame.image
+        let analysisScale = Double(frame.grey.width) / Double(image.width)
+        var minFace = Double(parameters.minFaceSize) / analysisScale
+        var region = Region(x: 0, y: 0, width: image.width, height: image.height)
+        var maxFace = Double.infinity
+        if let search {
+            let box = search.box, side = (box.width + box.height) / 2, half = side * search.regionScale / 2
+            let cx = box.x + box.width / 2, cy = box.y + box.height / 2
+            let x0 = max(0, Int((cx - half).rounded(.down))), y0 = max(0, Int((cy - half).rounded(.down)))
+            let x1 = min(image.width, Int((cx + half).rounded(.up))), y1 = min(image.height, Int((cy + half).rounded(.up)))
+            guard x1 > x0, y1 > y0 else { return [] }
+            region = Region(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+            minFace = max(minFace, side / search.sizeRatio)
+            maxFace = side * search.sizeRatio
+        }
+        return faces(in: image, region: region, minFace: minFace, maxFace: maxFace)
+    }
+
+    /// facenet-pytorch's detect_face on the `region` of `image` as if it were the whole image, for
+    /// faces of `minFace`…`maxFace` pixels; results in image pixels, largest box first.
+    func faces(in image: RGBImage, region: Region, minFace: Double, maxFace: Double = .infinity) -> [FaceDetection] {
+        let p = parameters
+        // Stage 1: P-Net on the pyramid; NMS per level (IoU 0.5), then over all levels (IoU 0.7).
+        var scales: [Double] = []
+        var scale = 12 / minFace, shortSide = Double(min(region.width, region.height)) * scale
+        while shortSide >= 12 && 12 / scale <= maxFace {
+            scales.append(scale)
+            scale *= p.pyramidFactor
+            shortSide *= p.pyramidFactor
+        }
+        var boxes: [Candidate] = []
+        for scale in scales {
+            boxes += nms(proposals(image, region, scale: scale), threshold: 0.5, overlap: .union)
+        }
+        boxes = nms(boxes, threshold: 0.7, overlap: .union).compactMap { b in
+            let w = b.x2 - b.x1, h = b.y2 - b.y1   // P-Net's regression uses x2 − x1 (no +1)
+            return Candidate(x1: b.x1 + b.reg[0] * w, y1: b.y1 + b.reg[1] * h, x2: b.x2 + b.reg[2] * w,
+                             y2: b.y2 + b.reg[3] * h, score: b.score).finite?.square
+        }
+        // Stage 2: R-Net on 24×24 crops.
+        boxes = refine(boxes, image, region, network: MTCNNFaceDetector.rnet, size: 24, threshold: Float(p.refineThreshold))
+        boxes = nms(boxes, threshold: 0.7, overlap: .union).compactMap { $0.regressed.finite?.square }
+        // Stage 3: O-Net on 48×48 crops: score, regression and landmarks (relative to the box
+        // before regression), then NMS by intersection over the smaller box.
+        boxes = refine(boxes, image, region, network: MTCNNFaceDetector.onet, size: 48, threshold: Float(p.outputThreshold))
+            .compactMap { $0.regressed.finite }
+        boxes = nms(boxes, threshold: 0.7, overlap: .minimum)
+        let ox = Double(region.x), oy = Double(region.y)
+        func area(_ b: Candidate) -> Float { (b.x2 - b.x1) * (b.y2 - b.y1) }
+        return boxes.sorted { area($0) > area($1) }.map { b in
+            let box = Box(x: Double(b.x1) + ox, y: Double(b.y1) + oy, width: Double(b.x2 - b.x1), height: Double(b.y2 - b.y1))
+            let landmarks = b.points.map { points in points.map { SIMD2<Double>(Double($0.x) + ox, Double($0.y) + oy) } }
+            return FaceDetection(box: box, score: Double(b.score), landmarks: landmarks)
+        }
+    }
+
+    // MARK: The networks
+
+    /// One layer of a network.
+    private enum Layer {
+        case conv(String, outputs: Int, inputs: Int, kernel: Int)
+        case prelu(String, channels: Int)
+        case maxPool(kernel: Int, stride: Int)   // ceil mode
+        /// [N, C, H, W] → [N, W·H·C], PyTorch's x.permute(0, 3, 2, 1) flattened.
+        case flatten
+        case dense(String, outputs: Int, inputs: Int)
+    }
+
+    /// A network: its body, then heads (probabilities, box regression, landmarks) on the body's output.
+    private struct Network {
+        let name: String
+        let body: [Layer]
+        let heads: [Layer]
+
+        /// Every weight tensor's name and shape.
+        var weightShapes: [(String, [Int])] {
+            (body + heads).flatMap { layer -> [(String, [Int])] in
+                switch layer {
+                case let .conv(n, o, i, k): return [("\(name).\(n).weight", [o, i, k, k]), ("\(name).\(n).bias", [o])]
+                case let .prelu(n, c): return [("\(name).\(n).weight", [c])]
+                case let .dense(n, o, i): return [("\(name).\(n).weight", [o, i]), ("\(name).\(n).bias", [o])]
+                case .maxPool, .flatten: return []
+                }
+            }
+        }
+    }
+
+    private static let pnet = Network(name: "pnet", body: [
+        .conv("conv1", outputs: 10, inputs: 3, kernel: 3), .prelu("prelu1", channels: 10), .maxPool(kernel: 2, stride: 2),
+        .conv("conv2", outputs: 16, inputs: 10, kernel: 3), .prelu("prelu2", channels: 16),
+        .conv("conv3", outputs: 32, inputs: 16, kernel: 3), .prelu("prelu3", channels: 32),
+    ], heads: [.conv("conv4_1", outputs: 2, inputs: 32, kernel: 1), .conv("conv4_2", outputs: 4, inputs: 32, kernel: 1)])
+
+    private static let rnet = Network(name: "rnet", body: [
+        .conv("conv1", outputs: 28, inputs: 3, kernel: 3), .prelu("prelu1", channels: 28), .maxPool(kernel: 3, stride: 2),
+        .conv("conv2", outputs: 48, inputs: 28, kernel: 3), .prelu("prelu2", channels: 48), .maxPool(kernel: 3, stride: 2),
+        .conv("conv3", outputs: 64, inputs: 48, kernel: 2), .prelu("prelu3", channels: 64),
+        .flatten, .dense("dense4", outputs: 128, inputs: 576), .prelu("prelu4", channels: 128),
+    ], heads: [.dense("dense5_1", outputs: 2, inputs: 128), .dense("dense5_2", outputs: 4, inputs: 128)])
+
+    private static let onet = Network(name: "onet", body: [
+        .conv("conv1", outputs: 32, inputs: 3, kernel: 3), .prelu("prelu1", channels: 32), .maxPool(kernel: 3, stride: 2),
+        .conv("conv2", outputs: 64, inputs: 32, kernel: 3), .prelu("prelu2", channels: 64), .maxPool(kernel: 3, stride: 2),
+        .conv("conv3", outputs: 64, inputs: 64, kernel: 3), .prelu("prelu3", channels: 64), .maxPool(kernel: 2, stride: 2),
+        .conv("conv4", outputs: 128, inputs: 64, kernel: 2), .prelu("prelu4", channels: 128),
+        .flatten, .dense("dense5", outputs: 256, inputs: 1152), .prelu("prelu5", channels: 256),
+    ], heads: [.dense("dense6_1", outputs: 2, inputs: 256), .dense("dense6_2", outputs: 4, inputs: 256),
+               .dense("dense6_3", outputs: 10, inputs: 256)])
+
+    private static let networks = [pnet, rnet, onet]
+
+    /// The network's heads on input x [N, 3, H, W] (weights as loaded and checked at init).
+    private func run(_ network: Network, _ x: Tensor) -> [Tensor] {
+        func weight(_ layer: String, _ kind: String) -> Tensor { weights["\(network.name).\(layer).\(kind)"]! }
+        func apply(_ layer: Layer, _ x: Tensor) -> Tensor {
+            switch layer {
+            case let .conv(n, _, _, _): return conv2d(x, weight: weight(n, "weight"), bias: weight(n, "bias"))
+            case let .prelu(n, _): return prelu(x, weight: weight(n, "weight"))
+            case let .maxPool(k, s): return maxPool2d(x, kernel: k, stride: s, ceilMode: true)
+            case .flatten: return x.permuted([0, 3, 2, 1]).reshaped([x.shape[0], x.count / x.shape[0]])
+            case let .dense(n, _, _): return linear(x, weight: weight(n, "weight"), bias: weight(n, "bias"))
+            }
+        }
+        let body = network.body.reduce(x) { apply($1, $0) }
+        return network.heads.map { apply($0, body) }
+    }
+
+    // MARK: The stages
+
+    /// A face candidate in region pixels (corners), with P-Net's or the last network's regression
+    /// and, after O-Net, its five landmarks.
+    private struct Candidate {
+        var x1, y1, x2, y2, score: Float
+        var reg = SIMD4<Float>(repeating: 0)
+        var points: [SIMD2<Float>]? = nil
+
+        /// nil when a coordinate is not finite (weights from a file may hold anything).
+        var finite: Candidate? {
+            [x1, y1, x2, y2, score].allSatisfy({ $0.isFinite }) && (points ?? []).allSatisfy({ $0.x.isFinite && $0.y.isFinite })
+                ? self : nil
+        }
+
+        /// Grown to a square about its centre (facenet-pytorch's rerec).
+        var square: Candidate {
+            var c = self
+            let w = x2 - x1, h = y2 - y1, l = max(w, h)
+            c.x1 = x1 + w * 0.5 - l * 0.5
+            c.y1 = y1 + h * 0.5 - l * 0.5
+            c.x2 = c.x1 + l
+            c.y2 = c.y1 + l
+            return c
+        }
+
+        /// Moved by `reg` in units of the box's inclusive size (facenet-pytorch's bbreg).
+        var regressed: Candidate {
+            var c = self
+            let w = x2 - x1 + 1, h = y2 - y1 + 1
+            c.x1 = x1 + reg[0] * w
+            c.y1 = y1 + reg[1] * h
+            c.x2 = x2 + reg[2] * w
+            c.y2 = y2 + reg[3] * h
+            return c
+        }
+    }
+
+    /// P-Net at one pyramid scale: every 12×12 window (stride 2 in the scaled image) whose face
+    /// probability reaches the threshold, as a box in region pixels with its regression.
+    private func proposals(_ image: RGBImage, _ region: Region, scale: Double) -> [Candidate] {
+        let h = Int(Double(region.height) * scale + 1), w = Int(Double(region.width) * scale + 1)
+        guard h >= 12 && w >= 12 else { return [] }
+        let x = Tensor(shape: [1, 3, h, w])
+        areaResample(image, region, width: w, height: h, into: x.data)
+        let out = run(MTCNNFaceDetector.pnet, x)
+        let (probs, reg) = (out[0], out[1])   // [1, 2, oh, ow], [1, 4, oh, ow]
+        let oh = probs.shape[2], ow = probs.shape[3], plane = oh * ow
+        let threshold = Float(parameters.proposalThreshold), s = Float(scale)
+        var found: [Candidate] = []
+        for y in 0..<oh { for xx in 0..<ow {
+            let score = faceProbability(probs.data[y * ow + xx], probs.data[plane + y * ow + xx])
+            guard score >= threshold else { continue }
+            let fx = Float(xx), fy = Float(y)
+            var c = Candidate(x1: ((2 * fx + 1) / s).rounded(.down), y1: ((2 * fy + 1) / s).rounded(.down),
+                              x2: ((2 * fx + 12) / s).rounded(.down), y2: ((2 * fy + 12) / s).rounded(.down), score: score)
+            for k in 0..<4 { c.reg[k] = reg.data[k * plane + y * ow + xx] }
+            if c.finite != nil { found.append(c) }
+        }}
+        return found
+    }
+
+    /// R-Net or O-Net on `size`×`size` crops of the boxes (clipped to the region, as
+    /// facenet-pytorch's pad does): the boxes whose face probability exceeds `threshold`, with
+    /// their new score, regression and (O-Net) landmarks.
+    private func refine(_ boxes: [Candidate], _ image: RGBImage, _ region: Region, network: Network, size: Int,
+                        threshold: Float) -> [Candidate] {
+        // pad: truncated corners, 1-based, clipped to [1, width] × [1, height]; the crop is
+        // rows y−1..<ey, columns x−1..<ex.
+        let crops: [(Candidate, Region)] = boxes.compactMap { b in
+            func clip(_ v: Float, _ limit: Int) -> Int { Int(max(-1, min(Float(limit), v.rounded(.towardZero)))) }
+            let x = max(1, clip(b.x1, region.width)), y = max(1, clip(b.y1, region.height))
+            let ex = min(region.width, clip(b.x2, region.width)), ey = min(region.height, clip(b.y2, region.height))
+            guard ex > x - 1 && ey > y - 1 else { return nil }
+            return (b, Region(x: region.x + x - 1, y: region.y + y - 1, width: ex - x + 1, height: ey - y + 1))
+        }
+        guard !crops.isEmpty else { return [] }
+        let input = Tensor(shape: [crops.count, 3, size, size])
+        for (i, crop) in crops.enumerated() {
+            areaResample(image, crop.1, width: size, height: size, into: input.data + i * 3 * size * size)
+        }
+        let out = run(network, input)   // probabilities logits [N, 2], regression [N, 4], (landmarks [N, 10])
+        var kept: [Candidate] = []
+        for (i, (box, _)) in crops.enumerated() {
+            let score = faceProbability(out[0].data[2 * i], out[0].data[2 * i + 1])
+            guard score > threshold else { continue }
+            var c = box
+            c.score = score
+            for k in 0..<4 { c.reg[k] = out[1].data[4 * i + k] }
+            if out.count > 2 {
+                let p = out[2].data + 10 * i, w = box.x2 - box.x1 + 1, h = box.y2 - box.y1 + 1
+                c.points = (0..<5).map { SIMD2(w * p[$0] + box.x1 - 1, h * p[5 + $0] + box.y1 - 1) }
+            }
+            kept.append(c)
+        }
+        return kept
+    }
+
+    /// softmax([background, face])[1].
+    private func faceProbability(_ background: Float, _ face: Float) -> Float { 1 / (1 + Foundation.exp(background - face)) }
+
+    /// How NMS measures overlap: IoU of the corner boxes (torchvision's nms), or intersection over
+    /// the smaller box with inclusive pixel sizes (facenet-pytorch's NumPy "Min" NMS).
+    private enum Overlap { case union, minimum }
+
+    /// Greedy non-maximum suppression: highest score first, dropping every box that overlaps a
+    /// kept one by more than `threshold`; the kept boxes by descending score.
+    private func nms(_ boxes: [Candidate], threshold: Float, overlap: Overlap) -> [Candidate] {
+        let one: Float = overlap == .minimum ? 1 : 0
+        func area(_ b: Candidate) -> Float { (b.x2 - b.x1 + one) * (b.y2 - b.y1 + one) }
+        var kept: [Candidate] = []
+        for b in boxes.sorted(by: { $0.score > $1.score }) {
+            let suppressed = kept.contains { k in
+                let w = max(0, min(k.x2, b.x2) - max(k.x1, b.x1) + one), h = max(0, min(k.y2, b.y2) - max(k.y1, b.y1) + one)
+                let inter = w * h
+                let o = overlap == .minimum ? inter / min(area(k), area(b)) : inter / (area(k) + area(b) - inter)
+                return o > threshold
+            }
+            if !suppressed { kept.append(b) }
+        }
+        return kept
+    }
+
+    /// PyTorch's interpolate(mode: "area") (adaptive average pooling) of `region` of `image` to
+    /// width × height, normalised to (v − 127.5) / 128, written planar [3, height, width] at `out`.
+    /// Output row i averages the rows ⌊i·H/height⌋ ..< ⌈(i+1)·H/height⌉ (columns alike).
+    private func areaResample(_ image: RGBImage, _ region: Region, width: Int, height: Int,
+                              into out: UnsafeMutablePointer<Float>) {
+        let rw = region.width, rh = region.height, rowFloats = rw * 3
+        var rows = [Float](repeating: 0, count: height * rowFloats)   // [height, rw, 3]: vertical means
+        image.pixels.withUnsafeBufferPointer { px in rows.withUnsafeMutableBufferPointer { rows in
+            for i in 0..<height {
+                let y0 = i * rh / height, y1 = ((i + 1) * rh + height - 1) / height
+                let dst = rows.baseAddress! + i * rowFloats
+                for y in y0..<y1 {
+                    let src = px.baseAddress! + ((region.y + y) * image.width + region.x) * 3
+                    for k in 0..<rowFloats { dst[k] += Float(src[k]) }
+                }
+                let inv = 1 / Float(y1 - y0)
+                for k in 0..<rowFloats { dst[k] *= inv }
+            }
+            for j in 0..<width {
+                let x0 = j * rw / width, x1 = ((j + 1) * rw + width - 1) / width, inv = 1 / Float(x1 - x0)
+                for i in 0..<height {
+                    let row = rows.baseAddress! + i * rowFloats
+                    for c in 0..<3 {
+                        var s: Float = 0
+                        for x in x0..<x1 { s += row[x * 3 + c] }
+                        out[(c * height + i) * width + j] = (s * inv - 127.5) * 0.0078125
+                    }
+                }
+            }
+        } }
+    }
+}

@@ -1,0 +1,121 @@
+import Common
+import Dataset
+import NN
+import Tensor
+
+/// What happens to the gradients of one optimiser's parameters between backward and update.
+public protocol GradientHook {
+    /// Called after `loss.backward()` and before clipping and the optimiser's update, with the
+    /// parameters that optimiser steps (`Adam.parameters`: names and tensors, in the same order on
+    /// every rank). Each `.grad` holds this rank's gradient of the mean loss over its share of the
+    /// batch (nil where the loss does not reach the parameter). On return `.grad` must hold the
+    /// gradient the update applies: one process leaves it as it is; data-parallel ranks replace it
+    /// with the mean over the ranks (an all-reduce sum divided by the world size).
+    func reduce(_ parameters: [(String, Tensor)]) throws
+}
+
+/// One process: the gradients are its own.
+public struct LocalGradients: GradientHook {
+    public init() {}
+    public func reduce(_ parameters: [(String, Tensor)]) throws {}
+}
+
+/// This process's place in a (possibly data-parallel) run: which share of each global batch it
+/// reads, what happens to its gradients between backward and update, and whether it writes the
+/// run's files (checkpoints, logs, plots, grids, data.tsv), which only the primary rank does.
+public struct TrainingRank {
+    public let sampler: BatchSampler
+    public let gradients: any GradientHook
+
+    public init(sampler: BatchSampler, gradients: any GradientHook) {
+        (self.sampler, self.gradients) = (sampler, gradients)
+    }
+
+    /// A single process: the whole batch, its own gradients, writes everything.
+    public static var single: TrainingRank { TrainingRank(sampler: .single, gradients: LocalGradients()) }
+
+    public var isPrimary: Bool { sampler.isPrimary }
+}
+
+/// One loss that one optimiser minimises: a part of a training step. The sync and A2L steps have
+/// one; the L2F step has two (discriminator, then generator).
+public struct Objective {
+    public let optimizer: Adam
+    /// Parameters held fixed (`requiresGrad` false) during this objective's forward and backward.
+    public var frozen: [(String, Tensor)] = []
+    /// The forward pass: the loss on the step's batch (a scalar with gradients). Throwing stops
+    /// the step before this objective's update.
+    public let forward: () throws -> Tensor
+    /// After the gradient hook, before the update: learning-rate schedules, gradient clipping.
+    public var beforeUpdate: () -> Void = {}
+    /// After the update: moving averages.
+    public var afterUpdate: () -> Void = {}
+
+    public init(optimizer: Adam, frozen: [(String, Tensor)] = [], forward: @escaping () throws -> Tensor,
+                beforeUpdate: @escaping () -> Void = {}, afterUpdate: @escaping () -> Void = {}) {
+        (self.optimizer, self.frozen, self.forward) = (optimizer, frozen, forward)
+        (self.beforeUpdate, self.afterUpdate) = (beforeUpdate, afterUpdate)
+    }
+}
+
+/// A training step on one batch as a trainer defines it: its objectives in order, and the record
+/// of the step, read after every update.
+public struct StepPlan<Record> {
+    public var objectives: [Objective]
+    public var record: () -> Record
+
+    public init(objectives: [Objective], record: @escaping () -> Record) {
+        (self.objectives, self.record) = (objectives, record)
+    }
+}
+
+/// What a trainer gives the training loop: its batches, its step, and what it does after a step.
+public protocol TrainingStep: Trainer {
+    associatedtype Batch
+    associatedtype Record
+    var rank: TrainingRank { get }
+    /// The step at which the run ends (the config's `steps`).
+    var lastStep: Int { get }
+    /// This rank's share of the next global batch (`rank.sampler`).
+    func nextBatch() throws -> Batch
+    func plan(_ batch: Batch) -> StepPlan<Record>
+    /// After the step's updates (`step` is the step just taken): evaluation, the log, grids; the
+    /// returned note goes to the progress line.
+    func finish(_ record: Record, progress: Common.Progress?) throws -> String
+}
+
+/// The one training loop (as llm.c's `main`): next batch → forward → backward → gradient hook →
+/// update, for each objective of the step, then log and checkpoint.
+public enum TrainingLoop {
+    /// Runs `plan`'s objectives in order and returns its record.
+    public static func take<Record>(_ plan: StepPlan<Record>, gradients: any GradientHook) throws -> Record {
+        for objective in plan.objectives {
+            objective.optimizer.zeroGrad()
+            for (_, p) in objective.frozen { p.requiresGrad = false }
+            defer { for (_, p) in objective.frozen { p.requiresGrad = true } }
+            let loss = try objective.forward()
+            loss.backward()
+            try gradients.reduce(objective.optimizer.parameters)
+            objective.beforeUpdate()
+            objective.optimizer.update()
+            objective.afterUpdate()
+        }
+        return plan.record()
+    }
+
+    /// One step of `trainer` on its next batch.
+    public static func step<T: TrainingStep>(_ trainer: T) throws -> T.Record {
+        try take(trainer.plan(try trainer.nextBatch()), gradients: trainer.rank.gradients)
+    }
+
+    /// Trains until the trainer's last step, checkpointing every `checkpointEvery` steps, at the
+    /// last step and at each kept step (primary rank only).
+    public static func run<T: TrainingStep>(_ trainer: T, checkpointEvery: Int, progress: Common.Progress?) throws {
+        while trainer.step < trainer.lastStep {
+            let record = try step(trainer)
+            let note = try trainer.finish(record, progress: progress)
+            if trainer.rank.isPrimary { try trainer.checkpointIfDue(every: checkpointEvery, last: trainer.lastStep) }
+            progress?.advance(note: note)
+        }
+    }
+}
