@@ -28,8 +28,6 @@ public struct Phone: Codable, Equatable, Sendable {
         self.start = start
         self.end = end
     }
-
-    public var isPause: Bool { phoneme.hasPrefix("_") }
 }
 
 /// Speech audio with its exact phone timeline (from espeak-ng's phoneme events).

@@ -128,7 +128,7 @@ public final class ProcessedDataset: @unchecked Sendable {
     }
 
     /// Random windows of `length` rows from `segments` (those long enough), read ahead by
-    /// `Shards.WindowPrefetcher` (at most `depth` held). `count` windows, or endless when nil.
+    /// `WindowPrefetcher` (at most `depth` held). `count` windows, or endless when nil.
     public func prefetch(_ segments: [Segment], length: Int, count: Int? = nil, depth: Int = 8) throws -> WindowPrefetcher {
         let located = try segments.filter { $0.rowCount >= length }.map { try opened($0) }
         guard !located.isEmpty else { throw InputError(outFolder, "no segment has \(length) rows") }

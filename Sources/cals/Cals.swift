@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Cals: ParsableCommand {
@@ -11,4 +12,40 @@ struct Cals: ParsableCommand {
                       ExperimentCommand.self, BenchCommand.self, DubCommand.self, HDTFCommand.self,
                       DemoReportCommand.self,
                       WorkerCommand.self])
+
+    /// Parses and runs a command; every error of every command is reported here. Misuse (an
+    /// unknown or malformed flag, a failed `validate()`) prints the error and the command's usage
+    /// and exits 64; an error of the run prints the one line `error: <description>` and exits 1
+    /// (an `ExitCode` a command throws is its status).
+    static func main() {
+        var command: ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do { try command.run() } catch let status as ExitCode { exit(withError: status) } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            exit(withError: ExitCode.failure)
+        }
+    }
+}
+
+/// A comma-separated flag value (`--held-out s1,s2`, `--widths 16,32,64,128,128`), split and
+/// converted once, when the flag is parsed; an empty or unconvertible element is a usage error.
+struct CommaList<Element: LosslessStringConvertible>: ExpressibleByArgument, CustomStringConvertible {
+    let values: [Element]
+
+    init(_ values: [Element]) { self.values = values }
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
+        let converted = parts.compactMap { $0.isEmpty ? nil : Element(String($0)) }
+        guard converted.count == parts.count else { return nil }
+        values = converted
+    }
+
+    var description: String { values.map { "\($0)" }.joined(separator: ",") }
+    var defaultValueDescription: String { description }
+}
+
+/// `--split`: which clips a command reads.
+enum SplitChoice: String, CaseIterable, ExpressibleByArgument {
+    case train, val, test, all
 }

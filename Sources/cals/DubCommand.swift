@@ -29,18 +29,19 @@ struct DubCommand: ParsableCommand {
     @Option(help: "Frames per generator call.") var batch = 16
     @Option(help: "Threads (OpenBLAS and the engine's loops).") var threads = 2
 
+    func validate() throws {
+        guard batch > 0, threads > 0 else { throw ValidationError("--batch and --threads must be positive") }
+    }
+
     func run() throws {
-        try reportingErrors {
-            guard batch > 0, threads > 0 else { throw ValidationError("--batch and --threads must be positive") }
-            Engine.setThreads(threads)
-            let stages = try manifest.map { try Manifest.load($0).stages } ?? PipelineStages()
-            let dubber = try Dubber(checkpoint: checkpointFile(l2f), faceParameters: stages[FaceStage.self].parameters)
-            dubber.batchSize = batch
-            let summary = try dubber.dub(video: video, speech: audio, out: out, sideBySide: sideBySide) { label, total in
-                Common.Progress(label: label, total: total, unit: "frames", output: .standardOutput)
-            }
-            print(summary.line)
-            print(summary.times.line)
+        Engine.setThreads(threads)
+        let stages = try manifest.map { try Manifest.load($0).stages } ?? PipelineStages()
+        let dubber = try Dubber(checkpoint: checkpointFile(l2f), faceParameters: stages[FaceStage.self].parameters)
+        dubber.batchSize = batch
+        let summary = try dubber.dub(video: video, speech: audio, out: out, sideBySide: sideBySide) { label, total in
+            Common.Progress(label: label, total: total, unit: "frames", output: .standardOutput)
         }
+        print(summary.line)
+        print(summary.times.line)
     }
 }

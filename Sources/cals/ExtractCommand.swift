@@ -25,11 +25,9 @@ struct ExtractCommand: ParsableCommand {
     var timeLimit: Double = 900
 
     func run() throws {
-        try reportingErrors {
-            let stages = try manifest.map { try Manifest.load($0).stages } ?? PipelineStages()
-            let folder = (URL(fileURLWithPath: out).deletingLastPathComponent().path)
-            let output = try ItemPipeline(stages: stages, spoolFolder: folder).process(video, timeLimit: timeLimit)
-            try output.writeExtractFile(to: out, source: video, stages: stages)
-        }
+        let stages = try manifest.map { try Manifest.load($0).stages } ?? PipelineStages()
+        let folder = (URL(fileURLWithPath: out).deletingLastPathComponent().path)
+        let output = try ItemPipeline(stages: stages, spoolFolder: folder).process(video, timeLimit: timeLimit)
+        try output.writeExtractFile(to: out, source: video, stages: stages)
     }
 }

@@ -23,9 +23,7 @@ struct HDTFCommand: ParsableCommand {
         var datasetDir: String
 
         func run() throws {
-            try reportingErrors {
-                for entry in try HDTFRelease.videoURLs(folder: datasetDir) { print(entry.url) }
-            }
+            for entry in try HDTFRelease.videoURLs(folder: datasetDir) { print(entry.url) }
         }
     }
 }

@@ -14,10 +14,8 @@ struct MergeCommand: ParsableCommand {
     var parts: [String]
 
     func run() throws {
-        try reportingErrors {
-            let merged = try mergeOutputs(parts, into: out)
-            print("merged \(parts.count) folder(s) into \(out): \(merged.items) items, \(merged.shards) shards, "
-                  + "\(merged.lipUnitShards) lip-unit shards")
-        }
+        let merged = try mergeOutputs(parts, into: out)
+        print("merged \(parts.count) folder(s) into \(out): \(merged.items) items, \(merged.shards) shards, "
+              + "\(merged.lipUnitShards) lip-unit shards")
     }
 }

@@ -45,22 +45,20 @@ struct PreprocessCommand: ParsableCommand {
     var inProcess = false
 
     func run() throws {
-        try reportingErrors {
-            var manifest = try Manifest.load(self.manifest)
-            if let workers { manifest.workers = max(1, workers) }
-            if strict { manifest.stages[DecodeStage.self].damageLimit.strict = true }
-            if let lipUnits {
-                var parameters = manifest.stages.lipUnits?.parameters ?? LipUnitsStage.Parameters()
-                parameters.checkpoint = lipUnits
-                manifest.stages.lipUnits = LipUnitsStage(parameters: parameters)
-            }
-            let runner = Runner(manifest: manifest, dataRoot: data, outFolder: out,
-                                partition: try partition.map(Partition.init(parsing:)))
-            runner.retryQuarantined = retryQuarantined
-            if !inProcess { runner.workerExecutable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") }
-            let summary = try runner.run()
-            for line in summary.lines { print(line) }
-            if strict && !summary.quarantined.isEmpty { throw ExitCode(2) }
+        var manifest = try Manifest.load(self.manifest)
+        if let workers { manifest.workers = max(1, workers) }
+        if strict { manifest.stages[DecodeStage.self].damageLimit.strict = true }
+        if let lipUnits {
+            var parameters = manifest.stages.lipUnits?.parameters ?? LipUnitsStage.Parameters()
+            parameters.checkpoint = lipUnits
+            manifest.stages.lipUnits = LipUnitsStage(parameters: parameters)
         }
+        let runner = Runner(manifest: manifest, dataRoot: data, outFolder: out,
+                            partition: try partition.map(Partition.init(parsing:)))
+        runner.retryQuarantined = retryQuarantined
+        if !inProcess { runner.workerExecutable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") }
+        let summary = try runner.run()
+        for line in summary.lines { print(line) }
+        if strict && !summary.quarantined.isEmpty { throw ExitCode(2) }
     }
 }

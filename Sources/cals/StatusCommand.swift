@@ -14,9 +14,7 @@ struct StatusCommand: ParsableCommand {
     var item: String?
 
     func run() throws {
-        try reportingErrors {
-            let report = try item.map { try StatusReport(outFolder: out, item: $0) } ?? StatusReport(outFolder: out)
-            print(report.text, terminator: "")
-        }
+        let report = try item.map { try StatusReport(outFolder: out, item: $0) } ?? StatusReport(outFolder: out)
+        print(report.text, terminator: "")
     }
 }

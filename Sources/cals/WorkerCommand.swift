@@ -18,8 +18,6 @@ struct WorkerCommand: ParsableCommand {
     var configuration: String
 
     func run() throws {
-        try reportingErrors {
-            try Worker.run(try JSONDecoder().decode(WorkerConfiguration.self, from: Data(configuration.utf8)))
-        }
+        try Worker.run(try JSONDecoder().decode(WorkerConfiguration.self, from: Data(configuration.utf8)))
     }
 }

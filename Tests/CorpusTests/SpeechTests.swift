@@ -2,6 +2,11 @@ import Common
 import XCTest
 @testable import Corpus
 
+extension Phone {
+    /// espeak-ng's pauses are the phonemes starting with `_`.
+    var isPause: Bool { phoneme.hasPrefix("_") }
+}
+
 final class SpeechTests: XCTestCase {
     /// RMS of `samples[from ..< to]` (indices clamped).
     func rms(_ samples: [Float], _ from: Int, _ to: Int) -> Float {

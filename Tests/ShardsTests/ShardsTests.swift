@@ -165,46 +165,6 @@ final class ShardsTests: XCTestCase {
         XCTAssertEqual(try ShardReader(path: dir.path("w2.h5")).items, readers[0].items)
     }
 
-    func testPrefetcherReturnsWindowsInOrderAndStops() throws {
-        let dir = ScratchDir("prefetch")
-        let path = dir.path("s.h5")
-        _ = try writeShard(path)
-        let reader = try ShardReader(path: path)
-        // 30 windows of 4 rows, then one outside its item (a read error), then the end.
-        let plan = (0..<30).map { i in (reader.items[i % 3], i % 2) } + [(reader.items[2], 2)]
-        let lock = NSLock()
-        var issued = 0
-        let prefetcher = WindowPrefetcher(depth: 3) {
-            lock.lock(); defer { lock.unlock() }
-            guard issued < plan.count else { return nil }
-            defer { issued += 1 }
-            return WindowRequest(reader: reader, item: plan[issued].0, offset: plan[issued].1, length: 4)
-        }
-        for (consumed, (item, offset)) in plan.dropLast().enumerated() {
-            let window = try XCTUnwrap(try prefetcher.next())
-            XCTAssertEqual(window.item, item)
-            XCTAssertEqual(window.offset, offset)
-            XCTAssertEqual(window.mel, (item.firstRow + offset..<item.firstRow + offset + 4).flatMap(testMel))
-            // Held: at most 3 ready + 1 being read beyond the ones handed out.
-            lock.lock(); XCTAssertLessThanOrEqual(issued, consumed + 1 + 3 + 1, "reads too far ahead"); lock.unlock()
-        }
-        XCTAssertThrowsError(try prefetcher.next()) { XCTAssertTrue("\($0)".contains("outside item item2"), "\($0)") }
-        XCTAssertNil(try prefetcher.next())
-        XCTAssertNil(try prefetcher.next())
-
-        // Dropped while its thread waits for room: must not hang or leak a blocked reader.
-        weak var weakReader: ShardReader?
-        do {
-            let second = try ShardReader(path: path)
-            weakReader = second
-            let endless = WindowPrefetcher(depth: 2) { WindowRequest(reader: second, item: second.items[0], offset: 0, length: 2) }
-            _ = try endless.next()
-        }
-        let deadline = Date().addingTimeInterval(5)
-        while weakReader != nil && Date() < deadline { usleep(10_000) }
-        XCTAssertNil(weakReader, "the reading thread should end and release its reader")
-    }
-
     func testExtractFileIsReadByH5py() throws {
         let dir = ScratchDir("extract")
         let path = dir.path("clip.h5")

@@ -1,4 +1,5 @@
 import Foundation
+import Shards
 
 /// One window to read: rows `offset ..< offset + length` of `item` in `reader`'s shard.
 public struct WindowRequest: Sendable {

@@ -1,6 +1,6 @@
 """How often does a demo-corpus mouth trajectory have a near twin at another offset? (issue 7)
 
-    python3 bench/mouth_distinctness.py RAW_CORPUS_FOLDER
+    python3 tools/analysis/mouth_distinctness.py RAW_CORPUS_FOLDER
 
 For every 5-frame window (centred t, 17 ≤ t < T − 17) of every clip, the smallest RMS distance of
 its rendered mouth parameters (jaw, width, rounding; per frame, from the clip's JSON sidecar) to

@@ -1,6 +1,6 @@
 """How predictable are the lip units of a processed dataset? (issue 8 diagnostics)
 
-    .venv/bin/python bench/unit_predictability.py PROCESSED SYNC_HASH [HELD_OUT_SPEAKERS]
+    .venv/bin/python tools/analysis/unit_predictability.py PROCESSED SYNC_HASH [HELD_OUT_SPEAKERS]
 
 Prints (1) the centred cosine between units k frames apart, and (2) ridge-regression bounds on
 the held-out speakers, as a fraction of the mean predictor's MSE: from the audio units within ±W

@@ -4,48 +4,18 @@ import Shards
 import ArgumentParser
 import Foundation
 
-/// `cals bench mel SAMPLES.f32`: times the log-mel of raw 16 kHz float32 samples (used by
-/// bench/mel.py, which times librosa on the same file).
-struct MelBenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "mel", abstract: "Time the log-mel spectrogram on raw float32 samples.")
-
-    @Argument(help: "Raw little-endian float32 samples at 16 kHz.")
-    var samples: String
-
-    @Option(help: "Timed repetitions (the best is reported).")
-    var repeats = 5
-
-    @Option(help: "Threads splitting the frames.")
-    var threads = 1
-
-    func run() throws {
-        guard let data = FileManager.default.contents(atPath: samples) else {
-            throw ValidationError("cannot read \(samples)")
-        }
-        let audio = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        let mel = MelSpectrogram()
-        var best = Double.infinity, bestCPU = Double.infinity
-        var frames = 0
-        for _ in 0..<max(1, repeats) {
-            let start = DispatchTime.now().uptimeNanoseconds, cpuStart = BenchCommand.cpuMilliseconds()
-            frames = mel.logMel(audio, threadCount: threads).count / MelSpectrogram.melBinCount
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-            bestCPU = min(bestCPU, (BenchCommand.cpuMilliseconds() - cpuStart) / 1e3)
-        }
-        // Best wall seconds, frames, best CPU seconds (all threads).
-        print(String(format: "%.6f %d %.6f", best, frames, bestCPU))
-    }
-}
-
 /// `cals bench shards write DIR` / `cals bench shards read SHARD`: shard write and random-window
 /// read throughput (used by bench/shards.py, which reads the same windows with h5py).
 struct ShardBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shards", abstract: "Time shard writing and random window reading.")
 
-    @Argument(help: "'write' (a synthetic shard into FOLDER) or 'read' (random windows of SHARD).")
-    var mode: String
+    enum Mode: String, CaseIterable, ExpressibleByArgument {
+        case write, read
+    }
+
+    @Argument(help: "write (a synthetic shard into FOLDER) or read (random windows of SHARD).")
+    var mode: Mode
 
     @Argument(help: "Output folder (write) or shard file (read).")
     var path: String
@@ -66,7 +36,7 @@ struct ShardBenchCommand: ParsableCommand {
         let start = DispatchTime.now().uptimeNanoseconds
         func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         switch mode {
-        case "write":
+        case .write:
             let out = URL(fileURLWithPath: path).appendingPathComponent("bench-\(rows)-z\(deflate).h5").path
             try? FileManager.default.removeItem(atPath: out)
             let writer = try ShardWriter(path: out, parameters: "{}", creator: "cals bench", deflateLevel: deflate)
@@ -90,18 +60,18 @@ struct ShardBenchCommand: ParsableCommand {
             }
             let summary = try writer.finish()
             print(String(format: "%@ %d %.4f %d", summary.path, summary.rows, seconds(), summary.bytes))
-        case "read":
+        case .read:
             let reader = try ShardReader(path: path)
             var generator = SystemRandomNumberGenerator()
             var total = 0
             for _ in 0..<windows {
-                let item = reader.items.randomElement(using: &generator)!
+                guard let item = reader.items.randomElement(using: &generator), item.rowCount >= length else {
+                    throw InputError(path, "needs items of at least \(length) rows")
+                }
                 let offset = Int.random(in: 0...(item.rowCount - length), using: &generator)
                 total += try reader.window(item, offset: offset, length: length).length
             }
             print(String(format: "%d %.4f", total, seconds()))
-        default:
-            throw ValidationError("mode is 'write' or 'read'")
         }
     }
 }

@@ -1,6 +1,6 @@
 """What mouth PSNR does knowing the mouth shape buy on the demo corpus? (issue 9)
 
-    python3 bench/mouth_ceiling.py PROCESSED_FOLDER RAW_CORPUS_FOLDER HELD_OUT_SPEAKERS [SPLIT]
+    python3 tools/analysis/mouth_ceiling.py PROCESSED_FOLDER RAW_CORPUS_FOLDER HELD_OUT_SPEAKERS [SPLIT]
 
 On the held-out speakers' clips (SPLIT: test, or all), for every frame, the mouth-region PSNR
 (rows 64…111, columns 32…95 of the 128-pixel crop, as `cals eval l2f`) of copying the lower half of
