@@ -48,7 +48,8 @@ public struct LRWOptions: Codable, Equatable, Sendable, DefaultConstructible {
 
 /// `folder`: any tree of video files; speaker = the parent folder ("" at the root).
 public struct FolderOptions: Codable, Equatable, Sendable, DefaultConstructible {
-    public var extensions = ["mp4", "mov", "mkv", "avi", "webm", "m4v", "mpg", "mpeg"]
+    public var extensions = ["mp4", "mov", "mkv", "avi", "webm", "m4v", "mpg", "mpeg", "vob", "ts", "m2ts", "mts", "flv",
+                             "3gp", "mxf", "dv", "ogv", "h264", "264", "hevc", "265", "m2v"]
     public var split = "train"
     public init() {}
 }

@@ -28,6 +28,28 @@ final class VideoDecoderTests: XCTestCase {
         }
     }
 
+    /// Raw elementary streams (no container, no timestamps: H.264 Annex B, HEVC, MPEG-2 video),
+    /// encoded at 25 fps, give every frame in order; they carry no audio.
+    func testRawElementaryStreamsGiveEveryFrame() throws {
+        let scratch = ScratchDir("decode")
+        let counting = scratch.path("counting.mp4")
+        try makeCountingClip(counting, fps: "25", seconds: 3)
+        let encodings = [("h264", ["-c:v", "copy", "-f", "h264"]),
+                         ("hevc", ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error", "-f", "hevc"]),
+                         ("m2v", ["-c:v", "mpeg2video", "-q:v", "2", "-f", "mpeg2video"])]
+        for (suffix, options) in encodings {
+            let path = scratch.path("raw.\(suffix)")
+            try ffmpeg(["-i", counting] + options + [path])
+            let decoder = try VideoDecoder(path: path)
+            XCTAssertFalse(decoder.hasAudio, suffix)
+            XCTAssertEqual(decoder.width, 128, suffix)
+            XCTAssertEqual(decoder.height, 32, suffix)
+            let frames = try decodeAllFrames(path)
+            XCTAssertEqual(frames.count, 75, suffix)
+            XCTAssertEqual(frames.enumerated().filter { countingIndex($0.element) != $0.offset }.map(\.offset), [], suffix)
+        }
+    }
+
     /// Variable frame rate: each output frame is the last source frame whose presentation time
     /// (as ffprobe reports it) is ≤ i/25.
     func testVariableFrameRateFollowsPresentationTimes() throws {
