@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Pipelines
 
 /// `cals status --out DIR`
@@ -12,7 +13,12 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            print(try StatusReport(outFolder: out).text, terminator: "")
+            let parts = try partsProgress(outFolder: out)
+            // A folder being filled by `cals slurm preprocess` has no merged ledger until its merge job ran.
+            if parts == nil || FileManager.default.fileExists(atPath: out + "/ledger.sqlite") {
+                print(try StatusReport(outFolder: out).text, terminator: "")
+            }
+            for line in parts ?? [] { print(line) }
         }
     }
 }
