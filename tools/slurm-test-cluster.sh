@@ -22,6 +22,9 @@ stop() {
 
 case $command in
 start)
+  # The daemons must not keep the caller's descriptors open (a caller waiting for this script's
+  # pipes or for its exit through an inherited descriptor would wait for ever).
+  for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
   for program in munged slurmctld slurmd sbatch; do
     command -v "$program" >/dev/null || { echo "$program: not installed (apt packages slurm-wlm and munge)" >&2; exit 2; }
   done
@@ -29,6 +32,7 @@ start)
   chmod 700 "$dir/munge"
   head -c 1024 /dev/urandom > "$dir/munge/munge.key"
   chmod 400 "$dir/munge/munge.key"
+  exec </dev/null
   munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
     --pid-file="$dir/munge/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed"
 
