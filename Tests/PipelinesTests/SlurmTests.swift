@@ -96,7 +96,7 @@ final class SlurmTests: XCTestCase {
     private func jobIDs(_ stdout: String) throws -> (array: String, merge: String) {
         let words = try XCTUnwrap(stdout.split(whereSeparator: \.isNewline).first { $0.hasPrefix("submitted array job ") },
                                   stdout).split(separator: " ")
-        return (String(words[3]), String(words[8]))
+        return (String(words[3]), String(words[9]))
     }
 
     func testArrayJobOnARealClusterMergesToTheSingleProcessRun() throws {
