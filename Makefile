@@ -139,7 +139,7 @@ TASKS ?= 4
 SBATCH_OPTIONS ?=
 preprocess-slurm: build
 	$(CALS) slurm preprocess manifests/$(DATASET).yaml --data $(DATA) --out $(OUT) --tasks $(TASKS) \
-	  --sbatch-options "$(SBATCH_OPTIONS)" --submit
+	  --sbatch-options="$(SBATCH_OPTIONS)" --submit
 
 ## train-sync: train the sync encoder on the processed dataset into runs/sync-$(DATASET)
 ## (SYNC_STEPS=N to change the length, RESUME=1 to continue a stopped run)

@@ -40,7 +40,7 @@ struct SlurmPreprocessCommand: ParsableCommand {
     @Option(help: "Array tasks (parts).")
     var tasks: Int
 
-    @Option(help: "sbatch options for both jobs, e.g. \"--partition=cpu --time=04:00:00 --cpus-per-task=4\".")
+    @Option(help: "sbatch options for both jobs, given with = as they start with a dash: --sbatch-options=\"--partition=cpu --time=04:00:00\".")
     var sbatchOptions = ""
 
     @Flag(help: "Submit the two jobs with sbatch.")

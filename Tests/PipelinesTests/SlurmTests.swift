@@ -32,7 +32,7 @@ final class SlurmTests: XCTestCase {
         try Fixture.manifest(s.path("clips.yaml"))
         let out = s.path("out")
         let r = try Fixture.cals(["slurm", "preprocess", s.path("clips.yaml"), "--data", s.path("data"), "--out", out,
-                                  "--tasks", "2", "--sbatch-options", "--time 10:00 --mem=1G"])
+                                  "--tasks", "2", "--sbatch-options=--time 10:00 --mem=1G"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let plan = try PartitionPlan.load(out + "/parts/plan.json")
         XCTAssertEqual(plan.items.count, 4)
