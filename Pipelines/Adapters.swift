@@ -57,7 +57,8 @@ public struct DatasetListing: Sendable {
 }
 
 /// The file extensions the adapters take as video (lowercase).
-public let videoExtensions = ["mp4", "mov", "mkv", "avi", "webm", "m4v", "mpg", "mpeg"]
+public let videoExtensions = ["mp4", "mov", "mkv", "avi", "webm", "m4v", "mpg", "mpeg", "vob", "ts", "m2ts", "mts", "flv",
+                              "3gp", "mxf", "dv", "ogv", "h264", "264", "hevc", "265", "m2v"]
 
 public enum AdapterKind: String, CaseIterable, Sendable {
     case hdtf, lrs2, lrs3, voxceleb2, grid, lrw, folder, demo

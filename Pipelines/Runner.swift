@@ -1,11 +1,14 @@
 import Common
 import Foundation
 
-/// `--partition i/n`: the items whose id hashes to i modulo n (0 ≤ i < n), so n independent
-/// runs share a dataset without talking to each other.
+/// `--partition i/n`: the items a plan assigns to part i (`PartitionPlan`, balanced by work),
+/// and those it does not list by their id's hash modulo n (0 ≤ i < n), so n independent runs
+/// share a dataset without talking to each other.
 public struct Partition: Equatable, Sendable, CustomStringConvertible {
     public let index: Int
     public let count: Int
+    /// Item id → part, from `--partition-plan` (empty: every item by hash).
+    public var plan: [String: Int] = [:]
 
     public init(index: Int, count: Int) throws {
         guard count >= 1, (0..<count).contains(index) else {
@@ -25,10 +28,68 @@ public struct Partition: Equatable, Sendable, CustomStringConvertible {
     }
 
     public func contains(_ id: String) -> Bool {
-        Int(stringHash64(id) % UInt64(count)) == index
+        if let part = plan[id] { return part == index }
+        return Int(stringHash64(id) % UInt64(count)) == index
     }
 
     public var description: String { "\(index)/\(count)" }
+}
+
+/// Which part of n each item goes to, balanced by expected work (the source's duration in
+/// seconds): the longest items first, each to the part with the least work so far. Written by
+/// `cals slurm preprocess` to `<out>/parts/plan.json`, read by `cals preprocess
+/// --partition-plan`. Re-planning keeps every item where an earlier plan put it (its part's
+/// output holds it) and places only new items.
+public struct PartitionPlan: Codable, Equatable, Sendable {
+    public var parts: Int
+    /// Item id → part.
+    public var items: [String: Int]
+    /// Expected seconds of source per part.
+    public var seconds: [Double]
+
+    /// Places `work` (id, seconds) on `parts` parts, keeping `earlier`'s placements.
+    public static func balance(_ work: [(id: String, seconds: Double)], parts: Int, keeping earlier: PartitionPlan? = nil) throws -> PartitionPlan {
+        guard parts >= 1 else { throw LedgerError("a partition plan needs at least one part, not \(parts)") }
+        if let earlier, earlier.parts != parts {
+            throw LedgerError("the earlier plan has \(earlier.parts) parts, not \(parts): remove its parts folder to re-plan")
+        }
+        var plan = PartitionPlan(parts: parts, items: [:], seconds: Array(repeating: 0, count: parts))
+        var new: [(id: String, seconds: Double)] = []
+        for item in work {
+            if let part = earlier?.items[item.id], (0..<parts).contains(part) {
+                plan.items[item.id] = part
+                plan.seconds[part] += item.seconds
+            } else {
+                new.append(item)
+            }
+        }
+        for item in new.sorted(by: { ($0.seconds, $1.id) > ($1.seconds, $0.id) }) {
+            let part = plan.seconds.indices.min { (plan.seconds[$0], $0) < (plan.seconds[$1], $1) }!
+            plan.items[item.id] = part
+            plan.seconds[part] += item.seconds
+        }
+        return plan
+    }
+
+    public static func load(_ path: String) throws -> PartitionPlan {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw InputError(path, "cannot read the partition plan: \(error.localizedDescription)")
+        }
+        guard let plan = try? JSONDecoder().decode(PartitionPlan.self, from: data), plan.parts >= 1,
+              plan.seconds.count == plan.parts, plan.items.values.allSatisfy({ (0..<plan.parts).contains($0) }) else {
+            throw InputError(path, "not a partition plan")
+        }
+        return plan
+    }
+
+    public func save(_ path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try EnvironmentError.fileOperation(path, "cannot write the partition plan") {
+            try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        }
+    }
 }
 
 /// What a run did.
@@ -85,6 +146,8 @@ public final class Runner {
     /// Retry every quarantined item (`--retry-quarantined`), not only those whose reason may
     /// have passed (see `QuarantineCause`).
     public var retryQuarantined = false
+    /// Each worker process's address-space limit in bytes (`--worker-memory-limit`; nil: none).
+    public var workerMemoryLimit: Int?
 
     public init(manifest: Manifest, dataRoot: String, outFolder: String, partition: Partition? = nil) {
         self.manifest = manifest
@@ -186,7 +249,7 @@ public final class Runner {
         switch old.quarantineCause {
         case _ where retryQuarantined: return true
         case .input: return false
-        case .crashed: return old.quarantineVersion != calsVersion
+        case .crashed, .outOfMemory: return old.quarantineVersion != calsVersion
         case .timedOut: return old.quarantineVersion != calsVersion || manifest.itemTimeLimit > old.quarantineTimeLimit
         }
     }
@@ -221,8 +284,16 @@ public final class Runner {
             thread.start()
         }
         group.wait()
-        if let error = batch.firstError { throw error }
-        try batch.flush()
+        do {
+            if let error = batch.firstError { throw error }
+            try batch.flush()
+        } catch {
+            // One line for the cause, not for the first file that went with it.
+            if !FileManager.default.fileExists(atPath: shardsFolder) {
+                throw EnvironmentError("\(shardsFolder): the output folder was removed during the run", code: ENOENT)
+            }
+            throw error
+        }
         batch.progress.finish()
         summary = batch.summary
     }
@@ -260,7 +331,8 @@ public final class Runner {
             do {
                 if let executable = runner.workerExecutable {
                     processor = WorkerProcess(executable: executable, configuration: try WorkerConfiguration(
-                        stages: manifest.stages, workFolder: runner.workFolder, timeLimit: manifest.itemTimeLimit), slot: slot)
+                        stages: manifest.stages, workFolder: runner.workFolder, timeLimit: manifest.itemTimeLimit,
+                        memoryLimit: runner.workerMemoryLimit), slot: slot)
                 } else {
                     processor = try InProcessItems(stages: manifest.stages, spoolFolder: runner.shardsFolder,
                                                    timeLimit: manifest.itemTimeLimit)

@@ -47,7 +47,8 @@ public struct StatusReport {
         lines.append("quarantined: \(quarantined.count)")
         for item in quarantined {
             let retry = [QuarantineCause.crashed: " [retried under another cals]",
-                         .timedOut: " [retried under a higher item_time_limit]"][item.quarantineCause] ?? ""
+                         .timedOut: " [retried under a higher item_time_limit]",
+                         .outOfMemory: " [retried under another cals or --retry-quarantined]"][item.quarantineCause] ?? ""
             lines.append("  \(item.id): \(item.error)\(retry)")
         }
         text = lines.joined(separator: "\n") + "\n"

@@ -16,11 +16,17 @@ public struct WorkerConfiguration: Codable, Sendable {
     /// Where item files go (`<out>/shards/.work`).
     public var workFolder: String
     public var timeLimit: Double
+    /// The address-space limit of the worker in bytes (`--worker-memory-limit`; nil: none).
+    public var memoryLimit: Int?
+    /// The process id of the supervisor: the worker dies with it.
+    public var supervisor: Int32
 
-    init(stages: PipelineStages, workFolder: String, timeLimit: Double) throws {
+    init(stages: PipelineStages, workFolder: String, timeLimit: Double, memoryLimit: Int?) throws {
         stageEntries = try stages.all.map { StageEntry(name: type(of: $0).name, stage: try JSONEncoder().encode($0)) }
         self.workFolder = workFolder
         self.timeLimit = timeLimit
+        self.memoryLimit = memoryLimit
+        supervisor = getpid()
     }
 
     /// The item stages, as the supervisor's manifest set them.
@@ -53,6 +59,8 @@ struct WorkerAnswer: Codable {
         case timedOut
         /// A fault of the machine (`reason`): the supervisor stops the run.
         case environment
+        /// An allocation failed (ENOMEM) under the worker's memory limit: quarantined as out of memory.
+        case outOfMemory
     }
     var kind: Kind
     var file: String?
@@ -63,13 +71,20 @@ struct WorkerAnswer: Codable {
 /// The worker side of supervised processing (`cals worker`): reads one `WorkerRequest` JSON line
 /// per item on stdin, runs `ItemPipeline.process` writing the rows to an item file in the work
 /// folder, and answers one `WorkerAnswer` JSON line on stdout (after a first line `ready` once
-/// the face detector is loaded). Ends at the end of stdin.
+/// the face detector is loaded). Ends at the end of stdin, and is killed (SIGKILL) when its
+/// supervisor dies, so that no worker outlives a killed `cals preprocess`.
 ///
 /// Test hooks (for the supervisor's tests; never set them otherwise):
 /// - `CALS_TEST_CRASH_ITEM=<id>`: the worker calls abort() when asked for item `<id>`.
 /// - `CALS_TEST_HANG_ITEM=<id>`: the worker sleeps for ever when asked for item `<id>`.
+/// - `CALS_TEST_HOLD_ITEM=<id>:<file>`: the worker waits until `<file>` exists before it
+///   processes item `<id>` (to change the machine under a run at a known point).
+/// - `CALS_TEST_ALLOCATE_ITEM=<id>`: the worker allocates memory until an allocation fails when
+///   asked for item `<id>` (only under a memory limit; without one it aborts at once).
 public enum Worker {
     public static func run(_ configuration: WorkerConfiguration) throws {
+        try dieWithSupervisor(configuration.supervisor)
+        if let limit = configuration.memoryLimit { try limitAddressSpace(limit) }
         // Answers go to the original stdout only; anything a library prints goes to stderr.
         let answers = FileHandle(fileDescriptor: dup(1), closeOnDealloc: true)
         dup2(2, 1)
@@ -87,6 +102,19 @@ public enum Worker {
             if environment["CALS_TEST_HANG_ITEM"] == request.id {
                 while true { sleep(3600) }
             }
+            if let hold = environment["CALS_TEST_HOLD_ITEM"], hold.hasPrefix(request.id + ":") {
+                while access(String(hold.dropFirst(request.id.count + 1)), F_OK) != 0 { usleep(50_000) }
+            }
+            if environment["CALS_TEST_ALLOCATE_ITEM"] == request.id {
+                precondition(configuration.memoryLimit != nil, "CALS_TEST_ALLOCATE_ITEM needs --worker-memory-limit")
+                var blocks: [[UInt8]] = []
+                while true {
+                    blocks.append([UInt8](repeating: 1, count: 16 << 20))
+                    if blocks.count % 16 == 0 {
+                        FileHandle.standardError.write(Data("cals worker: test hook allocated \(blocks.count * 16) MiB\n".utf8))
+                    }
+                }
+            }
             let file = (configuration.workFolder as NSString).appendingPathComponent("item-\(getpid())-\(sequence).bin")
             sequence += 1
             let answer = process(request, pipeline, configuration.timeLimit, file)
@@ -101,6 +129,8 @@ public enum Worker {
         do {
             try ItemFile.finish(try pipeline.process(request.path, frames: request.frames, timeLimit: timeLimit, spoolPath: file))
             return WorkerAnswer(kind: .done, file: file)
+        } catch let error as EnvironmentError where error.code == ENOMEM {
+            return WorkerAnswer(kind: .outOfMemory, stage: DecodeStage.name, reason: oneLine(error))
         } catch let error as EnvironmentError {
             return WorkerAnswer(kind: .environment, reason: oneLine(error))
         } catch let failure as StageFailure {
@@ -108,6 +138,31 @@ public enum Worker {
                                 reason: oneLine(failure.error))
         } catch {
             return WorkerAnswer(kind: .failed, stage: DecodeStage.name, reason: oneLine(error))
+        }
+    }
+
+    /// Asks the kernel to SIGKILL this process when the thread that spawned it ends
+    /// (PR_SET_PDEATHSIG); exits at once if the supervisor is already gone.
+    private static func dieWithSupervisor(_ supervisor: Int32) throws {
+        // prctl is variadic in C, which Swift does not import: called through its address with
+        // the five long arguments of the system call.
+        typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+        guard let address = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prctl") else {
+            throw EnvironmentError("prctl", code: ENOENT)
+        }
+        let prSetPdeathsig: Int32 = 1
+        guard unsafeBitCast(address, to: Prctl.self)(prSetPdeathsig, UInt(SIGKILL), 0, 0, 0) == 0 else {
+            throw EnvironmentError.fromErrno("prctl", "cannot set the parent death signal")
+        }
+        if getppid() != supervisor { exit(1) }
+    }
+
+    /// Limits the worker's address space to `bytes` (RLIMIT_AS): past it allocations fail, and
+    /// the supervisor quarantines the item as out of memory instead of the machine swapping.
+    private static func limitAddressSpace(_ bytes: Int) throws {
+        var limit = rlimit(rlim_cur: rlim_t(max(bytes, 0)), rlim_max: rlim_t(max(bytes, 0)))
+        guard setrlimit(Int32(RLIMIT_AS.rawValue), &limit) == 0 else {
+            throw EnvironmentError.fromErrno("setrlimit", "cannot limit the worker's memory")
         }
     }
 }

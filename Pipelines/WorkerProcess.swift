@@ -54,7 +54,8 @@ final class InProcessItems: ItemProcessor {
 
 /// One supervised worker process (`cals worker`): spawned on first use and again after it dies,
 /// fed one request line per item over a pipe. A worker that dies on a signal quarantines its
-/// item as crashed (with its last line on stderr); one that runs past the time limit plus
+/// item as crashed (with its last line on stderr), or as out of memory when its stderr says an
+/// allocation failed (under `--worker-memory-limit`); one that runs past the time limit plus
 /// `grace` is killed (SIGKILL) and its item quarantined as timed out; one killed by SIGKILL that
 /// we did not send (the kernel's out-of-memory killer) stops the run as a fault of the machine.
 final class WorkerProcess: ItemProcessor {
@@ -113,6 +114,9 @@ final class WorkerProcess: ItemProcessor {
         case .ended:
             let status = reap()
             let words = lastLogLine().map { "; last line on stderr: \($0)" } ?? ""
+            if let failure = allocationFailure() {
+                return .failed(stage: DecodeStage.name, reason: "\(path): \(outOfMemory): \(failure)", cause: .outOfMemory)
+            }
             if status.signal == SIGKILL {
                 return .environment(EnvironmentError("\(path): the worker process was killed by SIGKILL, "
                                                      + "most likely by the system for lack of memory\(words)", code: ENOMEM))
@@ -136,7 +140,22 @@ final class WorkerProcess: ItemProcessor {
         case .failed: return .failed(stage: answer.stage ?? DecodeStage.name, reason: reason, cause: .input)
         case .timedOut: return .failed(stage: answer.stage ?? DecodeStage.name, reason: reason, cause: .timedOut)
         case .environment: return .environment(WorkerEnvironmentError(description: reason))
+        case .outOfMemory:
+            return .failed(stage: answer.stage ?? DecodeStage.name, reason: "\(outOfMemory): \(reason)", cause: .outOfMemory)
         }
+    }
+
+    /// The words an item over the worker's memory limit is quarantined with.
+    private var outOfMemory: String {
+        "out of memory" + (configuration.memoryLimit.map { " (worker memory limit \($0 >> 20) MiB)" } ?? "")
+    }
+
+    /// What the worker said on stderr when an allocation failed (Swift's runtime, C++'s
+    /// bad_alloc, a C library's ENOMEM), or nil.
+    private func allocationFailure() -> String? {
+        let markers = ["failed to allocate", "std::bad_alloc", "Cannot allocate memory", "out of memory"]
+        return logTail().split(whereSeparator: \.isNewline).last { line in markers.contains { line.contains($0) } }
+            .map(String.init)
     }
 
     /// Held from making a worker's pipes to spawning it, so that no other worker inherits them
@@ -262,12 +281,16 @@ final class WorkerProcess: ItemProcessor {
 
     /// The last non-empty line the worker wrote on stderr.
     private func lastLogLine() -> String? {
-        guard let handle = FileHandle(forReadingAtPath: logPath) else { return nil }
+        logTail().split(whereSeparator: \.isNewline).last.map(String.init)
+    }
+
+    /// The last 4 KiB the worker wrote on stderr.
+    private func logTail() -> String {
+        guard let handle = FileHandle(forReadingAtPath: logPath) else { return "" }
         defer { try? handle.close() }
         let size = (try? handle.seekToEnd()) ?? 0
         try? handle.seek(toOffset: size > 4096 ? size - 4096 : 0)
-        let tail = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
-        return tail.split(whereSeparator: \.isNewline).last.map(String.init)
+        return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
     }
 }
 

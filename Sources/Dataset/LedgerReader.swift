@@ -73,6 +73,9 @@ public enum QuarantineCause: String, Sendable {
     case crashed
     /// It ran past the item time limit: also retried under a higher limit or another cals version.
     case timedOut = "timed_out"
+    /// An allocation failed in its worker (under `--worker-memory-limit`): also retried by
+    /// another cals version (and on `--retry-quarantined` after raising the limit).
+    case outOfMemory = "out_of_memory"
 }
 
 /// One shard file recorded in the ledger (file name relative to `<out>/shards`).

@@ -198,7 +198,8 @@ public final class VideoDecoder {
     private func timing(of frame: Frame, after previous: Int64?) throws -> (time: Int64, end: Int64) {
         let f = frame.pointer.pointee
         let stated = f.best_effort_timestamp != cals_nopts_value() ? f.best_effort_timestamp : f.pts
-        var time = saturatingSum(previous ?? -1, 1)
+        // No timestamp (raw elementary streams): one source frame after the previous frame.
+        var time = previous.map { saturatingSum($0, fallbackFrameDuration) } ?? 0
         if stated != cals_nopts_value() {
             let origin = self.origin ?? min(timelineStart ?? stated, stated)
             if self.origin == nil, !sought, let late = seconds(saturatingDifference(stated, origin), timeBase), late > maxStreamOffset {

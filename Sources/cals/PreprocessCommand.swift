@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import Pipelines
 
-/// `cals preprocess MANIFEST --data DIR --out DIR [--partition i/n] [--lip-units CKPT] [--strict]
-///  [--retry-quarantined] [--in-process]`
+/// `cals preprocess MANIFEST --data DIR --out DIR [--partition i/n [--partition-plan FILE]] [--lip-units CKPT] [--strict]
+///  [--retry-quarantined] [--worker-memory-limit MIB] [--in-process]`
 struct PreprocessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preprocess",
@@ -29,6 +29,9 @@ struct PreprocessCommand: ParsableCommand {
     @Option(help: "Process only part i of n (0 ≤ i < n, by item id); use one --out per part, then `cals merge`.")
     var partition: String?
 
+    @Option(help: "With --partition: the plan assigning items to parts (written by `cals slurm preprocess`); items it does not list go by id.")
+    var partitionPlan: String?
+
     @Option(help: "Worker processes (default: the manifest's `workers`).")
     var workers: Int?
 
@@ -40,6 +43,9 @@ struct PreprocessCommand: ParsableCommand {
 
     @Flag(help: "Retry every quarantined item (items that crashed or timed out are retried anyway under a new cals or a higher item_time_limit).")
     var retryQuarantined = false
+
+    @Option(help: "Each worker process's memory (address space) limit in MiB; an item that needs more is quarantined as out of memory (default: none).")
+    var workerMemoryLimit: Int?
 
     @Flag(help: "Process items on threads of this process, without worker processes (the baseline of bench/pipeline.sh; a crash ends the run).")
     var inProcess = false
@@ -53,9 +59,27 @@ struct PreprocessCommand: ParsableCommand {
             parameters.checkpoint = lipUnits
             manifest.stages.lipUnits = LipUnitsStage(parameters: parameters)
         }
-        let runner = Runner(manifest: manifest, dataRoot: data, outFolder: out,
-                            partition: try partition.map(Partition.init(parsing:)))
+        var part = try partition.map(Partition.init(parsing:))
+        if let partitionPlan {
+            guard let partition = part else { throw ValidationError("--partition-plan needs --partition i/n") }
+            let plan = try PartitionPlan.load(partitionPlan)
+            guard plan.parts == partition.count else {
+                throw ValidationError("--partition \(partition) does not match the plan's \(plan.parts) parts (\(partitionPlan))")
+            }
+            part?.plan = plan.items
+        }
+        // Test hook (for the Slurm tests only): this partition's run fails at once.
+        if let part, ProcessInfo.processInfo.environment["CALS_TEST_FAIL_PARTITION"] == "\(part.index)" {
+            throw ValidationError("test hook CALS_TEST_FAIL_PARTITION: partition \(part) fails")
+        }
+        let runner = Runner(manifest: manifest, dataRoot: data, outFolder: out, partition: part)
         runner.retryQuarantined = retryQuarantined
+        if let workerMemoryLimit {
+            guard (1...(1 << 30)).contains(workerMemoryLimit) else {
+                throw ValidationError("--worker-memory-limit: expected MiB between 1 and 2^30, got \(workerMemoryLimit)")
+            }
+            runner.workerMemoryLimit = workerMemoryLimit << 20
+        }
         if !inProcess { runner.workerExecutable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") }
         let summary = try runner.run()
         for line in summary.lines { print(line) }

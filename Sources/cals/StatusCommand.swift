@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Pipelines
 
 /// `cals status --out DIR [--item ID]`
@@ -14,7 +15,15 @@ struct StatusCommand: ParsableCommand {
     var item: String?
 
     func run() throws {
-        let report = try item.map { try StatusReport(outFolder: out, item: $0) } ?? StatusReport(outFolder: out)
-        print(report.text, terminator: "")
+        if let item {
+            print(try StatusReport(outFolder: out, item: item).text, terminator: "")
+            return
+        }
+        let parts = try partsProgress(outFolder: out)
+        // A folder being filled by `cals slurm preprocess` has no merged ledger until its merge job ran.
+        if parts == nil || FileManager.default.fileExists(atPath: out + "/ledger.sqlite") {
+            print(try StatusReport(outFolder: out).text, terminator: "")
+        }
+        for line in parts ?? [] { print(line) }
     }
 }

@@ -7,7 +7,9 @@ import Pipelines
 ///
 /// Test hooks (environment variables, for the supervisor's tests only):
 /// - `CALS_TEST_CRASH_ITEM=<id>` makes the worker abort() on item `<id>`;
-/// - `CALS_TEST_HANG_ITEM=<id>` makes it sleep for ever on item `<id>`.
+/// - `CALS_TEST_HANG_ITEM=<id>` makes it sleep for ever on item `<id>`;
+/// - `CALS_TEST_HOLD_ITEM=<id>:<file>` makes it wait on item `<id>` until `<file>` exists;
+/// - `CALS_TEST_ALLOCATE_ITEM=<id>` makes it allocate on item `<id>` until an allocation fails.
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",

@@ -28,6 +28,29 @@ final class VideoDecoderTests: XCTestCase {
         }
     }
 
+    /// A raw elementary stream (no container, no timestamps: MPEG-2 video, H.264 Annex B, HEVC),
+    /// encoded at 25 fps, gives every frame in order; it carries no audio. (Frames without a
+    /// timestamp are placed one source frame apart.)
+    func testRawElementaryStreamsGiveEveryFrame() throws {
+        let scratch = ScratchDir("decode")
+        let counting = scratch.path("counting.mp4")
+        try makeCountingClip(counting, fps: "25", seconds: 3)
+        let encodings = [("m2v", ["-c:v", "mpeg2video", "-q:v", "2", "-f", "mpeg2video"]),
+                         ("h264", ["-c:v", "libx264", "-qp", "0", "-f", "h264"]),
+                         ("hevc", ["-c:v", "libx265", "-x265-params", "lossless=1:log-level=error", "-f", "hevc"])]
+        for (suffix, options) in encodings {
+            let path = scratch.path("raw.\(suffix)")
+            try ffmpeg(["-i", counting] + options + [path])
+            let decoder = try VideoDecoder(path: path)
+            XCTAssertFalse(decoder.hasAudio, suffix)
+            XCTAssertEqual(decoder.width, 128, suffix)
+            XCTAssertEqual(decoder.height, 32, suffix)
+            let frames = try decodeAllFrames(path)
+            XCTAssertEqual(frames.count, 75, suffix)
+            XCTAssertEqual(frames.enumerated().filter { countingIndex($0.element) != $0.offset }.map(\.offset), [], suffix)
+        }
+    }
+
     /// Variable frame rate: each output frame is the last source frame whose presentation time
     /// (as ffprobe reports it) is ≤ i/25.
     func testVariableFrameRateFollowsPresentationTimes() throws {

@@ -103,13 +103,15 @@ final class PreprocessRunTests: XCTestCase {
         let good = try Data(contentsOf: URL(fileURLWithPath: s.path("data/good.mp4")))
         try good.prefix(good.count / 3).write(to: URL(fileURLWithPath: s.path("data/truncated.mp4")))
         XCTAssertEqual(mkfifo(s.path("data/hang.mp4"), 0o644), 0)  // reading it would block forever
+        // A raw H.264 elementary stream: decodable video, no audio.
+        try ffmpeg(["-i", s.path("data/good.mp4"), "-an", "-c:v", "copy", "-f", "h264", s.path("data/raw.h264")])
 
         let result = try Fixture.cals(["preprocess", manifest, "--data", data, "--out", out])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("processed 1"), result.stdout)
-        XCTAssertTrue(result.stdout.contains("quarantined 7"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("quarantined 8"), result.stdout)
         for (id, reason) in [("noaudio", "no audio stream"), ("noface", "no face"), ("short", "too short"),
-                             ("hang", "not a regular file")] {
+                             ("hang", "not a regular file"), ("raw", "raw.h264: no audio stream")] {
             XCTAssertTrue(result.stdout.contains("quarantined \(id): ") && result.stdout.contains(reason),
                           "\(id) / \(reason): \(result.stdout)")
         }
@@ -118,12 +120,12 @@ final class PreprocessRunTests: XCTestCase {
         XCTAssertEqual(try Fixture.readback(out).items.keys.sorted(), ["good"])
 
         let status = try Fixture.cals(["status", "--out", out])
-        XCTAssertTrue(status.stdout.contains("quarantined: 7"), status.stdout)
+        XCTAssertTrue(status.stdout.contains("quarantined: 8"), status.stdout)
         XCTAssertTrue(status.stdout.contains("  noaudio: "), status.stdout)
 
         // Unchanged: not retried; --strict fails the run.
         let again = try Fixture.cals(["preprocess", manifest, "--data", data, "--out", out, "--strict"])
-        XCTAssertTrue(again.stdout.contains("processed 0, up to date 1, quarantined 0 (+7 unchanged"), again.stdout)
+        XCTAssertTrue(again.stdout.contains("processed 0, up to date 1, quarantined 0 (+8 unchanged"), again.stdout)
         let strict = try Fixture.cals(["preprocess", manifest, "--data", data, "--out", s.path("out2"), "--strict"])
         XCTAssertNotEqual(strict.status, 0)
 
@@ -131,7 +133,7 @@ final class PreprocessRunTests: XCTestCase {
         try FileManager.default.removeItem(atPath: s.path("data/noaudio.mp4"))
         try Fixture.clip(s.path("data/noaudio.mp4"), frequency: 500)
         let fixed = try Fixture.preprocess(manifest, data: data, out: out)
-        XCTAssertTrue(fixed.contains("processed 1, up to date 1, quarantined 0 (+6 unchanged"), fixed)
+        XCTAssertTrue(fixed.contains("processed 1, up to date 1, quarantined 0 (+7 unchanged"), fixed)
         XCTAssertEqual(try Fixture.readback(out).items.keys.sorted(), ["good", "noaudio"])
     }
 
