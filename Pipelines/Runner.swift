@@ -146,7 +146,7 @@ public final class Runner {
     /// Retry every quarantined item (`--retry-quarantined`), not only those whose reason may
     /// have passed (see `QuarantineCause`).
     public var retryQuarantined = false
-    /// Each worker process's address-space limit in bytes (`--worker-memory-limit`; nil: none).
+    /// Each worker process's resident-memory limit in bytes (`--worker-memory-limit`; nil: none).
     public var workerMemoryLimit: Int?
 
     public init(manifest: Manifest, dataRoot: String, outFolder: String, partition: Partition? = nil) {
@@ -331,8 +331,8 @@ public final class Runner {
             do {
                 if let executable = runner.workerExecutable {
                     processor = WorkerProcess(executable: executable, configuration: try WorkerConfiguration(
-                        stages: manifest.stages, workFolder: runner.workFolder, timeLimit: manifest.itemTimeLimit,
-                        memoryLimit: runner.workerMemoryLimit), slot: slot)
+                        stages: manifest.stages, workFolder: runner.workFolder, timeLimit: manifest.itemTimeLimit),
+                        memoryLimit: runner.workerMemoryLimit, slot: slot)
                 } else {
                     processor = try InProcessItems(stages: manifest.stages, spoolFolder: runner.shardsFolder,
                                                    timeLimit: manifest.itemTimeLimit)

@@ -16,16 +16,13 @@ public struct WorkerConfiguration: Codable, Sendable {
     /// Where item files go (`<out>/shards/.work`).
     public var workFolder: String
     public var timeLimit: Double
-    /// The address-space limit of the worker in bytes (`--worker-memory-limit`; nil: none).
-    public var memoryLimit: Int?
     /// The process id of the supervisor: the worker dies with it.
     public var supervisor: Int32
 
-    init(stages: PipelineStages, workFolder: String, timeLimit: Double, memoryLimit: Int?) throws {
+    init(stages: PipelineStages, workFolder: String, timeLimit: Double) throws {
         stageEntries = try stages.all.map { StageEntry(name: type(of: $0).name, stage: try JSONEncoder().encode($0)) }
         self.workFolder = workFolder
         self.timeLimit = timeLimit
-        self.memoryLimit = memoryLimit
         supervisor = getpid()
     }
 
@@ -59,7 +56,7 @@ struct WorkerAnswer: Codable {
         case timedOut
         /// A fault of the machine (`reason`): the supervisor stops the run.
         case environment
-        /// An allocation failed (ENOMEM) under the worker's memory limit: quarantined as out of memory.
+        /// An allocation failed (ENOMEM): quarantined as out of memory.
         case outOfMemory
     }
     var kind: Kind
@@ -79,12 +76,11 @@ struct WorkerAnswer: Codable {
 /// - `CALS_TEST_HANG_ITEM=<id>`: the worker sleeps for ever when asked for item `<id>`.
 /// - `CALS_TEST_HOLD_ITEM=<id>:<file>`: the worker waits until `<file>` exists before it
 ///   processes item `<id>` (to change the machine under a run at a known point).
-/// - `CALS_TEST_ALLOCATE_ITEM=<id>`: the worker allocates memory until an allocation fails when
-///   asked for item `<id>` (only under a memory limit; without one it aborts at once).
+/// - `CALS_TEST_ALLOCATE_ITEM=<id>`: the worker fills memory when asked for item `<id>`, until the
+///   supervisor's `--worker-memory-limit` kills it (it aborts by itself at 16 GiB).
 public enum Worker {
     public static func run(_ configuration: WorkerConfiguration) throws {
         try dieWithSupervisor(configuration.supervisor)
-        if let limit = configuration.memoryLimit { try limitAddressSpace(limit) }
         // Answers go to the original stdout only; anything a library prints goes to stderr.
         let answers = FileHandle(fileDescriptor: dup(1), closeOnDealloc: true)
         dup2(2, 1)
@@ -106,14 +102,15 @@ public enum Worker {
                 while access(String(hold.dropFirst(request.id.count + 1)), F_OK) != 0 { usleep(50_000) }
             }
             if environment["CALS_TEST_ALLOCATE_ITEM"] == request.id {
-                precondition(configuration.memoryLimit != nil, "CALS_TEST_ALLOCATE_ITEM needs --worker-memory-limit")
                 var blocks: [[UInt8]] = []
-                while true {
+                while blocks.count < 1024 {
                     blocks.append([UInt8](repeating: 1, count: 16 << 20))
                     if blocks.count % 16 == 0 {
                         FileHandle.standardError.write(Data("cals worker: test hook allocated \(blocks.count * 16) MiB\n".utf8))
                     }
                 }
+                FileHandle.standardError.write(Data("cals worker: test hook CALS_TEST_ALLOCATE_ITEM reached 16 GiB, aborting\n".utf8))
+                abort()
             }
             let file = (configuration.workFolder as NSString).appendingPathComponent("item-\(getpid())-\(sequence).bin")
             sequence += 1
@@ -155,14 +152,5 @@ public enum Worker {
             throw EnvironmentError.fromErrno("prctl", "cannot set the parent death signal")
         }
         if getppid() != supervisor { exit(1) }
-    }
-
-    /// Limits the worker's address space to `bytes` (RLIMIT_AS): past it allocations fail, and
-    /// the supervisor quarantines the item as out of memory instead of the machine swapping.
-    private static func limitAddressSpace(_ bytes: Int) throws {
-        var limit = rlimit(rlim_cur: rlim_t(max(bytes, 0)), rlim_max: rlim_t(max(bytes, 0)))
-        guard setrlimit(Int32(RLIMIT_AS.rawValue), &limit) == 0 else {
-            throw EnvironmentError.fromErrno("setrlimit", "cannot limit the worker's memory")
-        }
     }
 }

@@ -55,16 +55,27 @@ final class InProcessItems: ItemProcessor {
 /// One supervised worker process (`cals worker`): spawned on first use and again after it dies,
 /// fed one request line per item over a pipe. A worker that dies on a signal quarantines its
 /// item as crashed (with its last line on stderr), or as out of memory when its stderr says an
-/// allocation failed (under `--worker-memory-limit`); one that runs past the time limit plus
-/// `grace` is killed (SIGKILL) and its item quarantined as timed out; one killed by SIGKILL that
-/// we did not send (the kernel's out-of-memory killer) stops the run as a fault of the machine.
+/// allocation failed; one whose resident memory passes `memoryLimit` (`--worker-memory-limit`,
+/// read from /proc every `memoryCheckInterval`) is killed (SIGKILL) and its item quarantined as
+/// out of memory; one that runs past the time limit plus `grace` is killed and its item
+/// quarantined as timed out; one killed by SIGKILL that we did not send (the kernel's
+/// out-of-memory killer) stops the run as a fault of the machine.
+///
+/// The limit is on resident memory, watched from outside, not an address-space rlimit inside the
+/// worker: libraries reserve far more address space than they touch (OpenBLAS maps a 128 MiB
+/// buffer per calling thread, glibc 64 MiB per thread arena), and OpenBLAS retries a failed
+/// buffer mapping for ever, so under RLIMIT_AS an ordinary item spun until its time limit.
 final class WorkerProcess: ItemProcessor {
     static let grace = 2.0
     /// How long a new worker may take to load its models and say `ready`.
     static let startLimit = 120.0
+    /// How often a worker's resident memory is compared with `memoryLimit`.
+    static let memoryCheckInterval = 0.1
 
     let executable: String
     let configuration: WorkerConfiguration
+    /// The worker's resident-memory limit in bytes (`--worker-memory-limit`; nil: none).
+    let memoryLimit: Int?
     /// The worker's stderr, kept for its last line.
     let logPath: String
     private var pid: pid_t = 0
@@ -76,9 +87,10 @@ final class WorkerProcess: ItemProcessor {
     private var sent = Date()
     private var sendFailure: Error?
 
-    init(executable: String, configuration: WorkerConfiguration, slot: Int) {
+    init(executable: String, configuration: WorkerConfiguration, memoryLimit: Int?, slot: Int) {
         self.executable = executable
         self.configuration = configuration
+        self.memoryLimit = memoryLimit
         logPath = (configuration.workFolder as NSString).appendingPathComponent("worker-\(slot).log")
     }
 
@@ -111,6 +123,11 @@ final class WorkerProcess: ItemProcessor {
             kill(pid, SIGKILL)
             _ = reap()
             return .failed(stage: DecodeStage.name, reason: "\(path): timed out after \(Int(limit)) s", cause: .timedOut)
+        case .overMemory(let resident):
+            kill(pid, SIGKILL)
+            _ = reap()
+            return .failed(stage: DecodeStage.name, reason: "\(path): \(outOfMemory): resident memory reached \(resident >> 20) MiB",
+                           cause: .outOfMemory)
         case .ended:
             let status = reap()
             let words = lastLogLine().map { "; last line on stderr: \($0)" } ?? ""
@@ -147,7 +164,7 @@ final class WorkerProcess: ItemProcessor {
 
     /// The words an item over the worker's memory limit is quarantined with.
     private var outOfMemory: String {
-        "out of memory" + (configuration.memoryLimit.map { " (worker memory limit \($0 >> 20) MiB)" } ?? "")
+        "out of memory" + (memoryLimit.map { " (worker memory limit \($0 >> 20) MiB)" } ?? "")
     }
 
     /// What the worker said on stderr when an allocation failed (Swift's runtime, C++'s
@@ -213,6 +230,11 @@ final class WorkerProcess: ItemProcessor {
         case .line(let other):
             stop()
             throw InputError(executable, "worker said '\(other)' instead of ready")
+        case .overMemory(let resident):
+            kill(pid, SIGKILL)
+            _ = reap()
+            throw InputError(executable, "worker did not start: its resident memory reached \(resident >> 20) MiB, "
+                             + "past --worker-memory-limit")
         case .timedOut, .ended:
             kill(pid, SIGKILL)
             _ = reap()
@@ -232,9 +254,10 @@ final class WorkerProcess: ItemProcessor {
         }
     }
 
-    private enum Read { case line(String), timedOut, ended }
+    private enum Read { case line(String), timedOut, ended, overMemory(Int) }
 
-    /// The next line from the worker, waiting until `deadline` at most.
+    /// The next line from the worker, waiting until `deadline` at most; under a memory limit, its
+    /// resident memory is checked every `memoryCheckInterval` meanwhile.
     private func readLine(deadline: Date) -> Read {
         while true {
             if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
@@ -242,10 +265,14 @@ final class WorkerProcess: ItemProcessor {
                 pending.removeSubrange(...newline)
                 return .line(line)
             }
+            if let memoryLimit, let resident = residentBytes(of: pid), resident > memoryLimit {
+                return .overMemory(resident)
+            }
             let left = deadline.timeIntervalSinceNow
             guard left > 0 else { return .timedOut }
+            let wait = memoryLimit == nil ? 60 : Self.memoryCheckInterval
             var poller = pollfd(fd: answers, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, Int32(min(left * 1000 + 1, 60_000)))
+            let ready = poll(&poller, 1, Int32(min(left, wait) * 1000 + 1))
             if ready < 0 && errno == EINTR { continue }
             guard ready > 0 else { continue }
             var buffer = [UInt8](repeating: 0, count: 4096)
@@ -292,6 +319,14 @@ final class WorkerProcess: ItemProcessor {
         try? handle.seek(toOffset: size > 4096 ? size - 4096 : 0)
         return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
     }
+}
+
+/// The resident memory of process `pid` in bytes (/proc/PID/statm), or nil once it is gone.
+func residentBytes(of pid: pid_t) -> Int? {
+    guard let statm = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return nil }
+    let fields = statm.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+    return pages * sysconf(Int32(_SC_PAGESIZE))
 }
 
 /// A fault of the machine met by a worker, in its words (it names the cause and the path).

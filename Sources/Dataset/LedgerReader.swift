@@ -73,7 +73,7 @@ public enum QuarantineCause: String, Sendable {
     case crashed
     /// It ran past the item time limit: also retried under a higher limit or another cals version.
     case timedOut = "timed_out"
-    /// An allocation failed in its worker (under `--worker-memory-limit`): also retried by
+    /// Its worker passed `--worker-memory-limit`, or an allocation failed in it: also retried by
     /// another cals version (and on `--retry-quarantined` after raising the limit).
     case outOfMemory = "out_of_memory"
 }

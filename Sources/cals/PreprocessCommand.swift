@@ -44,7 +44,7 @@ struct PreprocessCommand: ParsableCommand {
     @Flag(help: "Retry every quarantined item (items that crashed or timed out are retried anyway under a new cals or a higher item_time_limit).")
     var retryQuarantined = false
 
-    @Option(help: "Each worker process's memory (address space) limit in MiB; an item that needs more is quarantined as out of memory (default: none).")
+    @Option(help: "Each worker process's resident-memory limit in MiB; a worker past it is killed and its item quarantined as out of memory (default: none).")
     var workerMemoryLimit: Int?
 
     @Flag(help: "Process items on threads of this process, without worker processes (the baseline of bench/pipeline.sh; a crash ends the run).")
