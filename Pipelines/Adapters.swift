@@ -84,7 +84,8 @@ public struct HDTFOptions: Codable, Equatable, Sendable, DefaultConstructible {
 /// `lrs2` (`mvlrs_v1/`): `main/<speaker>/<clip>.mp4` (and `pretrain/…`); splits from
 /// `train.txt`, `val.txt`, `test.txt` in the root (lines `<speaker>/<clip>`, optionally followed
 /// by a tag such as `NF` or `MV`: metadata `tag`); clips of `main` in no list are skipped;
-/// `pretrain` clips get split "pretrain". The `.txt` beside each clip gives metadata `text`,
+/// `pretrain` clips get split "pretrain" (only those `pretrain.txt` lists, when the root has
+/// one; a tag after the id becomes metadata `tag` too). The `.txt` beside each clip gives metadata `text`,
 /// `conf` and (pretrain) `words`, the `WORD START END ASDSCORE` rows.
 public struct LRS2Options: Codable, Equatable, Sendable, DefaultConstructible {
     public var sets = ["main"]
@@ -211,17 +212,19 @@ public enum AdapterSpec: Equatable, Sendable {
     }
 
     private func lrs2Items(_ root: String, _ o: LRS2Options) throws -> [SourceItem] {
-        var splitOf: [String: (split: String, tag: String)] = [:]  // "<speaker>/<clip>" → split, tag
+        var splitOf: [String: (split: String, tag: String)] = [:]  // "<speaker>/<clip>" → split, tag (main)
+        var pretrainList: [String: (split: String, tag: String)]?  // the same from pretrain.txt, when present
         var foundList = false
-        for split in ["train", "val", "test"] {
+        for split in ["train", "val", "test", "pretrain"] {
             let list = (root as NSString).appendingPathComponent("\(split).txt")
             guard let text = try? String(contentsOfFile: list, encoding: .utf8) else { continue }
-            foundList = true
+            var listed: [String: (split: String, tag: String)] = [:]
             for line in text.split(whereSeparator: \.isNewline) {
                 let fields = line.split(whereSeparator: \.isWhitespace)
                 guard let entry = fields.first else { continue }
-                splitOf[String(entry)] = (split, fields.dropFirst().joined(separator: " "))
+                listed[String(entry)] = (split, fields.dropFirst().joined(separator: " "))
             }
+            if split == "pretrain" { pretrainList = listed } else { splitOf.merge(listed) { $1 }; foundList = true }
         }
         if o.sets.contains("main") && !foundList {
             throw InputError(root, "lrs2: no split list (train.txt, val.txt, test.txt) in the data folder")
@@ -236,7 +239,12 @@ public enum AdapterSpec: Equatable, Sendable {
                 let parts = rel.split(separator: "/").map(String.init)
                 guard parts.count == 2 else { continue }
                 let clip = stripExtension(rel)
-                let listed: (split: String, tag: String)? = set == "main" ? splitOf[clip] : (split: set, tag: "")
+                let listed: (split: String, tag: String)?
+                switch set {
+                case "main": listed = splitOf[clip]
+                case "pretrain": listed = pretrainList.map { $0[clip] } ?? (split: set, tag: "")
+                default: listed = (split: set, tag: "")
+                }
                 guard let listed else { continue }
                 var metadata = try sideFileMetadata((setRoot as NSString).appendingPathComponent(clip + ".txt"))
                 if !listed.tag.isEmpty { metadata["tag"] = listed.tag }

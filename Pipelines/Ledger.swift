@@ -42,8 +42,9 @@ public struct ProcessedItem: Sendable {
 /// shards and item rows. What is not in the ledger does not exist: shard files are recorded
 /// only after they are complete on disk, in one transaction with the rows they hold.
 ///
-/// Schema (version 4; older ledgers are upgraded on open: version 1 had no lip_unit_shards,
-/// version 2 not the items' damage and quarantine columns, version 3 not their metadata):
+/// Schema (version 5; older ledgers are upgraded on open: version 1 had no lip_unit_shards,
+/// version 2 not the items' damage and quarantine columns, version 3 not their metadata,
+/// version 4 not the av_sync tables):
 ///   meta(key PRIMARY KEY, value)                    schema_version, dataset, adapter
 ///   items(id PRIMARY KEY, source, size, mtime, fingerprint, speaker, split, label,
 ///         state, error, key, updated,               state: done | quarantined | removed
@@ -56,6 +57,10 @@ public struct ProcessedItem: Sendable {
 ///   item_rows(item_id, key, segment, shard_file, first_row, row_count)
 ///   lip_unit_shards(checkpoint, file REFERENCES shards, rows, bytes, checksum, stage_version, created,
 ///         PRIMARY KEY(checkpoint, file))
+///   sync_scores(checkpoint, item_id, key, segment, windows, best_offset, confidence, distance,
+///         stage_version, created, PRIMARY KEY(checkpoint, item_id, key, segment))   SyncScoreRecord
+///   sync_curation(item_id PRIMARY KEY, key, checkpoint, best_offset, confidence, windows, shift,
+///         excluded, action)                         the av_sync stage's decisions (SyncCuration)
 public final class Ledger {
     public static let schemaVersion = LedgerReader.schemaVersion
     public static let fileName = LedgerReader.fileName
@@ -136,6 +141,7 @@ public final class Ledger {
                 try db.execute(sql: Ledger.lipUnitShardsTable)
                 try db.execute(sql: Ledger.itemColumnsOfVersion3)
                 try db.execute(sql: Ledger.itemColumnsOfVersion4)
+                try db.execute(sql: Ledger.syncTablesOfVersion5)
                 for (key, value) in [("schema_version", "\(Ledger.schemaVersion)"), ("dataset", dataset), ("adapter", adapter)] {
                     try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?)", arguments: [key, value])
                 }
@@ -167,6 +173,16 @@ public final class Ledger {
     /// Added in version 4: what the dataset says about each item (`ItemMetadata`).
     private static let itemColumnsOfVersion4 = "ALTER TABLE items ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'"
 
+    /// Added in version 5: the av_sync stage's scores and decisions.
+    private static let syncTablesOfVersion5 = """
+        CREATE TABLE sync_scores(checkpoint TEXT NOT NULL, item_id TEXT NOT NULL, key TEXT NOT NULL, segment INTEGER NOT NULL,
+            windows INTEGER NOT NULL, best_offset INTEGER NOT NULL, confidence REAL NOT NULL, distance REAL NOT NULL,
+            stage_version INTEGER NOT NULL, created REAL NOT NULL, PRIMARY KEY(checkpoint, item_id, key, segment));
+        CREATE TABLE sync_curation(item_id TEXT PRIMARY KEY, key TEXT NOT NULL, checkpoint TEXT NOT NULL,
+            best_offset INTEGER NOT NULL, confidence REAL NOT NULL, windows INTEGER NOT NULL, shift INTEGER NOT NULL,
+            excluded TEXT NOT NULL, action TEXT NOT NULL);
+        """
+
     /// Upgrades a ledger of an older schema `version` in place, in one transaction.
     private func migrate(from version: Int) throws {
         try guarded {
@@ -174,6 +190,7 @@ public final class Ledger {
                 if version < 2 { try db.execute(sql: Ledger.lipUnitShardsTable) }
                 if version < 3 { try db.execute(sql: Ledger.itemColumnsOfVersion3) }
                 if version < 4 { try db.execute(sql: Ledger.itemColumnsOfVersion4) }
+                if version < 5 { try db.execute(sql: Ledger.syncTablesOfVersion5) }
                 try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'schema_version'",
                                arguments: ["\(Ledger.schemaVersion)"])
             }
@@ -196,6 +213,12 @@ public final class Ledger {
 
     /// The rows of the current output of every done item.
     public func currentRows() throws -> [CurrentRows] { try reader.currentRows() }
+
+    /// The av_sync scores under `checkpoint` (every checkpoint when nil).
+    public func syncScores(checkpoint: String? = nil) throws -> [SyncScoreRecord] { try reader.syncScores(checkpoint: checkpoint) }
+
+    /// The av_sync stage's current decisions, by item.
+    public func syncCuration() throws -> [String: SyncCuration] { try reader.syncCuration() }
 
     /// Counts of the latest result of each (item, stage) by (stage, state), removed items left out.
     public func stageCounts() throws -> [(stage: String, state: String, count: Int)] {
@@ -249,6 +272,37 @@ public final class Ledger {
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [shard.checkpoint, shard.file, shard.rows, shard.bytes, shard.checksum,
                                      shard.stageVersion, Date().timeIntervalSince1970])
+            }
+        }
+    }
+
+    /// Records the av_sync scores of one item (its segments and the item, all under one
+    /// checkpoint and output key), replacing earlier ones of that checkpoint and key.
+    public func recordSyncScores(_ scores: [SyncScoreRecord]) throws {
+        try guarded {
+            try db.write { db in
+                for r in scores {
+                    try db.execute(sql: """
+                        INSERT OR REPLACE INTO sync_scores(checkpoint, item_id, key, segment, windows, best_offset, confidence,
+                            distance, stage_version, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [r.checkpoint, r.item, r.key, r.segment, r.windows, r.offset, r.confidence, r.distance,
+                                         r.stageVersion, Date().timeIntervalSince1970])
+                }
+            }
+        }
+    }
+
+    /// Replaces every av_sync decision by `decisions` (none: readers see the rows as stored).
+    public func replaceSyncCuration(_ decisions: [SyncCuration]) throws {
+        try guarded {
+            try db.write { db in
+                try db.execute(sql: "DELETE FROM sync_curation")
+                for c in decisions {
+                    try db.execute(sql: """
+                        INSERT INTO sync_curation(item_id, key, checkpoint, best_offset, confidence, windows, shift, excluded, action)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [c.item, c.key, c.checkpoint, c.offset, c.confidence, c.windows, c.shift, c.excluded, c.action])
+                }
             }
         }
     }
@@ -321,8 +375,8 @@ public final class Ledger {
 
     // MARK: Merging
 
-    /// Copies every item, stage result, shard, row and lip-unit shard of `other` into this
-    /// ledger. An item known to both keeps the most recently updated record. Shard files must be
+    /// Copies every item, stage result, shard, row, lip-unit shard, av_sync score and decision
+    /// of `other` into this ledger. An item known to both keeps the most recently updated record. Shard files must be
     /// copied by the caller (`mergeOutputs`).
     public func merge(from other: Ledger) throws {
         try guarded {
@@ -340,6 +394,8 @@ public final class Ledger {
                         SELECT 1 FROM item_rows m WHERE m.item_id = o.item_id AND m.key = o.key
                         AND m.segment = o.segment AND m.shard_file = o.shard_file);
                     INSERT OR IGNORE INTO lip_unit_shards SELECT * FROM other.lip_unit_shards;
+                    INSERT OR IGNORE INTO sync_scores SELECT * FROM other.sync_scores;
+                    INSERT OR REPLACE INTO sync_curation SELECT * FROM other.sync_curation;
                     """)
                     return .commit
                 }

@@ -106,20 +106,21 @@ public struct RunSummary: Sendable {
     public var removed = 0
     public var rows = 0
     public var shardsWritten: [String] = []
-    /// Lip-unit shards written by the lip_units stage (paths).
-    public var lipUnitShards: [String] = []
+    /// What each row stage of the manifest did, in order.
+    public var rowStages: [RowStageResult] = []
     public var seconds = 0.0
     public init() {}
+
+    /// Lip-unit shards written by the lip_units stage (paths).
+    public var lipUnitShards: [String] { rowStages.first { $0.stage == LipUnitsStage.name }?.written ?? [] }
 
     public var lines: [String] {
         var out = notes + ["processed \(processed), up to date \(upToDate), quarantined \(quarantined.count)"
                    + (stillQuarantined > 0 ? " (+\(stillQuarantined) unchanged from earlier runs)" : "")
                    + (removed > 0 ? ", removed \(removed)" : "")
                    + "; \(rows) rows in \(shardsWritten.count) new shard(s); \(Progress.clock(seconds))"]
-        if let first = lipUnitShards.first {
-            out.append("lip_units: \(lipUnitShards.count) new unit shard(s) in \((first as NSString).deletingLastPathComponent)")
-        }
-        if processed == 0 && quarantined.isEmpty && lipUnitShards.isEmpty { out.append("everything is up to date") }
+        out += rowStages.compactMap(\.line)
+        if processed == 0 && quarantined.isEmpty && rowStages.allSatisfy(\.written.isEmpty) { out.append("everything is up to date") }
         out += quarantined.map { "quarantined \($0.id): \($0.reason)" }
         return out
     }
@@ -232,8 +233,12 @@ public final class Runner {
         }
 
         if !work.isEmpty { try process(work, ledger: ledger, summary: &summary) }
-        if let lipUnits = manifest.stages.lipUnits {
-            summary.lipUnitShards = try lipUnits.run(outFolder: outFolder, ledger: ledger) { say($0) }
+        let rowStages = Set(manifest.stages.rows.map { type(of: $0).name })
+        for stage in PipelineStages.rowRegistry where !rowStages.contains(stage.name) {
+            try stage.withdraw(outFolder: outFolder, ledger: ledger) { say($0) }
+        }
+        for stage in manifest.stages.rows {
+            summary.rowStages.append(try stage.run(outFolder: outFolder, ledger: ledger) { say($0) })
         }
         summary.seconds = Date().timeIntervalSince(start)
         return summary

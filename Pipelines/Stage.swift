@@ -82,3 +82,48 @@ func attributed<T>(to stage: String, _ body: () throws -> T) throws -> T {
         throw error
     } catch { throw StageFailure(stage: stage, error: error) }
 }
+
+/// An optional stage over the rows the ledger records, after the item stages (`lip_units`,
+/// `av_sync`): it reads finished frame shards, not video; its output is keyed by the content of
+/// a sync encoder checkpoint (a new checkpoint makes new output beside the old, and the item
+/// stages' keys never depend on it); it records what it makes in the ledger and, run again,
+/// does only what the ledger does not record for that checkpoint yet. Adding one: a file under
+/// Pipelines/Stages/ plus its line in `PipelineStages.rowRegistry`.
+///
+/// Its unit of work is the stage's own (lip_units writes one unit shard per frame shard, row for
+/// row, removed items included; av_sync scores each current item over its segments), so the
+/// runner hands it the ledger rather than pushing rows one by one.
+public protocol RowStage: Stage {
+    /// The sync encoder checkpoint (`cals train sync`) whose content keys the output; the
+    /// manifest must name one.
+    var checkpoint: String { get }
+    /// The stage as the manifest entry `- <name>: <node>` sets it (default: `Parameters` read
+    /// strictly, as for item stages).
+    static func read(_ node: Node?, file: String, context: String) throws -> Self
+    /// Brings the stage's output up to date with the rows `ledger` records; `say` gets one line
+    /// per thing done.
+    func run(outFolder: String, ledger: Ledger, say: (String) -> Void) throws -> RowStageResult
+    /// What a run whose manifest lists no such stage does (default: nothing).
+    static func withdraw(outFolder: String, ledger: Ledger, say: (String) -> Void) throws
+    /// The stage's lines in `cals status`.
+    static func statusLines(outFolder: String, ledger: Ledger) throws -> [String]
+}
+
+/// What one run of a row stage did: the outputs it wrote (paths, or item ids) and its line for
+/// the run summary (nil: nothing to say).
+public struct RowStageResult: Sendable {
+    public var stage: String
+    public var written: [String]
+    public var line: String?
+    public init(stage: String, written: [String], line: String?) {
+        (self.stage, self.written, self.line) = (stage, written, line)
+    }
+}
+
+extension RowStage {
+    public static func read(_ node: Node?, file: String, context: String) throws -> Self {
+        Self(parameters: try decodeParameters(Parameters.self, from: node, file: file, context: context))
+    }
+
+    public static func withdraw(outFolder: String, ledger: Ledger, say: (String) -> Void) throws {}
+}

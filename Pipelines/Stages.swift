@@ -21,11 +21,17 @@ public struct PipelineStages: Sendable {
 
     public static var order: [String] { registry.map { $0.name } }
 
+    /// Every row stage, in the order a manifest lists them after the item stages (each optional).
+    public static let rowRegistry: [any RowStage.Type] = [
+        LipUnitsStage.self,
+        AVSyncStage.self,
+    ]
+
     /// One stage of each registered type, in registry order.
     public internal(set) var all: [any ItemStage]
-    /// Optional, after the item stages: lip units from a sync encoder over the finished frame
-    /// shards (keyed by its checkpoint, so it never re-keys the frame stages).
-    public var lipUnits: LipUnitsStage?
+    /// The row stages the manifest lists, in `rowRegistry` order (keyed by their checkpoints,
+    /// so they never re-key the item stages).
+    public private(set) var rows: [any RowStage] = []
 
     /// Every stage with its defaults.
     public init() { all = Self.registry.map { $0.withDefaults() } }
@@ -42,8 +48,33 @@ public struct PipelineStages: Sendable {
         }
     }
 
+    /// The row stage of type `S`, if listed; setting nil removes it.
+    public subscript<S: RowStage>(row stage: S.Type) -> S? {
+        get { rows.lazy.compactMap { $0 as? S }.first }
+        set {
+            var listed: [any RowStage] = []
+            for registered in Self.rowRegistry {
+                if registered.name == S.name {
+                    if let newValue { listed.append(newValue) }
+                } else if let other = rows.first(where: { Self.name(of: $0) == registered.name }) {
+                    listed.append(other)
+                }
+            }
+            rows = listed
+        }
+    }
+
+    static func name(of stage: any RowStage) -> String { type(of: stage).name }
+
+    /// The lip_units stage, if listed (`--lip-units` sets it).
+    public var lipUnits: LipUnitsStage? {
+        get { self[row: LipUnitsStage.self] }
+        set { self[row: LipUnitsStage.self] = newValue }
+    }
+
     /// Reads the `stages:` list: one single-key mapping per stage (`- face: {chin_margin: 0.2}`),
-    /// every registered stage once and in registry order, then optionally `lip_units`.
+    /// every registered item stage once and in registry order, then any row stages, each at
+    /// most once and in `rowRegistry` order.
     init(_ node: Node, file: String) throws {
         guard let list = node.sequence else {
             throw ManifestError(file, YAMLMapping.line(node), "manifest: key 'stages' must be a list")
@@ -55,17 +86,21 @@ public struct PipelineStages: Sendable {
             }
             let parameters = mapping.values.first
             let context = "stage '\(name)' parameters"
-            if name == LipUnitsStage.name && all.count == Self.registry.count && lipUnits == nil {
-                let p = try decodeParameters(LipUnitsStage.Parameters.self, from: parameters, file: file, context: context)
-                guard !p.checkpoint.isEmpty else {
+            let listedRows = rows.map(Self.name(of:))
+            if all.count == Self.registry.count,
+               let index = Self.rowRegistry.firstIndex(where: { $0.name == name }),
+               listedRows.allSatisfy({ listed in Self.rowRegistry.firstIndex { $0.name == listed }! < index }) {
+                let stage = try Self.rowRegistry[index].read(parameters, file: file, context: context)
+                guard !stage.checkpoint.isEmpty else {
                     throw ManifestError(file, YAMLMapping.line(entry), "\(context): 'checkpoint' is required")
                 }
-                lipUnits = LipUnitsStage(parameters: p)
+                rows.append(stage)
                 continue
             }
             guard all.count < Self.registry.count, name == Self.registry[all.count].name else {
+                let order = Self.order + Self.rowRegistry.map { "[\($0.name)]" }
                 throw ManifestError(file, YAMLMapping.line(entry),
-                                    "stages: unexpected stage '\(name)' (the stages are \(Self.order.joined(separator: ", ")), in this order)")
+                                    "stages: unexpected stage '\(name)' (the stages are \(order.joined(separator: ", ")), in this order)")
             }
             all.append(try Self.registry[all.count].read(parameters, file: file, context: context))
         }

@@ -32,7 +32,7 @@ public struct StatusReport {
                      + "\(rows.reduce(0) { $0 + $1.rowCount }) rows are current outputs")
         for shard in shards { lines.append("  \(shard.file)  \(shard.rows) rows  \(shard.bytes) bytes  \(shard.checksum)") }
 
-        lines += try Self.lipUnitLines(outFolder: outFolder, ledger: ledger, frameShards: shards)
+        for stage in PipelineStages.rowRegistry { lines += try stage.statusLines(outFolder: outFolder, ledger: ledger) }
 
         let damaged = items.filter { $0.state == "done" && $0.videoDamage.undecodable + $0.audioDamage.undecodable > 0 }
         lines.append("processed with damage: \(damaged.count)")
@@ -82,6 +82,14 @@ public struct StatusReport {
         let rows = try ledger.currentRows().filter { $0.item == id }
         lines.append("  rows: \(rows.reduce(0) { $0 + $1.rowCount }) in \(rows.count) segment(s)")
         for r in rows { lines.append("    segment \(r.segment): \(r.shard) rows \(r.firstRow)..<\(r.firstRow + r.rowCount)") }
+        if let d = try ledger.syncCuration()[id], d.key == item.key {
+            lines.append(String(format: "  av_sync (checkpoint %@): offset %+d, confidence %.4f, %d windows; ", d.checkpoint, d.offset,
+                                d.confidence, d.windows)
+                         + (!d.excluded.isEmpty ? "dropped: \(d.excluded)" : d.shift != 0 ? "read with the audio \(d.shift) rows later" : "read as stored"))
+            for s in try ledger.syncScores(checkpoint: d.checkpoint) where s.item == id && s.key == item.key && s.segment >= 0 {
+                lines.append(String(format: "    segment %d: offset %+d, confidence %.4f, %d windows", s.segment, s.offset, s.confidence, s.windows))
+            }
+        }
         lines.append("  metadata:" + (item.metadata.isEmpty ? " none" : ""))
         for (key, value) in item.metadata.sorted(by: { $0.key < $1.key }) {
             let rows = value.split(separator: "\n", omittingEmptySubsequences: false)
@@ -93,26 +101,6 @@ public struct StatusReport {
             }
         }
         text = lines.joined(separator: "\n") + "\n"
-    }
-
-    /// Per checkpoint: unit shards recorded / frame shards, rows, the frame shards without units
-    /// and recorded unit files missing on disk.
-    static func lipUnitLines(outFolder: String, ledger: Ledger, frameShards: [ShardRecord]) throws -> [String] {
-        let units = try ledger.lipUnitShards()
-        let sets = Dictionary(grouping: units, by: \.checkpoint).sorted { $0.key < $1.key }
-        var lines = ["lip units: " + (sets.isEmpty ? "none" : "\(sets.count) checkpoint(s)")]
-        for (hash, set) in sets {
-            let folder = LipUnitsStage.folder(outFolder: outFolder, checkpointHash: hash)
-            let have = Set(set.map(\.file))
-            let without = frameShards.map(\.file).filter { !have.contains($0) }
-            let missing = set.map(\.file).filter {
-                !FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent($0))
-            }
-            lines.append("  \(hash): \(set.count)/\(frameShards.count) frame shards, \(set.reduce(0) { $0 + $1.rows }) rows"
-                         + (without.isEmpty ? "" : "; without units: \(without.joined(separator: ", "))")
-                         + (missing.isEmpty ? "" : "; missing on disk: \(missing.joined(separator: ", "))"))
-        }
-        return lines
     }
 }
 

@@ -23,6 +23,8 @@ section "issue 4: preprocess runner vs extract; no-change re-run of 1,000 items"
 step bench/pipeline.sh 6 4
 section "issue 5: tensor engine vs PyTorch (A2L step, conv block, sgemm peak)"
 step bench/engine.sh --rounds 2
+section "issue 24: av_sync throughput and share of a preprocess run"
+step bench/av_sync.sh
 section "issue 6: demo corpus generation vs real time"
 step bench/corpus.sh
 section "issue 7: sync encoder step vs PyTorch"

@@ -10,7 +10,7 @@ import Shards
 /// their frame shard, and are recorded in the ledger; a new checkpoint gives a new folder beside
 /// the old, and frame shards whose recorded units for this checkpoint are whole on disk are
 /// skipped. Frame shards are never touched.
-public struct LipUnitsStage: Stage {
+public struct LipUnitsStage: RowStage {
     public static let name = "lip_units"
     public static let version = 1
     /// The `creator` attribute of unit shards: `cals lip_units v<version>`.
@@ -26,17 +26,17 @@ public struct LipUnitsStage: Stage {
 
     public let parameters: Parameters
     public init(parameters: Parameters = Parameters()) { self.parameters = parameters }
+    public var checkpoint: String { parameters.checkpoint }
 
     /// Windows embedded per forward pass.
     public static let chunk = 64
 
     /// Writes the unit shards missing for the frame shards `ledger` records (and rebuilds
     /// recorded ones that are missing, torn or from another stage version), recording each in
-    /// `ledger`; returns the paths written. `say` gets one line per shard written, rebuilt,
+    /// `ledger`; `written`: the paths written. `say` gets one line per shard written, rebuilt,
     /// recovered or removed.
     @discardableResult
-    public func run(outFolder: String, ledger: Ledger, say: (String) -> Void) throws -> [String] {
-        let checkpoint = parameters.checkpoint
+    public func run(outFolder: String, ledger: Ledger, say: (String) -> Void) throws -> RowStageResult {
         guard !checkpoint.isEmpty else { throw InputError("lip_units", "parameter 'checkpoint' is required") }
         let hash = try fileChecksum(checkpoint)
         let model = try SyncEncoder.load(checkpoint: checkpoint)
@@ -73,7 +73,29 @@ public struct LipUnitsStage: Stage {
             say("lip_units: \(name): \(summary.rows) units (checkpoint \(hash))")
             written.append(target)
         }
-        return written
+        return RowStageResult(stage: Self.name, written: written,
+                              line: written.isEmpty ? nil : "lip_units: \(written.count) new unit shard(s) in \(unitFolder)")
+    }
+
+    /// Per checkpoint: unit shards recorded / frame shards, rows, the frame shards without units
+    /// and recorded unit files missing on disk.
+    public static func statusLines(outFolder: String, ledger: Ledger) throws -> [String] {
+        let frameShards = try ledger.shards()
+        let units = try ledger.lipUnitShards()
+        let sets = Dictionary(grouping: units, by: \.checkpoint).sorted { $0.key < $1.key }
+        var lines = ["lip units: " + (sets.isEmpty ? "none" : "\(sets.count) checkpoint(s)")]
+        for (hash, set) in sets {
+            let folder = Self.folder(outFolder: outFolder, checkpointHash: hash)
+            let have = Set(set.map(\.file))
+            let without = frameShards.map(\.file).filter { !have.contains($0) }
+            let missing = set.map(\.file).filter {
+                !FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent($0))
+            }
+            lines.append("  \(hash): \(set.count)/\(frameShards.count) frame shards, \(set.reduce(0) { $0 + $1.rows }) rows"
+                         + (without.isEmpty ? "" : "; without units: \(without.joined(separator: ", "))")
+                         + (missing.isEmpty ? "" : "; missing on disk: \(missing.joined(separator: ", "))"))
+        }
+        return lines
     }
 
     /// Why the recorded unit shard at `path` cannot be used as is, or nil when it can: present

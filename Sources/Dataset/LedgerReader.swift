@@ -111,6 +111,50 @@ public struct LipUnitShardRecord: Equatable, Sendable {
     }
 }
 
+/// The av_sync stage's measurement under the sync checkpoint `checkpoint` (content hash) of one
+/// segment of an item as its output `key` held it; segment −1 is the whole item (the windows of
+/// its segments pooled). Offset k: the audio of video frame t is at t + k (k frames late);
+/// `windows` 0: too short to score (offset, confidence and distance are then 0).
+public struct SyncScoreRecord: Equatable, Sendable {
+    public var checkpoint: String
+    public var item: String
+    public var key: String
+    public var segment: Int
+    public var windows: Int
+    public var offset: Int
+    public var confidence: Double
+    public var distance: Double
+    public var stageVersion: Int
+    public init(checkpoint: String, item: String, key: String, segment: Int, windows: Int, offset: Int, confidence: Double,
+                distance: Double, stageVersion: Int) {
+        (self.checkpoint, self.item, self.key, self.segment, self.windows) = (checkpoint, item, key, segment, windows)
+        (self.offset, self.confidence, self.distance, self.stageVersion) = (offset, confidence, distance, stageVersion)
+    }
+}
+
+/// What the last run of the av_sync stage decided for one item (output `key`) from its score
+/// under `checkpoint`, by the manifest's `action` then: readers take its audio units `shift`
+/// rows later (0: as stored), or leave the item out when `excluded` (the reason) is not empty.
+/// The shard rows themselves are never changed.
+public struct SyncCuration: Equatable, Sendable {
+    public var item: String
+    public var key: String
+    public var checkpoint: String
+    /// The item's measured offset, confidence and scored windows (0: not scored, too short).
+    public var offset: Int
+    public var confidence: Double
+    public var windows: Int
+    public var shift: Int
+    public var excluded: String
+    /// `shift`, `drop` or `keep`.
+    public var action: String
+    public init(item: String, key: String, checkpoint: String, offset: Int, confidence: Double, windows: Int, shift: Int,
+                excluded: String, action: String) {
+        (self.item, self.key, self.checkpoint, self.offset, self.confidence) = (item, key, checkpoint, offset, confidence)
+        (self.windows, self.shift, self.excluded, self.action) = (windows, shift, excluded, action)
+    }
+}
+
 /// The rows of one segment of a current item: rows `firstRow ..< firstRow + rowCount` of `shard`.
 public struct CurrentRows: Equatable, Sendable {
     public var item: String
@@ -130,7 +174,7 @@ public struct CurrentRows: Equatable, Sendable {
 /// `Pipelines.Ledger` reads through a `LedgerReader` over its own connection.
 public final class LedgerReader {
     /// The newest ledger schema this cals reads (see `Pipelines.Ledger` for the tables).
-    public static let schemaVersion = 4
+    public static let schemaVersion = 5
     public static let fileName = "ledger.sqlite"
 
     public let path: String
@@ -250,6 +294,41 @@ public final class LedgerReader {
                     LipUnitShardRecord(checkpoint: $0["checkpoint"], file: $0["file"], rows: $0["rows"], bytes: $0["bytes"],
                                        checksum: $0["checksum"], stageVersion: $0["stage_version"])
                 }
+            }
+        }
+    }
+
+    /// The av_sync scores under `checkpoint` (every checkpoint when nil), by checkpoint, item,
+    /// key and segment. A ledger before schema 5 has none.
+    public func syncScores(checkpoint: String? = nil) throws -> [SyncScoreRecord] {
+        try guarded {
+            try db.read { db in
+                guard try db.tableExists("sync_scores") else { return [] }
+                return try Row.fetchAll(db, sql: """
+                    SELECT * FROM sync_scores WHERE ? IS NULL OR checkpoint = ? ORDER BY checkpoint, item_id, key, segment
+                    """, arguments: [checkpoint, checkpoint]).map {
+                    SyncScoreRecord(checkpoint: $0["checkpoint"], item: $0["item_id"], key: $0["key"], segment: $0["segment"],
+                                    windows: $0["windows"], offset: $0["best_offset"], confidence: $0["confidence"],
+                                    distance: $0["distance"], stageVersion: $0["stage_version"])
+                }
+            }
+        }
+    }
+
+    /// The av_sync stage's current decisions, by item (none when the manifest has no av_sync
+    /// stage, or before schema 5).
+    public func syncCuration() throws -> [String: SyncCuration] {
+        try guarded {
+            try db.read { db in
+                guard try db.tableExists("sync_curation") else { return [:] }
+                var out: [String: SyncCuration] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM sync_curation") {
+                    let c = SyncCuration(item: row["item_id"], key: row["key"], checkpoint: row["checkpoint"], offset: row["best_offset"],
+                                         confidence: row["confidence"], windows: row["windows"], shift: row["shift"],
+                                         excluded: row["excluded"], action: row["action"])
+                    out[c.item] = c
+                }
+                return out
             }
         }
     }

@@ -4,12 +4,15 @@ import Shards
 
 /// A preprocessed output folder as trainers, evaluators and experiments read it: exactly the
 /// ledger's current rows (the current segments of every done item, with the ledger's speaker and
-/// split), as clips to read rows from, windows of T consecutive rows, and a bounded background
-/// prefetch. Shard files the ledger does not record, and rows of removed or superseded items,
-/// are never read. `reload()` re-reads the ledger, so shards a concurrent or later run adds
-/// become visible.
+/// split), curated by the av_sync stage's decisions (`SyncCuration`: an excluded item is left
+/// out, a shifted one is read with its audio units re-aligned), as clips to read rows from,
+/// windows of T consecutive rows, and a bounded background prefetch. Shard files the ledger does
+/// not record, and rows of removed or superseded items, are never read. `reload()` re-reads the
+/// ledger, so shards a concurrent or later run adds become visible.
 public final class ProcessedDataset: @unchecked Sendable {
-    /// One segment of one item: rows `firstRow ..< firstRow + rowCount` of `shard`.
+    /// One segment of one item: the frames of rows `firstRow ..< firstRow + rowCount` of `shard`,
+    /// each with the audio unit `audioShift` rows later (av_sync's shift; 0: as stored). A
+    /// shifted segment is its stored rows less the |audioShift| at the edges that have no partner.
     public struct Segment: Equatable, Sendable {
         public let item: String
         public let segment: Int
@@ -18,6 +21,7 @@ public final class ProcessedDataset: @unchecked Sendable {
         public let shard: String
         public let firstRow: Int
         public let rowCount: Int
+        public var audioShift = 0
     }
 
     /// A current segment opened for reading (a clip, or a shot of it), checked against its shard.
@@ -35,16 +39,28 @@ public final class ProcessedDataset: @unchecked Sendable {
 
         /// Frames [n, 128, 128, 3] and audio units [n, 80, 4] of rows `rows` (counted within the clip).
         public func rows(_ rows: Range<Int>) throws -> (frames: [UInt8], mel: [Float]) {
-            let w = try reader.window(item, offset: rows.lowerBound, length: rows.count)
+            try checked(rows)
+            let w = try request(rows).read()
             return (w.frames, w.mel)
         }
 
         /// Audio units [n, 80, 4] of rows `rows` (counted within the clip).
         public func mel(_ rows: Range<Int>) throws -> [Float] {
-            guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+            try checked(rows)
+            let first = segment.firstRow + segment.audioShift
+            return try reader.mel(rows: (first + rows.lowerBound)..<(first + rows.upperBound))
+        }
+
+        /// The read of rows `rows` (counted within the clip) from the shard.
+        func request(_ rows: Range<Int>) -> WindowRequest {
+            WindowRequest(reader: reader, item: item, offset: segment.firstRow - item.firstRow + rows.lowerBound,
+                                 length: rows.count, audioShift: segment.audioShift)
+        }
+
+        func checked(_ rows: Range<Int>) throws {
+            guard rows.lowerBound >= 0, rows.upperBound <= rowCount, !rows.isEmpty else {
                 throw InputError(reader.path, "rows \(rows) outside segment \(id) of \(rowCount) rows")
             }
-            return try reader.mel(rows: (item.firstRow + rows.lowerBound)..<(item.firstRow + rows.upperBound))
         }
     }
 
@@ -54,6 +70,8 @@ public final class ProcessedDataset: @unchecked Sendable {
     public private(set) var clips: [Clip] = []
     /// Distinct speakers of the current segments, sorted.
     public private(set) var speakers: [String] = []
+    /// Items the av_sync stage left out, with its reason, by item id.
+    public private(set) var excluded: [String: String] = [:]
     private let lock = NSLock()
 
     /// Opens the ledger's current rows of `outFolder`; throws when there are none.
@@ -62,29 +80,46 @@ public final class ProcessedDataset: @unchecked Sendable {
         try reload()
     }
 
-    /// Re-reads the ledger's current rows and opens their shards (each once).
+    /// Re-reads the ledger's current rows and av_sync decisions and opens their shards (each once).
     public func reload() throws {
         let ledger = try LedgerReader(outFolder: outFolder)
         let items = try ledger.items()
-        let current = try ledger.currentRows().map { row -> Segment in
+        // Decisions about an item's current output only (one about an earlier key is stale).
+        let curation = try ledger.syncCuration().filter { items[$0.key]?.key == $0.value.key }
+        let excluded = curation.filter { !$0.value.excluded.isEmpty }.mapValues(\.excluded)
+        let stored = try ledger.currentRows().filter { excluded[$0.item] == nil }.map { row -> Segment in
             guard let item = items[row.item] else { throw LedgerError("\(ledger.path): rows of unknown item \(row.item)") }
             return Segment(item: row.item, segment: row.segment, speaker: item.speaker, split: item.split,
                            shard: row.shard, firstRow: row.firstRow, rowCount: row.rowCount)
         }
-        guard !current.isEmpty else {
-            throw InputError(outFolder, "the ledger records no current rows (run `cals preprocess` first)")
-        }
         let shardFolder = (outFolder as NSString).appendingPathComponent("shards")
         var readers: [String: ShardReader] = [:]
-        let opened = try current.map { segment -> Clip in
+        let opened = try stored.compactMap { segment -> Clip? in
             if readers[segment.shard] == nil {
                 readers[segment.shard] = try ShardReader(path: (shardFolder as NSString).appendingPathComponent(segment.shard))
             }
-            return try Self.locate(segment, in: readers[segment.shard]!)
+            let clip = try Self.locate(segment, in: readers[segment.shard]!)
+            return Self.shifted(clip, by: curation[segment.item]?.shift ?? 0)
         }.sorted { $0.id < $1.id }
+        guard !opened.isEmpty else {
+            throw InputError(outFolder, excluded.isEmpty ? "the ledger records no current rows (run `cals preprocess` first)"
+                             : "av_sync excludes every current item (\(excluded.count)); see `cals status`")
+        }
+        let current = opened.map(\.segment)
         lock.lock()
-        (segments, clips, speakers) = (current, opened, Array(Set(current.map(\.speaker))).sorted())
+        (segments, clips, speakers, self.excluded) = (current, opened, Array(Set(current.map(\.speaker))).sorted(), excluded)
         lock.unlock()
+    }
+
+    /// `clip` read with its audio units `shift` rows later: frames of the rows that have a
+    /// partner unit. Nil when no row has one (a segment of at most |shift| rows).
+    private static func shifted(_ clip: Clip, by shift: Int) -> Clip? {
+        guard shift != 0 else { return clip }
+        let s = clip.segment
+        guard s.rowCount > abs(shift) else { return nil }
+        let segment = Segment(item: s.item, segment: s.segment, speaker: s.speaker, split: s.split, shard: s.shard,
+                              firstRow: s.firstRow + max(0, -shift), rowCount: s.rowCount - abs(shift), audioShift: shift)
+        return Clip(segment: segment, reader: clip.reader, item: clip.item)
     }
 
     /// `segment` in `reader`'s shard, where the ledger says it is.
@@ -114,7 +149,8 @@ public final class ProcessedDataset: @unchecked Sendable {
     /// Rows `offset ..< offset + length` of `segment`: frames [T, 128, 128, 3], mel [T, 80, 4].
     public func window(_ segment: Segment, offset: Int, length: Int) throws -> ShardWindow {
         let clip = try opened(segment)
-        return try clip.reader.window(clip.item, offset: offset, length: length)
+        try clip.checked(offset..<(offset + length))
+        return try clip.request(offset..<(offset + length)).read()
     }
 
     /// The open clip of `segment`, which must be current.
@@ -137,18 +173,19 @@ public final class ProcessedDataset: @unchecked Sendable {
             guard remaining > 0 else { return nil }
             remaining -= 1
             let clip = located.randomElement()!
-            return WindowRequest(reader: clip.reader, item: clip.item, offset: Int.random(in: 0...(clip.rowCount - length)),
-                                 length: length)
+            let offset = Int.random(in: 0...(clip.rowCount - length))
+            return clip.request(offset..<(offset + length))
         }
     }
 
     /// The rows of `clips` as tab-separated lines after a header (item, segment, speaker, split,
-    /// shard, first_row, row_count): what a run read, to check against the ledger (a removed item
-    /// must not appear).
+    /// shard, first_row, row_count, audio_shift): what a run read, to check against the ledger (a
+    /// removed item must not appear).
     public static func table(_ clips: [Clip]) -> String {
-        (["item\tsegment\tspeaker\tsplit\tshard\tfirst_row\trow_count"] + clips.map { c in
+        (["item\tsegment\tspeaker\tsplit\tshard\tfirst_row\trow_count\taudio_shift"] + clips.map { c in
             let s = c.segment
-            return [s.item, "\(s.segment)", s.speaker, s.split, s.shard, "\(s.firstRow)", "\(s.rowCount)"].joined(separator: "\t")
+            return [s.item, "\(s.segment)", s.speaker, s.split, s.shard, "\(s.firstRow)", "\(s.rowCount)", "\(s.audioShift)"]
+                .joined(separator: "\t")
         }).joined(separator: "\n") + "\n"
     }
 }

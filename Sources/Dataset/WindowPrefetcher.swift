@@ -1,19 +1,24 @@
 import Foundation
 import Shards
 
-/// One window to read: rows `offset ..< offset + length` of `item` in `reader`'s shard.
+/// One window to read: rows `offset ..< offset + length` of `item` in `reader`'s shard, with
+/// the audio units `audioShift` rows later (`ShardReader.window`).
 public struct WindowRequest: Sendable {
     public let reader: ShardReader
     public let item: ShardItem
     public let offset: Int
     public let length: Int
+    public let audioShift: Int
 
-    public init(reader: ShardReader, item: ShardItem, offset: Int, length: Int) {
+    public init(reader: ShardReader, item: ShardItem, offset: Int, length: Int, audioShift: Int = 0) {
         self.reader = reader
         self.item = item
         self.offset = offset
         self.length = length
+        self.audioShift = audioShift
     }
+
+    public func read() throws -> ShardWindow { try reader.window(item, offset: offset, length: length, audioShift: audioShift) }
 }
 
 /// Reads windows ahead on a background thread so the consumer (the trainer) rarely waits on
@@ -44,7 +49,7 @@ public final class WindowPrefetcher: @unchecked Sendable {
                 queue.condition.unlock()
                 if stopped { return }
                 let request = requests()
-                let window = request.map { r in Result { try r.reader.window(r.item, offset: r.offset, length: r.length) } }
+                let window = request.map { r in Result { try r.read() } }
                 queue.condition.lock()
                 if let window { queue.ready.append(window) } else { queue.exhausted = true }
                 queue.condition.broadcast()

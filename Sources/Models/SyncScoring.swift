@@ -16,6 +16,30 @@ public struct SyncScore: Equatable {
     public let confidence: Float
     /// Mean distance at offsets −M…M.
     public let meanDistances: [Float]
+
+    /// The score of mean distances at offsets −M…M (2M + 1 values, M ≥ 0).
+    public init(meanDistances mean: [Float]) {
+        precondition(mean.count % 2 == 1, "mean distances are not at offsets −M…M")
+        let best = mean.indices.min { mean[$0] < mean[$1] }!
+        offset = best - mean.count / 2
+        distance = mean[best]
+        confidence = mean.sorted()[mean.count / 2] - mean[best]
+        meanDistances = mean
+    }
+
+    /// The score of windows pooled from several scored parts (blocks of a long clip, segments
+    /// of an item): their mean distances weighted by their window counts. Nil without windows.
+    public static func pooled(_ parts: [(meanDistances: [Float], windows: Int)]) -> SyncScore? {
+        let scored = parts.filter { $0.windows > 0 }
+        let total = scored.reduce(0) { $0 + $1.windows }
+        guard let k = scored.first?.meanDistances.count else { return nil }
+        var mean = [Float](repeating: 0, count: k)
+        for part in scored {
+            precondition(part.meanDistances.count == k, "pooled parts have different offset ranges")
+            for j in 0..<k { mean[j] += part.meanDistances[j] * Float(part.windows) / Float(total) }
+        }
+        return SyncScore(meanDistances: mean)
+    }
 }
 
 /// Cosine similarities between every scorable video window of a clip and the audio windows at
@@ -109,10 +133,6 @@ public struct OffsetSimilarities {
         let k = 2 * maxOffset + 1
         var mean = [Float](repeating: 0, count: k)
         for w in 0..<centres.count { for j in 0..<k { mean[j] += max(0, 2 - 2 * cosines[w * k + j]).squareRoot() } }
-        mean = mean.map { $0 / Float(max(centres.count, 1)) }
-        let best = mean.indices.min { mean[$0] < mean[$1] }!
-        let sorted = mean.sorted()
-        return SyncScore(offset: best - maxOffset, distance: mean[best], confidence: sorted[k / 2] - mean[best],
-                         meanDistances: mean)
+        return SyncScore(meanDistances: mean.map { $0 / Float(max(centres.count, 1)) })
     }
 }

@@ -90,14 +90,16 @@ public final class ShardReader: @unchecked Sendable {
     /// The item with `id`, if the shard has it.
     public func item(id: String) -> ShardItem? { items.first { $0.id == id } }
 
-    /// Rows `offset ..< offset + length` of `item`.
-    public func window(_ item: ShardItem, offset: Int, length: Int) throws -> ShardWindow {
-        guard offset >= 0, length > 0, offset + length <= item.rowCount else {
-            throw InputError(path, "window \(offset)+\(length) outside item \(item.id) of \(item.rowCount) rows")
+    /// Rows `offset ..< offset + length` of `item`; with `audioShift` k the audio units of rows
+    /// `offset + k ..< offset + k + length` beside them (audio that is k frames late, re-aligned).
+    public func window(_ item: ShardItem, offset: Int, length: Int, audioShift: Int = 0) throws -> ShardWindow {
+        guard offset >= 0, length > 0, offset + length <= item.rowCount,
+              offset + audioShift >= 0, offset + audioShift + length <= item.rowCount else {
+            throw InputError(path, "window \(offset)+\(length) (audio shifted by \(audioShift)) outside item \(item.id) of \(item.rowCount) rows")
         }
         let rows = (item.firstRow + offset)..<(item.firstRow + offset + length)
-        return ShardWindow(item: item, offset: offset, length: length,
-                           frames: try frames(rows: rows), mel: try mel(rows: rows))
+        return ShardWindow(item: item, offset: offset, length: length, frames: try frames(rows: rows),
+                           mel: try mel(rows: (rows.lowerBound + audioShift)..<(rows.upperBound + audioShift)))
     }
 
     /// Frames of shard rows `rows`: [rows.count, 128, 128, 3].

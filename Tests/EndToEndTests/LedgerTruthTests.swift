@@ -19,13 +19,13 @@ final class LedgerTruthTests: XCTestCase {
         return result.stdout
     }
 
-    /// `item \t segment \t speaker \t split \t shard \t first_row \t row_count` of every current
-    /// row of the ledger in `out`, sorted.
+    /// `item \t segment \t speaker \t split \t shard \t first_row \t row_count \t 0` of every
+    /// current row of the ledger in `out`, sorted (audio shift 0: no av_sync stage here).
     func ledgerRows(_ out: String) throws -> [String] {
         let script = """
             import os, sqlite3, sys
             db = sqlite3.connect(os.path.join(sys.argv[1], "ledger.sqlite"))
-            for row in db.execute(\"\"\"SELECT r.item_id, r.segment, i.speaker, i.split, r.shard_file, r.first_row, r.row_count
+            for row in db.execute(\"\"\"SELECT r.item_id, r.segment, i.speaker, i.split, r.shard_file, r.first_row, r.row_count, 0
                 FROM item_rows r JOIN items i ON i.id = r.item_id AND i.key = r.key WHERE i.state = 'done'\"\"\"):
                 print("\\t".join(str(x) for x in row))
             """
@@ -38,7 +38,7 @@ final class LedgerTruthTests: XCTestCase {
     func runRows(_ run: String) throws -> [String] {
         let text = try String(contentsOfFile: (run as NSString).appendingPathComponent("data.tsv"), encoding: .utf8)
         let lines = text.split(separator: "\n").map(String.init)
-        XCTAssertEqual(lines.first, "item\tsegment\tspeaker\tsplit\tshard\tfirst_row\trow_count")
+        XCTAssertEqual(lines.first, "item\tsegment\tspeaker\tsplit\tshard\tfirst_row\trow_count\taudio_shift")
         return lines.dropFirst().sorted()
     }
 

@@ -19,6 +19,7 @@ final class DatasetLayoutTests: XCTestCase {
         try DemoClips.place(2, at: "\(root)/main/6300370419826092098/00001.mp4")
         try DemoClips.place(3, at: "\(root)/main/6331559613336179781/00004.mp4")  // in no list: skipped
         try DemoClips.place(4, at: "\(root)/pretrain/5535415699068794046/00003.mp4")
+        try DemoClips.place(5, at: "\(root)/pretrain/6300370419826092098/00002.mp4")  // not in pretrain.txt: skipped
         try write("Text:  THE FIRST THING\nConf:  4\n", "\(root)/main/5535415699068794046/00001.txt")
         try write("Text:  WE KNOW\nConf:  6\n", "\(root)/main/6300370419826092098/00001.txt")
         try write("Text:  WHEN YOU LOOK\nConf:  3\n\nWORD START END ASDSCORE\nWHEN 0.11 0.25 1.9\nYOU 0.25 0.40 2.4\nLOOK 0.40 0.71 3.0\n",
@@ -39,6 +40,10 @@ final class DatasetLayoutTests: XCTestCase {
         XCTAssertEqual(items[2].metadata, ["text": "WE KNOW", "conf": "6", "tag": "NF"])
         XCTAssertEqual(items[3].metadata, ["text": "WHEN YOU LOOK", "conf": "3",
                                            "words": "WHEN 0.11 0.25 1.9\nYOU 0.25 0.40 2.4\nLOOK 0.40 0.71 3.0"])
+        // Without pretrain.txt every pretrain clip is taken.
+        try FileManager.default.removeItem(atPath: "\(root)/pretrain.txt")
+        XCTAssertEqual(try AdapterSpec.lrs2(options).list(root: root).items.filter { $0.split == "pretrain" }.map(\.id),
+                       ["pretrain/5535415699068794046/00003", "pretrain/6300370419826092098/00002"])
     }
 
     func testLRS3SetsSpeakersAndTranscripts() throws {

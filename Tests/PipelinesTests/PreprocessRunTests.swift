@@ -301,11 +301,14 @@ final class PreprocessRunTests: XCTestCase {
 
 /// The run summary says what a run wrote, and "everything is up to date" only when it wrote nothing.
 final class RunSummaryTests: XCTestCase {
-    func testLipUnitsWrittenAreReportedNotUpToDate() {
+    func testRowStageOutputsAreReportedNotUpToDate() {
         var summary = RunSummary()
         summary.upToDate = 3
-        XCTAssertEqual(summary.lines.dropFirst(), ["everything is up to date"])
-        summary.lipUnitShards = ["out/lip_units/abc/shard-1.h5", "out/lip_units/abc/shard-2.h5"]
-        XCTAssertEqual(summary.lines.dropFirst(), ["lip_units: 2 new unit shard(s) in out/lip_units/abc"])
+        summary.rowStages = [RowStageResult(stage: "av_sync", written: [], line: "av_sync: nothing new")]
+        XCTAssertEqual(summary.lines.dropFirst(), ["av_sync: nothing new", "everything is up to date"])
+        summary.rowStages.insert(RowStageResult(stage: "lip_units", written: ["out/lip_units/abc/shard-1.h5", "out/lip_units/abc/shard-2.h5"],
+                                                line: "lip_units: 2 new unit shard(s) in out/lip_units/abc"), at: 0)
+        XCTAssertEqual(summary.lines.dropFirst(), ["lip_units: 2 new unit shard(s) in out/lip_units/abc", "av_sync: nothing new"])
+        XCTAssertEqual(summary.lipUnitShards.count, 2)
     }
 }

@@ -31,7 +31,7 @@ final class LipUnitsStageTests: XCTestCase {
         let stage = LipUnitsStage(parameters: parameters)
         // The stage works on the frame shards the ledger records (writeSyntheticDataset recorded it).
         let ledger = try Ledger(existing: out)
-        let written = try stage.run(outFolder: out, ledger: ledger) { _ in }
+        let written = try stage.run(outFolder: out, ledger: ledger) { _ in }.written
         XCTAssertEqual(written.count, 1)
 
         let units = try LipUnitReader(path: written[0])
@@ -58,10 +58,10 @@ final class LipUnitsStageTests: XCTestCase {
 
         // Re-running writes nothing; a new checkpoint writes a new set beside the old; the frame
         // shard is never rewritten.
-        XCTAssertEqual(try stage.run(outFolder: out, ledger: ledger) { _ in }, [])
+        XCTAssertEqual(try stage.run(outFolder: out, ledger: ledger) { _ in }.written, [])
         try writeCheckpoint(scratch.path("b.safetensors"), seed: 2)
         parameters.checkpoint = scratch.path("b.safetensors")
-        let second = try LipUnitsStage(parameters: parameters).run(outFolder: out, ledger: ledger) { _ in }
+        let second = try LipUnitsStage(parameters: parameters).run(outFolder: out, ledger: ledger) { _ in }.written
         XCTAssertEqual(second.count, 1)
         XCTAssertNotEqual((second[0] as NSString).deletingLastPathComponent, (written[0] as NSString).deletingLastPathComponent)
         XCTAssertTrue(FileManager.default.fileExists(atPath: written[0]))
