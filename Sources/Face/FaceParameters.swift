@@ -8,7 +8,7 @@
 /// detector's name is left out when it is `haar`: the JSON of Haar parameters is what it was
 /// before detectors were named, so outputs made then keep their keys.
 public struct FaceParameters: Codable, Equatable, Sendable {
-    public static let version = 1
+    public static let version = 2
 
     // Detection.
     /// The detector and its own parameters (`detector: haar` in the manifest).

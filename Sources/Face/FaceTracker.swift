@@ -1,5 +1,6 @@
 // Streaming face tracking (SPEC §1 `face` + `crop`): largest face, IoU tracking, shot cuts,
-// gap interpolation, 5-frame smoothing, square crops.
+// gap interpolation, 5-frame smoothing of boxes and landmarks, square crops placed by the
+// landmarks (or the box, for detectors without landmarks).
 import Common
 
 /// One frame of a kept face segment.
@@ -10,6 +11,9 @@ public struct TrackedFrame: Sendable {
     public let segment: Int
     /// The smoothed face box, source pixels.
     public let box: FaceBox
+    /// The smoothed five landmarks (`FaceDetection.landmarks` order), source pixels; nil when the
+    /// detector gives none (Haar).
+    public let landmarks: [SIMD2<Double>]?
     /// The square cut out for `crop` (source pixels; may reach past the frame edges).
     public let cropBox: FaceBox
     /// `cropSize x cropSize` RGB, area-resampled from `cropBox`.
@@ -48,25 +52,25 @@ public final class FaceTrackProcessor {
         let first: Int
         /// Frame index of the last detection.
         var lastSeen: Int
-        /// boxes[k] belongs to frame boxBase + k, for frames boxBase...lastSeen (gaps
-        /// interpolated); boxes older than the smoothing window of the next frame to emit are
+        /// seen[k] belongs to frame seenBase + k, for frames seenBase...lastSeen (gaps
+        /// interpolated); those older than the smoothing window of the next frame to emit are
         /// dropped.
-        var boxes: [Box]
-        var boxBase: Int
+        var seen: [Observation]
+        var seenBase: Int
         /// Frames not emitted yet, in order (including a trailing gap after lastSeen).
         var frames: [(index: Int, image: RGBImage)]
         /// Assigned once the segment is long enough to keep.
         var segment: Int? = nil
 
-        init(index: Int, box: Box, image: RGBImage) {
+        init(index: Int, face: FaceDetection, image: RGBImage) {
             first = index
             lastSeen = index
-            boxes = [box]
-            boxBase = index
+            seen = [Observation(face)]
+            seenBase = index
             frames = [(index, image)]
         }
 
-        var lastBox: Box { boxes[boxes.count - 1] }
+        var lastBox: Box { seen[seen.count - 1].box }
     }
 
     public init(detector: any FaceDetecting, parameters: FaceParameters = FaceParameters()) throws {
@@ -91,15 +95,15 @@ public final class FaceTrackProcessor {
             let search = FaceSearch(box: current.lastBox, regionScale: parameters.searchRegionScale,
                                     sizeRatio: parameters.searchSizeRatio)
             let faces = try detector.detect(in: analysed, near: search)
-            let match = faces.map { ($0.box, $0.box.iou(current.lastBox)) }
+            let match = faces.map { ($0, $0.box.iou(current.lastBox)) }
                 .filter { $0.1 >= parameters.minIoU }
                 .max { $0.1 < $1.1 }?.0
             if let match {
                 // Fill the gap lastSeen+1 ..< index, then add the detection.
                 let gap = index - current.lastSeen
-                let before = current.lastBox
-                for k in 1..<gap { current.boxes.append(before.lerp(match, Double(k) / Double(gap))) }
-                current.boxes.append(match)
+                let before = current.seen[current.seen.count - 1], after = Observation(match)
+                for k in 1..<gap { current.seen.append(before.lerp(after, Double(k) / Double(gap))) }
+                current.seen.append(after)
                 current.lastSeen = index
                 current.frames.append((index, frame))
                 track = current
@@ -114,7 +118,7 @@ public final class FaceTrackProcessor {
             let faces = try detector.detect(in: analysed, near: nil)
             // The first of the largest, should several tie.
             if let largest = faces.max(by: { $0.box.area < $1.box.area }) {
-                track = Track(index: index, box: largest.box, image: frame)
+                track = Track(index: index, face: largest, image: frame)
             }
         }
         out += try emitReady(closing: false)
@@ -149,36 +153,68 @@ public final class FaceTrackProcessor {
             current.frames.removeFirst()
             // Centred mean over index-h ... index+h, h shrunk symmetrically at segment ends.
             let h = min(half, index - current.first, current.lastSeen - index)
-            var sum = Box(x: 0, y: 0, width: 0, height: 0)
-            for k in (index - h)...(index + h) {
-                let b = current.boxes[k - current.boxBase]
-                sum.x += b.x; sum.y += b.y; sum.width += b.width; sum.height += b.height
-            }
-            let n = Double(2 * h + 1)
-            let box = Box(x: sum.x / n, y: sum.y / n, width: sum.width / n, height: sum.height / n)
-            let square = cropSquare(box)
+            let box = Observation.mean(current.seen[(index - h - current.seenBase)...(index + h - current.seenBase)]).box
+            // Landmarks (noisier than boxes, and what places the crop) are averaged over the full
+            // window also at the segment's ends, shifted to lie inside it.
+            let low = max(current.first, min(index - half, current.lastSeen - 2 * half))
+            let high = min(current.lastSeen, low + 2 * half)
+            let points = Observation.mean(current.seen[(low - current.seenBase)...(high - current.seenBase)]).landmarks
+            let smoothed = Observation(box: box, landmarks: points)
+            let square = cropSquare(smoothed)
             let crop = try image.croppedSquare(x: Int(square.x), y: Int(square.y), side: Int(square.width),
                                                size: parameters.cropSize)
-            out.append(TrackedFrame(index: index, segment: current.segment!, box: box.rounded,
-                                    cropBox: square, crop: crop))
+            out.append(TrackedFrame(index: index, segment: current.segment!, box: smoothed.box.rounded,
+                                    landmarks: smoothed.landmarks, cropBox: square, crop: crop))
         }
-        // Keep the boxes the next frame's smoothing window can still reach.
-        let keepFrom = (current.frames.first?.index ?? current.lastSeen + 1) - half
-        let drop = min(max(0, keepFrom - current.boxBase), current.boxes.count - 1)
-        current.boxes.removeFirst(drop)
-        current.boxBase += drop
+        // Keep the observations the next frame's smoothing windows can still reach.
+        let keepFrom = (current.frames.first?.index ?? current.lastSeen + 1) - 2 * half
+        let drop = min(max(0, keepFrom - current.seenBase), current.seen.count - 1)
+        current.seen.removeFirst(drop)
+        current.seenBase += drop
         return out
     }
 
-    /// The square crop region for a face box: `cropScale` times the face side, centred on the
-    /// face, plus `chinMargin` times the face side added below (and split left and right so the
-    /// region stays square).
-    func cropSquare(_ box: Box) -> FaceBox {
+    /// The square crop region for a face: `cropScale` times the face side, centred on the face,
+    /// plus `chinMargin` times the face side added below (and split left and right so the region
+    /// stays square). The face is the one its landmarks place (`landmarkBox`: the mouth then sits
+    /// at the same place in every crop, whatever the box does), or its box when it has none.
+    func cropSquare(_ face: Observation) -> FaceBox {
+        let box = face.landmarks.flatMap(FaceTrackProcessor.landmarkBox) ?? face.box
         let side = (box.width + box.height) / 2
         let centreX = box.x + box.width / 2, centreY = box.y + box.height / 2
         let total = side * (parameters.cropScale + parameters.chinMargin)
-        return Box(x: centreX - total / 2, y: centreY - side * parameters.cropScale / 2,
-                   width: total, height: total).rounded
+        // Side rounded first, then the corner: the centre stays within half a pixel of its own.
+        let whole = total.rounded()
+        return Box(x: centreX - whole / 2, y: centreY - side * parameters.cropScale / 2 + (total - whole) / 2,
+                   width: whole, height: whole).rounded
+    }
+
+    /// The eyes and nose tip of a frontal face (`FaceDetection.landmarks` 0, 1 and 2), in units
+    /// of the face side (the mean of MTCNN's box width and height) from the box centre: MTCNN's
+    /// mean over the faces of the installed photos, made left-right symmetric. The mouth corners
+    /// are left out of the fit: they move with speech (the crop must not follow the lips) and are
+    /// MTCNN's least steady points.
+    static let landmarkTemplate: [SIMD2<Double>] = [SIMD2(-0.186, -0.116), SIMD2(0.186, -0.116), SIMD2(0, 0.138)]
+
+    /// The square face box of side s centred on t, where s·template + t fits the eyes and nose of
+    /// `points` best (least squares; scale and shift, no rotation). Nil unless the points include
+    /// them, spread like a face's (a positive scale).
+    static func landmarkBox(_ points: [SIMD2<Double>]) -> Box? {
+        guard points.count >= landmarkTemplate.count else { return nil }
+        let rigid = points[0..<landmarkTemplate.count]
+        let n = Double(landmarkTemplate.count)
+        let meanT = landmarkTemplate.reduce(SIMD2<Double>(0, 0), +) / n
+        let meanP = rigid.reduce(SIMD2<Double>(0, 0), +) / n
+        var covariance = 0.0, variance = 0.0
+        for (t, p) in zip(landmarkTemplate, rigid) {
+            let dt = t - meanT, dp = p - meanP
+            covariance += (dt * dp).sum()
+            variance += (dt * dt).sum()
+        }
+        let scale = covariance / variance
+        guard scale > 0, scale.isFinite else { return nil }
+        let centre = meanP - scale * meanT
+        return Box(x: centre.x - scale / 2, y: centre.y - scale / 2, width: scale, height: scale)
     }
 
     /// 64-bin grey histogram, normalised to sum 1.
@@ -196,5 +232,42 @@ public final class FaceTrackProcessor {
     /// Total variation distance ½·Σ|p − q| between two normalised histograms, in [0, 1].
     static func histogramDistance(_ p: [Double], _ q: [Double]) -> Double {
         zip(p, q).reduce(0) { $0 + abs($1.0 - $1.1) } / 2
+    }
+}
+
+/// Where a track has the face on one frame: detected, or interpolated in a gap.
+struct Observation {
+    var box: Box
+    /// Five points (`FaceDetection.landmarks`); nil when the detector gives none.
+    var landmarks: [SIMD2<Double>]?
+
+    init(box: Box, landmarks: [SIMD2<Double>]?) {
+        self.box = box
+        self.landmarks = landmarks
+    }
+
+    init(_ face: FaceDetection) { self.init(box: face.box, landmarks: face.landmarks) }
+
+    /// self + t·(other − self), box and landmarks (landmarks only when both have them).
+    func lerp(_ other: Observation, _ t: Double) -> Observation {
+        var points: [SIMD2<Double>]? = nil
+        if let a = landmarks, let b = other.landmarks, a.count == b.count {
+            points = zip(a, b).map { $0 + t * ($1 - $0) }
+        }
+        return Observation(box: box.lerp(other.box, t), landmarks: points)
+    }
+
+    /// The mean box of `window` (not empty), and its mean landmarks when every one has them.
+    static func mean<C: Collection>(_ window: C) -> Observation where C.Element == Observation {
+        let n = Double(window.count)
+        var box = Box(x: 0, y: 0, width: 0, height: 0)
+        for o in window { box.x += o.box.x; box.y += o.box.y; box.width += o.box.width; box.height += o.box.height }
+        box = Box(x: box.x / n, y: box.y / n, width: box.width / n, height: box.height / n)
+        var points: [SIMD2<Double>]? = window.first?.landmarks.map { $0.map { _ in SIMD2<Double>(0, 0) } }
+        for o in window {
+            guard let sum = points, let p = o.landmarks, p.count == sum.count else { points = nil; break }
+            points = zip(sum, p).map { $0 + $1 }
+        }
+        return Observation(box: box, landmarks: points?.map { $0 / n })
     }
 }
