@@ -7,8 +7,8 @@ import Common
 public struct TrackedFrame: Sendable {
     /// Index of the frame in the pushed sequence (0-based).
     public let index: Int
-    /// Segment number: 0, 1, 2, ... over the kept segments, in order.
-    public let segment: Int
+    /// Segment number: 0, 1, 2, ... over the kept segments, in the order they are emitted.
+    public internal(set) var segment: Int
     /// The smoothed face box, source pixels.
     public let box: FaceBox
     /// The smoothed five landmarks (`FaceDetection.landmarks` order), source pixels; nil when the
@@ -23,30 +23,42 @@ public struct TrackedFrame: Sendable {
 /// Turns a stream of frames into face tracks and crops, holding only a few frames at a time.
 ///
 /// Push decoded frames in order with `push`; each call returns the frames that became final
-/// (possibly none, possibly several, always in index order). Call `finish` once after the last
-/// frame. A frame is held until the boxes two frames ahead are known (smoothing), while a gap
+/// (possibly none, possibly several). Call `finish` once after the last frame. The frames of one
+/// segment come out together and in index order; segments come out in the order their tracks
+/// started. A frame is held until the boxes two frames ahead are known (smoothing), while a gap
 /// might still be interpolated, and while its segment is still shorter than
-/// `minSegmentLength`, so at most about `max(minSegmentLength, smoothingWindow/2 + maxGap) + 1`
-/// frames are buffered.
+/// `minSegmentLength`, so with one track at most about
+/// `max(minSegmentLength, smoothingWindow/2 + maxGap) + 1` frames are buffered. With several,
+/// a track's final crops also wait while an older track is still open.
 ///
-/// Rules: a segment starts on the largest face of a whole-frame detection; each later frame
-/// continues it with the detection of highest IoU (≥ `minIoU`) against the last seen box,
-/// the detector being asked to search near that box and at similar sizes (`searchRegionScale`,
-/// `searchSizeRatio`). Any `FaceDetecting` detector will do; `parameters.detector` is not
-/// read here (it names the detector the face stage builds). Frames where it is not
-/// found form a gap: gaps of at most `maxGap` frames are filled by linear interpolation, a
-/// longer gap ends the segment at its last detection. A shot cut (grey-histogram change above
-/// `cutThreshold`) ends the segment before the cut frame. Segments shorter than
-/// `minSegmentLength` frames are dropped. Frames outside kept segments are not emitted.
+/// Rules: each track follows one face. A track continues on each later frame with the
+/// detection of highest IoU (≥ `minIoU`) against its last seen box, the detector being asked
+/// to search near that box and at similar sizes (`searchRegionScale`, `searchSizeRatio`); a
+/// detection one track took is not given to another. Frames where the face is not found form a
+/// gap: gaps of at most `maxGap` frames are filled by linear interpolation, a longer gap ends
+/// the track at its last detection. A shot cut (grey-histogram change above `cutThreshold`)
+/// ends every track before the cut frame. Tracks shorter than `minSegmentLength` frames are
+/// dropped; each kept track is one segment. Frames outside kept segments are not emitted.
+///
+/// New tracks (`speaker`): with `largest`, a whole-frame detection runs only while no track is
+/// open, and the largest face found starts one, so there is at most one track at a time. With
+/// `all`, a whole-frame detection runs every `keyFrameInterval` frames, on a shot cut, when a
+/// track is lost and while none is open; its faces are matched to the open tracks (by IoU, as
+/// above) and every other face starts a track.
+///
+/// Any `FaceDetecting` detector will do; `parameters.detector` is not read here (it names the
+/// detector the face stage builds).
 public final class FaceTrackProcessor {
     public let parameters: FaceParameters
     private let detector: any FaceDetecting
     private var nextIndex = 0
     private var nextSegment = 0
     private var previousHistogram: [Double]? = nil
-    private var track: Track? = nil
+    /// Tracks in the order they started: open ones, and closed kept ones whose frames wait for an
+    /// older track. Only the first one's final frames are emitted (so segments do not mix).
+    private var tracks: [Track] = []
 
-    /// A segment being built.
+    /// One face followed over frames: a segment once it is long enough to keep.
     private struct Track {
         /// Frame index of the first detection.
         let first: Int
@@ -57,9 +69,14 @@ public final class FaceTrackProcessor {
         /// dropped.
         var seen: [Observation]
         var seenBase: Int
-        /// Frames not emitted yet, in order (including a trailing gap after lastSeen).
+        /// Frames not final yet, in order (including a trailing gap after lastSeen).
         var frames: [(index: Int, image: RGBImage)]
-        /// Assigned once the segment is long enough to keep.
+        /// Final frames not emitted yet (their segment is set when they are).
+        var done: [TrackedFrame] = []
+        /// Long enough to keep.
+        var kept = false
+        var isOpen = true
+        /// Assigned when its first frame is emitted.
         var segment: Int? = nil
 
         init(index: Int, face: FaceDetection, image: RGBImage) {
@@ -86,69 +103,130 @@ public final class FaceTrackProcessor {
         let analysed = try FaceFrame(frame, analysisLongSide: parameters.detectionLongSide)
         let histogram = FaceTrackProcessor.histogram(analysed.grey)
         defer { previousHistogram = histogram }
-        var out: [TrackedFrame] = []
+        let all = parameters.speaker == FaceParameters.allSpeakers
+        var keyFrame = all && index % parameters.keyFrameInterval == 0
         if let previous = previousHistogram,
            FaceTrackProcessor.histogramDistance(previous, histogram) > parameters.cutThreshold {
-            out += try closeTrack()
+            for t in tracks.indices where tracks[t].isOpen { try close(t) }
+            keyFrame = all
         }
-        if var current = track {
-            let search = FaceSearch(box: current.lastBox, regionScale: parameters.searchRegionScale,
-                                    sizeRatio: parameters.searchSizeRatio)
-            let faces = try detector.detect(in: analysed, near: search)
-            let match = faces.map { ($0, $0.box.iou(current.lastBox)) }
-                .filter { $0.1 >= parameters.minIoU }
-                .max { $0.1 < $1.1 }?.0
-            if let match {
-                // Fill the gap lastSeen+1 ..< index, then add the detection.
-                let gap = index - current.lastSeen
-                let before = current.seen[current.seen.count - 1], after = Observation(match)
-                for k in 1..<gap { current.seen.append(before.lerp(after, Double(k) / Double(gap))) }
-                current.seen.append(after)
-                current.lastSeen = index
-                current.frames.append((index, frame))
-                track = current
-            } else if index - current.lastSeen > parameters.maxGap {
-                out += try closeTrack()
-            } else {
-                current.frames.append((index, frame))
-                track = current
-            }
-        }
-        if track == nil {
+        // Boxes the open tracks took on this frame.
+        var claimed: [Box] = []
+        if keyFrame {
             let faces = try detector.detect(in: analysed, near: nil)
-            // The first of the largest, should several tie.
-            if let largest = faces.max(by: { $0.box.area < $1.box.area }) {
-                track = Track(index: index, face: largest, image: frame)
+            for t in tracks.indices where tracks[t].isOpen {
+                try follow(t, best(faces, near: tracks[t].lastBox, claimed: &claimed), index: index, frame: frame)
+            }
+            try start(faces, claimed: &claimed, index: index, frame: frame)
+        } else {
+            var lost = false
+            for t in tracks.indices where tracks[t].isOpen {
+                let search = FaceSearch(box: tracks[t].lastBox, regionScale: parameters.searchRegionScale,
+                                        sizeRatio: parameters.searchSizeRatio)
+                let faces = try detector.detect(in: analysed, near: search)
+                try follow(t, best(faces, near: tracks[t].lastBox, claimed: &claimed), index: index, frame: frame)
+                lost = lost || !tracks[t].isOpen
+            }
+            if (all && lost) || !tracks.contains(where: \.isOpen) {
+                try start(try detector.detect(in: analysed, near: nil), claimed: &claimed, index: index, frame: frame)
             }
         }
-        out += try emitReady(closing: false)
+        for t in tracks.indices where tracks[t].isOpen { try finalise(t, closing: false) }
+        return release()
+    }
+
+    /// Ends the stream: returns the remaining frames of every kept segment.
+    public func finish() throws -> [TrackedFrame] {
+        for t in tracks.indices where tracks[t].isOpen { try close(t) }
+        return release()
+    }
+
+    /// The face of `faces` overlapping `box` best (IoU ≥ `minIoU`) that overlaps no claimed box
+    /// as much; it joins the claimed boxes.
+    private func best(_ faces: [FaceDetection], near box: Box, claimed: inout [Box]) -> FaceDetection? {
+        let match = faces.filter { face in !claimed.contains { face.box.iou($0) >= parameters.minIoU } }
+            .map { ($0, $0.box.iou(box)) }
+            .filter { $0.1 >= parameters.minIoU }
+            .max { $0.1 < $1.1 }?.0
+        if let match { claimed.append(match.box) }
+        return match
+    }
+
+    /// Continues track `t` on frame `index` with `match`, or with a gap when there is none (and
+    /// closes it when the gap is too long).
+    private func follow(_ t: Int, _ match: FaceDetection?, index: Int, frame: RGBImage) throws {
+        if let match {
+            // Fill the gap lastSeen+1 ..< index, then add the detection.
+            let gap = index - tracks[t].lastSeen
+            let before = tracks[t].seen[tracks[t].seen.count - 1], after = Observation(match)
+            for k in 1..<gap { tracks[t].seen.append(before.lerp(after, Double(k) / Double(gap))) }
+            tracks[t].seen.append(after)
+            tracks[t].lastSeen = index
+            tracks[t].frames.append((index, frame))
+        } else if index - tracks[t].lastSeen > parameters.maxGap {
+            try close(t)
+        } else {
+            tracks[t].frames.append((index, frame))
+        }
+    }
+
+    /// Starts tracks on frame `index` from a whole-frame detection: on its largest face when no
+    /// track is open (`largest`), or on every face no open track claimed (`all`).
+    private func start(_ faces: [FaceDetection], claimed: inout [Box], index: Int, frame: RGBImage) throws {
+        if parameters.speaker == FaceParameters.allSpeakers {
+            for face in faces where !claimed.contains(where: { face.box.iou($0) >= parameters.minIoU }) {
+                claimed.append(face.box)
+                tracks.append(Track(index: index, face: face, image: frame))
+            }
+        } else if !tracks.contains(where: \.isOpen),
+                  // The first of the largest, should several tie.
+                  let largest = faces.max(by: { $0.box.area < $1.box.area }) {
+            tracks.append(Track(index: index, face: largest, image: frame))
+        }
+    }
+
+    /// Ends track `t` at its last detection (a trailing gap is dropped).
+    private func close(_ t: Int) throws {
+        try finalise(t, closing: true)
+        tracks[t].isOpen = false
+        tracks[t].frames = []
+        tracks[t].seen = []
+    }
+
+    /// The final frames of the first tracks (in the order they started), as far as the first
+    /// open one allows; drops the tracks that are done.
+    private func release() -> [TrackedFrame] {
+        var out: [TrackedFrame] = []
+        while !tracks.isEmpty {
+            if tracks[0].kept {
+                let segment = tracks[0].segment ?? nextSegment
+                if tracks[0].segment == nil {
+                    tracks[0].segment = segment
+                    nextSegment += 1
+                }
+                for var frame in tracks[0].done {
+                    frame.segment = segment
+                    out.append(frame)
+                }
+                tracks[0].done = []
+            }
+            if tracks[0].isOpen { break }
+            tracks.removeFirst()
+        }
         return out
     }
 
-    /// Ends the stream: returns the remaining frames of the last segment.
-    public func finish() throws -> [TrackedFrame] {
-        try closeTrack()
-    }
-
-    /// Emits what is left of the current track (if kept) and forgets it.
-    private func closeTrack() throws -> [TrackedFrame] {
-        defer { track = nil }
-        return try emitReady(closing: true)
-    }
-
-    /// Emits the frames of the current track whose smoothed box is final. When `closing`, the
-    /// track ends at lastSeen: every frame up to it is final and a trailing gap is dropped.
-    private func emitReady(closing: Bool) throws -> [TrackedFrame] {
-        guard var current = track else { return [] }
-        defer { if !closing { track = current } }
-        if current.segment == nil {
-            guard current.lastSeen - current.first + 1 >= parameters.minSegmentLength else { return [] }
-            current.segment = nextSegment
-            nextSegment += 1
+    /// Moves the frames of track `t` whose smoothed box is final to its `done` frames. When
+    /// `closing`, the track ends at lastSeen: every frame up to it is final.
+    private func finalise(_ t: Int, closing: Bool) throws {
+        var current = tracks[t]
+        defer { tracks[t] = current }
+        if !current.kept {
+            guard current.lastSeen - current.first + 1 >= parameters.minSegmentLength else { return }
+            current.kept = true
         }
         let half = parameters.smoothingWindow / 2
         let lastFinal = closing ? current.lastSeen : current.lastSeen - half
-        var out: [TrackedFrame] = []
         while let (index, image) = current.frames.first, index <= lastFinal {
             current.frames.removeFirst()
             // Centred mean over index-h ... index+h, h shrunk symmetrically at segment ends.
@@ -163,15 +241,15 @@ public final class FaceTrackProcessor {
             let square = cropSquare(smoothed)
             let crop = try image.croppedSquare(x: Int(square.x), y: Int(square.y), side: Int(square.width),
                                                size: parameters.cropSize)
-            out.append(TrackedFrame(index: index, segment: current.segment!, box: smoothed.box.rounded,
-                                    landmarks: smoothed.landmarks, cropBox: square, crop: crop))
+            // The segment is set when the frame is emitted (`release`).
+            current.done.append(TrackedFrame(index: index, segment: 0, box: smoothed.box.rounded,
+                                             landmarks: smoothed.landmarks, cropBox: square, crop: crop))
         }
         // Keep the observations the next frame's smoothing windows can still reach.
         let keepFrom = (current.frames.first?.index ?? current.lastSeen + 1) - 2 * half
         let drop = min(max(0, keepFrom - current.seenBase), current.seen.count - 1)
         current.seen.removeFirst(drop)
         current.seenBase += drop
-        return out
     }
 
     /// The square crop region for a face: `cropScale` times the face side, centred on the face,

@@ -4,8 +4,9 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// A stand-in detector that returns, on the k-th call, the faces `script(k)` (frame k when every
-/// frame is pushed once), wherever it is asked to search.
+/// A stand-in detector that returns the faces `script(k)` on frame k (read from the frame's
+/// first pixel, which `track` sets), wherever it is asked to search; it records the frames it
+/// searched whole.
 final class ScriptedDetector: FaceDetecting {
     static let name = "scripted"
     struct Parameters: FaceDetectorParameters {
@@ -13,24 +14,27 @@ final class ScriptedDetector: FaceDetecting {
     }
 
     let script: (Int) -> [FaceDetection]
-    private var calls = 0
+    private(set) var wholeFrameSearches: [Int] = []
 
     init(parameters: Parameters) throws { script = { _ in [] } }
     init(_ script: @escaping (Int) -> [FaceDetection]) { self.script = script }
 
     func detect(in frame: FaceFrame, near search: FaceSearch?) throws -> [FaceDetection] {
-        defer { calls += 1 }
-        return script(calls)
+        let index = Int(frame.image.pixels[0]) + 256 * Int(frame.image.pixels[1])
+        if search == nil { wholeFrameSearches.append(index) }
+        return script(index)
     }
 
-    /// A flat grey frame (no cuts between two of them).
-    static let frame = RGBImage(width: 320, height: 240, pixels: [UInt8](repeating: 100, count: 320 * 240 * 3))
-
-    /// Pushes `count` grey frames through a tracker on this detector.
+    /// Pushes `count` flat grey frames (no cuts between them) through a tracker on this detector.
     func track(_ count: Int, parameters: FaceParameters = FaceParameters()) throws -> [TrackedFrame] {
         let tracker = try FaceTrackProcessor(detector: self, parameters: parameters)
         var out: [TrackedFrame] = []
-        for _ in 0..<count { out += try tracker.push(ScriptedDetector.frame) }
+        for k in 0..<count {
+            var frame = RGBImage(width: 320, height: 240, pixels: [UInt8](repeating: 100, count: 320 * 240 * 3))
+            frame.pixels[0] = UInt8(k % 256)
+            frame.pixels[1] = UInt8(k / 256)
+            out += try tracker.push(frame)
+        }
         return out + (try tracker.finish())
     }
 }
@@ -171,5 +175,55 @@ final class CropStabilityTests: XCTestCase {
         print(summary)
         XCTAssertLessThanOrEqual(jitter(centreX), 1, summary)
         XCTAssertLessThanOrEqual(jitter(centreY), 1, summary)
+    }
+}
+
+/// Several faces (`speaker: all`): each followed on its own, new ones found on key frames.
+final class MultiFaceTrackingTests: XCTestCase {
+    /// A large face on the left all along, a smaller one on the right for frames 0...29, a third
+    /// one from frame 12 on.
+    let scene = { (t: Int) -> [FaceDetection] in
+        var faces = [face(x: 20 + Double(t), y: 40, side: 90)]
+        if t < 30 { faces.append(face(x: 200, y: 50 - Double(t) / 2, side: 60)) }
+        if t >= 12 { faces.append(face(x: 120, y: 150, side: 50)) }
+        return faces
+    }
+
+    func testEveryFaceIsItsOwnSegment() throws {
+        var parameters = FaceParameters()
+        parameters.speaker = FaceParameters.allSpeakers
+        parameters.keyFrameInterval = 10
+        let detector = ScriptedDetector(scene)
+        let frames = try detector.track(40, parameters: parameters)
+        // Segments in the order their tracks started, each one's frames together and in order.
+        XCTAssertEqual(frames.map(\.segment), [Int](repeating: 0, count: 40) + [Int](repeating: 1, count: 30) + [Int](repeating: 2, count: 20))
+        XCTAssertEqual(frames.map(\.index), Array(0..<40) + Array(0..<30) + Array(20..<40))
+        for frame in frames {
+            // Each segment follows its own face.
+            let truth = scene(frame.index)[frame.segment == 2 ? scene(frame.index).count - 1 : frame.segment].box.rounded
+            XCTAssertEqual(Double(frame.box.x), Double(truth.x), accuracy: 1, "segment \(frame.segment) frame \(frame.index)")
+            XCTAssertEqual(Double(frame.box.y), Double(truth.y), accuracy: 1, "segment \(frame.segment) frame \(frame.index)")
+        }
+        // Whole frames on key frames (the third face waits for frame 20) and when the right face
+        // is lost (frame 33: more than 3 frames after its last detection, 29).
+        XCTAssertEqual(detector.wholeFrameSearches, [0, 10, 20, 30, 33])
+    }
+
+    /// `largest` is the tracker of one face: the large one only, whole frames only at the start.
+    func testLargestKeepsOneTrack() throws {
+        let detector = ScriptedDetector(scene)
+        let frames = try detector.track(40)
+        XCTAssertEqual(frames.map(\.segment), [Int](repeating: 0, count: 40))
+        XCTAssertEqual(frames.map(\.box.width), [Int32](repeating: 90, count: 40))
+        XCTAssertEqual(detector.wholeFrameSearches, [0])
+    }
+
+    func testSpeakerAndKeyFrameIntervalAreValidated() {
+        var parameters = FaceParameters()
+        parameters.speaker = "loudest"
+        XCTAssertThrowsError(try parameters.validate()) { XCTAssertEqual("\($0)", "speaker must be largest or all") }
+        parameters = FaceParameters()
+        parameters.keyFrameInterval = 0
+        XCTAssertThrowsError(try parameters.validate()) { XCTAssertEqual("\($0)", "keyFrameInterval must be >= 1") }
     }
 }
