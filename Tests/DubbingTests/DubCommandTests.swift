@@ -133,7 +133,7 @@ extension DubCommandTests {
         let run = try l2fRun()
         let clip = Self.scratch.path("three.mp4"), out = Self.scratch.path("three-dubbed.mp4")
         let manifest = TestEnv.repoRoot.path + "/manifests/demo.yaml"
-        try threeFaceClip(clip)
+        try TestMedia.threeFaceClip(clip)
         let listed = try TestSupport.run(TestEnv.calsBinary, ["faces", clip, "--manifest", manifest])
         let line = try XCTUnwrap(listed.stdout.split(separator: "\n").first { $0.hasPrefix("face 1: ") }, listed.stdout)
         let box = line.components(separatedBy: "box ")[1].split(separator: " ").compactMap { Int($0) }
@@ -158,7 +158,7 @@ extension DubCommandTests {
             """.write(toFile: script, atomically: true, encoding: .utf8)
         let changes = try runPython(script, [clip, out]).split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         XCTAssertEqual(changes.count, 3)
-        let panel = threeFacePanels.lastIndex { $0 <= box[0] + box[2] / 2 } ?? -1
+        let panel = TestMedia.threeFacePanels.lastIndex { $0 <= box[0] + box[2] / 2 } ?? -1
         XCTAssertEqual(changes.indices.max { changes[$0] < changes[$1] }, panel, "change per panel \(changes), face 1 in panel \(panel)")
     }
 }

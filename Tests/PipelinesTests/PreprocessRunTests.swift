@@ -336,6 +336,24 @@ extension PreprocessRunTests {
         let count = Int(try runPython(script, [s.path("out"), s.path("one.h5")]).trimmingCharacters(in: .whitespacesAndNewlines))
         XCTAssertGreaterThan(count ?? 0, 20)
     }
+
+    /// `speaker: all`: each of three faces is a segment of its own in the shards, every one
+    /// over the whole clip.
+    func testEveryFaceIsItsOwnSegment() throws {
+        let s = ScratchDir("all-faces")
+        try Fixture.manifest(s.path("clips.yaml"), workers: 1, detector: "cnn", speaker: "all")
+        try FileManager.default.createDirectory(atPath: s.path("data"), withIntermediateDirectories: true)
+        try TestMedia.threeFaceClip(s.path("data/three.mp4"), audio: true)
+        try Fixture.preprocess(s.path("clips.yaml"), data: s.path("data"), out: s.path("out"))
+        let script = s.path("segments.py")
+        try """
+            import sys, sqlite3, os
+            db = sqlite3.connect(os.path.join(sys.argv[1], "ledger.sqlite"))
+            print(" ".join("%d:%d" % r for r in db.execute("SELECT segment, row_count FROM item_rows ORDER BY segment")))
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let segments = try runPython(script, [s.path("out")]).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(segments, "0:40 1:40 2:40")
+    }
 }
 
 /// The run summary says what a run wrote, and "everything is up to date" only when it wrote nothing.
