@@ -6,7 +6,9 @@ import Yams
 extension FaceParameters: DefaultConstructible {}
 
 /// `face` (with `crop`): frames → face tracks per shot → 128×128 crops (FaceTrackProcessor).
-/// Adds the item's rows (crop, box, segment, frame index) as the tracker gives them.
+/// Adds the item's rows (crop, box, segment, frame index) as the tracker gives them, and with a
+/// detector that finds landmarks (cnn) the column `landmarks5` [N, 5, 2] float32: each row's
+/// smoothed five points (x, y) in source pixels. Haar finds none: its shards have no such column.
 public struct FaceStage: ItemStage {
     public static let name = "face"
     public static let version = FaceParameters.version
@@ -49,13 +51,20 @@ public struct FaceStage: ItemStage {
         let stage: FaceStage
         let detector: any FaceDetecting
         var tracker: FaceTrackProcessor?
+        /// [R, 5, 2] for the R rows kept so far, while every one of them has landmarks.
+        var landmarks: [Float] = []
+        var rowsWithoutLandmarks = 0
 
         init(stage: FaceStage, detector: any FaceDetecting) {
             self.stage = stage
             self.detector = detector
         }
 
-        func begin(_ item: ItemStream) throws { tracker = try stage.tracker(detector: detector) }
+        func begin(_ item: ItemStream) throws {
+            tracker = try stage.tracker(detector: detector)
+            landmarks = []
+            rowsWithoutLandmarks = 0
+        }
 
         func push(_ frame: RGBImage, _ item: ItemStream) throws {
             try keep(try tracker?.push(frame) ?? [], item)
@@ -70,12 +79,19 @@ public struct FaceStage: ItemStage {
                     item.path, "too short: \(item.decodedFrameCount) frames at 25 fps, one window needs \(minimum)"))
             }
             if item.rowCount == 0 { throw InputError(item.path, "no face found in \(minimum) or more consecutive frames") }
+            // A detector gives landmarks for every face or for none.
+            if rowsWithoutLandmarks == 0 { item.addColumn("landmarks5", rowShape: [5, 2], values: landmarks) }
         }
 
         private func keep(_ tracked: [TrackedFrame], _ item: ItemStream) throws {
             for t in tracked {
                 try item.appendRow(crop: t.crop, box: [t.box.x, t.box.y, t.box.width, t.box.height], segment: t.segment,
                                    frameIndex: t.index)
+                if let points = t.landmarks, points.count == 5 {
+                    for p in points { landmarks += [Float(p.x), Float(p.y)] }
+                } else {
+                    rowsWithoutLandmarks += 1
+                }
             }
         }
     }

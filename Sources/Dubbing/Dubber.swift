@@ -32,6 +32,13 @@ public struct DubSummary: Equatable, Sendable {
     }
 }
 
+/// Which face `Dubber` paints: the one the face stage keeps with `speaker: largest`, or track
+/// `index` of those `cals faces` lists (`FaceTrackSummary`).
+public enum FaceChoice: Equatable, Sendable {
+    case largest
+    case track(Int)
+}
+
 /// Wall-clock seconds of each part of a dub (the rest of `DubSummary.seconds` is audio decoding,
 /// mel and set-up).
 public struct DubTimes: Equatable, Sendable {
@@ -75,6 +82,8 @@ public final class Dubber {
     public let faceParameters: FaceParameters
     /// Frames per generator call (and windows per lip-encoder call).
     public var batchSize = 16
+    /// The face to dub when the video shows several.
+    public var face = FaceChoice.largest
     let generator: Generator
     let lip: LipEncoder
     let detector: any FaceDetecting
@@ -212,10 +221,18 @@ public final class Dubber {
 
     func track(_ path: String, upTo limit: Int, times: inout DubTimes, progress: Common.Progress?) throws -> FaceTrack {
         let decoder = try VideoDecoder(path: path)
-        let tracker = try FaceTrackProcessor(detector: detector, parameters: faceParameters)
+        var wanted: Int? = nil
+        var parameters = faceParameters
+        if case .track(let index) = face {
+            wanted = index
+            parameters = faceParameters.trackingAllFaces
+        }
+        let tracker = try FaceTrackProcessor(detector: detector, parameters: parameters)
         progress?.setTotal(min(limit, max(1, decoder.estimatedFrameCount)))
         var track = FaceTrack()
-        func keep(_ tracked: [TrackedFrame]) { for face in tracked { track.faces[face.index] = face } }
+        func keep(_ tracked: [TrackedFrame]) {
+            for face in tracked where wanted == nil || face.segment == wanted { track.faces[face.index] = face }
+        }
         while track.faces.count < limit, let frame = try DubTimes.measure(&times.decode, { try decoder.nextFrame() }) {
             track.faces.append(nil)
             keep(try DubTimes.measure(&times.track) { try tracker.push(frame) })
@@ -227,6 +244,7 @@ public final class Dubber {
         let segments = Dictionary(grouping: track.faces.compactMap { $0 }, by: \.segment)
         guard !segments.isEmpty else {
             let part = track.faces.count == limit ? " of the first \(limit) (the speech's length)" : ""
+            if let wanted { throw InputError(path, "no face track \(wanted) in the frames\(part) (`cals faces` lists them)") }
             throw InputError(path, "no face found in \(faceParameters.minSegmentLength) or more consecutive frames\(part)")
         }
         for (segment, faces) in segments { track.references[segment] = faces[faces.count / 2].crop.pixels }

@@ -5,10 +5,11 @@
 /// the code changes what the same parameters produce.
 ///
 /// As JSON (the stage key) the detector's own parameters sit beside the others, and the
-/// detector's name is left out when it is `haar`: the JSON of Haar parameters is what it was
-/// before detectors were named, so outputs made then keep their keys.
+/// detector's name is left out when it is `haar` (the JSON of Haar parameters is what it was
+/// before detectors were named), and `speaker` and `keyFrameInterval` when it is `largest`
+/// (the JSON of before several faces were tracked).
 public struct FaceParameters: Codable, Equatable, Sendable {
-    public static let version = 1
+    public static let version = 2
 
     // Detection.
     /// The detector and its own parameters (`detector: haar` in the manifest).
@@ -18,6 +19,14 @@ public struct FaceParameters: Codable, Equatable, Sendable {
     public var detectionLongSide = 480
 
     // Tracking.
+    /// Which faces become segments: `largest` (one track at a time, started on the largest face
+    /// found while none is tracked) or `all` (every face tracked on its own, each track of at
+    /// least `minSegmentLength` frames its own segment).
+    public var speaker = FaceParameters.largestSpeaker
+    public static let largestSpeaker = "largest", allSpeakers = "all"
+    /// With `speaker: all`, the whole frame is searched for new faces every this many frames
+    /// (and on shot cuts, when a track is lost, and while no face is tracked).
+    public var keyFrameInterval = 10
     /// A detection continues the track when its IoU with the track's last box is at least this.
     public var minIoU = 0.3
     /// While a face is tracked, the next frame is searched only in a square this many times
@@ -49,7 +58,7 @@ public struct FaceParameters: Codable, Equatable, Sendable {
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case detector, detectionLongSide, minIoU, searchRegionScale, searchSizeRatio, cutThreshold,
+        case detector, detectionLongSide, speaker, keyFrameInterval, minIoU, searchRegionScale, searchSizeRatio, cutThreshold,
              smoothingWindow, maxGap, minSegmentLength, cropScale, chinMargin, cropSize
     }
 
@@ -61,6 +70,8 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         }
         detector = try FaceDetectorChoice(type, from: decoder)
         detectionLongSide = try c.decode(Int.self, forKey: .detectionLongSide)
+        speaker = try c.decodeIfPresent(String.self, forKey: .speaker) ?? FaceParameters.largestSpeaker
+        keyFrameInterval = try c.decodeIfPresent(Int.self, forKey: .keyFrameInterval) ?? keyFrameInterval
         minIoU = try c.decode(Double.self, forKey: .minIoU)
         searchRegionScale = try c.decode(Double.self, forKey: .searchRegionScale)
         searchSizeRatio = try c.decode(Double.self, forKey: .searchSizeRatio)
@@ -78,6 +89,11 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         if detector.name != HaarFaceDetector.name { try c.encode(detector.name, forKey: .detector) }
         try detector.parameters.encode(to: encoder)   // flat, beside the keys below
         try c.encode(detectionLongSide, forKey: .detectionLongSide)
+        // Left out with `largest`, which does not read keyFrameInterval: its keys stay as they were.
+        if speaker != FaceParameters.largestSpeaker {
+            try c.encode(speaker, forKey: .speaker)
+            try c.encode(keyFrameInterval, forKey: .keyFrameInterval)
+        }
         try c.encode(minIoU, forKey: .minIoU)
         try c.encode(searchRegionScale, forKey: .searchRegionScale)
         try c.encode(searchSizeRatio, forKey: .searchSizeRatio)
@@ -97,6 +113,9 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         }
         try detector.parameters.validate()
         try require(detectionLongSide >= 24, "detectionLongSide must be >= 24")
+        try require([FaceParameters.largestSpeaker, FaceParameters.allSpeakers].contains(speaker),
+                    "speaker must be \(FaceParameters.largestSpeaker) or \(FaceParameters.allSpeakers)")
+        try require(keyFrameInterval >= 1, "keyFrameInterval must be >= 1")
         try require(minIoU > 0 && minIoU <= 1, "minIoU must be in (0, 1]")
         try require(searchRegionScale >= 1, "searchRegionScale must be >= 1")
         try require(searchSizeRatio > 1, "searchSizeRatio must be > 1")

@@ -1,15 +1,19 @@
 // Streaming face tracking (SPEC §1 `face` + `crop`): largest face, IoU tracking, shot cuts,
-// gap interpolation, 5-frame smoothing, square crops.
+// gap interpolation, 5-frame smoothing of boxes and landmarks, square crops placed by the
+// landmarks (or the box, for detectors without landmarks).
 import Common
 
 /// One frame of a kept face segment.
 public struct TrackedFrame: Sendable {
     /// Index of the frame in the pushed sequence (0-based).
     public let index: Int
-    /// Segment number: 0, 1, 2, ... over the kept segments, in order.
-    public let segment: Int
+    /// Segment number: 0, 1, 2, ... over the kept segments, in the order they are emitted.
+    public internal(set) var segment: Int
     /// The smoothed face box, source pixels.
     public let box: FaceBox
+    /// The smoothed five landmarks (`FaceDetection.landmarks` order), source pixels; nil when the
+    /// detector gives none (Haar).
+    public let landmarks: [SIMD2<Double>]?
     /// The square cut out for `crop` (source pixels; may reach past the frame edges).
     public let cropBox: FaceBox
     /// `cropSize x cropSize` RGB, area-resampled from `cropBox`.
@@ -19,54 +23,71 @@ public struct TrackedFrame: Sendable {
 /// Turns a stream of frames into face tracks and crops, holding only a few frames at a time.
 ///
 /// Push decoded frames in order with `push`; each call returns the frames that became final
-/// (possibly none, possibly several, always in index order). Call `finish` once after the last
-/// frame. A frame is held until the boxes two frames ahead are known (smoothing), while a gap
+/// (possibly none, possibly several). Call `finish` once after the last frame. The frames of one
+/// segment come out together and in index order; segments come out in the order their tracks
+/// started. A frame is held until the boxes two frames ahead are known (smoothing), while a gap
 /// might still be interpolated, and while its segment is still shorter than
-/// `minSegmentLength`, so at most about `max(minSegmentLength, smoothingWindow/2 + maxGap) + 1`
-/// frames are buffered.
+/// `minSegmentLength`, so with one track at most about
+/// `max(minSegmentLength, smoothingWindow/2 + maxGap) + 1` frames are buffered. With several,
+/// a track's final crops also wait while an older track is still open.
 ///
-/// Rules: a segment starts on the largest face of a whole-frame detection; each later frame
-/// continues it with the detection of highest IoU (≥ `minIoU`) against the last seen box,
-/// the detector being asked to search near that box and at similar sizes (`searchRegionScale`,
-/// `searchSizeRatio`). Any `FaceDetecting` detector will do; `parameters.detector` is not
-/// read here (it names the detector the face stage builds). Frames where it is not
-/// found form a gap: gaps of at most `maxGap` frames are filled by linear interpolation, a
-/// longer gap ends the segment at its last detection. A shot cut (grey-histogram change above
-/// `cutThreshold`) ends the segment before the cut frame. Segments shorter than
-/// `minSegmentLength` frames are dropped. Frames outside kept segments are not emitted.
+/// Rules: each track follows one face. A track continues on each later frame with the
+/// detection of highest IoU (≥ `minIoU`) against its last seen box, the detector being asked
+/// to search near that box and at similar sizes (`searchRegionScale`, `searchSizeRatio`); a
+/// detection one track took is not given to another. Frames where the face is not found form a
+/// gap: gaps of at most `maxGap` frames are filled by linear interpolation, a longer gap ends
+/// the track at its last detection. A shot cut (grey-histogram change above `cutThreshold`)
+/// ends every track before the cut frame. Tracks shorter than `minSegmentLength` frames are
+/// dropped; each kept track is one segment. Frames outside kept segments are not emitted.
+///
+/// New tracks (`speaker`): with `largest`, a whole-frame detection runs only while no track is
+/// open, and the largest face found starts one, so there is at most one track at a time. With
+/// `all`, a whole-frame detection runs every `keyFrameInterval` frames, on a shot cut, when a
+/// track is lost and while none is open; its faces are matched to the open tracks (by IoU, as
+/// above) and every other face starts a track.
+///
+/// Any `FaceDetecting` detector will do; `parameters.detector` is not read here (it names the
+/// detector the face stage builds).
 public final class FaceTrackProcessor {
     public let parameters: FaceParameters
     private let detector: any FaceDetecting
     private var nextIndex = 0
     private var nextSegment = 0
     private var previousHistogram: [Double]? = nil
-    private var track: Track? = nil
+    /// Tracks in the order they started: open ones, and closed kept ones whose frames wait for an
+    /// older track. Only the first one's final frames are emitted (so segments do not mix).
+    private var tracks: [Track] = []
 
-    /// A segment being built.
+    /// One face followed over frames: a segment once it is long enough to keep.
     private struct Track {
         /// Frame index of the first detection.
         let first: Int
         /// Frame index of the last detection.
         var lastSeen: Int
-        /// boxes[k] belongs to frame boxBase + k, for frames boxBase...lastSeen (gaps
-        /// interpolated); boxes older than the smoothing window of the next frame to emit are
+        /// seen[k] belongs to frame seenBase + k, for frames seenBase...lastSeen (gaps
+        /// interpolated); those older than the smoothing window of the next frame to emit are
         /// dropped.
-        var boxes: [Box]
-        var boxBase: Int
-        /// Frames not emitted yet, in order (including a trailing gap after lastSeen).
+        var seen: [Observation]
+        var seenBase: Int
+        /// Frames not final yet, in order (including a trailing gap after lastSeen).
         var frames: [(index: Int, image: RGBImage)]
-        /// Assigned once the segment is long enough to keep.
+        /// Final frames not emitted yet (their segment is set when they are).
+        var done: [TrackedFrame] = []
+        /// Long enough to keep.
+        var kept = false
+        var isOpen = true
+        /// Assigned when its first frame is emitted.
         var segment: Int? = nil
 
-        init(index: Int, box: Box, image: RGBImage) {
+        init(index: Int, face: FaceDetection, image: RGBImage) {
             first = index
             lastSeen = index
-            boxes = [box]
-            boxBase = index
+            seen = [Observation(face)]
+            seenBase = index
             frames = [(index, image)]
         }
 
-        var lastBox: Box { boxes[boxes.count - 1] }
+        var lastBox: Box { seen[seen.count - 1].box }
     }
 
     public init(detector: any FaceDetecting, parameters: FaceParameters = FaceParameters()) throws {
@@ -82,103 +103,196 @@ public final class FaceTrackProcessor {
         let analysed = try FaceFrame(frame, analysisLongSide: parameters.detectionLongSide)
         let histogram = FaceTrackProcessor.histogram(analysed.grey)
         defer { previousHistogram = histogram }
-        var out: [TrackedFrame] = []
+        let all = parameters.speaker == FaceParameters.allSpeakers
+        var keyFrame = all && index % parameters.keyFrameInterval == 0
         if let previous = previousHistogram,
            FaceTrackProcessor.histogramDistance(previous, histogram) > parameters.cutThreshold {
-            out += try closeTrack()
+            for t in tracks.indices where tracks[t].isOpen { try close(t) }
+            keyFrame = all
         }
-        if var current = track {
-            let search = FaceSearch(box: current.lastBox, regionScale: parameters.searchRegionScale,
-                                    sizeRatio: parameters.searchSizeRatio)
-            let faces = try detector.detect(in: analysed, near: search)
-            let match = faces.map { ($0.box, $0.box.iou(current.lastBox)) }
-                .filter { $0.1 >= parameters.minIoU }
-                .max { $0.1 < $1.1 }?.0
-            if let match {
-                // Fill the gap lastSeen+1 ..< index, then add the detection.
-                let gap = index - current.lastSeen
-                let before = current.lastBox
-                for k in 1..<gap { current.boxes.append(before.lerp(match, Double(k) / Double(gap))) }
-                current.boxes.append(match)
-                current.lastSeen = index
-                current.frames.append((index, frame))
-                track = current
-            } else if index - current.lastSeen > parameters.maxGap {
-                out += try closeTrack()
-            } else {
-                current.frames.append((index, frame))
-                track = current
-            }
-        }
-        if track == nil {
+        // Boxes the open tracks took on this frame.
+        var claimed: [Box] = []
+        if keyFrame {
             let faces = try detector.detect(in: analysed, near: nil)
-            // The first of the largest, should several tie.
-            if let largest = faces.max(by: { $0.box.area < $1.box.area }) {
-                track = Track(index: index, box: largest.box, image: frame)
+            for t in tracks.indices where tracks[t].isOpen {
+                try follow(t, best(faces, near: tracks[t].lastBox, claimed: &claimed), index: index, frame: frame)
+            }
+            try start(faces, claimed: &claimed, index: index, frame: frame)
+        } else {
+            var lost = false
+            for t in tracks.indices where tracks[t].isOpen {
+                let search = FaceSearch(box: tracks[t].lastBox, regionScale: parameters.searchRegionScale,
+                                        sizeRatio: parameters.searchSizeRatio)
+                let faces = try detector.detect(in: analysed, near: search)
+                try follow(t, best(faces, near: tracks[t].lastBox, claimed: &claimed), index: index, frame: frame)
+                lost = lost || !tracks[t].isOpen
+            }
+            if (all && lost) || !tracks.contains(where: \.isOpen) {
+                try start(try detector.detect(in: analysed, near: nil), claimed: &claimed, index: index, frame: frame)
             }
         }
-        out += try emitReady(closing: false)
+        for t in tracks.indices where tracks[t].isOpen { try finalise(t, closing: false) }
+        return release()
+    }
+
+    /// Ends the stream: returns the remaining frames of every kept segment.
+    public func finish() throws -> [TrackedFrame] {
+        for t in tracks.indices where tracks[t].isOpen { try close(t) }
+        return release()
+    }
+
+    /// The face of `faces` overlapping `box` best (IoU ≥ `minIoU`) that overlaps no claimed box
+    /// as much; it joins the claimed boxes.
+    private func best(_ faces: [FaceDetection], near box: Box, claimed: inout [Box]) -> FaceDetection? {
+        let match = faces.filter { face in !claimed.contains { face.box.iou($0) >= parameters.minIoU } }
+            .map { ($0, $0.box.iou(box)) }
+            .filter { $0.1 >= parameters.minIoU }
+            .max { $0.1 < $1.1 }?.0
+        if let match { claimed.append(match.box) }
+        return match
+    }
+
+    /// Continues track `t` on frame `index` with `match`, or with a gap when there is none (and
+    /// closes it when the gap is too long).
+    private func follow(_ t: Int, _ match: FaceDetection?, index: Int, frame: RGBImage) throws {
+        if let match {
+            // Fill the gap lastSeen+1 ..< index, then add the detection.
+            let gap = index - tracks[t].lastSeen
+            let before = tracks[t].seen[tracks[t].seen.count - 1], after = Observation(match)
+            for k in 1..<gap { tracks[t].seen.append(before.lerp(after, Double(k) / Double(gap))) }
+            tracks[t].seen.append(after)
+            tracks[t].lastSeen = index
+            tracks[t].frames.append((index, frame))
+        } else if index - tracks[t].lastSeen > parameters.maxGap {
+            try close(t)
+        } else {
+            tracks[t].frames.append((index, frame))
+        }
+    }
+
+    /// Starts tracks on frame `index` from a whole-frame detection: on its largest face when no
+    /// track is open (`largest`), or on every face no open track claimed (`all`).
+    private func start(_ faces: [FaceDetection], claimed: inout [Box], index: Int, frame: RGBImage) throws {
+        if parameters.speaker == FaceParameters.allSpeakers {
+            for face in faces where !claimed.contains(where: { face.box.iou($0) >= parameters.minIoU }) {
+                claimed.append(face.box)
+                tracks.append(Track(index: index, face: face, image: frame))
+            }
+        } else if !tracks.contains(where: \.isOpen),
+                  // The first of the largest, should several tie.
+                  let largest = faces.max(by: { $0.box.area < $1.box.area }) {
+            tracks.append(Track(index: index, face: largest, image: frame))
+        }
+    }
+
+    /// Ends track `t` at its last detection (a trailing gap is dropped).
+    private func close(_ t: Int) throws {
+        try finalise(t, closing: true)
+        tracks[t].isOpen = false
+        tracks[t].frames = []
+        tracks[t].seen = []
+    }
+
+    /// The final frames of the first tracks (in the order they started), as far as the first
+    /// open one allows; drops the tracks that are done.
+    private func release() -> [TrackedFrame] {
+        var out: [TrackedFrame] = []
+        while !tracks.isEmpty {
+            if tracks[0].kept {
+                let segment = tracks[0].segment ?? nextSegment
+                if tracks[0].segment == nil {
+                    tracks[0].segment = segment
+                    nextSegment += 1
+                }
+                for var frame in tracks[0].done {
+                    frame.segment = segment
+                    out.append(frame)
+                }
+                tracks[0].done = []
+            }
+            if tracks[0].isOpen { break }
+            tracks.removeFirst()
+        }
         return out
     }
 
-    /// Ends the stream: returns the remaining frames of the last segment.
-    public func finish() throws -> [TrackedFrame] {
-        try closeTrack()
-    }
-
-    /// Emits what is left of the current track (if kept) and forgets it.
-    private func closeTrack() throws -> [TrackedFrame] {
-        defer { track = nil }
-        return try emitReady(closing: true)
-    }
-
-    /// Emits the frames of the current track whose smoothed box is final. When `closing`, the
-    /// track ends at lastSeen: every frame up to it is final and a trailing gap is dropped.
-    private func emitReady(closing: Bool) throws -> [TrackedFrame] {
-        guard var current = track else { return [] }
-        defer { if !closing { track = current } }
-        if current.segment == nil {
-            guard current.lastSeen - current.first + 1 >= parameters.minSegmentLength else { return [] }
-            current.segment = nextSegment
-            nextSegment += 1
+    /// Moves the frames of track `t` whose smoothed box is final to its `done` frames. When
+    /// `closing`, the track ends at lastSeen: every frame up to it is final.
+    private func finalise(_ t: Int, closing: Bool) throws {
+        var current = tracks[t]
+        defer { tracks[t] = current }
+        if !current.kept {
+            guard current.lastSeen - current.first + 1 >= parameters.minSegmentLength else { return }
+            current.kept = true
         }
         let half = parameters.smoothingWindow / 2
         let lastFinal = closing ? current.lastSeen : current.lastSeen - half
-        var out: [TrackedFrame] = []
         while let (index, image) = current.frames.first, index <= lastFinal {
             current.frames.removeFirst()
             // Centred mean over index-h ... index+h, h shrunk symmetrically at segment ends.
             let h = min(half, index - current.first, current.lastSeen - index)
-            var sum = Box(x: 0, y: 0, width: 0, height: 0)
-            for k in (index - h)...(index + h) {
-                let b = current.boxes[k - current.boxBase]
-                sum.x += b.x; sum.y += b.y; sum.width += b.width; sum.height += b.height
-            }
-            let n = Double(2 * h + 1)
-            let box = Box(x: sum.x / n, y: sum.y / n, width: sum.width / n, height: sum.height / n)
-            let square = cropSquare(box)
+            let box = Observation.mean(current.seen[(index - h - current.seenBase)...(index + h - current.seenBase)]).box
+            // Landmarks (noisier than boxes, and what places the crop) are averaged over the full
+            // window also at the segment's ends, shifted to lie inside it.
+            let low = max(current.first, min(index - half, current.lastSeen - 2 * half))
+            let high = min(current.lastSeen, low + 2 * half)
+            let points = Observation.mean(current.seen[(low - current.seenBase)...(high - current.seenBase)]).landmarks
+            let smoothed = Observation(box: box, landmarks: points)
+            let square = cropSquare(smoothed)
             let crop = try image.croppedSquare(x: Int(square.x), y: Int(square.y), side: Int(square.width),
                                                size: parameters.cropSize)
-            out.append(TrackedFrame(index: index, segment: current.segment!, box: box.rounded,
-                                    cropBox: square, crop: crop))
+            // The segment is set when the frame is emitted (`release`).
+            current.done.append(TrackedFrame(index: index, segment: 0, box: smoothed.box.rounded,
+                                             landmarks: smoothed.landmarks, cropBox: square, crop: crop))
         }
-        // Keep the boxes the next frame's smoothing window can still reach.
-        let keepFrom = (current.frames.first?.index ?? current.lastSeen + 1) - half
-        let drop = min(max(0, keepFrom - current.boxBase), current.boxes.count - 1)
-        current.boxes.removeFirst(drop)
-        current.boxBase += drop
-        return out
+        // Keep the observations the next frame's smoothing windows can still reach.
+        let keepFrom = (current.frames.first?.index ?? current.lastSeen + 1) - 2 * half
+        let drop = min(max(0, keepFrom - current.seenBase), current.seen.count - 1)
+        current.seen.removeFirst(drop)
+        current.seenBase += drop
     }
 
-    /// The square crop region for a face box: `cropScale` times the face side, centred on the
-    /// face, plus `chinMargin` times the face side added below (and split left and right so the
-    /// region stays square).
-    func cropSquare(_ box: Box) -> FaceBox {
+    /// The square crop region for a face: `cropScale` times the face side, centred on the face,
+    /// plus `chinMargin` times the face side added below (and split left and right so the region
+    /// stays square). The face is the one its landmarks place (`landmarkBox`: the mouth then sits
+    /// at the same place in every crop, whatever the box does), or its box when it has none.
+    func cropSquare(_ face: Observation) -> FaceBox {
+        let box = face.landmarks.flatMap(FaceTrackProcessor.landmarkBox) ?? face.box
         let side = (box.width + box.height) / 2
         let centreX = box.x + box.width / 2, centreY = box.y + box.height / 2
         let total = side * (parameters.cropScale + parameters.chinMargin)
-        return Box(x: centreX - total / 2, y: centreY - side * parameters.cropScale / 2,
-                   width: total, height: total).rounded
+        // Side rounded first, then the corner: the centre stays within half a pixel of its own.
+        let whole = total.rounded()
+        return Box(x: centreX - whole / 2, y: centreY - side * parameters.cropScale / 2 + (total - whole) / 2,
+                   width: whole, height: whole).rounded
+    }
+
+    /// The eyes and nose tip of a frontal face (`FaceDetection.landmarks` 0, 1 and 2), in units
+    /// of the face side (the mean of MTCNN's box width and height) from the box centre: MTCNN's
+    /// mean over the faces of the installed photos, made left-right symmetric. The mouth corners
+    /// are left out of the fit: they move with speech (the crop must not follow the lips) and are
+    /// MTCNN's least steady points.
+    static let landmarkTemplate: [SIMD2<Double>] = [SIMD2(-0.186, -0.116), SIMD2(0.186, -0.116), SIMD2(0, 0.138)]
+
+    /// The square face box of side s centred on t, where s·template + t fits the eyes and nose of
+    /// `points` best (least squares; scale and shift, no rotation). Nil unless the points include
+    /// them, spread like a face's (a positive scale).
+    static func landmarkBox(_ points: [SIMD2<Double>]) -> Box? {
+        guard points.count >= landmarkTemplate.count else { return nil }
+        let rigid = points[0..<landmarkTemplate.count]
+        let n = Double(landmarkTemplate.count)
+        let meanT = landmarkTemplate.reduce(SIMD2<Double>(0, 0), +) / n
+        let meanP = rigid.reduce(SIMD2<Double>(0, 0), +) / n
+        var covariance = 0.0, variance = 0.0
+        for (t, p) in zip(landmarkTemplate, rigid) {
+            let dt = t - meanT, dp = p - meanP
+            covariance += (dt * dp).sum()
+            variance += (dt * dt).sum()
+        }
+        let scale = covariance / variance
+        guard scale > 0, scale.isFinite else { return nil }
+        let centre = meanP - scale * meanT
+        return Box(x: centre.x - scale / 2, y: centre.y - scale / 2, width: scale, height: scale)
     }
 
     /// 64-bin grey histogram, normalised to sum 1.
@@ -196,5 +310,42 @@ public final class FaceTrackProcessor {
     /// Total variation distance ½·Σ|p − q| between two normalised histograms, in [0, 1].
     static func histogramDistance(_ p: [Double], _ q: [Double]) -> Double {
         zip(p, q).reduce(0) { $0 + abs($1.0 - $1.1) } / 2
+    }
+}
+
+/// Where a track has the face on one frame: detected, or interpolated in a gap.
+struct Observation {
+    var box: Box
+    /// Five points (`FaceDetection.landmarks`); nil when the detector gives none.
+    var landmarks: [SIMD2<Double>]?
+
+    init(box: Box, landmarks: [SIMD2<Double>]?) {
+        self.box = box
+        self.landmarks = landmarks
+    }
+
+    init(_ face: FaceDetection) { self.init(box: face.box, landmarks: face.landmarks) }
+
+    /// self + t·(other − self), box and landmarks (landmarks only when both have them).
+    func lerp(_ other: Observation, _ t: Double) -> Observation {
+        var points: [SIMD2<Double>]? = nil
+        if let a = landmarks, let b = other.landmarks, a.count == b.count {
+            points = zip(a, b).map { $0 + t * ($1 - $0) }
+        }
+        return Observation(box: box.lerp(other.box, t), landmarks: points)
+    }
+
+    /// The mean box of `window` (not empty), and its mean landmarks when every one has them.
+    static func mean<C: Collection>(_ window: C) -> Observation where C.Element == Observation {
+        let n = Double(window.count)
+        var box = Box(x: 0, y: 0, width: 0, height: 0)
+        for o in window { box.x += o.box.x; box.y += o.box.y; box.width += o.box.width; box.height += o.box.height }
+        box = Box(x: box.x / n, y: box.y / n, width: box.width / n, height: box.height / n)
+        var points: [SIMD2<Double>]? = window.first?.landmarks.map { $0.map { _ in SIMD2<Double>(0, 0) } }
+        for o in window {
+            guard let sum = points, let p = o.landmarks, p.count == sum.count else { points = nil; break }
+            points = zip(sum, p).map { $0 + $1 }
+        }
+        return Observation(box: box, landmarks: points?.map { $0 / n })
     }
 }

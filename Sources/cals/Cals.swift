@@ -10,7 +10,7 @@ struct Cals: ParsableCommand {
         subcommands: [ExtractCommand.self, PreprocessCommand.self, StatusCommand.self, MergeCommand.self, SlurmCommand.self,
                       DemoCorpusCommand.self, TrainCommand.self, SyncScoreCommand.self, EvalCommand.self,
                       ExperimentCommand.self, BenchCommand.self, DubCommand.self, HDTFCommand.self,
-                      DemoReportCommand.self,
+                      DemoReportCommand.self, FacesCommand.self,
                       WorkerCommand.self])
 
     /// Parses and runs a command; every error of every command is reported here. Misuse (an

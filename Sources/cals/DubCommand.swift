@@ -26,11 +26,13 @@ struct DubCommand: ParsableCommand {
     var manifest: String?
     @Flag(help: "Write three labelled panels side by side instead: the video as it is, the copy-the-reference baseline, the dubbed video.")
     var sideBySide = false
+    @Option(help: "The face to dub: largest, or a track index as `cals faces VIDEO` lists them.") var face = "largest"
     @Option(help: "Frames per generator call.") var batch = 16
     @Option(help: "Threads (OpenBLAS and the engine's loops).") var threads = 2
 
     func validate() throws {
         guard batch > 0, threads > 0 else { throw ValidationError("--batch and --threads must be positive") }
+        guard face == "largest" || (Int(face) ?? -1) >= 0 else { throw ValidationError("--face must be largest or a track index") }
     }
 
     func run() throws {
@@ -38,6 +40,7 @@ struct DubCommand: ParsableCommand {
         let stages = try manifest.map { try Manifest.load($0).stages } ?? PipelineStages()
         let dubber = try Dubber(checkpoint: checkpointFile(l2f), faceParameters: stages[FaceStage.self].parameters)
         dubber.batchSize = batch
+        dubber.face = Int(face).map { .track($0) } ?? .largest
         let summary = try dubber.dub(video: video, speech: audio, out: out, sideBySide: sideBySide) { label, total in
             Common.Progress(label: label, total: total, unit: "frames", output: .standardOutput)
         }

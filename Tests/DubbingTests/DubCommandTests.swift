@@ -126,3 +126,39 @@ final class DubCommandTests: XCTestCase {
         }
     }
 }
+
+extension DubCommandTests {
+    /// `--face 1` dubs the second face `cals faces` lists and leaves the other two as they were.
+    func testChosenFaceIsDubbed() throws {
+        let run = try l2fRun()
+        let clip = Self.scratch.path("three.mp4"), out = Self.scratch.path("three-dubbed.mp4")
+        let manifest = TestEnv.repoRoot.path + "/manifests/demo.yaml"
+        try TestMedia.threeFaceClip(clip)
+        let listed = try TestSupport.run(TestEnv.calsBinary, ["faces", clip, "--manifest", manifest])
+        let line = try XCTUnwrap(listed.stdout.split(separator: "\n").first { $0.hasPrefix("face 1: ") }, listed.stdout)
+        let box = line.components(separatedBy: "box ")[1].split(separator: " ").compactMap { Int($0) }
+        XCTAssertEqual(box.count, 4, String(line))
+        guard box.count == 4 else { return }
+        let audio = Self.scratch.path("short.wav")
+        try TestMedia.toneWAV(audio, seconds: 1.2)
+        let result = try TestSupport.run(TestEnv.calsBinary, ["dub", clip, "--audio", audio, "--l2f", run, "--out", out,
+                                                              "--manifest", manifest, "--face", "1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        // Mean absolute change per panel over the frames: the chosen face's panel changes most.
+        let script = Self.scratch.path("panels.py")
+        try """
+            import sys, subprocess, numpy as np
+            def frames(p):
+                raw = subprocess.run(["ffmpeg", "-v", "error", "-i", p, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+                return np.frombuffer(raw, np.uint8).reshape(-1, 320, 914, 3).astype(np.float32)
+            a, b = frames(sys.argv[1]), frames(sys.argv[2])
+            n = min(len(a), len(b)); d = np.abs(a[:n] - b[:n]).mean(axis=(0, 1, 3))
+            edges = [0, 320, 593, 914]
+            print(" ".join("%.3f" % d[edges[k]:edges[k + 1]].mean() for k in range(3)))
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let changes = try runPython(script, [clip, out]).split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        XCTAssertEqual(changes.count, 3)
+        let panel = TestMedia.threeFacePanels.lastIndex { $0 <= box[0] + box[2] / 2 } ?? -1
+        XCTAssertEqual(changes.indices.max { changes[$0] < changes[$1] }, panel, "change per panel \(changes), face 1 in panel \(panel)")
+    }
+}

@@ -67,7 +67,7 @@ final class FaceDetectingTests: XCTestCase {
         XCTAssertEqual(tracked.map(\.segment), [Int](repeating: 0, count: 7) + [Int](repeating: 1, count: 7))
         for t in tracked {
             XCTAssertEqual(t.box, detector.box.rounded, "frame \(t.index)")
-            XCTAssertEqual(t.cropBox, tracker.cropSquare(detector.box), "frame \(t.index)")
+            XCTAssertEqual(t.cropBox, tracker.cropSquare(Observation(box: detector.box, landmarks: t.landmarks)), "frame \(t.index)")
             let expected = try frames[t.index].croppedSquare(x: Int(t.cropBox.x), y: Int(t.cropBox.y),
                                                              side: Int(t.cropBox.width), size: parameters.cropSize)
             XCTAssertEqual(t.crop.pixels, expected.pixels, "frame \(t.index)")

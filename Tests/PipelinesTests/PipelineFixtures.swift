@@ -29,16 +29,18 @@ enum Fixture {
                     "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", path])
     }
 
-    /// A `folder`-adapter manifest with small shards.
+    /// A `folder`-adapter manifest with small shards (and the face stage's default detector
+    /// and speaker unless `detector` and `speaker` name them).
     static func manifest(_ path: String, targetBytes: Int = 3_000_000, chinMargin: Double = 0.15,
-                         workers: Int = 2, timeLimit: Double = 60) throws {
+                         workers: Int = 2, timeLimit: Double = 60, detector: String? = nil, speaker: String? = nil) throws {
+        let face = "chin_margin: \(chinMargin)" + (detector.map { ", detector: \($0)" } ?? "") + (speaker.map { ", speaker: \($0)" } ?? "")
         let text = """
             dataset: clips
             adapter:
               kind: folder
             stages:
               - decode: {}
-              - face: {chin_margin: \(chinMargin)}
+              - face: {\(face)}
               - mel: {}
               - align: {}
               - shard: {}

@@ -219,28 +219,18 @@ final class PreprocessRunTests: XCTestCase {
     /// `cals extract` on one video gives exactly the rows the pipeline put in its shard.
     func testExtractMatchesPipelineRows() throws {
         let s = ScratchDir("extract")
-        try Fixture.manifest(s.path("clips.yaml"))
-        try Fixture.clip(s.path("data/one.mp4"), frequency: 470)
-        try Fixture.preprocess(s.path("clips.yaml"), data: s.path("data"), out: s.path("out"))
-        let r = try Fixture.cals(["extract", s.path("data/one.mp4"), "--out", s.path("one.h5"),
-                                  "--manifest", s.path("clips.yaml")])
-        XCTAssertEqual(r.status, 0, r.stderr)
+        try Fixture.preprocessAndExtract(s)
         let script = s.path("compare.py")
-        try """
-            import sys, h5py, numpy as np, sqlite3, os
-            out, single = sys.argv[1], sys.argv[2]
-            e = h5py.File(single, "r")
-            db = sqlite3.connect(os.path.join(out, "ledger.sqlite"))
-            shard, first, count = db.execute("SELECT shard_file, first_row, SUM(row_count) FROM item_rows").fetchone()
-            f = h5py.File(os.path.join(out, "shards", shard), "r")
+        try (Fixture.openShardAndExtract + """
             assert e["frames"].shape == (count, 128, 128, 3) and e["boxes"].shape == (count, 4), e["frames"].shape
             assert e["segment"].dtype == np.int32 and e["mel"].dtype == np.float32
             assert np.array_equal(e["frames"][:], f["frames"][first:first + count])
             assert np.array_equal(e["mel"][:], f["mel"][first:first + count])
             assert e["frame_index"].dtype == np.int64 and f["frame_index"].dtype == np.int64
             assert np.array_equal(e["frame_index"][:], f["frame_index"][first:first + count])
+            assert "landmarks5" not in e and "landmarks5" not in f, "haar finds no landmarks"
             print(count)
-            """.write(toFile: script, atomically: true, encoding: .utf8)
+            """).write(toFile: script, atomically: true, encoding: .utf8)
         XCTAssertGreaterThan(Int(try runPython(script, [s.path("out"), s.path("one.h5")]).trimmingCharacters(in: .whitespacesAndNewlines))!, 20)
 
         // The trainer's reader: windows (direct and prefetched) equal the extract file's rows.
@@ -296,6 +286,73 @@ final class PreprocessRunTests: XCTestCase {
         XCTAssertEqual(bad.status, 1)
         XCTAssertTrue(bad.stderr.hasPrefix("error: \(s.path("data/missing.mp4")): "), bad.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: s.path("x.h5")))
+    }
+}
+
+extension Fixture {
+    /// One clip `data/one.mp4` in scratch folder `s`, preprocessed into `out` with the manifest
+    /// `clips.yaml` and extracted with it into `one.h5`.
+    static func preprocessAndExtract(_ s: ScratchDir, workers: Int = 2, detector: String? = nil,
+                                     file: StaticString = #filePath, line: UInt = #line) throws {
+        try manifest(s.path("clips.yaml"), workers: workers, detector: detector)
+        try clip(s.path("data/one.mp4"), frequency: 470)
+        try preprocess(s.path("clips.yaml"), data: s.path("data"), out: s.path("out"), file: file, line: line)
+        let r = try cals(["extract", s.path("data/one.mp4"), "--out", s.path("one.h5"), "--manifest", s.path("clips.yaml")])
+        XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
+    }
+
+    /// Python lines that open, for `<script> OUT SINGLE`, the extract file `e` and the shard `f`
+    /// holding the run's one item at rows first ..< first + count.
+    static let openShardAndExtract = """
+        import sys, h5py, numpy as np, sqlite3, os
+        out, single = sys.argv[1], sys.argv[2]
+        e = h5py.File(single, "r")
+        db = sqlite3.connect(os.path.join(out, "ledger.sqlite"))
+        shard, first, count = db.execute("SELECT shard_file, first_row, SUM(row_count) FROM item_rows").fetchone()
+        f = h5py.File(os.path.join(out, "shards", shard), "r")
+
+        """
+}
+
+extension PreprocessRunTests {
+    /// With `detector: cnn` every row has its smoothed five landmarks: the worker's item file
+    /// carries the column to the shard, where it equals what `cals extract` computes in-process,
+    /// and the points sit where a face's are inside the row's box (from the extract file).
+    func testLandmarksReachTheShardsThroughWorkers() throws {
+        let s = ScratchDir("landmarks")
+        try Fixture.preprocessAndExtract(s, workers: 1, detector: "cnn")
+        let script = s.path("landmarks.py")
+        try (Fixture.openShardAndExtract + """
+            l = f["landmarks5"][first:first + count]
+            assert l.dtype == np.float32 and l.shape == (count, 5, 2), (l.dtype, l.shape)
+            assert np.array_equal(l, e["landmarks5"][:]), "worker and in-process landmarks differ"
+            b = e["boxes"][:].astype(np.float32)   # frame shards have no boxes; the extract file's rows are the shard's
+            x, y, w, h = (b[:, k:k + 1] for k in range(4))
+            assert ((l[:, :, 0] > x) & (l[:, :, 0] < x + w) & (l[:, :, 1] > y) & (l[:, :, 1] < y + h)).all(), "outside the box"
+            assert (l[:, 0, 0] < l[:, 1, 0]).all() and (l[:, 3, 0] < l[:, 4, 0]).all(), "left and right"
+            assert (l[:, :2, 1].max(1) < l[:, 2, 1]).all() and (l[:, 2, 1] < l[:, 3:, 1].min(1)).all(), "eyes, nose, mouth"
+            print(count)
+            """).write(toFile: script, atomically: true, encoding: .utf8)
+        let count = Int(try runPython(script, [s.path("out"), s.path("one.h5")]).trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertGreaterThan(count ?? 0, 20)
+    }
+
+    /// `speaker: all`: each of three faces is a segment of its own in the shards, every one
+    /// over the whole clip.
+    func testEveryFaceIsItsOwnSegment() throws {
+        let s = ScratchDir("all-faces")
+        try Fixture.manifest(s.path("clips.yaml"), workers: 1, detector: "cnn", speaker: "all")
+        try FileManager.default.createDirectory(atPath: s.path("data"), withIntermediateDirectories: true)
+        try TestMedia.threeFaceClip(s.path("data/three.mp4"), audio: true)
+        try Fixture.preprocess(s.path("clips.yaml"), data: s.path("data"), out: s.path("out"))
+        let script = s.path("segments.py")
+        try """
+            import sys, sqlite3, os
+            db = sqlite3.connect(os.path.join(sys.argv[1], "ledger.sqlite"))
+            print(" ".join("%d:%d" % r for r in db.execute("SELECT segment, row_count FROM item_rows ORDER BY segment")))
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let segments = try runPython(script, [s.path("out")]).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(segments, "0:40 1:40 2:40")
     }
 }
 

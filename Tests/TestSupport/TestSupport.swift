@@ -122,6 +122,26 @@ public enum TestMedia {
         try ffmpeg(args)
     }
 
+    /// Three photos side by side (astronaut, Grace Hopper, Tom Hanks from `data/faces`: panels
+    /// `threeFacePanels`, 320 px high), still, with mild noise, as an H.264 clip of `frames`
+    /// frames at 25 fps, with a tone when `audio`.
+    public static func threeFaceClip(_ path: String, frames: Int = 40, audio: Bool = false) throws {
+        let faces = TestEnv.repoRoot.appendingPathComponent("data/faces").path
+        var args: [String] = []
+        for photo in ["astronaut.png", "grace_hopper.jpg", "Tom_Hanks_54745.png"] {
+            args += ["-loop", "1", "-framerate", "25", "-i", faces + "/" + photo]
+        }
+        if audio { args += ["-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000:duration=\(Double(frames) / 25)"] }
+        args += ["-filter_complex", "[0:v]scale=-2:320,setsar=1[a];[1:v]scale=-2:320,setsar=1[b];[2:v]scale=-2:320,setsar=1[c];"
+                 + "[a][b][c]hstack=inputs=3,noise=alls=4:allf=t,format=yuv420p[v]",
+                 "-map", "[v]", "-frames:v", "\(frames)", "-c:v", "libx264", "-preset", "ultrafast"]
+        args += audio ? ["-map", "3:a", "-c:a", "aac"] : []
+        try ffmpeg(args + [path])
+    }
+
+    /// The left edges of the three panels of `threeFaceClip`, and its width.
+    public static let threeFacePanels = [0, 320, 593, 914]
+
     /// A clip with no face in it (a test pattern), with audio.
     public static func patternClip(_ path: String, seconds: Double = 1) throws {
         try ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=\(seconds)",

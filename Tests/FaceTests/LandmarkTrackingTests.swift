@@ -1,0 +1,229 @@
+import Common
+@testable import Face
+import Foundation
+import TestSupport
+import XCTest
+
+/// A stand-in detector that returns the faces `script(k)` on frame k (read from the frame's
+/// first pixel, which `track` sets), wherever it is asked to search; it records the frames it
+/// searched whole.
+final class ScriptedDetector: FaceDetecting {
+    static let name = "scripted"
+    struct Parameters: FaceDetectorParameters {
+        func validate() throws {}
+    }
+
+    let script: (Int) -> [FaceDetection]
+    private(set) var wholeFrameSearches: [Int] = []
+
+    init(parameters: Parameters) throws { script = { _ in [] } }
+    init(_ script: @escaping (Int) -> [FaceDetection]) { self.script = script }
+
+    func detect(in frame: FaceFrame, near search: FaceSearch?) throws -> [FaceDetection] {
+        let index = Int(frame.image.pixels[0]) + 256 * Int(frame.image.pixels[1])
+        if search == nil { wholeFrameSearches.append(index) }
+        return script(index)
+    }
+
+    /// Pushes `count` flat grey frames (no cuts between them) through a tracker on this detector.
+    func track(_ count: Int, parameters: FaceParameters = FaceParameters()) throws -> [TrackedFrame] {
+        let tracker = try FaceTrackProcessor(detector: self, parameters: parameters)
+        var out: [TrackedFrame] = []
+        for k in 0..<count {
+            var frame = RGBImage(width: 320, height: 240, pixels: [UInt8](repeating: 100, count: 320 * 240 * 3))
+            frame.pixels[0] = UInt8(k % 256)
+            frame.pixels[1] = UInt8(k / 256)
+            out += try tracker.push(frame)
+        }
+        return out + (try tracker.finish())
+    }
+}
+
+/// A 60 px face whose box starts at (x, y), with five landmarks at fixed places in the box.
+func face(x: Double, y: Double, side: Double = 60, landmarks: Bool = true) -> FaceDetection {
+    let points = [(0.3, 0.35), (0.7, 0.35), (0.5, 0.55), (0.35, 0.78), (0.65, 0.78)]
+        .map { SIMD2(x + $0.0 * side, y + $0.1 * side) }
+    return FaceDetection(box: Box(x: x, y: y, width: side, height: side), score: 0.99,
+                         landmarks: landmarks ? points : nil)
+}
+
+final class LandmarkTrackingTests: XCTestCase {
+    /// Landmarks move with the face, are interpolated across a gap like the box, and averaged
+    /// over 5 frames (at the segment's ends the 5 nearest ones): a ±1.5 px shake of every point,
+    /// alternating frame by frame, shrinks to at most 0.3 px (1.5 / 5).
+    func testLandmarksAreInterpolatedAndSmoothed() throws {
+        let path = { (t: Int) in face(x: 40 + 3 * Double(t), y: 50 + Double(t)) }
+        let detector = ScriptedDetector { t in
+            guard t != 10 && t != 11 else { return [] }
+            var f = path(t)
+            let shake = t % 2 == 0 ? 1.5 : -1.5
+            f.landmarks = f.landmarks!.map { $0 + SIMD2(shake, -shake) }
+            return [f]
+        }
+        let frames = try detector.track(30)
+        XCTAssertEqual(frames.map(\.index), Array(0..<30))
+        for frame in frames {
+            let points = try XCTUnwrap(frame.landmarks, "frame \(frame.index)")
+            // The path is straight: the mean over frames low...low+4 is its point at low + 2.
+            let low = min(max(frame.index - 2, 0), 25)
+            let truth = path(low + 2).landmarks!
+            XCTAssertEqual(points.count, 5)
+            for (p, q) in zip(points, truth) {
+                XCTAssertLessThanOrEqual(abs(p.x - q.x), 0.3 + 1e-9, "frame \(frame.index)")
+                XCTAssertLessThanOrEqual(abs(p.y - q.y), 0.3 + 1e-9, "frame \(frame.index)")
+            }
+        }
+        // Gap frames 10 and 11 lie between the shaken detections of frames 9 and 12: their
+        // interpolated points sit on the straight path, the box too.
+        XCTAssertEqual(frames[11].box, path(11).box.rounded)
+    }
+
+    /// A detector without landmarks (Haar) gives frames without landmarks, and a track whose
+    /// detections lose them keeps none where the smoothing window mixes the two.
+    func testNoLandmarksWithoutThem() throws {
+        let plain = try ScriptedDetector { _ in [face(x: 40, y: 40, landmarks: false)] }.track(12)
+        XCTAssertEqual(plain.count, 12)
+        XCTAssertTrue(plain.allSatisfy { $0.landmarks == nil })
+        let mixed = try ScriptedDetector { t in [face(x: 40, y: 40, landmarks: t < 6)] }.track(12)
+        XCTAssertEqual(mixed.map { $0.landmarks != nil }, (0..<12).map { $0 + 2 < 6 })
+    }
+}
+
+/// The crop square follows the landmarks, not the box.
+final class LandmarkCropTests: XCTestCase {
+    /// Eyes and nose placed exactly as the template says for a face of `side` centred on
+    /// `centre`, and the mouth corners at `mouth` ± 20 px.
+    func templateFace(centre: SIMD2<Double>, side: Double, box: Box, mouth: SIMD2<Double>) -> FaceDetection {
+        FaceDetection(box: box, score: 0.99, landmarks: FaceTrackProcessor.landmarkTemplate.map { centre + side * $0 }
+                      + [mouth - SIMD2(20, 0), mouth + SIMD2(20, 0)])
+    }
+
+    func testLandmarkBoxInvertsTheTemplate() throws {
+        let box = try XCTUnwrap(FaceTrackProcessor.landmarkBox(FaceTrackProcessor.landmarkTemplate.map { SIMD2(100, 80) + 60 * $0 }
+                                                               + [SIMD2(0, 0), SIMD2(500, 500)]))
+        XCTAssertEqual(box.x, 70, accuracy: 1e-9)
+        XCTAssertEqual(box.y, 50, accuracy: 1e-9)
+        XCTAssertEqual(box.width, 60, accuracy: 1e-9)
+        XCTAssertEqual(box.height, 60, accuracy: 1e-9)
+        // Points piled on one spot, or too few, place no face.
+        XCTAssertNil(FaceTrackProcessor.landmarkBox([SIMD2<Double>](repeating: SIMD2(5, 5), count: 5)))
+        XCTAssertNil(FaceTrackProcessor.landmarkBox(FaceTrackProcessor.landmarkTemplate.map { SIMD2(100, 80) - 60 * $0 }),
+                     "upside down")
+        XCTAssertNil(FaceTrackProcessor.landmarkBox([SIMD2(1, 2)]))
+    }
+
+    /// The box and the mouth corners shake by up to ±8 px (more than smoothing removes) while
+    /// the eyes and nose stay put: every crop is the same square, the one the box crop gives a
+    /// box where the template puts the face.
+    func testCropFollowsLandmarksNotTheBox() throws {
+        var rng = SplitMix64(state: 5)
+        let centre = SIMD2<Double>(150, 110), side = 60.0
+        let detector = ScriptedDetector { _ in
+            let dx = Double(rng.next() % 17) - 8, dy = Double(rng.next() % 17) - 8
+            return [self.templateFace(centre: centre, side: side,
+                                      box: Box(x: centre.x - side / 2 + dx, y: centre.y - side / 2 + dy, width: side, height: side),
+                                      mouth: centre + SIMD2(dy, 17 + dx))]
+        }
+        let parameters = FaceParameters()
+        let frames = try detector.track(20, parameters: parameters)
+        XCTAssertEqual(frames.count, 20)
+        let tracker = try FaceTrackProcessor(detector: detector, parameters: parameters)
+        let expected = tracker.cropSquare(Observation(box: Box(x: centre.x - side / 2, y: centre.y - side / 2, width: side, height: side),
+                                                      landmarks: nil))
+        XCTAssertEqual(Set(frames.map(\.cropBox)), [expected])
+        XCTAssertGreaterThan(Set(frames.map(\.box)).count, 5, "the boxes do shake")
+    }
+}
+
+/// A still photo as an H.264 clip with mild temporal noise, tracked with the CNN detector: the
+/// crop square must not move by more than a pixel.
+final class CropStabilityTests: XCTestCase {
+    func testStaticFaceCropIsStill() throws {
+        let model = TestEnv.repoRoot.appendingPathComponent("data/models/" + MTCNNFaceDetector.modelFileName).path
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: model), "needs `make detector`")
+        let scratch = ScratchDir("crop-stability")
+        let (width, height, count) = (320, 240, 50)
+        let clip = scratch.path("still.mp4"), raw = scratch.path("frames.rgb")
+        let photo = TestEnv.repoRoot.appendingPathComponent("data/faces/grace_hopper.jpg").path
+        try ffmpeg(["-loop", "1", "-framerate", "25", "-i", photo, "-frames:v", "\(count)",
+                    "-vf", "scale=\(width):\(height),noise=alls=6:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", "yuv420p", clip])
+        try ffmpeg(["-i", clip, "-f", "rawvideo", "-pix_fmt", "rgb24", raw])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: raw))
+        let frameBytes = width * height * 3
+        XCTAssertEqual(bytes.count, count * frameBytes)
+
+        let tracker = try FaceTrackProcessor(detector: try MTCNNFaceDetector(modelPath: model))
+        var frames: [TrackedFrame] = []
+        for start in stride(from: 0, to: bytes.count, by: frameBytes) {
+            frames += try tracker.push(RGBImage(width: width, height: height, pixels: [UInt8](bytes[start..<(start + frameBytes)])))
+        }
+        frames += try tracker.finish()
+        XCTAssertEqual(frames.count, count)
+        XCTAssertTrue(frames.allSatisfy { $0.landmarks != nil })
+        // Jitter: the largest distance of a crop centre (x or y) or side from its mean over the clip.
+        func jitter(_ values: [Double]) -> Double {
+            let mean = values.reduce(0, +) / Double(values.count)
+            return values.map { abs($0 - mean) }.max() ?? 0
+        }
+        let crops = frames.map(\.cropBox)
+        let centreX = crops.map { Double($0.x) + Double($0.width) / 2 }, centreY = crops.map { Double($0.y) + Double($0.height) / 2 }
+        let boxes = frames.map(\.box)
+        let boxX = boxes.map { Double($0.x) + Double($0.width) / 2 }, boxY = boxes.map { Double($0.y) + Double($0.height) / 2 }
+        let summary = String(format: "crop centre jitter x %.2f y %.2f side %.2f px; smoothed box centre jitter x %.2f y %.2f px",
+                             jitter(centreX), jitter(centreY), jitter(crops.map { Double($0.width) }), jitter(boxX), jitter(boxY))
+        print(summary)
+        XCTAssertLessThanOrEqual(jitter(centreX), 1, summary)
+        XCTAssertLessThanOrEqual(jitter(centreY), 1, summary)
+    }
+}
+
+/// Several faces (`speaker: all`): each followed on its own, new ones found on key frames.
+final class MultiFaceTrackingTests: XCTestCase {
+    /// A large face on the left all along, a smaller one on the right for frames 0...29, a third
+    /// one from frame 12 on.
+    let scene = { (t: Int) -> [FaceDetection] in
+        var faces = [face(x: 20 + Double(t), y: 40, side: 90)]
+        if t < 30 { faces.append(face(x: 200, y: 50 - Double(t) / 2, side: 60)) }
+        if t >= 12 { faces.append(face(x: 120, y: 150, side: 50)) }
+        return faces
+    }
+
+    func testEveryFaceIsItsOwnSegment() throws {
+        var parameters = FaceParameters()
+        parameters.speaker = FaceParameters.allSpeakers
+        parameters.keyFrameInterval = 10
+        let detector = ScriptedDetector(scene)
+        let frames = try detector.track(40, parameters: parameters)
+        // Segments in the order their tracks started, each one's frames together and in order.
+        XCTAssertEqual(frames.map(\.segment), [Int](repeating: 0, count: 40) + [Int](repeating: 1, count: 30) + [Int](repeating: 2, count: 20))
+        XCTAssertEqual(frames.map(\.index), Array(0..<40) + Array(0..<30) + Array(20..<40))
+        for frame in frames {
+            // Each segment follows its own face.
+            let truth = scene(frame.index)[frame.segment == 2 ? scene(frame.index).count - 1 : frame.segment].box.rounded
+            XCTAssertEqual(Double(frame.box.x), Double(truth.x), accuracy: 1, "segment \(frame.segment) frame \(frame.index)")
+            XCTAssertEqual(Double(frame.box.y), Double(truth.y), accuracy: 1, "segment \(frame.segment) frame \(frame.index)")
+        }
+        // Whole frames on key frames (the third face waits for frame 20) and when the right face
+        // is lost (frame 33: more than 3 frames after its last detection, 29).
+        XCTAssertEqual(detector.wholeFrameSearches, [0, 10, 20, 30, 33])
+    }
+
+    /// `largest` is the tracker of one face: the large one only, whole frames only at the start.
+    func testLargestKeepsOneTrack() throws {
+        let detector = ScriptedDetector(scene)
+        let frames = try detector.track(40)
+        XCTAssertEqual(frames.map(\.segment), [Int](repeating: 0, count: 40))
+        XCTAssertEqual(frames.map(\.box.width), [Int32](repeating: 90, count: 40))
+        XCTAssertEqual(detector.wholeFrameSearches, [0])
+    }
+
+    func testSpeakerAndKeyFrameIntervalAreValidated() {
+        var parameters = FaceParameters()
+        parameters.speaker = "loudest"
+        XCTAssertThrowsError(try parameters.validate()) { XCTAssertEqual("\($0)", "speaker must be largest or all") }
+        parameters = FaceParameters()
+        parameters.keyFrameInterval = 0
+        XCTAssertThrowsError(try parameters.validate()) { XCTAssertEqual("\($0)", "keyFrameInterval must be >= 1") }
+    }
+}
