@@ -162,7 +162,7 @@ pretrain-a2l: build
 include tools/experiments.mk
 
 ## bench: speed and memory against the Python reference stack, measured in the same run
-bench: build python landmarks
+bench: build python landmarks detector
 	bench/run-all.sh
 
 ## train-l2f: train the Lip-to-Face generator on a processed dataset, from the sync encoder and A2L

@@ -3,10 +3,13 @@
 ffmpeg (audio to 16 kHz mono WAV) + OpenCV-Python (decode, Haar detection, crop) + librosa (mel)
 + h5py (output). Used by `make bench` to compare against `cals extract` on the same file.
 
-usage: ref_extract.py VIDEO OUT.h5 [--mode full|decode|detect]
+usage: ref_extract.py VIDEO OUT.h5 [--mode full|decode|detect] [--detector haar|mtcnn]
   full    everything, writes OUT.h5
   decode  decode video at 25 fps CFR only (the floor's first half)
   detect  decode + detection only
+  haar    OpenCV's Haar cascade on a grey copy with the longest side 360 (the default)
+  mtcnn   facenet-pytorch's MTCNN on every full-size RGB frame, as lip-sync repositories run it
+          (`MTCNN(keep_all=True).detect(frame)`, its defaults; torch's default threads)
 """
 import subprocess, sys, tempfile, os
 import numpy as np
@@ -48,6 +51,14 @@ def detect_largest(cascade, frame):
     return np.array([x / s, y / s, fw / s, fh / s])
 
 
+def mtcnn_largest(mtcnn, frame):
+    boxes, _ = mtcnn.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    if boxes is None:
+        return None
+    x1, y1, x2, y2 = max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+    return np.array([x1, y1, x2 - x1, y2 - y1])
+
+
 def mel_units(wav, n_frames):
     import librosa, scipy.signal
     y = scipy.signal.lfilter([1, -0.97], [1], wav)
@@ -64,17 +75,26 @@ def mel_units(wav, n_frames):
 
 def main():
     path, out = sys.argv[1], sys.argv[2]
-    mode = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--mode" else "full"
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml") \
-        if hasattr(cv2, "data") else cv2.CascadeClassifier(
-            "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml")
+    options = dict(zip(sys.argv[3::2], sys.argv[4::2]))
+    mode, detector = options.get("--mode", "full"), options.get("--detector", "haar")
+    if detector == "mtcnn":
+        import warnings
+        warnings.filterwarnings("ignore")
+        from facenet_pytorch import MTCNN
+        mtcnn = MTCNN(keep_all=True)
+        detect = lambda frame: mtcnn_largest(mtcnn, frame)  # noqa: E731
+    else:
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml") \
+            if hasattr(cv2, "data") else cv2.CascadeClassifier(
+                "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml")
+        detect = lambda frame: detect_largest(cascade, frame)  # noqa: E731
     if mode == "decode":
         n = sum(1 for _ in frames_25fps(path))
         print(f"frames {n}")
         return
     boxes, kept = [], []
     for frame in frames_25fps(path):
-        box = detect_largest(cascade, frame)
+        box = detect(frame)
         boxes.append(box)
         if mode == "full":
             kept.append(frame)  # what typical scripts do: hold the frames, crop after smoothing

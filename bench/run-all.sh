@@ -13,6 +13,8 @@ step() { "$@" || { echo "bench step failed: $*" >&2; status=1; }; }
 
 section "issue 3: cals extract vs the Python pipeline and the floor"
 step $PY bench/extract.py 20
+section "issue 23: cals extract with detector cnn vs the Python MTCNN pipeline and the floor"
+step $PY bench/detector.py 10
 section "issue 21: cals extract per container/codec variant"
 step $PY bench/media_matrix.py 10
 section "issue 3: log-mel vs librosa"

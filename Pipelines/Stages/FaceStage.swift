@@ -24,13 +24,13 @@ public struct FaceStage: ItemStage {
         try FaceTrackProcessor(detector: detector, parameters: parameters)
     }
 
-    /// Reads the stage's manifest mapping: `detector` (default `haar`) names a registered
+    /// Reads the stage's manifest mapping: `detector` (default `cnn`) names a registered
     /// detector; the other keys are FaceParameters' own and that detector's parameters, side by
     /// side (`- face: {detector: haar, min_neighbors: 4, chin_margin: 0.2}`).
     public static func read(_ node: Node?, file: String, context: String) throws -> FaceStage {
         guard let node, node.null == nil else { return FaceStage() }
         var mapping = try YAMLMapping(node, file: file, context: context)
-        let name = try mapping.string("detector", default: HaarFaceDetector.name)
+        let name = try mapping.string("detector", default: MTCNNFaceDetector.name)
         guard let detector = FaceDetectorChoice(named: name) else {
             throw mapping.error("detector", "is '\(name)', not one of \(FaceDetectors.names.joined(separator: ", "))")
         }

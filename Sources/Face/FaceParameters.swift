@@ -5,15 +5,16 @@
 /// the code changes what the same parameters produce.
 ///
 /// As JSON (the stage key) the detector's own parameters sit beside the others, and the
-/// detector's name is left out when it is `haar` (the JSON of Haar parameters is what it was
-/// before detectors were named), and `speaker` and `keyFrameInterval` when it is `largest`
-/// (the JSON of before several faces were tracked).
+/// detector's name is left out when it is `haar` (and read as `haar` when absent): the JSON of
+/// Haar parameters is what it was before detectors were named. `speaker` and `keyFrameInterval`
+/// are left out when the speaker is `largest` (the JSON of before several faces were tracked).
+/// The code default (a manifest that names no detector) is `cnn`.
 public struct FaceParameters: Codable, Equatable, Sendable {
     public static let version = 2
 
     // Detection.
-    /// The detector and its own parameters (`detector: haar` in the manifest).
-    public var detector = FaceDetectorChoice(HaarFaceDetector.self)
+    /// The detector and its own parameters (`detector: cnn` in the manifest, the default, or `haar`).
+    public var detector = FaceDetectorChoice(MTCNNFaceDetector.self)
     /// Each frame gets a grey copy whose longest side is at most this many pixels (downscaled,
     /// never upscaled): shot cuts are found on it, and grey detectors (Haar) detect on it.
     public var detectionLongSide = 480

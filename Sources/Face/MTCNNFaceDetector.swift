@@ -74,42 +74,48 @@ public final class MTCNNFaceDetector: FaceDetecting {
     }
 
     /// Faces on `frame` in source pixels, largest first. The pyramid starts at the analysis copy's
-    /// scale (`minFaceSize` is in its pixels); with `search`, only inside the square around its box
-    /// and at its sizes.
+    /// scale (`minFaceSize` is in its pixels); with `search`, P-Net runs only inside the square
+    /// around its box and at those of the whole frame's pyramid levels that can give its sizes.
     public func detect(in frame: FaceFrame, near search: FaceSearch?) throws -> [FaceDetection] {
         let image = frame.image
         let analysisScale = Double(frame.grey.width) / Double(image.width)
-        var minFace = Double(parameters.minFaceSize) / analysisScale
-        var region = Region(x: 0, y: 0, width: image.width, height: image.height)
-        var maxFace = Double.infinity
+        let minFace = Double(parameters.minFaceSize) / analysisScale
+        var window: Region? = nil
+        var sizes = 0...Double.infinity
         if let search {
             let box = search.box, side = (box.width + box.height) / 2, half = side * search.regionScale / 2
             let cx = box.x + box.width / 2, cy = box.y + box.height / 2
             let x0 = max(0, Int((cx - half).rounded(.down))), y0 = max(0, Int((cy - half).rounded(.down)))
             let x1 = min(image.width, Int((cx + half).rounded(.up))), y1 = min(image.height, Int((cy + half).rounded(.up)))
             guard x1 > x0, y1 > y0 else { return [] }
-            region = Region(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
-            minFace = max(minFace, side / search.sizeRatio)
-            maxFace = side * search.sizeRatio
+            window = Region(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+            // A face of those sizes can come from levels whose window is half the smallest to twice
+            // the largest: P-Net's, R-Net's and O-Net's regressions grow and shrink the boxes.
+            sizes = side / (2 * search.sizeRatio)...2 * side * search.sizeRatio
         }
-        return faces(in: image, region: region, minFace: minFace, maxFace: maxFace)
+        return faces(in: image, window: window, minFace: minFace, sizes: sizes)
     }
 
-    /// facenet-pytorch's detect_face on the `region` of `image` as if it were the whole image, for
-    /// faces of `minFace`…`maxFace` pixels; results in image pixels, largest box first.
-    func faces(in image: RGBImage, region: Region, minFace: Double, maxFace: Double = .infinity) -> [FaceDetection] {
+    /// facenet-pytorch's detect_face on `image`, with P-Net at the pyramid levels
+    /// 12/minFace · pyramidFactor^k whose window side 12/scale (the face size the level finds)
+    /// lies in `sizes`, and only on the part of each level inside `window` (source pixels; nil:
+    /// everywhere). There P-Net's outputs are those of the whole level, so a face inside gets the
+    /// whole image's proposals, and R-Net and O-Net refine the same boxes. Results in image
+    /// pixels, largest box first.
+    func faces(in image: RGBImage, window: Region? = nil, minFace: Double, sizes: ClosedRange<Double> = 0...Double.infinity)
+        -> [FaceDetection] {
         let p = parameters
         // Stage 1: P-Net on the pyramid; NMS per level (IoU 0.5), then over all levels (IoU 0.7).
         var scales: [Double] = []
-        var scale = 12 / minFace, shortSide = Double(min(region.width, region.height)) * scale
-        while shortSide >= 12 && 12 / scale <= maxFace {
-            scales.append(scale)
+        var scale = 12 / minFace, shortSide = Double(min(image.width, image.height)) * scale
+        while shortSide >= 12 && 12 / scale <= sizes.upperBound {
+            if 12 / scale >= sizes.lowerBound { scales.append(scale) }
             scale *= p.pyramidFactor
             shortSide *= p.pyramidFactor
         }
         var boxes: [Candidate] = []
         for scale in scales {
-            boxes += nms(proposals(image, region, scale: scale), threshold: 0.5, overlap: .union)
+            boxes += nms(proposals(image, window, scale: scale), threshold: 0.5, overlap: .union)
         }
         boxes = nms(boxes, threshold: 0.7, overlap: .union).compactMap { b in
             let w = b.x2 - b.x1, h = b.y2 - b.y1   // P-Net's regression uses x2 − x1 (no +1)
@@ -117,18 +123,17 @@ public final class MTCNNFaceDetector: FaceDetecting {
                              y2: b.y2 + b.reg[3] * h, score: b.score).finite?.square
         }
         // Stage 2: R-Net on 24×24 crops.
-        boxes = refine(boxes, image, region, network: MTCNNFaceDetector.rnet, size: 24, threshold: Float(p.refineThreshold))
+        boxes = refine(boxes, image, network: MTCNNFaceDetector.rnet, size: 24, threshold: Float(p.refineThreshold))
         boxes = nms(boxes, threshold: 0.7, overlap: .union).compactMap { $0.regressed.finite?.square }
         // Stage 3: O-Net on 48×48 crops: score, regression and landmarks (relative to the box
         // before regression), then NMS by intersection over the smaller box.
-        boxes = refine(boxes, image, region, network: MTCNNFaceDetector.onet, size: 48, threshold: Float(p.outputThreshold))
+        boxes = refine(boxes, image, network: MTCNNFaceDetector.onet, size: 48, threshold: Float(p.outputThreshold))
             .compactMap { $0.regressed.finite }
         boxes = nms(boxes, threshold: 0.7, overlap: .minimum)
-        let ox = Double(region.x), oy = Double(region.y)
         func area(_ b: Candidate) -> Float { (b.x2 - b.x1) * (b.y2 - b.y1) }
         return boxes.sorted { area($0) > area($1) }.map { b in
-            let box = Box(x: Double(b.x1) + ox, y: Double(b.y1) + oy, width: Double(b.x2 - b.x1), height: Double(b.y2 - b.y1))
-            let landmarks = b.points.map { points in points.map { SIMD2<Double>(Double($0.x) + ox, Double($0.y) + oy) } }
+            let box = Box(x: Double(b.x1), y: Double(b.y1), width: Double(b.x2 - b.x1), height: Double(b.y2 - b.y1))
+            let landmarks = b.points.map { points in points.map { SIMD2<Double>(Double($0.x), Double($0.y)) } }
             return FaceDetection(box: box, score: Double(b.score), landmarks: landmarks)
         }
     }
@@ -206,7 +211,7 @@ public final class MTCNNFaceDetector: FaceDetecting {
 
     // MARK: The stages
 
-    /// A face candidate in region pixels (corners), with P-Net's or the last network's regression
+    /// A face candidate in image pixels (corners), with P-Net's or the last network's regression
     /// and, after O-Net, its five landmarks.
     private struct Candidate {
         var x1, y1, x2, y2, score: Float
@@ -243,12 +248,26 @@ public final class MTCNNFaceDetector: FaceDetecting {
     }
 
     /// P-Net at one pyramid scale: every 12×12 window (stride 2 in the scaled image) whose face
-    /// probability reaches the threshold, as a box in region pixels with its regression.
-    private func proposals(_ image: RGBImage, _ region: Region, scale: Double) -> [Candidate] {
-        let h = Int(Double(region.height) * scale + 1), w = Int(Double(region.width) * scale + 1)
+    /// probability reaches the threshold, as a box in image pixels with its regression; with
+    /// `window`, only the windows of the scaled image's part that covers it.
+    private func proposals(_ image: RGBImage, _ window: Region?, scale: Double) -> [Candidate] {
+        let h = Int(Double(image.height) * scale + 1), w = Int(Double(image.width) * scale + 1)
         guard h >= 12 && w >= 12 else { return [] }
-        let x = Tensor(shape: [1, 3, h, w])
-        areaResample(image, region, width: w, height: h, into: x.data)
+        // The part P-Net runs on, in scaled pixels: its first row and column even (P-Net's stride
+        // is 2, so its outputs there are the whole level's), its size even unless it reaches the
+        // level's edge (so no output reads past it: the ceil-mode pooling's partial window).
+        func span(_ start: Int, _ length: Int, _ limit: Int) -> Range<Int> {
+            let lo = max(0, Int((Double(start) * scale).rounded(.down)) / 2 * 2)
+            var hi = min(limit, Int((Double(start + length) * scale).rounded(.up)))
+            if hi < limit && (hi - lo) % 2 == 1 { hi += 1 }
+            return lo..<max(lo, hi)
+        }
+        let rows = window.map { span($0.y, $0.height, h) } ?? 0..<h
+        let columns = window.map { span($0.x, $0.width, w) } ?? 0..<w
+        guard rows.count >= 12 && columns.count >= 12 else { return [] }
+        let x = Tensor(shape: [1, 3, rows.count, columns.count])
+        areaResample(image, Region(x: 0, y: 0, width: image.width, height: image.height), width: w, height: h,
+                     rows: rows, columns: columns, into: x.data)
         let out = run(MTCNNFaceDetector.pnet, x)
         let (probs, reg) = (out[0], out[1])   // [1, 2, oh, ow], [1, 4, oh, ow]
         let oh = probs.shape[2], ow = probs.shape[3], plane = oh * ow
@@ -257,7 +276,7 @@ public final class MTCNNFaceDetector: FaceDetecting {
         for y in 0..<oh { for xx in 0..<ow {
             let score = faceProbability(probs.data[y * ow + xx], probs.data[plane + y * ow + xx])
             guard score >= threshold else { continue }
-            let fx = Float(xx), fy = Float(y)
+            let fx = Float(xx + columns.lowerBound / 2), fy = Float(y + rows.lowerBound / 2)
             var c = Candidate(x1: ((2 * fx + 1) / s).rounded(.down), y1: ((2 * fy + 1) / s).rounded(.down),
                               x2: ((2 * fx + 12) / s).rounded(.down), y2: ((2 * fy + 12) / s).rounded(.down), score: score)
             for k in 0..<4 { c.reg[k] = reg.data[k * plane + y * ow + xx] }
@@ -266,38 +285,48 @@ public final class MTCNNFaceDetector: FaceDetecting {
         return found
     }
 
-    /// R-Net or O-Net on `size`×`size` crops of the boxes (clipped to the region, as
+    /// R-Net or O-Net on `size`×`size` crops of the boxes (clipped to the image, as
     /// facenet-pytorch's pad does): the boxes whose face probability exceeds `threshold`, with
     /// their new score, regression and (O-Net) landmarks.
-    private func refine(_ boxes: [Candidate], _ image: RGBImage, _ region: Region, network: Network, size: Int,
+    private func refine(_ boxes: [Candidate], _ image: RGBImage, network: Network, size: Int,
                         threshold: Float) -> [Candidate] {
         // pad: truncated corners, 1-based, clipped to [1, width] × [1, height]; the crop is
         // rows y−1..<ey, columns x−1..<ex.
         let crops: [(Candidate, Region)] = boxes.compactMap { b in
             func clip(_ v: Float, _ limit: Int) -> Int { Int(max(-1, min(Float(limit), v.rounded(.towardZero)))) }
-            let x = max(1, clip(b.x1, region.width)), y = max(1, clip(b.y1, region.height))
-            let ex = min(region.width, clip(b.x2, region.width)), ey = min(region.height, clip(b.y2, region.height))
+            let x = max(1, clip(b.x1, image.width)), y = max(1, clip(b.y1, image.height))
+            let ex = min(image.width, clip(b.x2, image.width)), ey = min(image.height, clip(b.y2, image.height))
             guard ex > x - 1 && ey > y - 1 else { return nil }
-            return (b, Region(x: region.x + x - 1, y: region.y + y - 1, width: ex - x + 1, height: ey - y + 1))
+            return (b, Region(x: x - 1, y: y - 1, width: ex - x + 1, height: ey - y + 1))
         }
-        guard !crops.isEmpty else { return [] }
-        let input = Tensor(shape: [crops.count, 3, size, size])
-        for (i, crop) in crops.enumerated() {
-            areaResample(image, crop.1, width: size, height: size, into: input.data + i * 3 * size * size)
-        }
-        let out = run(network, input)   // probabilities logits [N, 2], regression [N, 4], (landmarks [N, 10])
+        // The crops go through the network in batches of at most `batchSize`, each padded with
+        // zero crops to a power of two: the engine's buffer pool keeps freed buffers by exact
+        // size, so one batch of as many crops as a frame has candidates would leave another set
+        // of buffers in the pool for almost every count (hundreds of MB over a video).
+        let batchSize = 8, plane = 3 * size * size
         var kept: [Candidate] = []
-        for (i, (box, _)) in crops.enumerated() {
-            let score = faceProbability(out[0].data[2 * i], out[0].data[2 * i + 1])
-            guard score > threshold else { continue }
-            var c = box
-            c.score = score
-            for k in 0..<4 { c.reg[k] = out[1].data[4 * i + k] }
-            if out.count > 2 {
-                let p = out[2].data + 10 * i, w = box.x2 - box.x1 + 1, h = box.y2 - box.y1 + 1
-                c.points = (0..<5).map { SIMD2(w * p[$0] + box.x1 - 1, h * p[5 + $0] + box.y1 - 1) }
+        for start in stride(from: 0, to: crops.count, by: batchSize) {
+            let batch = crops[start..<min(crops.count, start + batchSize)]
+            var padded = 1
+            while padded < batch.count { padded *= 2 }
+            let input = Tensor(shape: [padded, 3, size, size])
+            for (i, crop) in batch.enumerated() {
+                areaResample(image, crop.1, width: size, height: size, into: input.data + i * plane)
             }
-            kept.append(c)
+            (input.data + batch.count * plane).update(repeating: 0, count: (padded - batch.count) * plane)
+            let out = run(network, input)   // probabilities logits [n, 2], regression [n, 4], (landmarks [n, 10])
+            for (i, (box, _)) in batch.enumerated() {
+                let score = faceProbability(out[0].data[2 * i], out[0].data[2 * i + 1])
+                guard score > threshold else { continue }
+                var c = box
+                c.score = score
+                for k in 0..<4 { c.reg[k] = out[1].data[4 * i + k] }
+                if out.count > 2 {
+                    let p = out[2].data + 10 * i, w = box.x2 - box.x1 + 1, h = box.y2 - box.y1 + 1
+                    c.points = (0..<5).map { SIMD2(w * p[$0] + box.x1 - 1, h * p[5 + $0] + box.y1 - 1) }
+                }
+                kept.append(c)
+            }
         }
         return kept
     }
@@ -328,31 +357,36 @@ public final class MTCNNFaceDetector: FaceDetecting {
     }
 
     /// PyTorch's interpolate(mode: "area") (adaptive average pooling) of `region` of `image` to
-    /// width × height, normalised to (v − 127.5) / 128, written planar [3, height, width] at `out`.
-    /// Output row i averages the rows ⌊i·H/height⌋ ..< ⌈(i+1)·H/height⌉ (columns alike).
+    /// width × height, normalised to (v − 127.5) / 128: its rows `rows` and columns `columns`
+    /// (default all), written planar [3, rows.count, columns.count] at `out`. Output row i averages
+    /// the rows ⌊i·H/height⌋ ..< ⌈(i+1)·H/height⌉ (columns alike), summed in the same order
+    /// whatever part is asked for.
     private func areaResample(_ image: RGBImage, _ region: Region, width: Int, height: Int,
-                              into out: UnsafeMutablePointer<Float>) {
-        let rw = region.width, rh = region.height, rowFloats = rw * 3
-        var rows = [Float](repeating: 0, count: height * rowFloats)   // [height, rw, 3]: vertical means
-        image.pixels.withUnsafeBufferPointer { px in rows.withUnsafeMutableBufferPointer { rows in
-            for i in 0..<height {
+                              rows: Range<Int>? = nil, columns: Range<Int>? = nil, into out: UnsafeMutablePointer<Float>) {
+        let rows = rows ?? 0..<height, columns = columns ?? 0..<width
+        let rw = region.width, rh = region.height
+        let sx0 = columns.lowerBound * rw / width, sx1 = (columns.upperBound * rw + width - 1) / width   // source columns read
+        let rowFloats = (sx1 - sx0) * 3
+        var means = [Float](repeating: 0, count: rows.count * rowFloats)   // [rows, sx1 − sx0, 3]: vertical means
+        image.pixels.withUnsafeBufferPointer { px in means.withUnsafeMutableBufferPointer { means in
+            for i in rows {
                 let y0 = i * rh / height, y1 = ((i + 1) * rh + height - 1) / height
-                let dst = rows.baseAddress! + i * rowFloats
+                let dst = means.baseAddress! + (i - rows.lowerBound) * rowFloats
                 for y in y0..<y1 {
-                    let src = px.baseAddress! + ((region.y + y) * image.width + region.x) * 3
+                    let src = px.baseAddress! + ((region.y + y) * image.width + region.x + sx0) * 3
                     for k in 0..<rowFloats { dst[k] += Float(src[k]) }
                 }
                 let inv = 1 / Float(y1 - y0)
                 for k in 0..<rowFloats { dst[k] *= inv }
             }
-            for j in 0..<width {
-                let x0 = j * rw / width, x1 = ((j + 1) * rw + width - 1) / width, inv = 1 / Float(x1 - x0)
-                for i in 0..<height {
-                    let row = rows.baseAddress! + i * rowFloats
+            for j in columns {
+                let x0 = j * rw / width - sx0, x1 = ((j + 1) * rw + width - 1) / width - sx0, inv = 1 / Float(x1 - x0)
+                for i in 0..<rows.count {
+                    let row = means.baseAddress! + i * rowFloats
                     for c in 0..<3 {
                         var s: Float = 0
                         for x in x0..<x1 { s += row[x * 3 + c] }
-                        out[(c * height + i) * width + j] = (s * inv - 127.5) * 0.0078125
+                        out[(c * rows.count + i) * columns.count + j - columns.lowerBound] = (s * inv - 127.5) * 0.0078125
                     }
                 }
             }

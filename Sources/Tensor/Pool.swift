@@ -19,13 +19,16 @@ public func maxPool2d(_ x: Tensor, kernel: Int, stride: Int, ceilMode: Bool = fa
     @inline(__always) func larger(_ a: Float, _ b: Float) -> Float { b > a || b.isNaN ? b : a }
     let out = Tensor(shape: [n, c, ho, wo])
     let X = x.data, Y = out.data
-    parallelItems(n * c) { plane in
-        let src = X + plane * h * w, dst = Y + plane * ho * wo
-        var rowMax = [Float](repeating: 0, count: w)
-        rowMax.withUnsafeMutableBufferPointer { m in
+    // Planes in runs of at least ~16K floats per thread (MTCNN's maps are small: one plane is
+    // less work than handing it to another thread), each run with one scratch row.
+    parallelRanges(n * c, grain: max(1, (1 << 14) / (h * w))) { planes in
+        let m = UnsafeMutablePointer<Float>.allocate(capacity: w)
+        defer { m.deallocate() }
+        for plane in planes {
+            let src = X + plane * h * w, dst = Y + plane * ho * wo
             for oy in 0..<ho {
                 let y0 = oy * stride
-                m.baseAddress!.update(from: src + y0 * w, count: w)
+                m.update(from: src + y0 * w, count: w)
                 for y in y0 + 1..<min(h, y0 + kernel) { let r = src + y * w; for xx in 0..<w { m[xx] = larger(m[xx], r[xx]) } }
                 for ox in 0..<wo {
                     let x0 = ox * stride

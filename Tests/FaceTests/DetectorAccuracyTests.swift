@@ -4,76 +4,226 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// Recall and false positives of `haar` and `cnn` on the real photos under hard conditions made
-/// with ffmpeg: in-plane rotation up to ±45° (about the image centre, on a black canvas), the face
-/// scaled to about 40 px, brightness at 20%, a box blur. Ground truth: the face `cnn` finds on the
-/// untouched photo, carried through the known transform; a detection counts when its centre is
-/// within 0.3 face sides of the expected centre and its side within 0.6–1.6× the expected side.
+/// The labelled face set of issue 23: recall and false positives of `haar` and `cnn` per condition.
+/// - The real photos (data/faces: astronaut, Grace Hopper, Tom Hanks, and t1.jpg with its several
+///   faces) transformed by ffmpeg: in-plane rotation up to ±45° (about the image centre, on a
+///   black canvas), yaw by a perspective warp (one side squeezed to 76% of the height), the
+///   smallest face scaled to 40 px, brightness at 20%, a horizontal motion blur, and an occluder
+///   covering the left, right or lower half of every face (its positions across frames). Ground
+///   truth: the faces `cnn` finds on the untouched photo, carried through the known transform.
+/// - Compositions of two to six of those faces (48–140 px) pasted onto the moving test
+///   backgrounds of `Scenes`, ground truth from where they were pasted.
+/// - Frames without faces (the same backgrounds), for false positives per 1,000 frames.
+/// A face counts as found when a detection's centre is within 0.3 face sides of the expected
+/// centre and its side within 0.6–1.6× the expected side; a detection that finds no face is a
+/// false positive. Thresholds sit a little below what was measured when this was written.
 final class DetectorAccuracyTests: XCTestCase {
-    struct Condition { let name: String; let filter: String; let angle: Double; let scale: Double }
+    /// One detector's counts under one condition.
+    struct Tally {
+        var found = 0, faces = 0, falsePositives = 0, frames = 0
+        var recall: Double { faces == 0 ? 0 : Double(found) / Double(faces) }
+    }
 
-    func testRecallAndFalsePositivesPerCondition() throws {
-        let modelPath = MTCNNTests.modelPath
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: modelPath), "needs `make detector`")
-        let cnn = try MTCNNFaceDetector(modelPath: modelPath), haar = try HaarFaceDetector()
-        let scratch = ScratchDir("accuracy")
-        let photos = MTCNNTests.photos.filter { !$0.hasSuffix("t1.jpg") }   // one face each
-        var conditions = [Condition(name: "upright", filter: "null", angle: 0, scale: 1)]
-        for degrees in [-45.0, -30, 30, 45] {
-            let a = degrees * .pi / 180
-            conditions.append(Condition(name: "rotated \(Int(degrees))°",
-                                        filter: "rotate=a=\(a):ow=rotw(\(a)):oh=roth(\(a)):c=black", angle: a, scale: 1))
+    /// Counts per detector name, then per condition.
+    var tallies: [String: [String: Tally]] = [:]
+
+    func detectors() throws -> [(String, any FaceDetecting)] {
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: MTCNNTests.modelPath), "needs `make detector`")
+        return [("haar", try HaarFaceDetector()), ("cnn", try MTCNNFaceDetector(modelPath: MTCNNTests.modelPath))]
+    }
+
+    /// Detects on `image` at full resolution (so a 40 px face is 40 px to the detector) and
+    /// adds the matches against `truth` (expected boxes) to the condition's tally.
+    func score(_ image: RGBImage, truth: [Box], condition: String, detectors: [(String, any FaceDetecting)]) throws {
+        let frame = try FaceFrame(image, analysisLongSide: max(image.width, image.height))
+        for (name, detector) in detectors {
+            let detections = try detector.detect(in: frame, near: nil)
+            func finds(_ d: FaceDetection, _ t: Box) -> Bool {
+                let dx = d.box.x + d.box.width / 2 - (t.x + t.width / 2), dy = d.box.y + d.box.height / 2 - (t.y + t.height / 2)
+                return hypot(dx, dy) <= 0.3 * t.width && d.box.width >= 0.6 * t.width && d.box.width <= 1.6 * t.width
+            }
+            var tally = tallies[name, default: [:]][condition, default: Tally()]
+            tally.frames += 1
+            tally.faces += truth.count
+            tally.found += truth.filter { t in detections.contains { finds($0, t) } }.count
+            tally.falsePositives += detections.filter { d in !truth.contains { finds(d, $0) } }.count
+            tallies[name, default: [:]][condition] = tally
         }
-        conditions.append(Condition(name: "brightness 20%", filter: "colorchannelmixer=rr=0.2:gg=0.2:bb=0.2", angle: 0, scale: 1))
-        conditions.append(Condition(name: "blurred", filter: "boxblur=3:1", angle: 0, scale: 1))
+    }
 
-        var recall: [String: [String: (hit: Int, total: Int, falsePositives: Int)]] = [:]
-        for (p, photo) in photos.enumerated() {
+    func printTallies() {
+        for (name, conditions) in tallies.sorted(by: { $0.key > $1.key }) {
+            for (condition, t) in conditions.sorted(by: { $0.key < $1.key }) {
+                print(String(format: "accuracy %@ %@: recall %d/%d (%.1f%%), false positives %d in %d frames",
+                             name, condition, t.found, t.faces, 100 * t.recall, t.falsePositives, t.frames))
+            }
+        }
+    }
+
+    func recall(_ name: String, _ condition: String) -> Double { tallies[name]?[condition]?.recall ?? 0 }
+
+    // MARK: The photos under ffmpeg transforms
+
+    /// A transform of a photo: the ffmpeg filter, and where a point of the photo lands.
+    struct Condition {
+        let name: String
+        let filter: String
+        /// A photo point → the transformed image's point, given the photo's and the image's sizes.
+        let map: (_ x: Double, _ y: Double, _ photo: (w: Double, h: Double), _ image: (w: Double, h: Double)) -> (Double, Double)
+        var scale = 1.0
+    }
+
+    func testRecallAndFalsePositivesPerConditionOnThePhotos() throws {
+        let detectors = try detectors()
+        let cnn = try MTCNNFaceDetector(modelPath: MTCNNTests.modelPath)
+        let scratch = ScratchDir("accuracy")
+        for (p, photo) in MTCNNTests.photos.enumerated() {
             let original = try RGBImage(contentsOfFile: photo)
-            let truth = try XCTUnwrap(try cnn.detect(in: original).first, photo).box
-            var all = conditions
-            let face40 = 40 / truth.width
-            all.append(Condition(name: "face 40 px", filter: "scale=iw*\(face40):ih*\(face40):flags=area", angle: 0, scale: face40))
-            for (k, condition) in all.enumerated() {
+            let truth = try cnn.detect(in: FaceFrame(original, analysisLongSide: max(original.width, original.height)), near: nil)
+                .map(\.box)
+            XCTAssertFalse(truth.isEmpty, photo)
+            for (k, condition) in conditions(truth).enumerated() {
                 let path = scratch.path("p\(p)-c\(k).png")
                 try ffmpeg(["-i", photo, "-vf", condition.filter, "-frames:v", "1", path])
                 let image = try RGBImage(contentsOfFile: path)
-                // The face centre through the transform: scale, then rotation about the image centre.
-                let s = condition.scale, a = condition.angle
-                let dx = (truth.x + truth.width / 2) * s - Double(original.width) * s / 2
-                let dy = (truth.y + truth.height / 2) * s - Double(original.height) * s / 2
-                let cx = Double(image.width) / 2 + cos(a) * dx - sin(a) * dy
-                let cy = Double(image.height) / 2 + sin(a) * dx + cos(a) * dy
-                let side = truth.width * s
-                for (name, detector) in [("haar", haar), ("cnn", cnn)] as [(String, any FaceDetecting)] {
-                    let found = try detector.detect(in: FaceFrame(image, analysisLongSide: max(image.width, image.height)), near: nil)
-                    let hits = found.filter { f in
-                        let fx = f.box.x + f.box.width / 2, fy = f.box.y + f.box.height / 2
-                        return hypot(fx - cx, fy - cy) <= 0.3 * side && f.box.width >= 0.6 * side && f.box.width <= 1.6 * side
-                    }
-                    let key = condition.name
-                    var r = recall[name, default: [:]][key, default: (0, 0, 0)]
-                    r = (r.hit + (hits.isEmpty ? 0 : 1), r.total + 1, r.falsePositives + found.count - min(1, hits.count))
-                    recall[name, default: [:]][key] = r
+                let sizes = ((Double(original.width), Double(original.height)), (Double(image.width), Double(image.height)))
+                let expected = truth.map { b -> Box in
+                    let (cx, cy) = condition.map(b.x + b.width / 2, b.y + b.height / 2, sizes.0, sizes.1)
+                    let side = b.width * condition.scale
+                    return Box(x: cx - side / 2, y: cy - side / 2, width: side, height: side)
                 }
+                try score(image, truth: expected, condition: condition.name, detectors: detectors)
             }
         }
-        for name in ["haar", "cnn"] {
-            for (condition, r) in recall[name, default: [:]].sorted(by: { $0.key < $1.key }) {
-                print("accuracy \(name) \(condition): recall \(r.hit)/\(r.total), false positives \(r.falsePositives)")
+        printTallies()
+        // Measured: cnn 11/11 upright (its own ground truth), 18/22 at ±30°, 16/22 at ±45°, 9/11 at
+        // 20% brightness, 9/11 at 40 px, 18/22 yawed, 9/11 blurred, 15/33 half occluded, 7 false
+        // positives; haar 2/22 at ±45°.
+        XCTAssertEqual(recall("cnn", "upright"), 1, "cnn upright")
+        for (condition, least) in [("rotated ±30°", 0.75), ("rotated ±45°", 0.65), ("brightness 20%", 0.75),
+                                   ("smallest face 40 px", 0.75), ("yaw (perspective)", 0.75), ("motion blur", 0.75),
+                                   ("half occluded", 0.4)] {
+            XCTAssertGreaterThanOrEqual(recall("cnn", condition), least, "cnn \(condition)")
+        }
+        XCTAssertGreaterThan(recall("cnn", "rotated ±45°"), recall("haar", "rotated ±45°") + 0.5, "cnn finds the rotated faces Haar misses")
+        let falsePositives = tallies["cnn", default: [:]].values.reduce(0) { $0 + $1.falsePositives }
+        XCTAssertLessThanOrEqual(falsePositives, 9, "cnn false positives on the photos")
+    }
+
+    /// The conditions for a photo whose faces are `truth`.
+    func conditions(_ truth: [Box]) -> [Condition] {
+        let same: (Double, Double, (w: Double, h: Double), (w: Double, h: Double)) -> (Double, Double) = { x, y, _, _ in (x, y) }
+        var all = [Condition(name: "upright", filter: "null", map: same)]
+        for degrees in [-45.0, -30, 30, 45] {
+            let a = degrees * .pi / 180
+            // ffmpeg rotates clockwise by a about the centre onto a canvas that holds the whole photo.
+            all.append(Condition(name: "rotated ±\(Int(abs(degrees)))°", filter: "rotate=a=\(a):ow=rotw(\(a)):oh=roth(\(a)):c=black",
+                                 map: { x, y, photo, image in
+                let dx = x - photo.w / 2, dy = y - photo.h / 2
+                return (image.w / 2 + cos(a) * dx - sin(a) * dy, image.h / 2 + sin(a) * dx + cos(a) * dy)
+            }))
+        }
+        // Yaw: the right (or left) edge squeezed to the middle 76% of the height, a projective map
+        // of the photo's corners (what ffmpeg's perspective filter applies).
+        for right in [true, false] {
+            let q = 0.12
+            let filter = right ? "perspective=x0=0:y0=0:x1=W:y1=\(q)*H:x2=0:y2=H:x3=W:y3=\(1 - q)*H:sense=destination"
+                               : "perspective=x0=0:y0=\(q)*H:x1=W:y1=0:x2=0:y2=\(1 - q)*H:x3=W:y3=H:sense=destination"
+            all.append(Condition(name: "yaw (perspective)", filter: filter, map: { x, y, photo, _ in
+                let u = x / photo.w, v = y / photo.h
+                // Corners (u, v) = (0,0), (1,0), (1,1), (0,1) → quad p0, p1, p2, p3 (Heckbert's square-to-quad).
+                let p: [(Double, Double)] = right ? [(0.0, 0.0), (photo.w, q * photo.h), (photo.w, (1 - q) * photo.h), (0, photo.h)]
+                              : [(0.0, q * photo.h), (photo.w, 0), (photo.w, photo.h), (0, (1 - q) * photo.h)]
+                let dx1 = p[1].0 - p[2].0, dx2 = p[3].0 - p[2].0, dx3 = p[0].0 - p[1].0 + p[2].0 - p[3].0
+                let dy1 = p[1].1 - p[2].1, dy2 = p[3].1 - p[2].1, dy3 = p[0].1 - p[1].1 + p[2].1 - p[3].1
+                let det = dx1 * dy2 - dx2 * dy1
+                let g = (dx3 * dy2 - dx2 * dy3) / det, h = (dx1 * dy3 - dx3 * dy1) / det
+                let a = p[1].0 - p[0].0 + g * p[1].0, b = p[3].0 - p[0].0 + h * p[3].0
+                let d = p[1].1 - p[0].1 + g * p[1].1, e = p[3].1 - p[0].1 + h * p[3].1
+                let w = g * u + h * v + 1
+                return ((a * u + b * v + p[0].0) / w, (d * u + e * v + p[0].1) / w)
+            }))
+        }
+        all.append(Condition(name: "brightness 20%", filter: "colorchannelmixer=rr=0.2:gg=0.2:bb=0.2", map: same))
+        let smallest = truth.map(\.width).min() ?? 40
+        all.append(Condition(name: "motion blur", filter: "dblur=angle=0:radius=\(Int(max(2, smallest * 0.06)))", map: same))
+        let s = 40 / smallest
+        all.append(Condition(name: "smallest face 40 px", filter: "scale=iw*\(s):ih*\(s):flags=area",
+                             map: { x, y, photo, image in (x * image.w / photo.w, y * image.h / photo.h) }, scale: s))
+        // An occluder over half of every face: its left, right or lower half, in mid grey.
+        for part in [(0.0, 0.0, 0.5, 1.0), (0.5, 0.0, 0.5, 1.0), (0.0, 0.5, 1.0, 0.5)] {   // x, y, width, height in face sides
+            let boxes = truth.map { b in
+                "drawbox=x=\(Int(b.x + part.0 * b.width)):y=\(Int(b.y + part.1 * b.height)):w=\(Int(part.2 * b.width))" +
+                    ":h=\(Int(part.3 * b.height)):color=gray:t=fill"
+            }
+            all.append(Condition(name: "half occluded", filter: boxes.joined(separator: ","), map: same))
+        }
+        return all
+    }
+
+    // MARK: Several faces per frame
+
+    /// Two to six faces from the photos, 48–140 px, on the moving backgrounds.
+    func testRecallOnFramesWithTwoToSixFaces() throws {
+        let detectors = try detectors()
+        let cnn = try MTCNNFaceDetector(modelPath: MTCNNTests.modelPath)
+        // Each face of each photo as a square patch of 1.5 face sides around it.
+        var patches: [RGBImage] = []
+        for photo in MTCNNTests.photos {
+            let image = try RGBImage(contentsOfFile: photo)
+            for b in try cnn.detect(in: FaceFrame(image, analysisLongSide: max(image.width, image.height)), near: nil).map(\.box) {
+                let side = 1.5 * b.width
+                patches.append(try image.croppedSquare(x: Int(b.x + b.width / 2 - side / 2), y: Int(b.y + b.height / 2 - side / 2),
+                                                       side: Int(side), size: 210))
             }
         }
-        let cnnRecall = recall["cnn", default: [:]]
-        let total = cnnRecall.values.reduce(0) { $0 + $1.total }, hits = cnnRecall.values.reduce(0) { $0 + $1.hit }
-        let falsePositives = cnnRecall.values.reduce(0) { $0 + $1.falsePositives }
-        let haarHits = recall["haar", default: [:]].values.reduce(0) { $0 + $1.hit }
-        print("accuracy totals: cnn \(hits)/\(total) (false positives \(falsePositives)), haar \(haarHits)/\(total)")
-        // Thresholds a little below what was measured when this was written.
-        XCTAssertGreaterThanOrEqual(hits, total - 2, "cnn recall")
-        XCTAssertLessThanOrEqual(falsePositives, 1, "cnn false positives")
-        XCTAssertEqual(cnnRecall["upright"]?.hit, photos.count, "cnn on the untouched photos")
-        let rotated = cnnRecall.filter { $0.key.hasPrefix("rotated") }.values.reduce(0) { $0 + $1.hit }
-        XCTAssertGreaterThanOrEqual(rotated, 4 * photos.count - 2, "cnn on rotated faces")
-        XCTAssertGreaterThanOrEqual(hits - haarHits, 8, "cnn finds the rotated faces Haar misses")
+        XCTAssertGreaterThanOrEqual(patches.count, 8)
+        var rng = SplitMix64(state: 23)
+        let backgrounds: [Background] = [.noise, .gradient, .shapes]
+        let cellW = 1280 / 3, cellH = 720 / 2
+        for f in 0..<15 {
+            var frame = try Scenes.render(SceneFrame(background: backgrounds[f % 3], time: f, face: nil),
+                                          astronaut: RGBImage(width: 1, height: 1)).resized(width: 1280, height: 720)
+            let count = 2 + f % 5
+            var cells = Array(0..<6)
+            var truth: [Box] = []
+            for _ in 0..<count {
+                let cell = cells.remove(at: Int(rng.next() % UInt64(cells.count)))
+                let face = 48 + Int(rng.next() % 93), size = face * 3 / 2
+                let patch = try patches[Int(rng.next() % UInt64(patches.count))].resized(width: size, height: size)
+                let x = cell % 3 * cellW + Int(rng.next() % UInt64(cellW - size)), y = cell / 3 * cellH + Int(rng.next() % UInt64(cellH - size))
+                frame.pixels.withUnsafeMutableBufferPointer { out in
+                    for row in 0..<size {
+                        for k in 0..<(size * 3) { out[((y + row) * 1280 + x) * 3 + k] = patch.pixels[row * size * 3 + k] }
+                    }
+                }
+                let c = Double(size) / 2
+                truth.append(Box(x: Double(x) + c - Double(face) / 2, y: Double(y) + c - Double(face) / 2,
+                                 width: Double(face), height: Double(face)))
+            }
+            try score(frame, truth: truth, condition: "2-6 faces, 48-140 px", detectors: detectors)
+        }
+        printTallies()
+        XCTAssertGreaterThanOrEqual(recall("cnn", "2-6 faces, 48-140 px"), 0.7, "cnn recall with several faces (measured 46/60)")
+    }
+
+    // MARK: Frames without faces
+
+    /// False positives per 1,000 frames on the moving backgrounds without a face.
+    func testFalsePositivesOnFramesWithoutFaces() throws {
+        let detectors = try detectors()
+        let backgrounds: [Background] = [.noise, .gradient, .shapes]
+        let frames = 300
+        for f in 0..<frames {
+            let image = Scenes.render(SceneFrame(background: backgrounds[f % 3], time: f, face: nil), astronaut: RGBImage(width: 1, height: 1))
+            try score(image, truth: [], condition: "no face", detectors: detectors)
+        }
+        printTallies()
+        for (name, _) in detectors {
+            let t = tallies[name]?["no face"] ?? Tally()
+            print(String(format: "accuracy %@: %.1f false positives per 1,000 frames without faces", name,
+                         1000 * Double(t.falsePositives) / Double(frames)))
+        }
+        XCTAssertLessThanOrEqual(tallies["cnn"]?["no face"]?.falsePositives ?? 0, 1, "cnn false positives on \(frames) frames (measured 0)")
     }
 }

@@ -41,7 +41,7 @@ final class MTCNNTests: XCTestCase {
 
         var worst = (box: 0.0, landmark: 0.0, score: 0.0), total = 0
         for (i, (image, expected)) in zip(images, reference).enumerated() {
-            let ours = detector.faces(in: image, region: Region(x: 0, y: 0, width: image.width, height: image.height), minFace: 20)
+            let ours = detector.faces(in: image, minFace: 20)
             XCTAssertEqual(ours.count, expected.count, "image \(i): faces")
             total += expected.count
             for face in expected {
@@ -61,6 +61,35 @@ final class MTCNNTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(total, 8, "the photos hold at least 8 faces")
         print("mtcnn golden: \(total) faces, worst box \(worst.box) px, landmark \(worst.landmark) px, score \(worst.score)")
+    }
+
+    /// The tracker's search (a square of 2 box sides around the last box, faces of 1/1.5 to 1.5
+    /// times its side) finds the face the whole frame gives, its box within 1 px, from a last
+    /// box shifted by a tenth of a side and a tenth smaller or larger.
+    func testSearchNearALastBoxFindsTheWholeFrameFace() throws {
+        let detector = try detector()
+        var searched = 0, worst = 0.0
+        for path in MTCNNTests.photos {
+            let frame = try FaceFrame(try RGBImage(contentsOfFile: path), analysisLongSide: FaceParameters().detectionLongSide)
+            let whole = try detector.detect(in: frame, near: nil)
+            XCTAssertFalse(whole.isEmpty, path)
+            for face in whole {
+                let b = face.box
+                for (dx, dy, grow) in [(0.1, -0.1, 0.9), (-0.1, 0.1, 1.1)] {
+                    let last = Box(x: b.x + dx * b.width, y: b.y + dy * b.height, width: b.width * grow, height: b.height * grow)
+                    let found = try detector.detect(in: frame, near: FaceSearch(box: last, regionScale: 2, sizeRatio: 1.5))
+                    let match = try XCTUnwrap(found.max { $0.box.iou(b) < $1.box.iou(b) }, "\(path): face at \(b)")
+                    let m = match.box
+                    let error = zip([m.x, m.y, m.x + m.width, m.y + m.height], [b.x, b.y, b.x + b.width, b.y + b.height])
+                        .map { abs($0 - $1) }.max() ?? 0
+                    XCTAssertLessThanOrEqual(error, 1, "\(path): face at \(b), search from \(last) found \(m)")
+                    worst = max(worst, error)
+                    searched += 1
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(searched, 16, "the photos hold at least 8 faces")
+        print("mtcnn search: \(searched) searches, worst box difference from the whole frame \(worst) px")
     }
 
     /// A missing or damaged weight file: one InputError naming the file and `make setup`.

@@ -73,29 +73,31 @@ final class ManifestTests: XCTestCase {
 
     /// The face stage's key for the input key "decode-key": the Haar parameters encode as they
     /// did before detectors were named (FaceParameters with scaleFactor, minNeighbors and
-    /// minFaceSize of its own), so a manifest that says nothing about the detector and one that
-    /// says `detector: haar` share keys. Pinned for face stage version 2 (crops placed by
-    /// landmarks, the `landmarks5` column); version 1 gave 064b61ac88b1f0d2 and 4c658bf7cda919db.
+    /// minFaceSize of its own), so a manifest saying `detector: haar` keys like the code then.
+    /// Pinned for face stage version 2 (crops placed by landmarks, the `landmarks5` column);
+    /// version 1 gave 064b61ac88b1f0d2 and 4c658bf7cda919db. A manifest that names no detector
+    /// gets `cnn`, the code default, and new outputs.
     func testHaarFaceStageKeepsTheKeysFromBeforeDetectorsWereNamed() throws {
-        let defaultKey = "3e93a4f88eecdfd3"
+        let haarKey = "3e93a4f88eecdfd3"
         // min_neighbors: 4, detection_long_side: 320, the rest default.
         let changedKey = "ccb5fca456412b88"
         func faceKey(_ face: String) throws -> String {
             let text = valid.replacingOccurrences(of: "{chin_margin: 0.25, min_iou: 0.5}", with: face)
             return try Manifest.parse(text, file: "m.yaml").stages[FaceStage.self].key(input: "decode-key")
         }
-        XCTAssertEqual(PipelineStages()[FaceStage.self].key(input: "decode-key"), defaultKey)
-        XCTAssertEqual(try faceKey("{}"), defaultKey)
-        XCTAssertEqual(try faceKey("{detector: haar}"), defaultKey)
-        XCTAssertEqual(try faceKey("{detector: haar, min_neighbors: 5, detection_long_side: 480}"), defaultKey)
-        XCTAssertEqual(try faceKey("{min_neighbors: 4, detection_long_side: 320}"), changedKey)
+        XCTAssertEqual(try faceKey("{detector: haar}"), haarKey)
+        XCTAssertEqual(try faceKey("{detector: haar, min_neighbors: 5, detection_long_side: 480}"), haarKey)
         XCTAssertEqual(try faceKey("{detector: haar, detection_long_side: 320, min_neighbors: 4}"), changedKey)
-        XCTAssertEqual(try demoManifest(detector: "haar").stages[FaceStage.self].key(input: "decode-key"), defaultKey)
-        // The demo manifest's own detector, cnn, makes new outputs beside Haar's.
+        XCTAssertEqual(try demoManifest(detector: "haar").stages[FaceStage.self].key(input: "decode-key"), haarKey)
+        XCTAssertNotEqual(try faceKey("{detector: haar, min_neighbors: 4}"), haarKey)
+        // No detector named: cnn, the demo manifest's detector too, with keys of its own.
         let demo = try Manifest.load(TestEnv.repoRoot.appendingPathComponent("manifests/demo.yaml").path)
         XCTAssertEqual(demo.stages[FaceStage.self].parameters.detector.name, "cnn")
-        XCTAssertNotEqual(demo.stages[FaceStage.self].key(input: "decode-key"), defaultKey)
-        XCTAssertNotEqual(try faceKey("{min_neighbors: 4}"), defaultKey)
+        let defaultKey = PipelineStages()[FaceStage.self].key(input: "decode-key")
+        XCTAssertEqual(PipelineStages()[FaceStage.self].parameters.detector.name, "cnn")
+        XCTAssertEqual(try faceKey("{}"), defaultKey)
+        XCTAssertEqual(try faceKey("{detector: cnn}"), defaultKey)
+        XCTAssertNotEqual(defaultKey, haarKey)
     }
 
     func testFaceStageDetectorIsNamedAndItsParametersRead() throws {
@@ -120,8 +122,9 @@ final class ManifestTests: XCTestCase {
         assertError(face("{detector: cnn, min_neighbors: 3}"), line: 6, contains: "unknown key 'min_neighbors'")
         assertError(face("{detector: cnn, pyramid_factor: 1.5}"), line: 6, contains: "pyramidFactor must be in (0, 1)")
         assertError(face("{detector: ''}"), line: 6, contains: "key 'detector' must be a non-empty string")
-        assertError(face("{min_neighbors: many}"), line: 6, contains: "key 'min_neighbors' must be an integer")
-        assertError(face("{min_neighbors: -1}"), line: 6, contains: "minNeighbors must be >= 0")
+        assertError(face("{detector: haar, min_neighbors: many}"), line: 6, contains: "key 'min_neighbors' must be an integer")
+        assertError(face("{detector: haar, min_neighbors: -1}"), line: 6, contains: "minNeighbors must be >= 0")
+        assertError(face("{min_neighbors: 3}"), line: 6, contains: "unknown key 'min_neighbors'")   // the default detector is cnn
         assertError(face("{detector: haar, score_threshold: 0.5}"), line: 6, contains: "unknown key 'score_threshold'")
     }
 
