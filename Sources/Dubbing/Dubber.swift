@@ -32,8 +32,10 @@ public struct DubSummary: Equatable, Sendable {
     }
 }
 
-/// Wall-clock seconds of each part of a dub (the rest of `DubSummary.seconds` is audio decoding,
-/// mel and set-up).
+/// Wall-clock seconds of each part of a dub, each measured on the thread that runs it. Parts on
+/// different threads run at the same time (decoding beside tracking; decoding, the generator with
+/// paste-back, and encoding beside each other), so they can add up to more than
+/// `DubSummary.seconds`, which also holds audio decoding, mel and set-up.
 public struct DubTimes: Equatable, Sendable {
     /// Video decoding, both passes.
     public var decode = 0.0
@@ -70,6 +72,8 @@ public struct DubTimes: Equatable, Sendable {
 ///     at a time → lower half pasted back with a feathered mask → H.264 + the new speech as AAC.
 /// The video is decoded twice (tracking, then output) so that only face crops stay in memory;
 /// its frames are kept only when it is shorter than the speech and must play back and forth.
+/// Decoding runs on a thread of its own in both passes, and the generator with paste-back on
+/// another while the calling thread encodes (`Handoff`), so the cores are busy at once.
 public final class Dubber {
     public let config: L2FCheckpoint.Use
     public let faceParameters: FaceParameters
@@ -125,40 +129,53 @@ public final class Dubber {
                                      audioSampleRate: MelSpectrogram.sampleRate, quality: Dubber.outputCRF,
                                      preset: Dubber.outputPreset)
         try writer.appendAudio(audio.samples)
+        // Three threads at once: the source frames are decoded ahead (`frames`), the generator
+        // and paste-back run on a second (`composed`), and this one encodes. Each part's time is
+        // added up on its own thread and read here once the last frame has gone through.
+        var decodeTime = 0.0, generateTime = 0.0, pasteTime = 0.0, faceFrames = 0
+        let faces = track.faces, references = track.references   // [video frames], crops by segment
+        let frames = Handoff<RGBImage>(name: "cals.dub.decode", depth: batchSize) { put in
+            for i in 0..<n {
+                try put(try DubTimes.measure(&decodeTime) { try source.frame(Dubber.pingPong(i, count: faces.count)) })
+            }
+        }
         let reporter = progress("dub: generate", n)
         let side = generator.config.imageSize, d = generator.config.lipDim
-        var faceFrames = 0
-        for batchStart in stride(from: 0, to: n, by: batchSize) {
-            let rows = batchStart..<min(n, batchStart + batchSize)
-            let shown = rows.map { Dubber.pingPong($0, count: track.faces.count) }
-            let faces = shown.map { track.faces[$0] }
-            var lipRows = [Float]()
-            for (i, face) in zip(rows, faces) where face != nil { lipRows += lipUnits[(i * d)..<((i + 1) * d)] }
-            let generated = DubTimes.measure(&times.generate) { generate(faces.compactMap { $0 }, references: track.references, lip: lipRows) }
-            var k = 0
-            for (s, face) in zip(shown, faces) {
-                let real = try DubTimes.measure(&times.decode) { try source.frame(s) }
-                let output = try DubTimes.measure(&times.paste) { () throws -> RGBImage in
-                    var frame = real, copied = real
-                    if let face {
-                        let crop = RGBImage(width: side, height: side,
-                                            pixels: Array(generated[(k * side * side * 3)..<((k + 1) * side * side * 3)]))
-                        try frame.blendLowerHalf(of: crop, into: face.cropBox)
-                        if sideBySide {
-                            let reference = RGBImage(width: side, height: side, pixels: track.references[face.segment]!)
-                            try copied.blendLowerHalf(of: reference, into: face.cropBox)
+        let composed = Handoff<RGBImage>(name: "cals.dub.generate", depth: batchSize) { [self] put in
+            for batchStart in stride(from: 0, to: n, by: batchSize) {
+                let rows = batchStart..<min(n, batchStart + batchSize)
+                let batch = rows.map { faces[Dubber.pingPong($0, count: faces.count)] }
+                var lipRows = [Float]()
+                for (i, face) in zip(rows, batch) where face != nil { lipRows += lipUnits[(i * d)..<((i + 1) * d)] }
+                let generated = DubTimes.measure(&generateTime) { generate(batch.compactMap { $0 }, references: references, lip: lipRows) }
+                var k = 0
+                for face in batch {
+                    guard let real = try frames.next() else { throw InputError(video, "frames missing on the second decoding pass") }
+                    try put(try DubTimes.measure(&pasteTime) { () throws -> RGBImage in
+                        var frame = real, copied = real
+                        if let face {
+                            let crop = RGBImage(width: side, height: side,
+                                                pixels: Array(generated[(k * side * side * 3)..<((k + 1) * side * side * 3)]))
+                            try frame.blendLowerHalf(of: crop, into: face.cropBox)
+                            if sideBySide {
+                                let reference = RGBImage(width: side, height: side, pixels: references[face.segment]!)
+                                try copied.blendLowerHalf(of: reference, into: face.cropBox)
+                            }
+                            k += 1
                         }
-                        k += 1
-                    }
-                    return sideBySide ? try .sideBySide([real, copied, frame], labels: Dubber.panelLabels) : frame
+                        return sideBySide ? try .sideBySide([real, copied, frame], labels: Dubber.panelLabels) : frame
+                    })
                 }
-                try DubTimes.measure(&times.encode) { try writer.append(output) }
+                faceFrames += k
+                reporter?.advance(by: rows.count)
             }
-            faceFrames += k
-            reporter?.advance(by: rows.count)
         }
+        while let frame = try composed.next() { try DubTimes.measure(&times.encode) { try writer.append(frame) } }
         try DubTimes.measure(&times.encode) { try writer.finish() }
         reporter?.finish()
+        times.decode += decodeTime
+        times.generate += generateTime
+        times.paste += pasteTime
         return DubSummary(out: out, frames: n, videoFrames: track.faces.count, faceFrames: faceFrames,
                           seconds: Date().timeIntervalSince(start), times: times)
     }
@@ -220,14 +237,24 @@ public final class Dubber {
         let decoder = try VideoDecoder(path: path)
         let tracker = try FaceTrackProcessor(detector: detector, parameters: faceParameters)
         progress?.setTotal(min(limit, max(1, decoder.estimatedFrameCount)))
+        // Frames are decoded on a thread of its own, ahead of the tracker. `decodeTime` is added
+        // up there and read here after the last frame.
+        var decodeTime = 0.0
+        let frames = Handoff<RGBImage>(name: "cals.dub.decode", depth: 8) { put in
+            for _ in 0..<limit {
+                guard let frame = try DubTimes.measure(&decodeTime, { try decoder.nextFrame() }) else { return }
+                try put(frame)
+            }
+        }
         var track = FaceTrack()
         func keep(_ tracked: [TrackedFrame]) { for face in tracked { track.faces[face.index] = face } }
-        while track.faces.count < limit, let frame = try DubTimes.measure(&times.decode, { try decoder.nextFrame() }) {
+        while let frame = try frames.next() {
             track.faces.append(nil)
             keep(try DubTimes.measure(&times.track) { try tracker.push(frame) })
             progress?.advance()
         }
         keep(try DubTimes.measure(&times.track) { try tracker.finish() })
+        times.decode += decodeTime
         progress?.finish()
         guard !track.faces.isEmpty else { throw InputError(path, "no video frames") }
         let segments = Dictionary(grouping: track.faces.compactMap { $0 }, by: \.segment)
