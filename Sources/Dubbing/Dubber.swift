@@ -33,8 +33,8 @@ public struct DubSummary: Equatable, Sendable {
 }
 
 /// Wall-clock seconds of each part of a dub, each measured on the thread that runs it. Parts on
-/// different threads run at the same time (decoding beside tracking; decoding, the generator with
-/// paste-back, and encoding beside each other), so they can add up to more than
+/// different threads run at the same time (decoding beside tracking; decoding, the generator, and
+/// paste-back with encoding beside each other), so they can add up to more than
 /// `DubSummary.seconds`, which also holds audio decoding, mel and set-up.
 public struct DubTimes: Equatable, Sendable {
     /// Video decoding, both passes.
@@ -72,8 +72,8 @@ public struct DubTimes: Equatable, Sendable {
 ///     at a time → lower half pasted back with a feathered mask → H.264 + the new speech as AAC.
 /// The video is decoded twice (tracking, then output) so that only face crops stay in memory;
 /// its frames are kept only when it is shorter than the speech and must play back and forth.
-/// Decoding runs on a thread of its own in both passes, and the generator with paste-back on
-/// another while the calling thread encodes (`Handoff`), so the cores are busy at once.
+/// Decoding runs on a thread of its own in both passes, and the generator on another while the
+/// calling thread pastes back and encodes (`Handoff`), so the cores are busy at once.
 public final class Dubber {
     public let config: L2FCheckpoint.Use
     public let faceParameters: FaceParameters
@@ -130,52 +130,57 @@ public final class Dubber {
                                      preset: Dubber.outputPreset)
         try writer.appendAudio(audio.samples)
         // Three threads at once: the source frames are decoded ahead (`frames`), the generator
-        // and paste-back run on a second (`composed`), and this one encodes. Each part's time is
-        // added up on its own thread and read here once the last frame has gone through.
-        var decodeTime = 0.0, generateTime = 0.0, pasteTime = 0.0, faceFrames = 0
+        // works ahead on a second (`generated`), and this one pastes back and encodes. The
+        // decoding and generator times are added up on their threads and read here once the last
+        // frame has gone through.
+        var decodeTime = 0.0, generateTime = 0.0
         let faces = track.faces, references = track.references   // [video frames], crops by segment
         let frames = Handoff<RGBImage>(name: "cals.dub.decode", depth: batchSize) { put in
             for i in 0..<n {
                 try put(try DubTimes.measure(&decodeTime) { try source.frame(Dubber.pingPong(i, count: faces.count)) })
             }
         }
-        let reporter = progress("dub: generate", n)
         let side = generator.config.imageSize, d = generator.config.lipDim
-        let composed = Handoff<RGBImage>(name: "cals.dub.generate", depth: batchSize) { [self] put in
-            for batchStart in stride(from: 0, to: n, by: batchSize) {
-                let rows = batchStart..<min(n, batchStart + batchSize)
+        let batches = stride(from: 0, to: n, by: batchSize).map { $0..<min(n, $0 + batchSize) }   // output frames
+        // Per batch: the generated faces [K, S, S, 3] of its K frames with a face.
+        let generated = Handoff<[UInt8]>(name: "cals.dub.generate", depth: 2) { [self] put in
+            for rows in batches {
                 let batch = rows.map { faces[Dubber.pingPong($0, count: faces.count)] }
                 var lipRows = [Float]()
                 for (i, face) in zip(rows, batch) where face != nil { lipRows += lipUnits[(i * d)..<((i + 1) * d)] }
-                let generated = DubTimes.measure(&generateTime) { generate(batch.compactMap { $0 }, references: references, lip: lipRows) }
-                var k = 0
-                for face in batch {
-                    guard let real = try frames.next() else { throw InputError(video, "frames missing on the second decoding pass") }
-                    try put(try DubTimes.measure(&pasteTime) { () throws -> RGBImage in
-                        var frame = real, copied = real
-                        if let face {
-                            let crop = RGBImage(width: side, height: side,
-                                                pixels: Array(generated[(k * side * side * 3)..<((k + 1) * side * side * 3)]))
-                            try frame.blendLowerHalf(of: crop, into: face.cropBox)
-                            if sideBySide {
-                                let reference = RGBImage(width: side, height: side, pixels: references[face.segment]!)
-                                try copied.blendLowerHalf(of: reference, into: face.cropBox)
-                            }
-                            k += 1
-                        }
-                        return sideBySide ? try .sideBySide([real, copied, frame], labels: Dubber.panelLabels) : frame
-                    })
-                }
-                faceFrames += k
-                reporter?.advance(by: rows.count)
+                try put(DubTimes.measure(&generateTime) { generate(batch.compactMap { $0 }, references: references, lip: lipRows) })
             }
         }
-        while let frame = try composed.next() { try DubTimes.measure(&times.encode) { try writer.append(frame) } }
+        let reporter = progress("dub: generate", n)
+        var faceFrames = 0
+        for rows in batches {
+            guard let crops = try generated.next() else { throw InputError(video, "the generator stopped early") }
+            var k = 0
+            for i in rows {
+                guard let real = try frames.next() else { throw InputError(video, "frames missing on the second decoding pass") }
+                let output = try DubTimes.measure(&times.paste) { () throws -> RGBImage in
+                    var frame = real, copied = real
+                    if let face = faces[Dubber.pingPong(i, count: faces.count)] {
+                        let crop = RGBImage(width: side, height: side,
+                                            pixels: Array(crops[(k * side * side * 3)..<((k + 1) * side * side * 3)]))
+                        try frame.blendLowerHalf(of: crop, into: face.cropBox)
+                        if sideBySide {
+                            let reference = RGBImage(width: side, height: side, pixels: references[face.segment]!)
+                            try copied.blendLowerHalf(of: reference, into: face.cropBox)
+                        }
+                        k += 1
+                    }
+                    return sideBySide ? try .sideBySide([real, copied, frame], labels: Dubber.panelLabels) : frame
+                }
+                try DubTimes.measure(&times.encode) { try writer.append(output) }
+            }
+            faceFrames += k
+            reporter?.advance(by: rows.count)
+        }
         try DubTimes.measure(&times.encode) { try writer.finish() }
         reporter?.finish()
         times.decode += decodeTime
         times.generate += generateTime
-        times.paste += pasteTime
         return DubSummary(out: out, frames: n, videoFrames: track.faces.count, faceFrames: faceFrames,
                           seconds: Date().timeIntervalSince(start), times: times)
     }
