@@ -6,10 +6,12 @@
 # the time per part that `cals dub` prints and the floor under it, decoding + face tracking alone
 # (`cals bench floor --track`). There is no Python reference for dubbing. Each run's table is kept
 # in bench/out/dub.txt and the previous one is printed below the new one. Wall time depends on
-# what else runs; CPU time (user + sys) less so, hence frames per CPU second too.
+# what else runs; CPU time (user + sys) less so, hence frames per CPU second too. With
+# CALS_BEFORE=<another cals binary> each case also runs with that one, right after, so a change
+# is compared in the same minutes of machine load (rows marked "before").
 # Usage: bench/dub.sh [demo L2F run] [seconds] [threads]   (run from the repository root after `make demo`)
 set -euo pipefail
-CALS=${CALS:-.build/release/cals}
+CALS=${CALS:-.build/release/cals}; CALS_BEFORE=${CALS_BEFORE:-}
 RUN=${1:-runs/demo/l2f}; SECS=${2:-10}; THREADS=${3:-2}
 DEMO=$(dirname "$RUN"); DATA=${DATA:-data/processed/demo}
 [ -f "$RUN/checkpoint.safetensors" ] || { echo "bench/dub.sh: no L2F run in $RUN (make demo makes runs/demo/l2f)" >&2; exit 1; }
@@ -27,9 +29,12 @@ table="$out/table"
   printf '%-28s %7s %8s %8s %10s %12s %14s\n' "case" "frames" "wall s" "cpu s" "frames/s" "x real time" "frames/cpu s"
 } > "$table"
 parts=""
-for case in "demo widths:$RUN" "default widths:$out/l2f-default"; do
-  name=${case%%:*}; run=${case#*:}
-  { time "$CALS" dub "$out/clip.mp4" --audio "$out/clip.mp4" --l2f "$run" --out "$out/dubbed.mp4" --threads "$THREADS" \
+cases=("demo widths:$RUN:$CALS" "default widths:$out/l2f-default:$CALS")
+[ -z "$CALS_BEFORE" ] || cases=("demo widths:$RUN:$CALS" "demo widths before:$RUN:$CALS_BEFORE"
+  "default widths:$out/l2f-default:$CALS" "default widths before:$out/l2f-default:$CALS_BEFORE")
+for case in "${cases[@]}"; do
+  IFS=: read -r name run cals <<< "$case"
+  { time "$cals" dub "$out/clip.mp4" --audio "$out/clip.mp4" --l2f "$run" --out "$out/dubbed.mp4" --threads "$THREADS" \
       > "$out/log" 2>&1 || { cat "$out/log" >&2; exit 1; }; } 2> "$out/time"
   frames=$(sed -n 's/^dubbed .*: \([0-9]*\) frames .*/\1/p' "$out/log")
   parts+="$name: $(grep '^time per part: ' "$out/log" | sed 's/^time per part: //')"$'\n'

@@ -39,8 +39,10 @@ public enum FaceChoice: Equatable, Sendable {
     case track(Int)
 }
 
-/// Wall-clock seconds of each part of a dub (the rest of `DubSummary.seconds` is audio decoding,
-/// mel and set-up).
+/// Wall-clock seconds of each part of a dub, each measured on the thread that runs it. Parts on
+/// different threads run at the same time (decoding beside tracking; decoding, the generator, and
+/// paste-back with encoding beside each other), so they can add up to more than
+/// `DubSummary.seconds`, which also holds audio decoding, mel and set-up.
 public struct DubTimes: Equatable, Sendable {
     /// Video decoding, both passes.
     public var decode = 0.0
@@ -77,6 +79,8 @@ public struct DubTimes: Equatable, Sendable {
 ///     at a time → lower half pasted back with a feathered mask → H.264 + the new speech as AAC.
 /// The video is decoded twice (tracking, then output) so that only face crops stay in memory;
 /// its frames are kept only when it is shorter than the speech and must play back and forth.
+/// Decoding runs on a thread of its own in both passes, and the generator on another while the
+/// calling thread pastes back and encodes (`Handoff`), so the cores are busy at once.
 public final class Dubber {
     public let config: L2FCheckpoint.Use
     public let faceParameters: FaceParameters
@@ -102,6 +106,11 @@ public final class Dubber {
         detector = try faceParameters.detector.makeDetector()
     }
 
+    /// x264 settings of the output: the fastest preset (at veryfast the encoder took as long as
+    /// the generator), at a CRF that keeps the PSNR against the frames at least that of veryfast
+    /// at CRF 18, the writer's default.
+    static let outputPreset = "ultrafast", outputCRF = 20
+
     /// The panels of a side-by-side output, left to right.
     public static let panelLabels = ["real", "copy the reference", "generated"]
 
@@ -126,29 +135,46 @@ public final class Dubber {
 
         let panels = sideBySide ? Dubber.panelLabels.count : 1
         let writer = try MediaWriter(path: out, width: panels * source.decoder.width, height: source.decoder.height,
-                                     audioSampleRate: MelSpectrogram.sampleRate)
+                                     audioSampleRate: MelSpectrogram.sampleRate, quality: Dubber.outputCRF,
+                                     preset: Dubber.outputPreset)
         try writer.appendAudio(audio.samples)
-        let reporter = progress("dub: generate", n)
+        // Three threads at once: the source frames are decoded ahead (`frames`), the generator
+        // works ahead on a second (`generated`), and this one pastes back and encodes. The
+        // decoding and generator times are added up on their threads and read here once the last
+        // frame has gone through.
+        var decodeTime = 0.0, generateTime = 0.0
+        let faces = track.faces, references = track.references   // [video frames], crops by segment
+        let frames = Handoff<RGBImage>(name: "cals.dub.decode", depth: batchSize) { put in
+            for i in 0..<n {
+                try put(try DubTimes.measure(&decodeTime) { try source.frame(Dubber.pingPong(i, count: faces.count)) })
+            }
+        }
         let side = generator.config.imageSize, d = generator.config.lipDim
+        let batches = stride(from: 0, to: n, by: batchSize).map { $0..<min(n, $0 + batchSize) }   // output frames
+        // Per batch: the generated faces [K, S, S, 3] of its K frames with a face.
+        let generated = Handoff<[UInt8]>(name: "cals.dub.generate", depth: 2) { [self] put in
+            for rows in batches {
+                let batch = rows.map { faces[Dubber.pingPong($0, count: faces.count)] }
+                var lipRows = [Float]()
+                for (i, face) in zip(rows, batch) where face != nil { lipRows += lipUnits[(i * d)..<((i + 1) * d)] }
+                try put(DubTimes.measure(&generateTime) { generate(batch.compactMap { $0 }, references: references, lip: lipRows) })
+            }
+        }
+        let reporter = progress("dub: generate", n)
         var faceFrames = 0
-        for batchStart in stride(from: 0, to: n, by: batchSize) {
-            let rows = batchStart..<min(n, batchStart + batchSize)
-            let shown = rows.map { Dubber.pingPong($0, count: track.faces.count) }
-            let faces = shown.map { track.faces[$0] }
-            var lipRows = [Float]()
-            for (i, face) in zip(rows, faces) where face != nil { lipRows += lipUnits[(i * d)..<((i + 1) * d)] }
-            let generated = DubTimes.measure(&times.generate) { generate(faces.compactMap { $0 }, references: track.references, lip: lipRows) }
+        for rows in batches {
+            guard let crops = try generated.next() else { throw InputError(video, "the generator stopped early") }
             var k = 0
-            for (s, face) in zip(shown, faces) {
-                let real = try DubTimes.measure(&times.decode) { try source.frame(s) }
+            for i in rows {
+                guard let real = try frames.next() else { throw InputError(video, "frames missing on the second decoding pass") }
                 let output = try DubTimes.measure(&times.paste) { () throws -> RGBImage in
                     var frame = real, copied = real
-                    if let face {
+                    if let face = faces[Dubber.pingPong(i, count: faces.count)] {
                         let crop = RGBImage(width: side, height: side,
-                                            pixels: Array(generated[(k * side * side * 3)..<((k + 1) * side * side * 3)]))
+                                            pixels: Array(crops[(k * side * side * 3)..<((k + 1) * side * side * 3)]))
                         try frame.blendLowerHalf(of: crop, into: face.cropBox)
                         if sideBySide {
-                            let reference = RGBImage(width: side, height: side, pixels: track.references[face.segment]!)
+                            let reference = RGBImage(width: side, height: side, pixels: references[face.segment]!)
                             try copied.blendLowerHalf(of: reference, into: face.cropBox)
                         }
                         k += 1
@@ -162,6 +188,8 @@ public final class Dubber {
         }
         try DubTimes.measure(&times.encode) { try writer.finish() }
         reporter?.finish()
+        times.decode += decodeTime
+        times.generate += generateTime
         return DubSummary(out: out, frames: n, videoFrames: track.faces.count, faceFrames: faceFrames,
                           seconds: Date().timeIntervalSince(start), times: times)
     }
@@ -229,16 +257,26 @@ public final class Dubber {
         }
         let tracker = try FaceTrackProcessor(detector: detector, parameters: parameters)
         progress?.setTotal(min(limit, max(1, decoder.estimatedFrameCount)))
+        // Frames are decoded on a thread of its own, ahead of the tracker. `decodeTime` is added
+        // up there and read here after the last frame.
+        var decodeTime = 0.0
+        let frames = Handoff<RGBImage>(name: "cals.dub.decode", depth: 8) { put in
+            for _ in 0..<limit {
+                guard let frame = try DubTimes.measure(&decodeTime, { try decoder.nextFrame() }) else { return }
+                try put(frame)
+            }
+        }
         var track = FaceTrack()
         func keep(_ tracked: [TrackedFrame]) {
             for face in tracked where wanted == nil || face.segment == wanted { track.faces[face.index] = face }
         }
-        while track.faces.count < limit, let frame = try DubTimes.measure(&times.decode, { try decoder.nextFrame() }) {
+        while let frame = try frames.next() {
             track.faces.append(nil)
             keep(try DubTimes.measure(&times.track) { try tracker.push(frame) })
             progress?.advance()
         }
         keep(try DubTimes.measure(&times.track) { try tracker.finish() })
+        times.decode += decodeTime
         progress?.finish()
         guard !track.faces.isEmpty else { throw InputError(path, "no video frames") }
         let segments = Dictionary(grouping: track.faces.compactMap { $0 }, by: \.segment)

@@ -29,10 +29,12 @@ public final class MediaWriter {
     private var audioTime = 0                  // samples encoded in all (the next audio pts)
     private var finished = false
 
-    /// Opens the output. `quality` is the x264 CRF (lower is better; 18 is near transparent).
-    /// Odd sizes are rounded down to even in the file (yuv420p needs even sizes).
+    /// Opens the output. `quality` is the x264 CRF (lower is better; 18 is near transparent),
+    /// `preset` the x264 speed preset (a faster one spends less CPU per frame and needs a lower
+    /// CRF, hence a larger file, for the same fidelity). Odd sizes are rounded down to even in
+    /// the file (yuv420p needs even sizes).
     public init(path: String, width: Int, height: Int, audioSampleRate: Int? = Media.audioSampleRate,
-                quality: Int = 18) throws {
+                quality: Int = 18, preset: String = "veryfast") throws {
         _ = quietFFmpegLog
         self.path = path
         self.width = width
@@ -45,7 +47,7 @@ public final class MediaWriter {
         file = try OutputFile(path: path, format: format)
         let globalHeader = format.pointee.flags & AVFMT_GLOBALHEADER != 0
         video = try StreamEncoder(video: file.context, width: width & ~1, height: height & ~1,
-                                  quality: quality, globalHeader: globalHeader)
+                                  quality: quality, preset: preset, globalHeader: globalHeader)
         audio = try audioSampleRate.map { [file] in try StreamEncoder(audio: file.context, sampleRate: $0, globalHeader: globalHeader) }
         try file.open()
         picture.pointer.pointee.format = AV_PIX_FMT_YUV420P.rawValue
@@ -181,9 +183,9 @@ final class StreamEncoder {
     private var packetDuration: Int64 = 0
     private let packet = Packet()
 
-    /// H.264 (libx264, CRF `quality`, preset veryfast) or MPEG-4 part 2 when libx264 is absent.
+    /// H.264 (libx264, CRF `quality`, `preset`) or MPEG-4 part 2 when libx264 is absent.
     convenience init(video output: UnsafeMutablePointer<AVFormatContext>, width: Int, height: Int,
-                     quality: Int, globalHeader: Bool) throws {
+                     quality: Int, preset: String, globalHeader: Bool) throws {
         let x264 = avcodec_find_encoder_by_name("libx264")
         guard let codec = x264 ?? avcodec_find_encoder(AV_CODEC_ID_MPEG4) else {
             throw FFmpegError(-ENOSYS, "no H.264 or MPEG-4 encoder in this FFmpeg")
@@ -197,7 +199,7 @@ final class StreamEncoder {
             c.pointee.gop_size = 2 * Int32(MediaWriter.frameRate)
             c.pointee.thread_count = 2  // fixed, so the same input gives the same file on any machine
             if x264 != nil {
-                av_opt_set(c.pointee.priv_data, "preset", "veryfast", 0)
+                av_opt_set(c.pointee.priv_data, "preset", preset, 0)
                 av_opt_set(c.pointee.priv_data, "crf", "\(quality)", 0)
             } else {
                 c.pointee.flags |= AV_CODEC_FLAG_QSCALE

@@ -72,4 +72,12 @@ final class MediaWriterTests: XCTestCase {
     func testUnwritableFolderThrows() {
         XCTAssertThrowsError(try MediaWriter(path: "/nonexistent-folder/x.mp4", width: 32, height: 32))
     }
+
+    /// The preset reaches x264: one it does not know fails when the encoder opens, and leaves no file.
+    func testUnknownPresetThrows() throws {
+        let scratch = ScratchDir("writer-preset")
+        XCTAssertNoThrow(try MediaWriter(path: scratch.path("ultrafast.mp4"), width: 32, height: 32, preset: "ultrafast"))
+        XCTAssertThrowsError(try MediaWriter(path: scratch.path("bad.mp4"), width: 32, height: 32, preset: "no-such-preset"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path), [])
+    }
 }
