@@ -98,11 +98,7 @@ final class DistributedTrainingTests: XCTestCase {
     func testL2FOnTwoRanksEqualsOneProcess() throws {
         try writeSyntheticDataset(scratch.path("data"), clips: 2, frames: 20)
         var rng = RandomGenerator(seed: 2)
-        var syncConfig = tinyTrainingConfig()
-        syncConfig.model = tinyConfig()
-        let sync = SyncEncoder(syncConfig.model, rng: &rng)
-        try Checkpoint.save(sync, optimizer: Adam(sync.parameters), context: Context(), to: scratch.path("sync.safetensors"),
-                            extra: try SyncCheckpoint.metadata(syncConfig))
+        try writeTinySyncCheckpoint(scratch.path("sync.safetensors"), rng: &rng)
         // Discriminator and generator steps both reduced; the window audio encoder has no dropout.
         let train = ["train", "l2f", "--data", scratch.path("data"), "--sync", scratch.path("sync.safetensors"),
                      "--audio-encoder", "window", "--batch", "2", "--frames", "3", "--widths", "4,6,8,8,8", "--grid-every", "1000",
