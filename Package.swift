@@ -26,6 +26,7 @@ let package = Package(
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenCV", pkgConfig: "opencv4", providers: [.apt(["libopencv-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // A plain C API over the few OpenCV calls we need (no C++ interop above it).
         .target(name: "COpenCVShim", dependencies: ["COpenCV"],
                 cxxSettings: [.unsafeFlags(["-std=c++17", "-O2"])]),
@@ -41,8 +42,10 @@ let package = Package(
         // The ledger's read side and the processed dataset: what every reader of processed data uses.
         .target(name: "Dataset", dependencies: ["Shards", "Common", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "NN", dependencies: ["Tensor", "Common"]),
+        // MPI for data-parallel training: the process world and its collectives.
+        .target(name: "Distributed", dependencies: ["CMPI", "Tensor", "Common"]),
         .target(name: "Models", dependencies: ["NN", "Tensor", "Common"]),
-        .target(name: "Training", dependencies: ["Models", "Dataset", "Shards", "Face", "CZlib", "Common"]),
+        .target(name: "Training", dependencies: ["Models", "Dataset", "Distributed", "Shards", "Face", "CZlib", "Common"]),
         .target(name: "Pipelines", dependencies: [
             "Media", "Face", "AudioFeatures", "Shards", "Dataset", "Models", "Common",
             .product(name: "Yams", package: "Yams"),
@@ -52,7 +55,7 @@ let package = Package(
         .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"]),
         .executableTarget(name: "cals", dependencies: [
             "Common", "Media", "Face", "AudioFeatures", "Shards", "Dataset", "Tensor", "NN", "Models",
-            "Training", "Corpus", "Pipelines", "Dubbing",
+            "Training", "Distributed", "Corpus", "Pipelines", "Dubbing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -43,6 +43,10 @@ if [ -x bench/l2f_step.sh ]; then
   section "issue 9: L2F generator + discriminator step vs PyTorch"
   step bench/l2f_step.sh
 fi
+if command -v mpirun > /dev/null; then
+  section "issue 25: data-parallel sync step, 1 rank x 2 threads vs 2 ranks x 1 thread"
+  step bench/data_parallel.sh
+fi
 section "issue 9: 68-point landmarks (LMD) vs Python dlib"
 step $PY bench/landmarks.py 300
 if [ -f runs/demo/l2f/checkpoint.safetensors ]; then

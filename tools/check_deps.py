@@ -13,10 +13,10 @@ import sys
 
 # Lowest first; one list per level. Keep in step with Package.swift and README.md's table.
 LEVELS = [
-    ["CFFmpeg", "CSndFile", "CFFTW", "COpenBLAS", "CHDF5", "CEspeakNG", "CZlib", "COpenCV"],
+    ["CFFmpeg", "CSndFile", "CFFTW", "COpenBLAS", "CHDF5", "CEspeakNG", "CZlib", "COpenCV", "CMPI"],
     ["COpenCVShim", "Common"],
     ["Media", "AudioFeatures", "Shards", "Tensor"],
-    ["Dataset", "NN"],
+    ["Dataset", "NN", "Distributed"],
     ["Models", "Face"],
     ["Training", "Pipelines", "Dubbing", "Corpus"],
     ["cals"],

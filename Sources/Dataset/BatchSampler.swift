@@ -39,10 +39,12 @@ public struct BatchSampler: Equatable, Sendable {
         return share
     }
 
-    /// Throws unless every rank has at least one item of a global batch of `size` (`what` names the batch's items).
+    /// Throws unless every rank gets an equal, non-empty share of a global batch of `size` (`what`
+    /// names the batch's items): the mean of the ranks' mean gradients is the batch's mean
+    /// gradient only when their shares are equally large.
     public func requireShare(ofBatch size: Int, of what: String) throws {
-        guard size >= worldSize else {
-            throw InputError("rank \(rank) of \(worldSize)", "a batch of \(size) \(what) leaves some ranks without any")
+        guard size >= worldSize, size % worldSize == 0 else {
+            throw InputError("rank \(rank) of \(worldSize)", "a batch of \(size) \(what) does not split into \(worldSize) equal shares")
         }
     }
 }

@@ -50,7 +50,7 @@ public final class BatchNorm2d: Module {
 
     public func callAsFunction(_ x: Tensor, _ ctx: Context) -> Tensor {
         batchNorm2d(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
-                    training: ctx.training, momentum: momentum, eps: eps)
+                    training: ctx.training, momentum: momentum, eps: eps, across: ctx.batchStatistics)
     }
 
     public var parameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }

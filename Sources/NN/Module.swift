@@ -5,6 +5,9 @@ import Tensor
 public final class Context {
     public var training: Bool
     public var rng: RandomGenerator
+    /// Sync batch norm in a data-parallel run: batch statistics summed over the processes in
+    /// training mode (nil: this process's batch alone).
+    public var batchStatistics: (any BatchStatisticsSum)?
 
     public init(training: Bool = true, seed: UInt64 = 0) {
         self.training = training

@@ -54,32 +54,58 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
 
 // MARK: - Batch norm over (N, H, W) per channel
 
+/// Adds up per-channel batch statistics over the processes of a data-parallel run, in place
+/// (sync batch norm): every process calls it at the same points with the same count.
+public protocol BatchStatisticsSum: AnyObject {
+    func sumAcrossProcesses(_ values: UnsafeMutableBufferPointer<Double>)
+}
+
 /// PyTorch BatchNorm2d on x [N, C, H, W]. Training: normalises with the batch statistics (biased
 /// variance) and updates the running ones with `momentum` (unbiased variance), outside the graph.
-/// Eval: normalises with the running statistics.
+/// Eval: normalises with the running statistics. With `across` (training only), the batch is the
+/// union of every process's x: the sums behind mean, variance and the backward's mean(g),
+/// mean(g·x̂) are added up over the processes, so each normalises as one process with the whole
+/// batch would, and the running statistics stay equal on all.
 public func batchNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
-                        training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
+                        training: Bool, momentum: Float = 0.1, eps: Float = 1e-5, across: (any BatchStatisticsSum)? = nil) -> Tensor {
     precondition(x.rank == 4 && weight.shape == [x.shape[1]], "batchNorm2d of \(x.shape) with weight \(weight.shape)")
-    let n = x.shape[0], c = x.shape[1], hw = x.shape[2] * x.shape[3], per = n * hw
+    let n = x.shape[0], c = x.shape[1], hw = x.shape[2] * x.shape[3]
     let mean = Storage(count: c), rstd = Storage(count: c)
     let X = x.data, M = mean.pointer, R = rstd.pointer
-    parallelItems(c) { ch in
-        if training {
-            var m: Double = 0, v: Double = 0
-            for i in 0..<n { m += contiguousSum(X + (i * c + ch) * hw, hw) }
-            m /= Double(per)
-            let mf = Float(m), mv = SIMD8(repeating: mf)
-            for i in 0..<n {
-                let p = X + (i * c + ch) * hw
-                v += laneSum(hw, { let d = vector8(p + $0) - mv; return d * d }, { let d = p[$0] - mf; return d * d })
+    // Elements per channel over the whole batch (every process's share when `across`).
+    var per = Double(n * hw)
+    if training {
+        // sums [Σx per channel, element count], then Σ(x − mean)² per channel
+        var sums = [Double](repeating: 0, count: c + 1)
+        sums.withUnsafeMutableBufferPointer { S in
+            parallelItems(c) { ch in
+                for i in 0..<n { S[ch] += contiguousSum(X + (i * c + ch) * hw, hw) }
             }
-            M[ch] = Float(m); R[ch] = Float(1 / (v / Double(per) + Double(eps)).squareRoot())
-            runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * Float(m)
-            runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(v / Double(max(per - 1, 1)))
-        } else {
-            M[ch] = runningMean.data[ch]; R[ch] = 1 / (runningVar.data[ch] + eps).squareRoot()
+            S[c] = per
+            across?.sumAcrossProcesses(S)
         }
+        per = sums[c]
+        for ch in 0..<c { M[ch] = Float(sums[ch] / per) }
+        var squares = [Double](repeating: 0, count: c)
+        squares.withUnsafeMutableBufferPointer { V in
+            parallelItems(c) { ch in
+                let mf = M[ch], mv = SIMD8(repeating: mf)
+                for i in 0..<n {
+                    let p = X + (i * c + ch) * hw
+                    V[ch] += laneSum(hw, { let d = vector8(p + $0) - mv; return d * d }, { let d = p[$0] - mf; return d * d })
+                }
+            }
+            across?.sumAcrossProcesses(V)
+        }
+        for ch in 0..<c {
+            R[ch] = Float(1 / (squares[ch] / per + Double(eps)).squareRoot())
+            runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * M[ch]
+            runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * Float(squares[ch] / max(per - 1, 1))
+        }
+    } else {
+        for ch in 0..<c { M[ch] = runningMean.data[ch]; R[ch] = 1 / (runningVar.data[ch] + eps).squareRoot() }
     }
+    let total = Float(per)
     let out = Tensor(shape: x.shape)
     let Y = out.data, W = weight.data, B = bias.data
     parallelItems(n * c) { nc in
@@ -93,19 +119,32 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
         // Each channel's planes of dx are written by one item: stored when the gradient is fresh.
         let (DX, fresh) = x.requiresGrad ? x.gradForWriting() : (nil, false)
         let DW = weight.requiresGrad ? weight.gradPointer() : nil, DB = bias.requiresGrad ? bias.gradPointer() : nil
-        parallelItems(c) { ch in
-            let m = M[ch], s = R[ch]
-            var sumG: Float = 0, sumGX: Float = 0   // Σ g, Σ g·x̂
-            for i in 0..<n {
-                let g = G + (i * c + ch) * hw, x = X + (i * c + ch) * hw
-                for j in 0..<hw { sumG += g[j]; sumGX += g[j] * (x[j] - m) * s }
+        // [Σ g, Σ g·x̂] per channel over this process's share
+        var sums = [Float](repeating: 0, count: 2 * c)
+        sums.withUnsafeMutableBufferPointer { S in
+            parallelItems(c) { ch in
+                let m = M[ch], s = R[ch]
+                var sumG: Float = 0, sumGX: Float = 0
+                for i in 0..<n {
+                    let g = G + (i * c + ch) * hw, x = X + (i * c + ch) * hw
+                    for j in 0..<hw { sumG += g[j]; sumGX += g[j] * (x[j] - m) * s }
+                }
+                (S[2 * ch], S[2 * ch + 1]) = (sumG, sumGX)
             }
-            DW?[ch] += sumGX
-            DB?[ch] += sumG
-            guard let DX else { return }
-            let w = W[ch]
+        }
+        // The gradients of weight and bias are this share's (the gradient hook averages them);
+        // dx needs mean(g) and mean(g·x̂) over the whole batch.
+        for ch in 0..<c {
+            DW?[ch] += sums[2 * ch + 1]
+            DB?[ch] += sums[2 * ch]
+        }
+        guard let DX else { return }
+        var means = sums.map { Double($0) }
+        if training, let across { means.withUnsafeMutableBufferPointer { across.sumAcrossProcesses($0) } }
+        parallelItems(c) { ch in
+            let m = M[ch], s = R[ch], w = W[ch]
             if training {   // dx = w·s · (g − mean(g) − x̂ · mean(g·x̂))
-                let mg = sumG / Float(per), mgx = sumGX / Float(per)
+                let mg = Float(means[2 * ch]) / total, mgx = Float(means[2 * ch + 1]) / total
                 for i in 0..<n {
                     let g = G + (i * c + ch) * hw, x = X + (i * c + ch) * hw, dx = DX + (i * c + ch) * hw
                     store(dx, fresh: fresh, 0..<hw) { w * s * (g[$0] - mg - (x[$0] - m) * s * mgx) }

@@ -139,6 +139,7 @@ public final class A2LTrainer: TrainingStep {
         try rank.sampler.requireShare(ofBatch: config.batch, of: "windows")
         self.config = config
         context = Context(training: true, seed: config.seed)
+        context.batchStatistics = rank.world
         model = A2L(config.model, rng: &context.rng)
         optimizer = Adam(model.parameters, learningRate: config.learningRate)
         if resume {
@@ -176,6 +177,8 @@ public final class A2LTrainer: TrainingStep {
         }
         return A2LBatch(windows, frames: t)
     }
+
+    public var trainingState: [(String, Tensor)] { model.stateDict + optimizer.state() }
 
     /// Adam with warm-up and gradient clipping on the masked MSE; the record holds the masked MSE
     /// and masked cosine similarity.

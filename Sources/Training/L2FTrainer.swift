@@ -59,6 +59,7 @@ public final class L2FTrainer: TrainingStep {
         let sync = try SyncEncoder.load(checkpoint: syncPath)
         syncFingerprint = Checkpoint.fingerprint(sync.stateDict)
         let context = Context(training: true, seed: config.seed)
+        context.batchStatistics = rank.world
         let generator = Generator(config.generator, rng: &context.rng)
         let discriminator = Discriminator(config.discriminator, rng: &context.rng)
         lip = LipEncoder(config.lipEncoder, rng: &context.rng)
@@ -140,6 +141,8 @@ public final class L2FTrainer: TrainingStep {
     }
 
     // MARK: Training
+
+    public var trainingState: [(String, Tensor)] { models.trainingTensors(lip: lip) + models.average.named }
 
     public func plan(_ batch: L2FBatch) -> StepPlan<L2FRecord> {
         let plan = models.plan(batch)

@@ -80,6 +80,7 @@ public final class SyncTrainer: TrainingStep {
         try rank.sampler.requireShare(ofBatch: config.clipsPerBatch, of: "clips")
         self.config = config
         context = Context(training: true, seed: config.seed)
+        context.batchStatistics = rank.world
         model = SyncEncoder(config.model, rng: &context.rng)
         optimizer = Adam(model.parameters, learningRate: config.learningRate)
         if resume { try Checkpoint.load(folder.checkpointPath, into: model, optimizer: optimizer, context: context) }
@@ -154,6 +155,8 @@ public final class SyncTrainer: TrainingStep {
             return TrainingRecord(step: step, loss: Double(loss.item), accuracy: Double(hits) / Double(logits.shape[0]))
         }
     }
+
+    public var trainingState: [(String, Tensor)] { model.stateDict + optimizer.state() }
 
     /// One step of the training loop on the next batch.
     public func trainStep() throws -> TrainingRecord { try TrainingLoop.step(self) }

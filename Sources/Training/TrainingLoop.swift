@@ -1,5 +1,6 @@
 import Common
 import Dataset
+import Distributed
 import NN
 import Tensor
 
@@ -23,12 +24,14 @@ public struct LocalGradients: GradientHook {
 /// This process's place in a (possibly data-parallel) run: which share of each global batch it
 /// reads, what happens to its gradients between backward and update, and whether it writes the
 /// run's files (checkpoints, logs, plots, grids, data.tsv), which only the primary rank does.
+/// In an MPI run (`world`), batch-norm statistics and logged values are also summed over the ranks.
 public struct TrainingRank {
     public let sampler: BatchSampler
     public let gradients: any GradientHook
+    public let world: MPIWorld?
 
-    public init(sampler: BatchSampler, gradients: any GradientHook) {
-        (self.sampler, self.gradients) = (sampler, gradients)
+    public init(sampler: BatchSampler, gradients: any GradientHook, world: MPIWorld? = nil) {
+        (self.sampler, self.gradients, self.world) = (sampler, gradients, world)
     }
 
     /// A single process: the whole batch, its own gradients, writes everything.
@@ -72,8 +75,10 @@ public struct StepPlan<Record> {
 /// What a trainer gives the training loop: its batches, its step, and what it does after a step.
 public protocol TrainingStep: Trainer {
     associatedtype Batch
-    associatedtype Record
+    associatedtype Record: LoggedMetrics
     var rank: TrainingRank { get }
+    /// The tensors every rank must start from: weights, buffers, optimiser moments.
+    var trainingState: [(String, Tensor)] { get }
     /// The step at which the run ends (the config's `steps`).
     var lastStep: Int { get }
     /// This rank's share of the next global batch (`rank.sampler`).
@@ -103,14 +108,15 @@ public enum TrainingLoop {
         return plan.record()
     }
 
-    /// One step of `trainer` on its next batch.
+    /// One step of `trainer` on its next batch; its record averaged over the ranks.
     public static func step<T: TrainingStep>(_ trainer: T) throws -> T.Record {
-        try take(trainer.plan(try trainer.nextBatch()), gradients: trainer.rank.gradients)
+        try trainer.rank.mean(take(trainer.plan(try trainer.nextBatch()), gradients: trainer.rank.gradients))
     }
 
     /// Trains until the trainer's last step, checkpointing every `checkpointEvery` steps, at the
-    /// last step and at each kept step (primary rank only).
+    /// last step and at each kept step (primary rank only). Every rank starts from rank 0's state.
     public static func run<T: TrainingStep>(_ trainer: T, checkpointEvery: Int, progress: Common.Progress?) throws {
+        try trainer.rank.broadcastFromPrimary(trainer.trainingState)
         while trainer.step < trainer.lastStep {
             let record = try step(trainer)
             let note = try trainer.finish(record, progress: progress)

@@ -46,6 +46,29 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(status.contains("part 0: not started, ") && status.contains("part 1: not started, "), status)
     }
 
+    /// The training script runs N × K ranks of `cals train MODEL --distributed` with the flags
+    /// after --, started by srun --mpi=pmix or by mpirun; flags the script sets are refused.
+    func testTrainScriptRunsTheRanksOfAnMPIJob() throws {
+        let s = ScratchDir("slurm-train")
+        for (launcher, start) in [("srun", "exec srun --mpi=pmix '"), ("mpirun", "exec mpirun --bind-to none '")] {
+            let out = s.path("run-\(launcher)")
+            let r = try Fixture.cals(["slurm", "train", "sync", "--out", out, "--nodes", "8", "--tasks-per-node", "2",
+                                      "--cpus-per-task", "4", "--launcher", launcher, "--sbatch-options=--time 1:00:00",
+                                      "--", "--data", "/shared/my data", "--batch", "64"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let script = try String(contentsOfFile: out + "/slurm/train.sbatch", encoding: .utf8)
+            for line in ["#SBATCH --nodes=8\n", "#SBATCH --ntasks-per-node=2\n", "#SBATCH --cpus-per-task=4\n",
+                         "#SBATCH --time 1:00:00\n", start, "train sync --out '\(out)'",
+                         "--threads \"${SLURM_CPUS_PER_TASK:-1}\" --distributed '--data' '/shared/my data' '--batch' '64'\n"] {
+                XCTAssertTrue(script.contains(line), "\(line) not in\n\(script)")
+            }
+            XCTAssertEqual(try TestSupport.run("/bin/bash", ["-n", out + "/slurm/train.sbatch"]).status, 0, "bash syntax")
+        }
+        let refused = try Fixture.cals(["slurm", "train", "sync", "--out", s.path("x"), "--nodes", "2", "--", "--threads", "3"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--threads after -- is set by the script"), refused.stderr)
+    }
+
     /// One cluster per test, in a scratch folder the test object owns: stopped in tearDown (by the
     /// pid files in the folder) before the folder is removed.
     private var cluster: ScratchDir?

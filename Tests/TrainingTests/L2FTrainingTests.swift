@@ -219,6 +219,14 @@ final class L2FTrainingTests: XCTestCase {
     }
 }
 
+/// An untrained sync encoder of `tinyConfig()` saved as a sync checkpoint at `path`.
+func writeTinySyncCheckpoint(_ path: String, rng: inout RandomGenerator) throws {
+    var syncConfig = tinyTrainingConfig()
+    syncConfig.model = tinyConfig()
+    let sync = SyncEncoder(syncConfig.model, rng: &rng)
+    try Checkpoint.save(sync, optimizer: Adam(sync.parameters), context: Context(), to: path, extra: try SyncCheckpoint.metadata(syncConfig))
+}
+
 /// The L2F trainer on a synthetic shard folder: exact resume, bad inputs, divergence, evaluation.
 final class L2FTrainerTests: XCTestCase {
     let scratch = ScratchDir("l2f-trainer")
@@ -229,11 +237,7 @@ final class L2FTrainerTests: XCTestCase {
         if !FileManager.default.fileExists(atPath: data) {
             try writeSyntheticDataset(data, speakers: 2, clips: 2, frames: 20)
             var rng = RandomGenerator(seed: 2)
-            var syncConfig = tinyTrainingConfig()
-            syncConfig.model = tinyConfig()
-            let sync = SyncEncoder(syncConfig.model, rng: &rng)
-            try Checkpoint.save(sync, optimizer: Adam(sync.parameters), context: Context(), to: scratch.path("sync.safetensors"),
-                                extra: try SyncCheckpoint.metadata(syncConfig))
+            try writeTinySyncCheckpoint(scratch.path("sync.safetensors"), rng: &rng)
             var a2lConfig = A2L.Config()
             (a2lConfig.dim, a2lConfig.layers, a2lConfig.heads, a2lConfig.feedForward, a2lConfig.outputDim) = (16, 1, 2, 32, 12)
             let a2l = A2L(a2lConfig, rng: &rng)

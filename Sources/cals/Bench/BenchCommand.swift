@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench", abstract: "Benchmarks: engine steps, media floor, mel, shards (bench/*.sh compare them with Python).",
         subcommands: [A2LStep.self, ConvBlockStep.self, GemmPeak.self, SyncStep.self, A2LFeed.self,
                       L2FBenchStep.self, FloorBench.self, MelBenchCommand.self, ShardBenchCommand.self,
-                      LandmarkBenchCommand.self])
+                      LandmarkBenchCommand.self, DataParallelStep.self])
 
     struct Options: ParsableArguments {
         @Option(help: "Batch size.") var batch = 16
@@ -22,9 +22,10 @@ struct BenchCommand: ParsableCommand {
         @Flag(help: "Print one JSON object.") var json = false
     }
 
-    /// Times `step` and prints the median (and extra fields) as text or JSON. `step` may return
-    /// the milliseconds of its phases (e.g. "forward_ms"); their medians are printed too.
-    static func report(_ options: Options, extra: [String: Double] = [:], _ step: () -> [String: Double]) {
+    /// Times `step` and prints the median (and extra fields) as text or JSON (unless not
+    /// `printing`: the other ranks of an MPI run). `step` may return the milliseconds of its
+    /// phases (e.g. "forward_ms"); their medians are printed too.
+    static func report(_ options: Options, extra: [String: Double] = [:], printing: Bool = true, _ step: () -> [String: Double]) {
         Engine.setThreads(options.threads, blasThreads: options.blasThreads)
         for _ in 0..<options.warmup { _ = step() }
         var times: [String: [Double]] = [:]
@@ -39,6 +40,8 @@ struct BenchCommand: ParsableCommand {
         for (key, values) in times { fields[key] = values.sorted()[values.count / 2] }
         fields["peak_rss_mb"] = peakResidentMegabytes()
         if let flops = extra["gflop_per_step"] { fields["gflops"] = flops / (fields["ms_per_step"]! / 1000) }
+        if let samples = extra["samples_per_step"] { fields["samples_per_s"] = samples / (fields["ms_per_step"]! / 1000) }
+        guard printing else { return }
         if options.json {
             let body = fields.keys.sorted().map { "\"\($0)\": \(String(format: "%.3f", fields[$0]!))" }
             print("{" + body.joined(separator: ", ") + "}")

@@ -4,12 +4,12 @@ import Foundation
 import Media
 import Pipelines
 
-/// `cals slurm preprocess …`: batch scripts for a Slurm cluster.
+/// `cals slurm preprocess|train …`: batch scripts for a Slurm cluster.
 struct SlurmCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slurm",
         abstract: "Write (and submit) Slurm batch jobs.",
-        subcommands: [SlurmPreprocessCommand.self])
+        subcommands: [SlurmPreprocessCommand.self, SlurmTrainCommand.self])
 }
 
 /// `cals slurm preprocess MANIFEST --data D --out O --tasks N [--sbatch-options "…"] [--submit]`:
@@ -51,7 +51,7 @@ struct SlurmPreprocessCommand: ParsableCommand {
     }
 
     func run() throws {
-        let manifestPath = absolute(manifest), dataRoot = absolute(data), outFolder = absolute(out)
+        let manifestPath = Sbatch.absolute(manifest), dataRoot = Sbatch.absolute(data), outFolder = Sbatch.absolute(out)
         let loaded = try Manifest.load(manifestPath)
         let partsFolder = outFolder + "/parts", slurmFolder = outFolder + "/slurm"
         for folder in [partsFolder, slurmFolder] {
@@ -68,27 +68,27 @@ struct SlurmPreprocessCommand: ParsableCommand {
         print("plan: \(items.count) items on \(tasks) parts, expected seconds per part "
               + plan.seconds.map { String(format: "%.0f", $0) }.joined(separator: ", ") + " (\(planPath))")
 
-        let cals = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let options = sbatchLines(sbatchOptions)
+        let cals = try Sbatch.calsBinary()
+        let options = Sbatch.lines(sbatchOptions)
         let array = slurmFolder + "/preprocess.sbatch", merge = slurmFolder + "/merge.sbatch"
-        try write(array, """
+        try Sbatch.write(array, """
             #!/bin/bash
             #SBATCH --job-name=cals-preprocess-\(loaded.dataset)
             #SBATCH --array=0-\(tasks - 1)
             #SBATCH --output=\(slurmFolder)/part-%a.log
             \(options)set -euo pipefail
-            exec \(quoted(cals)) preprocess \(quoted(manifestPath)) --data \(quoted(dataRoot)) \\
-              --out \(quoted(partsFolder))/"$SLURM_ARRAY_TASK_ID" --partition "$SLURM_ARRAY_TASK_ID/\(tasks)" \\
-              --partition-plan \(quoted(planPath)) --workers "${SLURM_CPUS_PER_TASK:-1}"
+            exec \(Sbatch.quoted(cals)) preprocess \(Sbatch.quoted(manifestPath)) --data \(Sbatch.quoted(dataRoot)) \\
+              --out \(Sbatch.quoted(partsFolder))/"$SLURM_ARRAY_TASK_ID" --partition "$SLURM_ARRAY_TASK_ID/\(tasks)" \\
+              --partition-plan \(Sbatch.quoted(planPath)) --workers "${SLURM_CPUS_PER_TASK:-1}"
 
             """)
-        let partFolders = (0..<tasks).map { quoted("\(partsFolder)/\($0)") }.joined(separator: " ")
-        try write(merge, """
+        let partFolders = (0..<tasks).map { Sbatch.quoted("\(partsFolder)/\($0)") }.joined(separator: " ")
+        try Sbatch.write(merge, """
             #!/bin/bash
             #SBATCH --job-name=cals-merge-\(loaded.dataset)
             #SBATCH --output=\(slurmFolder)/merge.log
             \(options)set -euo pipefail
-            exec \(quoted(cals)) merge --out \(quoted(outFolder)) \(partFolders)
+            exec \(Sbatch.quoted(cals)) merge --out \(Sbatch.quoted(outFolder)) \(partFolders)
 
             """)
         print("wrote \(array) and \(merge)")
@@ -96,8 +96,8 @@ struct SlurmPreprocessCommand: ParsableCommand {
             print("submit with: merge_after=$(sbatch --parsable \(array)) && sbatch --dependency=afterok:$merge_after \(merge)")
             return
         }
-        let arrayJob = try sbatch(["--parsable", array])
-        let mergeJob = try sbatch(["--parsable", "--dependency=afterok:\(arrayJob)", merge])
+        let arrayJob = try Sbatch.submit(["--parsable", array])
+        let mergeJob = try Sbatch.submit(["--parsable", "--dependency=afterok:\(arrayJob)", merge])
         print("submitted array job \(arrayJob) (\(tasks) tasks) and merge job \(mergeJob) (after every task succeeds)")
     }
 
@@ -113,15 +113,20 @@ struct SlurmPreprocessCommand: ParsableCommand {
         let median = known.isEmpty ? 1 : known[known.count / 2]
         return probed.map { ($0.id, $0.seconds ?? median) }
     }
+}
 
-    private func absolute(_ path: String) -> String {
+/// What the Slurm commands share: absolute paths, bash quoting, `#SBATCH` lines, writing a batch
+/// script and submitting it.
+enum Sbatch {
+    /// `path` made absolute against the current folder (the job runs elsewhere).
+    static func absolute(_ path: String) -> String {
         URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
             .standardizedFileURL.path
     }
 
     /// `#SBATCH` lines for `options`: each word starting with `-` begins a line, words after it
     /// (`--time 1:00:00`) stay on it.
-    private func sbatchLines(_ options: String) -> String {
+    static func lines(_ options: String) -> String {
         var lines: [String] = []
         for word in options.split(whereSeparator: \.isWhitespace).map(String.init) {
             if word.hasPrefix("-") || lines.isEmpty { lines.append("#SBATCH " + word) } else { lines[lines.count - 1] += " " + word }
@@ -129,17 +134,20 @@ struct SlurmPreprocessCommand: ParsableCommand {
         return lines.map { $0 + "\n" }.joined()
     }
 
-    /// `text` in single quotes for bash.
-    private func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    /// This binary's path, which the job runs.
+    static func calsBinary() throws -> String { try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") }
 
-    private func write(_ path: String, _ text: String) throws {
+    /// `text` in single quotes for bash.
+    static func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+    static func write(_ path: String, _ text: String) throws {
         try EnvironmentError.fileOperation(path, "cannot write the batch script") {
             try text.write(toFile: path, atomically: true, encoding: .utf8)
         }
     }
 
     /// Runs sbatch; the job id it prints with --parsable.
-    private func sbatch(_ arguments: [String]) throws -> String {
+    static func submit(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["sbatch"] + arguments

@@ -96,12 +96,15 @@ struct TrainA2L: ParsableCommand {
         }
         let dataset = try openA2LData(training.data, syncCheckpoint: syncCheckpoint,
                                       recorded: training.resume ? config.unitsCheckpoint : nil, model: training.out)
-        let trainer = try A2LTrainer(config: config, data: dataset, out: training.out, resume: training.resume, fresh: training.fresh)
-        print("A2L (\(trainer.config.sizeDescription)): \(trainer.model.parameterCount) parameters; "
+        let rank = try training.rank()
+        let trainer = try A2LTrainer(config: config, data: dataset, out: training.out, resume: training.resume, fresh: training.fresh,
+                                     rank: rank)
+        if rank.isPrimary { print("A2L (\(trainer.config.sizeDescription)): \(trainer.model.parameterCount) parameters; "
               + "\(trainer.trainClips.joined().count) training clips of \(trainer.trainClips.count) speakers, "
               + "\(trainer.evaluation.windows.count) held-out windows of \(trainer.config.heldOutSpeakers); "
-              + "units of sync checkpoint \(dataset.unitsCheckpoint); from step \(trainer.step) to \(config.steps)")
-        try training.train(trainer, to: config.steps, label: "train a2l")
+              + "units of sync checkpoint \(dataset.unitsCheckpoint); from step \(trainer.step) to \(config.steps)") }
+        try training.train(trainer, to: config.steps, label: "train a2l", primary: rank.isPrimary)
+        guard rank.isPrimary else { return }
         if let last = trainer.evalLog.records.last {
             print(String(format: "held-out masked-unit MSE %.6f, cosine %.4f at step %d", last.loss, last.accuracy, last.step))
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Common
 import Dataset
+import Distributed
 import Foundation
 import Models
 import Tensor
@@ -27,6 +28,8 @@ struct TrainingRunOptions<Config: TrainingRunConfig>: ParsableArguments {
     @Option(help: "Threads (OpenBLAS and the engine's loops).") var threads = 2
     @Flag(help: "Continue the run in --out from its checkpoint (same config, same random state).") var resume = false
     @Flag(help: "Discard the checkpoint in --out and start a new run.") var fresh = false
+    @Flag(help: "Train data-parallel over the processes of an MPI job (`mpirun -np R cals train … --distributed`): each reads 1/R of every batch (the batch flags give the global batch), gradients and batch-norm statistics are summed over them, rank 0 alone writes the run's files.")
+    var distributed = false
 
     func validate() throws {
         if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
@@ -63,12 +66,18 @@ struct TrainingRunOptions<Config: TrainingRunConfig>: ParsableArguments {
         return config
     }
 
-    /// Runs `trainer` from its step to `steps` with a progress line, keeping a copy of the
-    /// checkpoint every --keep-every steps.
-    func train(_ trainer: Trainer, to steps: Int, label: String) throws {
+    /// This process's place in the run: with --distributed its MPI rank (MPI is initialised here
+    /// and finalised when the trainer holding the rank goes), else a single process.
+    func rank() throws -> TrainingRank {
+        distributed ? try TrainingRank.distributed(MPIWorld()) : .single
+    }
+
+    /// Runs `trainer` from its step to `steps`, keeping a copy of the checkpoint every
+    /// --keep-every steps; the primary rank shows a progress line.
+    func train(_ trainer: Trainer, to steps: Int, label: String, primary: Bool) throws {
         trainer.keepEvery = keepEvery
-        let progress = Common.Progress(label: label, total: steps - trainer.step, unit: "steps")
+        let progress = primary ? Common.Progress(label: label, total: steps - trainer.step, unit: "steps") : nil
         try trainer.run(progress: progress)
-        progress.finish()
+        progress?.finish()
     }
 }

@@ -68,14 +68,16 @@ struct TrainL2F: ParsableCommand {
             config.clipNorm = clipNorm
             return config
         }
+        let rank = try training.rank()
         let trainer = try L2FTrainer(config: config, data: try ProcessedDataset(outFolder: training.data), out: training.out,
                                      syncPath: checkpointFile(sync), a2lPath: a2l.map(checkpointFile),
-                                     resume: training.resume, fresh: training.fresh)
-        print("L2F: generator \(trainer.models.generator.parameterCount) parameters, discriminator "
+                                     resume: training.resume, fresh: training.fresh, rank: rank)
+        if rank.isPrimary { print("L2F: generator \(trainer.models.generator.parameterCount) parameters, discriminator "
               + "\(trainer.models.discriminator.parameterCount), lip encoder \(trainer.lip.parameterCount) "
               + "(\(trainer.config.audioEncoder.rawValue)\(trainer.lip.trainable ? ", trained" : ", frozen")); "
-              + "\(trainer.trainClips.joined().count) training clips; from step \(trainer.step) to \(trainer.config.steps)")
-        try training.train(trainer, to: trainer.config.steps, label: "train l2f")
+              + "\(trainer.trainClips.joined().count) training clips; from step \(trainer.step) to \(trainer.config.steps)") }
+        try training.train(trainer, to: trainer.config.steps, label: "train l2f", primary: rank.isPrimary)
+        guard rank.isPrimary else { return }
         print("checkpoint: \(trainer.checkpointPath)\nlog: \(trainer.logPath)\nplot: \(trainer.plotPath)")
     }
 }

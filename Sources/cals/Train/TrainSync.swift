@@ -55,11 +55,14 @@ struct TrainSync: ParsableCommand {
             return config
         }
         let dataset = try ProcessedDataset(outFolder: training.data)
-        let trainer = try SyncTrainer(config: config, data: dataset, out: training.out, resume: training.resume, fresh: training.fresh)
-        print("sync encoder: \(trainer.model.parameterCount) parameters; \(trainer.trainClips.joined().count) training clips "
+        let rank = try training.rank()
+        let trainer = try SyncTrainer(config: config, data: dataset, out: training.out, resume: training.resume, fresh: training.fresh,
+                                      rank: rank)
+        if rank.isPrimary { print("sync encoder: \(trainer.model.parameterCount) parameters; \(trainer.trainClips.joined().count) training clips "
               + "of \(trainer.trainClips.count) speakers, \(trainer.evalClips.count) held-out clips of "
-              + "\(Set(trainer.evalClips.map(\.speaker)).sorted()); from step \(trainer.step) to \(config.steps)")
-        try training.train(trainer, to: config.steps, label: "train sync")
+              + "\(Set(trainer.evalClips.map(\.speaker)).sorted()); from step \(trainer.step) to \(config.steps)") }
+        try training.train(trainer, to: config.steps, label: "train sync", primary: rank.isPrimary)
+        guard rank.isPrimary else { return }
         if let last = trainer.log.records.last(where: { $0.evalAccuracy != nil }) {
             print(String(format: "held-out offset accuracy %.3f among %d candidates at step %d (chance %.3f)",
                          last.evalAccuracy!, 2 * config.maxOffset + 1, last.step, 1 / Double(2 * config.maxOffset + 1)))

@@ -1,0 +1,113 @@
+import Dataset
+import Foundation
+import Models
+import NN
+import Tensor
+import TestSupport
+import Training
+import XCTest
+
+/// Data-parallel training through the real binary under Open MPI: R = 2 ranks with B/2 each give
+/// the weights of one process with the global batch B (sync batch norm, averaged gradients), and a
+/// stopped 2-rank run resumes on 1 rank and on 2 to the same weights.
+final class DistributedTrainingTests: XCTestCase {
+    let scratch = ScratchDir("distributed")
+    let mpirun = "/usr/bin/mpirun"
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: mpirun),
+                          "mpirun is not installed (`make apt` installs openmpi-bin)")
+    }
+
+    /// `cals arguments…` as one process (`ranks` nil) or under `mpirun -np ranks` with --distributed.
+    func cals(_ arguments: [String], ranks: Int? = nil) throws {
+        let result: CommandResult
+        if let ranks {
+            result = try TestSupport.run(mpirun, ["-np", "\(ranks)", "--oversubscribe", "--allow-run-as-root", "--bind-to", "none",
+                                      TestEnv.calsBinary] + arguments + ["--distributed"])
+        } else {
+            result = try TestSupport.run(TestEnv.calsBinary, arguments)
+        }
+        XCTAssertEqual(result.status, 0, "cals \(arguments.joined(separator: " ")) on \(ranks ?? 1) ranks:\n\(result.stderr)")
+    }
+
+    /// Asserts that the weights of two checkpoints (every tensor outside the optimiser state)
+    /// differ by at most 1e-5 of the largest weight magnitude.
+    func assertSameWeights(_ pathA: String, _ pathB: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let a = try Safetensors.read(pathA), b = try Safetensors.read(pathB)
+        XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys), file: file, line: line)
+        XCTAssertEqual(a.metadata["step"] ?? a.metadata["generator_step"], b.metadata["step"] ?? b.metadata["generator_step"],
+                       file: file, line: line)
+        let weights = a.tensors.filter { !$0.key.hasPrefix("optimizer.") }
+        let scale = weights.values.map { $0.values.map(abs).max() ?? 0 }.max() ?? 0
+        var worst = (name: "", difference: Float(0))
+        for (name, t) in weights {
+            guard let u = b.tensors[name] else { continue }
+            let difference = zip(t.values, u.values).map { abs($0 - $1) }.max() ?? 0
+            if difference > worst.difference { worst = (name, difference) }
+        }
+        XCTAssertLessThanOrEqual(worst.difference, 1e-5 * scale, "largest difference in \(worst.name)", file: file, line: line)
+    }
+
+    /// Asserts that two runs logged the same values at every step, within 1e-5 relative.
+    func assertSameLogs(_ runA: String, _ runB: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let a = try logRows(runA), b = try logRows(runB)
+        XCTAssertEqual(a.count, b.count, file: file, line: line)
+        for (rowA, rowB) in zip(a, b) {
+            for (x, y) in zip(rowA, rowB) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(abs(x), 1e-6), file: file, line: line) }
+        }
+    }
+
+    /// The values of a run's log.csv, row by row (empty fields left out).
+    func logRows(_ run: String) throws -> [[Double]] {
+        let rows = try String(contentsOfFile: scratch.path("\(run)/log.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        return rows.map { $0.split(separator: ",").compactMap { Double($0) } }
+    }
+
+    func testSyncEncoderOnTwoRanksEqualsOneProcessAndResumesOnOneAndTwo() throws {
+        try writeSyntheticDataset(scratch.path("data"), clips: 2, frames: 40)
+        let train = ["train", "sync", "--data", scratch.path("data"), "--width", "0.25", "--batch", "4", "--windows", "2",
+                     "--loss-offsets", "2", "--eval-clips", "1", "--eval-every", "1000", "--threads", "1"]
+        try cals(train + ["--out", scratch.path("one"), "--steps", "3"])
+        try cals(train + ["--out", scratch.path("two"), "--steps", "3"], ranks: 2)
+        try assertSameWeights(scratch.path("one/checkpoint.safetensors"), scratch.path("two/checkpoint.safetensors"))
+        // The logged loss and accuracy are the means over the whole batch, as one process logs them.
+        try assertSameLogs("one", "two")
+
+        // Stopped at step 2 on 2 ranks, resumed to 3 on 1 rank and on 2.
+        for (run, ranks) in [("resumed-on-1", nil), ("resumed-on-2", 2)] as [(String, Int?)] {
+            try cals(train + ["--out", scratch.path(run), "--steps", "2"], ranks: 2)
+            try cals(train + ["--out", scratch.path(run), "--steps", "3", "--resume"], ranks: ranks)
+            try assertSameWeights(scratch.path("one/checkpoint.safetensors"), scratch.path("\(run)/checkpoint.safetensors"))
+            try assertSameLogs("one", run)
+        }
+    }
+
+    func testA2LOnTwoRanksEqualsOneProcess() throws {
+        try writeSyntheticDataset(scratch.path("data"), clips: 2, frames: 30)
+        try writeSyntheticUnits(scratch.path("data"))
+        // Dropout 0: a rank draws its dropout masks for its share alone, not the global batch's.
+        let train = ["train", "a2l", "--data", scratch.path("data"), "--layers", "1", "--dim", "16", "--heads", "2", "--ff", "32",
+                     "--dropout", "0", "--batch", "4", "--frames", "10", "--eval-windows", "4", "--eval-every", "1000",
+                     "--warmup", "1", "--threads", "1", "--steps", "3"]
+        try cals(train + ["--out", scratch.path("one")])
+        try cals(train + ["--out", scratch.path("two")], ranks: 2)
+        try assertSameWeights(scratch.path("one/checkpoint.safetensors"), scratch.path("two/checkpoint.safetensors"))
+    }
+
+    func testL2FOnTwoRanksEqualsOneProcess() throws {
+        try writeSyntheticDataset(scratch.path("data"), clips: 2, frames: 20)
+        var rng = RandomGenerator(seed: 2)
+        try writeTinySyncCheckpoint(scratch.path("sync.safetensors"), rng: &rng)
+        // Discriminator and generator steps both reduced; the window audio encoder has no dropout.
+        let train = ["train", "l2f", "--data", scratch.path("data"), "--sync", scratch.path("sync.safetensors"),
+                     "--audio-encoder", "window", "--batch", "2", "--frames", "3", "--widths", "4,6,8,8,8", "--grid-every", "1000",
+                     "--threads", "1"]
+        try cals(train + ["--out", scratch.path("one"), "--steps", "1"])
+        try cals(train + ["--out", scratch.path("two"), "--steps", "1"], ranks: 2)
+        try assertSameWeights(scratch.path("one/checkpoint.safetensors"), scratch.path("two/checkpoint.safetensors"))
+        // One step only: from the second on, Adam turns the rounding noise of near-zero gradients
+        // (the lip encoder's, behind two batch norms) into weight differences beyond 1e-5.
+        try assertSameLogs("one", "two")
+    }
+}
