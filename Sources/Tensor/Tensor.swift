@@ -15,8 +15,8 @@ public final class Tensor {
     var parents: [Tensor] = []
     var backwardFn: ((Tensor) -> Void)?
 
-    /// Gradients are recorded only while this is true (see `withoutGrad`).
-    public static var isGradEnabled = true
+    /// Gradients are recorded only while this is true (see `withoutGrad`, `EngineSettings`).
+    public static var isGradEnabled: Bool { Engine.settings.isGradEnabled }
 
     public init(shape: [Int], storage: Storage, requiresGrad: Bool = false) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
@@ -142,10 +142,9 @@ public final class Tensor {
 
 /// Runs `body` without recording gradients (inference, optimiser updates).
 public func withoutGrad<T>(_ body: () throws -> T) rethrows -> T {
-    let saved = Tensor.isGradEnabled
-    Tensor.isGradEnabled = false
-    defer { Tensor.isGradEnabled = saved }
-    return try body()
+    var settings = Engine.settings
+    settings.isGradEnabled = false
+    return try Engine.$settings.withValue(settings, operation: body)
 }
 
 extension Tensor: CustomStringConvertible {

@@ -14,7 +14,7 @@ struct ExperimentCommand: ParsableCommand {
 }
 
 /// `cals experiment context --checkpoint C --data DIR [--baseline C2] [--out DIR]`
-struct ContextExperiment: ParsableCommand {
+struct ContextExperiment: EngineCommand {
     static let configuration = CommandConfiguration(
         commandName: "context",
         abstract: "Window curve (audio kept within ±w of the middle frame) and gap test (7 zeroed frames) of an A2L model.")
@@ -34,8 +34,9 @@ struct ContextExperiment: ParsableCommand {
         let windows: Int, frames: Int, curve: [Point], level_off_w: Int, gap_frames: Int, gap: [Gap]
     }
 
+    var engineSettings: EngineSettings { EngineSettings(threads: options.threads) }
+
     func run() throws {
-        Engine.setThreads(options.threads)
         let folder = out ?? ((options.checkpoint as NSString).deletingLastPathComponent as NSString).appendingPathComponent("context")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let (model, config, set) = try options.load()
