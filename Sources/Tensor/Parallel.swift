@@ -25,13 +25,10 @@ public struct EngineSettings: Sendable, Equatable {
 /// threading a value through every op and layer would touch every call site without changing
 /// what each one computes. Two threads (a trainer and an evaluator, the preprocess runner's
 /// workers) each see their own binding; a thread that binds nothing sees the defaults.
-///
-/// By default OpenBLAS runs single-threaded and the engine splits large GEMMs itself (C's rows
-/// or columns across `threads` via concurrentPerform), the same threads that run elementwise,
-/// im2col and attention work: OpenBLAS's own worker threads spin between calls and take the
-/// cores away from that work (measured: ~10% of a step).
 public enum Engine {
     @TaskLocal public static var settings = EngineSettings()
+    /// The device the engine's memory and GEMMs come from (one per process).
+    public static let backend: any Backend = CPUBackend()
 
     public static var threads: Int { settings.threads }
     public static var blasThreads: Int { settings.blasThreads }
@@ -40,15 +37,12 @@ public enum Engine {
     /// settings that ask for other than the enclosing `blasThreads` set it for the duration of
     /// `body` (only `cals bench --blas-threads` does).
     public static func withSettings<T>(_ settings: EngineSettings, _ body: () throws -> T) rethrows -> T {
-        _ = singleThreadedBLAS
+        _ = backend   // made first: it sets OpenBLAS to one thread
         let outer = self.settings.blasThreads
         if settings.blasThreads != outer { openblas_set_num_threads(Int32(settings.blasThreads)) }
         defer { if settings.blasThreads != outer { openblas_set_num_threads(Int32(outer)) } }
         return try $settings.withValue(settings, operation: body)
     }
-
-    /// Sets OpenBLAS to one thread, once, before the first GEMM (see `EngineSettings.blasThreads`).
-    static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
 }
 
 /// Runs `body` over `0..<count` split into contiguous ranges, one per thread; loops shorter
@@ -58,9 +52,26 @@ public func parallelRanges(_ count: Int, grain: Int = 1 << 15, _ body: (Range<In
     let settings = Engine.settings
     let chunks = min(settings.threads, max(1, count / grain))
     if chunks <= 1 { body(0..<count); return }
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+    concurrentPerform(chunks) { c in
         Engine.$settings.withValue(settings) { body((count * c / chunks)..<(count * (c + 1) / chunks)) }
     }
+}
+
+/// DispatchQueue.concurrentPerform for the engine's loops, whose bodies are not Sendable: they
+/// capture buffer pointers and write disjoint parts of them (each iteration its own rows, images
+/// or ranges) while reading shared inputs, which the compiler cannot check. Every parallel loop
+/// of the engine goes through here, so that promise is made in this one place.
+func concurrentPerform(_ iterations: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+        let work = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: iterations) { work.value($0) }
+    }
+}
+
+/// @unchecked Sendable: only for `concurrentPerform`'s body (see there).
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// Runs `body(i)` for every i in 0..<count across threads (for coarse items: rows, images).
@@ -83,32 +94,12 @@ func store(_ d: UnsafeMutablePointer<Float>, fresh: Bool, _ range: Range<Int>, _
     if fresh { for i in range { d[i] = value(i) } } else { for i in range { d[i] += value(i) } }
 }
 
-/// C = alpha · op(A) · op(B) + beta · C, row-major; op(X) = Xᵀ when `transX`.
-/// A is M×K after op, B is K×N after op, C is M×N; lda/ldb/ldc are the row strides as stored.
-/// `splitting: false` keeps it on the calling thread (for callers that already run one item per thread).
+/// The backend's GEMM (see `Backend.gemm`).
 @inline(__always)
 func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
           _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
           _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, splitting: Bool = true) {
-    func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-    }
-    _ = Engine.singleThreadedBLAS
-    let settings = Engine.settings
-    let parts = splitting && settings.blasThreads == 1 && m * n * k >= 1 << 20 ? settings.threads : 1
-    if parts == 1 { call(m, n, a, b, c); return }
-    if m >= n {   // split C's rows: A's rows (columns of the stored A when transposed)
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
-            let i0 = m * p / parts, i1 = m * (p + 1) / parts
-            call(i1 - i0, n, a + (transA ? i0 : i0 * lda), b, c + i0 * ldc)
-        }
-    } else {      // split C's columns: B's columns (rows of the stored B when transposed)
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
-            let j0 = n * p / parts, j1 = n * (p + 1) / parts
-            call(m, j1 - j0, a, b + (transB ? j0 * ldb : j0), c + j0)
-        }
-    }
+    Engine.backend.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, splitting: splitting)
 }
 
 /// gemm on packed matrices (leading dimensions = stored row lengths).
