@@ -5,7 +5,6 @@ import Foundation
 import Models
 import Pipelines
 import Tensor
-import Training
 
 /// `cals sync-score VIDEO | --item ID --data DIR --checkpoint CKPT`: the audio–video offset and
 /// LSE-D / LSE-C style scores from our sync encoder.

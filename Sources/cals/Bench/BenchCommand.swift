@@ -1,7 +1,5 @@
 import ArgumentParser
 import Foundation
-import Models
-import NN
 import Tensor
 
 /// `cals bench …`: engine speed on the CALS models (see bench/engine.sh for the comparison with

@@ -1,9 +1,6 @@
 import ArgumentParser
-import Common
-import Dataset
 import Foundation
 import Models
-import Shards
 import Tensor
 import Training
 

@@ -3,7 +3,6 @@ import Common
 import Dataset
 import Foundation
 import Models
-import Pipelines
 import Tensor
 import Training
 

@@ -2,7 +2,6 @@ import ArgumentParser
 import Common
 import Dataset
 import Foundation
-import Models
 import Tensor
 import Training
 

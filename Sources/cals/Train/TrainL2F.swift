@@ -1,7 +1,5 @@
 import ArgumentParser
-import Common
 import Dataset
-import Face
 import Foundation
 import Models
 import Tensor
