@@ -33,18 +33,18 @@ let package = Package(
 
         // MARK: Swift modules, lowest first (a module depends only on modules above it here;
         // `make check-deps` checks the imports against the same order, tools/check_deps.py)
-        .target(name: "Common"),
+        .target(name: "Common", swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "Common"]),
         .target(name: "Face", dependencies: ["NN", "Tensor", "COpenCVShim", "Common"]),
         .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"]),
-        .target(name: "Shards", dependencies: ["CHDF5", "Common"]),
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"]),
+        .target(name: "Shards", dependencies: ["CHDF5", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // The ledger's read side and the processed dataset: what every reader of processed data uses.
         .target(name: "Dataset", dependencies: ["Shards", "Common", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "NN", dependencies: ["Tensor", "Common"]),
+        .target(name: "NN", dependencies: ["Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // MPI for data-parallel training: the process world and its collectives.
         .target(name: "Distributed", dependencies: ["CMPI", "Tensor", "Common"]),
-        .target(name: "Models", dependencies: ["NN", "Tensor", "Common"]),
+        .target(name: "Models", dependencies: ["NN", "Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Training", dependencies: ["Models", "Dataset", "Distributed", "Shards", "Face", "CZlib", "Common"]),
         .target(name: "Pipelines", dependencies: [
             "Media", "Face", "AudioFeatures", "Shards", "Dataset", "Models", "Common",

@@ -2,6 +2,7 @@ import Foundation
 
 /// Reports progress of long work: a live line with rate and ETA on a terminal, plain log lines
 /// (at most one every `logInterval` seconds) otherwise. Thread-safe.
+/// @unchecked Sendable: `total`, `done` and `lastPrint` change only while holding `lock`.
 public final class Progress: @unchecked Sendable {
     public let label: String
     public let unit: String

@@ -266,20 +266,22 @@ public final class MTCNNFaceDetector: FaceDetecting {
         let columns = window.map { span($0.x, $0.width, w) } ?? 0..<w
         guard rows.count >= 12 && columns.count >= 12 else { return [] }
         let x = Tensor(shape: [1, 3, rows.count, columns.count])
-        areaResample(image, Region(x: 0, y: 0, width: image.width, height: image.height), width: w, height: h,
-                     rows: rows, columns: columns, into: x.data)
+        x.withUnsafeMutableBufferPointer {
+            areaResample(image, Region(x: 0, y: 0, width: image.width, height: image.height), width: w, height: h,
+                         rows: rows, columns: columns, into: $0.baseAddress!)
+        }
         let out = run(MTCNNFaceDetector.pnet, x)
-        let (probs, reg) = (out[0], out[1])   // [1, 2, oh, ow], [1, 4, oh, ow]
-        let oh = probs.shape[2], ow = probs.shape[3], plane = oh * ow
+        let (probs, reg) = (out[0].values, out[1].values)   // [1, 2, oh, ow], [1, 4, oh, ow]
+        let oh = out[0].shape[2], ow = out[0].shape[3], plane = oh * ow
         let threshold = Float(parameters.proposalThreshold), s = Float(scale)
         var found: [Candidate] = []
         for y in 0..<oh { for xx in 0..<ow {
-            let score = faceProbability(probs.data[y * ow + xx], probs.data[plane + y * ow + xx])
+            let score = faceProbability(probs[y * ow + xx], probs[plane + y * ow + xx])
             guard score >= threshold else { continue }
             let fx = Float(xx + columns.lowerBound / 2), fy = Float(y + rows.lowerBound / 2)
             var c = Candidate(x1: ((2 * fx + 1) / s).rounded(.down), y1: ((2 * fy + 1) / s).rounded(.down),
                               x2: ((2 * fx + 12) / s).rounded(.down), y2: ((2 * fy + 12) / s).rounded(.down), score: score)
-            for k in 0..<4 { c.reg[k] = reg.data[k * plane + y * ow + xx] }
+            for k in 0..<4 { c.reg[k] = reg[k * plane + y * ow + xx] }
             if c.finite != nil { found.append(c) }
         }}
         return found
@@ -310,19 +312,21 @@ public final class MTCNNFaceDetector: FaceDetecting {
             var padded = 1
             while padded < batch.count { padded *= 2 }
             let input = Tensor(shape: [padded, 3, size, size])
-            for (i, crop) in batch.enumerated() {
-                areaResample(image, crop.1, width: size, height: size, into: input.data + i * plane)
+            input.withUnsafeMutableBufferPointer { buffer in
+                for (i, crop) in batch.enumerated() {
+                    areaResample(image, crop.1, width: size, height: size, into: buffer.baseAddress! + i * plane)
+                }
+                (buffer.baseAddress! + batch.count * plane).update(repeating: 0, count: (padded - batch.count) * plane)
             }
-            (input.data + batch.count * plane).update(repeating: 0, count: (padded - batch.count) * plane)
-            let out = run(network, input)   // probabilities logits [n, 2], regression [n, 4], (landmarks [n, 10])
+            let out = run(network, input).map(\.values)   // probabilities logits [n, 2], regression [n, 4], (landmarks [n, 10])
             for (i, (box, _)) in batch.enumerated() {
-                let score = faceProbability(out[0].data[2 * i], out[0].data[2 * i + 1])
+                let score = faceProbability(out[0][2 * i], out[0][2 * i + 1])
                 guard score > threshold else { continue }
                 var c = box
                 c.score = score
-                for k in 0..<4 { c.reg[k] = out[1].data[4 * i + k] }
+                for k in 0..<4 { c.reg[k] = out[1][4 * i + k] }
                 if out.count > 2 {
-                    let p = out[2].data + 10 * i, w = box.x2 - box.x1 + 1, h = box.y2 - box.y1 + 1
+                    let p = Array(out[2][(10 * i)..<(10 * i + 10)]), w = box.x2 - box.x1 + 1, h = box.y2 - box.y1 + 1
                     c.points = (0..<5).map { SIMD2(w * p[$0] + box.x1 - 1, h * p[5 + $0] + box.y1 - 1) }
                 }
                 kept.append(c)

@@ -6,7 +6,7 @@ import Tensor
 /// State-dict names: input_proj.*, layers.<i>.*, norm.*, output_proj.* (the PyTorch reference in
 /// Tests/TensorTests/golden/reference.py uses the same).
 public final class A2L: Module {
-    public struct Config: Codable, Equatable {
+    public struct Config: Codable, Equatable, Sendable {
         public var inputDim = 320, dim = 512, layers = 6, heads = 8, feedForward = 2048, outputDim = 1024
         public var dropout: Float = 0.1
         /// Receptive field of ±context frames (nil = everything): band masks split over the layers

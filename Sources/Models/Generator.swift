@@ -178,10 +178,12 @@ extension Generator {
         precondition(t > 0 && frames.count == t * frameBytes, "frames are not [T, \(size), \(size), 3]")
         let plane = size * size
         let out = Tensor(shape: [t, 3, size, size])
-        let F = frames.baseAddress!, Y = out.data
-        parallelItems(t) { i in
-            let dst = Y + i * 3 * plane, src = F + i * frameBytes
-            for p in 0..<plane { for ch in 0..<3 { dst[ch * plane + p] = Float(src[3 * p + ch]) / 255 } }
+        out.withUnsafeMutableBufferPointer { outBuffer in
+            let F = frames.baseAddress!, Y = outBuffer.baseAddress!
+            parallelItems(t) { i in
+                let dst = Y + i * 3 * plane, src = F + i * frameBytes
+                for p in 0..<plane { for ch in 0..<3 { dst[ch * plane + p] = Float(src[3 * p + ch]) / 255 } }
+            }
         }
         return out
     }
@@ -191,9 +193,10 @@ extension Generator {
 public func quantisedFrames(_ faces: Tensor) -> [UInt8] {
     let n = faces.shape[0], s = faces.shape[2], plane = s * s
     var out = [UInt8](repeating: 0, count: n * plane * 3)
-    let X = faces.data
-    for i in 0..<n { for ch in 0..<3 { for p in 0..<plane {
-        out[(i * plane + p) * 3 + ch] = UInt8(max(0, min(255, (X[(i * 3 + ch) * plane + p] * 255).rounded())))
-    } } }
+    faces.withUnsafeBufferPointer { X in
+        for i in 0..<n { for ch in 0..<3 { for p in 0..<plane {
+            out[(i * plane + p) * 3 + ch] = UInt8(max(0, min(255, (X[(i * 3 + ch) * plane + p] * 255).rounded())))
+        } } }
+    }
     return out
 }

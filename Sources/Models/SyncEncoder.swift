@@ -154,16 +154,18 @@ extension SyncEncoder {
         precondition(t > 0 && frames.count == t * frameBytes, "frames are not [T, 128, 128, 3]")
         let plane = cropHeight * cropWidth, windowSize = 3 * windowFrames * plane
         let out = Tensor(shape: [centres.count] + visualShape)
-        let F = frames.baseAddress!, Y = out.data
-        parallelItems(centres.count * windowFrames) { wk in
-            let (w, k) = (wk / windowFrames, wk % windowFrames)
-            let f = min(max(centres[w] - 2 + k, 0), t - 1)
-            let src = F + f * frameBytes + (size - cropHeight) * size * 3     // lower half
-            let dst = Y + w * windowSize + 3 * k * plane
-            for i in 0..<plane {
-                dst[i] = Float(src[3 * i]) / 255
-                dst[plane + i] = Float(src[3 * i + 1]) / 255
-                dst[2 * plane + i] = Float(src[3 * i + 2]) / 255
+        out.withUnsafeMutableBufferPointer { outBuffer in
+            let F = frames.baseAddress!, Y = outBuffer.baseAddress!
+            parallelItems(centres.count * windowFrames) { wk in
+                let (w, k) = (wk / windowFrames, wk % windowFrames)
+                let f = min(max(centres[w] - 2 + k, 0), t - 1)
+                let src = F + f * frameBytes + (size - cropHeight) * size * 3     // lower half
+                let dst = Y + w * windowSize + 3 * k * plane
+                for i in 0..<plane {
+                    dst[i] = Float(src[3 * i]) / 255
+                    dst[plane + i] = Float(src[3 * i + 1]) / 255
+                    dst[2 * plane + i] = Float(src[3 * i + 2]) / 255
+                }
             }
         }
         return out
@@ -176,12 +178,14 @@ extension SyncEncoder {
         precondition(t > 0 && mel.count == t * unitSize, "mel is not [T, 80, 4]")
         let width = sub * windowFrames
         let out = Tensor(shape: [centres.count] + audioShape)
-        let M = mel.baseAddress!, Y = out.data
-        parallelItems(centres.count) { w in
-            let dst = Y + w * bins * width
-            for k in 0..<windowFrames {
-                let u = M + min(max(centres[w] - 2 + k, 0), t - 1) * unitSize
-                for b in 0..<bins { for j in 0..<sub { dst[b * width + sub * k + j] = u[b * sub + j] } }
+        out.withUnsafeMutableBufferPointer { outBuffer in
+            let M = mel.baseAddress!, Y = outBuffer.baseAddress!
+            parallelItems(centres.count) { w in
+                let dst = Y + w * bins * width
+                for k in 0..<windowFrames {
+                    let u = M + min(max(centres[w] - 2 + k, 0), t - 1) * unitSize
+                    for b in 0..<bins { for j in 0..<sub { dst[b * width + sub * k + j] = u[b * sub + j] } }
+                }
             }
         }
         return out

@@ -92,7 +92,7 @@ public final class MultiheadAttention: Module {
         inProjWeight = parameter(Tensor(randomUniform: [3 * dim, dim], bound: xavier, rng: &rng))
         inProjBias = parameter(Tensor(shape: [3 * dim], zeroed: true))
         outProj = Linear(dim, dim, rng: &rng)
-        outProj.bias!.data.update(repeating: 0, count: dim)
+        outProj.bias!.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         self.heads = heads
         self.dropout = dropout
     }

@@ -41,7 +41,9 @@ public final class Adam {
                 let lo = max(range.lowerBound, start) - start, hi = min(range.upperBound, start + parameters[i].1.count) - start
                 guard lo < hi else { continue }
                 let param = parameters[i].1
-                let P = param.data, G = param.grad!.pointer, M = m[i].data, V = v[i].data
+                param.withUnsafeMutableBufferPointer { pBuffer in param.grad!.withUnsafeBufferPointer { gBuffer in
+                m[i].withUnsafeMutableBufferPointer { mBuffer in v[i].withUnsafeMutableBufferPointer { vBuffer in
+                let P = pBuffer.baseAddress!, G = gBuffer.baseAddress!, M = mBuffer.baseAddress!, V = vBuffer.baseAddress!
                 // Four elements at a time (the last group zero-padded: it updates to 0 and is
                 // not stored back).
                 for j in stride(from: lo, to: hi, by: 4) {
@@ -53,6 +55,7 @@ public final class Adam {
                     store4(v, V + j, lanes)
                     store4(p - stepSize * m / (squareRoot(v) / bc2Root + eps), P + j, lanes)
                 }
+                } } } }
             }
         }
     }
@@ -109,8 +112,9 @@ public final class ParameterAverage {
     public func update(step: Int) {
         let d = min(decay, Float(1 + step) / Float(10 + step))
         for (average, (_, p)) in zip(averages, parameters) {
-            let A = average.data, P = p.data
-            parallelRanges(p.count) { r in for j in r { A[j] = d * A[j] + (1 - d) * P[j] } }
+            average.withUnsafeMutableBufferPointer { A in p.withUnsafeBufferPointer { P in
+                parallelRanges(p.count) { r in for j in r { A[j] = d * A[j] + (1 - d) * P[j] } }
+            } }
         }
     }
 
@@ -123,14 +127,13 @@ public final class ParameterAverage {
 @discardableResult
 public func clipGradNorm(_ parameters: [(String, Tensor)], maxNorm: Float) -> Float {
     var total: Double = 0
-    for (_, p) in parameters { if let g = p.grad { total += sumOfSquares(UnsafeBufferPointer(g.buffer)) } }
+    for (_, p) in parameters { if let g = p.grad { total += g.withUnsafeBufferPointer(sumOfSquares) } }
     let norm = Float(total.squareRoot())
     let coef = maxNorm / (norm + 1e-6)
     if coef < 1 {
         for (_, p) in parameters {
             guard let g = p.grad else { continue }
-            let G = g.pointer
-            parallelRanges(g.count) { r in for j in r { G[j] *= coef } }
+            g.withUnsafeMutableBufferPointer { G in parallelRanges(g.count) { r in for j in r { G[j] *= coef } } }
         }
     }
     return norm

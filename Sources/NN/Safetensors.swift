@@ -22,7 +22,7 @@ public enum Safetensors {
         var file = Data(capacity: 8 + json.count + offset)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
         file.append(json)
-        for (_, t) in tensors { file.append(UnsafeBufferPointer(start: t.data, count: t.count)) }   // x86/ARM: little-endian
+        for (_, t) in tensors { t.withUnsafeBufferPointer { file.append($0) } }   // x86/ARM: little-endian
         let temp = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
         do {
             try file.write(to: URL(fileURLWithPath: temp))
@@ -61,7 +61,9 @@ public enum Safetensors {
             else { throw InputError(path, "tensor \(name): data offsets \(offsets) do not fit shape \(shape) and file size") }
             let t = Tensor(shape: shape)
             file.withUnsafeBytes { raw in
-                UnsafeMutableRawPointer(t.data).copyMemory(from: raw.baseAddress! + dataStart + offsets[0], byteCount: 4 * count)
+                t.withUnsafeMutableBufferPointer {
+                    UnsafeMutableRawPointer($0.baseAddress!).copyMemory(from: raw.baseAddress! + dataStart + offsets[0], byteCount: 4 * count)
+                }
             }
             tensors[name] = t
         }
@@ -122,7 +124,7 @@ public enum Checkpoint {
             var header = Array(name.utf8) + [0]
             for size in [tensor.shape.count] + tensor.shape { withUnsafeBytes(of: Int64(size).littleEndian) { header += $0 } }
             header.withUnsafeBytes { hasher.update($0) }
-            hasher.update(UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * MemoryLayout<Float>.stride))
+            tensor.withUnsafeBufferPointer { hasher.update(UnsafeRawBufferPointer($0)) }
         }
         return hasher.hexDigest
     }

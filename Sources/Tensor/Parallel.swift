@@ -1,36 +1,77 @@
 import Foundation
 import COpenBLAS
 
-/// Thread settings shared by the engine. By default OpenBLAS runs single-threaded and the engine
-/// splits large GEMMs itself (C's rows or columns across `threads` via concurrentPerform), the
-/// same threads that run elementwise, im2col and attention work: OpenBLAS's own worker threads
-/// spin between calls and take the cores away from that work (measured: ~10% of a step).
-public enum Engine {
-    /// Threads for the engine's loops and GEMM splits (first use sets OpenBLAS to 1 thread).
-    public private(set) static var threads: Int = {
-        openblas_set_num_threads(1)
-        return 2
-    }()
+/// What the engine's ops read while they run: how many threads split their loops and GEMMs, how
+/// many threads OpenBLAS may use itself, and whether ops record gradients.
+public struct EngineSettings: Sendable, Equatable {
+    /// Threads for the engine's loops and GEMM splits.
+    public var threads: Int
     /// OpenBLAS's own threads (1 = the engine splits GEMMs instead).
-    public private(set) static var blasThreads = 1
+    public var blasThreads: Int
+    /// Ops record their backward step only while this is true (see `withoutGrad`).
+    public var isGradEnabled: Bool
 
-    /// Sets the engine's thread count and how many threads OpenBLAS itself may use.
-    public static func setThreads(_ n: Int, blasThreads: Int = 1) {
-        threads = max(1, n)
+    public init(threads: Int = 2, blasThreads: Int = 1, isGradEnabled: Bool = true) {
+        self.threads = max(1, threads)
         self.blasThreads = max(1, blasThreads)
-        openblas_set_num_threads(Int32(self.blasThreads))
+        self.isGradEnabled = isGradEnabled
+    }
+}
+
+/// The engine's settings travel with the work, not in mutable globals: `Engine.settings` is a
+/// task-local value, bound for the duration of `withSettings`/`withoutGrad` on the calling
+/// thread (or task) only, and handed to the worker threads of `parallelRanges`. A task-local
+/// rather than a context parameter on every op: ops are called as `a + b`, `matmul(a, b)`, and
+/// threading a value through every op and layer would touch every call site without changing
+/// what each one computes. Two threads (a trainer and an evaluator, the preprocess runner's
+/// workers) each see their own binding; a thread that binds nothing sees the defaults.
+public enum Engine {
+    @TaskLocal public static var settings = EngineSettings()
+    /// The device the engine's memory and GEMMs come from (one per process).
+    public static let backend: any Backend = CPUBackend()
+
+    public static var threads: Int { settings.threads }
+    public static var blasThreads: Int { settings.blasThreads }
+
+    /// Runs `body` with `settings` bound. OpenBLAS keeps one thread count for the whole process:
+    /// settings that ask for other than the enclosing `blasThreads` set it for the duration of
+    /// `body` (only `cals bench --blas-threads` does).
+    public static func withSettings<T>(_ settings: EngineSettings, _ body: () throws -> T) rethrows -> T {
+        _ = backend   // made first: it sets OpenBLAS to one thread
+        let outer = self.settings.blasThreads
+        if settings.blasThreads != outer { openblas_set_num_threads(Int32(settings.blasThreads)) }
+        defer { if settings.blasThreads != outer { openblas_set_num_threads(Int32(outer)) } }
+        return try $settings.withValue(settings, operation: body)
     }
 }
 
 /// Runs `body` over `0..<count` split into contiguous ranges, one per thread; loops shorter
-/// than `grain` stay on the calling thread.
+/// than `grain` stay on the calling thread. The worker threads see the caller's settings.
 @inline(__always)
 public func parallelRanges(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
-    let chunks = min(Engine.threads, max(1, count / grain))
+    let settings = Engine.settings
+    let chunks = min(settings.threads, max(1, count / grain))
     if chunks <= 1 { body(0..<count); return }
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
-        body((count * c / chunks)..<(count * (c + 1) / chunks))
+    concurrentPerform(chunks) { c in
+        Engine.$settings.withValue(settings) { body((count * c / chunks)..<(count * (c + 1) / chunks)) }
     }
+}
+
+/// DispatchQueue.concurrentPerform for the engine's loops, whose bodies are not Sendable: they
+/// capture buffer pointers and write disjoint parts of them (each iteration its own rows, images
+/// or ranges) while reading shared inputs, which the compiler cannot check. Every parallel loop
+/// of the engine goes through here, so that promise is made in this one place.
+func concurrentPerform(_ iterations: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+        let work = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: iterations) { work.value($0) }
+    }
+}
+
+/// @unchecked Sendable: only for `concurrentPerform`'s body (see there).
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// Runs `body(i)` for every i in 0..<count across threads (for coarse items: rows, images).
@@ -53,30 +94,12 @@ func store(_ d: UnsafeMutablePointer<Float>, fresh: Bool, _ range: Range<Int>, _
     if fresh { for i in range { d[i] = value(i) } } else { for i in range { d[i] += value(i) } }
 }
 
-/// C = alpha · op(A) · op(B) + beta · C, row-major; op(X) = Xᵀ when `transX`.
-/// A is M×K after op, B is K×N after op, C is M×N; lda/ldb/ldc are the row strides as stored.
-/// `splitting: false` keeps it on the calling thread (for callers that already run one item per thread).
+/// The backend's GEMM (see `Backend.gemm`).
 @inline(__always)
 func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
           _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
           _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, splitting: Bool = true) {
-    func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-    }
-    let parts = splitting && Engine.blasThreads == 1 && m * n * k >= 1 << 20 ? Engine.threads : 1
-    if parts == 1 { call(m, n, a, b, c); return }
-    if m >= n {   // split C's rows: A's rows (columns of the stored A when transposed)
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
-            let i0 = m * p / parts, i1 = m * (p + 1) / parts
-            call(i1 - i0, n, a + (transA ? i0 : i0 * lda), b, c + i0 * ldc)
-        }
-    } else {      // split C's columns: B's columns (rows of the stored B when transposed)
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
-            let j0 = n * p / parts, j1 = n * (p + 1) / parts
-            call(m, j1 - j0, a, b + (transB ? j0 * ldb : j0), c + j0)
-        }
-    }
+    Engine.backend.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, splitting: splitting)
 }
 
 /// gemm on packed matrices (leading dimensions = stored row lengths).

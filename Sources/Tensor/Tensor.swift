@@ -15,8 +15,8 @@ public final class Tensor {
     var parents: [Tensor] = []
     var backwardFn: ((Tensor) -> Void)?
 
-    /// Gradients are recorded only while this is true (see `withoutGrad`).
-    public static var isGradEnabled = true
+    /// Gradients are recorded only while this is true (see `withoutGrad`, `EngineSettings`).
+    public static var isGradEnabled: Bool { Engine.settings.isGradEnabled }
 
     public init(shape: [Int], storage: Storage, requiresGrad: Bool = false) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
@@ -57,7 +57,8 @@ public final class Tensor {
         for i in 0..<count { data[i] = (2 * rng.uniform() - 1) * bound }
     }
 
-    public var data: UnsafeMutablePointer<Float> { storage.pointer }
+    /// The floats, for the engine's ops; code outside the engine uses the two accessors below.
+    @usableFromInline var data: UnsafeMutablePointer<Float> { storage.pointer }
     public var rank: Int { shape.count }
     public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
     public var gradValues: [Float]? { grad.map { Array($0.buffer) } }
@@ -67,8 +68,20 @@ public final class Tensor {
         return data[0]
     }
 
+    /// Calls `body` with the values for reading; the pointer is valid only inside `body`.
+    @inlinable
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try storage.withUnsafeBufferPointer(body)
+    }
+
+    /// Calls `body` with the values for reading and writing; the pointer is valid only inside `body`.
+    @inlinable
+    public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        try storage.withUnsafeMutableBufferPointer(body)
+    }
+
     /// The gradient buffer, allocated zero-filled on first use.
-    public func gradPointer() -> UnsafeMutablePointer<Float> {
+    func gradPointer() -> UnsafeMutablePointer<Float> {
         if grad == nil { grad = Storage(count: count, zeroed: true) }
         return grad!.pointer
     }
@@ -142,10 +155,9 @@ public final class Tensor {
 
 /// Runs `body` without recording gradients (inference, optimiser updates).
 public func withoutGrad<T>(_ body: () throws -> T) rethrows -> T {
-    let saved = Tensor.isGradEnabled
-    Tensor.isGradEnabled = false
-    defer { Tensor.isGradEnabled = saved }
-    return try body()
+    var settings = Engine.settings
+    settings.isGradEnabled = false
+    return try Engine.$settings.withValue(settings, operation: body)
 }
 
 extension Tensor: CustomStringConvertible {

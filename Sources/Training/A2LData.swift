@@ -15,7 +15,9 @@ public struct A2LBatch {
     public init(_ windows: [(audio: [Float], units: [Float], zeroed: [Float], scored: [Float])], frames t: Int) {
         let b = windows.count, a = ShardFormat.melUnitSize, u = ShardFormat.lipUnitSize
         input = Tensor(shape: [b, t, a]); target = Tensor(shape: [b, t, u]); mask = Tensor(shape: [b, t])
-        let I = input.data, Y = target.data, M = mask.data
+        input.withUnsafeMutableBufferPointer { inputBuffer in target.withUnsafeMutableBufferPointer { targetBuffer in
+        mask.withUnsafeMutableBufferPointer { maskBuffer in
+        let I = inputBuffer.baseAddress!, Y = targetBuffer.baseAddress!, M = maskBuffer.baseAddress!
         for (i, w) in windows.enumerated() {
             w.audio.withUnsafeBufferPointer { src in
                 for s in 0..<t {
@@ -26,5 +28,6 @@ public struct A2LBatch {
             w.units.withUnsafeBufferPointer { (Y + i * t * u).update(from: $0.baseAddress!, count: t * u) }
             w.scored.withUnsafeBufferPointer { (M + i * t).update(from: $0.baseAddress!, count: t) }
         }
+        } } }
     }
 }

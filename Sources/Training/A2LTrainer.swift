@@ -84,7 +84,8 @@ public struct A2LEvaluationSet {
                 let mse = Double(model.loss(predicted, batch.target, mask: batch.mask).item)
                 let cos = cosineSimilarity(predicted, batch.target)   // [B, T]
                 var n = 0.0, c = 0.0
-                for i in 0..<batch.mask.count where batch.mask.data[i] != 0 { n += 1; c += Double(cos.data[i]) }
+                let (mask, cosines) = (batch.mask.values, cos.values)
+                for i in 0..<mask.count where mask[i] != 0 { n += 1; c += Double(cosines[i]) }
                 squared += mse * n; cosine += c; steps += Int(n)
             }
         }
@@ -148,7 +149,7 @@ public final class A2LTrainer: TrainingStep {
             // Lip units are unit vectors (per-dimension values ~0.03); the default init predicts
             // values ~0.5 and spent the first few thousand steps of Adam 1e-4 shrinking them
             // (MSE 0.33 → 0.0007). Starting the output at zero starts at MSE ≈ 1/1024.
-            for (_, p) in model.outputProj.parameters { p.data.update(repeating: 0, count: p.count) }
+            for (_, p) in model.outputProj.parameters { p.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
         }
 
         let train = try data.clips(of: trainSpeakers, minRows: config.frames, role: "training")
@@ -198,7 +199,8 @@ public final class A2LTrainer: TrainingStep {
             let (predicted, loss) = result!
             let cos = withoutGrad { cosineSimilarity(predicted.detached(), batch.target) }
             var c = 0.0, n = 0.0
-            for i in 0..<batch.mask.count where batch.mask.data[i] != 0 { c += Double(cos.data[i]); n += 1 }
+            let (mask, cosines) = (batch.mask.values, cos.values)
+            for i in 0..<mask.count where mask[i] != 0 { c += Double(cosines[i]); n += 1 }
             return TrainingRecord(step: step, loss: Double(loss.item), accuracy: c / max(n, 1))
         }
     }

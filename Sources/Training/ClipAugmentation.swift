@@ -72,22 +72,24 @@ public struct ClipAugmentation: Codable, Equatable, Sendable {
         let (mirror, gain, bias, grey) = (draw.mirror, draw.gain, draw.bias, draw.grey)
         let warp = BilinearMap(height: h, width: w, angle: draw.angle, scale: draw.scale, mirror: mirror, shift: draw.shift)
         let kernel = draw.sigma.map(gaussianKernel)
-        let X = windows.data
-        parallelItems(frames) { f in
-            let rgb = X + 3 * f * plane
-            var source = [Float](UnsafeBufferPointer(start: rgb, count: 3 * plane))
-            source.withUnsafeMutableBufferPointer { s in
-                for c in 0..<3 { warp.apply(from: s.baseAddress! + c * plane, to: rgb + c * plane) }
-                if grey {
-                    for i in 0..<plane {
-                        let y = 0.299 * rgb[i] + 0.587 * rgb[plane + i] + 0.114 * rgb[2 * plane + i]
-                        (rgb[i], rgb[plane + i], rgb[2 * plane + i]) = (y, y, y)
+        windows.withUnsafeMutableBufferPointer { windowsBuffer in
+            let X = windowsBuffer.baseAddress!
+            parallelItems(frames) { f in
+                let rgb = X + 3 * f * plane
+                var source = [Float](UnsafeBufferPointer(start: rgb, count: 3 * plane))
+                source.withUnsafeMutableBufferPointer { s in
+                    for c in 0..<3 { warp.apply(from: s.baseAddress! + c * plane, to: rgb + c * plane) }
+                    if grey {
+                        for i in 0..<plane {
+                            let y = 0.299 * rgb[i] + 0.587 * rgb[plane + i] + 0.114 * rgb[2 * plane + i]
+                            (rgb[i], rgb[plane + i], rgb[2 * plane + i]) = (y, y, y)
+                        }
                     }
-                }
-                for c in 0..<3 {
-                    let out = rgb + c * plane, (g, b) = (gain[c], bias[c])
-                    for i in 0..<plane { out[i] = min(max(g * out[i] + b, 0), 1) }
-                    if let kernel { blur(out, height: h, width: w, kernel: kernel, scratch: s.baseAddress!) }
+                    for c in 0..<3 {
+                        let out = rgb + c * plane, (g, b) = (gain[c], bias[c])
+                        for i in 0..<plane { out[i] = min(max(g * out[i] + b, 0), 1) }
+                        if let kernel { blur(out, height: h, width: w, kernel: kernel, scratch: s.baseAddress!) }
+                    }
                 }
             }
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensor
 
 @main
 struct Cals: ParsableCommand {
@@ -16,15 +17,27 @@ struct Cals: ParsableCommand {
     /// Parses and runs a command; every error of every command is reported here. Misuse (an
     /// unknown or malformed flag, a failed `validate()`) prints the error and the command's usage
     /// and exits 64; an error of the run prints the one line `error: <description>` and exits 1
-    /// (an `ExitCode` a command throws is its status).
+    /// (an `ExitCode` a command throws is its status). An `EngineCommand` runs inside its engine
+    /// settings.
     static func main() {
         var command: ParsableCommand
         do { command = try parseAsRoot() } catch { exit(withError: error) }
-        do { try command.run() } catch let status as ExitCode { exit(withError: status) } catch {
+        do {
+            if let engineCommand = command as? EngineCommand {
+                try Engine.withSettings(engineCommand.engineSettings) { try command.run() }
+            } else {
+                try command.run()
+            }
+        } catch let status as ExitCode { exit(withError: status) } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             exit(withError: ExitCode.failure)
         }
     }
+}
+
+/// A command that runs the tensor engine with the settings its flags give (threads).
+protocol EngineCommand: ParsableCommand {
+    var engineSettings: EngineSettings { get }
 }
 
 /// A comma-separated flag value (`--held-out s1,s2`, `--widths 16,32,64,128,128`), split and

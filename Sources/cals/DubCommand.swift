@@ -6,7 +6,7 @@ import Pipelines
 import Tensor
 
 /// `cals dub VIDEO --audio SPEECH --l2f RUN --out OUT.mp4 [--side-by-side] [--manifest M] [--batch B] [--threads N]`
-struct DubCommand: ParsableCommand {
+struct DubCommand: EngineCommand {
     static let configuration = CommandConfiguration(
         commandName: "dub",
         abstract: "Put new speech on a face video with a trained L2F run.",
@@ -35,8 +35,9 @@ struct DubCommand: ParsableCommand {
         guard face == "largest" || (Int(face) ?? -1) >= 0 else { throw ValidationError("--face must be largest or a track index") }
     }
 
+    var engineSettings: EngineSettings { EngineSettings(threads: threads) }
+
     func run() throws {
-        Engine.setThreads(threads)
         let stages = try manifest.map { try Manifest.load($0).stages } ?? PipelineStages()
         let dubber = try Dubber(checkpoint: checkpointFile(l2f), faceParameters: stages[FaceStage.self].parameters)
         dubber.batchSize = batch

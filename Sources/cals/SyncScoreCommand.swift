@@ -5,11 +5,10 @@ import Foundation
 import Models
 import Pipelines
 import Tensor
-import Training
 
 /// `cals sync-score VIDEO | --item ID --data DIR --checkpoint CKPT`: the audio–video offset and
 /// LSE-D / LSE-C style scores from our sync encoder.
-struct SyncScoreCommand: ParsableCommand {
+struct SyncScoreCommand: EngineCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync-score",
         abstract: "Best audio-video offset within ±15 frames, LSE-D and LSE-C style scores from our sync encoder.",
@@ -35,8 +34,9 @@ struct SyncScoreCommand: ParsableCommand {
         guard maxOffset > 0 else { throw ValidationError("--max-offset must be positive") }
     }
 
+    var engineSettings: EngineSettings { EngineSettings(threads: threads) }
+
     func run() throws {
-        Engine.setThreads(threads)
         let model = try SyncEncoder.load(checkpoint: checkpoint)
         let (source, frames, mel) = try clipRows()
         let shifted = shiftUnits(mel, by: shiftAudio)

@@ -75,7 +75,7 @@ final class GoldenTests: XCTestCase {
     /// Moves every parameter off its initial value (biases 0, norm weights 1) so the exchange is
     /// tested on generic numbers and weight decay acts on every entry.
     func perturb(_ model: Module, _ rng: inout RandomGenerator) {
-        for (_, p) in model.parameters { for i in 0..<p.count { p.data[i] += 0.1 * rng.normal() } }
+        for (_, p) in model.parameters { p.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] += 0.1 * rng.normal() } } }
     }
 
     /// Runs `step` (output and loss) here and golden.py CASE in PyTorch from the same weights and

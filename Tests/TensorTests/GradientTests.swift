@@ -114,15 +114,16 @@ final class GradientTests: XCTestCase {
             let x = randomTensor([n, c, h, w], seed: 1), weight = randomTensor([o, c, 3, 3], seed: 2)
             let y = upsampleConv3x3(x, weight: weight)
             XCTAssertEqual(y.shape, [n, o, 2 * h, 2 * w])
+            let (xv, wv, yv) = (x.values, weight.values, y.values)
             var worst: Double = 0
             for b in 0..<n { for oo in 0..<o { for oy in 0..<(2 * h) { for ox in 0..<(2 * w) {
                 var sum: Double = 0
                 for cc in 0..<c { for ki in 0..<3 { for kj in 0..<3 {
                     let uy = oy - 1 + ki, ux = ox - 1 + kj      // in the upsampled image
                     guard uy >= 0 && uy < 2 * h && ux >= 0 && ux < 2 * w else { continue }
-                    sum += Double(x.data[((b * c + cc) * h + uy / 2) * w + ux / 2]) * Double(weight.data[((oo * c + cc) * 3 + ki) * 3 + kj])
+                    sum += Double(xv[((b * c + cc) * h + uy / 2) * w + ux / 2]) * Double(wv[((oo * c + cc) * 3 + ki) * 3 + kj])
                 } } }
-                worst = max(worst, abs(sum - Double(y.data[((b * o + oo) * 2 * h + oy) * 2 * w + ox])))
+                worst = max(worst, abs(sum - Double(yv[((b * o + oo) * 2 * h + oy) * 2 * w + ox])))
             } } } }
             XCTAssertLessThan(worst, 1e-5, "upsampleConv3x3 \(h)×\(w)")
         }
@@ -138,15 +139,16 @@ final class GradientTests: XCTestCase {
             let y = conv2d(x, weight: weight, bias: nil, stride: s, padding: p)
             let ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1
             XCTAssertEqual(y.shape, [2, 4, ho, wo])
+            let (xv, wv, yv) = (x.values, weight.values, y.values)
             var worst: Double = 0
             for n in 0..<2 { for o in 0..<4 { for oy in 0..<ho { for ox in 0..<wo {
                 var sum: Double = 0
                 for c in 0..<3 { for ki in 0..<k { for kj in 0..<k {
                     let iy = oy * s - p + ki, ix = ox * s - p + kj
                     guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
-                    sum += Double(x.data[((n * 3 + c) * h + iy) * w + ix]) * Double(weight.data[((o * 3 + c) * k + ki) * k + kj])
+                    sum += Double(xv[((n * 3 + c) * h + iy) * w + ix]) * Double(wv[((o * 3 + c) * k + ki) * k + kj])
                 } } }
-                worst = max(worst, abs(sum - Double(y.data[((n * 4 + o) * ho + oy) * wo + ox])))
+                worst = max(worst, abs(sum - Double(yv[((n * 4 + o) * ho + oy) * wo + ox])))
             } } } }
             XCTAssertLessThan(worst, 1e-5, "conv2d \(h)×\(w) kernel \(k) stride \(s) padding \(p)")
         }
@@ -165,9 +167,10 @@ final class GradientTests: XCTestCase {
         let l = Double(loss.item), biasPart = dot(bias.values, bias.gradValues!)
         XCTAssertEqual(dot(x.values, x.gradValues!), l - biasPart, accuracy: 1e-3 * abs(l))
         XCTAssertEqual(dot(weight.values, weight.gradValues!), l - biasPart, accuracy: 1e-3 * abs(l))
+        let rv = r.values
         for o in 0..<6 {
             var sum: Double = 0
-            for n in 0..<2 { let start = (n * 6 + o) * 6000; for k in start..<(start + 6000) { sum += Double(r.data[k]) } }
+            for n in 0..<2 { let start = (n * 6 + o) * 6000; for k in start..<(start + 6000) { sum += Double(rv[k]) } }
             XCTAssertEqual(Double(bias.gradValues![o]), sum, accuracy: 1e-2)
         }
         // One image per call (n = 1, fewer than the engine's 2 threads) takes the batched path: same gradients.
@@ -197,14 +200,14 @@ final class GradientTests: XCTestCase {
         let exactSum = long.values.reduce(0.0) { $0 + Double($1) }
         XCTAssertEqual(Double(long.sum().item), exactSum, accuracy: 1e-3)
         let exactSquares = long.values.reduce(0.0) { $0 + Double($1) * Double($1) }
-        XCTAssertEqual(sumOfSquares(UnsafeBufferPointer(start: long.data, count: long.count)), exactSquares,
+        XCTAssertEqual(long.withUnsafeBufferPointer(sumOfSquares), exactSquares,
                        accuracy: 1e-6 * exactSquares)
     }
 
     func testLosses() {
         checkGradients("mse", [randomTensor([3, 4], seed: 1), randomTensor([3, 4], seed: 2)]) { mseLoss($0[0], $0[1]) }
         let a = randomTensor([3, 4], seed: 3), b = a.detached()
-        for i in 0..<b.count { b.data[i] += i % 2 == 0 ? 0.3 : -0.4 }   // keep |a − b| away from the kink
+        b.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] += i % 2 == 0 ? 0.3 : -0.4 } }   // keep |a − b| away from the kink
         checkGradients("l1", [a, b]) { l1Loss($0[0], $0[1]) }
         let mask = Tensor(shape: [2, 3], values: [1, 0, 1, 1, 1, 0])
         checkGradients("maskedMSE", [randomTensor([2, 3, 4], seed: 4), randomTensor([2, 3, 4], seed: 5)]) {

@@ -109,8 +109,9 @@ final class L2FModelTests: XCTestCase {
         XCTAssertTrue(y.values.allSatisfy { $0 > 0 && $0 < 1 })
         // The visible upper half is the target's own; the lower half is painted.
         let plane = 128 * 128, half = 64 * 128
+        let (yv, xv) = (y.values, x.values)
         for i in 0..<2 { for ch in 0..<3 {
-            let painted = y.data + (i * 3 + ch) * plane, given = x.data + (i * 6 + 3 + ch) * plane
+            let painted = Array(yv[((i * 3 + ch) * plane)...].prefix(plane)), given = Array(xv[((i * 6 + 3 + ch) * plane)...].prefix(plane))
             XCTAssertTrue((0..<half).allSatisfy { painted[$0] == given[$0] })
             XCTAssertFalse((half..<plane).allSatisfy { painted[$0] == given[$0] })
         } }
@@ -125,10 +126,11 @@ final class L2FModelTests: XCTestCase {
             reference.withUnsafeBufferPointer { Generator.identityInput(target: tp, reference: $0, size: size) }
         }
         XCTAssertEqual(x.shape, [t, 6, size, size])
+        let xv = x.values
         for i in 0..<t { for ch in 0..<3 { for y in 0..<size { for xx in 0..<size {
             let pixel = (i * size * size + y * size + xx) * 3 + ch
-            XCTAssertEqual(x.data[((i * 6 + ch) * size + y) * size + xx], Float(reference[pixel]) / 255)
-            XCTAssertEqual(x.data[((i * 6 + 3 + ch) * size + y) * size + xx], y < size / 2 ? Float(target[pixel]) / 255 : 0)
+            XCTAssertEqual(xv[((i * 6 + ch) * size + y) * size + xx], Float(reference[pixel]) / 255)
+            XCTAssertEqual(xv[((i * 6 + 3 + ch) * size + y) * size + xx], y < size / 2 ? Float(target[pixel]) / 255 : 0)
         } } } }
     }
 }

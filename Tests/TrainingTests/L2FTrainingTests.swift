@@ -15,7 +15,7 @@ private final class RecordingHook: GradientHook {
     init(scale: Float) { self.scale = scale }
     func reduce(_ parameters: [(String, Tensor)]) throws {
         calls.append(parameters.map(\.0))
-        for (_, p) in parameters { if let g = p.grad { for i in g.buffer.indices { g.buffer[i] *= scale } } }
+        for (_, p) in parameters { p.grad?.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= scale } } }
     }
 }
 
@@ -120,12 +120,15 @@ final class L2FTrainingTests: XCTestCase {
         let plain = L2FBatch.make(frames: [f], references: [r], audio: [silence], lip: lip, alignReferences: false)
         let grey = L2FBatch.make(frames: [f], references: [r], audio: [silence], lip: lip, alignReferences: false) { greyOnly.apply(to: $0, rng: &rng) }
         let plane = 128 * 128, half = 64 * 128
-        func luma(_ x: UnsafeMutablePointer<Float>, _ p: Int) -> Float {
-            0.299 * x[p] + 0.587 * x[plane + p] + 0.114 * x[2 * plane + p]
+        func luma(_ x: ArraySlice<Float>, _ p: Int) -> Float {
+            let x0 = x.startIndex
+            return 0.299 * x[x0 + p] + 0.587 * x[x0 + plane + p] + 0.114 * x[x0 + 2 * plane + p]
         }
+        let (identity, identityPlain) = (grey.identity.values, plain.identity.values)
+        let (targets, targetsPlain) = (grey.target.values, plain.target.values)
         for i in 0..<t {
-            let id = grey.identity.data + i * 6 * plane, idPlain = plain.identity.data + i * 6 * plane
-            let target = grey.target.data + i * 3 * plane, targetPlain = plain.target.data + i * 3 * plane
+            let id = Array(identity[(i * 6 * plane)...]), idPlain = identityPlain[(i * 6 * plane)...]
+            let target = Array(targets[(i * 3 * plane)...]), targetPlain = targetsPlain[(i * 3 * plane)...]
             for p in stride(from: 0, to: plane, by: 97) {
                 for ch in 0..<3 {
                     XCTAssertEqual(id[ch * plane + p], luma(idPlain, p), accuracy: 1e-6)                 // reference
@@ -171,7 +174,7 @@ final class L2FTrainingTests: XCTestCase {
             var sum: Double = 0
             for (_, p) in models.generatorOptimizer.parameters {
                 guard let g = p.grad else { continue }
-                for x in g.buffer { sum += Double(x) * Double(x) }
+                g.withUnsafeBufferPointer { for x in $0 { sum += Double(x) * Double(x) } }
             }
             return sum.squareRoot()
         }
@@ -320,7 +323,7 @@ final class L2FTrainerTests: XCTestCase {
             let (tensors, metadata) = try Safetensors.read(path)
             let named = tensors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             let weight = try XCTUnwrap(named.first { !$0.0.hasPrefix("optimizer") }).1
-            weight.data[0] = weight.data[0].nextUp
+            weight.withUnsafeMutableBufferPointer { $0[0] = $0[0].nextUp }
             try Safetensors.write(named, metadata: metadata, to: scratch.path(name))
             return scratch.path(name)
         }

@@ -24,12 +24,12 @@ func checkGradient(_ x: Tensor, indices: [Int], eps: Float = 1e-2, tolerance: Fl
     f().backward()
     let analytic = x.gradValues ?? [Float](repeating: 0, count: x.count)
     for i in indices {
-        let saved = x.data[i]
-        x.data[i] = saved + eps
+        let saved = x.values[i]
+        x.withUnsafeMutableBufferPointer { $0[i] = saved + eps }
         let up = withoutGrad { f().item }
-        x.data[i] = saved - eps
+        x.withUnsafeMutableBufferPointer { $0[i] = saved - eps }
         let down = withoutGrad { f().item }
-        x.data[i] = saved
+        x.withUnsafeMutableBufferPointer { $0[i] = saved }
         let numeric = (up - down) / (2 * eps)
         XCTAssertEqual(analytic[i], numeric, accuracy: tolerance * max(1, abs(numeric)),
                        "d/dx[\(i)]", file: file, line: line)
@@ -146,7 +146,7 @@ final class SyncEncoderTests: XCTestCase {
         // window 0 (centre 0): frames 0, 0, 0, 1, 2; window 1 (centre 2): 0, 1, 2, 2, 2
         for (w, expected) in [[0, 0, 0, 1, 2], [0, 1, 2, 2, 2]].enumerated() {
             for (k, f) in expected.enumerated() { for c in 0..<3 {
-                XCTAssertEqual(v.data[(w * 15 + 3 * k + c) * plane + 77], Float(f * 50 + 10 + c) / 255, accuracy: 1e-6)
+                XCTAssertEqual(v.values[(w * 15 + 3 * k + c) * plane + 77], Float(f * 50 + 10 + c) / 255, accuracy: 1e-6)
             } }
         }
         let mel = (0..<(4 * 320)).map { Float($0) }   // unit u, bin b, sub j = u·320 + 4b + j
@@ -154,7 +154,7 @@ final class SyncEncoderTests: XCTestCase {
         XCTAssertEqual(a.shape, [1, 1, 80, 20])
         // units 1, 2, 3, 3, 3 side by side: bin 5, column 4k + j
         for (k, u) in [1, 2, 3, 3, 3].enumerated() { for j in 0..<4 {
-            XCTAssertEqual(a.data[5 * 20 + 4 * k + j], Float(u * 320 + 4 * 5 + j))
+            XCTAssertEqual(a.values[5 * 20 + 4 * k + j], Float(u * 320 + 4 * 5 + j))
         } }
     }
 }

@@ -176,7 +176,7 @@ final class ClipAugmentationTests: XCTestCase {
     func testFlipShiftAndJitter() {
         let (h, w) = (64, 128)
         let windows = Tensor(shape: [2, 15, h, w])
-        for i in 0..<windows.count { windows.data[i] = Float(i % w) / Float(w) }   // value = column / w
+        windows.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = Float(i % w) / Float(w) } }   // value = column / w
         let original = windows.values
 
         var flipOnly = ClipAugmentation.none
@@ -223,8 +223,10 @@ final class ClipAugmentationTests: XCTestCase {
         var moved = 0
         for seed in 0..<8 {
             let t = Tensor(shape: [1, 15, h, w])
-            t.data[beside] = 1
-            for y in -1...1 { for x in -2...1 { t.data[centre + y * w + x] = 1 } }   // a block about the centre
+            t.withUnsafeMutableBufferPointer { v in
+                v[beside] = 1
+                for y in -1...1 { for x in -2...1 { v[centre + y * w + x] = 1 } }   // a block about the centre
+            }
             var rng = RandomGenerator(seed: UInt64(seed))
             turn.apply(to: t, rng: &rng)
             XCTAssertEqual(t.values[centre] + t.values[centre - 1], 2, accuracy: 1e-5)
@@ -235,7 +237,7 @@ final class ClipAugmentationTests: XCTestCase {
         var greyOnly = ClipAugmentation.none
         greyOnly.greyChance = 1
         let colour = Tensor(shape: [1, 15, h, w])
-        for i in 0..<colour.count { colour.data[i] = Float((i / plane) % 3) / 2 }   // R 0, G 0.5, B 1
+        colour.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = Float((i / plane) % 3) / 2 } }   // R 0, G 0.5, B 1
         var rng = RandomGenerator(seed: 1)
         greyOnly.apply(to: colour, rng: &rng)
         for i in 0..<plane { XCTAssertEqual(colour.values[i], 0.587 * 0.5 + 0.114, accuracy: 1e-6) }
@@ -244,8 +246,10 @@ final class ClipAugmentationTests: XCTestCase {
         var blurOnly = ClipAugmentation.none
         blurOnly.blurChance = 1
         let checker = Tensor(shape: [1, 15, h, w])
-        for i in 0..<checker.count { checker.data[i] = ((i % w) + (i / w)) % 2 == 0 ? 1 : 0 }
-        checker.data.update(repeating: 0.25, count: plane)                          // plane 0 flat
+        checker.withUnsafeMutableBufferPointer { v in
+            for i in v.indices { v[i] = ((i % w) + (i / w)) % 2 == 0 ? 1 : 0 }
+            v[0..<plane].update(repeating: 0.25)                                     // plane 0 flat
+        }
         blurOnly.apply(to: checker, rng: &rng)
         for i in 0..<plane { XCTAssertEqual(checker.values[i], 0.25, accuracy: 1e-5) }
         let contrast = (plane..<(2 * plane)).map { abs(checker.values[$0] - 0.5) }.max()!
@@ -259,7 +263,7 @@ final class ClipAugmentationTests: XCTestCase {
                                                                         "sync_training_config": json], path: "old").augmentation)
         XCTAssertEqual([decoded.maxRotation, decoded.zoom, decoded.greyChance, decoded.blurChance], [0, 0, 0, 0])
         let t = Tensor(shape: [1, 15, h, w])
-        for i in 0..<t.count { t.data[i] = Float(i % w) / Float(w) }
+        t.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = Float(i % w) / Float(w) } }
         var shiftless = decoded
         (shiftless.maxShift, shiftless.colourJitter, shiftless.flip) = (0, 0, false)
         let before = t.values

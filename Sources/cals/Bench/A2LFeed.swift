@@ -6,7 +6,7 @@ import Training
 /// `cals bench a2l-feed --data DIR`: windows per second the shard reader delivers (batches of
 /// audio units + lip units with their masks) against windows per second one A2L training step
 /// consumes, on the same data and sizes. The reader must be the faster one.
-struct A2LFeed: ParsableCommand {
+struct A2LFeed: EngineCommand {
     static let configuration = CommandConfiguration(commandName: "a2l-feed",
                                                     abstract: "Reader vs trainer rate of A2L pretraining (windows/s).")
     @OptionGroup var options: BenchCommand.Options
@@ -15,8 +15,9 @@ struct A2LFeed: ParsableCommand {
     @Option(help: "Sync checkpoint whose lip units to read (when the data has several).") var syncCheckpoint: String?
     @OptionGroup var size: A2LSizeOptions
 
+    var engineSettings: EngineSettings { EngineSettings(threads: options.threads) }
+
     func run() throws {
-        Engine.setThreads(options.threads)
         var config = A2LTrainingConfig()
         config.batch = options.batch
         config.frames = frames

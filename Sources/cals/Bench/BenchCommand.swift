@@ -1,7 +1,5 @@
 import ArgumentParser
 import Foundation
-import Models
-import NN
 import Tensor
 
 /// `cals bench …`: engine speed on the CALS models (see bench/engine.sh for the comparison with
@@ -26,15 +24,8 @@ struct BenchCommand: ParsableCommand {
     /// `printing`: the other ranks of an MPI run). `step` may return the milliseconds of its
     /// phases (e.g. "forward_ms"); their medians are printed too.
     static func report(_ options: Options, extra: [String: Double] = [:], printing: Bool = true, _ step: () -> [String: Double]) {
-        Engine.setThreads(options.threads, blasThreads: options.blasThreads)
-        for _ in 0..<options.warmup { _ = step() }
-        var times: [String: [Double]] = [:]
-        for _ in 0..<max(options.steps, 1) {
-            let (start, cpuStart) = (milliseconds(), cpuMilliseconds())
-            let phases = step()
-            times["ms_per_step", default: []].append(milliseconds() - start)
-            times["cpu_ms_per_step", default: []].append(cpuMilliseconds() - cpuStart)
-            for (key, ms) in phases { times[key, default: []].append(ms) }
+        let times = Engine.withSettings(EngineSettings(threads: options.threads, blasThreads: options.blasThreads)) {
+            time(options, step)
         }
         var fields = extra
         for (key, values) in times { fields[key] = values.sorted()[values.count / 2] }
@@ -48,6 +39,20 @@ struct BenchCommand: ParsableCommand {
         } else {
             for key in fields.keys.sorted() { print("\(key): \(String(format: "%.3f", fields[key]!))") }
         }
+    }
+
+    /// Runs the warm-up steps, then the timed ones; returns each measurement's values.
+    static func time(_ options: Options, _ step: () -> [String: Double]) -> [String: [Double]] {
+        for _ in 0..<options.warmup { _ = step() }
+        var times: [String: [Double]] = [:]
+        for _ in 0..<max(options.steps, 1) {
+            let (start, cpuStart) = (milliseconds(), cpuMilliseconds())
+            let phases = step()
+            times["ms_per_step", default: []].append(milliseconds() - start)
+            times["cpu_ms_per_step", default: []].append(cpuMilliseconds() - cpuStart)
+            for (key, ms) in phases { times[key, default: []].append(ms) }
+        }
+        return times
     }
 
     static func milliseconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e6 }

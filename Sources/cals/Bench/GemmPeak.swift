@@ -1,7 +1,5 @@
 import ArgumentParser
 import Foundation
-import Models
-import NN
 import Tensor
 
 /// Raw cblas_sgemm throughput on square matrices: the machine's ceiling for the numbers above.

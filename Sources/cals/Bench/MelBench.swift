@@ -1,6 +1,5 @@
 import AudioFeatures
 import Common
-import Shards
 import ArgumentParser
 import Foundation
 

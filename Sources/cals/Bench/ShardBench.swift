@@ -1,4 +1,3 @@
-import AudioFeatures
 import Common
 import Shards
 import ArgumentParser

@@ -1,9 +1,6 @@
 import ArgumentParser
-import Common
-import Dataset
 import Foundation
 import Models
-import Shards
 import Tensor
 import Training
 
@@ -30,7 +27,7 @@ struct A2LEvaluationOptions: ParsableArguments {
 }
 
 /// `cals eval a2l --checkpoint C --data DIR [--split test] [--json FILE]`
-struct EvalA2L: ParsableCommand {
+struct EvalA2L: EngineCommand {
     static let configuration = CommandConfiguration(
         commandName: "a2l", abstract: "Masked-unit MSE and cosine similarity of an A2L model on held-out windows.")
 
@@ -42,8 +39,9 @@ struct EvalA2L: ParsableCommand {
         let model: String, masked_mse: Double, cosine: Double, masked_steps: Int
     }
 
+    var engineSettings: EngineSettings { EngineSettings(threads: options.threads) }
+
     func run() throws {
-        Engine.setThreads(options.threads)
         let (model, config, set) = try options.load()
         let score = set.score(model)
         let path = json ?? ((options.checkpoint as NSString).deletingLastPathComponent as NSString)

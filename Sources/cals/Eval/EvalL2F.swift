@@ -8,7 +8,7 @@ import Tensor
 import Training
 
 /// `cals eval l2f --checkpoint RUN --sync RUN --data DIR [--split test] [--json FILE]`
-struct EvalL2F: ParsableCommand {
+struct EvalL2F: EngineCommand {
     static let configuration = CommandConfiguration(
         commandName: "l2f",
         abstract: "PSNR, SSIM, mouth PSNR and sync distance/confidence of L2F against the copy-the-reference baseline.")
@@ -25,8 +25,9 @@ struct EvalL2F: ParsableCommand {
     @Option(help: "dlib 68-point landmark model for LMD (`make landmarks`); LMD is omitted when it is absent.")
     var landmarkModel = ShapePredictor.defaultModelPath
 
+    var engineSettings: EngineSettings { EngineSettings(threads: threads) }
+
     func run() throws {
-        Engine.setThreads(threads)
         let (config, generator, lip) = try L2FCheckpoint.load(checkpointFile(checkpoint), averaged: averaged)
         let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncEncoder.load(checkpoint: checkpointFile(sync)),
                                      config: config, data: try ProcessedDataset(outFolder: data), split: split.rawValue,

@@ -3,13 +3,12 @@ import Common
 import Dataset
 import Foundation
 import Models
-import Pipelines
 import Tensor
 import Training
 
 /// `cals eval sync --checkpoint C --data DIR [--speakers a,b] [--clips N]`: offset accuracy of a
 /// sync encoder per speaker, among ±M candidates.
-struct EvalSync: ParsableCommand {
+struct EvalSync: EngineCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
         abstract: "Offset accuracy of a sync encoder per speaker: exact and ±1 frame per window, over a 15-frame context, and per clip.",
@@ -28,8 +27,9 @@ struct EvalSync: ParsableCommand {
     @Option(help: "Threads.") var threads = 2
     @Flag(help: "Print one JSON object per speaker.") var json = false
 
+    var engineSettings: EngineSettings { EngineSettings(threads: threads) }
+
     func run() throws {
-        Engine.setThreads(threads)
         let file = checkpointFile(checkpoint)
         let (model, config) = (try SyncEncoder.load(checkpoint: file), try SyncCheckpoint.trainingConfig(file))
         let set = try ProcessedDataset(outFolder: data)

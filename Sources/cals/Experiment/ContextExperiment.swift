@@ -1,9 +1,7 @@
 import ArgumentParser
 import Common
-import Dataset
 import Foundation
 import Models
-import Shards
 import Tensor
 import Training
 
@@ -14,7 +12,7 @@ struct ExperimentCommand: ParsableCommand {
 }
 
 /// `cals experiment context --checkpoint C --data DIR [--baseline C2] [--out DIR]`
-struct ContextExperiment: ParsableCommand {
+struct ContextExperiment: EngineCommand {
     static let configuration = CommandConfiguration(
         commandName: "context",
         abstract: "Window curve (audio kept within ±w of the middle frame) and gap test (7 zeroed frames) of an A2L model.")
@@ -34,8 +32,9 @@ struct ContextExperiment: ParsableCommand {
         let windows: Int, frames: Int, curve: [Point], level_off_w: Int, gap_frames: Int, gap: [Gap]
     }
 
+    var engineSettings: EngineSettings { EngineSettings(threads: options.threads) }
+
     func run() throws {
-        Engine.setThreads(options.threads)
         let folder = out ?? ((options.checkpoint as NSString).deletingLastPathComponent as NSString).appendingPathComponent("context")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let (model, config, set) = try options.load()

@@ -40,7 +40,7 @@ struct A2LSizeOptions: ParsableArguments {
 }
 
 /// `cals train a2l --data DIR --out RUN [--steps N] [--batch B] [--frames T] [--context K] [--resume | --fresh]`
-struct TrainA2L: ParsableCommand {
+struct TrainA2L: EngineCommand {
     static let configuration = CommandConfiguration(
         commandName: "a2l",
         abstract: "Pretrain the audio-to-lip transformer by masked prediction of lip units.",
@@ -74,8 +74,9 @@ struct TrainA2L: ParsableCommand {
         guard frames >= span else { throw ValidationError("--frames must be at least \(span)") }
     }
 
+    var engineSettings: EngineSettings { EngineSettings(threads: training.threads) }
+
     func run() throws {
-        Engine.setThreads(training.threads)
         let config = try training.config {
             var config = A2LTrainingConfig()
             config.batch = batch

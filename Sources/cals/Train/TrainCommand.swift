@@ -3,7 +3,6 @@ import Common
 import Dataset
 import Distributed
 import Foundation
-import Models
 import Tensor
 import Training
 

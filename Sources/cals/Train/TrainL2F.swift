@@ -1,14 +1,12 @@
 import ArgumentParser
-import Common
 import Dataset
-import Face
 import Foundation
 import Models
 import Tensor
 import Training
 
 /// `cals train l2f --data DIR --sync RUN --a2l RUN --out RUN [--steps N] [--batch B] [--frames T] [--resume | --fresh] …`
-struct TrainL2F: ParsableCommand {
+struct TrainL2F: EngineCommand {
     static let configuration = CommandConfiguration(
         commandName: "l2f",
         abstract: "Train the Lip-to-Face generator (L1 + GAN + d_av + d_vv through the frozen sync encoder).",
@@ -52,8 +50,9 @@ struct TrainL2F: ParsableCommand {
         }
     }
 
+    var engineSettings: EngineSettings { EngineSettings(threads: training.threads) }
+
     func run() throws {
-        Engine.setThreads(training.threads)
         let channels = widths.values
         let config = try training.config {
             var config = L2FTrainingConfig()

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Common
 import Dataset
 import Foundation
 import Models
@@ -7,7 +6,7 @@ import Tensor
 import Training
 
 /// `cals train sync --data DIR --out RUN [--steps N] [--batch B] [--resume | --fresh]`
-struct TrainSync: ParsableCommand {
+struct TrainSync: EngineCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
         abstract: "Train the two-stream sync encoder (multi-way matching loss over ±15 frame offsets).",
@@ -37,8 +36,9 @@ struct TrainSync: ParsableCommand {
         guard (0..<lossOffsets).contains(excludeNear) else { throw ValidationError("--exclude-near must be 0 or more and below --loss-offsets") }
     }
 
+    var engineSettings: EngineSettings { EngineSettings(threads: training.threads) }
+
     func run() throws {
-        Engine.setThreads(training.threads)
         let config = try training.config {
             var config = SyncTrainingConfig()
             config.clipsPerBatch = batch
