@@ -45,13 +45,13 @@ public final class MPIGradients: GradientHook {
         try bucket.withUnsafeMutableBufferPointer { b in
             var offset = 0
             for g in gradients {
-                (b.baseAddress! + offset).update(from: g.pointer, count: g.count)
+                g.withUnsafeBufferPointer { (b.baseAddress! + offset).update(from: $0.baseAddress!, count: g.count) }
                 offset += g.count
             }
             try world.sum(UnsafeMutableBufferPointer(rebasing: b[0..<floats]))
             offset = 0
             for g in gradients {
-                for i in 0..<g.count { g.pointer[i] = b[offset + i] / size }
+                g.withUnsafeMutableBufferPointer { gb in for i in 0..<g.count { gb[i] = b[offset + i] / size } }
                 offset += g.count
             }
         }
@@ -81,6 +81,6 @@ extension TrainingRank {
     /// start the run from the same tensors.
     func broadcastFromPrimary(_ state: [(String, Tensor)]) throws {
         guard let world else { return }
-        for (_, t) in state { try world.broadcast(UnsafeMutableBufferPointer(start: t.data, count: t.count)) }
+        for (_, t) in state { try t.withUnsafeMutableBufferPointer { try world.broadcast($0) } }
     }
 }
