@@ -219,7 +219,7 @@ final class PreprocessRunTests: XCTestCase {
     /// `cals extract` on one video gives exactly the rows the pipeline put in its shard.
     func testExtractMatchesPipelineRows() throws {
         let s = ScratchDir("extract")
-        try Fixture.preprocessAndExtract(s)
+        try Fixture.preprocessAndExtract(s, detector: "haar")
         let script = s.path("compare.py")
         try (Fixture.openShardAndExtract + """
             assert e["frames"].shape == (count, 128, 128, 3) and e["boxes"].shape == (count, 4), e["frames"].shape
