@@ -29,6 +29,9 @@ struct Cals: ParsableCommand {
                 try command.run()
             }
         } catch let status as ExitCode { exit(withError: status) } catch {
+            // ArgumentParser's own outcomes keep its output and exit codes: `cals X --help` parses
+            // into a help command whose run throws "help requested" (exit 0), misuse exits 64.
+            guard exitCode(for: error) == .failure else { exit(withError: error) }
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             exit(withError: ExitCode.failure)
         }

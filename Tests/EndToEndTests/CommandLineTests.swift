@@ -42,4 +42,14 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains(missing), result.stderr)
         XCTAssertFalse(result.stderr.contains("Usage:"), result.stderr)
     }
+
+    /// `--help` on a command (and `cals help COMMAND`) prints that command's help and exits 0.
+    func testHelpPrintsTheOverviewAndExits0() throws {
+        for arguments in [["preprocess", "--help"], ["train", "sync", "--help"], ["help", "dub"]] {
+            let result = try TestSupport.run(TestEnv.calsBinary, arguments)
+            XCTAssertEqual(result.status, 0, "\(arguments): \(result.stderr)")
+            XCTAssertTrue((result.stdout + result.stderr).contains("OVERVIEW:"), "\(arguments): \(result.stdout)\(result.stderr)")
+            XCTAssertFalse(result.stderr.contains("error:"), "\(arguments): \(result.stderr)")
+        }
+    }
 }
