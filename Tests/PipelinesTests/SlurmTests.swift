@@ -4,8 +4,7 @@ import TestSupport
 import XCTest
 
 /// `cals slurm preprocess`: the partition plan balanced by duration, and a real one-node Slurm
-/// cluster (tools/slurm-test-cluster.sh: munged, slurmctld, slurmd in a scratch folder) running
-/// the array job and the merge job.
+/// cluster (`SlurmTestCluster`) running the array job and the merge job.
 final class SlurmTests: XCTestCase {
     func testPlanBalancesByDurationAndKeepsEarlierPlacements() throws {
         let work: [(id: String, seconds: Double)] = [("a", 10), ("b", 9), ("c", 8), ("d", 1), ("e", 1), ("f", 1)]
@@ -69,52 +68,21 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("--threads after -- is set by the script"), refused.stderr)
     }
 
-    /// One cluster per test, in a scratch folder the test object owns: stopped in tearDown (by the
-    /// pid files in the folder) before the folder is removed.
-    private var cluster: ScratchDir?
+    /// One cluster per test, stopped in tearDown.
+    private var cluster: SlurmTestCluster?
 
     override func tearDown() {
-        if let cluster { _ = try? TestSupport.run(Self.clusterScript, ["stop", cluster.path("cluster")]) }
         cluster = nil
         super.tearDown()
     }
 
-    static let clusterScript = TestEnv.repoRoot.path + "/tools/slurm-test-cluster.sh"
-
-    /// Starts the test cluster; the environment for Slurm's commands.
-    private func startCluster() throws -> [String: String] {
-        for program in ["munged", "slurmctld", "slurmd", "sbatch"] where try TestSupport.run("which", [program]).status != 0 {
-            throw XCTSkip("\(program) is not installed (make apt installs slurm-wlm and munge)")
-        }
-        let scratch = ScratchDir("slurm-cluster")
-        cluster = scratch
-        let r = try TestSupport.run(Self.clusterScript, ["start", scratch.path("cluster")])
-        guard r.status == 0, let line = r.stdout.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("SLURM_CONF=") }) else {
-            throw InputErrorForTests("the test cluster did not start: \(r.stderr)")
-        }
-        return ["SLURM_CONF": String(line.dropFirst("SLURM_CONF=".count))]
-    }
-
-    /// `JobState` and `Reason` of a job, from scontrol.
-    private func job(_ id: String, _ environment: [String: String]) throws -> (state: String, reason: String) {
-        let text = try TestSupport.run("scontrol", ["show", "job", "-o", id], environment: environment).stdout
-        func field(_ name: String) -> String {
-            text.split(separator: " ").first { $0.hasPrefix(name + "=") }.map { String($0.dropFirst(name.count + 1)) } ?? "?"
-        }
-        return (field("JobState"), field("Reason"))
-    }
-
-    /// Waits (at most 5 minutes) until the merge job has ended or can never run.
-    private func waitForMerge(_ id: String, _ environment: [String: String]) throws -> (state: String, reason: String) {
-        let deadline = Date().addingTimeInterval(300)
-        while Date() < deadline {
-            let state = try job(id, environment)
-            if ["COMPLETED", "FAILED", "CANCELLED"].contains(state.state) || state.reason == "DependencyNeverSatisfied" {
-                return state
-            }
-            sleep(1)
-        }
-        return try job(id, environment)
+    /// Starts the test cluster (skips the test when Slurm is not installed).
+    private func startCluster() throws -> SlurmTestCluster {
+        let missing = try SlurmTestCluster.missingPrograms()
+        try XCTSkipUnless(missing.isEmpty, "\(missing) not installed (make apt installs slurm-wlm and munge)")
+        let started = try SlurmTestCluster()
+        cluster = started
+        return started
     }
 
     /// The array and merge job ids `cals slurm preprocess --submit` printed.
@@ -126,7 +94,7 @@ final class SlurmTests: XCTestCase {
 
     func testArrayJobOnARealClusterMergesToTheSingleProcessRun() throws {
         let s = ScratchDir("slurm")
-        let environment = try startCluster()
+        let cluster = try startCluster(), environment = cluster.environment
         let data = s.path("data")
         let corpus = try Fixture.cals(["demo-corpus", "--out", data, "--speakers", "3", "--clips", "2", "--seconds", "2",
                                        "--faces", TestEnv.repoRoot.path + "/data/faces", "--threads", "1"])
@@ -144,7 +112,7 @@ final class SlurmTests: XCTestCase {
                                     environment: environment.merging(["CALS_TEST_FAIL_PARTITION": "1"]) { $1 })
         XCTAssertEqual(r.status, 0, r.stderr)
         var jobs = try jobIDs(r.stdout)
-        var merge = try waitForMerge(jobs.merge, environment)
+        var merge = try cluster.waitForJob(jobs.merge)
         XCTAssertEqual(merge.state, "PENDING")
         XCTAssertEqual(merge.reason, "DependencyNeverSatisfied")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/ledger.sqlite"), "nothing merged")
@@ -157,7 +125,7 @@ final class SlurmTests: XCTestCase {
         r = try TestSupport.run(TestEnv.calsBinary, arguments, environment: environment)
         XCTAssertEqual(r.status, 0, r.stderr)
         jobs = try jobIDs(r.stdout)
-        merge = try waitForMerge(jobs.merge, environment)
+        merge = try cluster.waitForJob(jobs.merge)
         let mergeLog = (try? String(contentsOfFile: out + "/slurm/merge.log", encoding: .utf8)) ?? ""
         XCTAssertEqual(merge.state, "COMPLETED", mergeLog)
         for part in [0, 2] {

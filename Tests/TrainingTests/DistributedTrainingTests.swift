@@ -9,7 +9,7 @@ import XCTest
 
 /// Data-parallel training through the real binary under Open MPI: R = 2 ranks with B/2 each give
 /// the weights of one process with the global batch B (sync batch norm, averaged gradients), and a
-/// stopped 2-rank run resumes on 1 rank and on 2 to the same weights.
+/// killed 2-rank run resumes on 1 rank and on 2 to the same weights.
 final class DistributedTrainingTests: XCTestCase {
     let scratch = ScratchDir("distributed")
     let mpirun = "/usr/bin/mpirun"
@@ -64,23 +64,100 @@ final class DistributedTrainingTests: XCTestCase {
         return rows.map { $0.split(separator: ",").compactMap { Double($0) } }
     }
 
-    func testSyncEncoderOnTwoRanksEqualsOneProcessAndResumesOnOneAndTwo() throws {
+    /// The flags of `cals train sync` in these tests but --threads (a 2-clip synthetic dataset in `data`).
+    func syncFlags() throws -> [String] {
         try writeSyntheticDataset(scratch.path("data"), clips: 2, frames: 40)
-        let train = ["train", "sync", "--data", scratch.path("data"), "--width", "0.25", "--batch", "4", "--windows", "2",
-                     "--loss-offsets", "2", "--eval-clips", "1", "--eval-every", "1000", "--threads", "1"]
+        return ["--data", scratch.path("data"), "--width", "0.25", "--batch", "4", "--windows", "2",
+                "--loss-offsets", "2", "--eval-clips", "1", "--eval-every", "1000"]
+    }
+
+    /// `cals train sync` with these tests' flags, one thread per process.
+    func syncTraining() throws -> [String] { ["train", "sync"] + (try syncFlags()) + ["--threads", "1"] }
+
+    func testSyncEncoderOnTwoRanksEqualsOneProcess() throws {
+        let train = try syncTraining()
         try cals(train + ["--out", scratch.path("one"), "--steps", "3"])
         try cals(train + ["--out", scratch.path("two"), "--steps", "3"], ranks: 2)
         try assertSameWeights(scratch.path("one/checkpoint.safetensors"), scratch.path("two/checkpoint.safetensors"))
         // The logged loss and accuracy are the means over the whole batch, as one process logs them.
         try assertSameLogs("one", "two")
+    }
 
-        // Stopped at step 2 on 2 ranks, resumed to 3 on 1 rank and on 2.
+    /// A 2-rank run checkpointing every step, SIGKILLed (mpirun and its ranks) as soon as its first
+    /// checkpoint is there, so the kill lands at a step of its own: resumed on 1 rank and on 2, it
+    /// reaches the weights and log of an uninterrupted run to the same step.
+    func testKilledTwoRankRunResumesOnOneAndTwo() throws {
+        let train = try syncTraining()
+        let killed = scratch.path("killed"), checkpoint = killed + "/checkpoint.safetensors"
+        let job = Process()
+        job.executableURL = URL(fileURLWithPath: mpirun)
+        job.arguments = ["-np", "2", "--oversubscribe", "--allow-run-as-root", "--bind-to", "none", TestEnv.calsBinary]
+            + train + ["--out", killed, "--steps", "100", "--checkpoint-every", "1", "--distributed"]
+        job.standardOutput = FileHandle.nullDevice
+        job.standardError = FileHandle.nullDevice
+        try job.run()
+        let deadline = Date().addingTimeInterval(300)
+        while !FileManager.default.fileExists(atPath: checkpoint) && job.isRunning && Date() < deadline { usleep(10_000) }
+        killTree(job.processIdentifier)
+        job.waitUntilExit()
+        XCTAssertEqual(job.terminationReason, .uncaughtSignal, "the run ended before it was killed")
+        let step = try XCTUnwrap(Int(try XCTUnwrap(Safetensors.read(checkpoint).metadata["step"])))
+        XCTAssertLessThan(step, 100, "the run ended before it was killed")
+
+        let last = ["--steps", "\(step + 2)"]
+        try cals(train + ["--out", scratch.path("one")] + last)
         for (run, ranks) in [("resumed-on-1", nil), ("resumed-on-2", 2)] as [(String, Int?)] {
-            try cals(train + ["--out", scratch.path(run), "--steps", "2"], ranks: 2)
-            try cals(train + ["--out", scratch.path(run), "--steps", "3", "--resume"], ranks: ranks)
+            try FileManager.default.copyItem(atPath: killed, toPath: scratch.path(run))
+            try cals(train + ["--out", scratch.path(run), "--resume"] + last, ranks: ranks)
             try assertSameWeights(scratch.path("one/checkpoint.safetensors"), scratch.path("\(run)/checkpoint.safetensors"))
             try assertSameLogs("one", run)
         }
+    }
+
+    /// The sbatch script of `cals slurm train` submitted to a real one-node Slurm cluster, its 2
+    /// ranks started by mpirun and by srun --mpi=pmix: each job writes the checkpoint and log of a
+    /// direct `mpirun -np 2` run.
+    func testTrainingJobOnARealSlurmClusterEqualsMpirun() throws {
+        let missing = try SlurmTestCluster.missingPrograms()
+        try XCTSkipUnless(missing.isEmpty, "\(missing) not installed (make apt installs slurm-wlm and munge)")
+        let flags = try syncFlags() + ["--steps", "2"]
+        try cals(["train", "sync"] + flags + ["--threads", "1", "--out", scratch.path("direct")], ranks: 2)
+        let cluster = try SlurmTestCluster()
+        // The job runs as root here, which Open MPI refuses unless told (sbatch passes the environment on).
+        let environment = cluster.environment.merging(["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]) { $1 }
+        for launcher in ["mpirun", "srun"] {
+            let run = scratch.path("slurm-\(launcher)")
+            let r = try TestSupport.run(TestEnv.calsBinary, ["slurm", "train", "sync", "--out", run, "--nodes", "1",
+                                                             "--tasks-per-node", "2", "--cpus-per-task", "1", "--launcher", launcher,
+                                                             "--submit", "--"] + flags, environment: environment)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let job = try XCTUnwrap(r.stdout.split(whereSeparator: \.isNewline).first { $0.hasPrefix("submitted job ") },
+                                    r.stdout).dropFirst("submitted job ".count)
+            let state = try cluster.waitForJob(String(job))
+            let log = (try? String(contentsOfFile: "\(run)/slurm/train-\(job).log", encoding: .utf8)) ?? "(no job log)"
+            XCTAssertEqual(state.state, "COMPLETED", "\(launcher): \(log)")
+            try assertSameWeights(scratch.path("direct/checkpoint.safetensors"), run + "/checkpoint.safetensors")
+            try assertSameLogs("direct", "slurm-\(launcher)")
+        }
+    }
+
+    /// SIGKILLs the process `root` and every process below it, as a crashed node would end them
+    /// (mpirun starts each rank in a process group of its own, so a group kill would miss them).
+    func killTree(_ root: pid_t) {
+        var children: [pid_t: [pid_t]] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            // /proc/PID/stat: "PID (command) STATE PPID …"; the command may hold spaces and parentheses.
+            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let parent = pid_t(fields[1]) { children[parent, default: []].append(pid) }
+        }
+        var victims = [root], next = 0
+        while next < victims.count {
+            victims += children[victims[next]] ?? []
+            next += 1
+        }
+        for pid in victims { kill(pid, SIGKILL) }
     }
 
     func testA2LOnTwoRanksEqualsOneProcess() throws {
