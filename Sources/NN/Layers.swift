@@ -102,7 +102,7 @@ public final class MultiheadAttention: Module {
         let qkv = linear(x, weight: inProjWeight, bias: inProjBias)   // [B, T, 3d]
         let key = ctx.dropoutKey(p: dropout)
         let heads = multiHeadAttention(qkv, heads: self.heads, keyMask: keyMask, band: band,
-                                       dropout: key == nil ? 0 : dropout, dropoutKey: key ?? 0)
+                                       dropout: key == nil ? 0 : dropout, dropoutKey: key ?? 0, dropoutPositions: ctx.batchPositions)
         return outProj(heads)
     }
 

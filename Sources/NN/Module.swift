@@ -8,6 +8,9 @@ public final class Context {
     /// Sync batch norm in a data-parallel run: batch statistics summed over the processes in
     /// training mode (nil: this process's batch alone).
     public var batchStatistics: (any BatchStatisticsSum)?
+    /// Where this process's samples sit in the global batch (a data-parallel rank's share), so
+    /// dropout masks follow the sample, not the process.
+    public var batchPositions = BatchPositions.whole
 
     public init(training: Bool = true, seed: UInt64 = 0) {
         self.training = training
@@ -16,7 +19,7 @@ public final class Context {
 
     /// Inverted dropout in training mode (identity in eval mode or when p = 0).
     public func dropout(_ x: Tensor, p: Float) -> Tensor {
-        training && p > 0 ? x.dropout(p: p, key: rng.next()) : x
+        training && p > 0 ? x.dropout(p: p, key: rng.next(), positions: batchPositions) : x
     }
 
     /// A fresh dropout key in training mode, nil otherwise.

@@ -6,7 +6,8 @@ import Foundation
 /// qkv [B, T, 3d] holds q | k | v along the last dimension, head h using columns h·Dh..<(h+1)·Dh
 /// of each part (Dh = d / heads). keyMask [B, T] (optional): 0 marks a key no query may attend to
 /// (PyTorch key_padding_mask = mask == 0). band K (optional): query i attends only to keys with
-/// |i − j| ≤ K. Dropout p on the attention probabilities with hash key `dropoutKey`.
+/// |i − j| ≤ K. Dropout p on the attention probabilities with hash key `dropoutKey`, masks indexed
+/// by the batch's place in the global batch (`dropoutPositions`).
 /// Returns [B, T, d]. A query row with no allowed key gets output 0.
 ///
 /// Per (b, h), with strided GEMMs straight on qkv (no head reshuffling copies):
@@ -15,7 +16,7 @@ import Foundation
 ///   dP' = dO Vᵀ;  dV = P'ᵀ dO;  dP = dropout-mask(dP');  dS = P ⊙ (dP − rowsum(dP ⊙ P))
 ///   dQ = dS K / √Dh;  dK = dSᵀ Q / √Dh
 public func multiHeadAttention(_ qkv: Tensor, heads: Int, keyMask: Tensor? = nil, band: Int? = nil,
-                               dropout p: Float = 0, dropoutKey: UInt64 = 0) -> Tensor {
+                               dropout p: Float = 0, dropoutKey: UInt64 = 0, dropoutPositions: BatchPositions = .whole) -> Tensor {
     precondition(qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0,
                  "attention input \(qkv.shape) is not [B, T, 3·d] with d divisible by \(heads) heads")
     let b = qkv.shape[0], t = qkv.shape[1], d = qkv.shape[2] / 3, dh = d / heads, ld = 3 * d
@@ -31,6 +32,7 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, keyMask: Tensor? = nil
         let bi = bh / heads, h = bh % heads
         let q = X + bi * t * ld + h * dh, k = q + d, v = q + 2 * d
         let s = P + bh * t * t, sd = PD + bh * t * t
+        let shift = dropoutPositions.shift(sample: bi, perSample: heads * t * t)
         gemm(false, true, t, t, dh, scale, q, ld, k, ld, 0, s, t)
         for i in 0..<t {
             let row = s + i * t
@@ -44,7 +46,7 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, keyMask: Tensor? = nil
                 softmaxRow(row, row, t)
             }
             if p > 0 {
-                for j in 0..<t { sd[i * t + j] = row[j] * dropMask.factor((bh * t + i) * t + j, keep) }
+                for j in 0..<t { sd[i * t + j] = row[j] * dropMask.factor((bh * t + i) * t + j + shift, keep) }
             }
         }
         gemm(false, false, t, dh, t, 1, sd, t, v, ld, 0, Y + bi * t * d + h * dh, d)
@@ -61,12 +63,13 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, keyMask: Tensor? = nil
             let dq = DX + bi * t * ld + h * dh, dk = dq + d, dv = dq + 2 * d
             let go = G + bi * t * d + h * dh
             let s = P + bh * t * t, sd = PD + bh * t * t, ds = scratch.pointer + bh * t * t
+            let shift = dropoutPositions.shift(sample: bi, perSample: heads * t * t)
             gemm(false, true, t, t, dh, 1, go, d, v, ld, 0, ds, t)       // dP' = dO Vᵀ
             gemm(true, false, t, dh, t, 1, sd, t, go, d, beta, dv, ld)   // dV += P'ᵀ dO
             for i in 0..<t {
                 let pr = s + i * t, dr = ds + i * t
                 if p > 0 {
-                    for j in 0..<t { dr[j] *= dropMask.factor((bh * t + i) * t + j, keep) }
+                    for j in 0..<t { dr[j] *= dropMask.factor((bh * t + i) * t + j + shift, keep) }
                 }
                 var dot: Float = 0
                 for j in 0..<t { dot += dr[j] * pr[j] }

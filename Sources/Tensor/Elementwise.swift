@@ -220,18 +220,27 @@ public func log(_ x: Tensor) -> Tensor { unary(x, Log()) }
 
 extension Tensor {
     /// Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p).
-    /// The mask is a hash of (key, index) (see DropoutMask): backward recomputes it.
-    /// Draw `key` from the run's RandomGenerator.
-    public func dropout(p: Float, key: UInt64) -> Tensor {
+    /// The mask is a hash of (key, index in the global batch) (see DropoutMask, BatchPositions:
+    /// dimension 0 is the batch): backward recomputes it. Draw `key` from the run's RandomGenerator.
+    public func dropout(p: Float, key: UInt64, positions: BatchPositions = .whole) -> Tensor {
         let x = self
         precondition(p >= 0 && p < 1, "dropout probability \(p) outside [0, 1)")
         let scale = 1 / (1 - p), mask = DropoutMask(p: p, key: key)
+        let perSample = max(1, x.rank == 0 ? 1 : x.count / max(1, x.shape[0]))
         let out = Tensor(shape: x.shape)
         let X = x.data, Y = out.data
-        parallelRanges(x.count) { r in for i in r { Y[i] = X[i] * mask.factor(i, scale) } }
+        parallelRanges(x.count) { r in
+            DropoutMask.runs(r, perSample: perSample, positions: positions) { run, shift in
+                for i in run { Y[i] = X[i] * mask.factor(i + shift, scale) }
+            }
+        }
         out.record([x]) { out in
             let G = out.grad!.pointer, (DX, fresh) = x.gradForWriting()
-            parallelRanges(x.count) { r in store(DX, fresh: fresh, r) { G[$0] * mask.factor($0, scale) } }
+            parallelRanges(x.count) { r in
+                DropoutMask.runs(r, perSample: perSample, positions: positions) { run, shift in
+                    store(DX, fresh: fresh, run) { G[$0] * mask.factor($0 + shift, scale) }
+                }
+            }
         }
         return out
     }

@@ -47,6 +47,23 @@ public struct RandomGenerator {
     return z ^ (z >> 31)
 }
 
+/// Where this process's samples sit in the global batch of a data-parallel step: sample s of its
+/// tensors (dimension 0) is position first + s·stride of the global batch (`BatchSampler`'s shares
+/// are strided). Dropout masks are indexed by the element's place in the global batch's tensor, so
+/// a sample gets the same mask whatever process holds it; one process (first 0, stride 1) gets
+/// the masks it always got.
+public struct BatchPositions: Sendable, Equatable {
+    public let first: Int, stride: Int
+
+    public init(first: Int, stride: Int) { (self.first, self.stride) = (first, stride) }
+
+    public static let whole = BatchPositions(first: 0, stride: 1)
+
+    /// How far the mask index of every element of local sample `s` is shifted: its global position
+    /// minus `s`, times the elements per sample.
+    @inline(__always) func shift(sample s: Int, perSample: Int) -> Int { (first + s * (stride - 1)) * perSample }
+}
+
 /// Which elements dropout keeps: a decision that depends only on (key, index), so backward
 /// recomputes it instead of storing a mask, and the pattern does not depend on threading.
 /// 32-bit hash (lowbias32) of the index mixed with the key: integer ops that vectorise.
@@ -67,6 +84,18 @@ struct DropoutMask {
 
     /// `scale` where kept, 0 where dropped: a select (no branch), so mask loops vectorise.
     @inline(__always) func factor(_ index: Int, _ scale: Float) -> Float { keeps(index) ? scale : 0 }
+
+    /// Splits `range` of a tensor with `perSample` elements per sample into its runs within one
+    /// sample: `body(run, shift)`, element i of the run having mask index i + shift.
+    @inline(__always) static func runs(_ range: Range<Int>, perSample: Int, positions: BatchPositions,
+                                       _ body: (Range<Int>, Int) -> Void) {
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let s = start / perSample, end = min(range.upperBound, (s + 1) * perSample)
+            body(start..<end, positions.shift(sample: s, perSample: perSample))
+            start = end
+        }
+    }
 }
 
 import Foundation

@@ -141,6 +141,8 @@ public final class A2LTrainer: TrainingStep {
         self.config = config
         context = Context(training: true, seed: config.seed)
         context.batchStatistics = rank.world
+        // The strided share of `BatchSampler`: dropout masks are those of the global batch's samples.
+        context.batchPositions = BatchPositions(first: rank.sampler.rank, stride: rank.sampler.worldSize)
         model = A2L(config.model, rng: &context.rng)
         optimizer = Adam(model.parameters, learningRate: config.learningRate)
         if resume {

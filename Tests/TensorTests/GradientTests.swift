@@ -67,6 +67,32 @@ final class GradientTests: XCTestCase {
         checkGradients("attention plain", [randomTensor([1, 4, 12], seed: 2)]) { multiHeadAttention($0[0], heads: 1) }
     }
 
+    /// A data-parallel rank's share (samples r, r + 2 of a batch of 4) with its `BatchPositions`
+    /// gets the dropout masks those samples get in the whole batch, in dropout and attention.
+    func testDropoutMasksFollowTheSamplesPlaceInTheGlobalBatch() {
+        func rows(_ t: Tensor, _ picked: [Int]) -> Tensor {
+            let size = t.count / t.shape[0]
+            return Tensor(shape: [picked.count] + t.shape.dropFirst(), values: picked.flatMap { t.values[($0 * size)..<(($0 + 1) * size)] })
+        }
+        let x = randomTensor([4, 3, 5], seed: 11), qkv = randomTensor([4, 5, 12], seed: 12)
+        let whole = x.dropout(p: 0.5, key: 7)
+        let attention = multiHeadAttention(qkv, heads: 2, dropout: 0.3, dropoutKey: 5)
+        for rank in 0..<2 {
+            let share = [rank, rank + 2], positions = BatchPositions(first: rank, stride: 2)
+            XCTAssertEqual(rows(x, share).dropout(p: 0.5, key: 7, positions: positions).values, rows(whole, share).values)
+            XCTAssertEqual(multiHeadAttention(rows(qkv, share), heads: 2, dropout: 0.3, dropoutKey: 5, dropoutPositions: positions).values,
+                           rows(attention, share).values)
+        }
+        // Without its positions the second share draws the masks of samples 0 and 1.
+        XCTAssertNotEqual(rows(x, [1, 3]).dropout(p: 0.5, key: 7).values, rows(whole, [1, 3]).values)
+        checkGradients("dropout of a share", [randomTensor([2, 8], seed: 13)]) {
+            $0[0].dropout(p: 0.3, key: 7, positions: BatchPositions(first: 1, stride: 2))
+        }
+        checkGradients("attention of a share", [randomTensor([2, 5, 24], seed: 14)]) {
+            multiHeadAttention($0[0], heads: 2, dropout: 0.2, dropoutKey: 5, dropoutPositions: BatchPositions(first: 1, stride: 2))
+        }
+    }
+
     func testAttentionQueryWithNoAllowedKeyGivesZero() {
         // band 0: query i may only see key i; keys 1 and 3 are masked, so queries 1 and 3 see nothing.
         let mask = Tensor(shape: [1, 4], values: [1, 0, 1, 0])
