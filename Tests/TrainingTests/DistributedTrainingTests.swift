@@ -89,9 +89,13 @@ final class DistributedTrainingTests: XCTestCase {
     func testKilledTwoRankRunResumesOnOneAndTwo() throws {
         let train = try syncTraining()
         let killed = scratch.path("killed"), checkpoint = killed + "/checkpoint.safetensors"
+        // Open MPI's session folder and shared-memory segments, which a killed job leaves behind, go to the scratch folder.
+        let leftovers = scratch.path("mpi")
+        try FileManager.default.createDirectory(atPath: leftovers, withIntermediateDirectories: true)
         let job = Process()
         job.executableURL = URL(fileURLWithPath: mpirun)
-        job.arguments = ["-np", "2", "--oversubscribe", "--allow-run-as-root", "--bind-to", "none", TestEnv.calsBinary]
+        job.arguments = ["-np", "2", "--oversubscribe", "--allow-run-as-root", "--bind-to", "none",
+                         "--mca", "orte_tmpdir_base", leftovers, "--mca", "btl_vader_backing_directory", leftovers, TestEnv.calsBinary]
             + train + ["--out", killed, "--steps", "100", "--checkpoint-every", "1", "--distributed"]
         job.standardOutput = FileHandle.nullDevice
         job.standardError = FileHandle.nullDevice
