@@ -15,7 +15,7 @@ public struct ShardStage: ItemStage {
     private final class Processor: StageProcessor {}
 
     /// Writes rows `range` of `output` as one shard item: frames and frame indices, mel units,
-    /// and every column a stage added.
+    /// face boxes, and every column a stage added.
     static func write(_ output: ItemOutput, _ range: RowRange, _ item: ShardItem, to writer: ShardWriter) throws -> ShardItem {
         writer.beginItem(item)
         let rows = range.firstRow ..< range.firstRow + range.rowCount
@@ -24,6 +24,7 @@ public struct ShardStage: ItemStage {
         }
         let unit = output.mel.count / max(output.rowCount, 1)
         try writer.append(melUnits: Array(output.mel[rows.lowerBound * unit ..< rows.upperBound * unit]))
+        try writer.append(boxes: Array(output.boxes[rows.lowerBound * 4 ..< rows.upperBound * 4]))
         for column in output.columns {
             let size = column.rowSize
             try writer.append(column: column.name, rowShape: column.rowShape,

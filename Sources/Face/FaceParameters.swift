@@ -10,7 +10,7 @@
 /// are left out when the speaker is `largest` (the JSON of before several faces were tracked).
 /// The code default (a manifest that names no detector) is `cnn`.
 public struct FaceParameters: Codable, Equatable, Sendable {
-    public static let version = 2
+    public static let version = 3
 
     // Detection.
     /// The detector and its own parameters (`detector: cnn` in the manifest, the default, or `haar`).
@@ -49,6 +49,16 @@ public struct FaceParameters: Codable, Equatable, Sendable {
     public var minSegmentLength = 5
 
     // Crop.
+    /// The crop is placed by the track's face averaged over this many frames (odd; shifted
+    /// inside the track at its ends; `FaceTrackProcessor.cropFace`): on a still face it averages
+    /// the detector's noise away ...
+    public var cropSmoothingWindow = 31
+    /// ... but its centre stays within this fraction of the face side of the face smoothed over
+    /// `smoothingWindow` frames, which bounds its lag when the head moves ...
+    public var cropMaxShift = 0.02
+    /// ... and its side within this fraction of that face's side (the landmark fit's scale is
+    /// several times noisier than its centre, so the bound is wider).
+    public var cropMaxZoom = 0.08
     /// Side of the square crop above the chin margin, as a multiple of the face box side.
     public var cropScale = 1.0
     /// Extra crop below the chin, as a fraction of the face box side (widens the square too).
@@ -60,7 +70,7 @@ public struct FaceParameters: Codable, Equatable, Sendable {
 
     private enum CodingKeys: String, CodingKey {
         case detector, detectionLongSide, speaker, keyFrameInterval, minIoU, searchRegionScale, searchSizeRatio, cutThreshold,
-             smoothingWindow, maxGap, minSegmentLength, cropScale, chinMargin, cropSize
+             smoothingWindow, maxGap, minSegmentLength, cropSmoothingWindow, cropMaxShift, cropMaxZoom, cropScale, chinMargin, cropSize
     }
 
     public init(from decoder: Decoder) throws {
@@ -80,6 +90,9 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         smoothingWindow = try c.decode(Int.self, forKey: .smoothingWindow)
         maxGap = try c.decode(Int.self, forKey: .maxGap)
         minSegmentLength = try c.decode(Int.self, forKey: .minSegmentLength)
+        cropSmoothingWindow = try c.decodeIfPresent(Int.self, forKey: .cropSmoothingWindow) ?? cropSmoothingWindow
+        cropMaxShift = try c.decodeIfPresent(Double.self, forKey: .cropMaxShift) ?? cropMaxShift
+        cropMaxZoom = try c.decodeIfPresent(Double.self, forKey: .cropMaxZoom) ?? cropMaxZoom
         cropScale = try c.decode(Double.self, forKey: .cropScale)
         chinMargin = try c.decode(Double.self, forKey: .chinMargin)
         cropSize = try c.decode(Int.self, forKey: .cropSize)
@@ -102,6 +115,9 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         try c.encode(smoothingWindow, forKey: .smoothingWindow)
         try c.encode(maxGap, forKey: .maxGap)
         try c.encode(minSegmentLength, forKey: .minSegmentLength)
+        try c.encode(cropSmoothingWindow, forKey: .cropSmoothingWindow)
+        try c.encode(cropMaxShift, forKey: .cropMaxShift)
+        try c.encode(cropMaxZoom, forKey: .cropMaxZoom)
         try c.encode(cropScale, forKey: .cropScale)
         try c.encode(chinMargin, forKey: .chinMargin)
         try c.encode(cropSize, forKey: .cropSize)
@@ -124,6 +140,9 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         try require(smoothingWindow >= 1 && smoothingWindow % 2 == 1, "smoothingWindow must be odd and >= 1")
         try require(maxGap >= 0, "maxGap must be >= 0")
         try require(minSegmentLength >= 1, "minSegmentLength must be >= 1")
+        try require(cropSmoothingWindow >= 1 && cropSmoothingWindow % 2 == 1, "cropSmoothingWindow must be odd and >= 1")
+        try require(cropMaxShift >= 0, "cropMaxShift must be >= 0")
+        try require(cropMaxZoom >= 0, "cropMaxZoom must be >= 0")
         try require(cropScale > 0, "cropScale must be > 0")
         try require(chinMargin >= 0, "chinMargin must be >= 0")
         try require(cropSize >= 1, "cropSize must be >= 1")

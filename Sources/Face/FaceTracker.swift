@@ -1,6 +1,7 @@
 // Streaming face tracking (SPEC §1 `face` + `crop`): largest face, IoU tracking, shot cuts,
 // gap interpolation, 5-frame smoothing of boxes and landmarks, square crops placed by the
-// landmarks (or the box, for detectors without landmarks).
+// landmarks (or the box, for detectors without landmarks) smoothed over 31 frames within a
+// bounded shift of the 5-frame face.
 import Common
 
 /// One frame of a kept face segment.
@@ -27,8 +28,10 @@ public struct TrackedFrame: Sendable {
 /// segment come out together and in index order; segments come out in the order their tracks
 /// started. A frame is held until the boxes two frames ahead are known (smoothing), while a gap
 /// might still be interpolated, and while its segment is still shorter than
-/// `minSegmentLength`, so with one track at most about
-/// `max(minSegmentLength, smoothingWindow/2 + maxGap) + 1` frames are buffered. With several,
+/// `minSegmentLength`; the crop's longer window (`cropSmoothingWindow`) holds a frame until the
+/// frames half that window ahead are known, and a track's first frames until it is as long as
+/// the window. So with one track at most about
+/// `max(minSegmentLength, cropSmoothingWindow, cropSmoothingWindow/2 + maxGap) + 1` frames are buffered. With several,
 /// a track's final crops also wait while an older track is still open.
 ///
 /// Rules: each track follows one face. A track continues on each later frame with the
@@ -217,7 +220,9 @@ public final class FaceTrackProcessor {
     }
 
     /// Moves the frames of track `t` whose smoothed box is final to its `done` frames. When
-    /// `closing`, the track ends at lastSeen: every frame up to it is final.
+    /// `closing`, the track ends at lastSeen: every frame up to it is final. Otherwise a frame is
+    /// final once every window reaching it is whole: the track seen `hold` frames past it, and
+    /// (for the windows shifted inside the track at its start) `2·hold` frames past its first.
     private func finalise(_ t: Int, closing: Bool) throws {
         var current = tracks[t]
         defer { tracks[t] = current }
@@ -225,20 +230,25 @@ public final class FaceTrackProcessor {
             guard current.lastSeen - current.first + 1 >= parameters.minSegmentLength else { return }
             current.kept = true
         }
-        let half = parameters.smoothingWindow / 2
-        let lastFinal = closing ? current.lastSeen : current.lastSeen - half
+        let half = parameters.smoothingWindow / 2, cropHalf = parameters.cropSmoothingWindow / 2
+        let hold = max(half, cropHalf)
+        let lastFinal = closing ? current.lastSeen
+            : current.lastSeen - current.first >= 2 * hold ? current.lastSeen - hold : current.first - 1
         while let (index, image) = current.frames.first, index <= lastFinal {
             current.frames.removeFirst()
+            // The window of `h` frames either side of index, shifted to lie inside the track.
+            func window(_ h: Int) -> ArraySlice<Observation> {
+                let low = max(current.first, min(index - h, current.lastSeen - 2 * h))
+                let high = min(current.lastSeen, low + 2 * h)
+                return current.seen[(low - current.seenBase)...(high - current.seenBase)]
+            }
             // Centred mean over index-h ... index+h, h shrunk symmetrically at segment ends.
             let h = min(half, index - current.first, current.lastSeen - index)
             let box = Observation.mean(current.seen[(index - h - current.seenBase)...(index + h - current.seenBase)]).box
             // Landmarks (noisier than boxes, and what places the crop) are averaged over the full
-            // window also at the segment's ends, shifted to lie inside it.
-            let low = max(current.first, min(index - half, current.lastSeen - 2 * half))
-            let high = min(current.lastSeen, low + 2 * half)
-            let points = Observation.mean(current.seen[(low - current.seenBase)...(high - current.seenBase)]).landmarks
-            let smoothed = Observation(box: box, landmarks: points)
-            let square = cropSquare(smoothed)
+            // window also at the segment's ends.
+            let smoothed = Observation(box: box, landmarks: Observation.mean(window(half)).landmarks)
+            let square = cropSquare(cropFace(smoothed: smoothed, window: window(cropHalf)))
             let crop = try image.croppedSquare(x: Int(square.x), y: Int(square.y), side: Int(square.width),
                                                size: parameters.cropSize)
             // The segment is set when the frame is emitted (`release`).
@@ -246,18 +256,31 @@ public final class FaceTrackProcessor {
                                              landmarks: smoothed.landmarks, cropBox: square, crop: crop))
         }
         // Keep the observations the next frame's smoothing windows can still reach.
-        let keepFrom = (current.frames.first?.index ?? current.lastSeen + 1) - 2 * half
+        let keepFrom = (current.frames.first?.index ?? current.lastSeen + 1) - 2 * hold
         let drop = min(max(0, keepFrom - current.seenBase), current.seen.count - 1)
         current.seen.removeFirst(drop)
         current.seenBase += drop
     }
 
-    /// The square crop region for a face: `cropScale` times the face side, centred on the face,
-    /// plus `chinMargin` times the face side added below (and split left and right so the region
-    /// stays square). The face is the one its landmarks place (`landmarkBox`: the mouth then sits
-    /// at the same place in every crop, whatever the box does), or its box when it has none.
-    func cropSquare(_ face: Observation) -> FaceBox {
-        let box = face.landmarks.flatMap(FaceTrackProcessor.landmarkBox) ?? face.box
+    /// The face (centre and side, as a square) that places a frame's crop: the mean face
+    /// (`Observation.face`) over the `cropSmoothingWindow` frames of `window` (centred on the
+    /// frame, shifted inside the track at its ends), but with its centre no farther than
+    /// `cropMaxShift` face sides (per coordinate) and its side no farther than `cropMaxZoom`
+    /// sides from the face of the `smoothed` frame (the `smoothingWindow` one's). On a still face
+    /// the long mean averages the detector's noise away; when the head moves, the bounds keep the
+    /// crop's lag behind the short window's face within them.
+    func cropFace(smoothed: Observation, window: ArraySlice<Observation>) -> Box {
+        let mean = window.reduce(SIMD3<Double>(0, 0, 0)) { $0 + $1.face } / Double(window.count)
+        let short = smoothed.face
+        let bound = short.z * SIMD3(parameters.cropMaxShift, parameters.cropMaxShift, parameters.cropMaxZoom)
+        let face = short + (mean - short).clamped(lowerBound: -bound, upperBound: bound)
+        return Box(x: face.x - face.z / 2, y: face.y - face.z / 2, width: face.z, height: face.z)
+    }
+
+    /// The square crop region for a face box: `cropScale` times its side (the mean of width and
+    /// height), centred on it, plus `chinMargin` times the side added below (and split left and
+    /// right so the region stays square).
+    func cropSquare(_ box: Box) -> FaceBox {
         let side = (box.width + box.height) / 2
         let centreX = box.x + box.width / 2, centreY = box.y + box.height / 2
         let total = side * (parameters.cropScale + parameters.chinMargin)
@@ -325,6 +348,14 @@ struct Observation {
     }
 
     init(_ face: FaceDetection) { self.init(box: face.box, landmarks: face.landmarks) }
+
+    /// (centre x, centre y, side) of the face its landmarks place (`landmarkBox`: the mouth then
+    /// sits at the same place in every crop, whatever the box does), or of its box when it has
+    /// none (side: the mean of width and height).
+    var face: SIMD3<Double> {
+        let box = landmarks.flatMap(FaceTrackProcessor.landmarkBox) ?? box
+        return SIMD3(box.x + box.width / 2, box.y + box.height / 2, (box.width + box.height) / 2)
+    }
 
     /// self + t·(other − self), box and landmarks (landmarks only when both have them).
     func lerp(_ other: Observation, _ t: Double) -> Observation {

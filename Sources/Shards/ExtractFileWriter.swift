@@ -13,7 +13,6 @@ public final class ExtractFileWriter {
     private let output: AtomicOutput
     private var file: HDF5File?
     private var tables: FrameTables?
-    private var boxes: HDF5Dataset?
     private var segments: HDF5Dataset?
 
     /// - Parameters:
@@ -38,8 +37,6 @@ public final class ExtractFileWriter {
         }
         for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(name, value) }
         tables = try FrameTables(in: file, deflateLevel: deflateLevel)
-        boxes = try file.createDataset("boxes", type: .int32, shape: [0, 4], extendable: true,
-                                       chunk: [ShardFormat.rowChunk * 16, 4])
         segments = try file.createDataset("segment", type: .int32, shape: [0], extendable: true,
                                           chunk: [ShardFormat.rowChunk * 16])
         self.file = file
@@ -51,10 +48,10 @@ public final class ExtractFileWriter {
     /// Appends one 128×128 crop, its face box `[x, y, width, height]` in source pixels, the
     /// index of the segment (face track) it belongs to and its frame on the source's 25 fps timeline.
     public func append(frame: RGBImage, box: [Int32], segment: Int, frameIndex: Int) throws {
-        guard let tables, let boxes, let segments else { preconditionFailure("ExtractFileWriter used after finish") }
+        guard let tables, let segments else { preconditionFailure("ExtractFileWriter used after finish") }
         precondition(box.count == 4, "box must be [x, y, width, height]")
         try tables.append(frame: frame, frameIndex: frameIndex)
-        try boxes.append(box)
+        try tables.append(boxes: box)
         try segments.append([Int32(segment)])
     }
 
@@ -77,7 +74,7 @@ public final class ExtractFileWriter {
         guard let rows = tables?.frames.rowCount, let file else { preconditionFailure("ExtractFileWriter finished twice") }
         try tables!.checkAligned(output.path)
         // Release every dataset handle so that closing really closes the file.
-        (tables, boxes, segments, self.file) = (nil, nil, nil, nil)
+        (tables, segments, self.file) = (nil, nil, nil)
         return try finishOutput(file, output, rows: rows, items: [])
     }
 }

@@ -10,7 +10,8 @@ import Foundation
 ///   `format_version`, `creator`, `source`, `fps`, `sample_rate`, `parameters` (JSON), the decode
 ///   damage `video_packets`, `video_undecodable`, `audio_packets`, `audio_undecodable` (int) and
 ///   whatever the caller adds.
-/// - frame shard (pipeline): `frames`, `mel`, `frame_index` as above; group `items` of parallel
+/// - frame shard (pipeline): `frames`, `mel`, `frame_index` as above, `boxes` as above when the
+///   writer was given them (the pipeline's face stage does); group `items` of parallel
 ///   1-D datasets, one row per segment: `id`, `source`, `fingerprint`, `speaker`, `split` (UTF-8
 ///   strings), `first_row`, `row_count`, and the item's decode damage `video_packets`,
 ///   `video_undecodable`, `video_first_second_lost`, `audio_packets`, `audio_undecodable`,
@@ -51,12 +52,14 @@ public enum ShardFormat {
     public static let defaultDeflateLevel = 1
 }
 
-/// The `frames`, `frame_index` and `mel` datasets of extract files and frame shards, appended
-/// row by row.
+/// The `frames`, `frame_index`, `mel` and `boxes` datasets of extract files and frame shards,
+/// appended row by row.
 final class FrameTables {
     let frames: HDF5Dataset
     let frameIndex: HDF5Dataset
     let mel: HDF5Dataset
+    /// int32 [N, 4], made on the first boxes appended.
+    private(set) var boxes: HDF5Dataset?
     /// Per-row float32 datasets stages added, made on their first rows.
     private(set) var columns: [(name: String, dataset: HDF5Dataset)] = []
     private let file: HDF5File
@@ -86,6 +89,7 @@ final class FrameTables {
         try frames.setRowCount(rows)
         try frameIndex.setRowCount(rows)
         try mel.setRowCount(rows)
+        try boxes?.setRowCount(min(rows, boxes?.rowCount ?? 0))
         for column in columns { try column.dataset.setRowCount(min(rows, column.dataset.rowCount)) }
     }
 
@@ -105,6 +109,16 @@ final class FrameTables {
         try dataset.append(values)
     }
 
+    /// Appends face boxes [k, 4] (x, y, width, height in source pixels) for any k.
+    func append(boxes values: [Int32]) throws {
+        precondition(values.count % 4 == 0, "boxes must be [k, 4]")
+        if boxes == nil {
+            boxes = try file.createDataset("boxes", type: .int32, shape: [0, 4], extendable: true,
+                                           chunk: [ShardFormat.rowChunk * 16, 4])
+        }
+        try boxes!.append(values)
+    }
+
     /// Appends audio units: [k, 80, 4] floats for any k.
     func append(melUnits: [Float]) throws {
         precondition(melUnits.count % ShardFormat.melUnitSize == 0, "mel units must be [k, 80, 4]")
@@ -114,6 +128,9 @@ final class FrameTables {
     func checkAligned(_ path: String) throws {
         guard frames.rowCount == mel.rowCount else {
             throw InputError(path, "\(frames.rowCount) frames but \(mel.rowCount) mel units")
+        }
+        if let boxes, boxes.rowCount != frames.rowCount {
+            throw InputError(path, "\(frames.rowCount) frames but \(boxes.rowCount) boxes")
         }
         for column in columns where column.dataset.rowCount != frames.rowCount {
             throw InputError(path, "\(frames.rowCount) frames but \(column.dataset.rowCount) rows of \(column.name)")

@@ -9,6 +9,7 @@ import Foundation
 ///     try shard.beginItem(ShardItem(id: "WDA_x", source: …, fingerprint: …, speaker: …, split: "train"))
 ///     for each frame: try shard.append(frame: crop, frameIndex: i)   // i: frame on the 25 fps timeline
 ///     try shard.append(melUnits: units)         // [rows, 80, 4]
+///     try shard.append(boxes: boxes)            // optional, [rows, 4] int32
 ///     try shard.append(column: "landmarks", rowShape: [68, 2], values: v)   // optional, [rows, 68, 2]
 ///     try shard.endItem()                       // or discardItem() if the item failed half-way
 ///     let summary = try shard.finish()
@@ -56,6 +57,14 @@ public final class ShardWriter {
     public func append(melUnits: [Float]) throws {
         precondition(current != nil, "ShardWriter: append outside an item")
         try tables!.append(melUnits: melUnits)
+    }
+
+    /// Appends face boxes [k, 4] of the current item (x, y, width, height in source pixels) to the
+    /// int32 dataset `boxes`, made on the first ones: once a shard has boxes, every item must
+    /// give them, like a column.
+    public func append(boxes: [Int32]) throws {
+        precondition(current != nil, "ShardWriter: append outside an item")
+        try tables!.append(boxes: boxes)
     }
 
     /// Appends rows [k, rowShape...] of the current item to the float32 dataset `name` of shape

@@ -315,10 +315,10 @@ extension Fixture {
 }
 
 extension PreprocessRunTests {
-    /// With `detector: cnn` every row has its smoothed five landmarks: the worker's item file
-    /// carries the column to the shard, where it equals what `cals extract` computes in-process,
-    /// and the points sit where a face's are inside the row's box (from the extract file).
-    func testLandmarksReachTheShardsThroughWorkers() throws {
+    /// With `detector: cnn` every row has its smoothed five landmarks and its box: the worker's
+    /// item file carries them to the shard, where they equal what `cals extract` computes
+    /// in-process, and the points sit where a face's are inside the row's box.
+    func testLandmarksAndBoxesReachTheShardsThroughWorkers() throws {
         let s = ScratchDir("landmarks")
         try Fixture.preprocessAndExtract(s, workers: 1, detector: "cnn")
         let script = s.path("landmarks.py")
@@ -326,7 +326,11 @@ extension PreprocessRunTests {
             l = f["landmarks5"][first:first + count]
             assert l.dtype == np.float32 and l.shape == (count, 5, 2), (l.dtype, l.shape)
             assert np.array_equal(l, e["landmarks5"][:]), "worker and in-process landmarks differ"
-            b = e["boxes"][:].astype(np.float32)   # frame shards have no boxes; the extract file's rows are the shard's
+            b = f["boxes"][first:first + count]
+            assert b.dtype == np.int32 and b.shape == (count, 4), (b.dtype, b.shape)
+            assert np.array_equal(b, e["boxes"][:]), "worker and in-process boxes differ"
+            assert (b[:, 2] > 20).all() and (b[:, 3] > 20).all(), "a face's size"
+            b = b.astype(np.float32)
             x, y, w, h = (b[:, k:k + 1] for k in range(4))
             assert ((l[:, :, 0] > x) & (l[:, :, 0] < x + w) & (l[:, :, 1] > y) & (l[:, :, 1] < y + h)).all(), "outside the box"
             assert (l[:, 0, 0] < l[:, 1, 0]).all() and (l[:, 3, 0] < l[:, 4, 0]).all(), "left and right"

@@ -251,6 +251,38 @@ final class ShardsTests: XCTestCase {
         XCTAssertEqual(try ShardReader(path: dir.path("c.h5")).rowCount, 5)
     }
 
+    /// Boxes given per item land in `boxes` int32 [N, 4]; an item that gives none once the shard
+    /// has them is refused, and a discarded item's boxes go with it.
+    func testShardBoxesCoverEveryItem() throws {
+        let dir = ScratchDir("shard-boxes")
+        let writer = try ShardWriter(path: dir.path("b.h5"), parameters: "{}", creator: "cals test")
+        for (item, rows) in [(0, 0..<3), (1, 3..<5)] {
+            writer.beginItem(ShardItem(id: "i\(item)", source: "s.mp4", fingerprint: "f", speaker: "s", split: "train"))
+            for r in rows {
+                try writer.append(frame: testFrame(r), frameIndex: r)
+                try writer.append(melUnits: testMel(r))
+            }
+            try writer.append(boxes: rows.flatMap { [Int32($0), 20, 64, 60] })
+            try writer.endItem()
+        }
+        writer.beginItem(ShardItem(id: "without", source: "s.mp4", fingerprint: "f", speaker: "s", split: "train"))
+        try writer.append(frame: testFrame(9), frameIndex: 9)
+        try writer.append(melUnits: testMel(9))
+        XCTAssertThrowsError(try writer.endItem()) { XCTAssertTrue("\($0)".contains("6 frames but 5 boxes"), "\($0)") }
+        try writer.discardItem()
+        writer.beginItem(ShardItem(id: "dropped", source: "s.mp4", fingerprint: "f", speaker: "s", split: "train"))
+        try writer.append(frame: testFrame(7), frameIndex: 7)
+        try writer.append(boxes: [7, 7, 7, 7])
+        try writer.discardItem()
+        try writer.finish()
+        let h5 = try H5Description.of(dir.path("b.h5"))
+        XCTAssertEqual(h5.datasets["boxes"]?.shape, [5, 4])
+        XCTAssertEqual(h5.datasets["boxes"]?.dtype, "int32")
+        XCTAssertEqual(h5.datasets["boxes"]?.head, [0, 20, 64, 60, 1, 20, 64, 60])
+        let sum: Double = 10 + 5 * 144   // x 0...4, then 20 + 64 + 60 per row
+        XCTAssertEqual(h5.datasets["boxes"]?.sum, sum)
+    }
+
     func testDroppedWritersLeaveNothing() throws {
         let dir = ScratchDir("dropped")
         do {
