@@ -32,10 +32,17 @@ public struct SourceItem: Equatable, Sendable {
 
     /// The input of the item's first stage key: the source's content hash, with the interval
     /// for an item cut from a longer video (so each interval has its own key, and a changed
-    /// interval re-runs).
+    /// interval re-runs), and a hash of its detection hints when it has some (they decide which
+    /// face is cropped, so changed hints re-run).
     public func inputKey(contentHash: String) -> String {
-        guard let frames else { return contentHash }
-        return "\(contentHash)|frames \(frames.lowerBound)..<\(frames.upperBound)"
+        var key = contentHash
+        if let frames { key += "|frames \(frames.lowerBound)..<\(frames.upperBound)" }
+        if let hints = metadata[DetectionHints.metadataKey] {
+            var hash = XXH64()
+            Array(hints.utf8).withUnsafeBytes { hash.update($0) }
+            key += "|hints \(hash.hexDigest)"
+        }
+        return key
     }
 }
 

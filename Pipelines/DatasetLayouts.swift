@@ -1,4 +1,5 @@
 import Common
+import Face
 import Foundation
 
 // The released layouts of LRS3, VoxCeleb2 and GRID, and the side files of LRS2/LRS3/VoxCeleb2
@@ -14,7 +15,8 @@ public struct LRS3Options: Codable, Equatable, Sendable, DefaultConstructible {
 /// `voxceleb2`: `{dev,test}/mp4/idNNNNN/<ytid>/<nnnnn>.mp4`; speaker = `idNNNNN`; split: dev →
 /// train, test → test. The `.txt` of a clip (`{dev,test}/txt/…/<nnnnn>.txt`, or beside the
 /// video), when present, is kept as metadata: identity, reference, offset, fv_conf, asd_conf,
-/// and its `FRAME X Y W H` rows (`frames`, the face boxes: detection hints).
+/// and its `FRAME X Y W H` rows (`frames`, the face boxes: the face stage's detection hints,
+/// see `DetectionHints`).
 public struct VoxCeleb2Options: Codable, Equatable, Sendable, DefaultConstructible {
     public var sets = ["dev", "test"]
     public init() {}
@@ -58,6 +60,50 @@ func sideFileMetadata(_ path: String) throws -> [String: String] {
     }
     if let table { out[table] = rows.joined(separator: "\n") }
     return out
+}
+
+/// The face boxes a dataset gives for a clip, by frame: VoxCeleb2's `FRAME X Y W H` rows (kept
+/// as metadata `frames`), which the face stage uses as detection hints. FRAME counts the frames
+/// of the original video at 25 fps, the clip starting at its first row (so the clip's frame is
+/// FRAME − the first row's FRAME); X, Y (top left), W, H are fractions of the frame's width and
+/// height (VoxCeleb2's), or pixels of the decoded frame when any value is above 1.
+public enum DetectionHints {
+    public static let metadataKey = "frames"
+
+    /// The rows of `text` (one `FRAME X Y W H` row a line, fields separated by white space) as
+    /// (clip frame, box as written); `file` names the input in errors.
+    static func rows(_ text: String, file: String) throws -> [(frame: Int, box: Box)] {
+        var rows: [(frame: Int, box: Box)] = []
+        for (number, line) in text.split(whereSeparator: \.isNewline).enumerated() {
+            let fields = line.split(whereSeparator: \.isWhitespace)
+            let values = fields.dropFirst().compactMap { Double($0) }
+            guard fields.count == 5, let frame = Int(fields[0]), frame >= 0, values.count == 4,
+                  values.allSatisfy(\.isFinite), values[2] > 0, values[3] > 0 else {
+                throw InputError(file, "frame box row \(number + 1): expected 'FRAME X Y W H' (W, H > 0), got '\(line)'")
+            }
+            rows.append((frame, Box(x: values[0], y: values[1], width: values[2], height: values[3])))
+        }
+        let first = rows.map(\.frame).min() ?? 0
+        return rows.map { ($0.frame - first, $0.box) }
+    }
+
+    /// The hints of an item's metadata (`metadataKey`) for frames of `width` × `height` pixels:
+    /// clip frame → box in pixels, cut to the frame (a box outside it is left out); [:] when the
+    /// metadata has none.
+    public static func boxes(_ metadata: [String: String], width: Int, height: Int, file: String) throws -> [Int: Box] {
+        guard let text = metadata[metadataKey] else { return [:] }
+        let rows = try rows(text, file: file)
+        let fractions = rows.allSatisfy { [$0.box.x, $0.box.y, $0.box.width, $0.box.height].allSatisfy { $0 <= 1 } }
+        let (w, h) = (Double(width), Double(height))
+        let (sx, sy) = fractions ? (w, h) : (1.0, 1.0)
+        var boxes: [Int: Box] = [:]
+        for (frame, b) in rows {
+            let left = min(max(b.x * sx, 0), w), right = min(max((b.x + b.width) * sx, 0), w)
+            let top = min(max(b.y * sy, 0), h), bottom = min(max((b.y + b.height) * sy, 0), h)
+            if right > left && bottom > top { boxes[frame] = Box(x: left, y: top, width: right - left, height: bottom - top) }
+        }
+        return boxes
+    }
 }
 
 /// A GRID `.align` file as metadata `text` and `words` (see `GRIDOptions`); [:] when absent.
@@ -109,7 +155,9 @@ extension AdapterSpec {
                 let stem = stripExtension(rel)
                 let txt = (root as NSString).appendingPathComponent("\(set)/txt/\(stem).txt")
                 let beside = (videos as NSString).appendingPathComponent(stem + ".txt")
-                let metadata = try sideFileMetadata(FileManager.default.fileExists(atPath: txt) ? txt : beside)
+                let side = FileManager.default.fileExists(atPath: txt) ? txt : beside
+                let metadata = try sideFileMetadata(side)
+                if let rows = metadata[DetectionHints.metadataKey] { _ = try DetectionHints.rows(rows, file: side) }
                 items.append(SourceItem(id: "\(set)/\(stem)", source: "\(set)/mp4/\(rel)", speaker: parts[0],
                                         split: split, metadata: metadata))
             }

@@ -89,6 +89,9 @@ public final class ItemStream {
     public let path: String
     /// Only these 25 fps timeline frames of the file (an interval item); nil: all of it.
     public let frames: Range<Int>?
+    /// What the dataset says about the item (`SourceItem.metadata`): the face stage reads its
+    /// detection hints (`DetectionHints.metadataKey`) from it.
+    public let metadata: [String: String]
     public let timeLimit: TimeInterval
     public let deadline: Date
     /// Where the crops wait on disk (an unlinked spool in `spoolFolder`, or a worker's item
@@ -114,9 +117,11 @@ public final class ItemStream {
     public private(set) var columns: [RowColumn] = []
     private var background: [() -> Void] = []
 
-    init(path: String, frames: Range<Int>?, timeLimit: TimeInterval, spoolFolder: String, spoolPath: String?) {
+    init(path: String, frames: Range<Int>?, metadata: [String: String], timeLimit: TimeInterval, spoolFolder: String,
+         spoolPath: String?) {
         self.path = path
         self.frames = frames
+        self.metadata = metadata
         self.timeLimit = timeLimit
         deadline = Date().addingTimeInterval(timeLimit)
         self.spoolFolder = spoolFolder
@@ -213,9 +218,11 @@ public final class ItemPipeline {
     /// as it is, since it is no fault of the item. The crops go to an unlinked spool in
     /// `spoolFolder`, or to a new file at `spoolPath` that stays (a worker's item file).
     /// `frames`: only those 25 fps timeline frames of the file and their audio (an interval item).
-    public func process(_ path: String, frames: Range<Int>? = nil, timeLimit: TimeInterval,
-                        spoolPath: String? = nil) throws -> ItemOutput {
-        let item = ItemStream(path: path, frames: frames, timeLimit: timeLimit, spoolFolder: spoolFolder, spoolPath: spoolPath)
+    /// `metadata`: what the dataset says about the item (`SourceItem.metadata`).
+    public func process(_ path: String, frames: Range<Int>? = nil, metadata: [String: String] = [:],
+                        timeLimit: TimeInterval, spoolPath: String? = nil) throws -> ItemOutput {
+        let item = ItemStream(path: path, frames: frames, metadata: metadata, timeLimit: timeLimit, spoolFolder: spoolFolder,
+                              spoolPath: spoolPath)
         defer { item.waitForBackgroundWork() }
         for (stage, processor) in processors { try attributed(to: stage) { try processor.begin(item) } }
         guard let video = item.video else { preconditionFailure("the first stage (decode) opens the video") }

@@ -38,11 +38,12 @@ public struct WorkerConfiguration: Codable, Sendable {
 }
 
 /// One request line to a worker: process the item `id` from the file at `path` (only timeline
-/// frames `frames`, when given).
+/// frames `frames`, when given), with the dataset's `metadata` of the item.
 struct WorkerRequest: Codable {
     var id: String
     var path: String
     var frames: Range<Int>?
+    var metadata: [String: String]
 }
 
 /// A worker's one answer line for one item.
@@ -124,7 +125,8 @@ public enum Worker {
                                 _ file: String) -> WorkerAnswer {
         func oneLine(_ error: Error) -> String { "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ") }
         do {
-            try ItemFile.finish(try pipeline.process(request.path, frames: request.frames, timeLimit: timeLimit, spoolPath: file))
+            try ItemFile.finish(try pipeline.process(request.path, frames: request.frames, metadata: request.metadata,
+                                                   timeLimit: timeLimit, spoolPath: file))
             return WorkerAnswer(kind: .done, file: file)
         } catch let error as EnvironmentError where error.code == ENOMEM {
             return WorkerAnswer(kind: .outOfMemory, stage: DecodeStage.name, reason: oneLine(error))

@@ -27,18 +27,19 @@ final class InProcessItems: ItemProcessor {
     let pipeline: ItemPipeline
     let timeLimit: Double
     private var path = ""
-    private var frames: Range<Int>?
+    private var item: SourceItem?
 
     init(stages: PipelineStages, spoolFolder: String, timeLimit: Double) throws {
         pipeline = try ItemPipeline(stages: stages, spoolFolder: spoolFolder)
         self.timeLimit = timeLimit
     }
 
-    func begin(_ item: SourceItem, path: String) { (self.path, frames) = (path, item.frames) }
+    func begin(_ item: SourceItem, path: String) { (self.path, self.item) = (path, item) }
 
     func finish() -> ItemOutcome {
         do {
-            return .done(try pipeline.process(path, frames: frames, timeLimit: timeLimit), itemFile: nil)
+            return .done(try pipeline.process(path, frames: item?.frames, metadata: item?.metadata ?? [:], timeLimit: timeLimit),
+                         itemFile: nil)
         } catch let error as EnvironmentError {
             return .environment(error)
         } catch let failure as StageFailure {
@@ -100,7 +101,8 @@ final class WorkerProcess: ItemProcessor {
         sendFailure = nil
         do {
             if pid == 0 { try start() }
-            try send(try JSONEncoder().encode(WorkerRequest(id: item.id, path: path, frames: item.frames)) + Data("\n".utf8))
+            let request = WorkerRequest(id: item.id, path: path, frames: item.frames, metadata: item.metadata)
+            try send(try JSONEncoder().encode(request) + Data("\n".utf8))
             sent = Date()
         } catch {
             stop()

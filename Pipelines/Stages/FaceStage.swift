@@ -9,6 +9,8 @@ extension FaceParameters: DefaultConstructible {}
 /// Adds the item's rows (crop, box, segment, frame index) as the tracker gives them, and with a
 /// detector that finds landmarks (cnn) the column `landmarks5` [N, 5, 2] float32: each row's
 /// smoothed five points (x, y) in source pixels. Haar finds none: its shards have no such column.
+/// The item's detection hints (`DetectionHints`: VoxCeleb2's face boxes), when the dataset gives
+/// them, lead the tracker to the face to follow.
 public struct FaceStage: ItemStage {
     public static let name = "face"
     public static let version = FaceParameters.version
@@ -20,8 +22,8 @@ public struct FaceStage: ItemStage {
         try parameters.detector.makeDetector()
     }
 
-    public func tracker(detector: any FaceDetecting) throws -> FaceTrackProcessor {
-        try FaceTrackProcessor(detector: detector, parameters: parameters)
+    public func tracker(detector: any FaceDetecting, hints: [Int: Box] = [:]) throws -> FaceTrackProcessor {
+        try FaceTrackProcessor(detector: detector, parameters: parameters, hints: hints)
     }
 
     /// Reads the stage's manifest mapping: `detector` (default `cnn`) names a registered
@@ -61,7 +63,9 @@ public struct FaceStage: ItemStage {
         }
 
         func begin(_ item: ItemStream) throws {
-            tracker = try stage.tracker(detector: detector)
+            guard let video = item.video else { preconditionFailure("the decode stage opens the video before the face stage begins") }
+            let hints = try DetectionHints.boxes(item.metadata, width: video.width, height: video.height, file: item.path)
+            tracker = try stage.tracker(detector: detector, hints: hints)
             landmarks = []
             rowsWithoutLandmarks = 0
         }

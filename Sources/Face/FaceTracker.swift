@@ -49,11 +49,19 @@ public struct TrackedFrame: Sendable {
 /// track is lost and while none is open; its faces are matched to the open tracks (by IoU, as
 /// above) and every other face starts a track.
 ///
+/// Hints (`hints`: frame index → box, a dataset's own box of the face to follow) replace the
+/// whole-frame detection that starts a track with `largest`: on a frame with a hint the detector
+/// searches near it, and the faces whose centre lies in the hint are the candidates; when it finds
+/// none there, the whole frame is searched as without a hint. With `all` every face is followed
+/// and hints are not used.
+///
 /// Any `FaceDetecting` detector will do; `parameters.detector` is not read here (it names the
 /// detector the face stage builds).
 public final class FaceTrackProcessor {
     public let parameters: FaceParameters
     private let detector: any FaceDetecting
+    /// Frame index → box in source pixels (see above).
+    private let hints: [Int: Box]
     private var nextIndex = 0
     private var nextSegment = 0
     private var previousHistogram: [Double]? = nil
@@ -93,10 +101,11 @@ public final class FaceTrackProcessor {
         var lastBox: Box { seen[seen.count - 1].box }
     }
 
-    public init(detector: any FaceDetecting, parameters: FaceParameters = FaceParameters()) throws {
+    public init(detector: any FaceDetecting, parameters: FaceParameters = FaceParameters(), hints: [Int: Box] = [:]) throws {
         try parameters.validate()
         self.detector = detector
         self.parameters = parameters
+        self.hints = hints
     }
 
     /// Adds the next frame; returns the frames that became final.
@@ -131,11 +140,25 @@ public final class FaceTrackProcessor {
                 lost = lost || !tracks[t].isOpen
             }
             if (all && lost) || !tracks.contains(where: \.isOpen) {
-                try start(try detector.detect(in: analysed, near: nil), claimed: &claimed, index: index, frame: frame)
+                try start(try newFaces(analysed, index: index), claimed: &claimed, index: index, frame: frame)
             }
         }
         for t in tracks.indices where tracks[t].isOpen { try finalise(t, closing: false) }
         return release()
+    }
+
+    /// The faces a new track may start on: those near frame `index`'s hint with their centre in
+    /// it (not with `all`), else the whole frame's.
+    private func newFaces(_ frame: FaceFrame, index: Int) throws -> [FaceDetection] {
+        if parameters.speaker != FaceParameters.allSpeakers, let hint = hints[index] {
+            let search = FaceSearch(box: hint, regionScale: parameters.searchRegionScale, sizeRatio: parameters.searchSizeRatio)
+            let hinted = try detector.detect(in: frame, near: search).filter { face in
+                let centreX = face.box.x + face.box.width / 2, centreY = face.box.y + face.box.height / 2
+                return centreX >= hint.x && centreX <= hint.x + hint.width && centreY >= hint.y && centreY <= hint.y + hint.height
+            }
+            if !hinted.isEmpty { return hinted }
+        }
+        return try detector.detect(in: frame, near: nil)
     }
 
     /// Ends the stream: returns the remaining frames of every kept segment.

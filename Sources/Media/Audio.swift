@@ -36,6 +36,34 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate, frames:
         }
         return clip
     }
+    do {
+        return try decodeStream(path: path, sampleRate: sampleRate, frames: frames, timeLimit: timeLimit, seeking: frames != nil)
+    } catch is SeekMissed {
+        return try decodeStream(path: path, sampleRate: sampleRate, frames: frames, timeLimit: timeLimit, seeking: false)
+    }
+}
+
+/// Seconds of audio before an interval's start that are decoded and resampled, then dropped:
+/// the decoder (AAC overlaps frames, Opus has a pre-roll) and the resampler (soxr's filter) are
+/// then in the state a decode from the start has there, so the interval's samples are that
+/// decode's.
+private let intervalPreRoll = 1.0
+/// Seconds of audio after an interval's end given to the resampler (its filter looks ahead).
+private let intervalPostRoll = 0.25
+/// How much earlier than the pre-roll's start an interval's input is sought (a container
+/// interleaves audio and video packets only roughly in time).
+private let seekSlack = 1.0
+
+/// A seek that landed too late for the pre-roll, or where a frame's place cannot be told
+/// exactly: the interval is decoded from the start instead.
+private struct SeekMissed: Error {}
+
+/// The libavformat path of `decodeAudio`. With `seeking`, an interval that starts more than
+/// `intervalPreRoll + seekSlack` s after the audio is reached by a seek to a key frame before
+/// its pre-roll instead of decoding everything before it; throws `SeekMissed` when that seek
+/// does not give the pre-roll.
+private func decodeStream(path: String, sampleRate: Int, frames: Range<Int>?, timeLimit: TimeInterval,
+                          seeking: Bool) throws -> AudioClip {
     let input = try InputFile(path: path, timeLimit: timeLimit)
     guard let stream = input.audioStream else { throw InputError(path, "no audio stream") }
     return try reportingInput(path) {
@@ -43,39 +71,70 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate, frames:
         let timeBase = stream.pointee.time_base  // checked by StreamDecoder
         let origin = input.timelineStart(in: timeBase)
         let frame = Frame()
-        var resampler: MonoResampler?
-        var firstPosition = 0  // where the first decoded sample lies on the timeline (negative: cut)
-        var cut = 0            // samples still to drop from the start
-        var lastFrameLength = 0
-        /// Where a frame's first sample lies on the timeline (from the interval's start), in its
-        /// samples; nil without timestamps.
+        guard try decoder.next(into: frame) else {
+            let damage = decoder.damage
+            if damage.undecodable > 0 { throw InputError(path, "no decodable audio: \(damage.undecodable) of \(damage.packets) packets failed") }
+            return AudioClip(sampleRate: sampleRate, samples: [], damage: damage)
+        }
+        let first = frame.pointer.pointee
+        let rate = Int(first.sample_rate), firstLength = Int(first.nb_samples)
+        let resampler = try MonoResampler(channels: Int(first.ch_layout.nb_channels), sampleRate: rate,
+                                          format: AVSampleFormat(first.format), outputRate: sampleRate)
+        /// The interval's first sample on the timeline (0 without an interval).
+        let start = frames.map { timelineSamples($0, rate: rate).start } ?? 0
+        /// Where a frame's first sample lies from the interval's start (the timeline's, without
+        /// an interval), in samples; nil without timestamps.
         func position(of f: AVFrame) -> Int? {
             guard f.pts != cals_nopts_value(), let origin else { return nil }
-            let start = frames.map { timelineSamples($0, rate: Int(f.sample_rate)).start } ?? 0
-            return clampedInt(Double(saturatingDifference(f.pts, origin)) * av_q2d(timeBase) * Double(f.sample_rate)) - start
+            return clampedInt(Double(saturatingDifference(f.pts, origin)) * av_q2d(timeBase) * Double(rate)) - start
         }
-        var intervalLength: Int?  // with `frames`: source samples to keep
-        while try decoder.next(into: frame) {
+        // Where the stream's first sample lies (negative: before the start, cut).
+        let streamStart = position(of: first) ?? 0
+        if Double(streamStart + start) > maxStreamOffset * Double(rate) {
+            throw InputError(path, String(format: "audio starts %.1f s after the video", Double(streamStart + start) / Double(rate)))
+        }
+        let preRoll = clampedInt(intervalPreRoll * Double(rate)), slack = clampedInt(seekSlack * Double(rate))
+        var firstPosition = streamStart  // of the first frame decoded for the output
+        if seeking, let origin, streamStart < -(preRoll + slack + rate) {
+            let target = saturatingSum(origin, av_rescale_q(Int64(start - preRoll - slack), AVRational(num: 1, den: Int32(rate)), timeBase))
+            if decoder.seek(to: target) {
+                av_frame_unref(frame.pointer)
+                guard try decoder.next(into: frame), let raw = position(of: frame.pointer.pointee) else { throw SeekMissed() }
+                firstPosition = raw
+                // Timestamps are only as exact as the time base (1 ms in Matroska): the frame is
+                // put where a decode from the start puts it, a whole number of frames after the
+                // stream's first (decoded frames follow each other without gaps).
+                let tick = av_q2d(timeBase) * Double(rate), length = Int(frame.pointer.pointee.nb_samples)
+                if tick > 1 {
+                    guard length > 0 else { throw SeekMissed() }
+                    let after = streamStart + firstLength
+                    firstPosition = after + Int((Double(raw - after) / Double(length)).rounded()) * length
+                    guard Double(abs(firstPosition - raw)) <= tick.rounded(.up) else { throw SeekMissed() }
+                }
+                guard firstPosition <= -preRoll else { throw SeekMissed() }
+            }
+        }
+        // An interval's pre-roll: at most `intervalPreRoll` s of the input before its start go
+        // to the resampler, from a sample where the input and output sample grids meet (as in
+        // a decode from the start); their output is dropped at the end.
+        let common = greatestCommonDivisor(rate, sampleRate), step = rate / common
+        let available = max(0, -firstPosition)
+        let warm = frames == nil ? 0 : min(available, preRoll) / step * step
+        let warmOutput = warm / step * (sampleRate / common)
+        var cut = available - warm  // samples still to drop before the pre-roll (or the start)
+        try resampler.pushSilence(count: firstPosition)
+        /// With `frames`: the interval's input samples, and how many to push (with the post-roll).
+        let intervalLength = frames.map { range in
+            let (start, end) = timelineSamples(range, rate: rate)
+            return max(0, end - start)
+        }
+        let stop = intervalLength.map { warm + $0 + clampedInt(intervalPostRoll * Double(rate)) }
+        var lastFrameLength = 0
+        repeat {
             defer { av_frame_unref(frame.pointer) }
             let f = frame.pointer.pointee
-            let rate = Int(f.sample_rate)
-            if resampler == nil {
-                resampler = try MonoResampler(channels: Int(f.ch_layout.nb_channels), sampleRate: rate,
-                                              format: AVSampleFormat(f.format), outputRate: sampleRate)
-                firstPosition = position(of: f) ?? 0
-                if Double(firstPosition) > maxStreamOffset * Double(rate) {
-                    throw InputError(path, String(format: "audio starts %.1f s after the video", Double(firstPosition) / Double(rate)))
-                }
-                try resampler?.pushSilence(count: firstPosition)
-                cut = max(0, -firstPosition)
-                intervalLength = frames.map { range in
-                    let (start, end) = timelineSamples(range, rate: rate)
-                    return max(0, end - start)
-                }
-            }
-            guard let resampler else { break }
-            guard rate == resampler.sampleRate else {
-                throw InputError(path, "audio sample rate changes mid-stream (\(resampler.sampleRate) → \(rate) Hz)")
+            guard Int(f.sample_rate) == rate else {
+                throw InputError(path, "audio sample rate changes mid-stream (\(rate) → \(f.sample_rate) Hz)")
             }
             // Silence for the packets lost before this frame: up to where its timestamp puts it
             // (a parser may have merged a damaged frame with the next), else their stated
@@ -86,12 +145,12 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate, frames:
             if lost.packets > 0 {
                 var silence = Int(av_rescale_q(lost.duration, timeBase, AVRational(num: 1, den: f.sample_rate)))
                 if let position = position(of: f) {
-                    let gap = position - (resampler.inputCount - cut)
+                    let gap = position - (resampler.inputCount - warm - cut)
                     let tick = clampedInt((av_q2d(timeBase) * Double(rate)).rounded(.up)) + 1
                     let frames = lastFrameLength > 0 ? ((gap + lastFrameLength / 2) / lastFrameLength) * lastFrameLength : gap
                     if gap <= lost.packets * rate { silence = abs(frames - gap) <= tick ? frames : gap }
                 }
-                // Silence before the start (of the timeline or the interval) is cut like audio.
+                // Silence before the start (of the timeline or the pre-roll) is cut like audio.
                 let dropped = min(cut, max(0, silence))
                 cut -= dropped
                 try resampler.pushSilence(count: silence - dropped)
@@ -100,28 +159,28 @@ public func decodeAudio(path: String, sampleRate: Int = audioSampleRate, frames:
             let skip = min(cut, Int(f.nb_samples))
             cut -= skip
             try resampler.push(f, from: skip)
-            if let intervalLength, resampler.inputCount >= intervalLength { break }
-        }
+            if let stop, resampler.inputCount >= stop { break }
+        } while try decoder.next(into: frame)
         let damage = decoder.damage
-        guard let resampler else {
-            if damage.undecodable > 0 { throw InputError(path, "no decodable audio: \(damage.undecodable) of \(damage.packets) packets failed") }
-            return AudioClip(sampleRate: sampleRate, samples: [], damage: damage)
-        }
-        try resampler.pushSilence(count: Int(av_rescale_q(decoder.takeLost().duration, timeBase, AVRational(num: 1, den: Int32(resampler.sampleRate)))))
+        try resampler.pushSilence(count: Int(av_rescale_q(decoder.takeLost().duration, timeBase, AVRational(num: 1, den: Int32(rate)))))
         // Encoders pad the last frame (AAC up to 1024 samples) and FFmpeg 5 does not trim that
         // padding by the MP4 edit list: cut what runs past the stream's stated duration when it
-        // is less than one frame (so a 10 s clip gives 160000 samples).
+        // is less than one frame (so a 10 s clip gives 160000 samples). Counted in samples pushed.
         var limit: Int?
         if stream.pointee.duration > 0, let stated = seconds(stream.pointee.duration, timeBase) {
-            let end = firstPosition + clampedInt(stated * Double(resampler.sampleRate))
+            let end = warm + streamStart + clampedInt(stated * Double(rate))
             if (1...2048).contains(resampler.inputCount - end) { limit = end }
         }
-        if let intervalLength { limit = min(limit ?? intervalLength, intervalLength) }
+        if let intervalLength { limit = min(limit ?? warm + intervalLength, warm + intervalLength) }
         var clip = try resampler.finish(inputLimit: limit)
+        clip.samples.removeFirst(min(warmOutput, clip.samples.count))
         clip.damage = damage
         return clip
     }
 }
+
+/// The greatest common divisor of two positive numbers.
+private func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int { b == 0 ? a : greatestCommonDivisor(b, a % b) }
 
 /// The samples at `rate` Hz of 25 fps timeline frames `frames`: start ..< end.
 private func timelineSamples(_ frames: Range<Int>, rate: Int) -> (start: Int, end: Int) {

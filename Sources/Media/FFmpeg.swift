@@ -275,6 +275,17 @@ final class StreamDecoder {
         return lost
     }
 
+    /// Moves the input to the key frame at or before stream time `time` (this stream's time
+    /// base) of the container's default stream (the video's, when there is one) and empties the
+    /// decoder; false when the container cannot seek there (the input is then where it was).
+    func seek(to time: Int64) -> Bool {
+        let target = av_rescale_q(time, stream.pointee.time_base, AVRational(num: 1, den: AV_TIME_BASE))
+        guard av_seek_frame(input.context, -1, target, AVSEEK_FLAG_BACKWARD) >= 0 else { return false }
+        avcodec_flush_buffers(context)
+        lost = (0, 0)
+        return true
+    }
+
     /// Decodes the next frame of the stream into `frame`; false when the stream has ended.
     func next(into frame: Frame) throws -> Bool {
         while !decoderEnded {

@@ -25,9 +25,9 @@ func countingIndex(_ image: RGBImage) -> Int {
     return index
 }
 
-/// Decodes every 25 fps frame of `path`.
-func decodeAllFrames(_ path: String, maxSide: Int? = nil) throws -> [RGBImage] {
-    let decoder = try VideoDecoder(path: path, maxSide: maxSide)
+/// Decodes every 25 fps frame of `path` (only timeline frames `frames`, when given).
+func decodeAllFrames(_ path: String, frames range: Range<Int>? = nil, maxSide: Int? = nil) throws -> [RGBImage] {
+    let decoder = try VideoDecoder(path: path, frames: range, maxSide: maxSide)
     var frames: [RGBImage] = []
     while let frame = try decoder.nextFrame() { frames.append(frame) }
     return frames

@@ -133,6 +133,60 @@ final class AVSyncTests: XCTestCase {
         XCTAssertTrue(plain.clips.allSatisfy { $0.segment.audioShift == 0 })
     }
 
+    /// Two partitions' av_sync scores and decisions survive `cals merge`: the merged folder has
+    /// the full run's scores, decisions, curated view and status lines, and a run on it scores
+    /// nothing again. An untrained encoder scores the clips (any offsets will do here).
+    func testPartitionsWithSyncScoresMergeToTheFullRun() throws {
+        let s = ScratchDir("av-sync-merge")
+        for i in 0..<4 { try Fixture.clip(s.path("data/s\(i % 2)/c\(i).mp4"), frequency: 300 + 70 * i, seconds: 2.4) }
+        let checkpoint = s.path("sync.safetensors")
+        let hash = try Fixture.tinySyncCheckpoint(checkpoint)
+        let manifest = s.path("clips.yaml")
+        try Fixture.manifest(manifest, targetBytes: 1, workers: 1)
+        let text = try String(contentsOfFile: manifest, encoding: .utf8)
+        try text.replacingOccurrences(of: "  - shard: {}\n", with: "  - shard: {}\n  - av_sync: {checkpoint: \(checkpoint), "
+                                      + "min_confidence: 0, max_offset: 15, action: shift}\n")
+            .write(toFile: manifest, atomically: true, encoding: .utf8)
+        let full = s.path("full"), parts = [s.path("part0"), s.path("part1")], merged = s.path("merged")
+        XCTAssertTrue(try Fixture.preprocess(manifest, data: s.path("data"), out: full).contains("av_sync: scored 4 item(s)"))
+        var scoredInParts = 0
+        for (i, part) in parts.enumerated() {
+            let stdout = try Fixture.preprocess(manifest, data: s.path("data"), out: part, extra: ["--partition", "\(i)/2"])
+            let scored = try XCTUnwrap(stdout.range(of: #"av_sync: scored (\d) item"#, options: .regularExpression).map { stdout[$0] })
+            scoredInParts += try XCTUnwrap(Int(scored.dropFirst("av_sync: scored ".count).prefix(1)))
+        }
+        XCTAssertEqual(scoredInParts, 4)
+        let merge = try Fixture.cals(["merge", "--out", merged] + parts)
+        XCTAssertEqual(merge.status, 0, merge.stderr)
+
+        func scores(_ out: String) throws -> [String] {
+            try Ledger(existing: out).syncScores(checkpoint: hash).map { "\($0)" }.sorted()
+        }
+        XCTAssertEqual(try scores(full).count, 8)   // one segment per clip, and the item's pooled score
+        XCTAssertEqual(try scores(merged), try scores(full))
+        let decisions = try Ledger(existing: full).syncCuration()
+        XCTAssertEqual(decisions.count, 4)
+        XCTAssertEqual(try Ledger(existing: merged).syncCuration(), decisions)
+        func curated(_ out: String) throws -> [String] {
+            let view = try ProcessedDataset(outFolder: out)
+            return view.clips.map { "\($0.id) shift \($0.segment.audioShift) rows \($0.rowCount)" } + view.excluded.map { "\($0) \($1)" }.sorted()
+        }
+        XCTAssertEqual(try curated(merged), try curated(full))
+        print("av_sync merge test: curated view \(try curated(merged))")
+        func syncLines(_ out: String) throws -> [String] {
+            let status = try Fixture.cals(["status", "--out", out])
+            XCTAssertEqual(status.status, 0, status.stderr)
+            let from = status.stdout.split(separator: "\n").map(String.init).drop { !$0.hasPrefix("av_sync:") }
+            return Array(from.prefix(1) + from.dropFirst().prefix { $0.hasPrefix("  ") })
+        }
+        let lines = try syncLines(merged)
+        XCTAssertTrue(lines.first?.hasPrefix("av_sync: checkpoint \(hash), action shift: 4 item(s)") ?? false, "\(lines)")
+        XCTAssertEqual(lines, try syncLines(full))
+        let again = try Fixture.preprocess(manifest, data: s.path("data"), out: merged)
+        XCTAssertTrue(again.contains("av_sync: scored 0 item(s)") && again.contains("processed 0"), again)
+        XCTAssertEqual(try Ledger(existing: merged).syncCuration(), decisions)
+    }
+
     /// The decisions by action, without an encoder.
     func testDecisionsFollowTheAction() throws {
         func decide(_ action: String, offset: Int, confidence: Double, windows: Int = 60) -> SyncCuration {

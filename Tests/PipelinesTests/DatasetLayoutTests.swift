@@ -1,3 +1,4 @@
+import Face
 import Foundation
 import Pipelines
 import TestSupport
@@ -83,6 +84,73 @@ final class DatasetLayoutTests: XCTestCase {
                                            "fv_conf": "16.647\t(1)", "asd_conf": "4.465",
                                            "frames": "000064 0.490 0.175 0.225 0.401\n000065 0.491 0.176 0.224 0.400"])
         XCTAssertEqual(items[2].metadata, [:])
+    }
+
+    /// VoxCeleb2's `FRAME X Y W H` rows lead the face stage (in a worker process) to the face
+    /// they box: on a clip of two demo faces side by side (left 256 px, right 192 px high), the
+    /// rows boxing the RIGHT face make it the cropped one; rows boxing an empty corner, or no
+    /// `.txt`, leave the largest (left) face. The crops' landmarks tell which face was taken.
+    func testVoxCeleb2FrameBoxesChooseTheFaceToCrop() throws {
+        let s = ScratchDir("vox2-hints"), root = s.path("data"), out = s.path("out"), manifest = s.path("vox2.yaml")
+        let clips = try DemoClips.clips()
+        let video = "\(root)/dev/mp4/id00012/21Uxsk56VDQ"
+        try FileManager.default.createDirectory(atPath: video, withIntermediateDirectories: true)
+        // 448 × 256: the left face (about 94 × 131 px) at x 0…256, the right one (about 61 × 77 px,
+        // centre near x 389, y 94) at x 256…448, black below it.
+        try ffmpeg(["-i", clips[0], "-i", clips[3], "-filter_complex",
+                    "[0:v]scale=256:256[l];[1:v]pad=192:256:0:0[r];[l][r]hstack=inputs=2,format=yuv420p[v]",
+                    "-map", "[v]", "-map", "0:a", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "\(video)/00001.mp4"])
+        for n in ["00002", "00003"] { try FileManager.default.copyItem(atPath: "\(video)/00001.mp4", toPath: "\(video)/\(n).mp4") }
+        // As VoxCeleb2 writes them: FRAME on the original video's timeline, boxes as fractions.
+        func side(_ x: Double, _ y: Double, _ w: Double, _ h: Double) -> String {
+            let rows = (0..<100).map { String(format: "%06d \t%.3f \t%.3f \t%.3f \t%.3f ", 245 + $0, x, y, w, h) }
+            return "Identity  : \tid00012\nReference : \t21Uxsk56VDQ\nOffset    : \t0\nFV Conf   : \t9.1\t(0)\nASD Conf  : \t3.2\n\n"
+                + "FRAME \tX \tY \tW \tH \n" + rows.joined(separator: "\n") + "\n"
+        }
+        try write(side(340 / 448, 40 / 256, 100 / 448, 110 / 256), "\(root)/dev/txt/id00012/21Uxsk56VDQ/00001.txt")
+        try write(side(270 / 448, 200 / 256, 170 / 448, 50 / 256), "\(root)/dev/txt/id00012/21Uxsk56VDQ/00002.txt")
+        try "dataset: voxceleb2\nadapter: {kind: voxceleb2, options: {sets: [dev]}}\n"
+            .appending("stages: [decode: {}, face: {detector: cnn}, mel: {}, align: {}, shard: {}]\nworkers: 1\n")
+            .write(toFile: manifest, atomically: true, encoding: .utf8)
+        try Fixture.preprocess(manifest, data: root, out: out)
+        let script = s.path("landmarks.py")
+        try """
+            import sys, json, sqlite3, os
+            import h5py, numpy as np
+            out = sys.argv[1]
+            db = sqlite3.connect(os.path.join(out, "ledger.sqlite"))
+            xs = {}
+            for item, shard, first, count in db.execute("SELECT item_id, shard_file, first_row, row_count FROM item_rows"):
+                l = h5py.File(os.path.join(out, "shards", shard), "r")["landmarks5"][first:first + count]
+                xs.setdefault(item, []).append(l[:, :, 0])
+            print(json.dumps({k: [float(np.concatenate(v).min()), float(np.concatenate(v).max())] for k, v in xs.items()}))
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let ranges = try JSONSerialization.jsonObject(with: Data(try runPython(script, [out]).utf8)) as! [String: [Double]]
+        print("voxceleb2 hints test: landmark x range per item \(ranges)")
+        let id = "dev/id00012/21Uxsk56VDQ/"
+        XCTAssertEqual(Set(ranges.keys), [id + "00001", id + "00002", id + "00003"])
+        XCTAssertGreaterThan(try XCTUnwrap(ranges[id + "00001"])[0], 256, "the boxed right face")
+        XCTAssertLessThan(try XCTUnwrap(ranges[id + "00002"])[1], 256, "a box on no face: the largest")
+        XCTAssertLessThan(try XCTUnwrap(ranges[id + "00003"])[1], 256, "no boxes: the largest")
+    }
+
+    /// The rows' conversion: the clip's frame counted from the first row, fractions scaled to the
+    /// frame, pixels kept, boxes cut to the frame (and left out when outside it); a bad row is an
+    /// input error naming the `.txt` file when the dataset is listed.
+    func testDetectionHintRowsConvertToFramePixels() throws {
+        let fractions = ["frames": "000245 0.500 0.250 0.250 0.500\n000247 0.875 -0.125 0.250 0.375"]
+        XCTAssertEqual(try DetectionHints.boxes(fractions, width: 400, height: 200, file: "a.mp4"),
+                       [0: Box(x: 200, y: 50, width: 100, height: 100), 2: Box(x: 350, y: 0, width: 50, height: 50)])
+        let pixels = ["frames": "10 12 20 30 40\n11 500 20 30 40"]
+        XCTAssertEqual(try DetectionHints.boxes(pixels, width: 400, height: 200, file: "a.mp4"), [0: Box(x: 12, y: 20, width: 30, height: 40)])
+        XCTAssertEqual(try DetectionHints.boxes(["text": "HELLO"], width: 400, height: 200, file: "a.mp4"), [:])
+        let s = ScratchDir("vox2-bad-rows"), root = s.url.path
+        try DemoClips.place(0, at: "\(root)/dev/mp4/id00012/21Uxsk56VDQ/00001.mp4")
+        let txt = "\(root)/dev/txt/id00012/21Uxsk56VDQ/00001.txt"
+        try write("Identity  : \tid00012\n\nFRAME \tX \tY \tW \tH \n000064 \t0.490 \t0.175 \t0.225 \n", txt)
+        XCTAssertThrowsError(try AdapterSpec.voxceleb2(VoxCeleb2Options()).list(root: root)) {
+            XCTAssertEqual("\($0)", "\(txt): frame box row 1: expected 'FRAME X Y W H' (W, H > 0), got '000064 0.490 0.175 0.225'")
+        }
     }
 
     /// GRID: MPEG-2 `.mpg` videos, `.align` word timings; the metadata reaches the ledger and

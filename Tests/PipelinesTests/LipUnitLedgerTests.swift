@@ -16,19 +16,13 @@ final class LipUnitLedgerTests: XCTestCase {
     func makeDataset(_ s: ScratchDir, clips: Int) throws -> (manifest: Manifest, data: String, hash: String) {
         try Fixture.manifest(s.path("clips.yaml"), targetBytes: 1)
         for i in 0..<clips { try Fixture.clip(s.path("data/s\(i % 2)/c\(i).mp4"), frequency: 300 + 70 * i) }
-        var config = SyncTrainingConfig()
-        config.model.visualChannels = [4, 6, 8, 8, 12]
-        config.model.audioChannels = [4, 6, 8, 8, 12]
-        config.model.outputDim = ShardFormat.lipUnitSize
-        var rng = RandomGenerator(seed: 3)
         let checkpoint = s.path("sync.safetensors")
-        try Safetensors.write(SyncEncoder(config.model, rng: &rng).stateDict, metadata: try SyncCheckpoint.metadata(config),
-                              to: checkpoint)
+        let hash = try Fixture.tinySyncCheckpoint(checkpoint)
         var manifest = try Manifest.load(s.path("clips.yaml"))
         var parameters = LipUnitsStage.Parameters()
         parameters.checkpoint = checkpoint
         manifest.stages.lipUnits = LipUnitsStage(parameters: parameters)
-        return (manifest, s.path("data"), try fileChecksum(checkpoint))
+        return (manifest, s.path("data"), hash)
     }
 
     /// Runs `manifest` in this process; returns the summary and what the run logged.

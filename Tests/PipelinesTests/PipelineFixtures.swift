@@ -1,7 +1,11 @@
 import Foundation
+import Models
+import NN
 import Pipelines
 import Shards
+import Tensor
 import TestSupport
+import Training
 import XCTest
 
 /// Test media and helpers for runs of the real `cals` binary.
@@ -50,6 +54,19 @@ enum Fixture {
             item_time_limit: \(timeLimit)
             """
         try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// An untrained sync encoder (seed 3, narrow, 1024-d units) written as a checkpoint to
+    /// `path`; returns its content hash (what the ledger keys lip units and sync scores by).
+    static func tinySyncCheckpoint(_ path: String) throws -> String {
+        var config = SyncTrainingConfig()
+        config.model.visualChannels = [4, 6, 8, 8, 12]
+        config.model.audioChannels = [4, 6, 8, 8, 12]
+        config.model.outputDim = ShardFormat.lipUnitSize
+        var rng = RandomGenerator(seed: 3)
+        try Safetensors.write(SyncEncoder(config.model, rng: &rng).stateDict, metadata: try SyncCheckpoint.metadata(config),
+                              to: path)
+        return try fileChecksum(path)
     }
 
     static func cals(_ arguments: [String]) throws -> CommandResult {
