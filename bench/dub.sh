@@ -20,7 +20,9 @@ trap 'rm -rf "$out"' EXIT
 bench/make_clip.sh "$out/clip.mp4" "$SECS"
 "$CALS" train l2f --data "$DATA" --sync "$DEMO/sync" --a2l "$DEMO/a2l" --out "$out/l2f-default" --steps 1 \
   --widths 16,32,64,128,128 --grid-every 1 > "$out/train.log" 2>&1 || { cat "$out/train.log" >&2; exit 1; }
-read -r floor_frames floor_s < <("$CALS" bench floor "$out/clip.mp4" --track)
+# A command substitution, not `< <(…)`: bash reaps a process substitution's child later, and its
+# CPU time then counted in the first case's `time`.
+read -r floor_frames floor_s <<< "$("$CALS" bench floor "$out/clip.mp4" --track)"
 
 TIMEFORMAT='%3R %3U %3S'
 table="$out/table"

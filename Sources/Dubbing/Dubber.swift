@@ -151,13 +151,17 @@ public final class Dubber {
         }
         let side = generator.config.imageSize, d = generator.config.lipDim
         let batches = stride(from: 0, to: n, by: batchSize).map { $0..<min(n, $0 + batchSize) }   // output frames
-        // Per batch: the generated faces [K, S, S, 3] of its K frames with a face.
+        // Per batch: the generated faces [K, S, S, 3] of its K frames with a face. The thread runs
+        // with this one's engine settings (its own would be the defaults).
+        let settings = Engine.settings
         let generated = Handoff<[UInt8]>(name: "cals.dub.generate", depth: 2) { [self] put in
-            for rows in batches {
-                let batch = rows.map { faces[Dubber.pingPong($0, count: faces.count)] }
-                var lipRows = [Float]()
-                for (i, face) in zip(rows, batch) where face != nil { lipRows += lipUnits[(i * d)..<((i + 1) * d)] }
-                try put(DubTimes.measure(&generateTime) { generate(batch.compactMap { $0 }, references: references, lip: lipRows) })
+            try Engine.withSettings(settings) {
+                for rows in batches {
+                    let batch = rows.map { faces[Dubber.pingPong($0, count: faces.count)] }
+                    var lipRows = [Float]()
+                    for (i, face) in zip(rows, batch) where face != nil { lipRows += lipUnits[(i * d)..<((i + 1) * d)] }
+                    try put(DubTimes.measure(&generateTime) { generate(batch.compactMap { $0 }, references: references, lip: lipRows) })
+                }
             }
         }
         let reporter = progress("dub: generate", n)
@@ -257,13 +261,15 @@ public final class Dubber {
         }
         let tracker = try FaceTrackProcessor(detector: detector, parameters: parameters)
         progress?.setTotal(min(limit, max(1, decoder.estimatedFrameCount)))
-        // Frames are decoded on a thread of its own, ahead of the tracker. `decodeTime` is added
-        // up there and read here after the last frame.
-        var decodeTime = 0.0
-        let frames = Handoff<RGBImage>(name: "cals.dub.decode", depth: 8) { put in
+        // Frames are decoded, and their analysis copies for the detector made, on a thread of its
+        // own, ahead of the tracker. `decodeTime` and `analyseTime` are added up there and read
+        // here after the last frame.
+        var decodeTime = 0.0, analyseTime = 0.0
+        let analysisSide = parameters.detectionLongSide
+        let frames = Handoff<FaceFrame>(name: "cals.dub.decode", depth: 8) { put in
             for _ in 0..<limit {
                 guard let frame = try DubTimes.measure(&decodeTime, { try decoder.nextFrame() }) else { return }
-                try put(frame)
+                try put(DubTimes.measure(&analyseTime) { try FaceFrame(frame, analysisLongSide: analysisSide) })
             }
         }
         var track = FaceTrack()
@@ -277,6 +283,7 @@ public final class Dubber {
         }
         keep(try DubTimes.measure(&times.track) { try tracker.finish() })
         times.decode += decodeTime
+        times.track += analyseTime
         progress?.finish()
         guard !track.faces.isEmpty else { throw InputError(path, "no video frames") }
         let segments = Dictionary(grouping: track.faces.compactMap { $0 }, by: \.segment)

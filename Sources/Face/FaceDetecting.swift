@@ -70,10 +70,13 @@ public struct FaceSearch: Equatable, Sendable {
 public struct FaceFrame {
     public let image: RGBImage
     let grey: GreyImage
+    /// The `analysisLongSide` it was made with.
+    public let analysisLongSide: Int
 
     public init(_ image: RGBImage, analysisLongSide: Int) throws {
         let scale = min(1, Double(analysisLongSide) / Double(max(image.width, image.height)))
         self.image = image
+        self.analysisLongSide = analysisLongSide
         grey = try image.grey(width: max(1, Int((Double(image.width) * scale).rounded())),
                               height: max(1, Int((Double(image.height) * scale).rounded())))
     }

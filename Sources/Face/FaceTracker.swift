@@ -110,9 +110,17 @@ public final class FaceTrackProcessor {
 
     /// Adds the next frame; returns the frames that became final.
     public func push(_ frame: RGBImage) throws -> [TrackedFrame] {
+        try push(FaceFrame(frame, analysisLongSide: parameters.detectionLongSide))
+    }
+
+    /// Adds the next frame, analysed at `parameters.detectionLongSide` (so another thread can make
+    /// the analysis copies ahead); returns the frames that became final.
+    public func push(_ analysed: FaceFrame) throws -> [TrackedFrame] {
+        precondition(analysed.analysisLongSide == parameters.detectionLongSide,
+                     "frame analysed at \(analysed.analysisLongSide), the tracker's is \(parameters.detectionLongSide)")
+        let frame = analysed.image
         let index = nextIndex
         nextIndex += 1
-        let analysed = try FaceFrame(frame, analysisLongSide: parameters.detectionLongSide)
         let histogram = FaceTrackProcessor.histogram(analysed.grey)
         defer { previousHistogram = histogram }
         let all = parameters.speaker == FaceParameters.allSpeakers

@@ -301,22 +301,19 @@ public final class MTCNNFaceDetector: FaceDetecting {
             guard ex > x - 1 && ey > y - 1 else { return nil }
             return (b, Region(x: x - 1, y: y - 1, width: ex - x + 1, height: ey - y + 1))
         }
-        // The crops go through the network in batches of at most `batchSize`, each padded with
-        // zero crops to a power of two: the engine's buffer pool keeps freed buffers by exact
-        // size, so one batch of as many crops as a frame has candidates would leave another set
-        // of buffers in the pool for almost every count (hundreds of MB over a video).
+        // The crops go through the network in batches of at most `batchSize`, not all at once: the
+        // engine's buffer pool keeps freed buffers by size class, and one batch of as many crops
+        // as a frame has candidates would leave another set of buffers in the pool for almost
+        // every count (hundreds of MB over a video); 8 sizes of batch leave at most 8.
         let batchSize = 8, plane = 3 * size * size
         var kept: [Candidate] = []
         for start in stride(from: 0, to: crops.count, by: batchSize) {
             let batch = crops[start..<min(crops.count, start + batchSize)]
-            var padded = 1
-            while padded < batch.count { padded *= 2 }
-            let input = Tensor(shape: [padded, 3, size, size])
+            let input = Tensor(shape: [batch.count, 3, size, size])
             input.withUnsafeMutableBufferPointer { buffer in
                 for (i, crop) in batch.enumerated() {
                     areaResample(image, crop.1, width: size, height: size, into: buffer.baseAddress! + i * plane)
                 }
-                (buffer.baseAddress! + batch.count * plane).update(repeating: 0, count: (padded - batch.count) * plane)
             }
             let out = run(network, input).map(\.values)   // probabilities logits [n, 2], regression [n, 4], (landmarks [n, 10])
             for (i, (box, _)) in batch.enumerated() {

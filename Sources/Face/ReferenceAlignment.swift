@@ -1,3 +1,5 @@
+import Tensor
+
 /// Moves a reference face crop onto a target crop of the same face, by the translation that best
 /// matches their upper halves (the part of the target the L2F generator is shown).
 ///
@@ -17,8 +19,8 @@ public enum ReferenceAlignment {
                      "aligning \(references.count) reference bytes to \(targets.count) target bytes of \(side)×\(side) frames")
         var out = [UInt8](repeating: 0, count: references.count)
         references.withUnsafeBufferPointer { R in targets.withUnsafeBufferPointer { T in out.withUnsafeMutableBufferPointer { O in
-            for start in stride(from: 0, to: targets.count, by: frameBytes) {
-                let ref = R.baseAddress! + start
+            parallelItems(targets.count / frameBytes) { i in   // each frame writes its own part of out
+                let start = i * frameBytes, ref = R.baseAddress! + start
                 let shift = translation(of: grey(ref, side), onto: grey(T.baseAddress! + start, side), side: side)
                 resample(ref, side: side, by: shift, into: O.baseAddress! + start)
             }

@@ -33,7 +33,7 @@ public final class Storage {
     deinit { Engine.backend.deallocate(pointer, count: count) }
 }
 
-/// Free lists of float buffers keyed by exact length, capped in total size.
+/// Free lists of float buffers keyed by size class, capped in total size.
 /// @unchecked Sendable: `free` and `pooledFloats` are read and written only while holding `lock`.
 final class BufferPool: @unchecked Sendable {
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
@@ -42,23 +42,37 @@ final class BufferPool: @unchecked Sendable {
     /// Beyond this many pooled floats (1 GiB) released buffers go back to the system.
     private let capacity = 1 << 28
 
+    /// The buffer length handed out for `count` floats: `count` rounded up to one of 8 classes per
+    /// power of two (at most 1/8 more). Tensors of nearly the same size then share buffers: MTCNN's
+    /// P-Net runs on a window that moves with the face, a slightly different size on every frame,
+    /// and with exact sizes each one took fresh pages from the system (and the pool filled up
+    /// with sizes never asked for again).
+    static func sizeClass(_ count: Int) -> Int {
+        guard count > 8 else { return max(count, 1) }
+        let step = 1 << (Int.bitWidth - count.leadingZeroBitCount - 4)   // 2^(⌊log2 count⌋ − 3)
+        return (count + step - 1) / step * step
+    }
+
     func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let size = BufferPool.sizeClass(count)
         lock.lock()
-        if var list = free[count], let p = list.popLast() {
-            free[count] = list
-            pooledFloats -= count
+        if var list = free[size], let p = list.popLast() {
+            free[size] = list
+            pooledFloats -= size
             lock.unlock()
             return p
         }
         lock.unlock()
-        return .allocate(capacity: max(count, 1))
+        return .allocate(capacity: size)
     }
 
+    /// Takes back `p` from `take(count)`.
     func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
+        let size = BufferPool.sizeClass(count)
         lock.lock()
-        if pooledFloats + count <= capacity {
-            free[count, default: []].append(p)
-            pooledFloats += count
+        if pooledFloats + size <= capacity {
+            free[size, default: []].append(p)
+            pooledFloats += size
             lock.unlock()
         } else {
             lock.unlock()

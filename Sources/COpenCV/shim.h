@@ -1,1 +1,0 @@
-/* Only carries the opencv4 pkg-config flags to COpenCVShim; Swift never imports OpenCV. */
