@@ -47,11 +47,11 @@ public struct Coarticulation: Codable, Equatable, Sendable {
     /// Seconds before a rounded phone's start from which it dominates rounding fully.
     public var roundingLead = 0.5
     /// Rate (1/s) at which that dominance fades beyond the lead.
-    public var roundingFade = 4.0
+    public var roundingFade = 3.0
     /// Seconds after a rounded phone's end during which it still dominates rounding fully.
-    public var roundingCarryOver = 0.2
+    public var roundingCarryOver = 0.25
     /// Rate (1/s) of a vowel's jaw and width dominance after its centre (before it: the vowel's own).
-    public var jawCarryOverRate = 4.0
+    public var jawCarryOverRate = 3.0
     /// Fraction of a lingual consonant's jaw and width target taken from the vowel track.
     public var consonantBlend = 0.7
 
