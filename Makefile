@@ -25,7 +25,7 @@ OUT ?= data/processed/$(DATASET)
 CALS := .build/release/cals
 TEST_BUILD := .build-test
 
-.PHONY: help setup apt python faces landmarks detector build check-deps test sanitize fuzz demo bench context-experiment ablation-experiment preprocess preprocess-slurm train-sync pretrain-a2l train-l2f dub clean
+.PHONY: help setup apt python faces landmarks detector build check-deps test sanitize fuzz demo bench context-experiment corpus-predictability ablation-experiment preprocess preprocess-slurm train-sync pretrain-a2l train-l2f dub clean
 
 ## help: list the targets with what each does
 help:

@@ -30,6 +30,16 @@ context-experiment: build faces
 	$(CALS) experiment context --checkpoint $(CTX_RUNS)/a2l-full/checkpoint.safetensors \
 	  --baseline $(CTX_RUNS)/a2l-ctx2/checkpoint.safetensors --data data/processed/context-grid --windows 360
 
+## corpus-predictability: issue 26's check that corpus version 2's mouth needs audio context,
+## before any training. The same 24-speaker corpus (20 clips of 4 s, 64-pixel frames: the
+## frames play no part) at versions 1 and 2, then for each the best ridge regression from ±2 and
+## ±15 frames of log-mel to the true mouth parameters, scored on 4 held-out speakers.
+PRED_HELD_OUT := s05_astronaut,s11_hanks,s23_hanks,s24_grace
+corpus-predictability: build faces python
+	for v in 1 2; do test -d data/raw/predictability-v$$v || $(CALS) demo-corpus --out data/raw/predictability-v$$v \
+	  --speakers 24 --clips 20 --seconds 4 --size 64 --seed 3 --corpus-version $$v || exit 1; \
+	  $(PY) tools/analysis/mouth_predictability.py data/raw/predictability-v$$v $(PRED_HELD_OUT) || exit 1; done
+
 ## ablation-experiment: issue 9's main ablation, A2L against `--audio-encoder window`, on the context
 ## experiment's GRID-grammar corpus (run `make context-experiment` first): for each seed in
 ## ABL_SEEDS both L2F arms train ABL_STEPS steps side by side with the same seed and data (the

@@ -13,6 +13,9 @@ public struct CorpusOptions: Sendable {
     public var seed: UInt64 = 1
     /// How words follow each other in a clip's sentence.
     public var grammar = Grammar.words
+    /// Long-range co-articulation of the mouth (corpus version 2); nil: version 1, whose files
+    /// stay byte-identical to those made before version 2 existed.
+    public var coarticulation: Coarticulation?
     /// Where the face photos are (`make faces` fills it).
     public var faces = "data/faces"
     /// espeak-ng voices for the speakers in order (cycled); nil: each identity's own voice.
@@ -64,6 +67,8 @@ public struct ClipSidecar: Codable, Equatable, Sendable {
     /// The phone timeline covering the whole clip (pauses are `_` phones).
     public var phones: [Phone]
     public var frames: [FrameTruth]
+    /// The co-articulation the mouth followed (version 2 corpora); absent for version 1.
+    public var coarticulation: Coarticulation?
 }
 
 /// A clip before encoding: audio (16 kHz, exactly frameCount/25 s) and its ground truth.
@@ -168,7 +173,7 @@ public final class CorpusGenerator: @unchecked Sendable {
         phones.insert(Phone(phoneme: "_", start: 0, end: phones.first?.start ?? start), at: 0)
         phones.append(Phone(phoneme: "_", start: phones.last!.end, end: duration))
 
-        let shapes = MouthModel(jawScale: speaker.jawScale).shapes(for: phones, frameCount: frameCount)
+        let shapes = MouthModel(jawScale: speaker.jawScale, coarticulation: options.coarticulation).shapes(for: phones, frameCount: frameCount)
         let motion = HeadMotion(duration: duration, using: &g)
         let poses = (0..<frameCount).map { motion.pose(at: Double($0) / Double(CorpusGenerator.fps)) }
         let photo = photos[speaker.identity.name]!
@@ -179,7 +184,7 @@ public final class CorpusGenerator: @unchecked Sendable {
             photoFace: photo.face, style: speaker.style, fps: CorpusGenerator.fps,
             sampleRate: CorpusGenerator.sampleRate, frameSize: options.frameSize, frameCount: frameCount,
             phones: phones.map { Phone(phoneme: $0.phoneme, start: rounded($0.start), end: rounded($0.end)) },
-            frames: [])
+            frames: [], coarticulation: options.coarticulation)
         return ClipPlan(sidecar: sidecar, audio: AudioClip(sampleRate: CorpusGenerator.sampleRate, samples: samples),
                         shapes: shapes, poses: poses)
     }

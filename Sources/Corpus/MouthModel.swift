@@ -18,6 +18,46 @@ public struct MouthShape: Codable, Equatable, Sendable {
     public static let rest = MouthShape(jaw: 0, width: 0, rounding: 0)
 }
 
+/// Long-range co-articulation (corpus version 2): how far lip rounding and jaw opening reach
+/// beyond their own phones, and how much a consonant takes its shape from the vowels around it.
+///
+/// Defaults and the measurements behind them:
+/// - Anticipatory rounding. Lip protrusion for a rounded vowel starts during the consonants
+///   before it, as early as the first consonant after the last unrounded vowel (French clusters
+///   of up to six consonants, Benguerel & Cowan 1974, Phonetica 30), and its onset lies at a
+///   fairly stable interval before the vowel (orbicularis oris EMG, Bell-Berti & Harris 1979,
+///   JASA 65; 1982, JASA 71); for English /u/ the protrusion onset moves earlier with a longer
+///   consonant interval but less than in proportion to it, between those two accounts
+///   (Perkell & Matthies 1992, JASA 91). Reported anticipation spans 200–500 ms. Here: a rounded
+///   phone dominates rounding fully from `roundingLead` before its start (0.5 s: the long end of
+///   that span, chosen so that the mouth needs context), but no earlier than the end of the
+///   preceding unrounded vowel (the look-ahead bound), and fades in at `roundingFade` beyond that.
+/// - Carry-over: rounding and jaw opening outlast their vowel into the following consonants
+///   (carry-over rounding is shorter than anticipation in the same studies): full rounding
+///   for `roundingCarryOver` after a rounded phone ends (again stopped by the next unrounded
+///   vowel), and vowels' jaw dominance decays at `jawCarryOverRate` after their centre instead
+///   of the vowel's own rate.
+/// - Consonants on a vowel-to-vowel movement: the transitions into and out of a consonant depend
+///   on the vowel across it (Öhman 1966, JASA 39, VCV spectrograms), and the jaw height of lingual
+///   consonants follows the neighbouring vowels' (Keating, Lindblom, Lubker & Kreiman 1994,
+///   J. Phonetics 22). Here: a lingual consonant's jaw and width targets move `consonantBlend`
+///   of the way towards the vowel track (the previous and next vowel targets, interpolated at the
+///   consonant's centre); lip consonants (p b m f v w) keep their own.
+public struct Coarticulation: Codable, Equatable, Sendable {
+    /// Seconds before a rounded phone's start from which it dominates rounding fully.
+    public var roundingLead = 0.5
+    /// Rate (1/s) at which that dominance fades beyond the lead.
+    public var roundingFade = 3.0
+    /// Seconds after a rounded phone's end during which it still dominates rounding fully.
+    public var roundingCarryOver = 0.25
+    /// Rate (1/s) of a vowel's jaw and width dominance after its centre (before it: the vowel's own).
+    public var jawCarryOverRate = 3.0
+    /// Fraction of a lingual consonant's jaw and width target taken from the vowel track.
+    public var consonantBlend = 0.7
+
+    public init() {}
+}
+
 /// Phones → per-frame mouth shapes with co-articulation (Cohen & Massaro's dominance model).
 ///
 /// Every phone has a target shape and, per parameter, a dominance
@@ -27,6 +67,8 @@ public struct MouthShape: Codable, Equatable, Sendable {
 /// reaches back over the consonants before it (θ_before = 5/s: still a third of full weight
 /// 0.2 s ahead) — the shape of a frame depends on phones well outside a 0.2 s window.
 /// Bilabials (p b m) dominate the jaw strongly, so the lips close even between open vowels.
+/// With `coarticulation` (corpus version 2) rounding, jaw carry-over and consonant targets
+/// follow `Coarticulation` instead; without it the shapes are those of version 1, unchanged.
 public struct MouthModel: Sendable {
     /// Target shape and dominance of one phone class.
     struct Articulation {
@@ -34,12 +76,30 @@ public struct MouthModel: Sendable {
         var jawDominance: Double      // α for jaw and width
         var roundDominance: Double    // α for rounding
         var rate: Double              // θ (1/s) for jaw and width, both sides
+        /// Vowel, lingual consonant, or neither (consonants whose lips are specified, pauses).
+        var kind = Kind.other
+
+        enum Kind { case vowel, lingual, other }
+    }
+
+    /// One phone or diphthong half on the timeline.
+    struct Segment {
+        var start: Double
+        var end: Double
+        var centre: Double
+        var articulation: Articulation
+        var isRounded: Bool { articulation.target.rounding > 0.5 }
     }
 
     /// Per-speaker articulation strength: scales the jaw (0.8 … 1.2 is natural variation).
     public var jawScale: Double
+    /// Long-range co-articulation (corpus version 2); nil: version 1.
+    public var coarticulation: Coarticulation?
 
-    public init(jawScale: Double = 1) { self.jawScale = jawScale }
+    public init(jawScale: Double = 1, coarticulation: Coarticulation? = nil) {
+        self.jawScale = jawScale
+        self.coarticulation = coarticulation
+    }
 
     /// Anticipation of rounding (θ before the centre of a rounded phone, 1/s) and carry-over.
     static let roundingAnticipation = 5.0
@@ -48,24 +108,33 @@ public struct MouthModel: Sendable {
     /// The shapes at frame times i / fps for i in 0..<frameCount.
     public func shapes(for phones: [Phone], frameCount: Int, fps: Double = 25) -> [MouthShape] {
         // Phones split into sub-segments (diphthongs glide between two targets).
-        var segments: [(centre: Double, articulation: Articulation)] = []
+        var segments: [Segment] = []
         for phone in phones {
             let parts = MouthModel.articulations(of: phone.phoneme)
             let step = (phone.end - phone.start) / Double(parts.count)
             for (k, part) in parts.enumerated() {
-                segments.append((phone.start + step * (Double(k) + 0.5), part))
+                segments.append(Segment(start: phone.start + step * Double(k), end: phone.start + step * Double(k + 1),
+                                        centre: phone.start + step * (Double(k) + 0.5), articulation: part))
             }
         }
+        if let coarticulation { segments = MouthModel.blendConsonants(segments, coarticulation) }
         return (0..<frameCount).map { i in
             let t = Double(i) / fps
             guard !segments.isEmpty else { return .rest }
             var jaw = 0.0, width = 0.0, round = 0.0, wJaw = 1e-6, wRound = 1e-6
-            for (centre, a) in segments {
-                let d = t - centre // < 0: the phone is still ahead
-                let dJaw = a.jawDominance * exp(-a.rate * abs(d))
-                let theta = d < 0 && a.target.rounding > 0.5 ? MouthModel.roundingAnticipation
-                                                            : MouthModel.roundingCarryOver
-                let dRound = a.roundDominance * exp(-theta * abs(d))
+            for (k, segment) in segments.enumerated() {
+                let a = segment.articulation
+                let dJaw: Double, dRound: Double
+                if let c = coarticulation {
+                    dJaw = MouthModel.jawDominance(segment, at: t, c)
+                    dRound = MouthModel.roundDominance(segments, k, at: t, c)
+                } else {
+                    let d = t - segment.centre // < 0: the phone is still ahead
+                    dJaw = a.jawDominance * exp(-a.rate * abs(d))
+                    let theta = d < 0 && segment.isRounded ? MouthModel.roundingAnticipation
+                                                           : MouthModel.roundingCarryOver
+                    dRound = a.roundDominance * exp(-theta * abs(d))
+                }
                 jaw += dJaw * a.target.jaw
                 width += dJaw * a.target.width
                 wJaw += dJaw
@@ -80,16 +149,70 @@ public struct MouthModel: Sendable {
         }
     }
 
+    /// Version 2 jaw and width dominance: vowels decay at `jawCarryOverRate` after their centre.
+    static func jawDominance(_ segment: Segment, at t: Double, _ c: Coarticulation) -> Double {
+        let a = segment.articulation
+        let d = t - segment.centre
+        let rate = d > 0 && a.kind == .vowel ? c.jawCarryOverRate : a.rate
+        return a.jawDominance * exp(-rate * abs(d))
+    }
+
+    /// Version 2 rounding dominance of `segments[k]` at t. A rounded phone dominates fully on
+    /// [start − lead, end + carry-over], both ends clipped at the neighbouring unrounded vowels
+    /// (but never inside the phone itself), and fades at `roundingFade` outside; other phones
+    /// keep version 1's dominance around their centre.
+    static func roundDominance(_ segments: [Segment], _ k: Int, at t: Double, _ c: Coarticulation) -> Double {
+        let segment = segments[k], a = segment.articulation
+        guard segment.isRounded else {
+            return a.roundDominance * exp(-MouthModel.roundingCarryOver * abs(t - segment.centre))
+        }
+        func blocks(_ s: Segment) -> Bool { s.articulation.kind == .vowel && !s.isRounded }
+        let previousVowelEnd = segments[..<k].last(where: blocks)?.end ?? -Double.infinity
+        let nextVowelStart = segments[(k + 1)...].first(where: blocks)?.start ?? Double.infinity
+        let from = max(segment.start - c.roundingLead, min(previousVowelEnd, segment.start))
+        let to = min(segment.end + c.roundingCarryOver, max(nextVowelStart, segment.end))
+        let outside = t < from ? from - t : t > to ? t - to : 0
+        return a.roundDominance * exp(-c.roundingFade * outside)
+    }
+
+    /// Version 2 consonant targets: each lingual consonant's jaw and width move `consonantBlend`
+    /// of the way to the vowel track, the previous and next vowel targets interpolated at its
+    /// centre (a missing neighbour: the other one; none: unchanged).
+    static func blendConsonants(_ segments: [Segment], _ c: Coarticulation) -> [Segment] {
+        let vowels = segments.filter { $0.articulation.kind == .vowel }
+        return segments.map { segment in
+            guard segment.articulation.kind == .lingual else { return segment }
+            let before = vowels.last { $0.centre < segment.centre }
+            let after = vowels.first { $0.centre > segment.centre }
+            let track: MouthShape
+            switch (before, after) {
+            case let (b?, a?):
+                let f = (segment.centre - b.centre) / (a.centre - b.centre)
+                let (p, q) = (b.articulation.target, a.articulation.target)
+                track = MouthShape(jaw: p.jaw + f * (q.jaw - p.jaw), width: p.width + f * (q.width - p.width),
+                                   rounding: 0)
+            case let (b?, nil): track = b.articulation.target
+            case let (nil, a?): track = a.articulation.target
+            case (nil, nil): return segment
+            }
+            var blended = segment
+            let own = segment.articulation.target
+            blended.articulation.target.jaw = own.jaw + c.consonantBlend * (track.jaw - own.jaw)
+            blended.articulation.target.width = own.width + c.consonantBlend * (track.width - own.width)
+            return blended
+        }
+    }
+
     /// espeak-ng English mnemonics → articulation(s); two for diphthongs.
     static func articulations(of phoneme: String) -> [Articulation] {
         func v(_ jaw: Double, _ width: Double, _ round: Double) -> Articulation {
             Articulation(target: MouthShape(jaw: jaw, width: width, rounding: round),
-                         jawDominance: 0.6, roundDominance: round > 0.5 ? 1.0 : 0.5, rate: 14)
+                         jawDominance: 0.6, roundDominance: round > 0.5 ? 1.0 : 0.5, rate: 14, kind: .vowel)
         }
         func c(_ jaw: Double, _ width: Double, _ round: Double, jawDominance: Double = 0.5,
-               roundDominance: Double = 0.08) -> Articulation {
+               roundDominance: Double = 0.08, kind: Articulation.Kind = .lingual) -> Articulation {
             Articulation(target: MouthShape(jaw: jaw, width: width, rounding: round),
-                         jawDominance: jawDominance, roundDominance: roundDominance, rate: 22)
+                         jawDominance: jawDominance, roundDominance: roundDominance, rate: 22, kind: kind)
         }
         let open = v(0.85, 0.1, 0), mid = v(0.5, 0.1, 0), schwa = v(0.35, 0, 0)
         let spread = v(0.25, 0.7, 0), nearSpread = v(0.35, 0.45, 0)
@@ -111,15 +234,15 @@ public struct MouthModel: Sendable {
         case "O:", "O@", "O", "0": return [openRounded]
         case "oU", "o@": return [midRounded, rounded]
         case "OI": return [openRounded, spread]
-        case "p", "b", "m": return [c(0, 0, 0, jawDominance: 2.5, roundDominance: 0.15)]
-        case "f", "v": return [c(0.08, 0.1, 0, jawDominance: 1.5)]
+        case "p", "b", "m": return [c(0, 0, 0, jawDominance: 2.5, roundDominance: 0.15, kind: .other)]
+        case "f", "v": return [c(0.08, 0.1, 0, jawDominance: 1.5, kind: .other)]
         case "T", "D": return [c(0.2, 0.1, 0)]
         case "t", "d", "n", "l", "s", "z", "t#", "d#", "n-", "l/", "L": return [c(0.15, 0.3, 0)]
-        case "S", "Z", "tS", "dZ": return [c(0.15, -0.3, 0.6, roundDominance: 0.5)]
+        case "S", "Z", "tS", "dZ": return [c(0.15, -0.3, 0.6, roundDominance: 0.5, kind: .other)]
         case "k", "g", "N", "x": return [c(0.3, 0.1, 0)]
-        case "r", "r-", "3:r": return [c(0.2, -0.2, 0.45, roundDominance: 0.3)]
+        case "r", "r-", "3:r": return [c(0.2, -0.2, 0.45, roundDominance: 0.3, kind: .other)]
         case "j": return [c(0.15, 0.5, 0)]
-        case "w", "W": return [c(0.15, -0.5, 1, jawDominance: 0.6, roundDominance: 1.2)]
+        case "w", "W": return [c(0.15, -0.5, 1, jawDominance: 0.6, roundDominance: 1.2, kind: .other)]
         case "h": return [c(0.4, 0, 0, jawDominance: 0.05, roundDominance: 0.02)]
         default:
             // Anything else: a vowel-looking mnemonic (first character) or a neutral consonant.

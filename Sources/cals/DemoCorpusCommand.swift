@@ -28,6 +28,9 @@ struct DemoCorpusCommand: ParsableCommand {
     @Option(help: "How words follow each other: words (drawn independently from a word list) or grid (the GRID corpus's six-slot grammar, whose context predicts its words).")
     var grammar = Grammar.words
 
+    @Option(help: "Corpus version: 1 (mouth follows the phones within about 0.3 s) or 2 (long-range co-articulation: lip rounding anticipated up to 0.35 s across consonants, carry-over of rounding and jaw opening, consonant shapes from the neighbouring vowels).")
+    var corpusVersion = 1
+
     @Option(help: "Folder with the face photos (filled by `make faces`).")
     var faces = "data/faces"
 
@@ -52,6 +55,11 @@ struct DemoCorpusCommand: ParsableCommand {
         options.frameSize = size
         options.threads = threads
         do {
+            switch corpusVersion {
+            case 1: options.coarticulation = nil
+            case 2: options.coarticulation = Coarticulation()
+            default: throw InputError("--corpus-version", "must be 1 or 2, got \(corpusVersion)")
+            }
             let start = Date()
             let generator = try CorpusGenerator(options)
             let progress = Progress(label: "demo-corpus", total: speakers * clips, unit: "clips")

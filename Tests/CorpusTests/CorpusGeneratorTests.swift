@@ -157,6 +157,67 @@ final class CorpusGeneratorTests: XCTestCase {
         for (path, data) in first { XCTAssertNotEqual(data, other[path], "\(path) is the same for another seed") }
     }
 
+    /// Runs `cals demo-corpus ARGS --out <scratch>/demo --faces data/faces` from the repository
+    /// root; returns the SHA-256 of every file under the output, by path.
+    func corpusHashes(_ arguments: [String]) throws -> [String: String] {
+        let scratch = ScratchDir("corpus-version")
+        let out = scratch.path("demo")
+        let result = try TestSupport.run(TestEnv.calsBinary, ["demo-corpus", "--out", out, "--faces", "data/faces"] + arguments,
+                                         currentDirectory: TestEnv.repoRoot.path)
+        guard result.status == 0 else { throw InputErrorForTests("cals demo-corpus failed: \(result.stderr)") }
+        var hashes: [String: String] = [:]
+        for path in FileManager.default.subpaths(atPath: out) ?? [] where path.contains(".") {
+            let sum = try TestSupport.run("/usr/bin/sha256sum", [out + "/" + path])
+            hashes[path] = String(sum.stdout.prefix(64))
+        }
+        return hashes
+    }
+
+    /// Corpus version 1 (the default) makes the files the generator made before version 2 existed.
+    /// The hashes were recorded from the `cals` binary of commit 504c492 (main before issue 26)
+    /// with the same arguments, on this project's Debian packages (espeak-ng, libx264).
+    func testVersion1RegeneratesTheFilesOfTheCodeBeforeVersion2() throws {
+        let words = try corpusHashes(["--speakers", "2", "--clips", "1", "--seconds", "2", "--seed", "5"])
+        XCTAssertEqual(words, [
+            "s01_david/clip001.json": "da3c54ec4d02675121c188039b10e6861b31dc3d5a35d7e309f1b307459224fe",
+            "s01_david/clip001.mp4": "88528a503c075880b13f61111164b3fd5918f7996544c7e9c8a699b9999ec4d6",
+            "s02_lisa/clip001.json": "5130a501405bca8cac236b7d8228b32e0e276cf60f80363ea4a63be9d34ff498",
+            "s02_lisa/clip001.mp4": "72467ba6f3e664daf1393ccf83e82bd274580128f5233a639ae33d465238e6e0"])
+        let grid = try corpusHashes(["--speakers", "1", "--clips", "1", "--seconds", "2", "--seed", "7",
+                                     "--grammar", "grid", "--threads", "1", "--corpus-version", "1"])
+        XCTAssertEqual(grid, [
+            "s01_david/clip001.json": "5833040bb29548faa7fe1486cbf73dfc80fb10e7d979feb69567cdb03cc52a56",
+            "s01_david/clip001.mp4": "44ef4169e091b361348f93703737e129f23e3c98a8aafef5ab4407651d26cee8"])
+    }
+
+    /// Version 2 changes the mouth only: same text, phones and audio as version 1, other mouth
+    /// parameters, and the sidecar records the co-articulation parameters.
+    func testVersion2ChangesOnlyTheMouthAndRecordsItsParameters() throws {
+        func generate(_ version: Int) throws -> (ClipSidecar, AudioClip) {
+            let scratch = ScratchDir("corpus-v\(version)")
+            let out = scratch.path("demo")
+            let result = try TestSupport.run(TestEnv.calsBinary, [
+                "demo-corpus", "--out", out, "--speakers", "1", "--clips", "1", "--seconds", "3", "--seed", "5",
+                "--size", "64", "--corpus-version", "\(version)", "--faces", CorpusGeneratorTests.faces])
+            guard result.status == 0 else { throw InputErrorForTests("cals demo-corpus failed: \(result.stderr)") }
+            let base = out + "/s01_david/clip001"
+            let sidecar = try JSONDecoder().decode(ClipSidecar.self, from: Data(contentsOf: URL(fileURLWithPath: base + ".json")))
+            return (sidecar, try decodeAudio(path: base + ".mp4"))
+        }
+        let (one, oneAudio) = try generate(1), (two, twoAudio) = try generate(2)
+        XCTAssertNil(one.coarticulation)
+        XCTAssertEqual(two.coarticulation, Coarticulation())
+        XCTAssertEqual(one.text, two.text)
+        XCTAssertEqual(one.phones, two.phones)
+        XCTAssertEqual(oneAudio.samples, twoAudio.samples)
+        let change = zip(one.frames, two.frames).map { abs($0.rounding - $1.rounding) + abs($0.jaw - $1.jaw) }
+        XCTAssertGreaterThan(change.max() ?? 0, 0.1)
+        let scratch = ScratchDir("corpus-v3")
+        let bad = try TestSupport.run(TestEnv.calsBinary, ["demo-corpus", "--out", scratch.path("demo"), "--corpus-version", "3"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertEqual(bad.stderr, "error: --corpus-version: must be 1 or 2, got 3\n")
+    }
+
     func testBadInputIsOneLineErrorAndWritesNothing() throws {
         let scratch = ScratchDir("corpus-bad")
         func failure(_ change: (inout CorpusOptions) throws -> Void) throws -> String {
