@@ -61,6 +61,7 @@ let package = Package(
 
         // MARK: Tests (one target per module; golden tests call the Python reference stack)
         .target(name: "TestSupport", dependencies: ["Common"], path: "Tests/TestSupport"),
+        .testTarget(name: "CommonTests", dependencies: ["Common"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "Corpus", "TestSupport"]),
         .testTarget(name: "FaceTests", dependencies: ["Face", "Media", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "Media", "TestSupport"],

@@ -40,7 +40,7 @@ public final class ProcessedDataset: @unchecked Sendable {
         /// Frames [n, 128, 128, 3] and audio units [n, 80, 4] of rows `rows` (counted within the clip).
         public func rows(_ rows: Range<Int>) throws -> (frames: [UInt8], mel: [Float]) {
             try checked(rows)
-            let w = try request(rows).read()
+            let w = try read(rows)
             return (w.frames, w.mel)
         }
 
@@ -51,10 +51,10 @@ public final class ProcessedDataset: @unchecked Sendable {
             return try reader.mel(rows: (first + rows.lowerBound)..<(first + rows.upperBound))
         }
 
-        /// The read of rows `rows` (counted within the clip) from the shard.
-        func request(_ rows: Range<Int>) -> WindowRequest {
-            WindowRequest(reader: reader, item: item, offset: segment.firstRow - item.firstRow + rows.lowerBound,
-                                 length: rows.count, audioShift: segment.audioShift)
+        /// Rows `rows` (counted within the clip) read from the shard.
+        func read(_ rows: Range<Int>) throws -> ShardWindow {
+            try reader.window(item, offset: segment.firstRow - item.firstRow + rows.lowerBound,
+                              length: rows.count, audioShift: segment.audioShift)
         }
 
         func checked(_ rows: Range<Int>) throws {
@@ -150,7 +150,7 @@ public final class ProcessedDataset: @unchecked Sendable {
     public func window(_ segment: Segment, offset: Int, length: Int) throws -> ShardWindow {
         let clip = try opened(segment)
         try clip.checked(offset..<(offset + length))
-        return try clip.request(offset..<(offset + length)).read()
+        return try clip.read(offset..<(offset + length))
     }
 
     /// The open clip of `segment`, which must be current.
@@ -163,18 +163,18 @@ public final class ProcessedDataset: @unchecked Sendable {
         return clip
     }
 
-    /// Random windows of `length` rows from `segments` (those long enough), read ahead by
-    /// `WindowPrefetcher` (at most `depth` held). `count` windows, or endless when nil.
-    public func prefetch(_ segments: [Segment], length: Int, count: Int? = nil, depth: Int = 8) throws -> WindowPrefetcher {
+    /// Random windows of `length` rows from `segments` (those long enough), read ahead on a
+    /// thread of their own (at most `depth` held). `count` windows, or endless when nil; a failed
+    /// read ends them.
+    public func prefetch(_ segments: [Segment], length: Int, count: Int? = nil, depth: Int = 8) throws -> Handoff<ShardWindow> {
         let located = try segments.filter { $0.rowCount >= length }.map { try opened($0) }
         guard !located.isEmpty else { throw InputError(outFolder, "no segment has \(length) rows") }
-        var remaining = count ?? Int.max
-        return WindowPrefetcher(depth: depth) {
-            guard remaining > 0 else { return nil }
-            remaining -= 1
-            let clip = located.randomElement()!
-            let offset = Int.random(in: 0...(clip.rowCount - length))
-            return clip.request(offset..<(offset + length))
+        return Handoff(name: "cals.prefetch", depth: depth) { put in
+            for _ in 0..<max(0, count ?? Int.max) {
+                let clip = located[Int.random(in: 0..<located.count)]
+                let offset = Int.random(in: 0...(clip.rowCount - length))
+                try put(try clip.read(offset..<(offset + length)))
+            }
         }
     }
 
