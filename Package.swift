@@ -34,7 +34,7 @@ let package = Package(
         // MARK: Swift modules, lowest first (a module depends only on modules above it here;
         // `make check-deps` checks the imports against the same order, tools/check_deps.py)
         .target(name: "Common", swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "Common"]),
+        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Face", dependencies: ["NN", "Tensor", "COpenCVShim", "Common"]),
         .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"]),
         .target(name: "Shards", dependencies: ["CHDF5", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
