@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Common", swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Face", dependencies: ["NN", "Tensor", "COpenCVShim", "Common"]),
-        .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"]),
+        .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Shards", dependencies: ["CHDF5", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // The ledger's read side and the processed dataset: what every reader of processed data uses.
