@@ -40,7 +40,8 @@ let package = Package(
         .target(name: "Shards", dependencies: ["CHDF5", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // The ledger's read side and the processed dataset: what every reader of processed data uses.
-        .target(name: "Dataset", dependencies: ["Shards", "Common", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Dataset", dependencies: ["Shards", "Common", .product(name: "GRDB", package: "GRDB.swift")],
+                swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "NN", dependencies: ["Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // MPI for data-parallel training: the process world and its collectives.
         .target(name: "Distributed", dependencies: ["CMPI", "Tensor", "Common"]),

@@ -9,6 +9,8 @@ import Shards
 /// windows of T consecutive rows, and a bounded background prefetch. Shard files the ledger does
 /// not record, and rows of removed or superseded items, are never read. `reload()` re-reads the
 /// ledger, so shards a concurrent or later run adds become visible.
+/// @unchecked Sendable: `reload` replaces the lists only while holding `lock`, and the methods
+/// other threads call (`segments(split:)`, `clip(id:)`, `window`, `prefetch`) read them only while holding it.
 public final class ProcessedDataset: @unchecked Sendable {
     /// One segment of one item: the frames of rows `firstRow ..< firstRow + rowCount` of `shard`,
     /// each with the audio unit `audioShift` rows later (av_sync's shift; 0: as stored). A
@@ -25,7 +27,7 @@ public final class ProcessedDataset: @unchecked Sendable {
     }
 
     /// A current segment opened for reading (a clip, or a shot of it), checked against its shard.
-    public struct Clip: @unchecked Sendable {
+    public struct Clip: Sendable {
         public let segment: Segment
         let reader: ShardReader
         let item: ShardItem
@@ -133,6 +135,8 @@ public final class ProcessedDataset: @unchecked Sendable {
 
     /// The clip with id `id` (`<item>#<segment>`).
     public func clip(id: String) throws -> Clip {
+        lock.lock()
+        defer { lock.unlock() }
         guard let clip = clips.first(where: { $0.id == id }) else {
             throw InputError(outFolder, "no current item '\(id)' in the ledger (ids look like '\(clips[0].id)')")
         }
