@@ -51,7 +51,7 @@ let package = Package(
             "Media", "Face", "AudioFeatures", "Shards", "Dataset", "Models", "Common",
             .product(name: "Yams", package: "Yams"),
             .product(name: "GRDB", package: "GRDB.swift"),
-        ], path: "Pipelines"),
+        ], path: "Pipelines", swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Dubbing", dependencies: ["Media", "Face", "AudioFeatures", "Models", "NN", "Tensor", "Common"]),
         .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"]),
         .executableTarget(name: "cals", dependencies: [
