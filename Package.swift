@@ -36,13 +36,14 @@ let package = Package(
         // MARK: Swift modules, lowest first (a module depends only on modules above it here;
         // `make check-deps` checks the imports against the same order, tools/check_deps.py)
         .target(name: "Common", swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "Common"]),
+        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Face", dependencies: ["NN", "Tensor", "COpenCVShim", "Common"]),
-        .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"]),
+        .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Shards", dependencies: ["CHDF5", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // The ledger's read side and the processed dataset: what every reader of processed data uses.
-        .target(name: "Dataset", dependencies: ["Shards", "Common", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Dataset", dependencies: ["Shards", "Common", .product(name: "GRDB", package: "GRDB.swift")],
+                swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "NN", dependencies: ["Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // MPI for data-parallel training: the process world and its collectives.
         .target(name: "Distributed", dependencies: ["CMPI", "Tensor", "Common"]),
@@ -52,7 +53,7 @@ let package = Package(
             "Media", "Face", "AudioFeatures", "Shards", "Dataset", "Models", "Common",
             .product(name: "Yams", package: "Yams"),
             .product(name: "GRDB", package: "GRDB.swift"),
-        ], path: "Pipelines"),
+        ], path: "Pipelines", swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Dubbing", dependencies: ["Media", "Face", "AudioFeatures", "Models", "NN", "Tensor", "Common"]),
         .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"]),
         .executableTarget(name: "cals", dependencies: [
@@ -63,6 +64,7 @@ let package = Package(
 
         // MARK: Tests (one target per module; golden tests call the Python reference stack)
         .target(name: "TestSupport", dependencies: ["Common"], path: "Tests/TestSupport"),
+        .testTarget(name: "CommonTests", dependencies: ["Common"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "Corpus", "TestSupport"]),
         .testTarget(name: "FaceTests", dependencies: ["Face", "Media", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "Media", "TestSupport"],

@@ -8,6 +8,8 @@ import Foundation
 /// In-process, the file is unlinked as soon as it is made (it goes away with the spool or the
 /// process); a worker process keeps it under a name and adds the item's other rows after the
 /// crops (`ItemFile`), for the supervisor to open with `init(reading:size:count:)`.
+/// @unchecked Sendable: one thread appends (the item's pipeline) and then hands the spool over
+/// with the item's output; after that it is only read, and a read (`pread`) changes nothing.
 public final class CropSpool: @unchecked Sendable {
     /// Crops are `size`×`size` RGB.
     public let size: Int

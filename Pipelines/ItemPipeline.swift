@@ -177,14 +177,23 @@ public final class ItemStream {
 }
 
 /// A value computed on a thread of its own (an item's audio while its video is decoded).
+/// @unchecked Sendable: the thread writes `result` before it leaves `done`, and `result` is read
+/// only after waiting on `done`.
 public final class Background<T>: @unchecked Sendable {
     private let done = DispatchGroup()
     private var result: Result<T, Error> = .failure(CancellationError())
 
+    /// The work on its way to its thread.
+    /// @unchecked Sendable: the caller hands the closure over and only the new thread calls it.
+    private struct Work: @unchecked Sendable {
+        let body: () throws -> T
+    }
+
     init(_ body: @escaping () throws -> T) {
         done.enter()
+        let work = Work(body: body)
         Thread.detachNewThread { [self] in
-            result = Result { try body() }
+            result = Result { try work.body() }
             done.leave()
         }
     }

@@ -305,6 +305,7 @@ public final class Runner {
 
     /// One run's work list and what the worker threads share; everything mutable is touched
     /// under `lock` only (decoding and detection run outside it).
+    /// @unchecked Sendable: its mutable properties are read and written only while holding `lock`.
     private final class Batch: @unchecked Sendable {
         let runner: Runner
         let work: [Work]

@@ -1,4 +1,5 @@
 import Common
+import Dataset
 import Face
 import Foundation
 import Media
@@ -123,20 +124,16 @@ public enum Worker {
 
     private static func process(_ request: WorkerRequest, _ pipeline: ItemPipeline, _ timeLimit: Double,
                                 _ file: String) -> WorkerAnswer {
-        func oneLine(_ error: Error) -> String { "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ") }
         do {
             try ItemFile.finish(try pipeline.process(request.path, frames: request.frames, metadata: request.metadata,
                                                    timeLimit: timeLimit, spoolPath: file))
             return WorkerAnswer(kind: .done, file: file)
-        } catch let error as EnvironmentError where error.code == ENOMEM {
-            return WorkerAnswer(kind: .outOfMemory, stage: DecodeStage.name, reason: oneLine(error))
-        } catch let error as EnvironmentError {
-            return WorkerAnswer(kind: .environment, reason: oneLine(error))
-        } catch let failure as StageFailure {
-            return WorkerAnswer(kind: failure.error is TimeLimitExceeded ? .timedOut : .failed, stage: failure.stage,
-                                reason: oneLine(failure.error))
         } catch {
-            return WorkerAnswer(kind: .failed, stage: DecodeStage.name, reason: oneLine(error))
+            guard case .failed(let stage, let reason, let cause) = ItemOutcome(failure: error) else {
+                return WorkerAnswer(kind: .environment, reason: ItemOutcome.oneLine(error))
+            }
+            let kinds: [QuarantineCause: WorkerAnswer.Kind] = [.timedOut: .timedOut, .outOfMemory: .outOfMemory]
+            return WorkerAnswer(kind: kinds[cause] ?? .failed, stage: stage, reason: reason)
         }
     }
 

@@ -9,6 +9,29 @@ enum ItemOutcome {
     case failed(stage: String, reason: String, cause: QuarantineCause)
     /// A fault of the machine: stop the run.
     case environment(Error)
+
+    /// The outcome of an item whose processing threw `error`, the same in a worker process and
+    /// in-process: a fault of the machine stops the run, except a failed allocation, which
+    /// quarantines the item as out of memory; a stage's error quarantines the item in that
+    /// stage (as timed out past the time limit); any other error, in the decode stage. Reasons
+    /// are one line.
+    init(failure error: Error) {
+        let oneLine = ItemOutcome.oneLine
+        switch error {
+        case let error as EnvironmentError where error.code == ENOMEM:
+            self = .failed(stage: DecodeStage.name, reason: oneLine(error), cause: .outOfMemory)
+        case let error as EnvironmentError:
+            self = .environment(error)
+        case let failure as StageFailure:
+            self = .failed(stage: failure.stage, reason: oneLine(failure.error),
+                           cause: failure.error is TimeLimitExceeded ? .timedOut : .input)
+        default:
+            self = .failed(stage: DecodeStage.name, reason: oneLine(error), cause: .input)
+        }
+    }
+
+    /// `error`'s description on one line (a reason in the ledger, a worker's answer line).
+    static func oneLine(_ error: Error) -> String { "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ") }
 }
 
 /// Processes items one at a time, one per run slot: `begin` an item, then `finish` it. A worker
@@ -40,13 +63,8 @@ final class InProcessItems: ItemProcessor {
         do {
             return .done(try pipeline.process(path, frames: item?.frames, metadata: item?.metadata ?? [:], timeLimit: timeLimit),
                          itemFile: nil)
-        } catch let error as EnvironmentError {
-            return .environment(error)
-        } catch let failure as StageFailure {
-            return .failed(stage: failure.stage, reason: "\(failure.error)",
-                           cause: failure.error is TimeLimitExceeded ? .timedOut : .input)
         } catch {
-            return .failed(stage: DecodeStage.name, reason: "\(error)", cause: .input)
+            return ItemOutcome(failure: error)
         }
     }
 

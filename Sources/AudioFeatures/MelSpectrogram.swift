@@ -10,6 +10,8 @@ import Foundation
 ///
 /// The FFTW plan and the filterbank are made once per instance. `logMel` allocates its own work
 /// buffers, so one instance may be used from several threads at once.
+/// @unchecked Sendable: after `init` the plan and the tables are only read, and FFTW executes
+/// one plan on separate arrays from several threads at once (only planning takes `planLock`).
 public final class MelSpectrogram: @unchecked Sendable {
     public static let sampleRate = 16_000
     public static let fftSize = 512
@@ -104,7 +106,7 @@ public final class MelSpectrogram: @unchecked Sendable {
             if runs == 1 {
                 compute(samples, frames: 0..<frames, into: out.baseAddress!)
             } else {
-                DispatchQueue.concurrentPerform(iterations: runs) { r in
+                concurrentPerform(runs) { r in
                     compute(samples, frames: (frames * r / runs)..<(frames * (r + 1) / runs), into: out.baseAddress!)
                 }
             }

@@ -9,6 +9,8 @@ import Shards
 /// windows of T consecutive rows, and a bounded background prefetch. Shard files the ledger does
 /// not record, and rows of removed or superseded items, are never read. `reload()` re-reads the
 /// ledger, so shards a concurrent or later run adds become visible.
+/// @unchecked Sendable: `reload` replaces the lists only while holding `lock`, and the methods
+/// other threads call (`segments(split:)`, `clip(id:)`, `window`, `prefetch`) read them only while holding it.
 public final class ProcessedDataset: @unchecked Sendable {
     /// One segment of one item: the frames of rows `firstRow ..< firstRow + rowCount` of `shard`,
     /// each with the audio unit `audioShift` rows later (av_sync's shift; 0: as stored). A
@@ -25,7 +27,7 @@ public final class ProcessedDataset: @unchecked Sendable {
     }
 
     /// A current segment opened for reading (a clip, or a shot of it), checked against its shard.
-    public struct Clip: @unchecked Sendable {
+    public struct Clip: Sendable {
         public let segment: Segment
         let reader: ShardReader
         let item: ShardItem
@@ -40,7 +42,7 @@ public final class ProcessedDataset: @unchecked Sendable {
         /// Frames [n, 128, 128, 3] and audio units [n, 80, 4] of rows `rows` (counted within the clip).
         public func rows(_ rows: Range<Int>) throws -> (frames: [UInt8], mel: [Float]) {
             try checked(rows)
-            let w = try request(rows).read()
+            let w = try read(rows)
             return (w.frames, w.mel)
         }
 
@@ -51,10 +53,10 @@ public final class ProcessedDataset: @unchecked Sendable {
             return try reader.mel(rows: (first + rows.lowerBound)..<(first + rows.upperBound))
         }
 
-        /// The read of rows `rows` (counted within the clip) from the shard.
-        func request(_ rows: Range<Int>) -> WindowRequest {
-            WindowRequest(reader: reader, item: item, offset: segment.firstRow - item.firstRow + rows.lowerBound,
-                                 length: rows.count, audioShift: segment.audioShift)
+        /// Rows `rows` (counted within the clip) read from the shard.
+        func read(_ rows: Range<Int>) throws -> ShardWindow {
+            try reader.window(item, offset: segment.firstRow - item.firstRow + rows.lowerBound,
+                              length: rows.count, audioShift: segment.audioShift)
         }
 
         func checked(_ rows: Range<Int>) throws {
@@ -133,6 +135,8 @@ public final class ProcessedDataset: @unchecked Sendable {
 
     /// The clip with id `id` (`<item>#<segment>`).
     public func clip(id: String) throws -> Clip {
+        lock.lock()
+        defer { lock.unlock() }
         guard let clip = clips.first(where: { $0.id == id }) else {
             throw InputError(outFolder, "no current item '\(id)' in the ledger (ids look like '\(clips[0].id)')")
         }
@@ -150,7 +154,7 @@ public final class ProcessedDataset: @unchecked Sendable {
     public func window(_ segment: Segment, offset: Int, length: Int) throws -> ShardWindow {
         let clip = try opened(segment)
         try clip.checked(offset..<(offset + length))
-        return try clip.request(offset..<(offset + length)).read()
+        return try clip.read(offset..<(offset + length))
     }
 
     /// The open clip of `segment`, which must be current.
@@ -163,18 +167,18 @@ public final class ProcessedDataset: @unchecked Sendable {
         return clip
     }
 
-    /// Random windows of `length` rows from `segments` (those long enough), read ahead by
-    /// `WindowPrefetcher` (at most `depth` held). `count` windows, or endless when nil.
-    public func prefetch(_ segments: [Segment], length: Int, count: Int? = nil, depth: Int = 8) throws -> WindowPrefetcher {
+    /// Random windows of `length` rows from `segments` (those long enough), read ahead on a
+    /// thread of their own (at most `depth` held). `count` windows, or endless when nil; a failed
+    /// read ends them.
+    public func prefetch(_ segments: [Segment], length: Int, count: Int? = nil, depth: Int = 8) throws -> Handoff<ShardWindow> {
         let located = try segments.filter { $0.rowCount >= length }.map { try opened($0) }
         guard !located.isEmpty else { throw InputError(outFolder, "no segment has \(length) rows") }
-        var remaining = count ?? Int.max
-        return WindowPrefetcher(depth: depth) {
-            guard remaining > 0 else { return nil }
-            remaining -= 1
-            let clip = located.randomElement()!
-            let offset = Int.random(in: 0...(clip.rowCount - length))
-            return clip.request(offset..<(offset + length))
+        return Handoff(name: "cals.prefetch", depth: depth) { put in
+            for _ in 0..<max(0, count ?? Int.max) {
+                let clip = located[Int.random(in: 0..<located.count)]
+                let offset = Int.random(in: 0...(clip.rowCount - length))
+                try put(try clip.read(offset..<(offset + length)))
+            }
         }
     }
 

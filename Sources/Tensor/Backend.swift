@@ -1,5 +1,6 @@
 import Foundation
 import COpenBLAS
+import Common
 
 /// What a device provides to the engine: memory for tensors and the matrix product that carries
 /// most of the work (linear, matmul, convolution by im2col, attention). The ops keep shapes, the

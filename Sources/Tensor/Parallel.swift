@@ -1,5 +1,6 @@
 import Foundation
 import COpenBLAS
+import Common
 
 /// What the engine's ops read while they run: how many threads split their loops and GEMMs, how
 /// many threads OpenBLAS may use itself, and whether ops record gradients.
@@ -55,23 +56,6 @@ public func parallelRanges(_ count: Int, grain: Int = 1 << 15, _ body: (Range<In
     concurrentPerform(chunks) { c in
         Engine.$settings.withValue(settings) { body((count * c / chunks)..<(count * (c + 1) / chunks)) }
     }
-}
-
-/// DispatchQueue.concurrentPerform for the engine's loops, whose bodies are not Sendable: they
-/// capture buffer pointers and write disjoint parts of them (each iteration its own rows, images
-/// or ranges) while reading shared inputs, which the compiler cannot check. Every parallel loop
-/// of the engine goes through here, so that promise is made in this one place.
-func concurrentPerform(_ iterations: Int, _ body: (Int) -> Void) {
-    withoutActuallyEscaping(body) { body in
-        let work = UncheckedSendable(body)
-        DispatchQueue.concurrentPerform(iterations: iterations) { work.value($0) }
-    }
-}
-
-/// @unchecked Sendable: only for `concurrentPerform`'s body (see there).
-private struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
 
 /// Runs `body(i)` for every i in 0..<count across threads (for coarse items: rows, images).

@@ -2,6 +2,19 @@ import ArgumentParser
 import Foundation
 import Pipelines
 
+/// What a preprocessing run reads and writes: the manifest, the dataset's root and the output
+/// folder (`cals preprocess`, `cals slurm preprocess`).
+struct PreprocessDatasetOptions: ParsableArguments {
+    @Argument(help: "The manifest, e.g. manifests/hdtf.yaml.")
+    var manifest: String
+
+    @Option(help: "The dataset's root folder.")
+    var data: String
+
+    @Option(help: "The output folder (ledger.sqlite and shards/).")
+    var out: String
+}
+
 /// `cals preprocess MANIFEST --data DIR --out DIR [--partition i/n [--partition-plan FILE]] [--lip-units CKPT] [--strict]
 ///  [--retry-quarantined] [--worker-memory-limit MIB] [--in-process]`
 struct PreprocessCommand: ParsableCommand {
@@ -17,14 +30,7 @@ struct PreprocessCommand: ParsableCommand {
             permission denied) stops the run with one line, and quarantines nothing.
             """)
 
-    @Argument(help: "The manifest, e.g. manifests/hdtf.yaml.")
-    var manifest: String
-
-    @Option(help: "The dataset's root folder.")
-    var data: String
-
-    @Option(help: "The output folder (ledger.sqlite and shards/).")
-    var out: String
+    @OptionGroup var dataset: PreprocessDatasetOptions
 
     @Option(help: "Process only part i of n (0 ≤ i < n, by item id); use one --out per part, then `cals merge`.")
     var partition: String?
@@ -51,7 +57,7 @@ struct PreprocessCommand: ParsableCommand {
     var inProcess = false
 
     func run() throws {
-        var manifest = try Manifest.load(self.manifest)
+        var manifest = try Manifest.load(dataset.manifest)
         if let workers { manifest.workers = max(1, workers) }
         if strict { manifest.stages[DecodeStage.self].damageLimit.strict = true }
         if let lipUnits {
@@ -72,7 +78,7 @@ struct PreprocessCommand: ParsableCommand {
         if let part, ProcessInfo.processInfo.environment["CALS_TEST_FAIL_PARTITION"] == "\(part.index)" {
             throw ValidationError("test hook CALS_TEST_FAIL_PARTITION: partition \(part) fails")
         }
-        let runner = Runner(manifest: manifest, dataRoot: data, outFolder: out, partition: part)
+        let runner = Runner(manifest: manifest, dataRoot: dataset.data, outFolder: dataset.out, partition: part)
         runner.retryQuarantined = retryQuarantined
         if let workerMemoryLimit {
             guard (1...(1 << 30)).contains(workerMemoryLimit) else {

@@ -25,17 +25,12 @@ struct SlurmPreprocessCommand: ParsableCommand {
             Each part is incremental like `cals preprocess`: submitting again after some tasks \
             failed re-runs only the items their parts miss (finished parts are up to date at \
             once), and keeps every item in the part the first plan gave it. `cals status --out O` \
-            shows each part's progress.
+            shows each part's progress. The dataset's root must be seen at the same path from \
+            every node; --out is the merged result, with the parts in <out>/parts and the scripts \
+            and logs in <out>/slurm.
             """)
 
-    @Argument(help: "The manifest, e.g. manifests/hdtf.yaml.")
-    var manifest: String
-
-    @Option(help: "The dataset's root folder (seen at the same path from every node).")
-    var data: String
-
-    @Option(help: "The output folder (the merged result; parts in <out>/parts, scripts and logs in <out>/slurm).")
-    var out: String
+    @OptionGroup var dataset: PreprocessDatasetOptions
 
     @Option(help: "Array tasks (parts).")
     var tasks: Int
@@ -51,7 +46,8 @@ struct SlurmPreprocessCommand: ParsableCommand {
     }
 
     func run() throws {
-        let manifestPath = Sbatch.absolute(manifest), dataRoot = Sbatch.absolute(data), outFolder = Sbatch.absolute(out)
+        let manifestPath = Sbatch.absolute(dataset.manifest), dataRoot = Sbatch.absolute(dataset.data)
+        let outFolder = Sbatch.absolute(dataset.out)
         let loaded = try Manifest.load(manifestPath)
         let partsFolder = outFolder + "/parts", slurmFolder = outFolder + "/slurm"
         for folder in [partsFolder, slurmFolder] {

@@ -40,7 +40,7 @@ struct A2LSizeOptions: ParsableArguments {
 }
 
 /// `cals train a2l --data DIR --out RUN [--steps N] [--batch B] [--frames T] [--context K] [--resume | --fresh]`
-struct TrainA2L: EngineCommand {
+struct TrainA2L: TrainingCommand {
     static let configuration = CommandConfiguration(
         commandName: "a2l",
         abstract: "Pretrain the audio-to-lip transformer by masked prediction of lip units.",
@@ -73,8 +73,6 @@ struct TrainA2L: EngineCommand {
         let span = A2LTrainingConfig().masking.spanLength
         guard frames >= span else { throw ValidationError("--frames must be at least \(span)") }
     }
-
-    var engineSettings: EngineSettings { EngineSettings(threads: training.threads) }
 
     func run() throws {
         let config = try training.config {

@@ -13,6 +13,16 @@ struct TrainCommand: ParsableCommand {
         subcommands: [TrainSync.self, TrainA2L.self, TrainL2F.self])
 }
 
+/// A `cals train X`: its run flags in `training`, whose --threads give the engine's settings.
+protocol TrainingCommand: EngineCommand {
+    associatedtype Config: TrainingRunConfig
+    var training: TrainingRunOptions<Config> { get }
+}
+
+extension TrainingCommand {
+    var engineSettings: EngineSettings { EngineSettings(threads: training.threads) }
+}
+
 /// The run flags of every `cals train X`: data, run folder, length, checkpoint interval, held-out
 /// speakers, seed, threads, --resume / --fresh. Defaults are the trainer config's own.
 struct TrainingRunOptions<Config: TrainingRunConfig>: ParsableArguments {

@@ -6,7 +6,7 @@ import Tensor
 import Training
 
 /// `cals train l2f --data DIR --sync RUN --a2l RUN --out RUN [--steps N] [--batch B] [--frames T] [--resume | --fresh] …`
-struct TrainL2F: EngineCommand {
+struct TrainL2F: TrainingCommand {
     static let configuration = CommandConfiguration(
         commandName: "l2f",
         abstract: "Train the Lip-to-Face generator (L1 + GAN + d_av + d_vv through the frozen sync encoder).",
@@ -49,8 +49,6 @@ struct TrainL2F: EngineCommand {
             throw ValidationError("--widths needs 5 positive numbers, got \(widths)")
         }
     }
-
-    var engineSettings: EngineSettings { EngineSettings(threads: training.threads) }
 
     func run() throws {
         let channels = widths.values

@@ -6,7 +6,7 @@ import Tensor
 import Training
 
 /// `cals train sync --data DIR --out RUN [--steps N] [--batch B] [--resume | --fresh]`
-struct TrainSync: EngineCommand {
+struct TrainSync: TrainingCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
         abstract: "Train the two-stream sync encoder (multi-way matching loss over ±15 frame offsets).",
@@ -35,8 +35,6 @@ struct TrainSync: EngineCommand {
         }
         guard (0..<lossOffsets).contains(excludeNear) else { throw ValidationError("--exclude-near must be 0 or more and below --loss-offsets") }
     }
-
-    var engineSettings: EngineSettings { EngineSettings(threads: training.threads) }
 
     func run() throws {
         let config = try training.config {

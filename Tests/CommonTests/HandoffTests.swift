@@ -1,10 +1,11 @@
-@testable import Dubbing
+import Common
 import Foundation
 import XCTest
 
-/// The handoff between a dub's threads: values in order, at most `depth` waiting, the
-/// producer's error after the values put before it, and a producer that stops when the
-/// consumer drops the handoff.
+/// The handoff between a producer thread and its consumer (a dub's threads, a trainer's
+/// prefetch): values in order, at most `depth` waiting, the producer's error once after the
+/// values put before it, and a producer that stops, releasing what it holds, when the consumer
+/// drops the handoff.
 final class HandoffTests: XCTestCase {
     struct Failure: Error, Equatable {}
 
@@ -55,6 +56,7 @@ final class HandoffTests: XCTestCase {
         XCTAssertEqual(try handoff.next(), 1)
         XCTAssertEqual(try handoff.next(), 2)
         XCTAssertThrowsError(try handoff.next()) { XCTAssertEqual($0 as? Failure, Failure()) }
+        XCTAssertNil(try handoff.next())
     }
 
     func testDroppingTheHandoffStopsTheProducer() throws {
@@ -66,5 +68,20 @@ final class HandoffTests: XCTestCase {
         handoff = nil
         wait(for: [stopped], timeout: 10)
         XCTAssertLessThan(made.count, 10)
+    }
+
+    /// Something a producer holds (a shard reader in a prefetch).
+    final class Resource: Sendable {}
+
+    func testDroppedWhileWaitingForRoomTheProducerReleasesWhatItHolds() throws {
+        weak var held: Resource?
+        do {
+            let resource = Resource()
+            held = resource
+            let endless = Handoff<Int>(name: "test", depth: 2) { put in while true { try put(ObjectIdentifier(resource).hashValue) } }
+            XCTAssertNotNil(try endless.next())
+        }
+        waitUntil { held == nil }
+        XCTAssertNil(held, "the producer's thread should end and release what it captured")
     }
 }
