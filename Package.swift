@@ -37,7 +37,7 @@ let package = Package(
         // `make check-deps` checks the imports against the same order, tools/check_deps.py)
         .target(name: "Common", swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "Face", dependencies: ["NN", "Tensor", "COpenCVShim", "Common"]),
+        .target(name: "Face", dependencies: ["NN", "Tensor", "COpenCVShim", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Shards", dependencies: ["CHDF5", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
