@@ -46,7 +46,7 @@ let package = Package(
                 swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "NN", dependencies: ["Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // MPI for data-parallel training: the process world and its collectives.
-        .target(name: "Distributed", dependencies: ["CMPI", "Tensor", "Common"]),
+        .target(name: "Distributed", dependencies: ["CMPI", "Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Models", dependencies: ["NN", "Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Training", dependencies: ["Models", "Dataset", "Distributed", "Shards", "Face", "CZlib", "Common"]),
         .target(name: "Pipelines", dependencies: [
