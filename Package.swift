@@ -55,7 +55,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "Pipelines", swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Dubbing", dependencies: ["Media", "Face", "AudioFeatures", "Models", "NN", "Tensor", "Common"]),
-        .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"]),
+        .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(name: "cals", dependencies: [
             "Common", "Media", "Face", "AudioFeatures", "Shards", "Dataset", "Tensor", "NN", "Models",
             "Training", "Distributed", "Corpus", "Pipelines", "Dubbing",
