@@ -54,7 +54,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "Pipelines", swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "Dubbing", dependencies: ["Media", "Face", "AudioFeatures", "Models", "NN", "Tensor", "Common"]),
+        .target(name: "Dubbing", dependencies: ["Media", "Face", "AudioFeatures", "Models", "NN", "Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(name: "cals", dependencies: [
             "Common", "Media", "Face", "AudioFeatures", "Shards", "Dataset", "Tensor", "NN", "Models",
