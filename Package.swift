@@ -48,7 +48,7 @@ let package = Package(
         // MPI for data-parallel training: the process world and its collectives.
         .target(name: "Distributed", dependencies: ["CMPI", "Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Models", dependencies: ["NN", "Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "Training", dependencies: ["Models", "Dataset", "Distributed", "Shards", "Face", "CZlib", "Common"]),
+        .target(name: "Training", dependencies: ["Models", "Dataset", "Distributed", "Shards", "Face", "CZlib", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Pipelines", dependencies: [
             "Media", "Face", "AudioFeatures", "Shards", "Dataset", "Models", "Common",
             .product(name: "Yams", package: "Yams"),
