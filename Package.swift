@@ -37,7 +37,7 @@ let package = Package(
         // `make check-deps` checks the imports against the same order, tools/check_deps.py)
         .target(name: "Common", swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "Face", dependencies: ["NN", "Tensor", "COpenCVShim", "Common"]),
+        .target(name: "Face", dependencies: ["NN", "Tensor", "COpenCVShim", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "AudioFeatures", dependencies: ["CFFTW", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Shards", dependencies: ["CHDF5", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -46,21 +46,21 @@ let package = Package(
                 swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "NN", dependencies: ["Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // MPI for data-parallel training: the process world and its collectives.
-        .target(name: "Distributed", dependencies: ["CMPI", "Tensor", "Common"]),
+        .target(name: "Distributed", dependencies: ["CMPI", "Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Models", dependencies: ["NN", "Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "Training", dependencies: ["Models", "Dataset", "Distributed", "Shards", "Face", "CZlib", "Common"]),
+        .target(name: "Training", dependencies: ["Models", "Dataset", "Distributed", "Shards", "Face", "CZlib", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Pipelines", dependencies: [
             "Media", "Face", "AudioFeatures", "Shards", "Dataset", "Models", "Common",
             .product(name: "Yams", package: "Yams"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "Pipelines", swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "Dubbing", dependencies: ["Media", "Face", "AudioFeatures", "Models", "NN", "Tensor", "Common"]),
-        .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"]),
+        .target(name: "Dubbing", dependencies: ["Media", "Face", "AudioFeatures", "Models", "NN", "Tensor", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "Corpus", dependencies: ["Media", "Face", "CEspeakNG", "COpenCVShim", "Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(name: "cals", dependencies: [
             "Common", "Media", "Face", "AudioFeatures", "Shards", "Dataset", "Tensor", "NN", "Models",
             "Training", "Distributed", "Corpus", "Pipelines", "Dubbing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
 
         // MARK: Tests (one target per module; golden tests call the Python reference stack)
         .target(name: "TestSupport", dependencies: ["Common"], path: "Tests/TestSupport"),

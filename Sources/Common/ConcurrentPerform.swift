@@ -2,9 +2,10 @@ import Foundation
 
 /// DispatchQueue.concurrentPerform for loops whose bodies are not Sendable: they capture buffer
 /// pointers and write disjoint parts of them (each iteration its own rows, images, ranges or
-/// frames) while reading shared inputs, which the compiler cannot check. Every such parallel
-/// loop (the tensor engine's, the mel spectrogram's) goes through here, so that promise is made
-/// in this one place.
+/// frames) while reading shared inputs, or change shared variables only while holding a lock,
+/// which the compiler cannot check. Every such parallel loop (the tensor engine's, the mel
+/// spectrogram's, the corpus generator's) goes through here, so that promise is made in this
+/// one place.
 public func concurrentPerform(_ iterations: Int, _ body: (Int) -> Void) {
     withoutActuallyEscaping(body) { body in
         let work = UncheckedSendable(body)

@@ -83,7 +83,7 @@ public struct ClipPlan: Sendable {
 ///
 /// Everything random comes from `SeededGenerator` streams keyed by (seed, speaker, clip), so a
 /// clip does not depend on which other clips are made or in which order: same seed, same files.
-public final class CorpusGenerator: @unchecked Sendable {
+public final class CorpusGenerator: Sendable {
     public static let fps = 25
     public static let sampleRate = 16000
     /// Default voices of the built-in identities, by identity name.
@@ -246,7 +246,8 @@ public final class CorpusGenerator: @unchecked Sendable {
         var next = 0
         var failure: Error?
         let planning = NSLock(), results = NSLock()
-        DispatchQueue.concurrentPerform(iterations: max(1, min(options.threads, jobs.count))) { _ in
+        // `next` is touched only under `planning`, `paths` and `failure` only under `results`.
+        concurrentPerform(max(1, min(options.threads, jobs.count))) { _ in
             while true {
                 // Take the next job and plan it, both under `planning`: plans happen in job order.
                 planning.lock()

@@ -47,13 +47,16 @@ public struct Utterance: Sendable {
 /// espeak-ng keeps one global synthesiser per process (voice, parameters, callback), so every
 /// call holds `SpeechSynthesizer.lock`, and the callback writes into `collector`, which only
 /// the lock holder sets. Instances are cheap handles onto that one engine.
-public final class SpeechSynthesizer: @unchecked Sendable {
+public final class SpeechSynthesizer: Sendable {
     /// The rate espeak-ng synthesises at (22050 Hz for its standard voices).
     public let nativeRate: Int
 
     private static let lock = NSLock()
-    private static var initializedRate: Int?
-    fileprivate static var collector: SynthesisCollector?
+    // nonisolated(unsafe): read and written only while holding `lock`.
+    nonisolated(unsafe) private static var initializedRate: Int?
+    // nonisolated(unsafe): set and cleared only while holding `lock`; the callback reads it
+    // during `espeak_Synth`, which runs synchronously on the lock holder's thread.
+    nonisolated(unsafe) fileprivate static var collector: SynthesisCollector?
 
     public init() throws {
         SpeechSynthesizer.lock.lock()

@@ -67,7 +67,7 @@ public struct FaceSearch: Equatable, Sendable {
 /// A frame as a detector receives it: the source image, and its grey copy with the longest side
 /// at most `analysisLongSide` (aspect kept, never upscaled). The tracker needs the grey copy for
 /// shot cuts anyway; a detector working on grey (Haar) uses it instead of converting again.
-public struct FaceFrame {
+public struct FaceFrame: Sendable {
     public let image: RGBImage
     let grey: GreyImage
     /// The `analysisLongSide` it was made with.
@@ -84,7 +84,7 @@ public struct FaceFrame {
 
 /// A face detector the face stage can use: registered under `name` in `FaceDetectors`, built
 /// from its own `Parameters` (read from the manifest's face stage beside the tracking ones).
-public protocol FaceDetecting {
+public protocol FaceDetecting: SendableMetatype {
     associatedtype Parameters: FaceDetectorParameters
     /// The manifest's name for it (`detector: haar`).
     static var name: String { get }

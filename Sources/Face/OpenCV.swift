@@ -26,7 +26,7 @@ public struct OpenCVError: Error, CustomStringConvertible, Sendable {
 }
 
 /// An 8-bit grey image, rows top to bottom, `height * width` bytes.
-struct GreyImage {
+struct GreyImage: Sendable {
     let width: Int
     let height: Int
     var pixels: [UInt8]

@@ -162,6 +162,7 @@ public enum HDF5Attribute: Equatable, Sendable {
 }
 
 /// Something attributes hang on: a file (its root group), a group or a dataset.
+/// @unchecked Sendable: only `let`s, and every HDF5 call on `id` goes through `HDF5.locked`.
 public class HDF5Object: @unchecked Sendable {
     let id: hid_t
     /// The object's name, for error messages (`file.h5:/frames`).
@@ -254,6 +255,8 @@ public class HDF5Object: @unchecked Sendable {
 }
 
 /// An HDF5 file, open for writing (created new) or for reading. Closed on deinit or `close()`.
+/// @unchecked Sendable: `isOpen` changes only in `close()`, which the one thread writing a file it
+/// created calls; a file opened for reading never changes it. HDF5 calls go through `HDF5.locked`.
 public final class HDF5File: HDF5Object, @unchecked Sendable {
     public let path: String
     private var isOpen = true
@@ -398,6 +401,8 @@ public final class HDF5File: HDF5Object, @unchecked Sendable {
 }
 
 /// A dataset: rows along the first dimension, read and written through hyperslabs.
+/// @unchecked Sendable: `shape` changes only in `setRowCount`, which the one thread writing a file it
+/// created calls; a dataset opened for reading never changes it. HDF5 calls go through `HDF5.locked`.
 public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     /// Keeps the file open while the dataset is in use.
     public let file: HDF5File

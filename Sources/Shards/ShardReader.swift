@@ -16,6 +16,7 @@ public struct ShardWindow: Sendable {
 /// `InputError(path, reason)`. HDF5's chunk cache (sized by `cacheBytes`) keeps recently read
 /// frame chunks, so overlapping or nearby random windows cost little. Thread-safe (all HDF5
 /// calls are serialised).
+/// @unchecked Sendable: only `let`s, and every HDF5 call on its datasets goes through `HDF5.locked`.
 public final class ShardReader: @unchecked Sendable {
     public let path: String
     public let parameters: String
@@ -121,6 +122,7 @@ public final class ShardReader: @unchecked Sendable {
 }
 
 /// Opens a lip-unit shard: `units` [N, 1024] (float16 files are widened to Float on read).
+/// @unchecked Sendable: only `let`s, and every HDF5 call on its datasets goes through `HDF5.locked`.
 public final class LipUnitReader: @unchecked Sendable {
     public let path: String
     /// File name of the frame shard the rows belong to.

@@ -2,7 +2,7 @@ import Common
 import Foundation
 
 /// A record a `MetricsLog` holds: a step and named values (CSV columns after `step`).
-public protocol LoggedMetrics: Equatable {
+public protocol LoggedMetrics: Equatable, SendableMetatype {
     /// The CSV columns after `step`, in order.
     static var columns: [String] { get }
     var step: Int { get }

@@ -36,7 +36,7 @@ extension TrainingRunConfig {
 }
 
 /// A training config as it sits in checkpoint metadata: a kind tag and the config as JSON.
-public struct StoredConfig<Config: TrainingRunConfig> {
+public struct StoredConfig<Config: TrainingRunConfig>: Sendable {
     let kind: CheckpointKind
 
     public init(_ kind: CheckpointKind) { self.kind = kind }
