@@ -2,6 +2,7 @@ import Dataset
 import Face
 import Foundation
 import TestSupport
+import ModelTestSupport
 import Models
 import NN
 import Tensor

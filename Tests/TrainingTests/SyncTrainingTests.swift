@@ -1,6 +1,7 @@
 import Common
 import Dataset
 import Foundation
+import ModelTestSupport
 import Models
 import NN
 import Pipelines
