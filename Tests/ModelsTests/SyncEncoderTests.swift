@@ -83,7 +83,7 @@ final class SyncEncoderTests: XCTestCase {
     func testEncoderAndLossMatchPyTorch() throws {
         let scratch = ScratchDir("sync-golden")
         var rng = RandomGenerator(seed: 11)
-        let config = tinyConfig()
+        let config = tinySyncEncoderConfig()
         let model = SyncEncoder(config, rng: &rng)
         let (clips, windows, m) = (2, 2, 1)
         let visual = Tensor(randomUniform: [clips * windows] + SyncEncoder.visualShape, bound: 1, rng: &rng)
