@@ -64,6 +64,9 @@ let package = Package(
 
         // MARK: Tests (one target per module; golden tests call the Python reference stack)
         .target(name: "TestSupport", dependencies: ["Common"], path: "Tests/TestSupport"),
+        // Gradient checks, the PyTorch golden comparison and tiny model configs for the tests of
+        // Tensor, NN, Models and Training.
+        .target(name: "ModelTestSupport", dependencies: ["Tensor", "NN", "Models", "TestSupport"], path: "Tests/ModelTestSupport"),
         .testTarget(name: "CommonTests", dependencies: ["Common"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "Corpus", "TestSupport"]),
         .testTarget(name: "FaceTests", dependencies: ["Face", "Media", "TestSupport"], exclude: ["golden"]),
@@ -71,10 +74,12 @@ let package = Package(
                     exclude: ["golden"]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "Shards", "Common", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "Models", "TestSupport"], exclude: ["golden"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "ModelTestSupport", "TestSupport"], exclude: ["golden"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "Common", "ModelTestSupport", "TestSupport"], exclude: ["golden"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "ModelTestSupport", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Media", "Face", "TestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Media", "Face", "Shards", "Training", "Models", "NN", "Tensor", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Dataset", "Models", "NN", "Tensor", "Shards", "Pipelines", "Face", "TestSupport"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Dataset", "Models", "NN", "Tensor", "Shards", "Pipelines", "Face", "ModelTestSupport", "TestSupport"],
                     exclude: ["golden"]),
         .testTarget(name: "DubbingTests", dependencies: ["Dubbing", "Face", "Common", "TestSupport"], exclude: ["check_dub.py"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Corpus", "TestSupport"], exclude: ["check_extract.py", "compare_extracts.py"]),

@@ -2,7 +2,7 @@
 update (BCE real vs detached fake), then generator update on 10*L1 + 0.07*GAN + 0.03*(d_av + d_vv)
 through the frozen sync encoder (eval mode), its gradient clipped to global norm 1, and the
 moving average of its weights updated — with the default widths of Sources/Models
-(Tests/TensorTests/golden/l2f_reference.py, Tests/TrainingTests/golden/sync_reference.py).
+(Tests/ModelsTests/golden/l2f_reference.py and sync_reference.py).
 
 usage: l2f_step.py [--batch 2] [--frames 5] [--threads 2] [--steps 5] [--warmup 1]
 Prints one JSON object {"ms_per_step": median, "peak_rss_mb": …}.
@@ -15,8 +15,7 @@ import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "Tests", "TensorTests", "golden"))
-sys.path.insert(0, os.path.join(HERE, "..", "Tests", "TrainingTests", "golden"))
+sys.path.insert(0, os.path.join(HERE, "..", "Tests", "ModelsTests", "golden"))
 sys.path.insert(0, HERE)
 import l2f_reference  # noqa: E402
 import sync_reference  # noqa: E402

@@ -1,5 +1,5 @@
 """PyTorch side of bench/sync_step.sh: the same sync-encoder Adam step as `cals bench sync-step`
-(Tests/TrainingTests/golden/sync_reference.py, the default widths scaled by --width).
+(Tests/ModelsTests/golden/sync_reference.py, the default widths scaled by --width).
 
 usage: sync_step.py [--batch 4] [--windows 8] [--offsets 6] [--width 1] [--threads 2]
                     [--steps 10] [--warmup 2]
@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "TrainingTests", "golden"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "ModelsTests", "golden"))
 import sync_reference  # noqa: E402
 import harness  # noqa: E402  (bench/, the script's own folder, is on sys.path)
 

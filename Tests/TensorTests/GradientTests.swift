@@ -1,7 +1,8 @@
 import XCTest
+import ModelTestSupport
 import Tensor
 
-/// One finite-difference check per op (see GradCheck.swift for the tolerance).
+/// One finite-difference check per op (see ModelTestSupport/GradCheck.swift for the tolerance).
 final class GradientTests: XCTestCase {
     func testBroadcastingArithmetic() {
         checkGradients("add", [randomTensor([2, 3, 4], seed: 1), randomTensor([3, 1], seed: 2)]) { $0[0] + $0[1] }

@@ -1,4 +1,5 @@
 import NN
+import ModelTestSupport
 import Tensor
 import TestSupport
 import XCTest

@@ -2,6 +2,7 @@ import Dataset
 import Face
 import Foundation
 import TestSupport
+import ModelTestSupport
 import Models
 import NN
 import Tensor
@@ -37,7 +38,7 @@ final class L2FTrainingTests: XCTestCase {
         var d = Discriminator.Config()
         d.channels = [4, 6, 8, 8, 8]
         return L2FModels(generator: Generator(g, rng: &rng), discriminator: Discriminator(d, rng: &rng),
-                         sync: SyncEncoder(tinyConfig(), rng: &rng), weights: L2FLossWeights(),
+                         sync: SyncEncoder(tinySyncEncoderConfig(), rng: &rng), weights: L2FLossWeights(),
                          learningRate: learningRate, context: Context(training: true, seed: seed))
     }
 
@@ -222,10 +223,10 @@ final class L2FTrainingTests: XCTestCase {
     }
 }
 
-/// An untrained sync encoder of `tinyConfig()` saved as a sync checkpoint at `path`.
+/// An untrained sync encoder of `tinySyncEncoderConfig()` saved as a sync checkpoint at `path`.
 func writeTinySyncCheckpoint(_ path: String, rng: inout RandomGenerator) throws {
     var syncConfig = tinyTrainingConfig()
-    syncConfig.model = tinyConfig()
+    syncConfig.model = tinySyncEncoderConfig()
     let sync = SyncEncoder(syncConfig.model, rng: &rng)
     try Checkpoint.save(sync, optimizer: Adam(sync.parameters), context: Context(), to: path, extra: try SyncCheckpoint.metadata(syncConfig))
 }
@@ -302,7 +303,7 @@ final class L2FTrainerTests: XCTestCase {
         // the window audio encoder needs no A2L; a diverging run stops and leaves its checkpoint alone
         var config = tinyL2FConfig(steps: 2)
         config.audioEncoder = .window
-        config.windowEncoder = tinyConfig()
+        config.windowEncoder = tinySyncEncoderConfig()
         let run = scratch.path("window")
         try L2FTrainer(config: config, data: data, out: run, syncPath: sync, a2lPath: nil).run()
         let saved = try Data(contentsOf: URL(fileURLWithPath: scratch.path("window/checkpoint.safetensors")))
@@ -346,7 +347,7 @@ final class L2FTrainerTests: XCTestCase {
 
         var config = tinyL2FConfig(steps: 1)
         config.audioEncoder = .window
-        config.windowEncoder = tinyConfig()
+        config.windowEncoder = tinySyncEncoderConfig()
         let window = scratch.path("fingerprints-window")
         try L2FTrainer(config: config, data: data, out: window, syncPath: sync, a2lPath: nil, fresh: true).run()
         XCTAssertEqual(refusal(out: window, config: config, sync: sync, a2l: a2l),

@@ -1,6 +1,7 @@
 import Common
 import Dataset
 import Foundation
+import ModelTestSupport
 import Models
 import NN
 import Pipelines
@@ -45,7 +46,7 @@ func writeSyntheticDataset(_ folder: String, speakers: Int = 2, clips: Int = 2, 
 
 func tinyTrainingConfig() -> SyncTrainingConfig {
     var config = SyncTrainingConfig()
-    config.model = tinyConfig()
+    config.model = tinySyncEncoderConfig()
     config.clipsPerBatch = 2
     config.windowsPerClip = 4
     config.maxOffset = 3
@@ -119,7 +120,7 @@ final class SyncTrainingTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("frames a batch window needs"), "\($0)")
         }
         var rng = RandomGenerator(seed: 1)
-        let model = SyncEncoder(tinyConfig(), rng: &rng)
+        let model = SyncEncoder(tinySyncEncoderConfig(), rng: &rng)
         let rows = try short.clips[0].rows(0..<12)
         XCTAssertThrowsError(try OffsetSimilarities(model: model, frames: rows.frames, mel: rows.mel, maxOffset: 15, source: "s0/c0")) {
             XCTAssertEqual("\($0)", "s0/c0: clip of 12 frames is too short for offsets ±15: needs at least 35 frames")
@@ -127,7 +128,7 @@ final class SyncTrainingTests: XCTestCase {
         // A checkpoint of the wrong shape (weights of a wider model under this config), a corrupt
         // one, and a file that is not a sync checkpoint.
         let config = tinyTrainingConfig()
-        let wide = SyncEncoder(tinyConfig().scaled(2), rng: &rng)
+        let wide = SyncEncoder(tinySyncEncoderConfig().scaled(2), rng: &rng)
         let wrong = scratch.path("wrong.safetensors")
         try Safetensors.write(wide.stateDict, metadata: try SyncCheckpoint.metadata(config), to: wrong)
         XCTAssertThrowsError(try SyncEncoder.load(checkpoint: wrong)) {

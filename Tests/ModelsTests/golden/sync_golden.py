@@ -1,4 +1,4 @@
-"""Golden case for TrainingTests: weights and inputs written by Swift (safetensors) → the PyTorch
+"""Golden case for ModelsTests: weights and inputs written by Swift (safetensors) → the PyTorch
 reference in train mode → embeddings, loss, gradients and BN running statistics.
 
 usage: sync_golden.py IN.safetensors OUT.safetensors CONFIG_JSON

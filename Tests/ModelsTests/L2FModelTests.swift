@@ -1,11 +1,12 @@
 import Foundation
+import ModelTestSupport
 import Models
 import NN
 import Tensor
 import XCTest
 
 /// The L2F generator, its decoder block, the discriminator and the L2F loss terms: gradient
-/// checks, PyTorch golden tests (golden.py cases l2f_*, modules in golden/l2f_reference.py) and
+/// checks, PyTorch golden tests (models_golden.py cases l2f_*, modules in golden/l2f_reference.py) and
 /// hand-computed loss values.
 final class L2FModelTests: XCTestCase {
     /// A generator small enough for finite differences: 16×16 faces, three levels, 10-d lip units.

@@ -1,6 +1,6 @@
 """PyTorch reference of the L2F generator, its blocks and the discriminator, with the state-dict
 names of Sources/Models/Generator.swift and Discriminator.swift, and the L2F loss terms of
-Sources/NN/L2FLosses.swift. Shared by l2f_golden.py and bench/l2f_step.py.
+Sources/NN/L2FLosses.swift. Shared by models_golden.py and bench/l2f_step.py.
 """
 import torch
 import torch.nn.functional as F

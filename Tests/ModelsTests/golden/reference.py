@@ -1,11 +1,17 @@
 """PyTorch reference modules with the same state-dict names as Sources/Models (A2L, ConvBlock).
 
-Shared by the golden tests (golden.py) and the benchmark (bench/a2l_step.py).
+Shared by the golden tests (models_golden.py) and the benchmark (bench/a2l_step.py). The encoder
+layer and its masks are NNTests' (Tests/NNTests/golden/nn_reference.py).
 """
 import math
+import os
+import sys
 
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "NNTests", "golden"))
+from nn_reference import band_mask, encoder_layer, key_padding  # noqa: E402,F401
 
 
 def sinusoidal_positions(t, d):
@@ -18,29 +24,12 @@ def sinusoidal_positions(t, d):
     return pe.float()
 
 
-def encoder_layer(dim, heads, ff, dropout):
-    return nn.TransformerEncoderLayer(dim, heads, ff, dropout, activation="gelu",
-                                      batch_first=True, norm_first=True)
-
-
-def band_mask(t, context):
-    """Bool [T, T], True where |i - j| > context (not allowed), or None."""
-    if context is None:
-        return None
-    i = torch.arange(t)
-    return (i[:, None] - i[None, :]).abs() > context
-
-
 def layer_bands(context, layers, t):
     """Band of each A2L layer for a receptive field of +-context (as A2L.layerBands in Swift)."""
     if context is None or context >= t - 1:
         return [None] * layers
     each = -(-context // layers)
     return [min(each, max(0, context - i * each)) for i in range(layers)]
-
-
-def key_padding(key_mask):
-    return None if key_mask is None else key_mask == 0
 
 
 class A2L(nn.Module):

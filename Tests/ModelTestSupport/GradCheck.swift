@@ -11,7 +11,7 @@ import Tensor
 /// ≲1e-4 for these smooth ops (worst seen: 4e-4, division); a wrong backward is off by O(1).
 /// Returns the worst error seen (for reporting).
 @discardableResult
-func checkGradients(_ name: String, _ inputs: [Tensor], eps: Float = 1e-2, tol: Float = 2e-3,
+public func checkGradients(_ name: String, _ inputs: [Tensor], eps: Float = 1e-2, tol: Float = 2e-3,
                     file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) -> Float {
     for t in inputs { t.requiresGrad = true; t.zeroGrad() }
     let out = f(inputs)
@@ -48,7 +48,7 @@ func checkGradients(_ name: String, _ inputs: [Tensor], eps: Float = 1e-2, tol: 
 
 /// Random normal values of the given shape, nudged away from 0 (at least `gap` from it), so
 /// kinked functions (ReLU, |x|) are not probed across their kink.
-func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1, gap: Float = 0) -> Tensor {
+public func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1, gap: Float = 0) -> Tensor {
     var rng = RandomGenerator(seed: seed)
     let t = Tensor(randomNormal: shape, std: scale, rng: &rng)
     t.withUnsafeMutableBufferPointer { v in for i in v.indices where abs(v[i]) < gap { v[i] = v[i] < 0 ? -gap : gap } }
@@ -56,7 +56,7 @@ func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1, gap: Float = 0
 }
 
 /// max |a − b| / max |b|: the relative error the golden tests bound.
-func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
+public func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
     precondition(a.count == b.count, "comparing \(a.shape) with \(b.shape)")
     var diff: Float = 0, size: Float = 0
     for (x, y) in zip(a.values, b.values) { diff = max(diff, abs(x - y)); size = max(size, abs(y)) }

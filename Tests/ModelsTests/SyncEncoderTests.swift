@@ -1,21 +1,10 @@
-import Common
 import Foundation
+import ModelTestSupport
 import Models
 import NN
-import Shards
 import Tensor
 import TestSupport
-import Training
 import XCTest
-
-/// A small encoder for fast tests: widths 4…12, 32-d output.
-func tinyConfig() -> SyncEncoder.Config {
-    var c = SyncEncoder.Config()
-    c.visualChannels = [4, 6, 8, 8, 12]
-    c.audioChannels = [4, 6, 8, 8, 12]
-    c.outputDim = 32
-    return c
-}
 
 /// Central finite difference of `f` against the analytic gradient of `x`, on a few elements.
 func checkGradient(_ x: Tensor, indices: [Int], eps: Float = 1e-2, tolerance: Float = 2e-2,
@@ -94,7 +83,7 @@ final class SyncEncoderTests: XCTestCase {
     func testEncoderAndLossMatchPyTorch() throws {
         let scratch = ScratchDir("sync-golden")
         var rng = RandomGenerator(seed: 11)
-        let config = tinyConfig()
+        let config = tinySyncEncoderConfig()
         let model = SyncEncoder(config, rng: &rng)
         let (clips, windows, m) = (2, 2, 1)
         let visual = Tensor(randomUniform: [clips * windows] + SyncEncoder.visualShape, bound: 1, rng: &rng)
@@ -113,7 +102,7 @@ final class SyncEncoderTests: XCTestCase {
         loss.backward()
 
         let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        try runPython("Tests/TrainingTests/golden/sync_golden.py",
+        try runPython("Tests/ModelsTests/golden/sync_golden.py",
                       [inPath, outPath, "{\"model\": \(json), \"clips\": \(clips), \"maxOffset\": \(m), \"temperature\": 0.1}"])
         let ref = try Safetensors.read(outPath).tensors
         func close(_ ours: [Float], _ name: String, tolerance: Float = 2e-4) {
