@@ -75,6 +75,7 @@ let package = Package(
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "Shards", "Common", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN", "ModelTestSupport", "TestSupport"], exclude: ["golden"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "Common", "ModelTestSupport", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "ModelTestSupport", "TestSupport"], exclude: ["golden"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Media", "Face", "TestSupport"]),
