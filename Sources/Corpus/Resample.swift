@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// Band-limited resampling by a Hann-windowed sinc (16 zero crossings each side, cut-off at
@@ -9,8 +10,7 @@ import Foundation
 /// (−halfWidth, halfWidth].
 func resample(_ input: [Float], from: Int, to: Int) -> [Float] {
     if from == to || input.isEmpty { return input }
-    func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
-    let g = gcd(from, to), M = from / g, L = to / g
+    let g = greatestCommonDivisor(from, to), M = from / g, L = to / g
     let cutoff = 0.95 * min(1.0, Double(to) / Double(from)) // cycles per input sample × 2
     let halfWidth = Int((16.0 / cutoff).rounded(.up))        // taps each side
     let taps = 2 * halfWidth

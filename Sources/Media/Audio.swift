@@ -179,9 +179,6 @@ private func decodeStream(path: String, sampleRate: Int, frames: Range<Int>?, ti
     }
 }
 
-/// The greatest common divisor of two positive numbers.
-private func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int { b == 0 ? a : greatestCommonDivisor(b, a % b) }
-
 /// The samples at `rate` Hz of 25 fps timeline frames `frames`: start ..< end.
 private func timelineSamples(_ frames: Range<Int>, rate: Int) -> (start: Int, end: Int) {
     let perFrame = Double(rate) / 25
