@@ -19,7 +19,7 @@ public struct OpenCVError: Error, CustomStringConvertible, Sendable {
         var message = [CChar](repeating: 0, count: 512)
         let code = message.withUnsafeMutableBufferPointer { call($0.baseAddress!, $0.count) }
         guard code >= 0 else {
-            throw OpenCVError(code: code, message: String(cString: message))
+            throw OpenCVError(code: code, message: String(cBuffer: message))
         }
         return Int(code)
     }

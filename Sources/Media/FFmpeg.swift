@@ -19,7 +19,7 @@ public struct FFmpegError: Error, CustomStringConvertible, Sendable {
     public var message: String {
         var buffer = [CChar](repeating: 0, count: 256)
         av_strerror(code, &buffer, buffer.count)
-        return String(cString: buffer)
+        return String(cBuffer: buffer)
     }
 
     public var description: String { "\(operation): \(message)" }

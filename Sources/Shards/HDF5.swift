@@ -238,7 +238,7 @@ public class HDF5Object: @unchecked Sendable {
                 }
                 var bytes = [CChar](repeating: 0, count: H5Tget_size(fileType) + 1)
                 try HDF5.check(H5Aread(attr, fileType, &bytes), what)
-                return .string(String(cString: bytes))
+                return .string(String(cBuffer: bytes))
             case H5T_INTEGER:
                 var values = [Int64](repeating: 0, count: count)
                 try HDF5.check(H5Aread(attr, chdf5_native_int64(), &values), what)
