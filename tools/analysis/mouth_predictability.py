@@ -10,7 +10,7 @@ sidecar. Ridge regression from the units of frames t−w … t+w (edges repeat) 
 parameters at t, trained on the other speakers, scored on HELD_OUT_SPEAKERS (default: the last
 speaker folder) as R² = 1 − residual / variance (summed over the three parameters), for w = 2
 and w = 15, each at its best λ of LAMBDAS by held-out R². Prints one line per window and the
-ratio of residual variances (±15 / ±2; issue 26's target is ≤ 0.7 on corpus version 2).
+ratio of residual variances (±15 / ±2; issue 26's target is ≤ 0.7).
 """
 import glob
 import json
