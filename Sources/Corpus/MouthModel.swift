@@ -53,8 +53,8 @@ public struct MouthShape: Codable, Equatable, Sendable {
 /// - Pauses hold the rest posture: between phrases the lips return to rest, so a pause
 ///   dominates all three parameters with `pauseDominance` over its whole span, fading at its
 ///   own rate outside. In version 2 a pause dominated only near its centre, so in a long pause
-///   the slowly fading rounding and jaw of phones up to a second away took over (mean rounding
-///   0.6 in pauses) — implausible and not predictable from any audio.
+///   the slowly fading rounding and jaw of phones up to a second away took over: lips rounded
+///   in silence, implausible and not predictable from any audio.
 public struct Coarticulation: Codable, Equatable, Sendable {
     /// Seconds before a rounded phone's start from which it dominates rounding fully.
     public var roundingLead = 0.5
