@@ -38,11 +38,13 @@ context-experiment: build faces
 ## context, before any training. The same 24-speaker corpus (20 clips of 4 s, 64-pixel frames: the
 ## frames play no part) at versions 1, 2 and 3, then for each the best ridge regression from ±2 and
 ## ±15 frames of log-mel to the true mouth parameters, scored on 4 held-out speakers.
+## PRED_FLAGS=--curve: every window from ±0 to ±15 and where that curve levels off.
 PRED_HELD_OUT := s05_astronaut,s11_hanks,s23_hanks,s24_grace
+PRED_FLAGS ?=
 corpus-predictability: build faces python
 	for v in 1 2 3; do test -d data/raw/predictability-v$$v || $(CALS) demo-corpus --out data/raw/predictability-v$$v \
 	  --speakers 24 --clips 20 --seconds 4 --size 64 --seed 3 --corpus-version $$v || exit 1; \
-	  $(PY) tools/analysis/mouth_predictability.py data/raw/predictability-v$$v $(PRED_HELD_OUT) || exit 1; done
+	  $(PY) tools/analysis/mouth_predictability.py data/raw/predictability-v$$v $(PRED_HELD_OUT) $(PRED_FLAGS) || exit 1; done
 
 ## ablation-experiment: issue 9's main ablation, A2L against `--audio-encoder window`, on the context
 ## experiment's GRID-grammar corpus (run `make context-experiment` first): for each seed in
