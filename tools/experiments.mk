@@ -6,39 +6,45 @@
 ## corpus; full-context and --context 2 A2L models train on it with the same steps and data; then
 ## the masked-unit MSE of both on every held-out window, the window curve and the 7-frame gap test.
 ## Results: $(CTX_RUNS)/a2l-*/eval-all.json and $(CTX_RUNS)/a2l-full/context/.
+## CTX_VERSION=3 makes both corpora at that corpus version, in their own folders (context-v3-*).
 # --resume when the run folder $(1) already holds a checkpoint (the experiments continue stopped runs)
 RESUME_IF = $(if $(wildcard $(1)/checkpoint.safetensors),--resume)
-CTX_RUNS ?= runs/context
+CTX_VERSION ?= 1
+CTX_NAME = context$(if $(filter-out 1,$(CTX_VERSION)),-v$(CTX_VERSION))
+CTX_RUNS ?= runs/$(CTX_NAME)
 CTX_STEPS ?= 200000
 CTX_VOICES := en+m3,en+f2,en-us+f4,en-us+m1,en+m7,en+f4,en+m1,en+f3,en-us+f2,en+m4,en+m2,en+f1
 CTX_HELD_OUT := s04_matthew,s10_matthew
-CTX_A2L = $(CALS) train a2l --data data/processed/context-grid --steps $(CTX_STEPS) --threads 1 \
+CTX_A2L = $(CALS) train a2l --data data/processed/$(CTX_NAME)-grid --steps $(CTX_STEPS) --threads 1 \
   --layers 2 --dim 128 --heads 4 --ff 512 --held-out $(CTX_HELD_OUT) --eval-windows 180 \
   $(call RESUME_IF,$(CTX_RUNS)/a2l-$(1)) --out $(CTX_RUNS)/a2l-$(1)
 context-experiment: build faces
-	@test -d data/raw/context-words || $(CALS) demo-corpus --out data/raw/context-words --speakers 12 --clips 30 --voices $(CTX_VOICES)
-	$(CALS) preprocess manifests/demo.yaml --data data/raw/context-words --out data/processed/context-words
-	@test -f $(CTX_RUNS)/sync/checkpoint.safetensors || $(CALS) train sync --data data/processed/context-words \
+	@test -d data/raw/$(CTX_NAME)-words || $(CALS) demo-corpus --out data/raw/$(CTX_NAME)-words --speakers 12 --clips 30 \
+	  --voices $(CTX_VOICES) --corpus-version $(CTX_VERSION)
+	$(CALS) preprocess manifests/demo.yaml --data data/raw/$(CTX_NAME)-words --out data/processed/$(CTX_NAME)-words
+	@test -f $(CTX_RUNS)/sync/checkpoint.safetensors || $(CALS) train sync --data data/processed/$(CTX_NAME)-words \
 	  --out $(CTX_RUNS)/sync --steps 8000 --cosine-decay --loss-offsets 15 --exclude-near 2 --held-out $(CTX_HELD_OUT)
-	@test -d data/raw/context-grid || $(CALS) demo-corpus --out data/raw/context-grid --speakers 12 --clips 60 \
-	  --grammar grid --voices $(CTX_VOICES)
-	$(CALS) preprocess manifests/demo.yaml --data data/raw/context-grid --out data/processed/context-grid \
+	@test -d data/raw/$(CTX_NAME)-grid || $(CALS) demo-corpus --out data/raw/$(CTX_NAME)-grid --speakers 12 --clips 60 \
+	  --grammar grid --voices $(CTX_VOICES) --corpus-version $(CTX_VERSION)
+	$(CALS) preprocess manifests/demo.yaml --data data/raw/$(CTX_NAME)-grid --out data/processed/$(CTX_NAME)-grid \
 	  --lip-units $(CTX_RUNS)/sync/checkpoint.safetensors
 	$(call CTX_A2L,full) & full=$$!; $(call CTX_A2L,ctx2) --context 2 & ctx2=$$!; wait $$full && wait $$ctx2
 	for arm in full ctx2; do $(CALS) eval a2l --checkpoint $(CTX_RUNS)/a2l-$$arm/checkpoint.safetensors \
-	  --data data/processed/context-grid --windows 720 || exit 1; done
+	  --data data/processed/$(CTX_NAME)-grid --windows 720 || exit 1; done
 	$(CALS) experiment context --checkpoint $(CTX_RUNS)/a2l-full/checkpoint.safetensors \
-	  --baseline $(CTX_RUNS)/a2l-ctx2/checkpoint.safetensors --data data/processed/context-grid --windows 360
+	  --baseline $(CTX_RUNS)/a2l-ctx2/checkpoint.safetensors --data data/processed/$(CTX_NAME)-grid --windows 360
 
-## corpus-predictability: issue 26's check that corpus version 2's mouth needs audio context,
-## before any training. The same 24-speaker corpus (20 clips of 4 s, 64-pixel frames: the
-## frames play no part) at versions 1 and 2, then for each the best ridge regression from ±2 and
+## corpus-predictability: issue 26's check that the mouth of corpus versions 2 and 3 needs audio
+## context, before any training. The same 24-speaker corpus (20 clips of 4 s, 64-pixel frames: the
+## frames play no part) at versions 1, 2 and 3, then for each the best ridge regression from ±2 and
 ## ±15 frames of log-mel to the true mouth parameters, scored on 4 held-out speakers.
+## PRED_FLAGS=--curve: every window from ±0 to ±15 and where that curve levels off.
 PRED_HELD_OUT := s05_astronaut,s11_hanks,s23_hanks,s24_grace
+PRED_FLAGS ?=
 corpus-predictability: build faces python
-	for v in 1 2; do test -d data/raw/predictability-v$$v || $(CALS) demo-corpus --out data/raw/predictability-v$$v \
+	for v in 1 2 3; do test -d data/raw/predictability-v$$v || $(CALS) demo-corpus --out data/raw/predictability-v$$v \
 	  --speakers 24 --clips 20 --seconds 4 --size 64 --seed 3 --corpus-version $$v || exit 1; \
-	  $(PY) tools/analysis/mouth_predictability.py data/raw/predictability-v$$v $(PRED_HELD_OUT) || exit 1; done
+	  $(PY) tools/analysis/mouth_predictability.py data/raw/predictability-v$$v $(PRED_HELD_OUT) $(PRED_FLAGS) || exit 1; done
 
 ## ablation-experiment: issue 9's main ablation, A2L against `--audio-encoder window`, on the context
 ## experiment's GRID-grammar corpus (run `make context-experiment` first): for each seed in

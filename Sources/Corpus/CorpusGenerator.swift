@@ -13,8 +13,8 @@ public struct CorpusOptions: Sendable {
     public var seed: UInt64 = 1
     /// How words follow each other in a clip's sentence.
     public var grammar = Grammar.words
-    /// Long-range co-articulation of the mouth (corpus version 2); nil: version 1, whose files
-    /// stay byte-identical to those made before version 2 existed.
+    /// Long-range co-articulation of the mouth (corpus versions 2 and 3); nil: version 1, whose
+    /// files stay byte-identical to those made before version 2 existed.
     public var coarticulation: Coarticulation?
     /// Where the face photos are (`make faces` fills it).
     public var faces = "data/faces"
@@ -67,7 +67,7 @@ public struct ClipSidecar: Codable, Equatable, Sendable {
     /// The phone timeline covering the whole clip (pauses are `_` phones).
     public var phones: [Phone]
     public var frames: [FrameTruth]
-    /// The co-articulation the mouth followed (version 2 corpora); absent for version 1.
+    /// The co-articulation the mouth followed (version 2 and 3 corpora); absent for version 1.
     public var coarticulation: Coarticulation?
 }
 

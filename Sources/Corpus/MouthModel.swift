@@ -18,7 +18,7 @@ public struct MouthShape: Codable, Equatable, Sendable {
     public static let rest = MouthShape(jaw: 0, width: 0, rounding: 0)
 }
 
-/// Long-range co-articulation (corpus version 2): how far lip rounding and jaw opening reach
+/// Long-range co-articulation (corpus versions 2 and 3): how far lip rounding and jaw opening reach
 /// beyond their own phones, and how much a consonant takes its shape from the vowels around it.
 ///
 /// Defaults and the measurements behind them:
@@ -43,6 +43,18 @@ public struct MouthShape: Codable, Equatable, Sendable {
 ///   J. Phonetics 22). Here: a lingual consonant's jaw and width targets move `consonantBlend`
 ///   of the way towards the vowel track (the previous and next vowel targets, interpolated at the
 ///   consonant's centre); lip consonants (p b m f v w) keep their own.
+///
+/// Corpus version 3 adds two fields (nil in version 2, whose sidecars stay as they were):
+/// - Jaw look-ahead: the jaw and lip opening for a vowel starts during the consonants before it;
+///   in VCV sequences the movement towards the second vowel begins during or before the
+///   consonant closure (Gay 1977, JASA 62; Öhman 1966). Here: a vowel dominates jaw and width
+///   fully from `jawLead` before its start up to its centre (0.25 s: about two consonants at
+///   this corpus's speaking rate), fading at its own rate beyond that.
+/// - Pauses hold the rest posture: between phrases the lips return to rest, so a pause
+///   dominates all three parameters with `pauseDominance` over its whole span, fading at its
+///   own rate outside. In version 2 a pause dominated only near its centre, so in a long pause
+///   the slowly fading rounding and jaw of phones up to a second away took over: lips rounded
+///   in silence, implausible and not predictable from any audio.
 public struct Coarticulation: Codable, Equatable, Sendable {
     /// Seconds before a rounded phone's start from which it dominates rounding fully.
     public var roundingLead = 0.5
@@ -54,8 +66,24 @@ public struct Coarticulation: Codable, Equatable, Sendable {
     public var jawCarryOverRate = 3.0
     /// Fraction of a lingual consonant's jaw and width target taken from the vowel track.
     public var consonantBlend = 0.7
+    /// Seconds before a vowel's start from which it dominates jaw and width fully (version 3).
+    public var jawLead: Double?
+    /// Dominance (α) of a pause's rest posture over its whole span (version 3).
+    public var pauseDominance: Double?
 
+    /// Version 2's parameters.
     public init() {}
+
+    /// Corpus version 2's parameters (the defaults).
+    public static let version2 = Coarticulation()
+
+    /// Corpus version 3's: version 2's with jaw look-ahead and pauses that hold the rest posture.
+    public static let version3: Coarticulation = {
+        var c = Coarticulation()
+        c.jawLead = 0.25
+        c.pauseDominance = 3
+        return c
+    }()
 }
 
 /// Phones → per-frame mouth shapes with co-articulation (Cohen & Massaro's dominance model).
@@ -67,8 +95,9 @@ public struct Coarticulation: Codable, Equatable, Sendable {
 /// reaches back over the consonants before it (θ_before = 5/s: still a third of full weight
 /// 0.2 s ahead) — the shape of a frame depends on phones well outside a 0.2 s window.
 /// Bilabials (p b m) dominate the jaw strongly, so the lips close even between open vowels.
-/// With `coarticulation` (corpus version 2) rounding, jaw carry-over and consonant targets
-/// follow `Coarticulation` instead; without it the shapes are those of version 1, unchanged.
+/// With `coarticulation` (corpus versions 2 and 3) rounding, jaw carry-over and consonant targets
+/// (and in version 3 jaw look-ahead and pauses) follow `Coarticulation` instead; without it the
+/// shapes are those of version 1, unchanged.
 public struct MouthModel: Sendable {
     /// Target shape and dominance of one phone class.
     struct Articulation {
@@ -76,10 +105,10 @@ public struct MouthModel: Sendable {
         var jawDominance: Double      // α for jaw and width
         var roundDominance: Double    // α for rounding
         var rate: Double              // θ (1/s) for jaw and width, both sides
-        /// Vowel, lingual consonant, or neither (consonants whose lips are specified, pauses).
+        /// Vowel, lingual consonant, pause, or other (consonants whose lips are specified).
         var kind = Kind.other
 
-        enum Kind { case vowel, lingual, other }
+        enum Kind { case vowel, lingual, pause, other }
     }
 
     /// One phone or diphthong half on the timeline.
@@ -93,7 +122,7 @@ public struct MouthModel: Sendable {
 
     /// Per-speaker articulation strength: scales the jaw (0.8 … 1.2 is natural variation).
     public var jawScale: Double
-    /// Long-range co-articulation (corpus version 2); nil: version 1.
+    /// Long-range co-articulation (corpus versions 2 and 3); nil: version 1.
     public var coarticulation: Coarticulation?
 
     public init(jawScale: Double = 1, coarticulation: Coarticulation? = nil) {
@@ -149,20 +178,37 @@ public struct MouthModel: Sendable {
         }
     }
 
-    /// Version 2 jaw and width dominance: vowels decay at `jawCarryOverRate` after their centre.
+    /// Version 2 and 3 jaw and width dominance: vowels decay at `jawCarryOverRate` after their
+    /// centre; in version 3 they dominate fully from `jawLead` before their start, and pauses
+    /// hold theirs over their span.
     static func jawDominance(_ segment: Segment, at t: Double, _ c: Coarticulation) -> Double {
         let a = segment.articulation
         let d = t - segment.centre
+        if let hold = c.pauseDominance, a.kind == .pause {
+            return hold * exp(-a.rate * outside(t, segment.start, segment.end))
+        }
+        if let lead = c.jawLead, a.kind == .vowel, d <= 0 {
+            return a.jawDominance * exp(-a.rate * outside(t, segment.start - lead, segment.centre))
+        }
         let rate = d > 0 && a.kind == .vowel ? c.jawCarryOverRate : a.rate
         return a.jawDominance * exp(-rate * abs(d))
+    }
+
+    /// How far t lies outside [from, to] (0 inside).
+    static func outside(_ t: Double, _ from: Double, _ to: Double) -> Double {
+        t < from ? from - t : t > to ? t - to : 0
     }
 
     /// Version 2 rounding dominance of `segments[k]` at t. A rounded phone dominates fully on
     /// [start − lead, end + carry-over], both ends clipped at the neighbouring unrounded vowels
     /// (but never inside the phone itself), and fades at `roundingFade` outside; other phones
-    /// keep version 1's dominance around their centre.
+    /// keep version 1's dominance around their centre, except version 3's pauses, which hold it
+    /// over their span.
     static func roundDominance(_ segments: [Segment], _ k: Int, at t: Double, _ c: Coarticulation) -> Double {
         let segment = segments[k], a = segment.articulation
+        if let hold = c.pauseDominance, a.kind == .pause {
+            return hold * exp(-MouthModel.roundingCarryOver * outside(t, segment.start, segment.end))
+        }
         guard segment.isRounded else {
             return a.roundDominance * exp(-MouthModel.roundingCarryOver * abs(t - segment.centre))
         }
@@ -171,8 +217,7 @@ public struct MouthModel: Sendable {
         let nextVowelStart = segments[(k + 1)...].first(where: blocks)?.start ?? Double.infinity
         let from = max(segment.start - c.roundingLead, min(previousVowelEnd, segment.start))
         let to = min(segment.end + c.roundingCarryOver, max(nextVowelStart, segment.end))
-        let outside = t < from ? from - t : t > to ? t - to : 0
-        return a.roundDominance * exp(-c.roundingFade * outside)
+        return a.roundDominance * exp(-c.roundingFade * outside(t, from, to))
     }
 
     /// Version 2 consonant targets: each lingual consonant's jaw and width move `consonantBlend`
@@ -219,7 +264,7 @@ public struct MouthModel: Sendable {
         let rounded = v(0.3, -0.3, 1), openRounded = v(0.6, -0.2, 0.7), midRounded = v(0.45, -0.2, 0.8)
         let p = phoneme.filter { $0 != "'" && $0 != "," && $0 != "#" }
         if p.hasPrefix("_") || p.isEmpty {
-            return [Articulation(target: .rest, jawDominance: 0.4, roundDominance: 0.4, rate: 10)]
+            return [Articulation(target: .rest, jawDominance: 0.4, roundDominance: 0.4, rate: 10, kind: .pause)]
         }
         switch p {
         case "a", "A:", "A@", "aa", "a#", "V": return [open]

@@ -28,7 +28,7 @@ struct DemoCorpusCommand: ParsableCommand {
     @Option(help: "How words follow each other: words (drawn independently from a word list) or grid (the GRID corpus's six-slot grammar, whose context predicts its words).")
     var grammar = Grammar.words
 
-    @Option(help: "Corpus version: 1 (mouth follows the phones within about 0.3 s) or 2 (long-range co-articulation: lip rounding anticipated up to 0.35 s across consonants, carry-over of rounding and jaw opening, consonant shapes from the neighbouring vowels).")
+    @Option(help: "Corpus version: 1 (mouth follows the phones within about 0.3 s) 2 (long-range co-articulation: lip rounding anticipated up to 0.5 s across consonants, carry-over of rounding and jaw opening, consonant shapes from the neighbouring vowels) or 3 (2 with jaw opening anticipated 0.25 s before a vowel and the lips at rest in pauses).")
     var corpusVersion = 1
 
     @Option(help: "Folder with the face photos (filled by `make faces`).")
@@ -57,8 +57,9 @@ struct DemoCorpusCommand: ParsableCommand {
         do {
             switch corpusVersion {
             case 1: options.coarticulation = nil
-            case 2: options.coarticulation = Coarticulation()
-            default: throw InputError("--corpus-version", "must be 1 or 2, got \(corpusVersion)")
+            case 2: options.coarticulation = .version2
+            case 3: options.coarticulation = .version3
+            default: throw InputError("--corpus-version", "must be 1, 2 or 3, got \(corpusVersion)")
             }
             let start = Date()
             let generator = try CorpusGenerator(options)

@@ -173,26 +173,47 @@ final class CorpusGeneratorTests: XCTestCase {
         return hashes
     }
 
+    /// The SHA-256 of two small corpora: a word-list one (2 speakers, seed 5, plus `wordsArguments`)
+    /// and a GRID-grammar one (1 speaker, seed 7, one thread, corpus version `gridVersion`).
+    func smallCorpusHashes(_ wordsArguments: [String], gridVersion: Int) throws -> (words: [String: String], grid: [String: String]) {
+        (try corpusHashes(["--speakers", "2", "--clips", "1", "--seconds", "2", "--seed", "5"] + wordsArguments),
+         try corpusHashes(["--speakers", "1", "--clips", "1", "--seconds", "2", "--seed", "7", "--grammar", "grid",
+                           "--threads", "1", "--corpus-version", "\(gridVersion)"]))
+    }
+
     /// Corpus version 1 (the default) makes the files the generator made before version 2 existed.
     /// The hashes were recorded from the `cals` binary of commit 504c492 (main before issue 26)
     /// with the same arguments, on this project's Debian packages (espeak-ng, libx264).
     func testVersion1RegeneratesTheFilesOfTheCodeBeforeVersion2() throws {
-        let words = try corpusHashes(["--speakers", "2", "--clips", "1", "--seconds", "2", "--seed", "5"])
-        XCTAssertEqual(words, [
+        let hashes = try smallCorpusHashes([], gridVersion: 1)
+        XCTAssertEqual(hashes.words, [
             "s01_david/clip001.json": "da3c54ec4d02675121c188039b10e6861b31dc3d5a35d7e309f1b307459224fe",
             "s01_david/clip001.mp4": "88528a503c075880b13f61111164b3fd5918f7996544c7e9c8a699b9999ec4d6",
             "s02_lisa/clip001.json": "5130a501405bca8cac236b7d8228b32e0e276cf60f80363ea4a63be9d34ff498",
             "s02_lisa/clip001.mp4": "72467ba6f3e664daf1393ccf83e82bd274580128f5233a639ae33d465238e6e0"])
-        let grid = try corpusHashes(["--speakers", "1", "--clips", "1", "--seconds", "2", "--seed", "7",
-                                     "--grammar", "grid", "--threads", "1", "--corpus-version", "1"])
-        XCTAssertEqual(grid, [
+        XCTAssertEqual(hashes.grid, [
             "s01_david/clip001.json": "5833040bb29548faa7fe1486cbf73dfc80fb10e7d979feb69567cdb03cc52a56",
             "s01_david/clip001.mp4": "44ef4169e091b361348f93703737e129f23e3c98a8aafef5ab4407651d26cee8"])
     }
 
-    /// Version 2 changes the mouth only: same text, phones and audio as version 1, other mouth
-    /// parameters, and the sidecar records the co-articulation parameters.
-    func testVersion2ChangesOnlyTheMouthAndRecordsItsParameters() throws {
+    /// Corpus version 2 makes the files the generator made before version 3 existed. The hashes
+    /// were recorded from the `cals` binary of commit 8206eff (main before version 3) with the
+    /// same arguments.
+    func testVersion2RegeneratesTheFilesOfTheCodeBeforeVersion3() throws {
+        let hashes = try smallCorpusHashes(["--corpus-version", "2"], gridVersion: 2)
+        XCTAssertEqual(hashes.words, [
+            "s01_david/clip001.json": "c6c199950bec24879f7ae215ee38403fce7fdc8774d125799c3fd63c303a82ce",
+            "s01_david/clip001.mp4": "17e4f97b093485935207981200efb83ccf53a848bb737b587469ab76a64da17e",
+            "s02_lisa/clip001.json": "d99ee9b0e71b68ae9d411b8582ff1e3b83533d936d39cc0d0cacccf0fffa6da9",
+            "s02_lisa/clip001.mp4": "d735e13b3df7387cf6ee54bbe2d2210404824f2cdf41ad3cb33810bfdc9f12f9"])
+        XCTAssertEqual(hashes.grid, [
+            "s01_david/clip001.json": "88946578afd5e8563a759b75d0332160b65ee62a576be6fe54c8190eb23d0c0d",
+            "s01_david/clip001.mp4": "ee64a1ba869a2ef8c1dd744f4ec44c0ca58246eddbb9ae19ad462a085d53b98d"])
+    }
+
+    /// Versions 2 and 3 change the mouth only: same text, phones and audio as version 1, other
+    /// mouth parameters (3 other than 2's), and the sidecar records the co-articulation parameters.
+    func testVersions2And3ChangeOnlyTheMouthAndRecordTheirParameters() throws {
         func generate(_ version: Int) throws -> (ClipSidecar, AudioClip) {
             let scratch = ScratchDir("corpus-v\(version)")
             let out = scratch.path("demo")
@@ -204,18 +225,25 @@ final class CorpusGeneratorTests: XCTestCase {
             let sidecar = try JSONDecoder().decode(ClipSidecar.self, from: Data(contentsOf: URL(fileURLWithPath: base + ".json")))
             return (sidecar, try decodeAudio(path: base + ".mp4"))
         }
-        let (one, oneAudio) = try generate(1), (two, twoAudio) = try generate(2)
+        let (one, oneAudio) = try generate(1)
         XCTAssertNil(one.coarticulation)
-        XCTAssertEqual(two.coarticulation, Coarticulation())
-        XCTAssertEqual(one.text, two.text)
-        XCTAssertEqual(one.phones, two.phones)
-        XCTAssertEqual(oneAudio.samples, twoAudio.samples)
-        let change = zip(one.frames, two.frames).map { abs($0.rounding - $1.rounding) + abs($0.jaw - $1.jaw) }
-        XCTAssertGreaterThan(change.max() ?? 0, 0.1)
-        let scratch = ScratchDir("corpus-v3")
-        let bad = try TestSupport.run(TestEnv.calsBinary, ["demo-corpus", "--out", scratch.path("demo"), "--corpus-version", "3"])
+        func change(_ a: ClipSidecar, _ b: ClipSidecar) -> Double {
+            zip(a.frames, b.frames).map { abs($0.rounding - $1.rounding) + abs($0.jaw - $1.jaw) }.max() ?? 0
+        }
+        var previous = one
+        for (version, parameters) in [(2, Coarticulation.version2), (3, Coarticulation.version3)] {
+            let (other, otherAudio) = try generate(version)
+            XCTAssertEqual(other.coarticulation, parameters)
+            XCTAssertEqual(one.text, other.text)
+            XCTAssertEqual(one.phones, other.phones)
+            XCTAssertEqual(oneAudio.samples, otherAudio.samples)
+            XCTAssertGreaterThan(change(previous, other), 0.1, "version \(version)")
+            previous = other
+        }
+        let scratch = ScratchDir("corpus-v4")
+        let bad = try TestSupport.run(TestEnv.calsBinary, ["demo-corpus", "--out", scratch.path("demo"), "--corpus-version", "4"])
         XCTAssertNotEqual(bad.status, 0)
-        XCTAssertEqual(bad.stderr, "error: --corpus-version: must be 1 or 2, got 3\n")
+        XCTAssertEqual(bad.stderr, "error: --corpus-version: must be 1, 2 or 3, got 4\n")
     }
 
     func testBadInputIsOneLineErrorAndWritesNothing() throws {

@@ -176,8 +176,36 @@ final class MouthModelTests: XCTestCase {
             let frame = Int((onset - 0.3) * 25) // at or before 300 ms ahead
             return a[frame].rounding - b[frame].rounding
         }
-        let version2 = roundingGap(MouthModel(coarticulation: Coarticulation()))
+        let version2 = roundingGap(MouthModel(coarticulation: .version2))
         XCTAssertGreaterThan(version2, 0.2)
         XCTAssertGreaterThan(version2, 2 * roundingGap(MouthModel()))
+    }
+
+    /// Corpus version 3: after a schwa and four consonants, the jaw 0.2 s before an open vowel
+    /// is already clearly lower than before a close one, far more than in version 2.
+    func testVersion3OpensTheJawAheadOfAnOpenVowel() {
+        func jawGap(_ coarticulation: Coarticulation) -> Double {
+            let model = MouthModel(coarticulation: coarticulation)
+            let names = ["@", "@", "s", "t", "s", "t"]
+            let open = model.shapes(for: phones(names + ["A:", "A:", "_"]), frameCount: 25)
+            let close = model.shapes(for: phones(names + ["i:", "i:", "_"]), frameCount: 25)
+            let frame = 7 // 0.28 s, inside the consonants; the vowel starts at 0.48 s
+            return open[frame].jaw - close[frame].jaw
+        }
+        XCTAssertGreaterThan(jawGap(.version3), 0.25)
+        XCTAssertGreaterThan(jawGap(.version3), 2 * jawGap(.version2))
+    }
+
+    /// Corpus version 3: in the middle of a 1.2 s pause between two /u:/ the lips are near rest;
+    /// in version 2 the rounding of the vowels 0.6 s away took the pause over.
+    func testVersion3RestsTheLipsInPauses() {
+        let p = phones(["s", "u:", "u:"] + Array(repeating: "_", count: 15) + ["t", "u:", "u:", "_"])
+        let middle = 21 // 0.84 s, the centre of the pause (0.24 – 1.44 s)
+        let three = MouthModel(coarticulation: .version3).shapes(for: p, frameCount: 45)[middle]
+        let two = MouthModel(coarticulation: .version2).shapes(for: p, frameCount: 45)[middle]
+        XCTAssertLessThan(three.rounding, 0.2)
+        XCTAssertLessThan(three.jaw, 0.05)
+        XCTAssertLessThan(abs(three.width), 0.15)
+        XCTAssertGreaterThan(two.rounding, 0.5)
     }
 }

@@ -1,6 +1,6 @@
 """How much audio context does the demo corpus's mouth need? (issue 26)
 
-    .venv/bin/python tools/analysis/mouth_predictability.py RAW_CORPUS [HELD_OUT_SPEAKERS]
+    .venv/bin/python tools/analysis/mouth_predictability.py RAW_CORPUS [HELD_OUT_SPEAKERS] [--curve]
 
 For every clip of a `cals demo-corpus` folder: the audio units of SPEC §1 (log-mel of the mp4's
 audio by the reference implementation Tests/AudioFeaturesTests/golden/mel_reference.py, unit t =
@@ -10,7 +10,9 @@ sidecar. Ridge regression from the units of frames t−w … t+w (edges repeat) 
 parameters at t, trained on the other speakers, scored on HELD_OUT_SPEAKERS (default: the last
 speaker folder) as R² = 1 − residual / variance (summed over the three parameters), for w = 2
 and w = 15, each at its best λ of LAMBDAS by held-out R². Prints one line per window and the
-ratio of residual variances (±15 / ±2; issue 26's target is ≤ 0.7 on corpus version 2).
+ratio of residual variances (±15 / ±2; issue 26's target is ≤ 0.7). With --curve: every w from 0
+to 15, and where that curve levels off by `cals experiment context`'s rule (the first w whose
+residual is within 5% of the lowest) — a regression's window curve on the true mouth, not A2L's.
 """
 import glob
 import json
@@ -68,20 +70,25 @@ def best_ridge(train, test, w):
 
 
 def main():
-    corpus = sys.argv[1]
+    curve = "--curve" in sys.argv
+    arguments = [a for a in sys.argv[1:] if a != "--curve"]
+    corpus = arguments[0]
     speakers = sorted(d for d in os.listdir(corpus) if os.path.isdir(os.path.join(corpus, d)))
-    held = set(sys.argv[2].split(",")) if len(sys.argv) > 2 else {speakers[-1]}
+    held = set(arguments[1].split(",")) if len(arguments) > 1 else {speakers[-1]}
     clips = {s: [clip_data(p) for p in sorted(glob.glob(f"{corpus}/{s}/*.mp4"))] for s in speakers}
     train = [c for s in speakers if s not in held for c in clips[s]]
     test = [c for s in speakers if s in held for c in clips[s]]
     print(f"{corpus}: {sum(len(u) for u, _ in train)} training frames, {sum(len(u) for u, _ in test)} held-out "
           f"frames ({','.join(sorted(held))})")
     r2 = {}
-    for w in WINDOWS:
+    for w in range(WINDOWS[1] + 1) if curve else WINDOWS:
         r2[w], lam, each = best_ridge(train, test, w)
         print(f"audio ±{w:2d} frames: held-out R² {r2[w]:.3f} (best λ {lam:g}·N; jaw {each[0]:.3f}, "
               f"width {each[1]:.3f}, rounding {each[2]:.3f})")
     print(f"residual variance ±{WINDOWS[1]} / ±{WINDOWS[0]}: {(1 - r2[WINDOWS[1]]) / (1 - r2[WINDOWS[0]]):.3f}")
+    if curve:
+        lowest = min(1 - r for r in r2.values())
+        print(f"levels off at ±{next(w for w in sorted(r2) if 1 - r2[w] <= 1.05 * lowest)} frames")
 
 
 main()
