@@ -1,6 +1,6 @@
 import Foundation
 import TestSupport
-import Training
+@testable import Training
 import XCTest
 
 /// The ablation's statistics on numbers checked by hand, and `cals experiment ablation-summary`
