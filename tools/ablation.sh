@@ -107,13 +107,15 @@ l2f_run() {   # arm seed extra-flags…
       --sync "$SYNC" --data "$OUT" --split all --speakers "$held_out" --threads 1 --json "$eval" > /dev/null
   done
 }
-# Runs two l2f_run calls side by side (arguments split at "--"); fails if either does.
+# Runs two l2f_run calls side by side (arguments split at "--"); waits for both, fails if either does.
 pair() {
-  local left=() right=()
+  local left=() right=() status=0
   while [ "$1" != -- ]; do left+=("$1"); shift; done; shift; right=("$@")
   l2f_run "${left[@]}" & local a=$!
   l2f_run "${right[@]}" & local b=$!
-  wait $a && wait $b
+  wait $a || status=1
+  wait $b || status=1
+  return $status
 }
 A2L_FLAGS="--audio-encoder a2l --a2l $A2L"
 for seed in $SEEDS; do
