@@ -31,7 +31,7 @@ case $SCALE in
     SYNC_ARGS="--steps 4000 --checkpoint-every 500 --eval-every 500 --loss-offsets 15 --exclude-near 2 --cosine-decay"
     A2L_ARGS="$A2L_SIZE --steps 30000 --checkpoint-every 1000 --warmup 100 --eval-every 2000"
     L2F_STEPS=3000; KEEP_EVERY=250
-    CONTEXT_WINDOWS=360 ;;
+    CONTEXT_WINDOWS=120 ;;     # every held-out window: 40 clips × 3 windows of 31 frames
   tiny)
     CORPUS_ARGS="--speakers 3 --clips 4 --seconds 4"
     HELD_OUT=1
