@@ -1,4 +1,4 @@
-# Research recipes (included by the Makefile): the experiments of issues 8 and 9, hours long.
+# Research recipes (included by the Makefile): the experiments of issues 8 and 26, hours long.
 # They use the main Makefile's variables (CALS) and its build and faces targets.
 
 ## context-experiment: issue 8's A2L context experiment end to end (about 2 hours on 2 cores).
@@ -46,24 +46,15 @@ corpus-predictability: build faces python
 	  --speakers 24 --clips 20 --seconds 4 --size 64 --seed 3 --corpus-version $$v || exit 1; \
 	  $(PY) tools/analysis/mouth_predictability.py data/raw/predictability-v$$v $(PRED_HELD_OUT) $(PRED_FLAGS) || exit 1; done
 
-## ablation-experiment: issue 9's main ablation, A2L against `--audio-encoder window`, on the context
-## experiment's GRID-grammar corpus (run `make context-experiment` first): for each seed in
-## ABL_SEEDS both L2F arms train ABL_STEPS steps side by side with the same seed and data (the
-## A2L arm fine-tunes that experiment's full-context A2L), then `cals eval l2f` scores both on all
-## clips of the held-out speakers (checkpoints of every 1000th step are kept for scoring several).
-## About 30 min per seed on 2 cores.
-## Results: $(CTX_RUNS)/l2f-{a2l,window}-s<seed>/eval.json.
-ABL_SEEDS ?= 1 2 3
-ABL_STEPS ?= 3000
-ABL_L2F = $(CALS) train l2f --data data/processed/context-grid --sync $(CTX_RUNS)/sync --audio-encoder $(1) \
-  $(if $(filter a2l,$(1)),--a2l $(CTX_RUNS)/a2l-full) --held-out $(CTX_HELD_OUT) --steps $(ABL_STEPS) \
-  --threads 1 --seed $(2) --keep-every 1000 $(call RESUME_IF,$(CTX_RUNS)/l2f-$(1)-s$(2)) \
-  --out $(CTX_RUNS)/l2f-$(1)-s$(2)
-ablation-experiment: build
-	@test -f $(CTX_RUNS)/a2l-full/checkpoint.safetensors || { echo "no $(CTX_RUNS)/a2l-full: run make context-experiment first"; exit 1; }
-	$(foreach seed,$(ABL_SEEDS),$(call ABL_L2F,a2l,$(seed)) & a2l=$$!; $(call ABL_L2F,window,$(seed)) & window=$$!; \
-	  wait $$a2l && wait $$window || exit 1;)
-	for run in $(foreach seed,$(ABL_SEEDS),$(CTX_RUNS)/l2f-a2l-s$(seed) $(CTX_RUNS)/l2f-window-s$(seed)); do \
-	  $(CALS) eval l2f --checkpoint $$run --sync $(CTX_RUNS)/sync --data data/processed/context-grid --split all \
-	    --speakers $(CTX_HELD_OUT) --json $$run/eval.json || exit 1; done
-
+## ablation-experiment: issue 26's comparison from nothing, A2L lip units against the 0.2 s window
+## encoder (tools/ablation.sh): corpus version CORPUS_VERSION → preprocess → sync encoder → lip
+## units → A2L (+ window curve) → paired L2F runs over ABL_SEEDS, plus --no-dav and --no-dvv →
+## held-out scores of the last third's kept checkpoints → the paired table. ABL_SCALE=full is
+## sized for 2.5 h on 2 cores; ABL_SCALE=tiny runs the same chain in minutes. Stages are keyed by
+## their flags: a re-run skips what is done and resumes a killed run.
+## Results: runs/ablation-$(ABL_SCALE)/l2f-<key>/summary.md and summary.json.
+ABL_SCALE ?= full
+ABL_SEEDS ?= 1 2 3 4 5
+CORPUS_VERSION ?= 2
+ablation-experiment: build faces landmarks detector
+	CALS=$(CALS) ABL_SCALE=$(ABL_SCALE) ABL_SEEDS="$(ABL_SEEDS)" CORPUS_VERSION=$(CORPUS_VERSION) tools/ablation.sh

@@ -8,7 +8,7 @@ import Training
 /// `cals experiment …`
 struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "experiment", abstract: "Experiments on trained models.",
-                                                    subcommands: [ContextExperiment.self])
+                                                    subcommands: [ContextExperiment.self, AblationSummary.self])
 }
 
 /// `cals experiment context --checkpoint C --data DIR [--baseline C2] [--out DIR]`
