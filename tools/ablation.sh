@@ -15,7 +15,7 @@
 set -euo pipefail
 CALS=${CALS:-.build/release/cals}
 SCALE=${ABL_SCALE:-full}
-CORPUS_VERSION=${CORPUS_VERSION:-2}
+CORPUS_VERSION=${CORPUS_VERSION:-3}
 SEEDS=${ABL_SEEDS:-1 2 3 4 5}
 ROOT=${ABL_ROOT:-runs/ablation-$SCALE}
 MANIFEST=${MANIFEST:-manifests/demo.yaml}

@@ -55,6 +55,6 @@ corpus-predictability: build faces python
 ## Results: runs/ablation-$(ABL_SCALE)/l2f-<key>/summary.md and summary.json.
 ABL_SCALE ?= full
 ABL_SEEDS ?= 1 2 3 4 5
-CORPUS_VERSION ?= 2
+CORPUS_VERSION ?= 3
 ablation-experiment: build faces landmarks detector
 	CALS=$(CALS) ABL_SCALE=$(ABL_SCALE) ABL_SEEDS="$(ABL_SEEDS)" CORPUS_VERSION=$(CORPUS_VERSION) tools/ablation.sh
