@@ -193,6 +193,22 @@ final class DistributedTrainingTests: XCTestCase {
         try assertSameLogs("one", "two")
     }
 
+    /// A2L as the lip encoder, fine-tuned, with dropout 0.3: A2L runs window by window, and each
+    /// window's masks are those of its place in the global batch, whichever rank runs it.
+    func testL2FWithA2LDropoutOnTwoRanksEqualsOneProcess() throws {
+        try writeSyntheticDataset(scratch.path("data"), clips: 2, frames: 20)
+        var rng = RandomGenerator(seed: 2)
+        try writeTinySyncCheckpoint(scratch.path("sync.safetensors"), rng: &rng)
+        try writeTinyA2LCheckpoint(scratch.path("a2l.safetensors"), dropout: 0.3, rng: &rng)
+        let train = ["train", "l2f", "--data", scratch.path("data"), "--sync", scratch.path("sync.safetensors"),
+                     "--a2l", scratch.path("a2l.safetensors"), "--audio-encoder", "a2l", "--batch", "2", "--frames", "3",
+                     "--widths", "4,6,8,8,8", "--grid-every", "1000", "--threads", "1", "--steps", "1"]
+        try cals(train + ["--out", scratch.path("one")])
+        try cals(train + ["--out", scratch.path("two")], ranks: 2)
+        try assertSameWeights(scratch.path("one/checkpoint.safetensors"), scratch.path("two/checkpoint.safetensors"))
+        try assertSameLogs("one", "two")
+    }
+
     /// Buckets of 10 KiB (many per step): all-reduced during backward, as they complete, they give
     /// exactly the weights of all-reducing them after backward (2 ranks: each sum is one addition).
     func testBucketsOverlappedWithBackwardEqualBucketsAfterIt() throws {
