@@ -57,6 +57,9 @@ public final class MPIGradients: GradientHook, GradientReadyHook {
         sums = MPIRequests(world: world)
     }
 
+    /// Sums still in flight (a step that threw) finish before the buckets MPI writes are freed.
+    deinit { try? sums.wait() }
+
     public static let defaultBucketBytes = 4 << 20
 
     /// Backward with the sums started as buckets complete, then the mean over the ranks in every
