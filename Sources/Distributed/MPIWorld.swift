@@ -75,11 +75,11 @@ public final class MPIWorld {
     }
 
     /// 0..<count in pieces whose length fits MPI's Int32 counts.
-    private static func chunks(_ count: Int) -> [Range<Int>] {
+    static func chunks(_ count: Int) -> [Range<Int>] {
         stride(from: 0, to: count, by: Int(Int32.max)).map { $0..<min($0 + Int(Int32.max), count) }
     }
 
-    private static func check(_ code: Int32, _ call: String) throws {
+    static func check(_ code: Int32, _ call: String) throws {
         guard code != MPI_SUCCESS else { return }
         var text = [CChar](repeating: 0, count: Int(CALS_MPI_MAX_ERROR_STRING) + 1), length: Int32 = 0
         MPI_Error_string(code, &text, &length)

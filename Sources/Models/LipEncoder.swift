@@ -83,12 +83,13 @@ public final class LipEncoder: Module {
     }
 
     /// Lip units [N, D] of B windows (window-major): A2L over each window's whole audio span
-    /// [1, U, 320] (spans differ in length at clip ends), keeping the window's T rows; or the
-    /// window encoder on the 0.2 s windows centred on the window's frames.
+    /// [1, U, 320] (spans differ in length at clip ends), keeping the window's T rows, with the
+    /// dropout masks of the window's place in the global batch; or the window encoder on the 0.2 s
+    /// windows centred on the window's frames.
     public func callAsFunction(_ audio: [WindowAudio], _ ctx: Context) -> Tensor {
         if let a2l {
-            return concat(audio.map { w in
-                let u = w.mel.count / WindowAudio.unitSize
+            return concat(ctx.mapSamples(audio.count, dropout: a2l.config.dropout) { i in
+                let w = audio[i], u = w.mel.count / WindowAudio.unitSize
                 return a2l(Tensor(shape: [1, u, WindowAudio.unitSize], values: w.mel), ctx)
                     .reshaped([u, -1]).slice(axis: 0, w.start..<(w.start + w.frames))      // [T, D]
             }, axis: 0)

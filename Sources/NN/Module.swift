@@ -24,6 +24,22 @@ public final class Context {
 
     /// A fresh dropout key in training mode, nil otherwise.
     public func dropoutKey(p: Float) -> UInt64? { training && p > 0 ? rng.next() : nil }
+
+    /// `body(s)` for each sample s of this process's share, run one sample at a time (a model whose
+    /// samples differ in length) with dropout keys of the sample's own: drawn from a generator
+    /// seeded by one key of the batch and the sample's place in the global batch (`batchPositions`),
+    /// so a sample gets the same masks whichever process holds it (each process draws the one batch
+    /// key, not keys for the samples of the others). Inside `body` the sample is a batch of one.
+    public func mapSamples<T>(_ count: Int, dropout p: Float, _ body: (Int) -> T) -> [T] {
+        guard let batchKey = dropoutKey(p: p) else { return (0..<count).map(body) }
+        let (positions, after) = (batchPositions, rng)
+        defer { (batchPositions, rng) = (positions, after) }
+        batchPositions = .whole
+        return (0..<count).map { s in
+            rng = RandomGenerator(seed: batchKey &+ UInt64(positions.first + s * positions.stride))
+            return body(s)
+        }
+    }
 }
 
 /// A layer or model: its tensors by PyTorch state-dict name (dotted, e.g. `layers.0.norm1.weight`).

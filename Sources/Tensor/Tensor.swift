@@ -127,10 +127,14 @@ public final class Tensor {
 
     /// Backpropagates from this scalar: sets its gradient to 1, runs every recorded backward
     /// closure once in reverse topological order, then frees the graph (intermediate gradients
-    /// and saved activations); leaves keep their accumulated `grad`.
-    public func backward() {
+    /// and saved activations); leaves keep their accumulated `grad`. `hook` hears of each leaf as
+    /// soon as the last op that read it has run its backward step.
+    public func backward(reportingTo hook: GradientReadyHook? = nil) {
         precondition(count == 1, "backward() needs a scalar, got shape \(shape)")
-        // Iterative depth-first topological sort over nodes that require gradients.
+        // Iterative depth-first topological sort over nodes that require gradients. Parents are
+        // expanded first to last (an op's input before its weights), so a weight and the ops on
+        // it alone (a transpose) land just before the op that reads them, and the reverse loop
+        // reaches them right after it, not at the end of backward.
         var order: [Tensor] = []
         var visited = Set<ObjectIdentifier>()
         var stack: [(Tensor, Bool)] = [(self, false)]
@@ -138,14 +142,27 @@ public final class Tensor {
             if expanded { order.append(node); continue }
             guard visited.insert(ObjectIdentifier(node)).inserted else { continue }
             stack.append((node, true))
-            for p in node.parents where p.requiresGrad && !visited.contains(ObjectIdentifier(p)) {
+            for p in node.parents.reversed() where p.requiresGrad && !visited.contains(ObjectIdentifier(p)) {
                 stack.append((p, false))
             }
+        }
+        // The reads of each leaf (a leaf read twice by one op counts twice): its gradient is final
+        // when the last reader has run (a tied weight has readers in several layers).
+        var readsLeft: [ObjectIdentifier: Int] = [:]
+        if hook != nil {
+            for node in order { for p in node.parents where p.requiresGrad && p.backwardFn == nil { readsLeft[ObjectIdentifier(p), default: 0] += 1 } }
         }
         gradPointer()[0] += 1
         for node in order.reversed() {
             guard let fn = node.backwardFn else { continue }
             if node.grad != nil { fn(node) }
+            if let hook {
+                for p in node.parents where p.requiresGrad && p.backwardFn == nil {
+                    let left = readsLeft[ObjectIdentifier(p), default: 1] - 1
+                    readsLeft[ObjectIdentifier(p)] = left
+                    if left == 0 { hook.gradientIsReady(p) }
+                }
+            }
             node.backwardFn = nil
             node.parents = []
             node.grad = nil

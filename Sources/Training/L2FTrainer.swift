@@ -60,6 +60,8 @@ public final class L2FTrainer: TrainingStep {
         syncFingerprint = Checkpoint.fingerprint(sync.stateDict)
         let context = Context(training: true, seed: config.seed)
         context.batchStatistics = rank.world
+        // The strided share of `BatchSampler`: A2L's dropout masks are those of the global batch's windows.
+        context.batchPositions = BatchPositions(first: rank.sampler.rank, stride: rank.sampler.worldSize)
         let generator = Generator(config.generator, rng: &context.rng)
         let discriminator = Discriminator(config.discriminator, rng: &context.rng)
         lip = LipEncoder(config.lipEncoder, rng: &context.rng)

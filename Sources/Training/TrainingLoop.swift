@@ -4,21 +4,33 @@ import Distributed
 import NN
 import Tensor
 
-/// What happens to the gradients of one optimiser's parameters between backward and update.
+/// How the gradients of one optimiser's parameters are made: backward, and what happens to them
+/// before clipping and the update.
 public protocol GradientHook {
-    /// Called after `loss.backward()` and before clipping and the optimiser's update, with the
-    /// parameters that optimiser steps (`Adam.parameters`: names and tensors, in the same order on
-    /// every rank). Each `.grad` holds this rank's gradient of the mean loss over its share of the
-    /// batch (nil where the loss does not reach the parameter). On return `.grad` must hold the
-    /// gradient the update applies: one process leaves it as it is; data-parallel ranks replace it
-    /// with the mean over the ranks (an all-reduce sum divided by the world size).
-    func reduce(_ parameters: [(String, Tensor)]) throws
+    /// Runs `loss.backward()`. `parameters` are those the optimiser steps (`Adam.parameters`:
+    /// names and tensors, in the same order on every rank); backward leaves in each `.grad` this
+    /// rank's gradient of the mean loss over its share of the batch (nil where the loss does not
+    /// reach the parameter). On return `.grad` must hold the gradient the update applies: one
+    /// process leaves it as it is; data-parallel ranks replace it with the mean over the ranks (an
+    /// all-reduce sum divided by the world size), which may start while backward runs.
+    func backward(_ loss: Tensor, parameters: [(String, Tensor)]) throws
+
+    /// Whether the forward pass failed (a diverged loss) on any rank, given whether it did on
+    /// this one: the ranks agree before backward, so all of them stop together rather than some
+    /// waiting in a collective the others never reach.
+    func failedOnAnyRank(_ failedHere: Bool) throws -> Bool
+}
+
+/// What a rank throws when the forward pass failed on another rank (which throws its own error).
+public struct FailedOnAnotherRank: Error, CustomStringConvertible {
+    public var description: String { "the step failed on another rank (its error is in that rank's output); this rank stops too" }
 }
 
 /// One process: the gradients are its own.
 public struct LocalGradients: GradientHook {
     public init() {}
-    public func reduce(_ parameters: [(String, Tensor)]) throws {}
+    public func backward(_ loss: Tensor, parameters: [(String, Tensor)]) throws { loss.backward() }
+    public func failedOnAnyRank(_ failedHere: Bool) throws -> Bool { failedHere }
 }
 
 /// This process's place in a (possibly data-parallel) run: which share of each global batch it
@@ -89,7 +101,7 @@ public protocol TrainingStep: Trainer {
     func finish(_ record: Record, progress: Common.Progress?) throws -> String
 }
 
-/// The one training loop (as llm.c's `main`): next batch → forward → backward → gradient hook →
+/// The one training loop (as llm.c's `main`): next batch → forward → backward (the gradient hook) →
 /// update, for each objective of the step, then log and checkpoint.
 public enum TrainingLoop {
     /// Runs `plan`'s objectives in order and returns its record.
@@ -98,9 +110,13 @@ public enum TrainingLoop {
             objective.optimizer.zeroGrad()
             for (_, p) in objective.frozen { p.requiresGrad = false }
             defer { for (_, p) in objective.frozen { p.requiresGrad = true } }
-            let loss = try objective.forward()
-            loss.backward()
-            try gradients.reduce(objective.optimizer.parameters)
+            let loss: Tensor
+            do { loss = try objective.forward() } catch {
+                _ = try? gradients.failedOnAnyRank(true)   // the ranks learn of it; this rank throws its own error
+                throw error
+            }
+            if try gradients.failedOnAnyRank(false) { throw FailedOnAnotherRank() }
+            try gradients.backward(loss, parameters: objective.optimizer.parameters)
             objective.beforeUpdate()
             objective.optimizer.update()
             objective.afterUpdate()

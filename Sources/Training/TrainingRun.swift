@@ -83,6 +83,7 @@ public struct RunFolder {
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
             throw InputError(path, "cannot create the run folder: \(error.localizedDescription)")
         }
+        try removeStaleTemporaryFiles()
         guard !resume, FileManager.default.fileExists(atPath: checkpointPath) else { return }
         if fresh {
             do { try FileManager.default.removeItem(atPath: checkpointPath) } catch {
@@ -91,6 +92,21 @@ public struct RunFolder {
         } else {
             let step = (try? Safetensors.read(checkpointPath).metadata[stepKey]) ?? nil
             throw InputError(path, "holds a checkpoint at step \(step ?? "?"); use --resume to continue or --fresh to start over")
+        }
+    }
+
+    /// Removes what a run killed while writing left behind: `<name>.tmp-<pid>`, the temporary
+    /// name a checkpoint or plot is written under before it is renamed over `<name>`
+    /// (`Safetensors.write`, `PNG.write`). Only the run's own process writes into the folder.
+    func removeStaleTemporaryFiles() throws {
+        let manager = FileManager.default
+        let names = (try? manager.contentsOfDirectory(atPath: path)) ?? []
+        for name in names {
+            guard let tag = name.range(of: ".tmp-", options: .backwards), tag.lowerBound > name.startIndex,
+                  let pid = Int(name[tag.upperBound...]), pid > 0 else { continue }
+            do { try manager.removeItem(atPath: file(name)) } catch {
+                throw InputError(file(name), "cannot delete a stale temporary file: \(error.localizedDescription)")
+            }
         }
     }
 

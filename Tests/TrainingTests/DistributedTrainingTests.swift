@@ -192,4 +192,52 @@ final class DistributedTrainingTests: XCTestCase {
         // --threads 2 against 1 in one process parts them more than 2 ranks do).
         try assertSameLogs("one", "two")
     }
+
+    /// A2L as the lip encoder, fine-tuned, with dropout 0.3: A2L runs window by window, and each
+    /// window's masks are those of its place in the global batch, whichever rank runs it.
+    func testL2FWithA2LDropoutOnTwoRanksEqualsOneProcess() throws {
+        try writeSyntheticDataset(scratch.path("data"), clips: 2, frames: 20)
+        var rng = RandomGenerator(seed: 2)
+        try writeTinySyncCheckpoint(scratch.path("sync.safetensors"), rng: &rng)
+        try writeTinyA2LCheckpoint(scratch.path("a2l.safetensors"), dropout: 0.3, rng: &rng)
+        let train = ["train", "l2f", "--data", scratch.path("data"), "--sync", scratch.path("sync.safetensors"),
+                     "--a2l", scratch.path("a2l.safetensors"), "--audio-encoder", "a2l", "--batch", "2", "--frames", "3",
+                     "--widths", "4,6,8,8,8", "--grid-every", "1000", "--threads", "1", "--steps", "1"]
+        try cals(train + ["--out", scratch.path("one")])
+        try cals(train + ["--out", scratch.path("two")], ranks: 2)
+        try assertSameWeights(scratch.path("one/checkpoint.safetensors"), scratch.path("two/checkpoint.safetensors"))
+        try assertSameLogs("one", "two")
+    }
+
+    /// Buckets of 10 KiB (many per step): all-reduced during backward, as they complete, they give
+    /// exactly the weights of all-reducing them after backward (2 ranks: each sum is one addition).
+    func testBucketsOverlappedWithBackwardEqualBucketsAfterIt() throws {
+        let train = try syncTraining() + ["--steps", "2", "--bucket-mb", "0.01"]
+        try cals(train + ["--out", scratch.path("overlap")], ranks: 2)
+        try cals(train + ["--out", scratch.path("after"), "--no-overlap"], ranks: 2)
+        let a = try Safetensors.read(scratch.path("overlap/checkpoint.safetensors")).tensors
+        let b = try Safetensors.read(scratch.path("after/checkpoint.safetensors")).tensors
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        XCTAssertEqual(a.keys.filter { a[$0]?.values != b[$0]?.values }.sorted(), [], "tensors that differ")
+    }
+
+    /// The data-parallel bench reports how many buckets started before backward ended: all of
+    /// them with overlap (every parameter of the sync encoder gets a gradient), none without.
+    func testBucketsStartDuringBackward() throws {
+        func bench(_ flags: [String]) throws -> [String: Double] {
+            let result = try TestSupport.run(mpirun, ["-np", "2", "--oversubscribe", "--allow-run-as-root", "--bind-to", "none",
+                                                      TestEnv.calsBinary, "bench", "data-parallel", "--batch", "2", "--windows", "2",
+                                                      "--width", "0.25", "--threads", "1", "--steps", "1", "--warmup", "0",
+                                                      "--bucket-mb", "0.05", "--json"] + flags)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Double]
+            return try XCTUnwrap(object, result.stdout)
+        }
+        let overlapped = try bench([])
+        XCTAssertGreaterThan(overlapped["buckets"] ?? 0, 3)
+        XCTAssertEqual(overlapped["buckets_started_in_backward"], overlapped["buckets"])
+        let after = try bench(["--no-overlap"])
+        XCTAssertEqual(after["buckets"], overlapped["buckets"])
+        XCTAssertEqual(after["buckets_started_in_backward"], 0)
+    }
 }

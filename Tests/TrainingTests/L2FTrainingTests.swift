@@ -9,14 +9,20 @@ import Tensor
 import Training
 import XCTest
 
-/// A gradient hook that records the parameter names it is given and scales every gradient.
+/// A gradient hook that records the parameter names it is given and scales every gradient; it
+/// records the failure flags it is given and answers as if another rank failed when `otherRankFails`.
 private final class RecordingHook: GradientHook {
-    var calls: [[String]] = []
-    let scale: Float
-    init(scale: Float) { self.scale = scale }
-    func reduce(_ parameters: [(String, Tensor)]) throws {
+    var calls: [[String]] = [], flags: [Bool] = []
+    let scale: Float, otherRankFails: Bool
+    init(scale: Float, otherRankFails: Bool = false) { (self.scale, self.otherRankFails) = (scale, otherRankFails) }
+    func backward(_ loss: Tensor, parameters: [(String, Tensor)]) throws {
+        loss.backward()
         calls.append(parameters.map(\.0))
         for (_, p) in parameters { p.grad?.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= scale } } }
+    }
+    func failedOnAnyRank(_ failedHere: Bool) throws -> Bool {
+        flags.append(failedHere)
+        return failedHere || otherRankFails
     }
 }
 
@@ -221,6 +227,26 @@ final class L2FTrainingTests: XCTestCase {
         XCTAssertEqual(models.generator.parameters.map { $0.1.values }, before)
         XCTAssertEqual(models.discriminatorOptimizer.step, 0)
     }
+
+    /// A loss that diverged on another rank stops this one too, before its backward and update
+    /// (the ranks agree on a flag); one that diverged here is told to the others.
+    func testAStepThatFailedOnAnotherRankStopsThisOneBeforeBackward() {
+        let models = tinyModels(seed: 6, learningRate: 1e-4), input = batch(windows: 1, frames: 5)
+        let before = models.discriminator.parameters.map { $0.1.values }
+        let elsewhere = RecordingHook(scale: 1, otherRankFails: true)
+        XCTAssertThrowsError(try TrainingLoop.take(models.plan(input), gradients: elsewhere)) { XCTAssertTrue($0 is FailedOnAnotherRank, "\($0)") }
+        XCTAssertEqual(elsewhere.flags, [false])
+        XCTAssertEqual(elsewhere.calls, [], "no backward")
+        XCTAssertEqual(models.discriminator.parameters.map { $0.1.values }, before)
+        XCTAssertEqual(models.discriminatorOptimizer.step, 0)
+
+        models.explodingLoss = 1e-3
+        let here = RecordingHook(scale: 1)
+        XCTAssertThrowsError(try TrainingLoop.take(models.plan(input), gradients: here)) {
+            XCTAssertTrue("\($0)".contains("training diverged: discriminator loss"), "\($0)")
+        }
+        XCTAssertEqual(here.flags, [true])
+    }
 }
 
 /// An untrained sync encoder of `tinySyncEncoderConfig()` saved as a sync checkpoint at `path`.
@@ -229,6 +255,18 @@ func writeTinySyncCheckpoint(_ path: String, rng: inout RandomGenerator) throws 
     syncConfig.model = tinySyncEncoderConfig()
     let sync = SyncEncoder(syncConfig.model, rng: &rng)
     try Checkpoint.save(sync, optimizer: Adam(sync.parameters), context: Context(), to: path, extra: try SyncCheckpoint.metadata(syncConfig))
+}
+
+/// An untrained A2L (16 wide, 1 layer, 12 lip units; `dropout` as given, else A2L's default)
+/// saved as an A2L checkpoint at `path`.
+func writeTinyA2LCheckpoint(_ path: String, dropout: Float? = nil, rng: inout RandomGenerator) throws {
+    var a2lConfig = A2L.Config()
+    (a2lConfig.dim, a2lConfig.layers, a2lConfig.heads, a2lConfig.feedForward, a2lConfig.outputDim) = (16, 1, 2, 32, 12)
+    if let dropout { a2lConfig.dropout = dropout }
+    let a2l = A2L(a2lConfig, rng: &rng)
+    var a2lTraining = A2LTrainingConfig()
+    a2lTraining.model = a2lConfig
+    try Checkpoint.save(a2l, optimizer: Adam(a2l.parameters), context: Context(), to: path, extra: try A2LCheckpoint.metadata(a2lTraining))
 }
 
 /// The L2F trainer on a synthetic shard folder: exact resume, bad inputs, divergence, evaluation.
@@ -242,13 +280,7 @@ final class L2FTrainerTests: XCTestCase {
             try writeSyntheticDataset(data, speakers: 2, clips: 2, frames: 20)
             var rng = RandomGenerator(seed: 2)
             try writeTinySyncCheckpoint(scratch.path("sync.safetensors"), rng: &rng)
-            var a2lConfig = A2L.Config()
-            (a2lConfig.dim, a2lConfig.layers, a2lConfig.heads, a2lConfig.feedForward, a2lConfig.outputDim) = (16, 1, 2, 32, 12)
-            let a2l = A2L(a2lConfig, rng: &rng)
-            var a2lTraining = A2LTrainingConfig()
-            a2lTraining.model = a2lConfig
-            try Checkpoint.save(a2l, optimizer: Adam(a2l.parameters), context: Context(), to: scratch.path("a2l.safetensors"),
-                                extra: try A2LCheckpoint.metadata(a2lTraining))
+            try writeTinyA2LCheckpoint(scratch.path("a2l.safetensors"), rng: &rng)
         }
         return (try ProcessedDataset(outFolder: data), scratch.path("sync.safetensors"), scratch.path("a2l.safetensors"))
     }

@@ -68,6 +68,24 @@ final class RunFolderTests: XCTestCase {
 
     /// --keep-every: copies of the checkpoint at those steps stay as they were while training goes
     /// on (and on in a resumed run); the other checkpoint steps keep none.
+    /// A run killed while writing its checkpoint leaves `checkpoint.safetensors.tmp-<pid>`; the next
+    /// start (resumed or new) removes such files and nothing else.
+    func testStartingARunRemovesTemporaryFilesAKilledRunLeft() throws {
+        let scratch = ScratchDir("run-folder-temp")
+        let folder = RunFolder(scratch.path("run"))
+        try FileManager.default.createDirectory(atPath: folder.path, withIntermediateDirectories: true)
+        let stale = ["checkpoint.safetensors.tmp-4242", "loss.png.tmp-17"]
+        let kept = ["checkpoint.safetensors", "log.csv", "notes.tmp-draft", ".tmp-12", "data.tsv.tmp-"]
+        for name in stale + kept { FileManager.default.createFile(atPath: folder.file(name), contents: Data([1, 2])) }
+        try folder.prepare(resume: true, fresh: false)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: folder.path)), Set(kept))
+
+        for name in stale { FileManager.default.createFile(atPath: folder.file(name), contents: Data([1, 2])) }
+        try FileManager.default.removeItem(atPath: folder.checkpointPath)
+        try folder.prepare(resume: false, fresh: false)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: folder.path)), Set(kept).subtracting(["checkpoint.safetensors"]))
+    }
+
     func testKeptCheckpointsStayAsTheyWere() throws {
         let scratch = ScratchDir("kept-checkpoints")
         try writeSyntheticDataset(scratch.path("data"))

@@ -18,7 +18,8 @@ struct SyncStep: ParsableCommand {
 }
 
 /// A sync-encoder training step on random inputs of `clips` clips: its model, optimiser, context
-/// and the phases of one step (`between`: phases run after backward, before the update).
+/// and the phases of one step (`beforeBackward`: phases run between forward and backward;
+/// `backward`: how the loss is backpropagated).
 struct SyncStepBench {
     let model: SyncEncoder, adam: Adam, ctx: Context
     let (clips, windows, offsets): (Int, Int, Int)
@@ -42,7 +43,8 @@ struct SyncStepBench {
         audio = Tensor(randomNormal: [clips * (windows + 2 * offsets)] + SyncEncoder.audioShape, rng: &rng)
     }
 
-    func phases(between: [(String, () -> Void)] = []) -> [(String, () -> Void)] {
+    func phases(beforeBackward: [(String, () -> Void)] = [],
+                backward: @escaping (Tensor) -> Void = { $0.backward() }) -> [(String, () -> Void)] {
         adam.zeroGrad()
         var loss: Tensor?
         let (c, v, m) = (clips, windows, offsets)
@@ -52,7 +54,9 @@ struct SyncStepBench {
                 let sound = model.embedAudio(audio, ctx).reshaped([c, v + 2 * m, model.config.outputDim])
                 loss = syncMatchingLoss(video: video, audio: sound, offsets: m, temperature: 0.1).loss
             }),
-            ("backward", { loss!.backward() }),
-        ] + between + [("update", { adam.update() })]
+        ] + beforeBackward + [
+            ("backward", { backward(loss!) }),
+            ("update", { adam.update() }),
+        ]
     }
 }

@@ -39,6 +39,10 @@ struct TrainingRunOptions<Config: TrainingRunConfig>: ParsableArguments {
     @Flag(help: "Discard the checkpoint in --out and start a new run.") var fresh = false
     @Flag(help: "Train data-parallel over the processes of an MPI job (`mpirun -np R cals train … --distributed`): each reads 1/R of every batch (the batch flags give the global batch), gradients and batch-norm statistics are summed over them, rank 0 alone writes the run's files.")
     var distributed = false
+    @Option(help: "With --distributed: MiB of gradients per all-reduce bucket (buckets start during backward as their gradients are final).")
+    var bucketMb = Double(MPIGradients.defaultBucketBytes) / 1048576
+    @Flag(inversion: .prefixedNo, help: "With --distributed: start each bucket's all-reduce during backward (--no-overlap: all after backward).")
+    var overlap = true
 
     func validate() throws {
         if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
@@ -46,6 +50,7 @@ struct TrainingRunOptions<Config: TrainingRunConfig>: ParsableArguments {
         if let steps, steps <= 0 { throw ValidationError("--steps must be positive") }
         if let checkpointEvery, checkpointEvery <= 0 { throw ValidationError("--checkpoint-every must be positive") }
         if threads <= 0 { throw ValidationError("--threads must be positive") }
+        if !(bucketMb > 0 && bucketMb < 1e6) { throw ValidationError("--bucket-mb must be positive (and below 1e6)") }
     }
 
     /// The run's config: with --resume the checkpoint's, else `newRun` with these flags; --steps and
@@ -78,7 +83,9 @@ struct TrainingRunOptions<Config: TrainingRunConfig>: ParsableArguments {
     /// This process's place in the run: with --distributed its MPI rank (MPI is initialised here
     /// and finalised when the trainer holding the rank goes), else a single process.
     func rank() throws -> TrainingRank {
-        distributed ? try TrainingRank.distributed(MPIWorld()) : .single
+        guard distributed else { return .single }
+        let world = try MPIWorld()
+        return try .distributed(world, gradients: MPIGradients(world: world, bucketBytes: Int(bucketMb * 1048576), overlapsBackward: overlap))
     }
 
     /// Runs `trainer` from its step to `steps`, keeping a copy of the checkpoint every
