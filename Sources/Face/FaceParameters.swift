@@ -65,12 +65,17 @@ public struct FaceParameters: Codable, Equatable, Sendable {
     public var chinMargin = 0.15
     /// Side of the output crop in pixels.
     public var cropSize = 128
+    /// Turn each crop upright: the landmark fit that places it (`FaceTrackProcessor.landmarkFit`)
+    /// then includes rotation, and the crop is cut turned by the fitted angle averaged over the
+    /// crop's window. Off by default (the paper's crops are axis-aligned); left out of the JSON
+    /// when off, so the stage keys of before stay.
+    public var cropRotation = false
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
         case detector, detectionLongSide, speaker, keyFrameInterval, minIoU, searchRegionScale, searchSizeRatio, cutThreshold,
-             smoothingWindow, maxGap, minSegmentLength, cropSmoothingWindow, cropMaxShift, cropMaxZoom, cropScale, chinMargin, cropSize
+             smoothingWindow, maxGap, minSegmentLength, cropSmoothingWindow, cropMaxShift, cropMaxZoom, cropScale, chinMargin, cropSize, cropRotation
     }
 
     public init(from decoder: Decoder) throws {
@@ -96,6 +101,7 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         cropScale = try c.decode(Double.self, forKey: .cropScale)
         chinMargin = try c.decode(Double.self, forKey: .chinMargin)
         cropSize = try c.decode(Int.self, forKey: .cropSize)
+        cropRotation = try c.decodeIfPresent(Bool.self, forKey: .cropRotation) ?? cropRotation
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -121,6 +127,7 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         try c.encode(cropScale, forKey: .cropScale)
         try c.encode(chinMargin, forKey: .chinMargin)
         try c.encode(cropSize, forKey: .cropSize)
+        if cropRotation { try c.encode(cropRotation, forKey: .cropRotation) }
     }
 
     /// Throws when a value (the detector's included) is out of its range.

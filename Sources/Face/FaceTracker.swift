@@ -3,6 +3,7 @@
 // landmarks (or the box, for detectors without landmarks) smoothed over 31 frames within a
 // bounded shift of the 5-frame face.
 import Common
+import Foundation
 
 /// One frame of a kept face segment.
 public struct TrackedFrame: Sendable {
@@ -279,9 +280,10 @@ public final class FaceTrackProcessor {
             // Landmarks (noisier than boxes, and what places the crop) are averaged over the full
             // window also at the segment's ends.
             let smoothed = Observation(box: box, landmarks: Observation.mean(window(half)).landmarks)
-            let square = cropSquare(cropFace(smoothed: smoothed, window: window(cropHalf)))
-            let crop = try image.croppedSquare(x: Int(square.x), y: Int(square.y), side: Int(square.width),
-                                               size: parameters.cropSize)
+            let face = cropFace(smoothed: smoothed, window: window(cropHalf))
+            let square = cropSquare(face.box)
+            let crop = parameters.cropRotation ? try uprightCrop(image, square: square, face: face)
+                : try image.croppedSquare(x: Int(square.x), y: Int(square.y), side: Int(square.width), size: parameters.cropSize)
             // The segment is set when the frame is emitted (`release`).
             current.done.append(TrackedFrame(index: index, segment: 0, box: smoothed.box.rounded,
                                              landmarks: smoothed.landmarks, cropBox: square, crop: crop))
@@ -293,19 +295,36 @@ public final class FaceTrackProcessor {
         current.seenBase += drop
     }
 
-    /// The face (centre and side, as a square) that places a frame's crop: the mean face
+    /// The face (centre and side, as a square; and its angle) that places a frame's crop: the mean face
     /// (`Observation.face`) over the `cropSmoothingWindow` frames of `window` (centred on the
     /// frame, shifted inside the track at its ends), but with its centre no farther than
     /// `cropMaxShift` face sides (per coordinate) and its side no farther than `cropMaxZoom`
     /// sides from the face of the `smoothed` frame (the `smoothingWindow` one's). On a still face
     /// the long mean averages the detector's noise away; when the head moves, the bounds keep the
-    /// crop's lag behind the short window's face within them.
-    func cropFace(smoothed: Observation, window: ArraySlice<Observation>) -> Box {
-        let mean = window.reduce(SIMD3<Double>(0, 0, 0)) { $0 + $1.face } / Double(window.count)
-        let short = smoothed.face
-        let bound = short.z * SIMD3(parameters.cropMaxShift, parameters.cropMaxShift, parameters.cropMaxZoom)
+    /// crop's lag behind the short window's face within them. The angle (0 unless `cropRotation`)
+    /// is the long window's mean, unbounded.
+    func cropFace(smoothed: Observation, window: ArraySlice<Observation>) -> (box: Box, angle: Double) {
+        let turning = parameters.cropRotation
+        let mean = window.reduce(SIMD4<Double>(0, 0, 0, 0)) { $0 + $1.face(turning: turning) } / Double(window.count)
+        let short = smoothed.face(turning: turning)
+        let bound = short.z * SIMD4(parameters.cropMaxShift, parameters.cropMaxShift, parameters.cropMaxZoom, 0)
         let face = short + (mean - short).clamped(lowerBound: -bound, upperBound: bound)
-        return Box(x: face.x - face.z / 2, y: face.y - face.z / 2, width: face.z, height: face.z)
+        return (Box(x: face.x - face.z / 2, y: face.y - face.z / 2, width: face.z, height: face.z), mean.w)
+    }
+
+    /// The crop of `square` (the `cropSquare` of `face`) turned by the face's angle about the
+    /// face's centre, so the face stands upright in it with the chin margin below its chin,
+    /// resized to `cropSize` (bilinear at source scale, then area). Outside the frame the border
+    /// is mirrored.
+    func uprightCrop(_ image: RGBImage, square: FaceBox, face: (box: Box, angle: Double)) throws -> RGBImage {
+        let side = Double(square.width)
+        let faceCentre = SIMD2(face.box.x + face.box.width / 2, face.box.y + face.box.height / 2)
+        let offset = SIMD2(Double(square.x) + side / 2, Double(square.y) + side / 2) - faceCentre
+        let (c, s) = (cos(face.angle), sin(face.angle))
+        let centre = faceCentre + SIMD2(c * offset.x - s * offset.y, s * offset.x + c * offset.y)
+        let turned = try ImageRotation(centre: centre, angle: face.angle, width: Int(square.width), height: Int(square.width))
+            .canvas(of: image)
+        return try turned.resized(width: parameters.cropSize, height: parameters.cropSize)
     }
 
     /// The square crop region for a face box: `cropScale` times its side (the mean of width and
@@ -329,24 +348,30 @@ public final class FaceTrackProcessor {
     static let landmarkTemplate: [SIMD2<Double>] = [SIMD2(-0.186, -0.116), SIMD2(0.186, -0.116), SIMD2(0, 0.138)]
 
     /// The square face box of side s centred on t, where s·template + t fits the eyes and nose of
-    /// `points` best (least squares; scale and shift, no rotation). Nil unless the points include
-    /// them, spread like a face's (a positive scale).
-    static func landmarkBox(_ points: [SIMD2<Double>]) -> Box? {
+    /// `points` best (least squares; scale and shift, no rotation), and angle 0; with `turning`,
+    /// where s·R(angle)·template + t does (a similarity: R the rotation by angle, which is then
+    /// the eye line's direction (cos, sin)). Nil unless the points include them, spread like a
+    /// face's (a positive scale).
+    static func landmarkFit(_ points: [SIMD2<Double>], turning: Bool = false) -> (box: Box, angle: Double)? {
         guard points.count >= landmarkTemplate.count else { return nil }
         let rigid = points[0..<landmarkTemplate.count]
         let n = Double(landmarkTemplate.count)
         let meanT = landmarkTemplate.reduce(SIMD2<Double>(0, 0), +) / n
         let meanP = rigid.reduce(SIMD2<Double>(0, 0), +) / n
-        var covariance = 0.0, variance = 0.0
+        // covariance: Σ dt·dp (the scale along the template), cross: Σ dt×dp (across it).
+        var covariance = 0.0, cross = 0.0, variance = 0.0
         for (t, p) in zip(landmarkTemplate, rigid) {
             let dt = t - meanT, dp = p - meanP
             covariance += (dt * dp).sum()
+            cross += dt.x * dp.y - dt.y * dp.x
             variance += (dt * dt).sum()
         }
-        let scale = covariance / variance
-        guard scale > 0, scale.isFinite else { return nil }
-        let centre = meanP - scale * meanT
-        return Box(x: centre.x - scale / 2, y: centre.y - scale / 2, width: scale, height: scale)
+        let angle = turning ? atan2(cross, covariance) : 0
+        let scale = turning ? hypot(covariance, cross) / variance : covariance / variance
+        guard scale > 0, scale.isFinite, covariance > 0 else { return nil }
+        let (c, s) = (cos(angle), sin(angle))
+        let centre = meanP - scale * SIMD2(c * meanT.x - s * meanT.y, s * meanT.x + c * meanT.y)
+        return (Box(x: centre.x - scale / 2, y: centre.y - scale / 2, width: scale, height: scale), angle)
     }
 
     /// 64-bin grey histogram, normalised to sum 1.
@@ -380,12 +405,12 @@ struct Observation {
 
     init(_ face: FaceDetection) { self.init(box: face.box, landmarks: face.landmarks) }
 
-    /// (centre x, centre y, side) of the face its landmarks place (`landmarkBox`: the mouth then
-    /// sits at the same place in every crop, whatever the box does), or of its box when it has
-    /// none (side: the mean of width and height).
-    var face: SIMD3<Double> {
-        let box = landmarks.flatMap(FaceTrackProcessor.landmarkBox) ?? box
-        return SIMD3(box.x + box.width / 2, box.y + box.height / 2, (box.width + box.height) / 2)
+    /// (centre x, centre y, side, angle) of the face its landmarks place (`landmarkFit`, turning
+    /// or not: the mouth then sits at the same place in every crop, whatever the box does), or of
+    /// its box, angle 0, when it has none (side: the mean of width and height).
+    func face(turning: Bool) -> SIMD4<Double> {
+        let fit = landmarks.flatMap { FaceTrackProcessor.landmarkFit($0, turning: turning) } ?? (box, 0)
+        return SIMD4(fit.box.x + fit.box.width / 2, fit.box.y + fit.box.height / 2, (fit.box.width + fit.box.height) / 2, fit.angle)
     }
 
     /// self + t·(other − self), box and landmarks (landmarks only when both have them).

@@ -97,17 +97,17 @@ final class DetectorAccuracyTests: XCTestCase {
         }
         printTallies()
         // Measured: cnn 11/11 upright (its own ground truth), 18/22 at ±30°, 16/22 at ±45°, 9/11 at
-        // 20% brightness, 9/11 at 40 px, 18/22 yawed, 9/11 blurred, 15/33 half occluded, 7 false
-        // positives; haar 2/22 at ±45°.
+        // 20% brightness, 9/11 at 40 px, 18/22 yawed, 9/11 blurred, 15/33 half occluded, 12/55
+        // behind the moving occluder, 10 false positives; haar 2/22 at ±45°.
         XCTAssertEqual(recall("cnn", "upright"), 1, "cnn upright")
         for (condition, least) in [("rotated ±30°", 0.75), ("rotated ±45°", 0.65), ("brightness 20%", 0.75),
                                    ("smallest face 40 px", 0.75), ("yaw (perspective)", 0.75), ("motion blur", 0.75),
-                                   ("half occluded", 0.4)] {
+                                   ("half occluded", 0.4), ("moving occluder", 0.18)] {
             XCTAssertGreaterThanOrEqual(recall("cnn", condition), least, "cnn \(condition)")
         }
         XCTAssertGreaterThan(recall("cnn", "rotated ±45°"), recall("haar", "rotated ±45°") + 0.5, "cnn finds the rotated faces Haar misses")
         let falsePositives = tallies["cnn", default: [:]].values.reduce(0) { $0 + $1.falsePositives }
-        XCTAssertLessThanOrEqual(falsePositives, 9, "cnn false positives on the photos")
+        XCTAssertLessThanOrEqual(falsePositives, 12, "cnn false positives on the photos")
     }
 
     /// The conditions for a photo whose faces are `truth`.
@@ -158,7 +158,54 @@ final class DetectorAccuracyTests: XCTestCase {
             }
             all.append(Condition(name: "half occluded", filter: boxes.joined(separator: ","), map: same))
         }
+        // A moving occluder: a grey bar half a face wide (and 1.2 faces high) sliding across every
+        // face, at five steps from over its left half to over its right half.
+        for step in 0..<5 {
+            let offset = 0.125 * Double(step)
+            let boxes = truth.map { b in
+                "drawbox=x=\(Int(b.x + offset * b.width)):y=\(Int(b.y - 0.1 * b.height)):w=\(Int(0.5 * b.width))" +
+                    ":h=\(Int(1.2 * b.height)):color=gray:t=fill"
+            }
+            all.append(Condition(name: "moving occluder", filter: boxes.joined(separator: ","), map: same))
+        }
         return all
+    }
+
+    // MARK: Demo-corpus frames
+
+    /// Every 5th frame of one 2-s demo-corpus clip per identity (`cals demo-corpus`, 6 speakers,
+    /// 192 px frames): one talking face each, turned and moved by the head pose. Truth from the
+    /// clip's sidecar: the face side is the closed mouth's half-width / 0.18 (the renderer's
+    /// mouth is 0.18 face sides wide either side), its centre 0.3 sides above the mouth centre
+    /// (the identities' mouths sit 0.235–0.38 sides below the face centre).
+    func testRecallOnDemoCorpusFrames() throws {
+        let detectors = try detectors()
+        let scratch = ScratchDir("accuracy-demo")
+        let corpus = scratch.path("corpus"), faces = TestEnv.repoRoot.appendingPathComponent("data/faces").path
+        let made = try TestSupport.run(TestEnv.calsBinary, ["demo-corpus", "--out", corpus, "--speakers", "6", "--clips", "1",
+                                                "--seconds", "2", "--size", "192", "--faces", faces])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let clips = (FileManager.default.subpaths(atPath: corpus) ?? []).filter { $0.hasSuffix(".mp4") }.sorted()
+        XCTAssertEqual(clips.count, 6)
+        for clip in clips {
+            let path = (corpus as NSString).appendingPathComponent(clip), raw = scratch.path("frames.rgb")
+            let sidecar = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath:
+                (path as NSString).deletingPathExtension + ".json"))) as? [String: Any]
+            let mouths = try XCTUnwrap((sidecar?["frames"] as? [[String: Any]])?.map { $0["mouth"] as? [Double] ?? [] }, clip)
+            try ffmpeg(["-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", raw])
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: raw)))
+            let size = 192, frameBytes = size * size * 3
+            XCTAssertEqual(bytes.count, mouths.count * frameBytes, clip)
+            for f in stride(from: 0, to: min(mouths.count, bytes.count / frameBytes), by: 5) where mouths[f].count == 3 {
+                let image = RGBImage(width: size, height: size, pixels: Array(bytes[(f * frameBytes)..<((f + 1) * frameBytes)]))
+                let side = mouths[f][2] / 0.18
+                let truth = Box(x: mouths[f][0] - side / 2, y: mouths[f][1] - 0.3 * side - side / 2, width: side, height: side)
+                try score(image, truth: [truth], condition: "demo corpus", detectors: detectors)
+            }
+        }
+        printTallies()
+        XCTAssertGreaterThanOrEqual(recall("cnn", "demo corpus"), 0.95, "cnn recall on demo-corpus frames (measured 60/60)")
+        XCTAssertLessThanOrEqual(tallies["cnn"]?["demo corpus"]?.falsePositives ?? 0, 0, "cnn false positives on demo-corpus frames")
     }
 
     // MARK: Several faces per frame

@@ -68,7 +68,7 @@ final class FaceDetectingTests: XCTestCase {
         for t in tracked {
             XCTAssertEqual(t.box, detector.box.rounded, "frame \(t.index)")
             let still = Observation(box: detector.box, landmarks: t.landmarks)
-            XCTAssertEqual(t.cropBox, tracker.cropSquare(tracker.cropFace(smoothed: still, window: [still][...])), "frame \(t.index)")
+            XCTAssertEqual(t.cropBox, tracker.cropSquare(tracker.cropFace(smoothed: still, window: [still][...]).box), "frame \(t.index)")
             let expected = try frames[t.index].croppedSquare(x: Int(t.cropBox.x), y: Int(t.cropBox.y),
                                                              side: Int(t.cropBox.width), size: parameters.cropSize)
             XCTAssertEqual(t.crop.pixels, expected.pixels, "frame \(t.index)")
@@ -109,7 +109,13 @@ final class FaceDetectingTests: XCTestCase {
         XCTAssertEqual(object["minNeighbors"] as? Int, 4)
         XCTAssertEqual(object["cropSize"] as? Int, 128)
         XCTAssertNil(object["detector"])
+        XCTAssertNil(object["cropRotation"], "left out when off")
         XCTAssertEqual(try JSONDecoder().decode(FaceParameters.self, from: data), parameters)
+        var turning = parameters
+        turning.cropRotation = true
+        let turningData = try JSONEncoder().encode(turning)
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: turningData) as? [String: Any])?["cropRotation"] as? Bool, true)
+        XCTAssertEqual(try JSONDecoder().decode(FaceParameters.self, from: turningData), turning)
 
         parameters.detector = FaceDetectorChoice(FixedBoxDetector.self)
         let other = try XCTUnwrap(try JSONSerialization.jsonObject(with: try JSONEncoder().encode(parameters)) as? [String: Any])

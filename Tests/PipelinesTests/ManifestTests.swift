@@ -113,6 +113,12 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(face.parameters.chinMargin, 0.25)
         let detector = try XCTUnwrap(try face.makeDetector() as? HaarFaceDetector)
         XCTAssertEqual(detector.parameters, haar)
+        // crop_rotation (off by default) is read and keys the stage.
+        let turning = try Manifest.parse(valid.replacingOccurrences(of: "{chin_margin: 0.25, min_iou: 0.5}", with: "{crop_rotation: true}"),
+                                         file: "m.yaml").stages[FaceStage.self]
+        XCTAssertTrue(turning.parameters.cropRotation)
+        XCTAssertFalse(face.parameters.cropRotation)
+        XCTAssertNotEqual(turning.key(input: "decode-key"), PipelineStages()[FaceStage.self].key(input: "decode-key"))
     }
 
     func testUnknownDetectorOrBadDetectorParameterIsAManifestError() {
