@@ -83,7 +83,7 @@ public final class MPIWorld {
         guard code != MPI_SUCCESS else { return }
         var text = [CChar](repeating: 0, count: Int(CALS_MPI_MAX_ERROR_STRING) + 1), length: Int32 = 0
         MPI_Error_string(code, &text, &length)
-        throw MPIError(description: "\(call): \(String(cString: text))")
+        throw MPIError(description: "\(call): \(String(cBuffer: text))")
     }
 }
 
