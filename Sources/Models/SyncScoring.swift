@@ -27,6 +27,36 @@ public struct SyncScore: Equatable {
         meanDistances = mean
     }
 
+    /// Offsets searched, ±frames, when a face track is scored (`track`): narrower than `cals
+    /// sync-score`'s ±15, so that a short shot still pools many windows (a track of T frames has
+    /// T − 4 − 2M), which steadies the confidence a silent face gets by chance; ±0.28 s still
+    /// holds the usual audio offsets of recordings.
+    public static let trackOffsets = 7
+
+    /// The score of one face track (the active speaker, `speaker: active`): its crops (each
+    /// 128×128×3, in frame order) against the audio units of its frames (`frameIndices` into
+    /// `units`, [N, 80, 4] for the whole video), at offsets ±min(`trackOffsets`, (T − 5) / 2) for
+    /// T frames. Nil when the track is too short for ±1 (fewer than 7 frames).
+    public static func track(_ model: SyncEncoder, crops: [[UInt8]], frameIndices: [Int], units: [Float],
+                             source: String) throws -> SyncScore? {
+        precondition(crops.count == frameIndices.count, "one frame index per crop")
+        let unitSize = 80 * 4, cropSize = 128 * 128 * 3
+        let m = min(trackOffsets, (crops.count - 5) / 2)
+        guard m >= 1 else { return nil }
+        guard let last = frameIndices.max(), frameIndices.allSatisfy({ $0 >= 0 }), (last + 1) * unitSize <= units.count else {
+            throw InputError(source, "face track frames \(frameIndices.min() ?? 0)-\(frameIndices.max() ?? 0) lie outside the audio's \(units.count / unitSize) units")
+        }
+        var frames: [UInt8] = [], mel: [Float] = []
+        frames.reserveCapacity(crops.count * cropSize)
+        mel.reserveCapacity(crops.count * unitSize)
+        for (crop, index) in zip(crops, frameIndices) {
+            guard crop.count == cropSize else { throw InputError(source, "face crops are \(crop.count) bytes; the sync encoder reads 128×128×3") }
+            frames += crop
+            mel += units[(index * unitSize)..<((index + 1) * unitSize)]
+        }
+        return try OffsetSimilarities(model: model, frames: frames, mel: mel, maxOffset: m, source: source).score
+    }
+
     /// The score of windows pooled from several scored parts (blocks of a long clip, segments
     /// of an item): their mean distances weighted by their window counts. Nil without windows.
     public static func pooled(_ parts: [(meanDistances: [Float], windows: Int)]) -> SyncScore? {
