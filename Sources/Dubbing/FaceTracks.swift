@@ -24,7 +24,7 @@ public struct FaceTrackSummary: Sendable {
             + "box x \(box.x) y \(box.y) w \(box.width) h \(box.height)"
             + (score.map { s in
                 ", shot \(s.shot), " + (s.confidence.map { String(format: "sync confidence %.4f at offset %+d", $0, s.offset ?? 0) }
-                                        ?? "too short to score") + (s.segment != nil ? " (the active speaker)" : "")
+                                        ?? "not scored (too short or silent)") + (s.segment != nil ? " (the active speaker)" : "")
             } ?? "")
     }
 

@@ -11,7 +11,7 @@ public struct TrackScore: Codable, Equatable, Sendable {
     public var first: Int
     public var last: Int
     /// Sync confidence of the track's mouth against the audio (higher: more in sync), and the
-    /// audio offset where it is best; nil when the track is too short to score.
+    /// audio offset where it is best; nil when the track is too short, or too silent, to score.
     public var confidence: Double?
     public var offset: Int?
     /// The segment the track became, or nil when another track of its shot was kept.
@@ -24,20 +24,20 @@ public struct TrackScore: Codable, Equatable, Sendable {
 
     /// `shot 2 face 5: frames 103-154, confidence 0.4123 at offset +0, kept as segment 1`
     public var line: String {
-        let score = confidence.map { String(format: "confidence %.4f at offset %+d", $0, offset ?? 0) } ?? "too short to score"
+        let score = confidence.map { String(format: "confidence %.4f at offset %+d", $0, offset ?? 0) } ?? "not scored (too short or silent)"
         return "shot \(shot) face \(track): frames \(first)-\(last), \(score), " + (segment.map { "kept as segment \($0)" } ?? "not kept")
     }
 }
 
 /// Of the frames a `FaceTrackProcessor` that tracks every face emits, keeps one track per shot:
-/// the one `score` rates most in sync. A track too short to score (`score` gives nil) loses to
+/// the one `score` rates most in sync. A track `score` cannot rate (nil: too short, silent) loses to
 /// any scored one; among unscored tracks the longest is kept (the first of equals). Kept tracks
 /// are renumbered 0, 1, ... as segments, in the order they come. A shot's frames are held until
 /// it ends: when a frame of a later shot comes, or at `finish` (so memory grows with the shot's
 /// frames times its faces).
 public final class ActiveSpeakerSelection {
     /// The sync confidence and best audio offset of one track's frames (in index order), or nil
-    /// when the track is too short to score.
+    /// when it cannot be rated (too short, or no speech in its audio).
     public typealias Score = ([TrackedFrame]) throws -> (confidence: Double, offset: Int)?
 
     private let score: Score

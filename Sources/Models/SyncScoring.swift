@@ -36,7 +36,9 @@ public struct SyncScore: Equatable {
     /// The score of one face track (the active speaker, `speaker: active`): its crops (each
     /// 128×128×3, in frame order) against the audio units of its frames (`frameIndices` into
     /// `units`, [N, 80, 4] for the whole video), at offsets ±min(`trackOffsets`, (T − 5) / 2) for
-    /// T frames. Nil when the track is too short for ±1 (fewer than 7 frames).
+    /// T frames, over the windows with speech only (`OffsetSimilarities.speechWindows`: in silence
+    /// every face's mouth matches the audio alike). Nil when the track is too short for ±1 (fewer
+    /// than 7 frames) or has no speech window.
     public static func track(_ model: SyncEncoder, crops: [[UInt8]], frameIndices: [Int], units: [Float],
                              source: String) throws -> SyncScore? {
         precondition(crops.count == frameIndices.count, "one frame index per crop")
@@ -54,7 +56,9 @@ public struct SyncScore: Equatable {
             frames += crop
             mel += units[(index * unitSize)..<((index + 1) * unitSize)]
         }
-        return try OffsetSimilarities(model: model, frames: frames, mel: mel, maxOffset: m, source: source).score
+        let similarities = try OffsetSimilarities(model: model, frames: frames, mel: mel, maxOffset: m, source: source)
+        let speech = similarities.speechWindows(mel: mel)
+        return speech.isEmpty ? nil : similarities.score(among: speech)
     }
 
     /// The score of windows pooled from several scored parts (blocks of a long clip, segments
@@ -159,10 +163,13 @@ public struct OffsetSimilarities {
     }
 
     /// Distances √(2 − 2cos) (embeddings are unit vectors) averaged over windows per offset.
-    public var score: SyncScore {
+    public var score: SyncScore { score(among: Array(centres.indices)) }
+
+    /// The same over the windows `among` only (indices into `centres`).
+    public func score(among windows: [Int]) -> SyncScore {
         let k = 2 * maxOffset + 1
         var mean = [Float](repeating: 0, count: k)
-        for w in 0..<centres.count { for j in 0..<k { mean[j] += max(0, 2 - 2 * cosines[w * k + j]).squareRoot() } }
-        return SyncScore(meanDistances: mean.map { $0 / Float(max(centres.count, 1)) })
+        for w in windows { for j in 0..<k { mean[j] += max(0, 2 - 2 * cosines[w * k + j]).squareRoot() } }
+        return SyncScore(meanDistances: mean.map { $0 / Float(max(windows.count, 1)) })
     }
 }
