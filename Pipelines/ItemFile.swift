@@ -1,5 +1,6 @@
 import AudioFeatures
 import Common
+import Face
 import Foundation
 
 /// A worker's answer for one item on disk: the rows of an `ItemOutput` in one file under
@@ -13,7 +14,7 @@ import Foundation
 ///     segment int32   [N]
 ///     frame   int64   [N]            frame index on the 25 fps timeline
 ///     columns float32 [N, shape...]  each column a stage added, in order
-///     header  JSON    [H bytes]      the columns' names and row shapes
+///     header  JSON    [H bytes]      the columns' names and row shapes, the track scores
 ///     footer  int64   [13]           magic, S, N, decoded frames, video packets, undecodable,
 ///                                    first second lost, audio the same three, H, byte count of
 ///                                    all before the footer, magic
@@ -23,9 +24,13 @@ enum ItemFile {
     /// Crops larger than this are not from a face stage (a damaged footer).
     static let largestCrop = 4096
 
-    private struct ColumnHeader: Codable {
-        var name: String
-        var rowShape: [Int]
+    private struct Header: Codable {
+        struct Column: Codable {
+            var name: String
+            var rowShape: [Int]
+        }
+        var columns: [Column]
+        var trackScores: [TrackScore]
     }
 
     /// Writes the rows after the crops already in `output.crops` (a named spool) and syncs
@@ -43,7 +48,8 @@ enum ItemFile {
         try put(output.segments)
         try put(output.frameIndices)
         for column in output.columns { try put(column.values) }
-        let header = [UInt8](try JSONEncoder().encode(output.columns.map { ColumnHeader(name: $0.name, rowShape: $0.rowShape) }))
+        let header = [UInt8](try JSONEncoder().encode(Header(columns: output.columns.map { Header.Column(name: $0.name, rowShape: $0.rowShape) },
+                                                             trackScores: output.trackScores)))
         try put(header)
         let v = output.videoDamage, a = output.audioDamage
         try put([magic, Int64(spool.size), Int64(n), Int64(output.decodedFrameCount),
@@ -73,7 +79,8 @@ enum ItemFile {
         let crops = try CropSpool(reading: path, size: cropSize, count: n)
         var header = [UInt8](repeating: 0, count: headerBytes)
         try header.withUnsafeMutableBytes { try crops.read($0, at: Int(body) - headerBytes, "cannot read the item file") }
-        guard let columns = try? JSONDecoder().decode([ColumnHeader].self, from: Data(header)) else { throw incomplete }
+        guard let decoded = try? JSONDecoder().decode(Header.self, from: Data(header)) else { throw incomplete }
+        let columns = decoded.columns
         // Bytes the rows need, counted without overflow before anything is read.
         let unitFloats = MelSpectrogram.melBinCount * MelSpectrogram.framesPerUnit
         var rowBytes = cropSize * cropSize * 3 + unitFloats * 4 + 4 * 4 + 4 + 8
@@ -103,6 +110,7 @@ enum ItemFile {
             let rowSize = column.rowShape.reduce(1, *)
             output.columns.append(RowColumn(name: column.name, rowShape: column.rowShape, values: try take(n * rowSize, Float(0))))
         }
+        output.trackScores = decoded.trackScores
         output.videoDamage = StreamDamage(packets: Int(footer[4]), undecodable: Int(footer[5]), firstSecondLost: footer[6] != 0)
         output.audioDamage = StreamDamage(packets: Int(footer[7]), undecodable: Int(footer[8]), firstSecondLost: footer[9] != 0)
         return output

@@ -1,5 +1,6 @@
 import AudioFeatures
 import Common
+import Face
 import Foundation
 import Media
 import Shards
@@ -25,6 +26,8 @@ public struct ItemOutput: Sendable {
     public var audioDamage = StreamDamage()
     /// Per-row datasets that stages add beside frames and mel (`ItemStream.addColumn`).
     public var columns: [RowColumn] = []
+    /// With `speaker: active`: how every face track scored (the ledger records them).
+    public var trackScores: [TrackScore] = []
 
     public var rowCount: Int { segments.count }
     /// Bytes of frames + mel (what the shard target size counts).
@@ -80,7 +83,7 @@ public struct TimeLimitExceeded: Error, CustomStringConvertible {
 /// stage sets here for the stages after it:
 ///
 ///     decode   video (the frame source), audio (decoded on a thread of its own), damage
-///     face     the rows: crops, boxes, segments, frameIndices (`appendRow`)
+///     face     the rows: crops, boxes, segments, frameIndices (`appendRow`), trackScores
 ///     mel      logMel [F, 80] (computed on the audio's thread)
 ///     align    mel [N, 80, 4], the audio unit of each row
 ///
@@ -115,6 +118,7 @@ public final class ItemStream {
     /// [N, 80, 4]
     public var mel: [Float] = []
     public private(set) var columns: [RowColumn] = []
+    public var trackScores: [TrackScore] = []
     private var background: [() -> Void] = []
 
     init(path: String, frames: Range<Int>?, metadata: [String: String], timeLimit: TimeInterval, spoolFolder: String,
@@ -172,6 +176,7 @@ public final class ItemStream {
         out.videoDamage = videoDamage
         out.audioDamage = audioDamage
         out.columns = columns
+        out.trackScores = trackScores
         return out
     }
 }

@@ -2,6 +2,7 @@
 // Pipelines); re-exported so users of Pipelines see one ledger API.
 import Common
 @_exported import Dataset
+import Face
 import Foundation
 import GRDB
 
@@ -26,6 +27,8 @@ public struct ProcessedItem: Sendable {
     public var rows: [RowRange]
     public var videoDamage: StreamDamage
     public var audioDamage: StreamDamage
+    /// With `speaker: active`: how every face track of every shot scored.
+    public var trackScores: [TrackScore] = []
 
     public init(item: SourceItem, fingerprint: FileFingerprint, stageKeys: [(stage: String, key: String)], rows: [RowRange],
                 videoDamage: StreamDamage = StreamDamage(), audioDamage: StreamDamage = StreamDamage()) {
@@ -42,9 +45,9 @@ public struct ProcessedItem: Sendable {
 /// shards and item rows. What is not in the ledger does not exist: shard files are recorded
 /// only after they are complete on disk, in one transaction with the rows they hold.
 ///
-/// Schema (version 5; older ledgers are upgraded on open: version 1 had no lip_unit_shards,
+/// Schema (version 6; older ledgers are upgraded on open: version 1 had no lip_unit_shards,
 /// version 2 not the items' damage and quarantine columns, version 3 not their metadata,
-/// version 4 not the av_sync tables):
+/// version 4 not the av_sync tables, version 5 not speaker_scores):
 ///   meta(key PRIMARY KEY, value)                    schema_version, dataset, adapter
 ///   items(id PRIMARY KEY, source, size, mtime, fingerprint, speaker, split, label,
 ///         state, error, key, updated,               state: done | quarantined | removed
@@ -61,6 +64,9 @@ public struct ProcessedItem: Sendable {
 ///         stage_version, created, PRIMARY KEY(checkpoint, item_id, key, segment))   SyncScoreRecord
 ///   sync_curation(item_id PRIMARY KEY, key, checkpoint, best_offset, confidence, windows, shift,
 ///         excluded, action)                         the av_sync stage's decisions (SyncCuration)
+///   speaker_scores(item_id, key, shot, track, first_frame, last_frame, confidence, best_offset,
+///         segment, PRIMARY KEY(item_id, key, shot, track))   `speaker: active`'s TrackScore
+///                                                   (confidence, best_offset, segment NULL: none)
 public final class Ledger {
     public static let schemaVersion = LedgerReader.schemaVersion
     public static let fileName = LedgerReader.fileName
@@ -142,6 +148,7 @@ public final class Ledger {
                 try db.execute(sql: Ledger.itemColumnsOfVersion3)
                 try db.execute(sql: Ledger.itemColumnsOfVersion4)
                 try db.execute(sql: Ledger.syncTablesOfVersion5)
+                try db.execute(sql: Ledger.speakerScoresOfVersion6)
                 for (key, value) in [("schema_version", "\(Ledger.schemaVersion)"), ("dataset", dataset), ("adapter", adapter)] {
                     try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?)", arguments: [key, value])
                 }
@@ -183,6 +190,13 @@ public final class Ledger {
             excluded TEXT NOT NULL, action TEXT NOT NULL);
         """
 
+    /// Added in version 6: the face tracks `speaker: active` scored, per item output.
+    private static let speakerScoresOfVersion6 = """
+        CREATE TABLE speaker_scores(item_id TEXT NOT NULL, key TEXT NOT NULL, shot INTEGER NOT NULL, track INTEGER NOT NULL,
+            first_frame INTEGER NOT NULL, last_frame INTEGER NOT NULL, confidence REAL, best_offset INTEGER, segment INTEGER,
+            PRIMARY KEY(item_id, key, shot, track))
+        """
+
     /// Upgrades a ledger of an older schema `version` in place, in one transaction.
     private func migrate(from version: Int) throws {
         try guarded {
@@ -191,6 +205,7 @@ public final class Ledger {
                 if version < 3 { try db.execute(sql: Ledger.itemColumnsOfVersion3) }
                 if version < 4 { try db.execute(sql: Ledger.itemColumnsOfVersion4) }
                 if version < 5 { try db.execute(sql: Ledger.syncTablesOfVersion5) }
+                if version < 6 { try db.execute(sql: Ledger.speakerScoresOfVersion6) }
                 try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'schema_version'",
                                arguments: ["\(Ledger.schemaVersion)"])
             }
@@ -219,6 +234,21 @@ public final class Ledger {
 
     /// The av_sync stage's current decisions, by item.
     public func syncCuration() throws -> [String: SyncCuration] { try reader.syncCuration() }
+
+    /// How `speaker: active` scored the face tracks of item `id`'s output of key `key`, in shot
+    /// and track order.
+    public func trackScores(item id: String, key: String) throws -> [TrackScore] {
+        try guarded {
+            try db.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT shot, track, first_frame, last_frame, confidence, best_offset, segment FROM speaker_scores
+                    WHERE item_id = ? AND key = ? ORDER BY shot, track
+                    """, arguments: [id, key]).map {
+                    TrackScore(shot: $0[0], track: $0[1], first: $0[2], last: $0[3], confidence: $0[4], offset: $0[5], segment: $0[6])
+                }
+            }
+        }
+    }
 
     /// Counts of the latest result of each (item, stage) by (stage, state), removed items left out.
     public func stageCounts() throws -> [(stage: String, state: String, count: Int)] {
@@ -256,6 +286,15 @@ public final class Ledger {
                             VALUES (?, ?, ?, ?, ?, ?)
                             """, arguments: [processed.item.id, finalKey, range.segment, shard.file,
                                              range.firstRow, range.rowCount])
+                    }
+                    try db.execute(sql: "DELETE FROM speaker_scores WHERE item_id = ? AND key = ?",
+                                   arguments: [processed.item.id, finalKey])
+                    for t in processed.trackScores {
+                        try db.execute(sql: """
+                            INSERT INTO speaker_scores(item_id, key, shot, track, first_frame, last_frame, confidence, best_offset, segment)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """, arguments: [processed.item.id, finalKey, t.shot, t.track, t.first, t.last, t.confidence, t.offset,
+                                             t.segment])
                     }
                 }
             }
@@ -375,8 +414,8 @@ public final class Ledger {
 
     // MARK: Merging
 
-    /// Copies every item, stage result, shard, row, lip-unit shard, av_sync score and decision
-    /// of `other` into this ledger. An item known to both keeps the most recently updated record. Shard files must be
+    /// Copies every item, stage result, shard, row, lip-unit shard, av_sync score and decision,
+    /// and active-speaker score of `other` into this ledger. An item known to both keeps the most recently updated record. Shard files must be
     /// copied by the caller (`mergeOutputs`).
     public func merge(from other: Ledger) throws {
         try guarded {
@@ -396,6 +435,7 @@ public final class Ledger {
                     INSERT OR IGNORE INTO lip_unit_shards SELECT * FROM other.lip_unit_shards;
                     INSERT OR IGNORE INTO sync_scores SELECT * FROM other.sync_scores;
                     INSERT OR REPLACE INTO sync_curation SELECT * FROM other.sync_curation;
+                    INSERT OR IGNORE INTO speaker_scores SELECT * FROM other.speaker_scores;
                     """)
                     return .commit
                 }

@@ -44,6 +44,7 @@ final class PendingShard {
         var processed = item
         processed.videoDamage = output.videoDamage
         processed.audioDamage = output.audioDamage
+        processed.trackScores = output.trackScores
         for range in output.segmentRanges {
             let shardItem = ShardItem(id: "\(item.item.id)#\(range.segment)", source: item.item.source,
                                       fingerprint: item.fingerprint.contentHash, speaker: item.item.speaker,

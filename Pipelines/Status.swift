@@ -90,6 +90,11 @@ public struct StatusReport {
                 lines.append(String(format: "    segment %d: offset %+d, confidence %.4f, %d windows", s.segment, s.offset, s.confidence, s.windows))
             }
         }
+        let tracks = try ledger.trackScores(item: id, key: item.key)
+        if !tracks.isEmpty {
+            lines.append("  active speaker: \(tracks.count) face track(s) in \(Set(tracks.map(\.shot)).count) shot(s)")
+            lines += tracks.map { "    \($0.line)" }
+        }
         lines.append("  metadata:" + (item.metadata.isEmpty ? " none" : ""))
         for (key, value) in item.metadata.sorted(by: { $0.key < $1.key }) {
             let rows = value.split(separator: "\n", omittingEmptySubsequences: false)

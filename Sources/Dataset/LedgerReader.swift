@@ -174,7 +174,7 @@ public struct CurrentRows: Equatable, Sendable {
 /// `Pipelines.Ledger` reads through a `LedgerReader` over its own connection.
 public final class LedgerReader {
     /// The newest ledger schema this cals reads (see `Pipelines.Ledger` for the tables).
-    public static let schemaVersion = 5
+    public static let schemaVersion = 6
     public static let fileName = "ledger.sqlite"
 
     public let path: String

@@ -32,11 +32,14 @@ public struct DubSummary: Equatable, Sendable {
     }
 }
 
-/// Which face `Dubber` paints: the one the face stage keeps with `speaker: largest`, or track
-/// `index` of those `cals faces` lists (`FaceTrackSummary`).
+/// Which face `Dubber` paints: the one the face stage keeps with `speaker: largest`, track
+/// `index` of those `cals faces` lists (`FaceTrackSummary`), or per shot the one whose mouth moves
+/// most in sync with the video's own audio, scored by the sync encoder checkpoint at
+/// `syncCheckpoint` (the face stage's `speaker: active`).
 public enum FaceChoice: Equatable, Sendable {
     case largest
     case track(Int)
+    case active(syncCheckpoint: String)
 }
 
 /// Wall-clock seconds of each part of a dub, each measured on the thread that runs it. Parts on
@@ -88,6 +91,8 @@ public final class Dubber {
     public var batchSize = 16
     /// The face to dub when the video shows several.
     public var face = FaceChoice.largest
+    /// With `FaceChoice.active`: how every face track of the last dubbed video scored.
+    public private(set) var trackScores: [TrackScore] = []
     let generator: Generator
     let lip: LipEncoder
     let detector: any FaceDetecting
@@ -255,9 +260,15 @@ public final class Dubber {
         let decoder = try VideoDecoder(path: path)
         var wanted: Int? = nil
         var parameters = faceParameters
-        if case .track(let index) = face {
+        var selection: ActiveSpeakerSelection? = nil
+        switch face {
+        case .largest: break
+        case .track(let index):
             wanted = index
             parameters = faceParameters.trackingAllFaces
+        case .active(let checkpoint):
+            parameters = faceParameters.trackingAllFaces
+            selection = try Self.activeSpeakerSelection(video: path, checkpoint: checkpoint)
         }
         let tracker = try FaceTrackProcessor(detector: detector, parameters: parameters)
         progress?.setTotal(min(limit, max(1, decoder.estimatedFrameCount)))
@@ -273,15 +284,21 @@ public final class Dubber {
             }
         }
         var track = FaceTrack()
-        func keep(_ tracked: [TrackedFrame]) {
-            for face in tracked where wanted == nil || face.segment == wanted { track.faces[face.index] = face }
+        func keep(_ tracked: [TrackedFrame]) throws {
+            for face in try selection?.push(tracked) ?? tracked where wanted == nil || face.segment == wanted {
+                track.faces[face.index] = face
+            }
         }
         while let frame = try frames.next() {
             track.faces.append(nil)
-            keep(try DubTimes.measure(&times.track) { try tracker.push(frame) })
+            try keep(try DubTimes.measure(&times.track) { try tracker.push(frame) })
             progress?.advance()
         }
-        keep(try DubTimes.measure(&times.track) { try tracker.finish() })
+        try keep(try DubTimes.measure(&times.track) { try tracker.finish() })
+        if let selection {
+            for face in try selection.finish() { track.faces[face.index] = face }
+            trackScores = selection.scores
+        }
         times.decode += decodeTime
         times.track += analyseTime
         progress?.finish()
@@ -294,6 +311,24 @@ public final class Dubber {
         }
         for (segment, faces) in segments { track.references[segment] = faces[faces.count / 2].crop.pixels }
         return track
+    }
+}
+
+extension Dubber {
+    /// The selection of the speaking face among the face tracks of `video`: each scored against
+    /// the video's own audio by the sync encoder at `checkpoint`.
+    static func activeSpeakerSelection(video: String, checkpoint: String) throws -> ActiveSpeakerSelection {
+        let model = try SyncEncoder.load(checkpoint: checkpoint)
+        let audio = try decodeAudio(path: video, sampleRate: MelSpectrogram.sampleRate)
+        guard audio.sampleRate == MelSpectrogram.sampleRate else { throw MelError.sampleRate(audio.sampleRate) }
+        let logMel = MelSpectrogram().logMel(audio.samples)
+        return ActiveSpeakerSelection { tracked in
+            let indices = tracked.map(\.index)
+            // Audio units up to the track's last frame ([N, 80, 4]; past the audio's end, silence).
+            let units = MelSpectrogram.audioUnits(logMel: logMel, videoFrameCount: (indices.max() ?? 0) + 1)
+            return try SyncScore.track(model, crops: tracked.map(\.crop.pixels), frameIndices: indices, units: units,
+                                       source: video).map { (Double($0.confidence), $0.offset) }
+        }
     }
 }
 

@@ -14,21 +14,32 @@ public struct FaceTrackSummary: Sendable {
     public var box: FaceBox
     /// The face crop on the first frame.
     public var crop: RGBImage
+    /// How the track scored as the active speaker of its shot (when a sync encoder was given).
+    public var score: TrackScore? = nil
 
-    /// `face 1: first frame 0, frames 0-49 (50), box x 212 y 40 w 96 h 96`
+    /// `face 1: first frame 0, frames 0-49 (50), box x 212 y 40 w 96 h 96`, and with a score
+    /// `, shot 0, sync confidence 0.4123 at offset +0 (the active speaker)`
     public var line: String {
         "face \(index): first frame \(frames.lowerBound), frames \(frames.lowerBound)-\(frames.upperBound) (\(frames.count)), "
             + "box x \(box.x) y \(box.y) w \(box.width) h \(box.height)"
+            + (score.map { s in
+                ", shot \(s.shot), " + (s.confidence.map { String(format: "sync confidence %.4f at offset %+d", $0, s.offset ?? 0) }
+                                        ?? "not scored (too short or silent)") + (s.segment != nil ? " (the active speaker)" : "")
+            } ?? "")
     }
 
-    /// Every face track of `video`, tracked with `parameters` but `speaker: all`.
-    public static func tracks(of video: String, parameters: FaceParameters) throws -> [FaceTrackSummary] {
+    /// Every face track of `video`, tracked with `parameters` but `speaker: all`; with
+    /// `syncCheckpoint`, each scored against the video's own audio as `speaker: active` scores
+    /// it (`score`).
+    public static func tracks(of video: String, parameters: FaceParameters, syncCheckpoint: String? = nil) throws -> [FaceTrackSummary] {
         let tracker = try FaceTrackProcessor(detector: try parameters.detector.makeDetector(),
                                              parameters: parameters.trackingAllFaces)
+        let selection = try syncCheckpoint.map { try Dubber.activeSpeakerSelection(video: video, checkpoint: $0) }
         let decoder = try VideoDecoder(path: video)
         var out: [FaceTrackSummary] = []
         // A segment's frames come out together and in order, segments in number order.
-        func keep(_ tracked: [TrackedFrame]) {
+        func keep(_ tracked: [TrackedFrame]) throws {
+            _ = try selection?.push(tracked)
             for face in tracked {
                 if face.segment < out.count {
                     out[face.segment].frames = out[face.segment].frames.lowerBound...face.index
@@ -37,8 +48,12 @@ public struct FaceTrackSummary: Sendable {
                 }
             }
         }
-        while let frame = try decoder.nextFrame() { keep(try tracker.push(frame)) }
-        keep(try tracker.finish())
+        while let frame = try decoder.nextFrame() { try keep(try tracker.push(frame)) }
+        try keep(try tracker.finish())
+        if let selection {
+            _ = try selection.finish()
+            for score in selection.scores where score.track < out.count { out[score.track].score = score }
+        }
         return out
     }
 

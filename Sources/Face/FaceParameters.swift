@@ -7,7 +7,8 @@
 /// As JSON (the stage key) the detector's own parameters sit beside the others, and the
 /// detector's name is left out when it is `haar` (and read as `haar` when absent): the JSON of
 /// Haar parameters is what it was before detectors were named. `speaker` and `keyFrameInterval`
-/// are left out when the speaker is `largest` (the JSON of before several faces were tracked).
+/// are left out when the speaker is `largest` (the JSON of before several faces were tracked),
+/// `syncCheckpoint` and `syncCheckpointHash` unless it is `active`.
 /// The code default (a manifest that names no detector) is `cnn`.
 public struct FaceParameters: Codable, Equatable, Sendable {
     public static let version = 3
@@ -21,10 +22,19 @@ public struct FaceParameters: Codable, Equatable, Sendable {
 
     // Tracking.
     /// Which faces become segments: `largest` (one track at a time, started on the largest face
-    /// found while none is tracked) or `all` (every face tracked on its own, each track of at
-    /// least `minSegmentLength` frames its own segment).
+    /// found while none is tracked), `all` (every face tracked on its own, each track of at
+    /// least `minSegmentLength` frames its own segment) or `active` (every face tracked on its
+    /// own; per shot, the track whose mouth moves most in sync with the audio is kept, scored
+    /// by the sync encoder of `syncCheckpoint`).
     public var speaker = FaceParameters.largestSpeaker
-    public static let largestSpeaker = "largest", allSpeakers = "all"
+    public static let largestSpeaker = "largest", allSpeakers = "all", activeSpeaker = "active"
+    public static let speakers = [largestSpeaker, allSpeakers, activeSpeaker]
+    /// With `speaker: active`: the sync encoder checkpoint (`cals train sync`) that scores the
+    /// tracks, relative to the working directory ...
+    public var syncCheckpoint = ""
+    /// ... and its content hash (`fileChecksum`), set when the manifest is read: the stage's
+    /// output is keyed on it, so another checkpoint at the same path re-runs the stage.
+    public var syncCheckpointHash = ""
     /// With `speaker: all`, the whole frame is searched for new faces every this many frames
     /// (and on shot cuts, when a track is lost, and while no face is tracked).
     public var keyFrameInterval = 10
@@ -73,9 +83,13 @@ public struct FaceParameters: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// Every face is tracked on its own (`all` and `active`), not only the largest.
+    public var tracksEveryFace: Bool { speaker != FaceParameters.largestSpeaker }
+
     private enum CodingKeys: String, CodingKey {
-        case detector, detectionLongSide, speaker, keyFrameInterval, minIoU, searchRegionScale, searchSizeRatio, cutThreshold,
-             smoothingWindow, maxGap, minSegmentLength, cropSmoothingWindow, cropMaxShift, cropMaxZoom, cropScale, chinMargin, cropSize, cropRotation
+        case detector, detectionLongSide, speaker, keyFrameInterval, syncCheckpoint, syncCheckpointHash, minIoU, searchRegionScale,
+             searchSizeRatio, cutThreshold, smoothingWindow, maxGap, minSegmentLength, cropSmoothingWindow, cropMaxShift,
+             cropMaxZoom, cropScale, chinMargin, cropSize, cropRotation
     }
 
     public init(from decoder: Decoder) throws {
@@ -88,6 +102,8 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         detectionLongSide = try c.decode(Int.self, forKey: .detectionLongSide)
         speaker = try c.decodeIfPresent(String.self, forKey: .speaker) ?? FaceParameters.largestSpeaker
         keyFrameInterval = try c.decodeIfPresent(Int.self, forKey: .keyFrameInterval) ?? keyFrameInterval
+        syncCheckpoint = try c.decodeIfPresent(String.self, forKey: .syncCheckpoint) ?? syncCheckpoint
+        syncCheckpointHash = try c.decodeIfPresent(String.self, forKey: .syncCheckpointHash) ?? syncCheckpointHash
         minIoU = try c.decode(Double.self, forKey: .minIoU)
         searchRegionScale = try c.decode(Double.self, forKey: .searchRegionScale)
         searchSizeRatio = try c.decode(Double.self, forKey: .searchSizeRatio)
@@ -114,6 +130,10 @@ public struct FaceParameters: Codable, Equatable, Sendable {
             try c.encode(speaker, forKey: .speaker)
             try c.encode(keyFrameInterval, forKey: .keyFrameInterval)
         }
+        if speaker == FaceParameters.activeSpeaker {
+            try c.encode(syncCheckpoint, forKey: .syncCheckpoint)
+            try c.encode(syncCheckpointHash, forKey: .syncCheckpointHash)
+        }
         try c.encode(minIoU, forKey: .minIoU)
         try c.encode(searchRegionScale, forKey: .searchRegionScale)
         try c.encode(searchSizeRatio, forKey: .searchSizeRatio)
@@ -137,8 +157,9 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         }
         try detector.parameters.validate()
         try require(detectionLongSide >= 24, "detectionLongSide must be >= 24")
-        try require([FaceParameters.largestSpeaker, FaceParameters.allSpeakers].contains(speaker),
-                    "speaker must be \(FaceParameters.largestSpeaker) or \(FaceParameters.allSpeakers)")
+        try require(FaceParameters.speakers.contains(speaker), "speaker must be one of \(FaceParameters.speakers.joined(separator: ", "))")
+        try require(speaker != FaceParameters.activeSpeaker || !syncCheckpoint.isEmpty,
+                    "speaker active needs sync_checkpoint: the sync encoder checkpoint (`cals train sync`) that scores the faces")
         try require(keyFrameInterval >= 1, "keyFrameInterval must be >= 1")
         try require(minIoU > 0 && minIoU <= 1, "minIoU must be in (0, 1]")
         try require(searchRegionScale >= 1, "searchRegionScale must be >= 1")

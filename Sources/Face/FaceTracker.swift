@@ -11,6 +11,8 @@ public struct TrackedFrame: Sendable {
     public let index: Int
     /// Segment number: 0, 1, 2, ... over the kept segments, in the order they are emitted.
     public internal(set) var segment: Int
+    /// Shot number: 0 until the first shot cut, then 1, 2, ... (a track never spans a cut).
+    public let shot: Int
     /// The smoothed face box, source pixels.
     public let box: FaceBox
     /// The smoothed five landmarks (`FaceDetection.landmarks` order), source pixels; nil when the
@@ -48,13 +50,14 @@ public struct TrackedFrame: Sendable {
 /// open, and the largest face found starts one, so there is at most one track at a time. With
 /// `all`, a whole-frame detection runs every `keyFrameInterval` frames, on a shot cut, when a
 /// track is lost and while none is open; its faces are matched to the open tracks (by IoU, as
-/// above) and every other face starts a track.
+/// above) and every other face starts a track. `active` tracks faces as `all` does (the face
+/// stage then keeps one track per shot, `ActiveSpeakerSelection`).
 ///
 /// Hints (`hints`: frame index → box, a dataset's own box of the face to follow) replace the
 /// whole-frame detection that starts a track with `largest`: on a frame with a hint the detector
 /// searches near it, and the faces whose centre lies in the hint are the candidates; when it finds
-/// none there, the whole frame is searched as without a hint. With `all` every face is followed
-/// and hints are not used.
+/// none there, the whole frame is searched as without a hint. With `all` and `active` every face
+/// is followed and hints are not used.
 ///
 /// Any `FaceDetecting` detector will do; `parameters.detector` is not read here (it names the
 /// detector the face stage builds).
@@ -66,6 +69,8 @@ public final class FaceTrackProcessor {
     private var nextIndex = 0
     private var nextSegment = 0
     private var previousHistogram: [Double]? = nil
+    /// Shot cuts seen so far: the shot of the frames pushed now.
+    private var shot = 0
     /// Tracks in the order they started: open ones, and closed kept ones whose frames wait for an
     /// older track. Only the first one's final frames are emitted (so segments do not mix).
     private var tracks: [Track] = []
@@ -74,6 +79,7 @@ public final class FaceTrackProcessor {
     private struct Track {
         /// Frame index of the first detection.
         let first: Int
+        let shot: Int
         /// Frame index of the last detection.
         var lastSeen: Int
         /// seen[k] belongs to frame seenBase + k, for frames seenBase...lastSeen (gaps
@@ -91,8 +97,9 @@ public final class FaceTrackProcessor {
         /// Assigned when its first frame is emitted.
         var segment: Int? = nil
 
-        init(index: Int, face: FaceDetection, image: RGBImage) {
+        init(index: Int, shot: Int, face: FaceDetection, image: RGBImage) {
             first = index
+            self.shot = shot
             lastSeen = index
             seen = [Observation(face)]
             seenBase = index
@@ -124,11 +131,12 @@ public final class FaceTrackProcessor {
         nextIndex += 1
         let histogram = FaceTrackProcessor.histogram(analysed.grey)
         defer { previousHistogram = histogram }
-        let all = parameters.speaker == FaceParameters.allSpeakers
+        let all = parameters.tracksEveryFace
         var keyFrame = all && index % parameters.keyFrameInterval == 0
         if let previous = previousHistogram,
            FaceTrackProcessor.histogramDistance(previous, histogram) > parameters.cutThreshold {
             for t in tracks.indices where tracks[t].isOpen { try close(t) }
+            shot += 1
             keyFrame = all
         }
         // Boxes the open tracks took on this frame.
@@ -159,7 +167,7 @@ public final class FaceTrackProcessor {
     /// The faces a new track may start on: those near frame `index`'s hint with their centre in
     /// it (not with `all`), else the whole frame's.
     private func newFaces(_ frame: FaceFrame, index: Int) throws -> [FaceDetection] {
-        if parameters.speaker != FaceParameters.allSpeakers, let hint = hints[index] {
+        if !parameters.tracksEveryFace, let hint = hints[index] {
             let search = FaceSearch(box: hint, regionScale: parameters.searchRegionScale, sizeRatio: parameters.searchSizeRatio)
             let hinted = try detector.detect(in: frame, near: search).filter { face in
                 let centreX = face.box.x + face.box.width / 2, centreY = face.box.y + face.box.height / 2
@@ -208,15 +216,15 @@ public final class FaceTrackProcessor {
     /// Starts tracks on frame `index` from a whole-frame detection: on its largest face when no
     /// track is open (`largest`), or on every face no open track claimed (`all`).
     private func start(_ faces: [FaceDetection], claimed: inout [Box], index: Int, frame: RGBImage) throws {
-        if parameters.speaker == FaceParameters.allSpeakers {
+        if parameters.tracksEveryFace {
             for face in faces where !claimed.contains(where: { face.box.iou($0) >= parameters.minIoU }) {
                 claimed.append(face.box)
-                tracks.append(Track(index: index, face: face, image: frame))
+                tracks.append(Track(index: index, shot: shot, face: face, image: frame))
             }
         } else if !tracks.contains(where: \.isOpen),
                   // The first of the largest, should several tie.
                   let largest = faces.max(by: { $0.box.area < $1.box.area }) {
-            tracks.append(Track(index: index, face: largest, image: frame))
+            tracks.append(Track(index: index, shot: shot, face: largest, image: frame))
         }
     }
 
@@ -285,7 +293,7 @@ public final class FaceTrackProcessor {
             let crop = parameters.cropRotation ? try uprightCrop(image, square: square, face: face)
                 : try image.croppedSquare(x: Int(square.x), y: Int(square.y), side: Int(square.width), size: parameters.cropSize)
             // The segment is set when the frame is emitted (`release`).
-            current.done.append(TrackedFrame(index: index, segment: 0, box: smoothed.box.rounded,
+            current.done.append(TrackedFrame(index: index, segment: 0, shot: current.shot, box: smoothed.box.rounded,
                                              landmarks: smoothed.landmarks, cropBox: square, crop: crop))
         }
         // Keep the observations the next frame's smoothing windows can still reach.

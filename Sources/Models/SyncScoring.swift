@@ -27,6 +27,40 @@ public struct SyncScore: Equatable {
         meanDistances = mean
     }
 
+    /// Offsets searched, ±frames, when a face track is scored (`track`): narrower than `cals
+    /// sync-score`'s ±15, so that a short shot still pools many windows (a track of T frames has
+    /// T − 4 − 2M), which steadies the confidence a silent face gets by chance; ±0.28 s still
+    /// holds the usual audio offsets of recordings.
+    public static let trackOffsets = 7
+
+    /// The score of one face track (the active speaker, `speaker: active`): its crops (each
+    /// 128×128×3, in frame order) against the audio units of its frames (`frameIndices` into
+    /// `units`, [N, 80, 4] for the whole video), at offsets ±min(`trackOffsets`, (T − 5) / 2) for
+    /// T frames, over the windows with speech only (`OffsetSimilarities.speechWindows`: in silence
+    /// every face's mouth matches the audio alike). Nil when the track is too short for ±1 (fewer
+    /// than 7 frames) or has no speech window.
+    public static func track(_ model: SyncEncoder, crops: [[UInt8]], frameIndices: [Int], units: [Float],
+                             source: String) throws -> SyncScore? {
+        precondition(crops.count == frameIndices.count, "one frame index per crop")
+        let unitSize = 80 * 4, cropSize = 128 * 128 * 3
+        let m = min(trackOffsets, (crops.count - 5) / 2)
+        guard m >= 1 else { return nil }
+        guard let last = frameIndices.max(), frameIndices.allSatisfy({ $0 >= 0 }), (last + 1) * unitSize <= units.count else {
+            throw InputError(source, "face track frames \(frameIndices.min() ?? 0)-\(frameIndices.max() ?? 0) lie outside the audio's \(units.count / unitSize) units")
+        }
+        var frames: [UInt8] = [], mel: [Float] = []
+        frames.reserveCapacity(crops.count * cropSize)
+        mel.reserveCapacity(crops.count * unitSize)
+        for (crop, index) in zip(crops, frameIndices) {
+            guard crop.count == cropSize else { throw InputError(source, "face crops are \(crop.count) bytes; the sync encoder reads 128×128×3") }
+            frames += crop
+            mel += units[(index * unitSize)..<((index + 1) * unitSize)]
+        }
+        let similarities = try OffsetSimilarities(model: model, frames: frames, mel: mel, maxOffset: m, source: source)
+        let speech = similarities.speechWindows(mel: mel)
+        return speech.isEmpty ? nil : similarities.score(among: speech)
+    }
+
     /// The score of windows pooled from several scored parts (blocks of a long clip, segments
     /// of an item): their mean distances weighted by their window counts. Nil without windows.
     public static func pooled(_ parts: [(meanDistances: [Float], windows: Int)]) -> SyncScore? {
@@ -129,10 +163,13 @@ public struct OffsetSimilarities {
     }
 
     /// Distances √(2 − 2cos) (embeddings are unit vectors) averaged over windows per offset.
-    public var score: SyncScore {
+    public var score: SyncScore { score(among: Array(centres.indices)) }
+
+    /// The same over the windows `among` only (indices into `centres`).
+    public func score(among windows: [Int]) -> SyncScore {
         let k = 2 * maxOffset + 1
         var mean = [Float](repeating: 0, count: k)
-        for w in 0..<centres.count { for j in 0..<k { mean[j] += max(0, 2 - 2 * cosines[w * k + j]).squareRoot() } }
-        return SyncScore(meanDistances: mean.map { $0 / Float(max(centres.count, 1)) })
+        for w in windows { for j in 0..<k { mean[j] += max(0, 2 - 2 * cosines[w * k + j]).squareRoot() } }
+        return SyncScore(meanDistances: mean.map { $0 / Float(max(windows.count, 1)) })
     }
 }

@@ -26,25 +26,41 @@ struct DubCommand: EngineCommand {
     var manifest: String?
     @Flag(help: "Write three labelled panels side by side instead: the video as it is, the copy-the-reference baseline, the dubbed video.")
     var sideBySide = false
-    @Option(help: "The face to dub: largest, or a track index as `cals faces VIDEO` lists them.") var face = "largest"
+    @Option(help: ArgumentHelp("The face to dub: largest, active, or a track index as `cals faces VIDEO` lists them.",
+                               discussion: "active: per shot, the face whose mouth moves most in sync with the video's own audio, scored by the sync encoder of --sync."))
+    var face = "largest"
+    @Option(help: "Sync encoder checkpoint (`cals train sync`) that scores the faces with --face active (default: the manifest's face stage sync_checkpoint).")
+    var sync: String?
     @Option(help: "Frames per generator call.") var batch = 16
     @Option(help: "Threads (OpenBLAS and the engine's loops).") var threads = 2
 
     func validate() throws {
         guard batch > 0, threads > 0 else { throw ValidationError("--batch and --threads must be positive") }
-        guard face == "largest" || (Int(face) ?? -1) >= 0 else { throw ValidationError("--face must be largest or a track index") }
+        guard ["largest", "active"].contains(face) || (Int(face) ?? -1) >= 0 else {
+            throw ValidationError("--face must be largest, active or a track index")
+        }
+        guard sync == nil || face == "active" else { throw ValidationError("--sync scores faces only with --face active") }
     }
 
     var engineSettings: EngineSettings { EngineSettings(threads: threads) }
 
     func run() throws {
         let stages = try manifest.map { try Manifest.load($0).stages } ?? PipelineStages()
-        let dubber = try Dubber(checkpoint: checkpointFile(l2f), faceParameters: stages[FaceStage.self].parameters)
+        let parameters = stages[FaceStage.self].parameters
+        let dubber = try Dubber(checkpoint: checkpointFile(l2f), faceParameters: parameters)
         dubber.batchSize = batch
-        dubber.face = Int(face).map { .track($0) } ?? .largest
+        if face == "active" {
+            guard let checkpoint = sync ?? (parameters.syncCheckpoint.isEmpty ? nil : parameters.syncCheckpoint) else {
+                throw ValidationError("--face active needs --sync CHECKPOINT (a sync encoder, `cals train sync`), or a manifest whose face stage has sync_checkpoint")
+            }
+            dubber.face = .active(syncCheckpoint: checkpoint)
+        } else {
+            dubber.face = Int(face).map { .track($0) } ?? .largest
+        }
         let summary = try dubber.dub(video: video, speech: audio, out: out, sideBySide: sideBySide) { label, total in
             Common.Progress(label: label, total: total, unit: "frames", output: .standardOutput)
         }
+        for track in dubber.trackScores { print("active speaker: \(track.line)") }
         print(summary.line)
         print(summary.times.line)
     }

@@ -287,9 +287,53 @@ final class MultiFaceTrackingTests: XCTestCase {
     func testSpeakerAndKeyFrameIntervalAreValidated() {
         var parameters = FaceParameters()
         parameters.speaker = "loudest"
-        XCTAssertThrowsError(try parameters.validate()) { XCTAssertEqual("\($0)", "speaker must be largest or all") }
+        XCTAssertThrowsError(try parameters.validate()) { XCTAssertEqual("\($0)", "speaker must be one of largest, all, active") }
+        parameters.speaker = FaceParameters.activeSpeaker
+        XCTAssertThrowsError(try parameters.validate()) { XCTAssertTrue("\($0)".hasPrefix("speaker active needs sync_checkpoint"), "\($0)") }
+        parameters.syncCheckpoint = "sync.safetensors"
+        XCTAssertNoThrow(try parameters.validate())
         parameters = FaceParameters()
         parameters.keyFrameInterval = 0
         XCTAssertThrowsError(try parameters.validate()) { XCTAssertEqual("\($0)", "keyFrameInterval must be >= 1") }
+    }
+}
+
+/// `speaker: active`'s choice per shot, over tracks made by hand and a scripted score.
+final class ActiveSpeakerSelectionTests: XCTestCase {
+    /// A track's frames: segment `track` of shot `shot` over `frames`.
+    func frames(_ track: Int, shot: Int, _ frames: ClosedRange<Int>) -> [TrackedFrame] {
+        let box = FaceBox(x: Int32(40 * track), y: 0, width: 30, height: 30)
+        return frames.map {
+            TrackedFrame(index: $0, segment: track, shot: shot, box: box, landmarks: nil, cropBox: box,
+                         crop: RGBImage(width: 2, height: 2, pixels: [UInt8](repeating: 0, count: 12)))
+        }
+    }
+
+    func testOneTrackPerShotIsKeptTheBestScored() throws {
+        // Confidence per track; nil: too short to score.
+        let confidence: [Int: Double?] = [0: 0.1, 1: 0.3, 2: nil, 3: 0.2, 4: 0.05, 5: nil, 6: nil]
+        let selection = ActiveSpeakerSelection { tracked in
+            confidence[tracked[0].segment]!.map { ($0, tracked[0].segment - 3) }
+        }
+        // Shot 0: tracks 0 and 1 (20 frames), 2 (5 frames). Nothing comes out before the shot ends.
+        XCTAssertEqual(try selection.push(frames(0, shot: 0, 0...19) + frames(1, shot: 0, 0...19) + frames(2, shot: 0, 3...7)).count, 0)
+        // Shot 1 begins: shot 0's best track (1) comes out as segment 0.
+        let first = try selection.push(frames(3, shot: 1, 20...39))
+        XCTAssertEqual(first.map(\.index), Array(0...19))
+        XCTAssertEqual(Set(first.map(\.segment)), [0])
+        XCTAssertEqual(Set(first.map(\.box.x)), [40])
+        // Shot 2 has only unscored tracks: the longest (6) is kept.
+        let second = try selection.push(frames(4, shot: 1, 25...39) + frames(5, shot: 2, 40...45) + frames(6, shot: 2, 40...49))
+        XCTAssertEqual(second.map(\.index), Array(20...39))
+        XCTAssertEqual(Set(second.map(\.segment)), [1])
+        let last = try selection.finish()
+        XCTAssertEqual(last.map(\.index), Array(40...49))
+        XCTAssertEqual(Set(last.map(\.segment)), [2])
+        XCTAssertEqual(selection.scores.map(\.track), [0, 1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(selection.scores.map(\.shot), [0, 0, 0, 1, 1, 2, 2])
+        XCTAssertEqual(selection.scores.map(\.segment), [nil, 0, nil, 1, nil, nil, 2])
+        XCTAssertEqual(selection.scores.map(\.confidence), [0.1, 0.3, nil, 0.2, 0.05, nil, nil])
+        XCTAssertEqual(selection.scores[1].line, "shot 0 face 1: frames 0-19, confidence 0.3000 at offset -2, kept as segment 0")
+        XCTAssertEqual(selection.scores[2].line, "shot 0 face 2: frames 3-7, not scored (too short or silent), not kept")
     }
 }

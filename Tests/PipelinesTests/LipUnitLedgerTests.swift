@@ -107,12 +107,12 @@ final class LipUnitLedgerTests: XCTestCase {
         XCTAssertEqual(try fileStats(folder)[kept], stats[kept])
         try checkRecords(try Ledger(existing: out).lipUnitShards())
 
-        // A ledger of schema 1 (the same tables without lip_unit_shards and the av_sync ones) opens, is upgraded, and
+        // A ledger of schema 1 (the same tables without lip_unit_shards, the av_sync ones and speaker_scores) opens, is upgraded, and
         // the whole unit files on disk are recorded, not recomputed.
         let columnsAfterVersion1 = ["video_packets", "video_undecodable", "video_first_second_lost", "audio_packets",
                                     "audio_undecodable", "audio_first_second_lost", "quarantine_cause",
                                     "quarantine_version", "quarantine_time_limit", "metadata"]
-        try sql(out, "DROP TABLE lip_unit_shards; DROP TABLE sync_scores; DROP TABLE sync_curation; UPDATE meta SET value = '1' WHERE key = 'schema_version'; "
+        try sql(out, "DROP TABLE lip_unit_shards; DROP TABLE sync_scores; DROP TABLE sync_curation; DROP TABLE speaker_scores; UPDATE meta SET value = '1' WHERE key = 'schema_version'; "
                 + columnsAfterVersion1.map { "ALTER TABLE items DROP COLUMN \($0);" }.joined())
         let before = try fileStats(folder)
         let upgraded = try preprocess(manifest, data: data, out: out)
