@@ -10,7 +10,14 @@ OUT = os.path.join(REPO, "bench/out")
 
 def measure(cmd, runs=3, warmup=1, env=None):
     """Median wall seconds and max peak RSS (MiB) of `cmd` over `runs` runs after `warmup`."""
-    walls, rss = [], []
+    wall, rss, _ = measure_usage(cmd, runs, warmup, env)
+    return wall, rss
+
+
+def measure_usage(cmd, runs=3, warmup=1, env=None):
+    """`measure`, and the median CPU seconds (user + system) of `cmd`'s process: on a machine
+    others share, CPU time moves less with their load than wall time does."""
+    walls, rss, cpus = [], [], []
     for k in range(warmup + runs):
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -24,7 +31,8 @@ def measure(cmd, runs=3, warmup=1, env=None):
         if k >= warmup:
             walls.append(wall)
             rss.append(usage.ru_maxrss / 1024)
-    return statistics.median(walls), max(rss)
+            cpus.append(usage.ru_utime + usage.ru_stime)
+    return statistics.median(walls), max(rss), statistics.median(cpus)
 
 
 def talking_clip(seconds):

@@ -16,6 +16,14 @@ public struct Box: Equatable, Sendable {
 
     public var area: Double { width * height }
 
+    /// Whether `point` lies inside the box or on its edge.
+    public func contains(_ point: SIMD2<Double>) -> Bool {
+        point.x >= x && point.x <= x + width && point.y >= y && point.y <= y + height
+    }
+
+    /// The centre of the box.
+    public var centre: SIMD2<Double> { SIMD2(x + width / 2, y + height / 2) }
+
     /// Intersection over union; 0 for disjoint boxes.
     func iou(_ other: Box) -> Double {
         let w = min(x + width, other.x + other.width) - max(x, other.x)
@@ -91,6 +99,10 @@ public protocol FaceDetecting: SendableMetatype {
     init(parameters: Parameters) throws
     /// The faces on `frame` in source pixels, in any order; with `search`, at least those there.
     func detect(in frame: FaceFrame, near search: FaceSearch?) throws -> [FaceDetection]
+    /// The face at about `box` (where the tracker saw it on the frame before), found with less
+    /// work than `detect(in:near:)` by a detector that can; nil when it finds none there or has
+    /// no such step (the tracker then searches).
+    func face(near box: Box, in frame: FaceFrame) throws -> FaceDetection?
 }
 
 /// A detector's own settings: every field has a default (so the manifest may leave it out) and
@@ -102,6 +114,9 @@ public protocol FaceDetectorParameters: Codable, Equatable, Sendable {
 }
 
 extension FaceDetecting {
+    /// No cheaper step than the search.
+    public func face(near box: Box, in frame: FaceFrame) throws -> FaceDetection? { nil }
+
     /// The faces anywhere on `image`, analysed at the face stage's default size.
     public func detect(in image: RGBImage) throws -> [FaceDetection] {
         try detect(in: FaceFrame(image, analysisLongSide: FaceParameters().detectionLongSide), near: nil)

@@ -11,7 +11,7 @@
 /// `syncCheckpoint` and `syncCheckpointHash` unless it is `active`.
 /// The code default (a manifest that names no detector) is `cnn`.
 public struct FaceParameters: Codable, Equatable, Sendable {
-    public static let version = 3
+    public static let version = 4
 
     // Detection.
     /// The detector and its own parameters (`detector: cnn` in the manifest, the default, or `haar`).
@@ -45,6 +45,10 @@ public struct FaceParameters: Codable, Equatable, Sendable {
     public var searchRegionScale = 2.0
     /// ... and only for faces between side / this and side * this.
     public var searchSizeRatio = 1.5
+    /// A tracked face found there with a detector score below this (or not found) makes the frame
+    /// a key frame: the whole frame is searched (`FaceTrackProcessor`). MTCNN scores a clear face
+    /// above 0.99; Haar scores every face 1, so only a miss does it.
+    public var keyFrameScore = 0.9
     /// A shot cut is declared when the grey histograms (64 bins, each normalised to sum 1) of
     /// consecutive frames differ by more than this in total variation (½·Σ|p − q|, in [0, 1]).
     /// Within a shot of the test scenes (moving noise, ramps, shapes) the distance stays
@@ -88,8 +92,8 @@ public struct FaceParameters: Codable, Equatable, Sendable {
 
     private enum CodingKeys: String, CodingKey {
         case detector, detectionLongSide, speaker, keyFrameInterval, syncCheckpoint, syncCheckpointHash, minIoU, searchRegionScale,
-             searchSizeRatio, cutThreshold, smoothingWindow, maxGap, minSegmentLength, cropSmoothingWindow, cropMaxShift,
-             cropMaxZoom, cropScale, chinMargin, cropSize, cropRotation
+             searchSizeRatio, keyFrameScore, cutThreshold, smoothingWindow, maxGap, minSegmentLength, cropSmoothingWindow,
+             cropMaxShift, cropMaxZoom, cropScale, chinMargin, cropSize, cropRotation
     }
 
     public init(from decoder: Decoder) throws {
@@ -107,6 +111,7 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         minIoU = try c.decode(Double.self, forKey: .minIoU)
         searchRegionScale = try c.decode(Double.self, forKey: .searchRegionScale)
         searchSizeRatio = try c.decode(Double.self, forKey: .searchSizeRatio)
+        keyFrameScore = try c.decodeIfPresent(Double.self, forKey: .keyFrameScore) ?? keyFrameScore
         cutThreshold = try c.decode(Double.self, forKey: .cutThreshold)
         smoothingWindow = try c.decode(Int.self, forKey: .smoothingWindow)
         maxGap = try c.decode(Int.self, forKey: .maxGap)
@@ -137,6 +142,7 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         try c.encode(minIoU, forKey: .minIoU)
         try c.encode(searchRegionScale, forKey: .searchRegionScale)
         try c.encode(searchSizeRatio, forKey: .searchSizeRatio)
+        try c.encode(keyFrameScore, forKey: .keyFrameScore)
         try c.encode(cutThreshold, forKey: .cutThreshold)
         try c.encode(smoothingWindow, forKey: .smoothingWindow)
         try c.encode(maxGap, forKey: .maxGap)
@@ -164,6 +170,7 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         try require(minIoU > 0 && minIoU <= 1, "minIoU must be in (0, 1]")
         try require(searchRegionScale >= 1, "searchRegionScale must be >= 1")
         try require(searchSizeRatio > 1, "searchSizeRatio must be > 1")
+        try require(keyFrameScore >= 0 && keyFrameScore <= 1, "keyFrameScore must be in [0, 1]")
         try require(cutThreshold > 0, "cutThreshold must be > 0")
         try require(smoothingWindow >= 1 && smoothingWindow % 2 == 1, "smoothingWindow must be odd and >= 1")
         try require(maxGap >= 0, "maxGap must be >= 0")

@@ -35,23 +35,33 @@ public struct TrackedFrame: Sendable {
 /// frames half that window ahead are known, and a track's first frames until it is as long as
 /// the window. So with one track at most about
 /// `max(minSegmentLength, cropSmoothingWindow, cropSmoothingWindow/2 + maxGap) + 1` frames are buffered. With several,
-/// a track's final crops also wait while an older track is still open.
+/// a track's final crops also wait while an older track is still open. A buffered frame is kept
+/// whole only until its `smoothingWindow` face is known (`smoothingWindow / 2` frames later, or
+/// at the end of a gap); then only the part of it its crop can reach is kept (`cropReach`).
 ///
 /// Rules: each track follows one face. A track continues on each later frame with the
 /// detection of highest IoU (≥ `minIoU`) against its last seen box, the detector being asked
-/// to search near that box and at similar sizes (`searchRegionScale`, `searchSizeRatio`); a
-/// detection one track took is not given to another. Frames where the face is not found form a
+/// first for the face at that box (`face(near:in:)`, a cheaper step: MTCNN runs O-Net alone on
+/// it) and, when that finds none scoring at least `keyFrameScore`, to search near the box and at
+/// similar sizes (`searchRegionScale`, `searchSizeRatio`); a detection one track took is not
+/// given to another. A track whose search finds no face, or only
+/// one scoring below `keyFrameScore`, makes the frame a key frame: the whole frame is searched
+/// and its best face there (as above) continues the track, else the low-scoring one. With
+/// `largest`, when the track's face is not found but another one no smaller than its last box
+/// shrunk by `searchSizeRatio` is, the face has moved: the track ends there and the face starts
+/// the next one at once. Frames where the face is not found form a
 /// gap: gaps of at most `maxGap` frames are filled by linear interpolation, a longer gap ends
 /// the track at its last detection. A shot cut (grey-histogram change above `cutThreshold`)
 /// ends every track before the cut frame. Tracks shorter than `minSegmentLength` frames are
 /// dropped; each kept track is one segment. Frames outside kept segments are not emitted.
 ///
-/// New tracks (`speaker`): with `largest`, a whole-frame detection runs only while no track is
-/// open, and the largest face found starts one, so there is at most one track at a time. With
-/// `all`, a whole-frame detection runs every `keyFrameInterval` frames, on a shot cut, when a
-/// track is lost and while none is open; its faces are matched to the open tracks (by IoU, as
-/// above) and every other face starts a track. `active` tracks faces as `all` does (the face
-/// stage then keeps one track per shot, `ActiveSpeakerSelection`).
+/// New tracks (`speaker`): with `largest`, the largest face found by a whole-frame detection
+/// while no track is open (or on a key frame that ended the track) starts one, so there is at
+/// most one track at a time. With `all`, a whole-frame detection also runs every
+/// `keyFrameInterval` frames and on a shot cut; its faces are matched to the open tracks (by
+/// IoU, as above) and every other face starts a track.
+/// `active` tracks faces as `all` does (the face stage then keeps one track per shot,
+/// `ActiveSpeakerSelection`).
 ///
 /// Hints (`hints`: frame index → box, a dataset's own box of the face to follow) replace the
 /// whole-frame detection that starts a track with `largest`: on a frame with a hint the detector
@@ -88,7 +98,7 @@ public final class FaceTrackProcessor {
         var seen: [Observation]
         var seenBase: Int
         /// Frames not final yet, in order (including a trailing gap after lastSeen).
-        var frames: [(index: Int, image: RGBImage)]
+        var frames: [HeldFrame]
         /// Final frames not emitted yet (their segment is set when they are).
         var done: [TrackedFrame] = []
         /// Long enough to keep.
@@ -103,10 +113,85 @@ public final class FaceTrackProcessor {
             lastSeen = index
             seen = [Observation(face)]
             seenBase = index
-            frames = [(index, image)]
+            frames = [HeldFrame(index: index, image: image)]
         }
 
         var lastBox: Box { seen[seen.count - 1].box }
+
+        /// The `h` observations either side of frame `index`, the window shifted to lie inside
+        /// the track (frames first...lastSeen).
+        func window(around index: Int, _ h: Int) -> ArraySlice<Observation> {
+            let low = max(first, min(index - h, lastSeen - 2 * h))
+            let high = min(lastSeen, low + 2 * h)
+            return seen[(low - seenBase)...(high - seenBase)]
+        }
+
+        /// Frame `index`'s face smoothed over `2·half + 1` frames: the centred mean box (its window
+        /// shrunk symmetrically at the track's ends) and the mean landmarks of `window(around:)`
+        /// (landmarks are noisier than boxes, and place the crop: averaged over the full window
+        /// also at the ends).
+        func smoothed(_ index: Int, half: Int) -> Observation {
+            let h = min(half, index - first, lastSeen - index)
+            let box = Observation.mean(seen[(index - h - seenBase)...(index + h - seenBase)]).box
+            return Observation(box: box, landmarks: Observation.mean(window(around: index, half)).landmarks)
+        }
+    }
+
+    /// A frame a track holds until its crop is made: the whole frame, then, once its smoothed
+    /// face is known, only the part of it the crop can reach (`cropReach`), so a track holds
+    /// small regions, not whole frames, while its crop window fills.
+    private struct HeldFrame {
+        let index: Int
+        /// The frame, or its part from `origin` on.
+        var image: RGBImage
+        /// The frame pixel at `image`'s top-left corner.
+        var origin = (x: 0, y: 0)
+        /// The whole frame's width and height.
+        let frameSize: (width: Int, height: Int)
+        var isWhole = true
+
+        init(index: Int, image: RGBImage) {
+            self.index = index
+            self.image = image
+            frameSize = (image.width, image.height)
+        }
+
+        /// The pixels of the frame that `croppedSquare` reads for the square [x0, x1) × [y0, y1)
+        /// (frame pixels): its part inside the frame, or the nearest edge pixels when it lies
+        /// outside.
+        func readRegion(x0: Int, y0: Int, x1: Int, y1: Int) -> Region {
+            let cx0 = min(max(x0, 0), frameSize.width - 1), cy0 = min(max(y0, 0), frameSize.height - 1)
+            let cx1 = min(max(x1, cx0 + 1), frameSize.width), cy1 = min(max(y1, cy0 + 1), frameSize.height)
+            return Region(x: cx0, y: cy0, width: cx1 - cx0, height: cy1 - cy0)
+        }
+
+        /// Keeps only `region` (frame pixels, inside the frame) of the whole frame.
+        mutating func cut(to region: Region) {
+            var part = RGBImage(width: region.width, height: region.height)
+            let rowBytes = region.width * 3, frameWidth = frameSize.width
+            image.pixels.withUnsafeBufferPointer { src in
+                part.pixels.withUnsafeMutableBufferPointer { dst in
+                    for y in 0..<region.height {
+                        let from = src.baseAddress! + ((region.y + y) * frameWidth + region.x) * 3
+                        (dst.baseAddress! + y * rowBytes).update(from: from, count: rowBytes)
+                    }
+                }
+            }
+            image = part
+            origin = (region.x, region.y)
+            isWhole = false
+        }
+
+        /// `square` (frame pixels) resized to `size` × `size`: the same pixels `croppedSquare` makes
+        /// of the whole frame, as the part kept holds every pixel that reads (`cropReach`).
+        func croppedSquare(_ square: FaceBox, size: Int) throws -> RGBImage {
+            let x = Int(square.x), y = Int(square.y), side = Int(square.width)
+            let reads = readRegion(x0: x, y0: y, x1: x + side, y1: y + side)
+            precondition(reads.x >= origin.x && reads.y >= origin.y && reads.x + reads.width <= origin.x + image.width
+                         && reads.y + reads.height <= origin.y + image.height,
+                         "frame \(index): crop square \(square) reaches past the part held, \(origin) + \(image.width)x\(image.height)")
+            return try image.croppedSquare(x: x - origin.x, y: y - origin.y, side: side, size: size)
+        }
     }
 
     public init(detector: any FaceDetecting, parameters: FaceParameters = FaceParameters(), hints: [Int: Box] = [:]) throws {
@@ -115,6 +200,10 @@ public final class FaceTrackProcessor {
         self.parameters = parameters
         self.hints = hints
     }
+
+    /// Bytes of frame pixels the tracks hold now (whole frames and cut parts; a frame two
+    /// tracks hold whole counts twice).
+    var heldPixelBytes: Int { tracks.reduce(0) { $0 + $1.frames.reduce(0) { $0 + $1.image.pixels.count } } }
 
     /// Adds the next frame; returns the frames that became final.
     public func push(_ frame: RGBImage) throws -> [TrackedFrame] {
@@ -144,23 +233,47 @@ public final class FaceTrackProcessor {
         if keyFrame {
             let faces = try detector.detect(in: analysed, near: nil)
             for t in tracks.indices where tracks[t].isOpen {
-                try follow(t, best(faces, near: tracks[t].lastBox, claimed: &claimed), index: index, frame: frame)
+                try follow(t, claim(best(faces, near: tracks[t].lastBox, claimed: claimed), in: &claimed), index: index, frame: frame)
             }
             try start(faces, claimed: &claimed, index: index, frame: frame)
         } else {
-            var lost = false
+            // Tracks whose search found no face, or one scoring below `keyFrameScore` (kept as
+            // `weak`): they make this frame a key frame.
+            var doubtful: [(track: Int, weak: FaceDetection?)] = []
             for t in tracks.indices where tracks[t].isOpen {
-                let search = FaceSearch(box: tracks[t].lastBox, regionScale: parameters.searchRegionScale,
-                                        sizeRatio: parameters.searchSizeRatio)
-                let faces = try detector.detect(in: analysed, near: search)
-                try follow(t, best(faces, near: tracks[t].lastBox, claimed: &claimed), index: index, frame: frame)
-                lost = lost || !tracks[t].isOpen
+                // The detector's cheap step first (MTCNN: O-Net on the last box), then its search.
+                let last = tracks[t].lastBox
+                var match = try detector.face(near: last, in: analysed).flatMap { best([$0], near: last, claimed: claimed) }
+                if (match?.score ?? 0) < parameters.keyFrameScore {
+                    let search = FaceSearch(box: last, regionScale: parameters.searchRegionScale, sizeRatio: parameters.searchSizeRatio)
+                    match = best(try detector.detect(in: analysed, near: search), near: last, claimed: claimed) ?? match
+                }
+                claim(match, in: &claimed)
+                if let match, match.score >= parameters.keyFrameScore {
+                    try follow(t, match, index: index, frame: frame)
+                } else {
+                    doubtful.append((t, match))
+                }
             }
-            if (all && lost) || !tracks.contains(where: \.isOpen) {
-                try start(try newFaces(analysed, index: index), claimed: &claimed, index: index, frame: frame)
+            if !doubtful.isEmpty || !tracks.contains(where: \.isOpen) {
+                let faces = try newFaces(analysed, index: index)
+                for (t, weak) in doubtful {
+                    // The whole frame's face there (the search may miss one that moved or
+                    // changed size more than it allows), else the weak one.
+                    let match = claim(best(faces, near: tracks[t].lastBox, claimed: claimed), in: &claimed) ?? weak
+                    if match == nil && !all && faces.contains(where: { moved(tracks[t], to: $0, claimed: claimed) }) {
+                        try close(t)
+                    } else {
+                        try follow(t, match, index: index, frame: frame)
+                    }
+                }
+                try start(faces, claimed: &claimed, index: index, frame: frame)
             }
         }
-        for t in tracks.indices where tracks[t].isOpen { try finalise(t, closing: false) }
+        for t in tracks.indices where tracks[t].isOpen {
+            try finalise(t, closing: false)
+            narrow(t)
+        }
         return release()
     }
 
@@ -169,13 +282,19 @@ public final class FaceTrackProcessor {
     private func newFaces(_ frame: FaceFrame, index: Int) throws -> [FaceDetection] {
         if !parameters.tracksEveryFace, let hint = hints[index] {
             let search = FaceSearch(box: hint, regionScale: parameters.searchRegionScale, sizeRatio: parameters.searchSizeRatio)
-            let hinted = try detector.detect(in: frame, near: search).filter { face in
-                let centreX = face.box.x + face.box.width / 2, centreY = face.box.y + face.box.height / 2
-                return centreX >= hint.x && centreX <= hint.x + hint.width && centreY >= hint.y && centreY <= hint.y + hint.height
-            }
+            let hinted = try detector.detect(in: frame, near: search).filter { hint.contains($0.box.centre) }
             if !hinted.isEmpty { return hinted }
         }
         return try detector.detect(in: frame, near: nil)
+    }
+
+    /// With `largest`: whether `face`, found elsewhere on a frame where `track`'s face is not
+    /// found, is that face moved (so the track ends now and `face` may start the next one): a
+    /// face no track took, at least as large as the track's last box shrunk by `searchSizeRatio`.
+    /// A smaller face (someone in the background) leaves the track to its gap.
+    private func moved(_ track: Track, to face: FaceDetection, claimed: [Box]) -> Bool {
+        !claimed.contains { face.box.iou($0) >= parameters.minIoU }
+            && face.box.area * parameters.searchSizeRatio * parameters.searchSizeRatio >= track.lastBox.area
     }
 
     /// Ends the stream: returns the remaining frames of every kept segment.
@@ -185,14 +304,19 @@ public final class FaceTrackProcessor {
     }
 
     /// The face of `faces` overlapping `box` best (IoU ≥ `minIoU`) that overlaps no claimed box
-    /// as much; it joins the claimed boxes.
-    private func best(_ faces: [FaceDetection], near box: Box, claimed: inout [Box]) -> FaceDetection? {
-        let match = faces.filter { face in !claimed.contains { face.box.iou($0) >= parameters.minIoU } }
+    /// as much.
+    private func best(_ faces: [FaceDetection], near box: Box, claimed: [Box]) -> FaceDetection? {
+        faces.filter { face in !claimed.contains { face.box.iou($0) >= parameters.minIoU } }
             .map { ($0, $0.box.iou(box)) }
             .filter { $0.1 >= parameters.minIoU }
             .max { $0.1 < $1.1 }?.0
-        if let match { claimed.append(match.box) }
-        return match
+    }
+
+    /// Adds the box of `face` (a track took it) to `claimed`; returns `face`.
+    @discardableResult
+    private func claim(_ face: FaceDetection?, in claimed: inout [Box]) -> FaceDetection? {
+        if let face { claimed.append(face.box) }
+        return face
     }
 
     /// Continues track `t` on frame `index` with `match`, or with a gap when there is none (and
@@ -205,11 +329,11 @@ public final class FaceTrackProcessor {
             for k in 1..<gap { tracks[t].seen.append(before.lerp(after, Double(k) / Double(gap))) }
             tracks[t].seen.append(after)
             tracks[t].lastSeen = index
-            tracks[t].frames.append((index, frame))
+            tracks[t].frames.append(HeldFrame(index: index, image: frame))
         } else if index - tracks[t].lastSeen > parameters.maxGap {
             try close(t)
         } else {
-            tracks[t].frames.append((index, frame))
+            tracks[t].frames.append(HeldFrame(index: index, image: frame))
         }
     }
 
@@ -274,24 +398,15 @@ public final class FaceTrackProcessor {
         let hold = max(half, cropHalf)
         let lastFinal = closing ? current.lastSeen
             : current.lastSeen - current.first >= 2 * hold ? current.lastSeen - hold : current.first - 1
-        while let (index, image) = current.frames.first, index <= lastFinal {
+        while let held = current.frames.first, held.index <= lastFinal {
             current.frames.removeFirst()
-            // The window of `h` frames either side of index, shifted to lie inside the track.
-            func window(_ h: Int) -> ArraySlice<Observation> {
-                let low = max(current.first, min(index - h, current.lastSeen - 2 * h))
-                let high = min(current.lastSeen, low + 2 * h)
-                return current.seen[(low - current.seenBase)...(high - current.seenBase)]
-            }
-            // Centred mean over index-h ... index+h, h shrunk symmetrically at segment ends.
-            let h = min(half, index - current.first, current.lastSeen - index)
-            let box = Observation.mean(current.seen[(index - h - current.seenBase)...(index + h - current.seenBase)]).box
-            // Landmarks (noisier than boxes, and what places the crop) are averaged over the full
-            // window also at the segment's ends.
-            let smoothed = Observation(box: box, landmarks: Observation.mean(window(half)).landmarks)
-            let face = cropFace(smoothed: smoothed, window: window(cropHalf))
+            let index = held.index
+            let smoothed = current.smoothed(index, half: half)
+            let face = cropFace(smoothed: smoothed, window: current.window(around: index, cropHalf))
             let square = cropSquare(face.box)
-            let crop = parameters.cropRotation ? try uprightCrop(image, square: square, face: face)
-                : try image.croppedSquare(x: Int(square.x), y: Int(square.y), side: Int(square.width), size: parameters.cropSize)
+            // A turned crop reads past its square, so with `cropRotation` frames are held whole (`narrow`).
+            let crop = parameters.cropRotation ? try uprightCrop(held.image, square: square, face: face)
+                : try held.croppedSquare(square, size: parameters.cropSize)
             // The segment is set when the frame is emitted (`release`).
             current.done.append(TrackedFrame(index: index, segment: 0, shot: current.shot, box: smoothed.box.rounded,
                                              landmarks: smoothed.landmarks, cropBox: square, crop: crop))
@@ -301,6 +416,36 @@ public final class FaceTrackProcessor {
         let drop = min(max(0, keepFrom - current.seenBase), current.seen.count - 1)
         current.seen.removeFirst(drop)
         current.seenBase += drop
+    }
+
+    /// Cuts the frames track `t` holds whole down to the part their crop can reach, once their
+    /// smoothed face is final: the track seen `smoothingWindow / 2` frames past them, and twice
+    /// that past its first frame (the window shifted inside the track at its start).
+    private func narrow(_ t: Int) {
+        // A turned crop (`cropRotation`) reads a rotated square: its frames stay whole.
+        guard !parameters.cropRotation else { return }
+        let half = parameters.smoothingWindow / 2
+        let track = tracks[t]
+        guard track.lastSeen - track.first >= 2 * half else { return }
+        for k in track.frames.indices where track.frames[k].isWhole && track.frames[k].index <= track.lastSeen - half {
+            let reach = cropReach(track.smoothed(track.frames[k].index, half: half))
+            tracks[t].frames[k].cut(to: track.frames[k].readRegion(x0: reach.x0, y0: reach.y0, x1: reach.x1, y1: reach.y1))
+        }
+    }
+
+    /// The frame pixels [x0, x1) × [y0, y1) that a frame's crop can cover once its `smoothed` face
+    /// is known, whatever the longer window brings: `cropFace` keeps the crop's face within
+    /// `cropMaxShift` and `cropMaxZoom` of it, so this is the union of `cropSquare`s of all such
+    /// faces, with 2 pixels more each side for the rounding.
+    func cropReach(_ smoothed: Observation) -> (x0: Int, y0: Int, x1: Int, y1: Int) {
+        let short = smoothed.face(turning: false)
+        let shift = short.z * parameters.cropMaxShift, side = short.z * (1 + parameters.cropMaxZoom)
+        let across = side * (parameters.cropScale + parameters.chinMargin) / 2 + 2
+        let above = side * parameters.cropScale / 2 + 2, below = side * (parameters.cropScale / 2 + parameters.chinMargin) + 2
+        // Frame coordinates are far inside ±1e9; the clamp keeps Int() from trapping on odd boxes.
+        func pixel(_ v: Double) -> Int { v.isFinite ? Int(min(max(v, -1e9), 1e9).rounded(.down)) : 0 }
+        return (pixel(short.x - shift - across), pixel(short.y - shift - above),
+                pixel(short.x + shift + across) + 1, pixel(short.y + shift + below) + 1)
     }
 
     /// The face (centre and side, as a square; and its angle) that places a frame's crop: the mean face

@@ -96,6 +96,18 @@ public final class MTCNNFaceDetector: FaceDetecting {
         return faces(in: image, window: window, minFace: minFace, sizes: sizes)
     }
 
+    /// O-Net alone on `box` grown to a square (as the cascade squares R-Net's boxes before O-Net):
+    /// between frames a face moves little, and O-Net's regression and landmarks follow it from
+    /// the last box at the cost of one 48×48 crop, against P-Net's levels and R-Net's crops of
+    /// a search. The face if O-Net scores it above `outputThreshold`, else nil.
+    public func face(near box: Box, in frame: FaceFrame) throws -> FaceDetection? {
+        let last = Candidate(x1: Float(box.x), y1: Float(box.y), x2: Float(box.x + box.width), y2: Float(box.y + box.height), score: 0)
+        guard let start = last.finite?.square else { return nil }
+        let refined = refine([start], frame.image, network: MTCNNFaceDetector.onet, size: 48,
+                             threshold: Float(parameters.outputThreshold)).compactMap { $0.regressed.finite }
+        return refined.first.map(detection)
+    }
+
     /// facenet-pytorch's detect_face on `image`, with P-Net at the pyramid levels
     /// 12/minFace · pyramidFactor^k whose window side 12/scale (the face size the level finds)
     /// lies in `sizes`, and only on the part of each level inside `window` (source pixels; nil:
@@ -131,11 +143,14 @@ public final class MTCNNFaceDetector: FaceDetecting {
             .compactMap { $0.regressed.finite }
         boxes = nms(boxes, threshold: 0.7, overlap: .minimum)
         func area(_ b: Candidate) -> Float { (b.x2 - b.x1) * (b.y2 - b.y1) }
-        return boxes.sorted { area($0) > area($1) }.map { b in
-            let box = Box(x: Double(b.x1), y: Double(b.y1), width: Double(b.x2 - b.x1), height: Double(b.y2 - b.y1))
-            let landmarks = b.points.map { points in points.map { SIMD2<Double>(Double($0.x), Double($0.y)) } }
-            return FaceDetection(box: box, score: Double(b.score), landmarks: landmarks)
-        }
+        return boxes.sorted { area($0) > area($1) }.map(detection)
+    }
+
+    /// An O-Net candidate as a face in source pixels.
+    private func detection(_ b: Candidate) -> FaceDetection {
+        let box = Box(x: Double(b.x1), y: Double(b.y1), width: Double(b.x2 - b.x1), height: Double(b.y2 - b.y1))
+        let landmarks = b.points.map { points in points.map { SIMD2<Double>(Double($0.x), Double($0.y)) } }
+        return FaceDetection(box: box, score: Double(b.score), landmarks: landmarks)
     }
 
     // MARK: The networks

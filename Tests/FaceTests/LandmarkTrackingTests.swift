@@ -47,6 +47,14 @@ func face(x: Double, y: Double, side: Double = 60, landmarks: Bool = true) -> Fa
                          landmarks: landmarks ? points : nil)
 }
 
+/// The default parameters with `speaker: all`, the whole frame searched every 10 frames.
+func allSpeakersParameters() -> FaceParameters {
+    var parameters = FaceParameters()
+    parameters.speaker = FaceParameters.allSpeakers
+    parameters.keyFrameInterval = 10
+    return parameters
+}
+
 final class LandmarkTrackingTests: XCTestCase {
     /// Landmarks move with the face, are interpolated across a gap like the box, and averaged
     /// over 5 frames (at the segment's ends the 5 nearest ones): a ±1.5 px shake of every point,
@@ -240,7 +248,9 @@ final class CropStabilityTests: XCTestCase {
         let side = Double(frames[0].cropBox.width)
         let summary = String(format: "crop centre + pan: jitter %.2f px (crop side %.0f px)", jitter(placed), side)
         print(summary)
-        XCTAssertLessThanOrEqual(jitter(placed), 5, summary)
+        // 4.07 px when every frame ran the whole cascade; 5.04 px since O-Net alone follows the
+        // face from its last box (the crop lags a little more behind a fast pan).
+        XCTAssertLessThanOrEqual(jitter(placed), 5.5, summary)
     }
 }
 
@@ -256,11 +266,8 @@ final class MultiFaceTrackingTests: XCTestCase {
     }
 
     func testEveryFaceIsItsOwnSegment() throws {
-        var parameters = FaceParameters()
-        parameters.speaker = FaceParameters.allSpeakers
-        parameters.keyFrameInterval = 10
         let detector = ScriptedDetector(scene)
-        let frames = try detector.track(40, parameters: parameters)
+        let frames = try detector.track(40, parameters: allSpeakersParameters())
         // Segments in the order their tracks started, each one's frames together and in order.
         XCTAssertEqual(frames.map(\.segment), [Int](repeating: 0, count: 40) + [Int](repeating: 1, count: 30) + [Int](repeating: 2, count: 20))
         XCTAssertEqual(frames.map(\.index), Array(0..<40) + Array(0..<30) + Array(20..<40))
@@ -270,9 +277,10 @@ final class MultiFaceTrackingTests: XCTestCase {
             XCTAssertEqual(Double(frame.box.x), Double(truth.x), accuracy: 1, "segment \(frame.segment) frame \(frame.index)")
             XCTAssertEqual(Double(frame.box.y), Double(truth.y), accuracy: 1, "segment \(frame.segment) frame \(frame.index)")
         }
-        // Whole frames on key frames (the third face waits for frame 20) and when the right face
-        // is lost (frame 33: more than 3 frames after its last detection, 29).
-        XCTAssertEqual(detector.wholeFrameSearches, [0, 10, 20, 30, 33])
+        // Whole frames on key frames (the third face waits for frame 20) and while the right face
+        // is not found (frames 30 to 33, when its track ends: more than 3 frames after its last
+        // detection, 29).
+        XCTAssertEqual(detector.wholeFrameSearches, [0, 10, 20, 30, 31, 32, 33])
     }
 
     /// `largest` is the tracker of one face: the large one only, whole frames only at the start.
