@@ -16,21 +16,9 @@ final class AVSyncTests: XCTestCase {
 
     func testShiftedClipsAreMeasuredRealignedAndUnrelatedAudioIsDropped() throws {
         let s = ScratchDir("av-sync")
-        let corpus = s.path("corpus")
-        let faces = TestEnv.repoRoot.appendingPathComponent("data/faces").path
-        let made = try Fixture.cals(["demo-corpus", "--out", corpus, "--speakers", "3", "--clips", "3", "--seconds", "4",
-                                     "--size", "192", "--faces", faces])
-        XCTAssertEqual(made.status, 0, made.stderr)
-        let speakers = try FileManager.default.contentsOfDirectory(atPath: corpus).sorted()
-        XCTAssertEqual(speakers.count, 3)
-        let demoManifest = TestEnv.repoRoot.appendingPathComponent("manifests/demo.yaml").path
         // The encoder: trained on the first two speakers' unshifted clips, the third held out.
-        try Fixture.preprocess(demoManifest, data: corpus, out: s.path("original"))
-        let trained = try Fixture.cals(["train", "sync", "--data", s.path("original"), "--out", s.path("sync"), "--steps", "150",
-                                        "--width", "0.25", "--learning-rate", "1e-3", "--no-augment", "--eval-every", "150",
-                                        "--held-out", speakers[2]])
-        XCTAssertEqual(trained.status, 0, trained.stderr)
-        let checkpoint = s.path("sync/checkpoint.safetensors")
+        let (corpus, speakers, checkpoint) = try Fixture.trainedSyncEncoder(s, speakers: 3, seconds: 4, size: 192)
+        let demoManifest = TestEnv.repoRoot.appendingPathComponent("manifests/demo.yaml").path
 
         // The dataset: the trained speakers' six clips with their audio shifted, and a seventh
         // item, the first clip's video with another speaker's audio (unrelated speech).
@@ -79,7 +67,7 @@ final class AVSyncTests: XCTestCase {
         let curated = try ProcessedDataset(outFolder: out)
         XCTAssertEqual(curated.excluded[unrelated], dropped.excluded)
         XCTAssertFalse(curated.clips.contains { $0.segment.item == unrelated })
-        let original = try ProcessedDataset(outFolder: s.path("original"))
+        let original = try ProcessedDataset(outFolder: s.path("corpus-out"))
         let model = try SyncEncoder.load(checkpoint: checkpoint)
         for id in expected.keys.sorted() where abs(decisions[id]!.shift) > 1 {
             let clip = try curated.clip(id: "\(id)#0")
@@ -113,7 +101,7 @@ final class AVSyncTests: XCTestCase {
                       again.stdout)
         XCTAssertEqual(try ledger.syncCuration(), decisions)
         XCTAssertEqual(try ledger.syncScores().count, 14)
-        let other = try Fixture.cals(["train", "sync", "--data", s.path("original"), "--out", s.path("sync2"), "--steps", "20",
+        let other = try Fixture.cals(["train", "sync", "--data", s.path("corpus-out"), "--out", s.path("sync2"), "--steps", "20",
                                       "--width", "0.25", "--seed", "2", "--no-augment", "--held-out", speakers[2]])
         XCTAssertEqual(other.status, 0, other.stderr)
         let checkpoint2 = s.path("sync2/checkpoint.safetensors")

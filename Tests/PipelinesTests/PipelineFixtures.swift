@@ -38,22 +38,49 @@ enum Fixture {
     static func manifest(_ path: String, targetBytes: Int = 3_000_000, chinMargin: Double = 0.15,
                          workers: Int = 2, timeLimit: Double = 60, detector: String? = nil, speaker: String? = nil) throws {
         let face = "chin_margin: \(chinMargin)" + (detector.map { ", detector: \($0)" } ?? "") + (speaker.map { ", speaker: \($0)" } ?? "")
-        let text = """
-            dataset: clips
-            adapter:
-              kind: folder
-            stages:
-              - decode: {}
-              - face: {\(face)}
-              - mel: {}
-              - align: {}
-              - shard: {}
-            shards:
-              target_bytes: \(targetBytes)
-            workers: \(workers)
-            item_time_limit: \(timeLimit)
-            """
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try manifestText(face: face, targetBytes: targetBytes, workers: workers, timeLimit: timeLimit)
+            .write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// The text of a `folder`-adapter manifest whose face stage has the keys `face`.
+    static func manifestText(face: String, targetBytes: Int = 3_000_000, workers: Int = 2, timeLimit: Double = 60) -> String {
+        """
+        dataset: clips
+        adapter:
+          kind: folder
+        stages:
+          - decode: {}
+          - face: {\(face)}
+          - mel: {}
+          - align: {}
+          - shard: {}
+        shards:
+          target_bytes: \(targetBytes)
+        workers: \(workers)
+        item_time_limit: \(timeLimit)
+        """
+    }
+
+    /// A demo corpus of `speakers` speakers × 3 clips of `seconds` s and `size` px in `s`/corpus,
+    /// preprocessed into `s`/corpus-out, and a sync encoder trained there on every speaker but the
+    /// last (`steps`, width 0.25, no augmentation: ~25 s for 150 steps) into `s`/sync. Such an encoder scores
+    /// the clips it was trained on confidently and held-out speakers near chance.
+    static func trainedSyncEncoder(_ s: ScratchDir, speakers count: Int, seconds: Int, size: Int, steps: Int = 150) throws
+        -> (corpus: String, speakers: [String], checkpoint: String) {
+        let corpus = s.path("corpus")
+        let faces = TestEnv.repoRoot.appendingPathComponent("data/faces").path
+        let made = try cals(["demo-corpus", "--out", corpus, "--speakers", "\(count)", "--clips", "3", "--seconds", "\(seconds)",
+                             "--size", "\(size)", "--faces", faces])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let speakers = try FileManager.default.contentsOfDirectory(atPath: corpus).sorted()
+        XCTAssertEqual(speakers.count, count)
+        let demoManifest = TestEnv.repoRoot.appendingPathComponent("manifests/demo.yaml").path
+        try preprocess(demoManifest, data: corpus, out: s.path("corpus-out"))
+        let trained = try cals(["train", "sync", "--data", s.path("corpus-out"), "--out", s.path("sync"), "--steps", "\(steps)",
+                                "--width", "0.25", "--learning-rate", "1e-3", "--no-augment", "--eval-every", "\(steps)",
+                                "--held-out", speakers[count - 1]])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        return (corpus, speakers, s.path("sync/checkpoint.safetensors"))
     }
 
     /// An untrained sync encoder (seed 3, narrow, 1024-d units) written as a checkpoint to
