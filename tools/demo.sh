@@ -16,7 +16,7 @@ MANIFEST=${MANIFEST:-manifests/demo.yaml}
 CORPUS_ARGS=${CORPUS_ARGS:---speakers 4 --clips 20 --seconds 4}
 SYNC_ARGS=${SYNC_ARGS:---steps 200 --eval-every 100}
 A2L_ARGS=${A2L_ARGS:---steps 200 --layers 2 --dim 128 --heads 4 --ff 512 --batch 16 --warmup 20 --eval-every 100}
-L2F_ARGS=${L2F_ARGS:---steps 300 --widths 8,16,32,64,64 --learning-rate 1e-3 --sync-weight 0.2 --grid-every 100 --checkpoint-every 100}
+L2F_ARGS=${L2F_ARGS:---steps 300 --widths 8,16,32,64,64 --learning-rate 1e-3 --sync-weight 0.15 --grid-every 100 --checkpoint-every 100}
 # A sentence no demo speaker says (the corpus speaks word lists), in a voice none of them has.
 SENTENCE=${SENTENCE:-"Please bring the blue book to the kitchen before seven."}
 VOICE=${VOICE:-en-us+f3}
