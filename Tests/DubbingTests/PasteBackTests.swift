@@ -28,7 +28,7 @@ final class PasteBackTests: XCTestCase {
         let square = FaceBox(x: 40, y: 20, width: 100, height: 100)
         let solid = RGBImage(width: 128, height: 128, pixels: [UInt8](repeating: 7, count: 128 * 128 * 3))
         var pasted = original
-        try pasted.blendLowerHalf(of: solid, into: square, feather: 0.1)
+        try pasted.blendLowerHalf(of: solid, into: ImageRotation(box: square), feather: 0.1)
         for y in 0..<160 { for x in 0..<200 {
             let i = (y * 200 + x) * 3
             let inside = x >= 40 && x < 140 && y >= 70 && y < 120
@@ -53,10 +53,45 @@ final class PasteBackTests: XCTestCase {
         for square in [FaceBox(x: 30, y: 10, width: 90, height: 90), FaceBox(x: 100, y: 60, width: 90, height: 90)] {
             let crop = try original.croppedSquare(x: Int(square.x), y: Int(square.y), side: Int(square.width), size: 128)
             var pasted = original
-            try pasted.blendLowerHalf(of: crop, into: square)
+            try pasted.blendLowerHalf(of: crop, into: ImageRotation(box: square))
             let error = zip(pasted.pixels, original.pixels).map { abs(Int($0) - Int($1)) }
             print("own crop pasted back into \(square): |error| max \(error.max()!), mean \(Double(error.reduce(0, +)) / Double(error.count))")
             XCTAssertLessThanOrEqual(error.max()!, 6, "square \(square)")
         }
+    }
+
+    /// A crop cut turned (`crop_rotation`: the square turned 30° about its face's centre) and
+    /// pasted back through its turn lands where it came from: the frame changes only inside the
+    /// turned square's lower half (the mask is turned too) and stays nearly as it was (max 6, as
+    /// the unturned paste above). Pasted as if unturned (the same square at angle 0) it is
+    /// misplaced, and the frame changes by far more.
+    func testTurnedCropPastedBackThroughItsTurnIsNearlyTheFrame() throws {
+        let original = frame(width: 200, height: 180)
+        let angle = 30 * Double.pi / 180
+        let turned = ImageRotation(centre: SIMD2(97.5, 88.25), angle: angle, width: 90, height: 90)
+        let crop = try turned.canvas(of: original).resized(width: 128, height: 128)
+        var pasted = original
+        try pasted.blendLowerHalf(of: crop, into: turned)
+        var unturned = original
+        try unturned.blendLowerHalf(of: crop, into: ImageRotation(centre: turned.centre, angle: 0, width: 90, height: 90))
+        var turnedError: [Int] = [], unturnedError: [Int] = []   // over the turned lower half
+        var changedOutside = 0
+        for y in 0..<180 { for x in 0..<200 {
+            let i = (y * 200 + x) * 3
+            let q = turned.canvasPoint(SIMD2(Double(x) + 0.5, Double(y) + 0.5))
+            if q.x < 0 || q.x > 90 || q.y < 45 || q.y > 90 {
+                if pasted.pixels[i..<(i + 3)] != original.pixels[i..<(i + 3)] { changedOutside += 1 }
+            } else {
+                turnedError += (i..<(i + 3)).map { abs(Int(pasted.pixels[$0]) - Int(original.pixels[$0])) }
+                unturnedError += (i..<(i + 3)).map { abs(Int(unturned.pixels[$0]) - Int(original.pixels[$0])) }
+            }
+        } }
+        let mean = { (e: [Int]) in Double(e.reduce(0, +)) / Double(max(1, e.count)) }
+        print("turned crop pasted back over \(turnedError.count / 3) pixels: through its turn |error| max \(turnedError.max() ?? -1)",
+              "mean \(mean(turnedError)); unturned max \(unturnedError.max() ?? -1) mean \(mean(unturnedError))")
+        XCTAssertEqual(changedOutside, 0, "pixels outside the turned lower half changed")
+        XCTAssertGreaterThan(turnedError.count / 3, 90 * 45 * 9 / 10, "the turned lower half lies inside the frame")
+        XCTAssertLessThanOrEqual(turnedError.max() ?? 99, 6)
+        XCTAssertGreaterThan(mean(unturnedError), 10 * max(0.5, mean(turnedError)))
     }
 }
