@@ -72,10 +72,11 @@ public struct ImageRotation: Equatable, Sendable {
     /// 0 ≤ row0 < row1 ≤ height) cover: the box around their four turned corners.
     public func imageBounds(rows row0: Double, _ row1: Double) -> (x0: Int, y0: Int, x1: Int, y1: Int) {
         let corners = [SIMD2(0, row0), SIMD2(Double(width), row0), SIMD2(0, row1), SIMD2(Double(width), row1)].map(imagePoint)
+        let low = corners.reduce(SIMD2(repeating: Double.infinity)) { pointwiseMin($0, $1) }
+        let high = corners.reduce(SIMD2(repeating: -Double.infinity)) { pointwiseMax($0, $1) }
         // Frame coordinates are far inside ±1e9; the clamp keeps Int() from trapping on odd values.
         func pixel(_ v: Double, _ rule: FloatingPointRoundingRule) -> Int { v.isFinite ? Int(min(max(v, -1e9), 1e9).rounded(rule)) : 0 }
-        return (pixel(corners.map(\.x).min()!, .down), pixel(corners.map(\.y).min()!, .down),
-                pixel(corners.map(\.x).max()!, .up), pixel(corners.map(\.y).max()!, .up))
+        return (pixel(low.x, .down), pixel(low.y, .down), pixel(high.x, .up), pixel(high.y, .up))
     }
 
     /// The `width` × `height` image whose pixel (x, y) is `source` at a + R(θ)·((x, y) + ½ − b) − ½
