@@ -79,7 +79,8 @@ public struct DubTimes: Equatable, Sendable {
 ///     → lip units [N, D] from the run's lip encoder (A2L), windows of T frames as in training
 ///   video → 25 fps frames (ping-pong to N when shorter) → face track + 128×128 crops
 ///   → generator on (reference crop ++ crop with lower half zeroed, lip unit), `batchSize` frames
-///     at a time → lower half pasted back with a feathered mask → H.264 + the new speech as AAC.
+///     at a time → lower half pasted back with a feathered mask through the inverse of the crop
+///     transform (turned too with `crop_rotation`) → H.264 + the new speech as AAC.
 /// The video is decoded twice (tracking, then output) so that only face crops stay in memory;
 /// its frames are kept only when it is shorter than the speech and must play back and forth.
 /// Decoding runs on a thread of its own in both passes, and the generator on another while the
@@ -181,10 +182,10 @@ public final class Dubber {
                     if let face = faces[Dubber.pingPong(i, count: faces.count)] {
                         let crop = RGBImage(width: side, height: side,
                                             pixels: Array(crops[(k * side * side * 3)..<((k + 1) * side * side * 3)]))
-                        try frame.blendLowerHalf(of: crop, into: face.cropBox)
+                        try frame.blendLowerHalf(of: crop, into: face.cropRegion)
                         if sideBySide {
                             let reference = RGBImage(width: side, height: side, pixels: references[face.segment]!)
-                            try copied.blendLowerHalf(of: reference, into: face.cropBox)
+                            try copied.blendLowerHalf(of: reference, into: face.cropRegion)
                         }
                         k += 1
                     }

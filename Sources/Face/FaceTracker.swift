@@ -20,7 +20,11 @@ public struct TrackedFrame: Sendable {
     public let landmarks: [SIMD2<Double>]?
     /// The square cut out for `crop` (source pixels; may reach past the frame edges).
     public let cropBox: FaceBox
-    /// `cropSize x cropSize` RGB, area-resampled from `cropBox`.
+    /// The region `crop` was resampled from: `cropBox` itself, or with `cropRotation` that
+    /// square turned by the face's angle about the face's centre. Paste-back (`cals dub`) uses it
+    /// to put a crop back where it came from.
+    public let cropRegion: ImageRotation
+    /// `cropSize x cropSize` RGB, resampled from `cropRegion` (area-resampled when unturned).
     public let crop: RGBImage
 }
 
@@ -404,12 +408,14 @@ public final class FaceTrackProcessor {
             let smoothed = current.smoothed(index, half: half)
             let face = cropFace(smoothed: smoothed, window: current.window(around: index, cropHalf))
             let square = cropSquare(face.box)
+            let region = cropRegion(square, face: face)
             // A turned crop reads past its square, so with `cropRotation` frames are held whole (`narrow`).
-            let crop = parameters.cropRotation ? try uprightCrop(held.image, square: square, face: face)
+            let crop = parameters.cropRotation
+                ? try region.canvas(of: held.image).resized(width: parameters.cropSize, height: parameters.cropSize)
                 : try held.croppedSquare(square, size: parameters.cropSize)
             // The segment is set when the frame is emitted (`release`).
             current.done.append(TrackedFrame(index: index, segment: 0, shot: current.shot, box: smoothed.box.rounded,
-                                             landmarks: smoothed.landmarks, cropBox: square, crop: crop))
+                                             landmarks: smoothed.landmarks, cropBox: square, cropRegion: region, crop: crop))
         }
         // Keep the observations the next frame's smoothing windows can still reach.
         let keepFrom = (current.frames.first?.index ?? current.lastSeen + 1) - 2 * hold
@@ -465,19 +471,18 @@ public final class FaceTrackProcessor {
         return (Box(x: face.x - face.z / 2, y: face.y - face.z / 2, width: face.z, height: face.z), mean.w)
     }
 
-    /// The crop of `square` (the `cropSquare` of `face`) turned by the face's angle about the
-    /// face's centre, so the face stands upright in it with the chin margin below its chin,
-    /// resized to `cropSize` (bilinear at source scale, then area). Outside the frame the border
-    /// is mirrored.
-    func uprightCrop(_ image: RGBImage, square: FaceBox, face: (box: Box, angle: Double)) throws -> RGBImage {
+    /// The region a frame's crop is resampled from: `square` (the `cropSquare` of `face`), or with
+    /// `cropRotation` that square turned by the face's angle about the face's centre, so the face
+    /// stands upright in it with the chin margin below its chin (the crop is then its canvas,
+    /// bilinear at source scale, resized to `cropSize`; outside the frame the border mirrored).
+    func cropRegion(_ square: FaceBox, face: (box: Box, angle: Double)) -> ImageRotation {
+        guard parameters.cropRotation else { return ImageRotation(box: square) }
         let side = Double(square.width)
         let faceCentre = SIMD2(face.box.x + face.box.width / 2, face.box.y + face.box.height / 2)
         let offset = SIMD2(Double(square.x) + side / 2, Double(square.y) + side / 2) - faceCentre
         let (c, s) = (cos(face.angle), sin(face.angle))
         let centre = faceCentre + SIMD2(c * offset.x - s * offset.y, s * offset.x + c * offset.y)
-        let turned = try ImageRotation(centre: centre, angle: face.angle, width: Int(square.width), height: Int(square.width))
-            .canvas(of: image)
-        return try turned.resized(width: parameters.cropSize, height: parameters.cropSize)
+        return ImageRotation(centre: centre, angle: face.angle, width: Int(square.width), height: Int(square.width))
     }
 
     /// The square crop region for a face box: `cropScale` times its side (the mean of width and

@@ -13,7 +13,8 @@ struct DubCommand: EngineCommand {
         discussion: """
             The output has the new speech's length (at 25 fps); a shorter video plays back and forth. Each \
             frame's face is tracked and cropped as in preprocessing, the L2F generator paints its mouth from \
-            the lip units of the new speech, and the lower half of the face is blended back into the frame. \
+            the lip units of the new speech, and the lower half of the face is blended back into the frame \
+            where its crop came from (turned back when the face stage of --manifest has crop_rotation). \
             Frames without a face pass through unchanged. OUT is H.264 with the new speech as AAC, written \
             under a temporary name and renamed when complete.
             """)

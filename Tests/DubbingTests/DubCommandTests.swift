@@ -162,3 +162,59 @@ extension DubCommandTests {
         XCTAssertEqual(changes.indices.max { changes[$0] < changes[$1] }, panel, "change per panel \(changes), face 1 in panel \(panel)")
     }
 }
+
+extension DubCommandTests {
+    /// `crop_rotation: true` in the manifest's face stage: the astronaut photo turned 30° (ffmpeg)
+    /// as a still 1 s clip, dubbed side by side. Where the dub pastes (the pixels the generated
+    /// panel changed), the copy-the-reference panel, which pastes the face's own turned crop back
+    /// the same way, must match the source frame; and that pasted region (a turned half square)
+    /// lies along the face's 30°. Pasted unturned, the region would lie level and the copy be
+    /// misplaced.
+    func testTurnedCropIsPastedBackTurned() throws {
+        let run = try l2fRun()
+        let photo = TestEnv.repoRoot.path + "/data/faces/astronaut.png"
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: photo), "needs `make faces`")
+        let clip = Self.scratch.path("turned.mp4"), out = Self.scratch.path("turned-dubbed.mp4")
+        try ffmpeg(["-loop", "1", "-framerate", "25", "-i", photo, "-frames:v", "25",
+                    "-vf", "rotate=a=\(30 * Double.pi / 180):c=black", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", "yuv420p", clip])
+        let demo = try String(contentsOfFile: TestEnv.repoRoot.path + "/manifests/demo.yaml", encoding: .utf8)
+        XCTAssertTrue(demo.contains("      crop_size: 128\n"))
+        let manifest = Self.scratch.path("turned.yaml"), audio = Self.scratch.path("turned.wav")
+        try demo.replacingOccurrences(of: "      crop_size: 128\n", with: "      crop_size: 128\n      crop_rotation: true\n")
+            .write(toFile: manifest, atomically: true, encoding: .utf8)
+        try TestMedia.toneWAV(audio, seconds: 1)
+        let result = try TestSupport.run(TestEnv.calsBinary, ["dub", clip, "--audio", audio, "--l2f", run, "--out", out,
+                                                              "--manifest", manifest, "--side-by-side"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("face in 25, 0 passed through"), result.stdout)
+        // Per frame, below the label strips (the top 64 rows): the pasted region = pixels where the
+        // generated panel differs from the real one by more than codec noise; the copy panel's
+        // mean error there, and the region's orientation (the long axis of its second moments,
+        // degrees clockwise; the photo's own eye line lies about 4° off level).
+        let script = Self.scratch.path("turned.py")
+        try """
+            import sys, subprocess, numpy as np
+            raw = subprocess.run(["ffmpeg", "-v", "error", "-i", sys.argv[1], "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                                 capture_output=True, check=True).stdout
+            frames = np.frombuffer(raw, np.uint8).reshape(-1, 512, 3 * 512, 3).astype(np.float32)
+            errors, angles, sizes = [], [], []
+            for f in frames[:, 64:]:
+                real, copy, generated = f[:, :512], f[:, 512:1024], f[:, 1024:]
+                region = np.abs(generated - real).mean(axis=2) > 12
+                ys, xs = np.nonzero(region)
+                sizes.append(len(xs))
+                errors.append(np.abs(copy - real).mean(axis=2)[region].mean())
+                dx, dy = xs - xs.mean(), ys - ys.mean()
+                angles.append(np.degrees(0.5 * np.arctan2(2 * (dx * dy).mean(), (dx * dx).mean() - (dy * dy).mean())))
+            print("%.2f %.2f %d" % (np.median(errors), np.median(angles), int(np.median(sizes))))
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let measured = try runPython(script, [out]).split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        XCTAssertEqual(measured.count, 3)
+        guard measured.count == 3 else { return }
+        print("turned crop dubbed: copy panel |error| \(measured[0]) in the pasted region of \(Int(measured[2])) pixels at \(measured[1])°")
+        XCTAssertGreaterThan(measured[2], 2000, "the pasted region")
+        XCTAssertLessThan(measured[0], 6, "the copy panel where the dub pastes")
+        XCTAssertEqual(measured[1], 30, accuracy: 8, "the pasted region's orientation")
+    }
+}

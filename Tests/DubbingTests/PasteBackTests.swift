@@ -28,7 +28,7 @@ final class PasteBackTests: XCTestCase {
         let square = FaceBox(x: 40, y: 20, width: 100, height: 100)
         let solid = RGBImage(width: 128, height: 128, pixels: [UInt8](repeating: 7, count: 128 * 128 * 3))
         var pasted = original
-        try pasted.blendLowerHalf(of: solid, into: square, feather: 0.1)
+        try pasted.blendLowerHalf(of: solid, into: ImageRotation(box: square), feather: 0.1)
         for y in 0..<160 { for x in 0..<200 {
             let i = (y * 200 + x) * 3
             let inside = x >= 40 && x < 140 && y >= 70 && y < 120
@@ -53,10 +53,50 @@ final class PasteBackTests: XCTestCase {
         for square in [FaceBox(x: 30, y: 10, width: 90, height: 90), FaceBox(x: 100, y: 60, width: 90, height: 90)] {
             let crop = try original.croppedSquare(x: Int(square.x), y: Int(square.y), side: Int(square.width), size: 128)
             var pasted = original
-            try pasted.blendLowerHalf(of: crop, into: square)
+            try pasted.blendLowerHalf(of: crop, into: ImageRotation(box: square))
             let error = zip(pasted.pixels, original.pixels).map { abs(Int($0) - Int($1)) }
             print("own crop pasted back into \(square): |error| max \(error.max()!), mean \(Double(error.reduce(0, +)) / Double(error.count))")
             XCTAssertLessThanOrEqual(error.max()!, 6, "square \(square)")
+        }
+    }
+
+    /// A crop cut turned (`crop_rotation`: a square turned about its face's centre) and pasted
+    /// back through its turn lands where it came from: the frame changes only inside the turned
+    /// square's lower half (the mask is turned too) and stays nearly as it was (max 6, as the
+    /// unturned paste above), also for a square turned the other way past the frame's corner.
+    /// Pasted as if unturned (the same square at angle 0) it is misplaced, and the frame changes
+    /// by far more.
+    func testTurnedCropPastedBackThroughItsTurnIsNearlyTheFrame() throws {
+        let original = frame(width: 200, height: 180)
+        let inside = ImageRotation(centre: SIMD2(97.5, 88.25), angle: 30 * Double.pi / 180, width: 90, height: 90)
+        let pastCorner = ImageRotation(centre: SIMD2(171, 150.5), angle: -40 * Double.pi / 180, width: 90, height: 90)
+        let mean = { (e: [Int]) in Double(e.reduce(0, +)) / Double(max(1, e.count)) }
+        for turned in [inside, pastCorner] {
+            let crop = try turned.canvas(of: original).resized(width: 128, height: 128)
+            var pasted = original
+            try pasted.blendLowerHalf(of: crop, into: turned)
+            var unturned = original
+            try unturned.blendLowerHalf(of: crop, into: ImageRotation(centre: turned.centre, angle: 0, width: 90, height: 90))
+            // Over the turned lower half within the frame, but for the frame's outer 2 pixels: the
+            // canvas mirrors the frame past its edges, so the crop itself is off there.
+            var turnedError: [Int] = [], unturnedError: [Int] = []
+            var changedOutside = 0
+            for y in 0..<180 { for x in 0..<200 {
+                let i = (y * 200 + x) * 3
+                let q = turned.canvasPoint(SIMD2(Double(x) + 0.5, Double(y) + 0.5))
+                if q.x < 0 || q.x > 90 || q.y < 45 || q.y > 90 {
+                    if pasted.pixels[i..<(i + 3)] != original.pixels[i..<(i + 3)] { changedOutside += 1 }
+                } else if x >= 2 && x < 198 && y >= 2 && y < 178 {
+                    turnedError += (i..<(i + 3)).map { abs(Int(pasted.pixels[$0]) - Int(original.pixels[$0])) }
+                    unturnedError += (i..<(i + 3)).map { abs(Int(unturned.pixels[$0]) - Int(original.pixels[$0])) }
+                }
+            } }
+            print("turned crop at \(turned.centre) pasted back over \(turnedError.count / 3) pixels: through its turn |error|",
+                  "max \(turnedError.max() ?? -1) mean \(mean(turnedError)); unturned max \(unturnedError.max() ?? -1) mean \(mean(unturnedError))")
+            XCTAssertEqual(changedOutside, 0, "\(turned): pixels outside the turned lower half changed")
+            XCTAssertGreaterThan(turnedError.count / 3, turned == inside ? 90 * 45 * 9 / 10 : 500, "\(turned): the part inside the frame")
+            XCTAssertLessThanOrEqual(turnedError.max() ?? 99, 6, "\(turned)")
+            XCTAssertGreaterThan(mean(unturnedError), 10 * max(0.5, mean(turnedError)), "\(turned)")
         }
     }
 }

@@ -313,7 +313,7 @@ final class ActiveSpeakerSelectionTests: XCTestCase {
         let box = FaceBox(x: Int32(40 * track), y: 0, width: 30, height: 30)
         return frames.map {
             TrackedFrame(index: $0, segment: track, shot: shot, box: box, landmarks: nil, cropBox: box,
-                         crop: RGBImage(width: 2, height: 2, pixels: [UInt8](repeating: 0, count: 12)))
+                         cropRegion: ImageRotation(box: box), crop: RGBImage(width: 2, height: 2, pixels: [UInt8](repeating: 0, count: 12)))
         }
     }
 
