@@ -17,8 +17,9 @@ extension FaceParameters: DefaultConstructible {}
 ///
 /// With `speaker: active` every face is tracked and, per shot, only the track whose mouth moves
 /// most in sync with the item's audio becomes a segment (`ActiveSpeakerSelection`): scored by
-/// the sync encoder of `sync_checkpoint` (`SyncScore.track`: confidence over ±15 frames of
-/// offset, fewer for short tracks); every track's score goes to the ledger with the item.
+/// the sync encoder of `sync_checkpoint` (`SyncScore.track`: confidence at offset 0 against
+/// ±7 frames of offset, weighted by the track's speech windows); every track's score goes to the
+/// ledger with the item.
 public struct FaceStage: ItemStage {
     public static let name = "face"
     public static let version = FaceParameters.version
@@ -129,13 +130,12 @@ public struct FaceStage: ItemStage {
             if rowsWithoutLandmarks == 0 { item.addColumn("landmarks5", rowShape: [5, 2], values: landmarks) }
         }
 
-        /// The sync confidence and best offset of one face track against the item's audio.
+        /// The sync confidence (`SyncScore.track`) and best offset of one face track against the item's audio.
         static func score(_ frames: [TrackedFrame], _ model: SyncEncoder, _ item: ItemStream) throws -> (confidence: Double, offset: Int)? {
             guard let logMel = item.logMel else { preconditionFailure("the mel stage begins before frames are pushed") }
             let indices = frames.map(\.index)
             let units = MelSpectrogram.audioUnits(logMel: try logMel.value(), videoFrameCount: (indices.max() ?? 0) + 1)
-            let score = try SyncScore.track(model, crops: frames.map(\.crop.pixels), frameIndices: indices, units: units, source: item.path)
-            return score.map { (Double($0.confidence), $0.offset) }
+            return try SyncScore.track(model, crops: frames.map(\.crop.pixels), frameIndices: indices, units: units, source: item.path)
         }
 
         /// Appends the rows of `tracked`; with `speaker: active` the tracker's frames pass through

@@ -327,8 +327,7 @@ extension Dubber {
             let indices = tracked.map(\.index)
             // Audio units up to the track's last frame ([N, 80, 4]; past the audio's end, silence).
             let units = MelSpectrogram.audioUnits(logMel: logMel, videoFrameCount: (indices.max() ?? 0) + 1)
-            return try SyncScore.track(model, crops: tracked.map(\.crop.pixels), frameIndices: indices, units: units,
-                                       source: video).map { (Double($0.confidence), $0.offset) }
+            return try SyncScore.track(model, crops: tracked.map(\.crop.pixels), frameIndices: indices, units: units, source: video)
         }
     }
 }

@@ -18,13 +18,12 @@ public struct FaceTrackSummary: Sendable {
     public var score: TrackScore? = nil
 
     /// `face 1: first frame 0, frames 0-49 (50), box x 212 y 40 w 96 h 96`, and with a score
-    /// `, shot 0, sync confidence 0.4123 at offset +0 (the active speaker)`
+    /// `, shot 0, sync confidence 0.4123 (best offset +0) (the active speaker)`
     public var line: String {
         "face \(index): first frame \(frames.lowerBound), frames \(frames.lowerBound)-\(frames.upperBound) (\(frames.count)), "
             + "box x \(box.x) y \(box.y) w \(box.width) h \(box.height)"
             + (score.map { s in
-                ", shot \(s.shot), " + (s.confidence.map { String(format: "sync confidence %.4f at offset %+d", $0, s.offset ?? 0) }
-                                        ?? "not scored (too short or silent)") + (s.segment != nil ? " (the active speaker)" : "")
+                ", shot \(s.shot), " + (s.confidence != nil ? "sync " : "") + s.scoreText + (s.segment != nil ? " (the active speaker)" : "")
             } ?? "")
     }
 

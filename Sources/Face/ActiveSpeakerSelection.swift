@@ -10,8 +10,9 @@ public struct TrackScore: Codable, Equatable, Sendable {
     /// First and last frame of the track.
     public var first: Int
     public var last: Int
-    /// Sync confidence of the track's mouth against the audio (higher: more in sync), and the
-    /// audio offset where it is best; nil when the track is too short, or too silent, to score.
+    /// Sync confidence of the track's mouth against the audio in sync (higher: more surely the
+    /// speaker; the sync encoder's `SyncScore.track`), and the audio offset where the mouth fits
+    /// best (a speaking face's is near 0); nil when the track is too short, or too silent, to score.
     public var confidence: Double?
     public var offset: Int?
     /// The segment the track became, or nil when another track of its shot was kept.
@@ -22,10 +23,14 @@ public struct TrackScore: Codable, Equatable, Sendable {
         (self.confidence, self.offset, self.segment) = (confidence, offset, segment)
     }
 
-    /// `shot 2 face 5: frames 103-154, confidence 0.4123 at offset +0, kept as segment 1`
+    /// `shot 2 face 5: frames 103-154, confidence 0.4123 (best offset +0), kept as segment 1`
     public var line: String {
-        let score = confidence.map { String(format: "confidence %.4f at offset %+d", $0, offset ?? 0) } ?? "not scored (too short or silent)"
-        return "shot \(shot) face \(track): frames \(first)-\(last), \(score), " + (segment.map { "kept as segment \($0)" } ?? "not kept")
+        "shot \(shot) face \(track): frames \(first)-\(last), \(scoreText), " + (segment.map { "kept as segment \($0)" } ?? "not kept")
+    }
+
+    /// `confidence 0.4123 (best offset +0)`, or `not scored (too short or silent)`.
+    public var scoreText: String {
+        confidence.map { String(format: "confidence %.4f (best offset %+d)", $0, offset ?? 0) } ?? "not scored (too short or silent)"
     }
 }
 

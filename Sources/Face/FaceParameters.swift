@@ -8,7 +8,7 @@
 /// detector's name is left out when it is `haar` (and read as `haar` when absent): the JSON of
 /// Haar parameters is what it was before detectors were named. `speaker` and `keyFrameInterval`
 /// are left out when the speaker is `largest` (the JSON of before several faces were tracked),
-/// `syncCheckpoint` and `syncCheckpointHash` unless it is `active`.
+/// `syncCheckpoint`, `syncCheckpointHash` and `activeScoreVersion` unless it is `active`.
 /// The code default (a manifest that names no detector) is `cnn`.
 public struct FaceParameters: Codable, Equatable, Sendable {
     public static let version = 4
@@ -35,6 +35,9 @@ public struct FaceParameters: Codable, Equatable, Sendable {
     /// ... and its content hash (`fileChecksum`), set when the manifest is read: the stage's
     /// output is keyed on it, so another checkpoint at the same path re-runs the stage.
     public var syncCheckpointHash = ""
+    /// Version of the score `speaker: active` ranks tracks by (`SyncScore.track`), in the stage
+    /// key with `active` only: bump it when that score changes, so only those outputs re-run.
+    public static let activeScoreVersion = 2
     /// With `speaker: all`, the whole frame is searched for new faces every this many frames
     /// (and on shot cuts, when a track is lost, and while no face is tracked).
     public var keyFrameInterval = 10
@@ -91,7 +94,7 @@ public struct FaceParameters: Codable, Equatable, Sendable {
     public var tracksEveryFace: Bool { speaker != FaceParameters.largestSpeaker }
 
     private enum CodingKeys: String, CodingKey {
-        case detector, detectionLongSide, speaker, keyFrameInterval, syncCheckpoint, syncCheckpointHash, minIoU, searchRegionScale,
+        case detector, detectionLongSide, speaker, keyFrameInterval, syncCheckpoint, syncCheckpointHash, activeScoreVersion, minIoU, searchRegionScale,
              searchSizeRatio, keyFrameScore, cutThreshold, smoothingWindow, maxGap, minSegmentLength, cropSmoothingWindow,
              cropMaxShift, cropMaxZoom, cropScale, chinMargin, cropSize, cropRotation
     }
@@ -138,6 +141,7 @@ public struct FaceParameters: Codable, Equatable, Sendable {
         if speaker == FaceParameters.activeSpeaker {
             try c.encode(syncCheckpoint, forKey: .syncCheckpoint)
             try c.encode(syncCheckpointHash, forKey: .syncCheckpointHash)
+            try c.encode(FaceParameters.activeScoreVersion, forKey: .activeScoreVersion)
         }
         try c.encode(minIoU, forKey: .minIoU)
         try c.encode(searchRegionScale, forKey: .searchRegionScale)

@@ -29,18 +29,37 @@ public struct SyncScore: Equatable {
 
     /// Offsets searched, ±frames, when a face track is scored (`track`): narrower than `cals
     /// sync-score`'s ±15, so that a short shot still pools many windows (a track of T frames has
-    /// T − 4 − 2M), which steadies the confidence a silent face gets by chance; ±0.28 s still
-    /// holds the usual audio offsets of recordings.
+    /// T − 4 − 2M), which steadies the median distance the confidence is measured from.
     public static let trackOffsets = 7
+
+    /// Window count at which a track's confidence counts half (`trackConfidence`).
+    public static let trackWindowPrior = 10.0
+
+    /// LSE-C style confidence at offset 0: median − distance at offset 0 of the mean distances.
+    /// Positive when the audio fits the mouth better in sync than off it; near 0 or below for a
+    /// mouth that moves with other speech.
+    public var confidenceInSync: Float {
+        meanDistances.sorted()[meanDistances.count / 2] - meanDistances[meanDistances.count / 2]
+    }
+
+    /// How surely a face track speaks the audio, from its score over `windows` speech windows:
+    /// the confidence in sync (offset 0, not the best offset: a face whose mouth moves with other
+    /// speech still finds its best offset somewhere among ±M by chance), shrunk towards 0 by
+    /// windows / (windows + `trackWindowPrior`), since over few windows it is mostly noise (its
+    /// windows overlap by 4 of 5 frames) and a short broken-off track would otherwise beat a long one.
+    public static func trackConfidence(_ score: SyncScore, windows: Int) -> Double {
+        let w = Double(windows)
+        return Double(score.confidenceInSync) * w / (w + trackWindowPrior)
+    }
 
     /// The score of one face track (the active speaker, `speaker: active`): its crops (each
     /// 128×128×3, in frame order) against the audio units of its frames (`frameIndices` into
     /// `units`, [N, 80, 4] for the whole video), at offsets ±min(`trackOffsets`, (T − 5) / 2) for
     /// T frames, over the windows with speech only (`OffsetSimilarities.speechWindows`: in silence
-    /// every face's mouth matches the audio alike). Nil when the track is too short for ±1 (fewer
-    /// than 7 frames) or has no speech window.
+    /// every face's mouth matches the audio alike): `trackConfidence` and the best offset. Nil when
+    /// the track is too short for ±1 (fewer than 7 frames) or has no speech window.
     public static func track(_ model: SyncEncoder, crops: [[UInt8]], frameIndices: [Int], units: [Float],
-                             source: String) throws -> SyncScore? {
+                             source: String) throws -> (confidence: Double, offset: Int)? {
         precondition(crops.count == frameIndices.count, "one frame index per crop")
         let unitSize = 80 * 4, cropSize = 128 * 128 * 3
         let m = min(trackOffsets, (crops.count - 5) / 2)
@@ -58,7 +77,9 @@ public struct SyncScore: Equatable {
         }
         let similarities = try OffsetSimilarities(model: model, frames: frames, mel: mel, maxOffset: m, source: source)
         let speech = similarities.speechWindows(mel: mel)
-        return speech.isEmpty ? nil : similarities.score(among: speech)
+        guard !speech.isEmpty else { return nil }
+        let score = similarities.score(among: speech)
+        return (trackConfidence(score, windows: speech.count), score.offset)
     }
 
     /// The score of windows pooled from several scored parts (blocks of a long clip, segments

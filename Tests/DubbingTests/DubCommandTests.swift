@@ -30,7 +30,7 @@ final class DubCommandTests: XCTestCase {
     static func makeRun() throws -> String {
         let raw = scratch.path("raw"), data = scratch.path("processed"), manifest = TestEnv.repoRoot.path + "/manifests/demo.yaml"
         let sync = scratch.path("sync"), a2l = scratch.path("a2l"), l2f = scratch.path("l2f")
-        try cals(["demo-corpus", "--out", raw, "--speakers", "2", "--clips", "2", "--seconds", "2",
+        try cals(["demo-corpus", "--out", raw, "--speakers", "3", "--clips", "2", "--seconds", "2",
                   "--faces", TestEnv.repoRoot.path + "/data/faces"])
         try cals(["preprocess", manifest, "--data", raw, "--out", data])
         try cals(["train", "sync", "--data", data, "--out", sync, "--steps", "2", "--batch", "2", "--windows", "2",
@@ -144,22 +144,56 @@ extension DubCommandTests {
         let result = try TestSupport.run(TestEnv.calsBinary, ["dub", clip, "--audio", audio, "--l2f", run, "--out", out,
                                                               "--manifest", manifest, "--face", "1"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        // Mean absolute change per panel over the frames: the chosen face's panel changes most.
+        // The chosen face's panel changes most.
+        let changes = try panelChanges(clip, out, width: 914, height: 320, edges: TestMedia.threeFacePanels)
+        let panel = TestMedia.threeFacePanels.lastIndex { $0 <= box[0] + box[2] / 2 } ?? -1
+        XCTAssertEqual(changes.indices.max { changes[$0] < changes[$1] }, panel, "change per panel \(changes), face 1 in panel \(panel)")
+    }
+
+    /// `--face active` dubs the face that speaks the video's own audio: two demo-corpus clips side
+    /// by side with the audio of one, dubbed once with each one's audio, scored by a sync encoder
+    /// trained here on their speakers (150 steps; the third speaker held out).
+    func testActiveFaceIsDubbed() throws {
+        let run = try l2fRun()
+        let raw = Self.scratch.path("raw"), sync = Self.scratch.path("sync-active")
+        try Self.cals(["train", "sync", "--data", Self.scratch.path("processed"), "--out", sync, "--steps", "150", "--width", "0.25",
+                       "--learning-rate", "1e-3", "--no-augment", "--eval-every", "150"])
+        let speakers = try FileManager.default.contentsOfDirectory(atPath: raw).sorted()
+        XCTAssertEqual(speakers.count, 3)
+        let clips = speakers.prefix(2).map { "\(raw)/\($0)/clip001.mp4" }
+        let audio = Self.scratch.path("active-tone.wav")
+        try TestMedia.toneWAV(audio, seconds: 1.2)
+        for speaking in 0..<2 {
+            let clip = Self.scratch.path("two-\(speaking).mp4"), out = Self.scratch.path("two-\(speaking)-dubbed.mp4")
+            try ffmpeg(["-i", clips[0], "-i", clips[1], "-filter_complex", "[0:v][1:v]hstack=inputs=2[v]", "-map", "[v]",
+                        "-map", "\(speaking):a", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", clip])
+            let result = try TestSupport.run(TestEnv.calsBinary, ["dub", clip, "--audio", audio, "--l2f", run, "--out", out,
+                                                                  "--face", "active", "--sync", sync + "/checkpoint.safetensors"])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let changes = try panelChanges(clip, out, width: 512, height: 256, edges: [0, 256, 512])
+            print("dub --face active, face \(speaking) speaking: change per panel \(changes)")
+            XCTAssertEqual(changes.indices.max { changes[$0] < changes[$1] }, speaking, "change per panel \(changes), face \(speaking) speaks")
+        }
+    }
+
+    /// Mean absolute change per vertical panel (between `edges`) of `dubbed` against `original`
+    /// (both `width`×`height`), over the frames both have.
+    func panelChanges(_ original: String, _ dubbed: String, width: Int, height: Int, edges: [Int]) throws -> [Double] {
         let script = Self.scratch.path("panels.py")
         try """
             import sys, subprocess, numpy as np
+            w, h, edges = int(sys.argv[3]), int(sys.argv[4]), [int(e) for e in sys.argv[5].split(",")]
             def frames(p):
                 raw = subprocess.run(["ffmpeg", "-v", "error", "-i", p, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
-                return np.frombuffer(raw, np.uint8).reshape(-1, 320, 914, 3).astype(np.float32)
+                return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3).astype(np.float32)
             a, b = frames(sys.argv[1]), frames(sys.argv[2])
             n = min(len(a), len(b)); d = np.abs(a[:n] - b[:n]).mean(axis=(0, 1, 3))
-            edges = [0, 320, 593, 914]
-            print(" ".join("%.3f" % d[edges[k]:edges[k + 1]].mean() for k in range(3)))
+            print(" ".join("%.3f" % d[edges[k]:edges[k + 1]].mean() for k in range(len(edges) - 1)))
             """.write(toFile: script, atomically: true, encoding: .utf8)
-        let changes = try runPython(script, [clip, out]).split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        XCTAssertEqual(changes.count, 3)
-        let panel = TestMedia.threeFacePanels.lastIndex { $0 <= box[0] + box[2] / 2 } ?? -1
-        XCTAssertEqual(changes.indices.max { changes[$0] < changes[$1] }, panel, "change per panel \(changes), face 1 in panel \(panel)")
+        let printed = try runPython(script, [original, dubbed, "\(width)", "\(height)", edges.map(String.init).joined(separator: ",")])
+        let changes = printed.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        XCTAssertEqual(changes.count, edges.count - 1, printed)
+        return changes
     }
 }
 

@@ -341,7 +341,7 @@ final class ActiveSpeakerSelectionTests: XCTestCase {
         XCTAssertEqual(selection.scores.map(\.shot), [0, 0, 0, 1, 1, 2, 2])
         XCTAssertEqual(selection.scores.map(\.segment), [nil, 0, nil, 1, nil, nil, 2])
         XCTAssertEqual(selection.scores.map(\.confidence), [0.1, 0.3, nil, 0.2, 0.05, nil, nil])
-        XCTAssertEqual(selection.scores[1].line, "shot 0 face 1: frames 0-19, confidence 0.3000 at offset -2, kept as segment 0")
+        XCTAssertEqual(selection.scores[1].line, "shot 0 face 1: frames 0-19, confidence 0.3000 (best offset -2), kept as segment 0")
         XCTAssertEqual(selection.scores[2].line, "shot 0 face 2: frames 3-7, not scored (too short or silent), not kept")
     }
 }

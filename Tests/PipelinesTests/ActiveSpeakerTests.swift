@@ -3,8 +3,8 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// `speaker: active` through the real binary. The sync encoder is trained in the test (150 steps,
-/// width 0.25, no augmentation: ~25 s) on 3-second demo-corpus clips of five speakers (the sixth
+/// `speaker: active` through the real binary. The sync encoder is trained in the test (300 steps,
+/// width 0.25, no augmentation) on 3-second demo-corpus clips of five speakers (the sixth
 /// held out). The test video is 20 shots of two to four of those clips side by side with the audio of
 /// one of them: the other faces' mouths move with speech that is not in the sound track. Each
 /// shot's row of faces sits on a canvas whose free half is black or white, alternating, so every
@@ -14,7 +14,7 @@ final class ActiveSpeakerTests: XCTestCase {
 
     func testTheSpeakingFaceIsKeptInEveryShot() throws {
         let s = ScratchDir("active-speaker")
-        let (corpus, speakers, checkpoint) = try Fixture.trainedSyncEncoder(s, speakers: 6, seconds: 3, size: Self.side)
+        let (corpus, speakers, checkpoint) = try Fixture.trainedSyncEncoder(s, speakers: 6, seconds: 3, size: Self.side, steps: 300)
 
         // Shot k: `count` faces, the one at `speaking` with its own audio.
         let clips = speakers[0..<5].flatMap { speaker in (1...3).map { "\(corpus)/\(speaker)/clip00\($0).mp4" } }
@@ -60,14 +60,16 @@ final class ActiveSpeakerTests: XCTestCase {
             let inShot = kept.filter { ($0.first + $0.last) / 2 / Self.shotFrames == k }
             let ok = !inShot.isEmpty && inShot.allSatisfy { slots[$0.segment!] == speakingSlot[k] }
             if ok { right += 1 }
+            let scored = tracks.filter { ($0.first + $0.last) / 2 / Self.shotFrames == k }
+                .map { "\($0.track) \($0.confidence.map { String(format: "%.4f", $0) } ?? "-")" }
             print("shot \(k): speaking slot \(speakingSlot[k]), kept " + inShot.map { "face \($0.track) slot \(slots[$0.segment!] ?? -1)" }
-                .joined(separator: ", ") + (ok ? "" : "  WRONG"))
+                .joined(separator: ", ") + (ok ? "" : "  WRONG") + "; scores " + scored.joined(separator: ", "))
         }
         let accuracy = Double(right) / Double(Self.shots)
         print("active speaker: \(right)/\(Self.shots) shots right (\(Int(accuracy * 100))%)")
-        // A little below what this test's small encoder reaches; the issue's target (95%) is
-        // not met yet (README).
-        XCTAssertGreaterThanOrEqual(accuracy, 0.75, tracks.map(\.line).joined(separator: "\n"))
+        // A little below what this test reaches, the same in every run (README): the issue's
+        // target is 95%.
+        XCTAssertGreaterThanOrEqual(accuracy, 0.9, tracks.map(\.line).joined(separator: "\n"))
 
         // `cals status --item` lists every track with its score.
         let status = try Fixture.cals(["status", "--out", out, "--item", "talk"])

@@ -171,6 +171,27 @@ final class OffsetAccuracyTests: XCTestCase {
     }
 }
 
+final class TrackConfidenceTests: XCTestCase {
+    /// A face track's active-speaker confidence is measured at offset 0, not at the best offset,
+    /// and a confidence over few windows counts less than the same over many.
+    func testConfidenceIsInSyncAndWeightedByWindows() {
+        // Mean distances at offsets −3…3.
+        let inSync = SyncScore(meanDistances: [1.0, 1.0, 0.95, 0.9, 0.95, 1.0, 1.05])
+        let offBeat = SyncScore(meanDistances: [1.0, 0.98, 1.0, 1.0, 1.02, 1.0, 0.8])   // best at +3
+        XCTAssertEqual(inSync.confidenceInSync, 0.1, accuracy: 1e-6)
+        XCTAssertEqual(offBeat.confidenceInSync, 0, accuracy: 1e-6)
+        XCTAssertEqual(offBeat.offset, 3)
+        XCTAssertGreaterThan(offBeat.confidence, inSync.confidence, "by its best offset the off-beat track would win")
+        XCTAssertGreaterThan(SyncScore.trackConfidence(inSync, windows: 50), SyncScore.trackConfidence(offBeat, windows: 50))
+        // The same confidence weighted by windows / (windows + 10).
+        XCTAssertEqual(SyncScore.trackConfidence(inSync, windows: 10), 0.05, accuracy: 1e-6)
+        XCTAssertEqual(SyncScore.trackConfidence(inSync, windows: 40), 0.08, accuracy: 1e-6)
+        // A short broken-off track scoring high over 2 windows loses to a long one scoring lower over 50.
+        let high = SyncScore(meanDistances: [1.0, 1.0, 1.0, 0.8, 1.0, 1.0, 1.0])
+        XCTAssertLessThan(SyncScore.trackConfidence(high, windows: 2), SyncScore.trackConfidence(inSync, windows: 50))
+    }
+}
+
 final class ClipAugmentationTests: XCTestCase {
     /// A flip alone gives the input or its mirror image; a shift moves the picture by the drawn
     /// amount with edges repeated; colour jitter keeps values in 0…1 and changes them.
