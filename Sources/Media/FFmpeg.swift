@@ -418,8 +418,9 @@ final class Scaler {
         }
     }
 
-    /// Converts `source` (`sourceWidth`×`sourceHeight` in `sourceFormat`) into `destination`,
-    /// whose planes must be allocated by FFmpeg (aligned and padded) for `width`×`height`.
+    /// Converts `source` (`sourceWidth`×`sourceHeight` in `sourceFormat`) into `destination`.
+    /// Both pictures' planes must be allocated by FFmpeg (aligned and padded): libswscale's SIMD
+    /// reads and writes past the last pixel.
     /// With `colorOf` the source frame's colour matrix and range are honoured (YUV input).
     func convert(source: UnsafePointer<UnsafePointer<UInt8>?>, sourceStrides: UnsafePointer<Int32>,
                  sourceWidth: Int, sourceHeight: Int, sourceFormat: AVPixelFormat,

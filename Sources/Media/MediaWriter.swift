@@ -24,6 +24,10 @@ public final class MediaWriter {
     private let audio: StreamEncoder?
     private let scaler = Scaler()
     private let picture = Frame()              // yuv420p picture handed to the video encoder
+    /// The RGB24 copy of the frame being appended, allocated by FFmpeg (padded): libswscale's SIMD
+    /// reads up to 16 bytes past the last pixel, which an `RGBImage`'s array does not own (those
+    /// bytes changed the encoded file from run to run).
+    private let source = Frame()
     private var audioSamples: [Float] = []     // mono audio given and not yet dropped
     private var audioEncoded = 0               // samples of `audioSamples` already encoded
     private var audioTime = 0                  // samples encoded in all (the next audio pts)
@@ -54,6 +58,10 @@ public final class MediaWriter {
         picture.pointer.pointee.width = Int32(width & ~1)
         picture.pointer.pointee.height = Int32(height & ~1)
         try check(av_frame_get_buffer(picture.pointer, 0), "allocating picture")
+        source.pointer.pointee.format = AV_PIX_FMT_RGB24.rawValue
+        source.pointer.pointee.width = Int32(width)
+        source.pointer.pointee.height = Int32(height)
+        try check(av_frame_get_buffer(source.pointer, 0), "allocating RGB picture")
     }
 
     /// Encodes the next frame (shown at frameCount/25 s); it must be `width`×`height`.
@@ -63,11 +71,18 @@ public final class MediaWriter {
             throw FFmpegError(-EINVAL, "\(path): frame \(frame.width)x\(frame.height), writer is \(width)x\(height)")
         }
         try check(av_frame_make_writable(picture.pointer), "making picture writable")
-        try frame.pixels.withUnsafeBufferPointer { pixels in
-            var plane: UnsafePointer<UInt8>? = pixels.baseAddress
-            var stride = Int32(width * 3)
+        let rowBytes = width * 3, stride = Int(source.linesize[0])
+        guard let rgb = source.data[0], stride >= rowBytes, frame.pixels.count == rowBytes * height else {
+            throw FFmpegError(-EINVAL, "\(path): frame of \(frame.pixels.count) bytes for \(width)x\(height) RGB")
+        }
+        frame.pixels.withUnsafeBufferPointer { pixels in
+            for y in 0..<height {
+                (rgb + y * stride).update(from: pixels.baseAddress! + y * rowBytes, count: rowBytes)
+            }
+        }
+        try source.data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { plane in
             try picture.data.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { destination in
-                try scaler.convert(source: &plane, sourceStrides: &stride, sourceWidth: width, sourceHeight: height,
+                try scaler.convert(source: plane, sourceStrides: source.linesize, sourceWidth: width, sourceHeight: height,
                                    sourceFormat: AV_PIX_FMT_RGB24, destination: destination,
                                    destinationStrides: picture.linesize,
                                    width: Int(picture.pointer.pointee.width), height: Int(picture.pointer.pointee.height),
