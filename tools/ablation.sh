@@ -23,7 +23,9 @@ FACES=${FACES:-data/faces}
 
 # The L2F widths and frames are the demo's (the default widths cost about 4x more per step).
 L2F_SIZE="--widths 8,16,32,64,64 --batch 2 --frames 5 --learning-rate 1e-3 --sync-weight 0.1"
-A2L_SIZE="--layers 2 --dim 128 --heads 4 --ff 512 --batch 16 --frames 31"
+# --scored-steps all: L2F runs A2L on audio without gaps, at steps a masked-only loss never trains
+# (docs/ablation-diagnosis.md).
+A2L_SIZE="--layers 2 --dim 128 --heads 4 --ff 512 --batch 16 --frames 31 --scored-steps all"
 case $SCALE in
   full)
     CORPUS_ARGS="--speakers 16 --clips 20 --seconds 4"
