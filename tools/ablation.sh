@@ -23,7 +23,9 @@ FACES=${FACES:-data/faces}
 
 # The L2F widths and frames are the demo's (the default widths cost about 4x more per step).
 L2F_SIZE="--widths 8,16,32,64,64 --batch 2 --frames 5 --learning-rate 1e-3 --sync-weight 0.1"
-A2L_SIZE="--layers 2 --dim 128 --heads 4 --ff 512 --batch 16 --frames 31"
+# --scored-steps all: L2F runs A2L on audio without gaps, at steps a masked-only loss never trains
+# (docs/ablation-diagnosis.md).
+A2L_SIZE="--layers 2 --dim 128 --heads 4 --ff 512 --batch 16 --frames 31 --scored-steps all"
 case $SCALE in
   full)
     CORPUS_ARGS="--speakers 16 --clips 20 --seconds 4"
@@ -91,7 +93,10 @@ fi
 
 # 6. L2F runs (one thread each, two at a time) and 7. the held-out evaluation of each kept
 # checkpoint past two thirds of the steps, as RUN/eval-<step>.json.
-L2F=$ROOT/l2f-$(key "$A2L" "$L2F_ARGS")
+# The A2L arms keep the pretrained A2L fixed: at the generator's learning rate its units lose all
+# relation to the true lip units within 250 steps (docs/ablation-diagnosis.md).
+A2L_FLAGS="--audio-encoder a2l --a2l $A2L --freeze-a2l"
+L2F=$ROOT/l2f-$(key "$A2L" "$L2F_ARGS" "$A2L_FLAGS")
 first_scored=$(( L2F_STEPS * 2 / 3 + 1 ))
 l2f_run() {   # arm seed extra-flags…
   local arm=$1 seed=$2; shift 2
@@ -117,7 +122,6 @@ pair() {
   wait $b || status=1
   return $status
 }
-A2L_FLAGS="--audio-encoder a2l --a2l $A2L"
 for seed in $SEEDS; do
   pair a2l "$seed" $A2L_FLAGS -- window "$seed" --audio-encoder window
 done

@@ -32,7 +32,7 @@ public struct CheckpointKind: Sendable {
                                                    addedFields: [("excludeNearOffsets", 2, "0"), ("cosineDecay", 2, "false")]
                                                        + augmentationFields)
     public static let a2l = CheckpointKind(kind: "cals-a2l", configKey: "a2l_training_config", name: ("an", "A2L"),
-                                           version: 1, addedFields: [])
+                                           version: 2, addedFields: [("scoredSteps", 2, "\"masked\"")])
     public static let l2f = CheckpointKind(kind: "cals-l2f", configKey: "l2f_training_config", name: ("an", "L2F"), version: 2,
                                            addedFields: [("alignReferences", 2, "false"), ("audioContext", 2, "0"), ("clipNorm", 2, "0")]
                                                + augmentationFields)

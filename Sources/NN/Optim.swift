@@ -14,6 +14,9 @@ public final class Adam {
     public let m: [Tensor], v: [Tensor]
     /// Steps taken so far.
     public var step = 0
+    /// Each parameter's learning rate as a multiple of `learningRate` (same order as
+    /// `parameters`; all 1 unless set): one optimiser for parts trained at different rates.
+    public var rateScales: [Float]
 
     public init(_ parameters: [(String, Tensor)], learningRate: Float = 1e-3, beta1: Float = 0.9,
                 beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0) {
@@ -22,6 +25,7 @@ public final class Adam {
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
         m = parameters.map { Tensor(shape: $0.1.shape, zeroed: true) }
         v = parameters.map { Tensor(shape: $0.1.shape, zeroed: true) }
+        rateScales = [Float](repeating: 1, count: parameters.count)
     }
 
     /// One update of every parameter that has a gradient.
@@ -40,7 +44,7 @@ public final class Adam {
             for (i, start) in zip(active, starts) {
                 let lo = max(range.lowerBound, start) - start, hi = min(range.upperBound, start + parameters[i].1.count) - start
                 guard lo < hi else { continue }
-                let param = parameters[i].1
+                let param = parameters[i].1, stepSize = stepSize * rateScales[i]
                 param.withUnsafeMutableBufferPointer { pBuffer in param.grad!.withUnsafeBufferPointer { gBuffer in
                 m[i].withUnsafeMutableBufferPointer { mBuffer in v[i].withUnsafeMutableBufferPointer { vBuffer in
                 let P = pBuffer.baseAddress!, G = gBuffer.baseAddress!, M = mBuffer.baseAddress!, V = vBuffer.baseAddress!

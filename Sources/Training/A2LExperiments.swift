@@ -5,9 +5,10 @@ import Models
 extension A2LEvaluationSet {
     /// Window curve: for w = 0…(T−1)/2 the audio outside ±w frames of the middle frame is zeroed
     /// and the unit error is scored at the middle frame only. Pretraining scores masked (zeroed)
-    /// steps only, so the curve is measured twice: `masked` with the middle frame's own audio
+    /// steps only by default, so the curve is measured twice: `masked` with the middle frame's own audio
     /// zeroed too (what the model was trained to predict: its unit from the context within ±w),
-    /// and `withAudio` with it kept (the literal variant; an unmasked step is never trained).
+    /// and `withAudio` with it kept (the literal variant; an unmasked step is trained only with
+    /// `scoredSteps = .all`).
     public func windowCurve(_ model: A2L) -> [(w: Int, masked: A2LScore, withAudio: A2LScore)] {
         let middle = (frames - 1) / 2
         let scored = (0..<frames).map { $0 == middle ? Float(1) : 0 }

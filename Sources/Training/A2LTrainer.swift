@@ -28,8 +28,14 @@ public struct A2LTrainingConfig: Codable, Equatable {
     public var unitsCheckpoint = ""
     public var seed: UInt64 = 1
     public var masking = SpanMasking()
+    /// The steps the loss scores: `masked` only (SPEC §3, as in HuBERT), or `all`, where the masked
+    /// steps are predicted from their context and the others from their own audio as well. L2F and
+    /// dubbing run A2L on audio without gaps, at steps a masked-only loss never trains.
+    public var scoredSteps = ScoredSteps.masked
     public var model = A2L.Config()
     public init() {}
+
+    public enum ScoredSteps: String, Codable, Sendable { case masked, all }
 }
 
 /// Masked-unit scores of an A2L model: mean squared error and cosine similarity between
@@ -176,7 +182,8 @@ public final class A2LTrainer: TrainingStep {
         }
         let windows = try draws.map { clip, offset, mask in
             let w = try clip.window(offset..<(offset + t))
-            return (audio: w.audio, units: w.units, zeroed: mask, scored: mask)
+            let scored = config.scoredSteps == .all ? [Float](repeating: 1, count: t) : mask
+            return (audio: w.audio, units: w.units, zeroed: mask, scored: scored)
         }
         return A2LBatch(windows, frames: t)
     }

@@ -111,13 +111,17 @@ public final class L2FModels {
     let syncContext = Context(training: false)
 
     /// `lipParameters`: the lip-unit encoder's trainable tensors (A2L fine-tuned end to end, or the
-    /// window audio encoder), updated by the generator's optimiser under `lip.<name>`.
+    /// window audio encoder), updated by the generator's optimiser under `lip.<name>` at
+    /// `lipLearningRate` (nil: `learningRate`).
     public init(generator: Generator, discriminator: Discriminator, sync: SyncEncoder, weights: L2FLossWeights,
-                lipParameters: [(String, Tensor)] = [], learningRate: Float = 1e-4, context: Context) {
+                lipParameters: [(String, Tensor)] = [], learningRate: Float = 1e-4, lipLearningRate: Float? = nil,
+                context: Context) {
         (self.generator, self.discriminator, self.sync, self.weights, self.context) = (generator, discriminator, sync, weights, context)
         for (_, p) in sync.parameters { p.requiresGrad = false }   // frozen: gradients only flow through it
         let generatorSide = L2FCheckpoint.generatorSide(generator, lipParameters: lipParameters)
         generatorOptimizer = Adam(generatorSide, learningRate: learningRate)
+        generatorOptimizer.rateScales = [Float](repeating: 1, count: generator.parameters.count)
+            + [Float](repeating: (lipLearningRate ?? learningRate) / learningRate, count: lipParameters.count)
         discriminatorOptimizer = Adam(discriminator.parameters, learningRate: learningRate)
         average = ParameterAverage(generatorSide)
     }

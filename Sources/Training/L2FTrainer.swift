@@ -86,6 +86,7 @@ public final class L2FTrainer: TrainingStep {
         self.config = config
         models = L2FModels(generator: generator, discriminator: discriminator, sync: sync, weights: config.weights,
                            lipParameters: lip.trainedParameters, learningRate: config.learningRate,
+                           lipLearningRate: config.a2lLearningRate,
                            context: context)
         models.clipNorm = config.clipNorm > 0 ? config.clipNorm : nil
 

@@ -15,6 +15,9 @@ public struct L2FTrainingConfig: Codable, Equatable {
     /// Windows per batch (each of `frames` consecutive frames of one clip; N = windows·frames).
     public var windows = 2
     public var learningRate: Float = 1e-4
+    /// Adam learning rate of a fine-tuned A2L; nil: `learningRate` (and in checkpoints from before
+    /// the option). A pretrained A2L's units are gone within 250 steps at the generator's 1e-3.
+    public var a2lLearningRate: Float?
     public var checkpointEvery = 100
     /// Steps between real-vs-generated grids of the fixed held-out window.
     public var gridEvery = 100
@@ -38,7 +41,7 @@ public struct L2FTrainingConfig: Codable, Equatable {
     public subscript<T>(dynamicMember field: KeyPath<L2FCheckpoint.Use, T>) -> T { use[keyPath: field] }
 
     enum CodingKeys: String, CodingKey {
-        case steps, windows, learningRate, checkpointEvery, gridEvery, heldOutSpeakers, seed, weights, discriminator,
+        case steps, windows, learningRate, a2lLearningRate, checkpointEvery, gridEvery, heldOutSpeakers, seed, weights, discriminator,
              augmentation, clipNorm
     }
 
@@ -48,6 +51,7 @@ public struct L2FTrainingConfig: Codable, Equatable {
         steps = try c.decode(Int.self, forKey: .steps)
         windows = try c.decode(Int.self, forKey: .windows)
         learningRate = try c.decode(Float.self, forKey: .learningRate)
+        a2lLearningRate = try c.decodeIfPresent(Float.self, forKey: .a2lLearningRate)
         checkpointEvery = try c.decode(Int.self, forKey: .checkpointEvery)
         gridEvery = try c.decode(Int.self, forKey: .gridEvery)
         heldOutSpeakers = try c.decode([String].self, forKey: .heldOutSpeakers)
@@ -64,6 +68,7 @@ public struct L2FTrainingConfig: Codable, Equatable {
         try c.encode(steps, forKey: .steps)
         try c.encode(windows, forKey: .windows)
         try c.encode(learningRate, forKey: .learningRate)
+        try c.encodeIfPresent(a2lLearningRate, forKey: .a2lLearningRate)
         try c.encode(checkpointEvery, forKey: .checkpointEvery)
         try c.encode(gridEvery, forKey: .gridEvery)
         try c.encode(heldOutSpeakers, forKey: .heldOutSpeakers)

@@ -118,6 +118,40 @@ final class A2LTrainingTests: XCTestCase {
         XCTAssertEqual(Double(la.item), sum / Double(mask.reduce(0, +) * 1024), accuracy: 1e-4 * sum)
     }
 
+    /// L2F and dubbing run A2L on audio without gaps: with `scoredSteps = .all` the loss also
+    /// trains those steps, so their units come out closer to the true ones than after masked-only
+    /// training (same data, seed and steps). A2L configs from before the option read as `.masked`.
+    func testScoringAllStepsTrainsTheStepsWhoseAudioA2LHears() throws {
+        let scratch = ScratchDir("a2l-scored")
+        try writeSyntheticDataset(scratch.path("data"), speakers: 3, clips: 2, frames: 30)
+        try writeSyntheticUnits(scratch.path("data"))
+        let data = try A2LDataset(folder: scratch.path("data"))
+        func trainer(_ scored: A2LTrainingConfig.ScoredSteps) throws -> A2LTrainer {
+            var config = tinyA2LConfig()
+            (config.steps, config.scoredSteps) = (300, scored)
+            return try A2LTrainer(config: config, data: data, out: scratch.path(scored.rawValue))
+        }
+        // The input is masked alike; only the scored steps differ.
+        let (all, masked) = (try trainer(.all), try trainer(.masked))
+        let (a, m) = (try all.nextBatch(), try masked.nextBatch())
+        XCTAssertEqual(a.input.values, m.input.values)
+        XCTAssertEqual(a.mask.values, [Float](repeating: 1, count: a.mask.count))
+        XCTAssertEqual(m.mask.values.reduce(0, +), Float(m.mask.count / 2))
+        // Trained: the units of steps with their audio, the rest of the window masked as in pretraining.
+        let (withAll, withMasked) = (try trainer(.all), try trainer(.masked))
+        try withAll.run()
+        try withMasked.run()
+        let heard = { (t: A2LTrainer) in t.evaluation.score(t.model, scored: { $0.mask.map { 1 - $0 } }, zeroed: { $0.mask }) }
+        XCTAssertLessThan(heard(withAll).mse, 0.7 * heard(withMasked).mse,
+                          "unit error at steps with audio: all \(heard(withAll).mse), masked only \(heard(withMasked).mse)")
+
+        var old = try JSONSerialization.jsonObject(with: JSONEncoder().encode(A2LTrainingConfig())) as! [String: Any]
+        old["scoredSteps"] = nil
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: old), as: UTF8.self)
+        let read = try A2LTrainingConfig.stored.read([CheckpointKind.kindKey: "cals-a2l", "a2l_training_config": json], path: "old.safetensors")
+        XCTAssertEqual(read.scoredSteps, .masked)
+    }
+
     func testBandAttentionEqualsFullAttentionWhenContextCoversTheWindow() {
         let t = 12
         var rng = RandomGenerator(seed: 6)

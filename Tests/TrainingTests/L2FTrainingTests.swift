@@ -318,6 +318,23 @@ final class L2FTrainerTests: XCTestCase {
         }
     }
 
+    /// Adam's first step moves every parameter with a gradient by its learning rate (m̂/√v̂ = ±1):
+    /// the generator's by --learning-rate, the fine-tuned A2L's by --a2l-learning-rate.
+    func testA2LLearningRateIsHowFarTheFirstStepMovesA2L() throws {
+        let (data, sync, a2l) = try fixtures()
+        var config = tinyL2FConfig(steps: 1)
+        (config.learningRate, config.a2lLearningRate) = (1e-3, 1e-5)
+        let trainer = try L2FTrainer(config: config, data: data, out: scratch.path("a2l-rate"), syncPath: sync, a2lPath: a2l)
+        let parts = [trainer.models.generator.parameters, trainer.lip.parameters]
+        let before = parts.map { $0.map { $0.1.values } }
+        _ = try trainer.trainStep()
+        let moved = zip(parts, before).map { part, old in
+            zip(part, old).map { p, o in zip(p.1.values, o).map { abs($0 - $1) }.max()! }.max()!
+        }
+        XCTAssertEqual(moved[0], 1e-3, accuracy: 1e-5, "generator")
+        XCTAssertEqual(moved[1], 1e-5, accuracy: 1e-7, "A2L")
+    }
+
     func testBadCheckpointsAreClearErrorsAndDivergenceKeepsTheLastCheckpoint() throws {
         let (data, sync, a2l) = try fixtures()
         func message(_ body: () throws -> Void) -> String {

@@ -46,7 +46,8 @@ struct TrainA2L: TrainingCommand {
         abstract: "Pretrain the audio-to-lip transformer by masked prediction of lip units.",
         discussion: """
             Reads audio units and the lip units of one sync checkpoint (the lip_units stage) window by window; \
-            masks spans of 5 units until half are masked (zeroed) and minimises the MSE on the masked steps. \
+            masks spans of 5 units until half are masked (zeroed) and minimises the MSE on the masked steps \
+            (with --scored-steps all, on every step: L2F and dubbing run A2L on audio without gaps). \
             Writes RUN/checkpoint.safetensors (atomically), RUN/log.csv, RUN/eval.csv (held-out masked MSE and \
             cosine) and RUN/plot.png. The last speaker (sorted by name) is held out unless --held-out names others.
             """)
@@ -61,6 +62,8 @@ struct TrainA2L: TrainingCommand {
     @Option(help: "Steps between held-out evaluations.") var evalEvery = A2LTrainingConfig().evalEvery
     @Option(help: "Held-out windows scored per evaluation.") var evalWindows = 64
     @Option(help: "Sync checkpoint whose lip units to train on (needed when the data has units of several).") var syncCheckpoint: String?
+    @Option(help: "Steps the loss scores: masked (the masked spans only) or all (also the steps whose audio A2L hears, as L2F and dubbing run it).")
+    var scoredSteps = A2LTrainingConfig().scoredSteps
 
     func validate() throws {
         let model = size.modelConfig(A2LTrainingConfig().model)
@@ -85,6 +88,7 @@ struct TrainA2L: TrainingCommand {
             config.clipNorm = clipNorm
             config.evalEvery = evalEvery
             config.evalWindows = evalWindows
+            config.scoredSteps = scoredSteps
             return config
         }
         if training.resume, size.modelConfig(config.model) != config.model {
@@ -110,3 +114,5 @@ struct TrainA2L: TrainingCommand {
         print("checkpoint: \(trainer.checkpointPath)\nplot: \(trainer.plotPath)")
     }
 }
+
+extension A2LTrainingConfig.ScoredSteps: ExpressibleByArgument {}

@@ -36,6 +36,7 @@ struct TrainL2F: TrainingCommand {
     @Option(help: "Weight of d_av + d_vv.") var syncWeight: Float = 0.03
     @Option(help: "Channel widths of generator and discriminator, comma-separated (5 levels at 128×128).") var widths = CommaList([16, 32, 64, 128, 128])
     @Option(help: "Adam learning rate (generator and discriminator).") var learningRate: Float = 1e-4
+    @Option(help: "Adam learning rate of the fine-tuned A2L (default: --learning-rate).") var a2lLearningRate: Float?
     @Option(help: "Steps between real-vs-generated grids.") var gridEvery = L2FTrainingConfig().gridEvery
     @Option(help: "Audio units on each side of a window the lip encoder sees (A2L reads them all, the window encoder ±2 per frame); 0: the window's own.")
     var audioContext = L2FTrainingConfig().audioContext
@@ -44,6 +45,7 @@ struct TrainL2F: TrainingCommand {
 
     func validate() throws {
         guard batch > 0, frames > 0, gridEvery > 0 else { throw ValidationError("--batch, --frames and --grid-every must be positive") }
+        guard learningRate > 0, (a2lLearningRate ?? 1) > 0 else { throw ValidationError("--learning-rate and --a2l-learning-rate must be positive") }
         guard audioContext >= 0, clipNorm >= 0 else { throw ValidationError("--audio-context and --clip-norm must not be negative") }
         guard widths.values.count == 5, widths.values.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--widths needs 5 positive numbers, got \(widths)")
@@ -54,7 +56,7 @@ struct TrainL2F: TrainingCommand {
         let channels = widths.values
         let config = try training.config {
             var config = L2FTrainingConfig()
-            (config.windows, config.frames, config.learningRate) = (batch, frames, learningRate)
+            (config.windows, config.frames, config.learningRate, config.a2lLearningRate) = (batch, frames, learningRate, a2lLearningRate)
             (config.gridEvery, config.audioEncoder, config.freezeA2L) = (gridEvery, audioEncoder, freezeA2L)
             (config.weights.l1, config.weights.gan, config.weights.sync) = (l1Weight, ganWeight, syncWeight)
             (config.weights.audioVisual, config.weights.visualVisual) = (!noDav, !noDvv)
