@@ -30,8 +30,9 @@ struct ImageRotation {
     }
 
     /// The canvas sampled from `image` (bilinear; outside the image its border mirrored, as
-    /// `cvshim_remap_rgb` does).
-    func canvas(of image: RGBImage) throws -> RGBImage {
+    /// `cvshim_remap_rgb` does, or with `outside` the canvas pixels whose centre falls outside
+    /// the image set to that grey level).
+    func canvas(of image: RGBImage, outside: UInt8? = nil) throws -> RGBImage {
         let count = width * height
         var mapX = [Float](repeating: 0, count: count), mapY = [Float](repeating: 0, count: count)
         let (cosA, sinA) = (cos(angle), sin(angle))
@@ -53,6 +54,16 @@ struct ImageRotation {
                 cvshim_remap_rgb(src.baseAddress, Int32(image.width), Int32(image.height), mapX, mapY, &out,
                                  Int32(width), Int32(height), $0, $1)
             }
+        }
+        if let outside {
+            let w = Float(image.width) - 0.5, h = Float(image.height) - 0.5
+            mapX.withUnsafeBufferPointer { mx in mapY.withUnsafeBufferPointer { my in out.withUnsafeMutableBufferPointer { o in
+                for i in 0..<count where mx[i] < -0.5 || my[i] < -0.5 || mx[i] > w || my[i] > h {
+                    o[3 * i] = outside
+                    o[3 * i + 1] = outside
+                    o[3 * i + 2] = outside
+                }
+            } } }
         }
         return RGBImage(width: width, height: height, pixels: out)
     }

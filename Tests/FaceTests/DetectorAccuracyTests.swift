@@ -130,11 +130,11 @@ final class DetectorAccuracyTests: XCTestCase {
             }
         }
         printTallies()
-        // Measured: cnn 9/9 upright, 18/18 at ±30°, 16/18 at ±45°, 9/9 at 20% brightness, 9/9 at
+        // Measured: cnn 9/9 upright, 18/18 at ±30°, 17/18 at ±45°, 9/9 at 20% brightness, 9/9 at
         // 40 px, 18/18 yawed, 9/9 blurred, 19/27 half occluded, 9/45 behind the moving occluder,
         // 31 false positives (t1.jpg's hand and ashtray in most conditions); haar 2/18 at ±45°.
         XCTAssertGreaterThanOrEqual(recall("cnn", "upright"), 0.98, "cnn upright")
-        for (condition, least) in [("rotated ±30°", 0.9), ("rotated ±45°", 0.85), ("brightness 20%", 0.9),
+        for (condition, least) in [("rotated ±30°", 0.9), ("rotated ±45°", 0.9), ("brightness 20%", 0.9),
                                    ("smallest face 40 px", 0.9), ("yaw (perspective)", 0.9), ("motion blur", 0.9),
                                    ("half occluded", 0.6), ("moving occluder", 0.15)] {
             XCTAssertGreaterThanOrEqual(recall("cnn", condition), least, "cnn \(condition)")
