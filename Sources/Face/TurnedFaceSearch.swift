@@ -1,9 +1,9 @@
 // The CNN detector's fallback for faces turned far in the image plane. MTCNN finds faces up to
-// about ±30° from upright (its training set's spread); a whole-frame search that finds nothing
-// searches again on copies of the frame turned by ±45°, where such a face stands about upright,
-// and keeps a face there only when O-Net's five points sit as on an upright face. It runs only
-// where the plain search found nothing, so every frame with a face found upright gets exactly
-// facenet-pytorch's result (the golden test).
+// about ±30° from upright (facenet-pytorch misses the same turned faces); a whole-frame search
+// that finds nothing searches again on copies of the frame turned by ±45°, where such a face
+// stands about upright, and keeps a face there only when O-Net's five points sit as on an
+// upright face. It runs only where the plain search found nothing, so every frame with a face
+// found upright gets exactly facenet-pytorch's result (the golden test).
 import Common
 import Foundation
 
