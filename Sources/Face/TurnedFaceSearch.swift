@@ -12,14 +12,19 @@ extension MTCNNFaceDetector {
     /// in the image is upright on the canvas.
     static let turnedSearchAngles = [-Double.pi / 4, Double.pi / 4]
 
+    /// The O-Net score a face on a turned canvas needs (the upright search's is
+    /// `outputThreshold`): on frames without faces the canvases give many more boxes that pass
+    /// `isUpright` than the upright search gives, scoring up to about 0.97.
+    static let turnedSearchScore = 0.99
+
     /// The faces on `frame` found on copies of its image turned by `turnedSearchAngles`, in source
     /// pixels. The copies are made at the analysis size (`frame.analysisLongSide`, where
     /// `minFaceSize` counts), not at the source's, which would cost the square of the ratio more
     /// for faces as small as the upright search finds. Each box is the canvas box turned back
     /// about its centre (same width and height, scaled to source pixels), the landmarks turned
-    /// back with it. A face whose points are not those of an upright face on its canvas
-    /// (`isUpright`) is dropped, and so is one whose centre lies outside the image or in the box
-    /// of a better-scoring face from the other canvas.
+    /// back with it. A face scoring below `turnedSearchScore` or whose points are not those of an
+    /// upright face on its canvas (`isUpright`) is dropped, and so is one whose centre lies
+    /// outside the image or in the box of a better-scoring face from the other canvas.
     func turnedFaces(in frame: FaceFrame) throws -> [FaceDetection] {
         let small = frame.grey.width == frame.image.width && frame.grey.height == frame.image.height
             ? frame.image : try frame.image.resized(width: frame.grey.width, height: frame.grey.height)
@@ -30,7 +35,8 @@ extension MTCNNFaceDetector {
             let rotation = ImageRotation.holding(centre: centre, width: Double(small.width), height: Double(small.height), angle: angle)
             // Black outside the image (a mirrored border would show mirrored faces).
             let canvas = try rotation.canvas(of: small, outside: 0)
-            for face in faces(in: canvas, minFace: Double(parameters.minFaceSize)) where MTCNNFaceDetector.isUpright(face) {
+            for face in faces(in: canvas, minFace: Double(parameters.minFaceSize))
+            where face.score >= MTCNNFaceDetector.turnedSearchScore && MTCNNFaceDetector.isUpright(face) {
                 let middle = rotation.imagePoint(face.box.centre)
                 guard middle.x >= 0, middle.y >= 0, middle.x < Double(small.width), middle.y < Double(small.height) else { continue }
                 let size = SIMD2(face.box.width, face.box.height) * scale, corner = middle * scale - size / 2
