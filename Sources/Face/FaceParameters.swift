@@ -11,7 +11,7 @@
 /// `syncCheckpoint`, `syncCheckpointHash` and `activeScoreVersion` unless it is `active`.
 /// The code default (a manifest that names no detector) is `cnn`.
 public struct FaceParameters: Codable, Equatable, Sendable {
-    public static let version = 4
+    public static let version = 5
 
     // Detection.
     /// The detector and its own parameters (`detector: cnn` in the manifest, the default, or `haar`).

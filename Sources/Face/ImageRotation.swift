@@ -53,10 +53,12 @@ public struct ImageRotation: Equatable, Sendable {
     }
 
     /// The canvas sampled from `image` (forward; bilinear; outside the image its border
-    /// mirrored, as `cvshim_remap_rgb` does).
+    /// mirrored, as `cvshim_remap_rgb` does, or with `outside` the canvas pixels whose centre
+    /// falls outside the image set to that grey level).
     ///   image [H, W, 3] → canvas [height, width, 3]
-    public func canvas(of image: RGBImage) throws -> RGBImage {
-        try Self.sample(image, width: width, height: height, at: centre, turnedBy: (cosAngle, sinAngle), around: canvasCentre)
+    public func canvas(of image: RGBImage, outside: UInt8? = nil) throws -> RGBImage {
+        try Self.sample(image, width: width, height: height, at: centre, turnedBy: (cosAngle, sinAngle), around: canvasCentre,
+                        outside: outside)
     }
 
     /// Image pixels [x0, x1) × [y0, y1) sampled from `canvas` (a `width` × `height` canvas of
@@ -83,7 +85,7 @@ public struct ImageRotation: Equatable, Sendable {
     /// (pixel centres at half-integers), `turnedBy` (cos θ, sin θ): both directions of the
     /// rotation are this map.
     static func sample(_ source: RGBImage, width: Int, height: Int, at a: SIMD2<Double>, turnedBy rotation: (cos: Double, sin: Double),
-                       around b: SIMD2<Double>) throws -> RGBImage {
+                       around b: SIMD2<Double>, outside: UInt8? = nil) throws -> RGBImage {
         let count = width * height
         var mapX = [Float](repeating: 0, count: count), mapY = [Float](repeating: 0, count: count)
         let (cosA, sinA) = rotation
@@ -103,6 +105,16 @@ public struct ImageRotation: Equatable, Sendable {
                 cvshim_remap_rgb(src.baseAddress, Int32(source.width), Int32(source.height), mapX, mapY, &out,
                                  Int32(width), Int32(height), $0, $1)
             }
+        }
+        if let outside {
+            let w = Float(source.width) - 0.5, h = Float(source.height) - 0.5
+            mapX.withUnsafeBufferPointer { mx in mapY.withUnsafeBufferPointer { my in out.withUnsafeMutableBufferPointer { o in
+                for i in 0..<count where mx[i] < -0.5 || my[i] < -0.5 || mx[i] > w || my[i] > h {
+                    o[3 * i] = outside
+                    o[3 * i + 1] = outside
+                    o[3 * i + 2] = outside
+                }
+            } } }
         }
         return RGBImage(width: width, height: height, pixels: out)
     }

@@ -76,6 +76,7 @@ public final class MTCNNFaceDetector: FaceDetecting {
     /// Faces on `frame` in source pixels, largest first. The pyramid starts at the analysis copy's
     /// scale (`minFaceSize` is in its pixels); with `search`, P-Net runs only inside the square
     /// around its box and at those of the whole frame's pyramid levels that can give its sizes.
+    /// A whole-frame search that finds no face tries turned copies of the frame (`turnedFaces`).
     public func detect(in frame: FaceFrame, near search: FaceSearch?) throws -> [FaceDetection] {
         let image = frame.image
         let analysisScale = Double(frame.grey.width) / Double(image.width)
@@ -93,7 +94,9 @@ public final class MTCNNFaceDetector: FaceDetecting {
             // the largest: P-Net's, R-Net's and O-Net's regressions grow and shrink the boxes.
             sizes = side / (2 * search.sizeRatio)...2 * side * search.sizeRatio
         }
-        return faces(in: image, window: window, minFace: minFace, sizes: sizes)
+        let found = faces(in: image, window: window, minFace: minFace, sizes: sizes)
+        guard search == nil, found.isEmpty else { return found }
+        return try turnedFaces(in: frame)
     }
 
     /// O-Net alone on `box` grown to a square (as the cascade squares R-Net's boxes before O-Net):

