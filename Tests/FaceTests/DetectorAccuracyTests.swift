@@ -295,7 +295,8 @@ final class DetectorAccuracyTests: XCTestCase {
     func testFalsePositivesOnFramesWithoutFaces() throws {
         let detectors = try detectors()
         let backgrounds: [Background] = [.noise, .gradient, .shapes]
-        let frames = 300
+        // CALS_NO_FACE_FRAMES: more frames for a measurement that can show 1 per 1,000 (300 in `make test`).
+        let frames = ProcessInfo.processInfo.environment["CALS_NO_FACE_FRAMES"].flatMap(Int.init).map { max(3, $0) } ?? 300
         for f in 0..<frames {
             let image = Scenes.render(SceneFrame(background: backgrounds[f % 3], time: f, face: nil), astronaut: RGBImage(width: 1, height: 1))
             try score(image, truth: [], condition: "no face", detectors: detectors)
@@ -306,6 +307,7 @@ final class DetectorAccuracyTests: XCTestCase {
             print(String(format: "accuracy %@: %.1f false positives per 1,000 frames without faces", name,
                          1000 * Double(t.falsePositives) / Double(frames)))
         }
-        XCTAssertLessThanOrEqual(tallies["cnn"]?["no face"]?.falsePositives ?? 0, 1, "cnn false positives on \(frames) frames (measured 0)")
+        XCTAssertLessThanOrEqual(tallies["cnn"]?["no face"]?.falsePositives ?? 0, max(1, frames / 1000),
+                                 "cnn false positives on \(frames) frames (measured 0 on 300)")
     }
 }

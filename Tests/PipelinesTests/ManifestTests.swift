@@ -74,15 +74,15 @@ final class ManifestTests: XCTestCase {
     /// The face stage's key for the input key "decode-key": the Haar parameters encode as they
     /// did before detectors were named (FaceParameters with scaleFactor, minNeighbors and
     /// minFaceSize of its own), so a manifest saying `detector: haar` keys like the code then.
-    /// Pinned for face stage version 4 (key frames when a face is not found or scores below
-    /// `keyFrameScore`, its parameter); version 3 gave 288d8187518e7a05 and b9a864452752c93e,
+    /// Pinned for face stage version 5 (cnn's turned search; the version is the whole stage's);
+    /// version 4 gave 78ae13e58b238f0b and a6c4be511ecab77a, version 3 288d8187518e7a05 and b9a864452752c93e,
     /// version 2 3e93a4f88eecdfd3 and ccb5fca456412b88, version 1 064b61ac88b1f0d2 and
     /// 4c658bf7cda919db. A manifest that names no detector
     /// gets `cnn`, the code default, and new outputs.
     func testHaarFaceStageKeepsTheKeysFromBeforeDetectorsWereNamed() throws {
-        let haarKey = "78ae13e58b238f0b"
+        let haarKey = "81799c070f2506a0"
         // min_neighbors: 4, detection_long_side: 320, the rest default.
-        let changedKey = "a6c4be511ecab77a"
+        let changedKey = "7a88a5049895c372"
         func faceKey(_ face: String) throws -> String {
             let text = valid.replacingOccurrences(of: "{chin_margin: 0.25, min_iou: 0.5}", with: face)
             return try Manifest.parse(text, file: "m.yaml").stages[FaceStage.self].key(input: "decode-key")
@@ -182,9 +182,10 @@ final class ManifestTests: XCTestCase {
     }
 
     /// Keys of manifests/demo.yaml's stages (with the Haar detector it named then) for item
-    /// `spk/c1`, content fingerprint bfbeed62f28ad8c0. Pinned for face stage version 4: the
+    /// `spk/c1`, content fingerprint bfbeed62f28ad8c0. Pinned for face stage version 5: the
     /// decode key is the one of the runs made before the stage registry recorded keys; the face
-    /// stage and every stage after it were re-keyed by version 4 (version 3: 860e46507e3a1a0d,
+    /// stage and every stage after it were re-keyed by version 5 (version 4: d0836952a4a79fba,
+    /// a343ad34d869c15e, 933ba945c6a88d60, 346befffad0855dc; version 3: 860e46507e3a1a0d,
     /// b7ff4ffe36f249f3, 7b292c7e4453e44f, b2bbcb88e734f807; version 2: e32d712e48d9ed7b,
     /// fed16ef751e5500d, f610143c6cd5b1e9, 8fbc754511804f02; version 1: 76249a43b51c4f38,
     /// ec4ee40f85150454, 0a9a70b7dc71cb42, 8bf8576bcd69c114).
@@ -192,8 +193,8 @@ final class ManifestTests: XCTestCase {
         let demo = try demoManifest(detector: "haar")
         let keys = demo.stages.keys(fingerprint: "bfbeed62f28ad8c0")
         XCTAssertEqual(keys.map(\.stage), ["decode", "face", "mel", "align", "shard"])
-        XCTAssertEqual(keys.map(\.key), ["57e730ef5d8e66c2", "d0836952a4a79fba", "a343ad34d869c15e", "933ba945c6a88d60",
-                                         "346befffad0855dc"])
+        XCTAssertEqual(keys.map(\.key), ["57e730ef5d8e66c2", "973a3d8fa1580252", "7feb0a7cfeb6de7b", "59384a5f5036014a",
+                                         "c3d11ff23180984f"])
     }
 
     /// Reading and replacing a stage by its type; `description` names every registered stage.
