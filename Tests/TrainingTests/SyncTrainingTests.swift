@@ -244,7 +244,7 @@ final class ClipAugmentationTests: XCTestCase {
         (turn.maxRotation, turn.zoom) = (15, 0.15)
         var moved = 0
         for seed in 0..<8 {
-            let t = Tensor(shape: [1, 15, h, w])
+            let t = Tensor(shape: [1, 15, h, w], zeroed: true)
             t.withUnsafeMutableBufferPointer { v in
                 v[beside] = 1
                 for y in -1...1 { for x in -2...1 { v[centre + y * w + x] = 1 } }   // a block about the centre
