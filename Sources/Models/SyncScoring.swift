@@ -16,6 +16,8 @@ public struct SyncScore: Equatable {
     public let confidence: Float
     /// Mean distance at offsets −M…M.
     public let meanDistances: [Float]
+    /// Median of `meanDistances`: both confidences are measured down from it.
+    public let medianDistance: Float
 
     /// The score of mean distances at offsets −M…M (2M + 1 values, M ≥ 0).
     public init(meanDistances mean: [Float]) {
@@ -23,7 +25,8 @@ public struct SyncScore: Equatable {
         let best = mean.indices.min { mean[$0] < mean[$1] }!
         offset = best - mean.count / 2
         distance = mean[best]
-        confidence = mean.sorted()[mean.count / 2] - mean[best]
+        medianDistance = mean.sorted()[mean.count / 2]
+        confidence = medianDistance - mean[best]
         meanDistances = mean
     }
 
@@ -39,7 +42,7 @@ public struct SyncScore: Equatable {
     /// Positive when the audio fits the mouth better in sync than off it; near 0 or below for a
     /// mouth that moves with other speech.
     public var confidenceInSync: Float {
-        meanDistances.sorted()[meanDistances.count / 2] - meanDistances[meanDistances.count / 2]
+        medianDistance - meanDistances[meanDistances.count / 2]
     }
 
     /// How surely a face track speaks the audio, from its score over `windows` speech windows:

@@ -120,8 +120,8 @@ public final class L2FModels {
         for (_, p) in sync.parameters { p.requiresGrad = false }   // frozen: gradients only flow through it
         let generatorSide = L2FCheckpoint.generatorSide(generator, lipParameters: lipParameters)
         generatorOptimizer = Adam(generatorSide, learningRate: learningRate)
-        generatorOptimizer.rateScales = [Float](repeating: 1, count: generator.parameters.count)
-            + [Float](repeating: (lipLearningRate ?? learningRate) / learningRate, count: lipParameters.count)
+        let lipScale = (lipLearningRate ?? learningRate) / learningRate
+        generatorOptimizer.rateScales = generatorSide.map { $0.0.hasPrefix("lip.") ? lipScale : 1 }
         discriminatorOptimizer = Adam(discriminator.parameters, learningRate: learningRate)
         average = ParameterAverage(generatorSide)
     }
