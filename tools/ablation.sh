@@ -107,9 +107,10 @@ l2f_run() {   # arm seed extra-flags…
     touch "$run/.done"
   fi
   for (( step = (first_scored + KEEP_EVERY - 1) / KEEP_EVERY * KEEP_EVERY; step <= L2F_STEPS; step += KEEP_EVERY )); do
-    local eval=$run/eval-$step.json
+    local eval=$run/eval-$step.json baselines=--no-baselines
+    [ "$step" -lt "$L2F_STEPS" ] || baselines=--baselines   # the copy and real-video rows, once a run
     [ -f "$eval" ] || timed "eval $arm" "$CALS" eval l2f --checkpoint "$(printf '%s/checkpoint-%06d.safetensors' "$run" "$step")" \
-      --sync "$SYNC" --data "$OUT" --split all --speakers "$held_out" --threads 1 --json "$eval" > /dev/null
+      --sync "$SYNC" --data "$OUT" --split all --speakers "$held_out" --threads 1 $baselines --json "$eval" > /dev/null
   done
 }
 # Runs two l2f_run calls side by side (arguments split at "--"); waits for both, fails if either does.

@@ -21,26 +21,26 @@ public struct L2FScores: Codable, Equatable {
 /// generator's output, a baseline keeps each target frame's visible upper half (the pose prior
 /// both are given) and puts the reference frame's lower half below it: the reference as it is,
 /// and moved onto the target by ReferenceAlignment (what a generator trained with aligned
-/// references is given).
+/// references is given). The baselines and the real video are nil when they were not scored.
 public struct L2FEvaluation: Codable, Equatable {
     public var split: String
     /// The speakers scored; nil = all.
     public var speakers: [String]?
     public var clips: Int, frames: Int
-    public var generated: L2FScores, copyReference: L2FScores, copyAlignedReference: L2FScores
+    public var generated: L2FScores, copyReference: L2FScores?, copyAlignedReference: L2FScores?
     /// Real video's own sync distance / confidence (its PSNR/SSIM fields are against itself: ∞ / 1).
-    public var real: L2FScores
+    public var real: L2FScores?
     public var syncNote = "sync distance/confidence from our own sync encoder; not comparable with published LSE-D/LSE-C"
     public var lmdNote: String?
 
-    /// A fixed-width table of the three rows.
+    /// A fixed-width table of the rows scored.
     public var table: String {
         func f(_ x: Double) -> String { x.isInfinite ? "inf" : String(format: "%.3f", x) }
         let who = speakers.map { ", speakers " + $0.joined(separator: ",") } ?? ""
         var lines = ["L2F evaluation on split '\(split)'\(who): \(clips) clips, \(frames) frames (\(syncNote))",
-                     "system            PSNR    SSIM  mouth PSNR  sync dist  sync conf" + (real.lmd == nil ? "" : "     LMD")]
-        for (name, s) in [("generated", generated), ("copy reference", copyReference), ("copy aligned", copyAlignedReference),
-                          ("real video", real)] {
+                     "system            PSNR    SSIM  mouth PSNR  sync dist  sync conf" + (generated.lmd == nil ? "" : "     LMD")]
+        let rows = [("generated", generated), ("copy reference", copyReference), ("copy aligned", copyAlignedReference), ("real video", real)]
+        for case let (name, s?) in rows {
             lines.append(name.padding(toLength: 14, withPad: " ", startingAt: 0)
                          + ([f(s.psnr), f(s.ssim), f(s.mouthPSNR), f(s.syncDistance), f(s.syncConfidence)] + (s.lmd.map { [f($0)] } ?? []))
                             .enumerated().map { $0.element.leftPad([8, 8, 12, 11, 11, 8][$0.offset]) }.joined())
@@ -61,8 +61,10 @@ extension String {
 /// sync offsets searched are ±min(15, (frames − 5)/2). With `landmarks`, LMD (SPEC §4) is the
 /// mean over frames of the mean distance between the 20 mouth landmarks of a frame and of the
 /// real frame, in pixels of the crop, each found in the fixed box `FaceLandmarks.cropBox`.
+/// `baselines: false` scores the generated frames alone: the baselines and the real video are the
+/// same for every checkpoint of a run, and cost three quarters of the scoring.
 public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder, config: L2FCheckpoint.Use, data: ProcessedDataset, split: String, speakers: [String]? = nil,
-                        landmarks: ShapePredictor? = nil) throws -> L2FEvaluation {
+                        landmarks: ShapePredictor? = nil, baselines: Bool = true) throws -> L2FEvaluation {
     let t = config.frames
     let clips = data.clips.filter {
         (split == "all" || $0.split == split) && (speakers?.contains($0.speaker) ?? true) && $0.rowCount >= max(t, 7)
@@ -73,9 +75,10 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
     }
     let side = generator.config.imageSize, frameBytes = side * side * 3
     let ctx = Context(training: false)
-    // per system (generated, copy reference, copy aligned reference, real): Σ MSE, Σ mouth MSE,
-    // Σ SSIM over frames; Σ sync over clips
-    var mse = [Double](repeating: 0, count: 4), mouthMSE = mse, ssim = mse, distance = mse, confidence = mse, lmd = mse
+    // per system (generated, then with baselines: copy reference, copy aligned reference, real):
+    // Σ MSE, Σ mouth MSE, Σ SSIM over frames; Σ sync over clips
+    let systemCount = baselines ? 4 : 1
+    var mse = [Double](repeating: 0, count: systemCount), mouthMSE = mse, ssim = mse, distance = mse, confidence = mse, lmd = mse
     let landmarkBox = FaceLandmarks.cropBox(side: side)
     /// The landmarks of `frames` [N, side, side, 3] (one image when N = 1).
     func shapes(_ frames: [UInt8], _ predictor: ShapePredictor) -> [[SIMD2<Double>]] {
@@ -91,7 +94,7 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
         let units = try clip.audio(for: 0..<clip.rowCount, context: 0).mel     // the whole clip's audio, read once
         let middle = try clip.rows((clip.rowCount / 2)..<(clip.rowCount / 2 + 1)).frames
         let references = Array(repeatElement(middle, count: n).joined())
-        let aligned = ReferenceAlignment.aligned(references, to: rows.frames, side: side)
+        let aligned = config.alignReferences || baselines ? ReferenceAlignment.aligned(references, to: rows.frames, side: side) : references
         let given = config.alignReferences ? aligned : references     // what the generator was trained with
         var fake: [UInt8] = []
         for w in 0..<(n / t) {
@@ -103,25 +106,26 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
                 return quantisedFrames(generator(batch.identity, lip: batch.lip, ctx))
             }
         }
-        let copied = pastingLowerHalves(of: references, under: rows.frames, side: side)
-        let copiedAligned = pastingLowerHalves(of: aligned, under: rows.frames, side: side)
+        let videos = baselines ? [fake, pastingLowerHalves(of: references, under: rows.frames, side: side),
+                                  pastingLowerHalves(of: aligned, under: rows.frames, side: side), rows.frames] : [fake]
         let maxOffset = min(15, (n - 5) / 2)
         if let landmarks {
             let real = shapes(rows.frames, landmarks)
-            let others = [fake, copied, copiedAligned].map { shapes($0, landmarks) }
-            for i in 0..<n {
-                for (k, shape) in (others.map { $0[i] } + [real[i]]).enumerated() { lmd[k] += FaceLandmarks.meanDistance(shape, real[i]) }
+            for (k, video) in videos.enumerated() {
+                let shape = video == rows.frames ? real : shapes(video, landmarks)     // the real video: found once
+                for i in 0..<n { lmd[k] += FaceLandmarks.meanDistance(shape[i], real[i]) }
             }
         }
-        for (k, video) in [fake, copied, copiedAligned, rows.frames].enumerated() {
-            for i in 0..<n {
-                let a = Array(video[(i * frameBytes)..<((i + 1) * frameBytes)]), b = Array(rows.frames[(i * frameBytes)..<((i + 1) * frameBytes)])
-                a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
-                    mse[k] += ImageMetrics.meanSquaredError(pa, pb, width: side, height: side)
-                    ssim[k] += ImageMetrics.ssim(pa, pb, width: side, height: side)
-                    mouthMSE[k] += ImageMetrics.meanSquaredError(pa, pb, width: side, height: side, region: .mouth(side: side))
-                } }
-            }
+        for (k, video) in videos.enumerated() {
+            video.withUnsafeBufferPointer { videoPixels in rows.frames.withUnsafeBufferPointer { realPixels in
+                for i in 0..<n {
+                    let frame = (i * frameBytes)..<((i + 1) * frameBytes)
+                    let a = UnsafeBufferPointer(rebasing: videoPixels[frame]), b = UnsafeBufferPointer(rebasing: realPixels[frame])
+                    mse[k] += ImageMetrics.meanSquaredError(a, b, width: side, height: side)
+                    ssim[k] += ImageMetrics.ssim(a, b, width: side, height: side)
+                    mouthMSE[k] += ImageMetrics.meanSquaredError(a, b, width: side, height: side, region: .mouth(side: side))
+                }
+            } }
             let score = try OffsetSimilarities(model: sync, frames: video, mel: rows.mel, maxOffset: maxOffset,
                                                source: clip.id).score
             distance[k] += Double(score.distance)
@@ -130,14 +134,15 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
         frameCount += n
     }
     let (f, c) = (Double(frameCount), Double(clips.count))
-    let means = (0..<4).map { k in
+    let means = (0..<systemCount).map { k in
         L2FScores(psnr: ImageMetrics.psnr(meanSquaredError: mse[k] / f), ssim: ssim[k] / f,
                   mouthPSNR: ImageMetrics.psnr(meanSquaredError: mouthMSE[k] / f),
                   syncDistance: distance[k] / c, syncConfidence: confidence[k] / c,
                   lmd: landmarks == nil ? nil : lmd[k] / f)
     }
-    var result = L2FEvaluation(split: split, speakers: speakers, clips: clips.count, frames: frameCount, generated: means[0], copyReference: means[1],
-                                 copyAlignedReference: means[2], real: means[3])
+    var result = L2FEvaluation(split: split, speakers: speakers, clips: clips.count, frames: frameCount, generated: means[0],
+                               copyReference: baselines ? means[1] : nil, copyAlignedReference: baselines ? means[2] : nil,
+                               real: baselines ? means[3] : nil)
     if landmarks != nil {
         result.lmdNote = "LMD: mean distance (px of the \(side)×\(side) crop) between mouth landmarks 49-68 of dlib's 68-point model"
             + " and those of the real frame, found in the fixed box x \(landmarkBox.x), y \(landmarkBox.y), side \(landmarkBox.width)"

@@ -70,7 +70,8 @@ struct DemoReport {
 
     /// One line: does generated beat copy-the-reference on mouth PSNR and on sync distance?
     var verdict: String {
-        let (g, c) = (evaluation.generated, evaluation.copyReference)
+        guard let c = evaluation.copyReference else { return "verdict: the evaluation has no copy-the-reference row (scored with --no-baselines)" }
+        let g = evaluation.generated
         let psnr = g.mouthPSNR > c.mouthPSNR, sync = g.syncDistance < c.syncDistance
         let answer = psnr && sync ? "generated BEATS copy-the-reference" : psnr || sync ? "generated beats copy-the-reference on one of two"
             : "generated does NOT beat copy-the-reference"
@@ -86,6 +87,7 @@ struct DemoReport {
         }
         let rows = [("generated", evaluation.generated), ("copy the reference", evaluation.copyReference),
                     ("copy the aligned reference", evaluation.copyAlignedReference), ("real video", evaluation.real)]
+            .compactMap { name, scores in scores.map { (name, $0) } }
             .map { name, s in
                 "<tr><th>\(name)</th><td>\(f(s.psnr, 2))</td><td>\(f(s.ssim))</td><td>\(f(s.mouthPSNR, 2))</td>"
                     + "<td>\(f(s.syncDistance))</td><td>\(f(s.syncConfidence))</td><td>\(f(s.lmd))</td></tr>"

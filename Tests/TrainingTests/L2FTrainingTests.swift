@@ -423,12 +423,14 @@ final class L2FTrainerTests: XCTestCase {
         print(result.table)
         XCTAssertEqual(result.clips, 4)
         XCTAssertEqual(result.frames, 4 * 20)
-        XCTAssertEqual(result.real.psnr, .infinity)
-        XCTAssertEqual(result.real.mouthPSNR, .infinity)
-        XCTAssertEqual(result.real.ssim, 1, accuracy: 1e-12)
-        XCTAssertTrue(result.generated.psnr.isFinite && result.copyReference.psnr.isFinite)
+        let real = try XCTUnwrap(result.real)
+        XCTAssertEqual(real.psnr, .infinity)
+        XCTAssertEqual(real.mouthPSNR, .infinity)
+        XCTAssertEqual(real.ssim, 1, accuracy: 1e-12)
+        XCTAssertTrue(result.generated.psnr.isFinite)
+        XCTAssertTrue(try XCTUnwrap(result.copyReference).psnr.isFinite)
         XCTAssertTrue(result.table.contains("our own sync encoder"))
-        XCTAssertNil(result.real.lmd, "no LMD without a landmark model")
+        XCTAssertNil(real.lmd, "no LMD without a landmark model")
         let speaker = data.speakers[0]
         let one = try evaluateL2F(generator: generator, lip: lip, sync: try SyncEncoder.load(checkpoint: sync),
                                   config: config, data: data, split: "all", speakers: [speaker])
@@ -444,10 +446,21 @@ final class L2FTrainerTests: XCTestCase {
         let withLMD = try evaluateL2F(generator: generator, lip: lip, sync: try SyncEncoder.load(checkpoint: sync), config: config,
                                       data: data, split: "train", landmarks: try ShapePredictor(contentsOfFile: model))
         print(withLMD.table)
-        XCTAssertEqual(withLMD.real.lmd, 0)
+        XCTAssertEqual(withLMD.real?.lmd, 0)
         XCTAssertGreaterThan(try XCTUnwrap(withLMD.generated.lmd), 0)
-        XCTAssertGreaterThanOrEqual(try XCTUnwrap(withLMD.copyReference.lmd), 0)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(withLMD.copyReference?.lmd), 0)
         XCTAssertEqual(withLMD.generated.psnr, result.generated.psnr, "LMD changes nothing else")
         XCTAssertTrue(withLMD.table.contains("LMD") && withLMD.table.contains("mouth landmarks 49-68"), withLMD.table)
+
+        // Without the baselines: the generated row alone, unchanged.
+        let alone = try evaluateL2F(generator: generator, lip: lip, sync: try SyncEncoder.load(checkpoint: sync), config: config,
+                                    data: data, split: "train", landmarks: try ShapePredictor(contentsOfFile: model), baselines: false)
+        print(alone.table)
+        XCTAssertEqual(alone.generated, withLMD.generated)
+        XCTAssertNil(alone.copyReference)
+        XCTAssertNil(alone.copyAlignedReference)
+        XCTAssertNil(alone.real)
+        XCTAssertFalse(alone.table.contains("copy") || alone.table.contains("real video"), alone.table)
+        XCTAssertTrue(alone.table.contains("LMD"), alone.table)
     }
 }

@@ -22,6 +22,9 @@ struct EvalL2F: EngineCommand {
     @Option(help: "Threads.") var threads = 2
     @Flag(help: "Score the moving average of the generator's weights (kept in checkpoints) instead of its last weights.")
     var averaged = false
+    @Flag(inversion: .prefixedNo,
+          help: "Also score the copy-the-reference baselines and the real video (the same for every checkpoint of a run: --no-baselines when scoring many).")
+    var baselines = true
     @Option(help: "dlib 68-point landmark model for LMD (`make landmarks`); LMD is omitted when it is absent.")
     var landmarkModel = ShapePredictor.defaultModelPath
 
@@ -32,7 +35,7 @@ struct EvalL2F: EngineCommand {
         let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncEncoder.load(checkpoint: checkpointFile(sync)),
                                      config: config, data: try ProcessedDataset(outFolder: data), split: split.rawValue,
                                      speakers: speakers?.values,
-                                     landmarks: try landmarkPredictor())
+                                     landmarks: try landmarkPredictor(), baselines: baselines)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
