@@ -61,6 +61,11 @@ struct CommaList<Element: LosslessStringConvertible>: ExpressibleByArgument, Cus
     var defaultValueDescription: String { description }
 }
 
+extension CommaList where Element == String {
+    /// The names listed, or nil for the one word "all" (every speaker).
+    var namesOrAll: [String]? { values == ["all"] ? nil : values }
+}
+
 /// `--split`: which clips a command reads.
 enum SplitChoice: String, CaseIterable, ExpressibleByArgument {
     case train, val, test, all

@@ -131,6 +131,11 @@ final class LedgerTruthTests: XCTestCase {
         let scored = try cals(["eval", "l2f", "--checkpoint", l2f, "--sync", sync2, "--data", out, "--split", "all",
                                "--landmark-model", scratch.path("no-landmarks.dat")])   // every speaker by default
         XCTAssertTrue(scored.contains("L2F evaluation on split 'all': 4 clips"), scored)
+        XCTAssertTrue(scored.contains("copy reference"), scored)
+        let everyone = try cals(["eval", "l2f", "--checkpoint", l2f, "--sync", sync2, "--data", out, "--split", "all",
+                                 "--speakers", "all", "--no-baselines", "--landmark-model", scratch.path("no-landmarks.dat")])
+        XCTAssertTrue(everyone.contains("L2F evaluation on split 'all': 4 clips"), everyone)   // "all" is every speaker, not a name
+        XCTAssertFalse(everyone.contains("copy reference") || everyone.contains("real video"), everyone)
         let notScored = try TestSupport.run(TestEnv.calsBinary, ["eval", "l2f", "--checkpoint", l2f, "--sync", sync2, "--data", out,
                                                                  "--split", "all", "--speakers", removed])
         XCTAssertNotEqual(notScored.status, 0)

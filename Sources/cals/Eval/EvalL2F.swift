@@ -17,7 +17,8 @@ struct EvalL2F: EngineCommand {
     @Option(help: "Sync encoder run folder or checkpoint (scores are from this encoder).") var sync: String
     @Option(help: "Processed dataset folder.") var data: String
     @Option(help: "Split to evaluate.") var split = SplitChoice.test
-    @Option(help: "Comma-separated speakers to evaluate, e.g. the run's held-out ones (default: all).") var speakers: CommaList<String>?
+    @Option(help: "Comma-separated speakers to evaluate, e.g. the run's held-out ones (default, or \"all\": every speaker).")
+    var speakers: CommaList<String>?
     @Option(help: "Write the JSON here (default: print it).") var json: String?
     @Option(help: "Threads.") var threads = 2
     @Flag(help: "Score the moving average of the generator's weights (kept in checkpoints) instead of its last weights.")
@@ -34,7 +35,7 @@ struct EvalL2F: EngineCommand {
         let (config, generator, lip) = try L2FCheckpoint.load(checkpointFile(checkpoint), averaged: averaged)
         let result = try evaluateL2F(generator: generator, lip: lip, sync: try SyncEncoder.load(checkpoint: checkpointFile(sync)),
                                      config: config, data: try ProcessedDataset(outFolder: data), split: split.rawValue,
-                                     speakers: speakers?.values,
+                                     speakers: speakers?.namesOrAll,
                                      landmarks: try landmarkPredictor(), baselines: baselines)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

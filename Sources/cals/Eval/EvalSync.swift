@@ -34,12 +34,7 @@ struct EvalSync: EngineCommand {
         let (model, config) = (try SyncEncoder.load(checkpoint: file), try SyncCheckpoint.trainingConfig(file))
         let set = try ProcessedDataset(outFolder: data)
         let heldOut = config.heldOut(among: set.speakers)
-        let chosen: [String]
-        switch speakers?.values {
-        case ["all"]?: chosen = set.speakers
-        case let list?: chosen = list
-        case nil: chosen = heldOut
-        }
+        let chosen = speakers.map { $0.namesOrAll ?? set.speakers } ?? heldOut
         let minimum = OffsetSimilarities.minimumFrames(maxOffset: maxOffset)
         if !json { print("speaker       clips  windows  exact   ±1      speech windows: exact  ctx 15  clip offset  LSE-D   LSE-C   (among \(2 * maxOffset + 1) offsets)") }
         for speaker in chosen {
