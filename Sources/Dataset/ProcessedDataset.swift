@@ -182,14 +182,18 @@ public final class ProcessedDataset: @unchecked Sendable {
         }
     }
 
-    /// The rows of `clips` as tab-separated lines after a header (item, segment, speaker, split,
+    /// The rows of `segments` as tab-separated lines after a header (item, segment, speaker, split,
     /// shard, first_row, row_count, audio_shift): what a run read, to check against the ledger (a
-    /// removed item must not appear).
-    public static func table(_ clips: [Clip]) -> String {
-        (["item\tsegment\tspeaker\tsplit\tshard\tfirst_row\trow_count\taudio_shift"] + clips.map { c in
-            let s = c.segment
-            return [s.item, "\(s.segment)", s.speaker, s.split, s.shard, "\(s.firstRow)", "\(s.rowCount)", "\(s.audioShift)"]
-                .joined(separator: "\t")
+    /// removed item must not appear). A backslash, tab, newline or carriage return in a name (file
+    /// names may hold any of them) is written \\, \t, \n or \r, so a row is one line of 8 fields.
+    public static func table(_ segments: [Segment]) -> String {
+        func field(_ name: String) -> String {
+            name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\t", with: "\\t")
+                .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+        }
+        return (["item\tsegment\tspeaker\tsplit\tshard\tfirst_row\trow_count\taudio_shift"] + segments.map { s in
+            [field(s.item), "\(s.segment)", field(s.speaker), field(s.split), field(s.shard), "\(s.firstRow)", "\(s.rowCount)",
+             "\(s.audioShift)"].joined(separator: "\t")
         }).joined(separator: "\n") + "\n"
     }
 }

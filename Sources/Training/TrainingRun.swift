@@ -119,7 +119,7 @@ public struct RunFolder {
 
     /// Writes `data.tsv` for `clips` (rewritten when a run is resumed on the ledger's rows of now).
     func recordData(_ clips: [ProcessedDataset.Clip]) throws {
-        do { try ProcessedDataset.table(clips).write(toFile: dataPath, atomically: true, encoding: .utf8) } catch {
+        do { try ProcessedDataset.table(clips.map(\.segment)).write(toFile: dataPath, atomically: true, encoding: .utf8) } catch {
             throw InputError(dataPath, "cannot write: \(error.localizedDescription)")
         }
     }

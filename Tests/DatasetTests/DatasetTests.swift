@@ -1,4 +1,4 @@
-import Dataset
+@testable import Dataset
 import Foundation
 import GRDB
 import TestSupport
@@ -66,5 +66,20 @@ final class LedgerReaderTests: XCTestCase {
         XCTAssertThrowsError(try LedgerReader(outFolder: s.path("v1"))) {
             XCTAssertTrue("\($0)".contains("ledger format version 99 is newer than this cals reads"), "\($0)")
         }
+    }
+}
+
+/// `data.tsv` of a run: one line of 8 fields per segment, whatever its names hold.
+final class SegmentTableTests: XCTestCase {
+    func testEscapesTabsNewlinesAndBackslashesInNames() {
+        let odd = ProcessedDataset.Segment(item: "clips/a\tb\nc\\d\r.mp4", segment: 2, speaker: "spk\t1", split: "train",
+                                           shard: "shard-0001.h5", firstRow: 10, rowCount: 50, audioShift: -1)
+        let plain = ProcessedDataset.Segment(item: "clips/e.mp4", segment: 0, speaker: "spk2", split: "test", shard: "shard-0002.h5",
+                                             firstRow: 0, rowCount: 25)
+        let lines = ProcessedDataset.table([odd, plain]).split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(lines.count, 4, "header, two rows, and the final newline's empty rest: \(lines)")
+        XCTAssertEqual(lines[1].split(separator: "\t", omittingEmptySubsequences: false),
+                       ["clips/a\\tb\\nc\\\\d\\r.mp4", "2", "spk\\t1", "train", "shard-0001.h5", "10", "50", "-1"])
+        XCTAssertEqual(lines[2], "clips/e.mp4\t0\tspk2\ttest\tshard-0002.h5\t0\t25\t0")
     }
 }
