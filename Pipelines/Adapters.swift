@@ -33,10 +33,12 @@ public struct SourceItem: Equatable, Sendable {
     /// The input of the item's first stage key: the source's content hash, with the interval
     /// for an item cut from a longer video (so each interval has its own key, and a changed
     /// interval re-runs), and a hash of its detection hints when it has some (they decide which
-    /// face is cropped, so changed hints re-run).
+    /// face is cropped, so changed hints re-run). An interval is keyed as "timeline frames": its
+    /// rows' `frame_index` counts on the source's timeline (interval items keyed "frames" counted
+    /// from the interval's start, and re-run).
     public func inputKey(contentHash: String) -> String {
         var key = contentHash
-        if let frames { key += "|frames \(frames.lowerBound)..<\(frames.upperBound)" }
+        if let frames { key += "|timeline frames \(frames.lowerBound)..<\(frames.upperBound)" }
         if let hints = metadata[DetectionHints.metadataKey] {
             var hash = XXH64()
             Array(hints.utf8).withUnsafeBytes { hash.update($0) }

@@ -16,8 +16,8 @@ public struct ItemOutput: Sendable {
     public var boxes: [Int32]
     /// [N] int32: segment number (0, 1, … in order).
     public var segments: [Int32]
-    /// [N] int64: the row's frame on the source's 25 fps timeline (shards' `frame_index`); for an
-    /// interval item (`SourceItem.frames`), counted from the interval's first frame.
+    /// [N] int64: the row's frame on the source's 25 fps timeline (shards' `frame_index`), also
+    /// for an interval item (`SourceItem.frames`), whose stages count from the interval's start.
     public var frameIndices: [Int64]
     /// 25 fps frames decoded from the source (kept or not).
     public var decodedFrameCount: Int
@@ -168,11 +168,12 @@ public final class ItemStream {
 
     func waitForBackgroundWork() { for wait in background { wait() } }
 
-    /// The finished rows.
+    /// The finished rows, their frame indices moved from the interval's start to the source's.
     func output() throws -> ItemOutput {
         guard let crops else { throw InputError(path, "no rows") }
+        let start = Int64(frames?.lowerBound ?? 0)
         var out = ItemOutput(cropSize: crops.size, crops: crops, mel: mel, boxes: boxes, segments: segments,
-                             frameIndices: frameIndices, decodedFrameCount: decodedFrameCount)
+                             frameIndices: frameIndices.map { $0 + start }, decodedFrameCount: decodedFrameCount)
         out.videoDamage = videoDamage
         out.audioDamage = audioDamage
         out.columns = columns

@@ -123,6 +123,11 @@ final class HDTFReleaseTests: XCTestCase {
         XCTAssertEqual(rows.count, 4)
         XCTAssertLessThanOrEqual(rows["RD_Radio11_001"] ?? 0, 25)
         XCTAssertGreaterThan(rows["RD_Radio11_001"] ?? 0, 0)
+        // Their frame_index is on the source's timeline: 00:06-00:07 is frames 150..<175.
+        for r in try ledger.currentRows() where r.item == "RD_Radio11_001" {
+            let indices = try XCTUnwrap(try ShardReader(path: "\(out)/shards/\(r.shard)").frameIndices(rows: r.firstRow..<(r.firstRow + r.rowCount)))
+            XCTAssertTrue(indices.allSatisfy { (150..<175).contains($0) }, "\(indices)")
+        }
 
         // The interval is part of the item's key: a re-run does nothing; moving one interval
         // re-runs that item only.
