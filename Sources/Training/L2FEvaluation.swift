@@ -94,7 +94,7 @@ public func evaluateL2F(generator: Generator, lip: LipEncoder, sync: SyncEncoder
         let units = try clip.audio(for: 0..<clip.rowCount, context: 0).mel     // the whole clip's audio, read once
         let middle = try clip.rows((clip.rowCount / 2)..<(clip.rowCount / 2 + 1)).frames
         let references = Array(repeatElement(middle, count: n).joined())
-        let aligned = config.alignReferences || baselines ? ReferenceAlignment.aligned(references, to: rows.frames, side: side) : references
+        lazy var aligned = ReferenceAlignment.aligned(references, to: rows.frames, side: side)   // only when used
         let given = config.alignReferences ? aligned : references     // what the generator was trained with
         var fake: [UInt8] = []
         for w in 0..<(n / t) {
